@@ -1,0 +1,3 @@
+//! Sans-IO statistics engine.
+pub mod jitter;
+pub mod seq;

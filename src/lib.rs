@@ -1,0 +1,25 @@
+//! rtcprobe: a passive RTP/RTCP probe.
+//!
+//! The architecture, one way only:
+//!
+//! ```text
+//! capture (pcap file / live)  ──frames──▶  wire (zero-copy decode)  ──views──▶  engine (sans-IO stats)
+//!                                                                                   │
+//!                                                              output (table/json/csv) ◀── records
+//! ```
+//!
+//! * [`wire`] depends on nothing of ours: it decodes link, IP, UDP, the RFC 7983 demultiplex,
+//!   RTP, RTCP and STUN from borrowed bytes, never allocating and never panicking.
+//! * [`engine`] depends only on [`wire`]: it tracks streams and computes loss, jitter and RTT.
+//!   Time is always an argument (the capture timestamp), never read from a clock, so replay and
+//!   live capture give identical numbers.
+//! * [`capture`], [`output`] and the binary do the IO.
+//! * [`synth`] builds synthetic captures with known ground truth for tests and benchmarks.
+
+pub mod capture;
+pub mod config;
+pub mod engine;
+pub mod output;
+pub mod replay;
+pub mod synth;
+pub mod wire;
