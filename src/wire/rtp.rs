@@ -114,11 +114,11 @@ impl<'a> Packet<'a> {
         let mut packet = Self::new_header_only(buf)?;
         if packet.padding() {
             let pad = usize::from(buf.last().copied().unwrap_or(0));
-            let payload_len = buf.len() - packet.header_len;
+            let payload_len = buf.len().saturating_sub(packet.header_len);
             if pad == 0 || pad > payload_len {
                 return Err(RtpError::BadPadding);
             }
-            packet.payload_end = buf.len() - pad;
+            packet.payload_end = buf.len().saturating_sub(pad);
         }
         Ok(packet)
     }
@@ -238,7 +238,7 @@ impl<'a> Packet<'a> {
 
     /// Number of padding octets removed from the payload (0 unless strictly parsed with P set).
     pub fn padding_len(&self) -> usize {
-        self.buf.len() - self.payload_end
+        self.buf.len().saturating_sub(self.payload_end)
     }
 
     /// The payload: without padding when strictly parsed, else everything after the header.
