@@ -38,6 +38,8 @@ pub mod srtcp;
 pub mod xr;
 
 #[cfg(test)]
+mod test_vectors;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_fuzz;

@@ -85,7 +85,7 @@ pub fn is_srtcp(buf: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{ALL, PLI, RR, SDES, SR};
+    use super::super::test_vectors::{ALL, PLI, RR, SDES, SR};
     use super::*;
 
     /// xorshift64: deterministic "ciphertext" without dependencies.

@@ -2,7 +2,7 @@
 //! through every accessor and iterator (a stand-in for the fuzz target until it runs in CI).
 
 use super::feedback::{PsFeedbackKind, RtpFeedbackKind};
-use super::tests::ALL;
+use super::test_vectors::ALL;
 use super::*;
 
 /// Touches every accessor and drains every iterator; returns a checksum so nothing is
@@ -142,7 +142,7 @@ fn xr_block(b: XrBlock<'_>) -> u64 {
                 v.round_trip_delay(),
                 v.end_system_delay(),
                 v.jb_nominal(),
-                v.jb_maximum(),
+                v.jb_max(),
                 v.jb_abs_max(),
             ];
             u64::from(v.ssrc())

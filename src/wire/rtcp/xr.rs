@@ -284,7 +284,7 @@ impl VoipMetrics<'_> {
         be16(self.buf, field::VM_JB_NOMINAL)
     }
     /// Jitter buffer maximum delay, milliseconds.
-    pub fn jb_maximum(&self) -> u16 {
+    pub fn jb_max(&self) -> u16 {
         be16(self.buf, field::VM_JB_MAX)
     }
     /// Jitter buffer absolute maximum delay, milliseconds.
