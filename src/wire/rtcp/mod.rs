@@ -294,6 +294,8 @@ pub(crate) fn split_packet(buf: &[u8]) -> Result<(&[u8], &[u8]), RtcpError> {
 ///
 /// Yields `Result<Packet<'a>, RtcpError>` and stops after the first error. Validates each
 /// common header (V=2, the length fits the buffer). Does not require SR/RR first (RFC 5506).
+/// An empty buffer yields nothing. The iterator is fused: after `None` or an `Err` item it
+/// keeps returning `None`.
 #[derive(Debug, Clone)]
 pub struct Compound<'a> {
     rest: &'a [u8],
@@ -331,3 +333,5 @@ impl<'a> Iterator for Compound<'a> {
         Some(result)
     }
 }
+
+impl core::iter::FusedIterator for Compound<'_> {}
