@@ -1,1 +1,4 @@
-//! TODO
+//! tmp
+pub mod frame;
+pub mod pcap;
+pub mod rng;
