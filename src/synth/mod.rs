@@ -2,3 +2,5 @@
 pub mod frame;
 pub mod pcap;
 pub mod rng;
+pub mod rtcp;
+pub mod rtp;
