@@ -86,7 +86,7 @@ pub fn write_rtp(out: &mut Vec<u8>, h: &RtpHeader, payload: &[u8]) {
     }
     out.extend_from_slice(payload);
     if h.padding > 0 {
-        out.extend(std::iter::repeat_n(0u8, h.padding as usize - 1));
+        out.resize(out.len() + h.padding as usize - 1, 0);
         out.push(h.padding);
     }
 }
