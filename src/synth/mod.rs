@@ -4,3 +4,4 @@ pub mod pcap;
 pub mod rng;
 pub mod rtcp;
 pub mod rtp;
+pub mod stun;
