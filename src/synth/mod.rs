@@ -17,6 +17,7 @@ pub mod rtcp;
 pub mod rtp;
 pub mod scenario;
 pub mod scenarios;
+mod signal;
 pub mod stun;
 pub mod truth;
 

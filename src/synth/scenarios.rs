@@ -6,15 +6,13 @@ use std::collections::BinaryHeap;
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use super::build::{
-    emit_rtcp, receiver_ssrc, rr_parts, rtp_frame, sender_info, sr_parts, stream_truth, Out,
-    StreamState,
-};
+use super::build::{rtp_frame, stream_truth, Out, StreamState};
 use super::frame::Encap;
 use super::pcap::{PcapWriter, PcapngWriter, TsResolution, DEFAULT_SNAPLEN};
 use super::rng::Rng;
 use super::rtcp::{dlsr_units_to_ns, ntp_from_unix_ns, ntp_mid32, ReportBlock};
 use super::scenario::*;
+use super::signal::{emit_rtcp, receiver_ssrc, rr_parts, sender_info, sr_parts};
 use super::truth::{RemoteReportTruth, Tally, Truth};
 use super::Frame;
 
