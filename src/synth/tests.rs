@@ -141,6 +141,54 @@ fn rr_capture_point_rtt_is_exact_in_the_bytes() {
 }
 
 #[test]
+fn xr_and_stun_delays_are_exact_in_the_bytes() {
+    let c = impaired_mix(4).build();
+    // Stream 0 XR compounds: RR (RC=0, 8 bytes) then XR; the first block at XR offset 8.
+    let mut rrt: BTreeMap<u32, i64> = BTreeMap::new();
+    let mut xr_checked = 0;
+    for f in rtcp_frames(&c, 0) {
+        let p = &f.bytes[42..];
+        if p.len() < 32 || p[1] != 201 || p[9] != 207 {
+            continue;
+        }
+        match p[16] {
+            4 => {
+                rrt.insert(
+                    (u64::from(be32(p, 20)) << 16 | u64::from(be32(p, 24)) >> 16) as u32,
+                    f.ts_ns,
+                );
+            }
+            5 => {
+                let (lrr, dlrr) = (be32(p, 24), be32(p, 28));
+                assert_eq!(
+                    f.ts_ns - rrt[&lrr] - i64::from(dlrr) * 1_000_000_000 / 65536,
+                    30 * MS
+                );
+                xr_checked += 1;
+            }
+            bt => panic!("unexpected XR block {bt}"),
+        }
+    }
+    assert!(xr_checked >= 5);
+    // STUN: the success response with the same transaction ID comes exactly 30 ms later.
+    let stun: Vec<&Frame> = c
+        .frames
+        .iter()
+        .filter(|f| f.kind == FrameKind::Stun { stream: 0 })
+        .collect();
+    let mut pairs = 0;
+    for req in stun.iter().filter(|f| f.bytes[42..44] == [0, 1]) {
+        let resp = stun
+            .iter()
+            .find(|f| f.bytes[42..44] == [1, 1] && f.bytes[50..62] == req.bytes[50..62])
+            .unwrap();
+        assert_eq!(resp.ts_ns - req.ts_ns, 30 * MS);
+        pairs += 1;
+    }
+    assert_eq!(pairs as u64 * 2, stun.len() as u64);
+}
+
+#[test]
 fn sr_chain_rtt_from_the_bytes() {
     // Streams 7 (A) and 8 (B): Ethernet + IPv6 + UDP = 62 bytes.
     let c = impaired_mix(3).build();
@@ -151,11 +199,6 @@ fn sr_chain_rtt_from_the_bytes() {
         let blk = (p[0] & 0x1f == 1).then(|| (be32(p, 44), be32(p, 48)));
         (be32(p, 4), ntp, blk)
     };
-    let mut all: Vec<_> = rtcp_frames(&c, 7)
-        .chain(rtcp_frames(&c, 8))
-        .map(sr_of)
-        .collect();
-    all.sort_by_key(|x| ntp_to_ns(x.1)); // both clocks differ, but order is the ping-pong
     let a_srs: Vec<_> = c
         .frames
         .iter()
