@@ -1,3 +1,4 @@
 //! Sans-IO statistics engine.
+pub mod clock;
 pub mod jitter;
 pub mod seq;
