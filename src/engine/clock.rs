@@ -11,7 +11,10 @@
 //! duplicate packets are skipped by extended sequence number, and network jitter moves the median
 //! far less than it moves any single pair. The anchors stay put while the recent samples move on,
 //! so the spans, and the precision, grow with the stream. It keeps fixed arrays and never
-//! allocates. It does not handle a timestamp discontinuity within one sequence segment: a
+//! allocates. Measured on synthetic 20 ms streams with 5 % loss: with capture delays up to 20 ms
+//! the first confident answer was right in every run tried; with 60–100 ms (heavy reordering) it
+//! sometimes confused rates 8.8 % apart (44100/48000, 22050/24000) for up to about a second, so
+//! a caller should keep re-reading the estimate rather than latch the first one. It does not handle a timestamp discontinuity within one sequence segment: a
 //! sequence restart (extended sequence number going backwards by more than
 //! [`crate::engine::seq::MAX_DROPOUT`]) resets it; other jumps skew it until outvoted.
 
