@@ -442,7 +442,7 @@ mod tests {
         p[3] = 23; // total length shorter than the header
         assert_eq!(Ipv4Packet::new_checked(&p), bad);
         p[3] = 24; // header only: an empty payload is fine here
-        assert_eq!(Ipv4Packet::new_checked(&p).unwrap().payload(), &[]);
+        assert_eq!(Ipv4Packet::new_checked(&p).unwrap().payload(), &[] as &[u8]);
         // Captured less than the total length: clamped, not an error.
         let p = Ipv4Packet::new_checked(&V4[..26]).unwrap();
         assert_eq!((p.payload(), p.payload_wire_len()), (&[0xaa, 0xbb][..], 4));
