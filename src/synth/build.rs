@@ -366,6 +366,7 @@ pub(super) fn stream_truth(
         duplicates: t.duplicates,
         reordered: t.reordered,
         seq_restarts: t.seq_restarts,
+        restart_dropped: t.restart_dropped,
         clock_rate: s.clock_rate,
         jitter_ts: t.jitter_ts,
         jitter_ms: t.jitter_ts * 1000.0 / f64::from(s.clock_rate),
