@@ -1,0 +1,1 @@
+//! The same scenarios through files and `replay_file`.
