@@ -107,6 +107,20 @@ pub struct RemoteReportTruth {
     pub jitter: u32,
 }
 
+/// Feedback the stream's receiver sent about it (RFC 4585, RFC 5104, REMB, transport-cc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct FeedbackTruth {
+    /// Generic NACK messages (one per run of lost packets) and the packets they name.
+    pub nacks: u64,
+    pub nack_packets: u64,
+    pub plis: u64,
+    /// FIR messages (one FCI entry each, for this stream).
+    pub firs: u64,
+    /// The last REMB's bitrate as encoded (18-bit mantissa, so low bits may be dropped).
+    pub remb_bps: Option<u64>,
+    pub transport_cc: u64,
+}
+
 /// Ground truth for one RTP stream on one 5-tuple (a relay's two legs are two entries).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StreamTruth {
@@ -157,6 +171,7 @@ pub struct StreamTruth {
     pub bye: bool,
     /// The last reception report about this SSRC on this leg.
     pub remote: Option<RemoteReportTruth>,
+    pub feedback: FeedbackTruth,
 }
 
 /// Frames that are not RTP/RTCP/STUN of a modelled stream.
