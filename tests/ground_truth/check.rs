@@ -151,6 +151,13 @@ pub fn stream(d: &mut Diffs, rec: &StreamRecord, t: &StreamTruth, jitter_abs_ms:
             d.0.push(format!("{id}: remote reported {g:?}, truth {w:?}"))
         }
     }
+    let (f, w) = (&rec.feedback, &t.feedback);
+    d.eq(&at("feedback.nacks"), f.nacks, w.nacks);
+    d.eq(&at("feedback.nack_packets"), f.nack_packets, w.nack_packets);
+    d.eq(&at("feedback.plis"), f.plis, w.plis);
+    d.eq(&at("feedback.firs"), f.firs, w.firs);
+    d.eq(&at("feedback.remb_bps"), f.remb_bps, w.remb_bps);
+    d.eq(&at("feedback.transport_cc"), f.transport_cc, w.transport_cc);
     d.eq(&at("cname"), rec.cname.clone(), t.cname.clone());
     d.eq(
         &at("ended_by"),
@@ -229,7 +236,7 @@ pub fn report(d: &mut Diffs, r: &Report, truth: &Truth, jitter_abs_ms: f64) {
     ] {
         d.eq(k, v, 0);
     }
-    // Feedback totals by kind (per stream in `mix.rs`).
+    // Feedback totals by kind: nothing attributed to the wrong stream or lost.
     let sum = |f: &dyn Fn(&StreamRecord) -> u64| r.streams.iter().map(f).sum::<u64>();
     let kind = |k: &str| truth.rtcp.get(k).copied().unwrap_or(0);
     d.eq("nacks", sum(&|s| s.feedback.nacks), kind("nack"));
