@@ -91,8 +91,21 @@ impl Diffs {
     }
 }
 
-/// Every per-stream value against the truth.
+/// Every per-stream value against the truth; the stream ended by BYE if the truth sent one,
+/// else at the end of the capture.
 pub fn stream(d: &mut Diffs, rec: &StreamRecord, t: &StreamTruth, jitter_abs_ms: f64) {
+    let ended_by = if t.bye { "bye" } else { "end_of_capture" };
+    stream_ended(d, rec, t, jitter_abs_ms, ended_by);
+}
+
+/// [`stream`] with the expected `ended_by`.
+pub fn stream_ended(
+    d: &mut Diffs,
+    rec: &StreamRecord,
+    t: &StreamTruth,
+    jitter_abs_ms: f64,
+    ended_by: &str,
+) {
     let id = format!("{} -> {} ssrc {:#x}", t.src, t.dst, t.ssrc);
     let at = |k: &str| format!("{id}: {k}");
     d.eq(&at("packets"), rec.packets, t.packets);
@@ -159,11 +172,7 @@ pub fn stream(d: &mut Diffs, rec: &StreamRecord, t: &StreamTruth, jitter_abs_ms:
     d.eq(&at("feedback.remb_bps"), f.remb_bps, w.remb_bps);
     d.eq(&at("feedback.transport_cc"), f.transport_cc, w.transport_cc);
     d.eq(&at("cname"), rec.cname.clone(), t.cname.clone());
-    d.eq(
-        &at("ended_by"),
-        rec.ended_by,
-        if t.bye { "bye" } else { "end_of_capture" },
-    );
+    d.eq(&at("ended_by"), rec.ended_by, ended_by);
     d.eq(&at("srtcp"), rec.srtcp, false);
 }
 
