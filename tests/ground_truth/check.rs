@@ -165,17 +165,15 @@ pub fn stream_ended(
         }
     }
     // Loss split at the probe. The synthetic receiver sees exactly what the probe saw, so the
-    // truth is: upstream = sequence numbers never captured, downstream = 0. Two cases are left
-    // out on purpose (see the report on branch ground-truth): with duplicates the receiver's
-    // cumulative_lost is lowered by them (RFC 3550 A.3) while the probe subtracts only distinct
-    // missing numbers, and after a restart the probe counts missing numbers of the current
-    // segment only while the synthetic receiver's cumulative_lost spans both.
+    // truth is: upstream = sequence numbers never captured, downstream = 0 (duplicates lower
+    // the receiver's cumulative_lost, RFC 3550 A.3, and the probe subtracts them too). Left out
+    // on purpose: after a restart the probe counts missing numbers of the current segment only
+    // (an RFC 3550 A.1 receiver re-initialises there too), while the synthetic receiver's
+    // cumulative_lost spans both segments.
     if t.remote.is_some() && t.seq_restarts == 0 {
         let missing = t.lost + t.duplicates as i64;
         d.eq(&at("loss_upstream"), rec.loss_upstream, Some(missing));
-        if t.duplicates == 0 {
-            d.eq(&at("loss_downstream"), rec.loss_downstream, Some(0));
-        }
+        d.eq(&at("loss_downstream"), rec.loss_downstream, Some(0));
     }
     let (f, w) = (&rec.feedback, &t.feedback);
     d.eq(&at("feedback.nacks"), f.nacks, w.nacks);
