@@ -103,9 +103,11 @@ pub enum SeqEvent {
 
 /// Bitmap of the extended sequence numbers received in `(highest - WINDOW_BITS, highest]`.
 #[derive(Debug, Clone)]
+#[repr(C)]
 struct Window {
-    bits: [u64; WINDOW_WORDS],
+    /// First, next to the tracker's hot fields (`repr(C)` keeps the order).
     highest: u64,
+    bits: [u64; WINDOW_WORDS],
 }
 
 impl Window {
@@ -179,6 +181,7 @@ impl Window {
 
 /// Per-source sequence state: RFC 3550 A.1 plus the A.3 counters, totals kept across restarts.
 #[derive(Debug, Clone)]
+#[repr(C)]
 pub struct SeqTracker {
     /// A.1 `max_seq`: highest sequence number seen (during probation: the last one seen).
     max_seq: u16,
