@@ -19,6 +19,8 @@
 pub mod capture;
 pub mod config;
 pub mod engine;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod output;
 pub mod replay;
 pub mod synth;

@@ -1,1 +1,141 @@
-//! TODO
+//! Offline analysis of a capture file: read, decode, track, report.
+//!
+//! The same engine as live capture, fed from a file; time is the capture timestamp. A damaged
+//! or truncated file stops the read with an error naming the packet, and everything read before
+//! it is still analysed and reported ([`Report::summary`] `error`).
+
+use crate::capture::{CaptureError, FileSource, PacketSource};
+use crate::config::Resolved;
+use crate::engine::record::{rfc3339_micros, StreamRecord};
+use crate::engine::{Counters, Engine};
+use crate::wire::{decode_udp, DecodeError, LinkType};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// How often (capture time) idle streams are expired.
+const EXPIRE_EVERY_NS: i64 = 1_000_000_000;
+
+/// The capture as a whole.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Summary {
+    pub file: String,
+    /// pcap LINKTYPE_ value of the file.
+    pub linktype: i32,
+    /// Frames read from the file.
+    pub frames: u64,
+    pub first_packet: Option<String>,
+    pub last_packet: Option<String>,
+    pub duration_secs: f64,
+    /// Frames not decoded down to UDP, by bounded reason (`not_udp`, `ip_fragment`, `truncated_ipv4`, …).
+    pub undecoded: BTreeMap<&'static str, u64>,
+    /// What the engine saw and counted.
+    pub counters: Counters,
+    pub streams: usize,
+    /// Set when the file could not be read to its end: which packet and why.
+    pub error: Option<String>,
+}
+
+/// The result of a replay: a summary and one record per stream, in order of first appearance.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    pub summary: Summary,
+    pub streams: Vec<StreamRecord>,
+}
+
+/// Why a replay produced no report at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Open(#[from] CaptureError),
+    #[error("{path}: unsupported link type {linktype}")]
+    Link { path: String, linktype: i32 },
+}
+
+/// Analyse a whole capture file.
+pub fn replay_file(path: &Path, cfg: &Resolved) -> Result<Report, ReplayError> {
+    let mut src = FileSource::open(path)?;
+    let file = path.display().to_string();
+    let linktype = src.linktype();
+    let link = LinkType::from_dlt(linktype).ok_or(ReplayError::Link {
+        path: file.clone(),
+        linktype,
+    })?;
+    let mut run = Run::new(cfg.clone());
+    let error = loop {
+        match src.next_frame() {
+            Ok(Some(f)) => run.frame(link, f.ts_ns, f.data),
+            Ok(None) => break None,
+            Err(e) => break Some(e.to_string()),
+        }
+    };
+    Ok(run.finish(file, linktype, error))
+}
+
+/// The decode-and-track loop over frames, independent of where frames come from.
+pub struct Run {
+    engine: Engine,
+    frames: u64,
+    first: Option<i64>,
+    last: i64,
+    next_expire: i64,
+    undecoded: BTreeMap<&'static str, u64>,
+}
+
+impl Run {
+    pub fn new(cfg: Resolved) -> Self {
+        Run {
+            engine: Engine::new(cfg),
+            frames: 0,
+            first: None,
+            last: 0,
+            next_expire: i64::MIN,
+            undecoded: BTreeMap::new(),
+        }
+    }
+
+    /// Decode one frame and feed the engine.
+    pub fn frame(&mut self, link: LinkType, ts_ns: i64, data: &[u8]) {
+        self.frames += 1;
+        self.first.get_or_insert(ts_ns);
+        self.last = self.last.max(ts_ns);
+        if ts_ns >= self.next_expire {
+            if self.next_expire != i64::MIN {
+                self.engine.expire(ts_ns);
+            }
+            self.next_expire = ts_ns.saturating_add(EXPIRE_EVERY_NS);
+        }
+        match decode_udp(link, data) {
+            Ok(dg) => self.engine.on_datagram(ts_ns, &dg),
+            Err(e) => self.count_undecoded(e),
+        }
+    }
+
+    fn count_undecoded(&mut self, e: DecodeError) {
+        *self.undecoded.entry(e.reason()).or_default() += 1;
+    }
+
+    /// End all streams and build the report.
+    pub fn finish(mut self, file: String, linktype: i32, error: Option<String>) -> Report {
+        self.engine.finish_all();
+        let mut recs = self.engine.drain_finished();
+        recs.sort_by_key(|(order, _)| *order);
+        let streams: Vec<StreamRecord> = recs.into_iter().map(|(_, r)| r).collect();
+        let duration_secs = self.first.map_or(0.0, |f| (self.last - f) as f64 / 1e9);
+        Report {
+            summary: Summary {
+                file,
+                linktype,
+                frames: self.frames,
+                first_packet: self.first.map(rfc3339_micros),
+                last_packet: self.first.map(|_| rfc3339_micros(self.last)),
+                duration_secs,
+                undecoded: self.undecoded,
+                counters: self.engine.counters().clone(),
+                streams: streams.len(),
+                error,
+            },
+            streams,
+        }
+    }
+}

@@ -1,1 +1,458 @@
-//! TODO
+//! Sequence number tracking: RFC 3550 Appendix A.1 (`update_seq`) and A.3 (loss).
+//!
+//! [`SeqTracker`] follows the A.1 algorithm step for step (probation with `MIN_SEQUENTIAL = 2`,
+//! `MAX_DROPOUT = 3000`, `MAX_MISORDER = 100`, the `bad_seq` restart rule) and derives the A.3
+//! counters from it. It is a pure state machine: one call per RTP packet of one SSRC, in capture
+//! order, no clock, no IO, and no allocation after [`SeqTracker::new`].
+//!
+//! Where it deliberately differs from the letter of Appendix A:
+//!
+//! * **Probation packets are counted.** A.1 re-initialises the source on the packet that ends
+//!   probation, so the first `MIN_SEQUENTIAL - 1` packets are neither expected nor received. Here
+//!   the base is the first packet of the sequential run that ended probation, and that run is
+//!   counted as received, so a clean stream of N packets reports `received == expected == N`
+//!   (as tshark does). Loss is unchanged: both counters grow by the same amount. During probation
+//!   a packet that is not the successor of the previous one restarts probation from itself (A.1).
+//! * **Probation across the wrap.** A.1 tests `seq == s->max_seq + 1`, where C's integer promotion
+//!   makes `65535 + 1 == 65536`, which no `u16` equals; the letter of A.1 therefore never ends
+//!   probation on the step 65535 → 0. We compare modulo 2^16 and do.
+//! * **Totals survive restarts.** On an A.1 restart (two sequential packets after a jump of at
+//!   least `MAX_DROPOUT`) the segment's expected and received counts are folded into running
+//!   totals before `init_seq`; [`SeqTracker::received`], [`SeqTracker::expected`] and
+//!   [`SeqTracker::lost`] are sums over all segments. As in A.1, the packet that triggered the
+//!   restart becomes the new base and counts as received; the preceding "bad" packet does not.
+//!   The extended sequence space restarts with the segment (cycles = 0, as `init_seq` does), so
+//!   extended numbers are comparable only within a segment.
+//! * **Duplicates and reordering are classified.** A.1 counts every packet in its misorder band
+//!   (up to 99 behind the highest) and every repeat of the highest as received; so do we, but a
+//!   fixed [`WINDOW_BITS`]-bit window of recently received extended sequence numbers tells a
+//!   [`SeqEvent::Duplicate`] from a [`SeqEvent::Late`] (reordered) packet. Since A.1 never accepts
+//!   a packet more than 99 behind the highest, the window always covers accepted packets; a
+//!   packet that would map below extended sequence number 0 (possible only in the first cycle) is
+//!   reported as late with `ext_seq` 0 and is not remembered.
+//! * **Interval loss** ([`SeqTracker::interval_fraction_lost`]) is computed over the totals, so an
+//!   interval that spans a restart still reports what was expected and received in it.
+//!
+//! It does not compute jitter (see [`super::jitter`]) nor decide which SSRC a packet belongs to.
+
+/// RFC 3550 A.1: jumps of this many sequence numbers or more are not an "in order" gap.
+pub const MAX_DROPOUT: u16 = 3000;
+/// RFC 3550 A.1: packets up to this many (exclusive) behind the highest are reordered, not bad.
+pub const MAX_MISORDER: u16 = 100;
+/// RFC 3550 A.1: sequential packets needed before a source is valid.
+pub const MIN_SEQUENTIAL: u32 = 2;
+/// RFC 3550 A.1: the sequence number modulus.
+pub const RTP_SEQ_MOD: u64 = 1 << 16;
+/// Size of the duplicate/reorder detection window, in extended sequence numbers.
+pub const WINDOW_BITS: u64 = 4096;
+
+const WINDOW_WORDS: usize = (WINDOW_BITS / 64) as usize;
+/// A.1's `bad_seq` sentinel: `RTP_SEQ_MOD + 1`, which no 16-bit sequence number equals.
+const NO_BAD_SEQ: u32 = (RTP_SEQ_MOD + 1) as u32;
+
+/// An RTP sequence number (RFC 3550 §5.1), compared modulo 2^16.
+///
+/// The derived `Ord` is the plain numeric order (useful for keys); wire order is
+/// [`SeqNum::is_newer_than`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SeqNum(pub u16);
+
+impl SeqNum {
+    /// Steps forward from `from` to `self`, modulo 2^16 (A.1's `udelta = seq - s->max_seq`).
+    pub const fn distance(self, from: SeqNum) -> u16 {
+        self.0.wrapping_sub(from.0)
+    }
+
+    /// Shortest signed distance from `from` to `self`, in `-32768..=32767`.
+    pub const fn signed_distance(self, from: SeqNum) -> i16 {
+        // Reinterpreting the modular difference as two's complement is the intent.
+        self.distance(from) as i16
+    }
+
+    /// True if `self` follows `other` by less than half the sequence space (serial number
+    /// arithmetic, as in RFC 1982 §3.2).
+    pub const fn is_newer_than(self, other: SeqNum) -> bool {
+        let d = self.distance(other);
+        d != 0 && d < 0x8000
+    }
+
+    /// The next sequence number, wrapping 65535 → 0.
+    pub const fn next(self) -> SeqNum {
+        SeqNum(self.0.wrapping_add(1))
+    }
+}
+
+/// What [`SeqTracker::update`] made of a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeqEvent {
+    /// The source is not valid yet (A.1 probation, `MIN_SEQUENTIAL = 2`); not counted yet.
+    Probation,
+    /// In order. `gap` is the count of sequence numbers skipped (0 when consecutive). The packet
+    /// that ends probation is `Valid` too.
+    Valid { ext_seq: u64, gap: u64 },
+    /// This extended sequence number was already received. Counted as received (A.1 does).
+    Duplicate { ext_seq: u64 },
+    /// Older than the highest received and not seen before: reordered. Counted as received.
+    Late { ext_seq: u64 },
+    /// A.1: a second sequential packet after a jump of at least `MAX_DROPOUT`: the sender
+    /// restarted. Totals are kept; this packet is the new base.
+    Restart,
+    /// A.1 `bad_seq`: a large jump that is not (yet) a restart. Not counted.
+    Bad,
+}
+
+/// Bitmap of the extended sequence numbers received in `(highest - WINDOW_BITS, highest]`.
+#[derive(Debug, Clone)]
+struct Window {
+    bits: [u64; WINDOW_WORDS],
+    highest: u64,
+}
+
+impl Window {
+    fn new(highest: u64) -> Self {
+        Window {
+            bits: [0; WINDOW_WORDS],
+            highest,
+        }
+    }
+
+    fn covers(&self, ext: u64) -> bool {
+        ext <= self.highest && self.highest - ext < WINDOW_BITS
+    }
+
+    /// Word index and mask of `ext`. The index is `< WINDOW_WORDS` by construction, and the
+    /// accessors below still go through `get` so that no arithmetic slip can panic.
+    fn slot(ext: u64) -> (usize, u64) {
+        let pos = ext % WINDOW_BITS;
+        ((pos / 64) as usize, 1u64 << (pos % 64))
+    }
+
+    /// Whether `ext` was received; `None` outside the window.
+    fn get(&self, ext: u64) -> Option<bool> {
+        if !self.covers(ext) {
+            return None;
+        }
+        let (word, mask) = Self::slot(ext);
+        self.bits.get(word).map(|w| w & mask != 0)
+    }
+
+    fn write(&mut self, ext: u64, value: bool) {
+        let (word, mask) = Self::slot(ext);
+        if let Some(w) = self.bits.get_mut(word) {
+            if value {
+                *w |= mask;
+            } else {
+                *w &= !mask;
+            }
+        }
+    }
+
+    /// Marks `ext` received if it is inside the window.
+    fn set(&mut self, ext: u64) {
+        if self.covers(ext) {
+            self.write(ext, true);
+        }
+    }
+
+    /// Moves the top of the window to `new_highest`, forgetting the slots it reuses.
+    fn advance(&mut self, new_highest: u64) {
+        if new_highest <= self.highest {
+            return;
+        }
+        if new_highest - self.highest >= WINDOW_BITS {
+            self.bits = [0; WINDOW_WORDS];
+        } else {
+            for ext in self.highest + 1..=new_highest {
+                self.write(ext, false);
+            }
+        }
+        self.highest = new_highest;
+    }
+
+    /// Received extended sequence numbers in `(lo, highest]`; `lo` must be covered or `highest`.
+    fn count_above(&self, lo: u64) -> u64 {
+        (lo.saturating_add(1)..=self.highest)
+            .filter(|&ext| self.get(ext) == Some(true))
+            .count() as u64
+    }
+}
+
+/// Per-source sequence state: RFC 3550 A.1 plus the A.3 counters, totals kept across restarts.
+#[derive(Debug, Clone)]
+pub struct SeqTracker {
+    /// A.1 `max_seq`: highest sequence number seen (during probation: the last one seen).
+    max_seq: u16,
+    /// A.1 `cycles`: count of wraps, shifted left by 16.
+    cycles: u64,
+    /// A.1 `base_seq`, extended: first sequence number of the current segment.
+    base: u64,
+    /// A.1 `bad_seq`: last bad sequence number + 1, or [`NO_BAD_SEQ`].
+    bad_seq: u32,
+    /// A.1 `probation`: sequential packets still needed.
+    probation: u32,
+    /// First sequence number of the current probation run (our base once valid).
+    probation_base: u16,
+    /// A.1 `received` for the current segment (probation run included).
+    received: u64,
+    /// Distinct extended sequence numbers in `[base, highest]` received in this segment.
+    distinct: u64,
+    /// Expected and received of the segments before the last restart.
+    folded_expected: u64,
+    folded_received: u64,
+    duplicates: u64,
+    reordered: u64,
+    restarts: u64,
+    /// A.3 `expected_prior` / `received_prior`, over the totals.
+    expected_prior: u64,
+    received_prior: u64,
+    window: Window,
+}
+
+impl SeqTracker {
+    /// Starts tracking a source at its first packet (A.1: `init_seq(s, seq); s->max_seq = seq - 1;
+    /// s->probation = MIN_SEQUENTIAL;` followed by `update_seq(s, seq)`): the source is on
+    /// probation and this packet is the first of the run.
+    pub fn new(first_seq: u16) -> Self {
+        SeqTracker {
+            max_seq: first_seq,
+            cycles: 0,
+            base: u64::from(first_seq),
+            bad_seq: NO_BAD_SEQ,
+            probation: MIN_SEQUENTIAL - 1,
+            probation_base: first_seq,
+            received: 0,
+            distinct: 0,
+            folded_expected: 0,
+            folded_received: 0,
+            duplicates: 0,
+            reordered: 0,
+            restarts: 0,
+            expected_prior: 0,
+            received_prior: 0,
+            window: Window::new(u64::from(first_seq)),
+        }
+    }
+
+    /// Feeds the sequence number of the next packet of this source, in capture order
+    /// (RFC 3550 A.1 `update_seq`).
+    pub fn update(&mut self, seq: u16) -> SeqEvent {
+        let seq_n = SeqNum(seq);
+        let max_n = SeqNum(self.max_seq);
+        if self.probation > 0 {
+            return self.update_probation(seq);
+        }
+        let udelta = seq_n.distance(max_n);
+        if udelta == 0 {
+            // A.1 takes this branch as "in order" and counts it; it is a repeat of the highest.
+            self.received += 1;
+            self.duplicates += 1;
+            return SeqEvent::Duplicate {
+                ext_seq: self.highest_ext_seq(),
+            };
+        }
+        if udelta < MAX_DROPOUT {
+            if seq < self.max_seq {
+                self.cycles += RTP_SEQ_MOD;
+            }
+            self.max_seq = seq;
+            let ext = self.highest_ext_seq();
+            self.window.advance(ext);
+            self.window.set(ext);
+            self.received += 1;
+            self.distinct += 1;
+            return SeqEvent::Valid {
+                ext_seq: ext,
+                gap: u64::from(udelta - 1),
+            };
+        }
+        if u64::from(udelta) <= RTP_SEQ_MOD - u64::from(MAX_MISORDER) {
+            if u32::from(seq) == self.bad_seq {
+                self.restart(seq);
+                return SeqEvent::Restart;
+            }
+            self.bad_seq = (u32::from(seq) + 1) & (RTP_SEQ_MOD as u32 - 1);
+            return SeqEvent::Bad;
+        }
+        // Behind the highest by 1..MAX_MISORDER: duplicate or reordered.
+        self.received += 1;
+        let back = u64::from(max_n.distance(seq_n));
+        let Some(ext) = self.highest_ext_seq().checked_sub(back) else {
+            self.reordered += 1;
+            return SeqEvent::Late { ext_seq: 0 };
+        };
+        match self.window.get(ext) {
+            Some(true) => {
+                self.duplicates += 1;
+                SeqEvent::Duplicate { ext_seq: ext }
+            }
+            seen => {
+                if seen.is_some() {
+                    self.window.set(ext);
+                    if ext >= self.base {
+                        self.distinct += 1;
+                    }
+                }
+                self.reordered += 1;
+                SeqEvent::Late { ext_seq: ext }
+            }
+        }
+    }
+
+    /// A.1 probation: count sequential packets; anything else starts a new run from itself.
+    fn update_probation(&mut self, seq: u16) -> SeqEvent {
+        if seq != self.max_seq.wrapping_add(1) {
+            self.probation = MIN_SEQUENTIAL - 1;
+            self.max_seq = seq;
+            self.probation_base = seq;
+            return SeqEvent::Probation;
+        }
+        self.probation -= 1;
+        self.max_seq = seq;
+        if self.probation > 0 {
+            return SeqEvent::Probation;
+        }
+        // Valid: the whole run is counted, based at its first packet (module doc).
+        self.base = u64::from(self.probation_base);
+        self.cycles = 0;
+        if seq < self.probation_base {
+            self.cycles = RTP_SEQ_MOD;
+        }
+        self.bad_seq = NO_BAD_SEQ;
+        let ext = self.highest_ext_seq();
+        self.window = Window::new(ext);
+        for e in self.base..=ext {
+            self.window.set(e);
+        }
+        let run = ext - self.base + 1;
+        self.received = run;
+        self.distinct = run;
+        SeqEvent::Valid {
+            ext_seq: ext,
+            gap: 0,
+        }
+    }
+
+    /// A.1 restart: fold the segment into the totals, then `init_seq(s, seq)` and count `seq`.
+    fn restart(&mut self, seq: u16) {
+        self.folded_expected += self.segment_expected();
+        self.folded_received += self.received;
+        self.restarts += 1;
+        self.base = u64::from(seq);
+        self.max_seq = seq;
+        self.cycles = 0;
+        self.bad_seq = NO_BAD_SEQ;
+        self.received = 1;
+        self.distinct = 1;
+        self.window = Window::new(self.base);
+        self.window.set(self.base);
+    }
+
+    /// A.3 `expected` of the current segment: `extended_max - base_seq + 1` (0 on probation).
+    fn segment_expected(&self) -> u64 {
+        if self.is_valid() {
+            self.highest_ext_seq() - self.base + 1
+        } else {
+            0
+        }
+    }
+
+    /// True once the source has passed A.1 probation.
+    pub fn is_valid(&self) -> bool {
+        self.probation == 0
+    }
+
+    /// A.3 `received`: every accepted packet (duplicates and late ones included), summed over
+    /// restarts. Packets on probation count once the source becomes valid.
+    pub fn received(&self) -> u64 {
+        self.folded_received + if self.is_valid() { self.received } else { 0 }
+    }
+
+    /// A.3 `expected = extended_max - base_seq + 1`, summed over restarts.
+    pub fn expected(&self) -> u64 {
+        self.folded_expected + self.segment_expected()
+    }
+
+    /// A.3 cumulative number of packets lost, `expected - received`: negative when duplicates
+    /// outnumber losses. Not clamped to the 24-bit RR field.
+    pub fn lost(&self) -> i64 {
+        let diff = i128::from(self.expected()) - i128::from(self.received());
+        i64::try_from(diff).unwrap_or(if diff < 0 { i64::MIN } else { i64::MAX })
+    }
+
+    /// Packets whose extended sequence number had already been received.
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+
+    /// Packets that arrived after a higher sequence number (late, not duplicates).
+    pub fn reordered(&self) -> u64 {
+        self.reordered
+    }
+
+    /// A.1 restarts seen (two sequential packets after a large jump).
+    pub fn restarts(&self) -> u64 {
+        self.restarts
+    }
+
+    /// Extended highest sequence number of the current segment (A.1 `cycles + max_seq`).
+    /// During probation: the last sequence number seen.
+    pub fn highest_ext_seq(&self) -> u64 {
+        self.cycles + u64::from(self.max_seq)
+    }
+
+    /// Extended base sequence number of the current segment (during probation: the first packet
+    /// of the current probation run).
+    pub fn base_ext_seq(&self) -> u64 {
+        if self.is_valid() {
+            self.base
+        } else {
+            u64::from(self.probation_base)
+        }
+    }
+
+    /// Sequence numbers in `[base, ext]` never received, counted once each: the loss before the
+    /// probe up to a receiver's extended highest sequence number. `None` on probation, or if
+    /// `ext` is below the base, above our highest, or too far below it for the window.
+    pub fn missing_upto(&self, ext: u64) -> Option<u64> {
+        let highest = self.highest_ext_seq();
+        if !self.is_valid() || ext < self.base || ext > highest || highest - ext > WINDOW_BITS {
+            return None;
+        }
+        let missing_total = self.segment_expected().saturating_sub(self.distinct);
+        let above = highest - ext;
+        let missing_above = above.saturating_sub(self.window.count_above(ext));
+        Some(missing_total.saturating_sub(missing_above))
+    }
+
+    /// Maps a 32-bit extended sequence number from a receiver report (RFC 3550 §6.4.1:
+    /// `cycles << 16 | seq`) onto our extended space: the value with the same low 16 bits nearest
+    /// to our highest. The receiver's cycle count is not trusted: a probe that joined mid-stream,
+    /// or a receiver that finished probation on the other side of a wrap, counts differently.
+    pub fn ext_from_report(&self, ext32: u32) -> u64 {
+        let highest = self.highest_ext_seq();
+        // Truncation to the low 16 bits is the intent.
+        let d = SeqNum(ext32 as u16).signed_distance(SeqNum(highest as u16));
+        highest.saturating_add_signed(i64::from(d))
+    }
+
+    /// RFC 3550 A.3 fraction lost since the previous call, as the 8-bit fixed-point fraction of
+    /// an RR: `(lost_interval << 8) / expected_interval`, 0 when nothing was expected or more
+    /// arrived than expected. Computed over the totals, so an interval spanning a restart counts.
+    pub fn interval_fraction_lost(&mut self) -> u8 {
+        let expected = self.expected();
+        let received = self.received();
+        let expected_interval = expected.saturating_sub(self.expected_prior);
+        let received_interval = received.saturating_sub(self.received_prior);
+        self.expected_prior = expected;
+        self.received_prior = received;
+        if expected_interval == 0 || received_interval >= expected_interval {
+            return 0;
+        }
+        let lost_interval = u128::from(expected_interval - received_interval);
+        let fraction = (lost_interval << 8) / u128::from(expected_interval);
+        u8::try_from(fraction).unwrap_or(u8::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,435 @@
-//! Link layer: TODO (owned by the wire L2-L4 work).
+//! Link layer: find the IP packet inside a captured frame.
+//!
+//! Decodes just enough of the link header to know whether an IPv4 or IPv6 packet follows and
+//! where it starts: Ethernet II (IEEE 802.3 clause 3.2.6 type field) with a stack of up to
+//! [`MAX_VLAN_TAGS`] IEEE 802.1Q (0x8100), 802.1ad (0x88a8) or legacy QinQ (0x9100) tags, Linux
+//! "cooked" captures (SLL and SLL2), BSD NULL and LOOP, and raw IP (see
+//! <https://www.tcpdump.org/linktypes.html> for the header layouts).
+//!
+//! It deliberately does not decode 802.3 length frames (LLC/SNAP), MPLS, PPPoE, tunnels (GRE,
+//! VXLAN, …) or radio headers: those are reported as [`DecodeError::NotIp`]. It does not look at
+//! MAC addresses, the SLL packet type (direction) or the VLAN priority bits.
+
+use super::{DecodeError, Layer};
 
 /// Link types we decode; see [`LinkType::from_dlt`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkType {
+    /// `LINKTYPE_ETHERNET` (1): Ethernet II, possibly VLAN tagged.
     Ethernet,
+    /// `LINKTYPE_NULL` (0): BSD loopback, 4-byte address family in the capturing host's byte order.
+    Null,
+    /// `LINKTYPE_LOOP` (108): OpenBSD loopback, 4-byte address family in network byte order.
+    Loop,
+    /// `LINKTYPE_LINUX_SLL` (113): Linux cooked capture v1, 16-byte header.
+    LinuxSll,
+    /// `LINKTYPE_LINUX_SLL2` (276): Linux cooked capture v2, 20-byte header.
+    LinuxSll2,
+    /// `LINKTYPE_RAW` (101; `DLT_RAW` is 12 or 14 depending on the OS): IPv4 or IPv6 by version.
+    Raw,
+    /// `LINKTYPE_IPV4` (228): always IPv4.
+    Ipv4,
+    /// `LINKTYPE_IPV6` (229): always IPv6.
+    Ipv6,
+}
+
+impl LinkType {
+    /// From a pcap `LINKTYPE_`/`DLT_` value: 1 Ethernet, 0 NULL, 108 LOOP (big-endian family),
+    /// 12/14/101 raw IP, 113 LINUX_SLL, 276 LINUX_SLL2, 228 IPV4, 229 IPV6.
+    pub fn from_dlt(dlt: i32) -> Option<LinkType> {
+        match dlt {
+            0 => Some(LinkType::Null),
+            1 => Some(LinkType::Ethernet),
+            12 | 14 | 101 => Some(LinkType::Raw),
+            108 => Some(LinkType::Loop),
+            113 => Some(LinkType::LinuxSll),
+            228 => Some(LinkType::Ipv4),
+            229 => Some(LinkType::Ipv6),
+            276 => Some(LinkType::LinuxSll2),
+            _ => None,
+        }
+    }
+
+    /// A short lowercase name for logs and metric labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkType::Ethernet => "ethernet",
+            LinkType::Null => "null",
+            LinkType::Loop => "loop",
+            LinkType::LinuxSll => "linux_sll",
+            LinkType::LinuxSll2 => "linux_sll2",
+            LinkType::Raw => "raw",
+            LinkType::Ipv4 => "ipv4",
+            LinkType::Ipv6 => "ipv6",
+        }
+    }
+}
+
+/// EtherType values we act on (IEEE 802 numbers, as used by Ethernet II and Linux SLL).
+pub mod ethertype {
+    pub const IPV4: u16 = 0x0800;
+    pub const IPV6: u16 = 0x86DD;
+    /// IEEE 802.1Q customer VLAN tag.
+    pub const VLAN: u16 = 0x8100;
+    /// IEEE 802.1ad service VLAN tag (QinQ outer tag).
+    pub const QINQ: u16 = 0x88A8;
+    /// Pre-standard QinQ outer tag still used by some switches.
+    pub const QINQ_LEGACY: u16 = 0x9100;
+}
+
+/// How many stacked VLAN tags we skip before calling the frame malformed. Real networks use one
+/// or two; the bound keeps a hostile frame from making us walk far.
+pub const MAX_VLAN_TAGS: usize = 4;
+
+/// The network protocol found under the link header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    Ipv4,
+    Ipv6,
+}
+
+/// The result of stripping the link header: what follows, where it starts, and the VLAN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkFrame<'a> {
+    pub network: Network,
+    /// Everything after the link header (and VLAN tags), including any Ethernet padding: the IP
+    /// layer trims it to the IP total length.
+    pub payload: &'a [u8],
+    /// Outermost VLAN ID (the low 12 bits of the first tag's TCI), if tagged.
+    pub vlan: Option<u16>,
+}
+
+/// Strip the link header of `frame` captured on a `link` interface.
+///
+/// Errors: [`DecodeError::Truncated`]`(Link)` when the header or a VLAN tag is cut,
+/// [`DecodeError::Malformed`]`(Link)` for more than [`MAX_VLAN_TAGS`] tags, and
+/// [`DecodeError::NotIp`] for any other EtherType or address family.
+pub fn decode(link: LinkType, frame: &[u8]) -> Result<LinkFrame<'_>, DecodeError> {
+    match link {
+        LinkType::Ethernet => {
+            let eth = EthernetFrame::new_checked(frame)?;
+            dispatch(eth.ethertype(), eth.payload())
+        }
+        LinkType::LinuxSll => {
+            // Linux cooked v1, 16 bytes:
+            // +---------------+---------------+---------------+----------------+------------+
+            // | packet type 2 | ARPHRD type 2 | addr length 2 | link address 8 | protocol 2 |
+            // +---------------+---------------+---------------+----------------+------------+
+            let (header, payload) = frame.split_first_chunk::<16>().ok_or(TRUNCATED)?;
+            let &[.., p0, p1] = header;
+            dispatch(u16::from_be_bytes([p0, p1]), payload)
+        }
+        LinkType::LinuxSll2 => {
+            // Linux cooked v2, 20 bytes:
+            // +------------+------------+-----------+----------+------------+------------+--------+
+            // | protocol 2 | reserved 2 | ifindex 4 | ARPHRD 2 | pkt type 1 | addr len 1 | addr 8 |
+            // +------------+------------+-----------+----------+------------+------------+--------+
+            let (header, payload) = frame.split_first_chunk::<20>().ok_or(TRUNCATED)?;
+            let &[p0, p1, ..] = header;
+            dispatch(u16::from_be_bytes([p0, p1]), payload)
+        }
+        LinkType::Null => {
+            // A 4-byte address family in the byte order of the host that wrote the capture,
+            // which may not be ours: accept either order (the values cannot collide).
+            let (family, payload) = frame.split_first_chunk::<4>().ok_or(TRUNCATED)?;
+            let network = address_family(u32::from_le_bytes(*family))
+                .or_else(|| address_family(u32::from_be_bytes(*family)))
+                .ok_or(DecodeError::NotIp)?;
+            Ok(untagged(network, payload))
+        }
+        LinkType::Loop => {
+            // Like NULL, but the family is always in network byte order.
+            let (family, payload) = frame.split_first_chunk::<4>().ok_or(TRUNCATED)?;
+            let network = address_family(u32::from_be_bytes(*family)).ok_or(DecodeError::NotIp)?;
+            Ok(untagged(network, payload))
+        }
+        LinkType::Raw => {
+            // No header: the IP version nibble says which protocol this is.
+            let first = frame.first().ok_or(TRUNCATED)?;
+            let network = match first >> 4 {
+                4 => Network::Ipv4,
+                6 => Network::Ipv6,
+                _ => return Err(DecodeError::NotIp),
+            };
+            Ok(untagged(network, frame))
+        }
+        LinkType::Ipv4 => Ok(untagged(Network::Ipv4, frame)),
+        LinkType::Ipv6 => Ok(untagged(Network::Ipv6, frame)),
+    }
+}
+
+const TRUNCATED: DecodeError = DecodeError::Truncated(Layer::Link);
+
+fn untagged(network: Network, payload: &[u8]) -> LinkFrame<'_> {
+    LinkFrame {
+        network,
+        payload,
+        vlan: None,
+    }
+}
+
+/// BSD `AF_INET` is 2 everywhere; `AF_INET6` is 24 (NetBSD, OpenBSD), 28 (FreeBSD, DragonFly) or
+/// 30 (macOS), per the `LINKTYPE_NULL` description.
+fn address_family(family: u32) -> Option<Network> {
+    match family {
+        2 => Some(Network::Ipv4),
+        24 | 28 | 30 => Some(Network::Ipv6),
+        _ => None,
+    }
+}
+
+/// Skip VLAN tags (IEEE 802.1Q §9.6: a 2-byte TCI, then the next EtherType), then map the
+/// EtherType to a network protocol.
+///
+/// ```text
+/// +---------------------+------------------+
+/// | PCP 3 | DEI 1 | VID 12 | EtherType 16  |
+/// +---------------------+------------------+
+/// ```
+fn dispatch(mut ethertype: u16, mut payload: &[u8]) -> Result<LinkFrame<'_>, DecodeError> {
+    let mut vlan = None;
+    let mut tags = 0;
+    while matches!(
+        ethertype,
+        ethertype::VLAN | ethertype::QINQ | ethertype::QINQ_LEGACY
+    ) {
+        if tags == MAX_VLAN_TAGS {
+            return Err(DecodeError::Malformed(Layer::Link));
+        }
+        let (&[t0, t1, e0, e1], rest) = payload.split_first_chunk::<4>().ok_or(TRUNCATED)?;
+        vlan = vlan.or(Some(u16::from_be_bytes([t0, t1]) & 0x0FFF));
+        ethertype = u16::from_be_bytes([e0, e1]);
+        payload = rest;
+        tags += 1;
+    }
+    let network = match ethertype {
+        ethertype::IPV4 => Network::Ipv4,
+        ethertype::IPV6 => Network::Ipv6,
+        _ => return Err(DecodeError::NotIp),
+    };
+    Ok(LinkFrame {
+        network,
+        payload,
+        vlan,
+    })
+}
+
+/// A read-only view of an Ethernet II frame (without the FCS, which captures rarely include).
+///
+/// ```text
+/// +----------------+----------------+-------------+---------
+/// | destination 6  | source 6       | EtherType 2 | payload…
+/// +----------------+----------------+-------------+---------
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EthernetFrame<'a> {
+    header: &'a [u8; HEADER_LEN],
+    payload: &'a [u8],
+}
+
+/// Length of the Ethernet II header.
+pub const HEADER_LEN: usize = 14;
+
+impl<'a> EthernetFrame<'a> {
+    /// Check that `buf` holds a whole Ethernet header; the payload may be empty.
+    pub fn new_checked(buf: &'a [u8]) -> Result<Self, DecodeError> {
+        let (header, payload) = buf.split_first_chunk::<HEADER_LEN>().ok_or(TRUNCATED)?;
+        Ok(EthernetFrame { header, payload })
+    }
+
+    /// The destination MAC address.
+    pub fn dst_addr(&self) -> [u8; 6] {
+        let &[d0, d1, d2, d3, d4, d5, ..] = self.header;
+        [d0, d1, d2, d3, d4, d5]
+    }
+
+    /// The source MAC address.
+    pub fn src_addr(&self) -> [u8; 6] {
+        let &[_, _, _, _, _, _, s0, s1, s2, s3, s4, s5, _, _] = self.header;
+        [s0, s1, s2, s3, s4, s5]
+    }
+
+    /// The EtherType (values below 0x0600 are 802.3 lengths, which we do not decode).
+    pub fn ethertype(&self) -> u16 {
+        let &[.., e0, e1] = self.header;
+        u16::from_be_bytes([e0, e1])
+    }
+
+    /// Everything after the header, VLAN tags and padding included.
+    pub fn payload(&self) -> &'a [u8] {
+        self.payload
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_dlt_maps_every_documented_value() {
+        assert_eq!(LinkType::from_dlt(0), Some(LinkType::Null));
+        assert_eq!(LinkType::from_dlt(1), Some(LinkType::Ethernet));
+        assert_eq!(LinkType::from_dlt(12), Some(LinkType::Raw));
+        assert_eq!(LinkType::from_dlt(14), Some(LinkType::Raw));
+        assert_eq!(LinkType::from_dlt(101), Some(LinkType::Raw));
+        assert_eq!(LinkType::from_dlt(108), Some(LinkType::Loop));
+        assert_eq!(LinkType::from_dlt(113), Some(LinkType::LinuxSll));
+        assert_eq!(LinkType::from_dlt(228), Some(LinkType::Ipv4));
+        assert_eq!(LinkType::from_dlt(229), Some(LinkType::Ipv6));
+        assert_eq!(LinkType::from_dlt(276), Some(LinkType::LinuxSll2));
+        assert_eq!(LinkType::from_dlt(105), None); // 802.11
+        assert_eq!(LinkType::from_dlt(-1), None);
+    }
+
+    #[test]
+    fn ethernet_view_deconstructs() {
+        let frame = [
+            0x02, 0x00, 0x00, 0x00, 0x00, 0x01, // destination
+            0x02, 0x00, 0x00, 0x00, 0x00, 0x02, // source
+            0x08, 0x00, // EtherType IPv4
+            0x45, // payload…
+        ];
+        let eth = EthernetFrame::new_checked(&frame).unwrap();
+        assert_eq!(eth.dst_addr(), [2, 0, 0, 0, 0, 1]);
+        assert_eq!(eth.src_addr(), [2, 0, 0, 0, 0, 2]);
+        assert_eq!(eth.ethertype(), ethertype::IPV4);
+        assert_eq!(eth.payload(), &[0x45]);
+        assert_eq!(EthernetFrame::new_checked(&frame[..13]), Err(TRUNCATED));
+    }
+
+    #[test]
+    fn qinq_stack_keeps_outermost_vid() {
+        let frame = [
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // destination
+            0x02, 0x00, 0x00, 0x00, 0x00, 0x02, // source
+            0x88, 0xa8, // 802.1ad S-tag
+            0x20, 0x64, // PCP 1, VID 100
+            0x81, 0x00, // 802.1Q C-tag
+            0x00, 0xc8, // VID 200
+            0x86, 0xdd, // IPv6
+            0x60, // payload…
+        ];
+        let l = decode(LinkType::Ethernet, &frame).unwrap();
+        assert_eq!(l.network, Network::Ipv6);
+        assert_eq!(l.vlan, Some(100));
+        assert_eq!(l.payload, &[0x60]);
+        // Cut inside the second tag.
+        assert_eq!(decode(LinkType::Ethernet, &frame[..20]), Err(TRUNCATED));
+    }
+
+    #[test]
+    fn too_many_vlan_tags_is_malformed() {
+        let mut frame = vec![0u8; 12];
+        for _ in 0..=MAX_VLAN_TAGS {
+            frame.extend_from_slice(&[0x81, 0x00, 0x00, 0x01]); // 802.1Q, VID 1
+        }
+        frame.extend_from_slice(&[0x08, 0x00, 0x45]); // IPv4
+        assert_eq!(
+            decode(LinkType::Ethernet, &frame),
+            Err(DecodeError::Malformed(Layer::Link))
+        );
+    }
+
+    #[test]
+    fn non_ip_ethertypes_are_not_ip() {
+        let mut arp = [0u8; 42];
+        arp[12..14].copy_from_slice(&[0x08, 0x06]); // ARP
+        assert_eq!(decode(LinkType::Ethernet, &arp), Err(DecodeError::NotIp));
+        let mut llc = [0u8; 60];
+        llc[12..14].copy_from_slice(&[0x00, 0x26]); // 802.3 length 38 (STP)
+        assert_eq!(decode(LinkType::Ethernet, &llc), Err(DecodeError::NotIp));
+    }
+
+    #[test]
+    fn null_accepts_both_byte_orders() {
+        let le = [0x02, 0x00, 0x00, 0x00, 0x45]; // AF_INET, little-endian
+        let be = [0x00, 0x00, 0x00, 0x1e, 0x60]; // AF_INET6 (macOS 30), big-endian
+        let l = decode(LinkType::Null, &le).unwrap();
+        assert_eq!((l.network, l.payload), (Network::Ipv4, &[0x45][..]));
+        let l = decode(LinkType::Null, &be).unwrap();
+        assert_eq!((l.network, l.payload), (Network::Ipv6, &[0x60][..]));
+        for v6 in [24u32, 28, 30] {
+            let family = v6.to_le_bytes();
+            assert_eq!(
+                decode(LinkType::Null, &family).unwrap().network,
+                Network::Ipv6
+            );
+        }
+        let unknown = [0x07, 0x00, 0x00, 0x00]; // AF_7
+        assert_eq!(decode(LinkType::Null, &unknown), Err(DecodeError::NotIp));
+        assert_eq!(decode(LinkType::Null, &le[..3]), Err(TRUNCATED));
+    }
+
+    #[test]
+    fn loop_is_network_order_only() {
+        let be = [0x00, 0x00, 0x00, 0x02, 0x45]; // AF_INET
+        let le = [0x02, 0x00, 0x00, 0x00, 0x45];
+        assert_eq!(decode(LinkType::Loop, &be).unwrap().network, Network::Ipv4);
+        assert_eq!(decode(LinkType::Loop, &le), Err(DecodeError::NotIp));
+    }
+
+    #[test]
+    fn linux_sll_and_sll2() {
+        let sll = [
+            0x00, 0x04, // packet type: outgoing
+            0x00, 0x01, // ARPHRD_ETHER
+            0x00, 0x06, // address length
+            0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, // address, padded to 8
+            0x08, 0x00, // protocol IPv4
+            0x45, // payload…
+        ];
+        let l = decode(LinkType::LinuxSll, &sll).unwrap();
+        assert_eq!(
+            (l.network, l.payload, l.vlan),
+            (Network::Ipv4, &[0x45][..], None)
+        );
+        assert_eq!(decode(LinkType::LinuxSll, &sll[..15]), Err(TRUNCATED));
+
+        let sll2 = [
+            0x86, 0xdd, // protocol IPv6
+            0x00, 0x00, // reserved
+            0x00, 0x00, 0x00, 0x02, // interface index
+            0x00, 0x01, // ARPHRD_ETHER
+            0x00, // packet type: to us
+            0x06, // address length
+            0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, // address
+            0x60, // payload…
+        ];
+        let l = decode(LinkType::LinuxSll2, &sll2).unwrap();
+        assert_eq!((l.network, l.payload), (Network::Ipv6, &[0x60][..]));
+        assert_eq!(decode(LinkType::LinuxSll2, &sll2[..19]), Err(TRUNCATED));
+    }
+
+    #[test]
+    fn linux_sll_with_reinserted_vlan_tag() {
+        let sll = [
+            0x00, 0x00, 0x00, 0x01, 0x00, 0x06, // packet type, ARPHRD, address length
+            0, 0, 0, 0, 0, 0, 0, 0, // address
+            0x81, 0x00, // protocol 802.1Q (libpcap reinserts the tag)
+            0x00, 0x2a, // VID 42
+            0x08, 0x00, // IPv4
+        ];
+        let l = decode(LinkType::LinuxSll, &sll).unwrap();
+        assert_eq!((l.network, l.vlan), (Network::Ipv4, Some(42)));
+    }
+
+    #[test]
+    fn raw_ip_by_version_nibble() {
+        assert_eq!(
+            decode(LinkType::Raw, &[0x45]).unwrap().network,
+            Network::Ipv4
+        );
+        assert_eq!(
+            decode(LinkType::Raw, &[0x60]).unwrap().network,
+            Network::Ipv6
+        );
+        assert_eq!(decode(LinkType::Raw, &[0x50]), Err(DecodeError::NotIp));
+        assert_eq!(decode(LinkType::Raw, &[]), Err(TRUNCATED));
+        // The fixed-protocol link types leave every check to the IP layer.
+        assert_eq!(decode(LinkType::Ipv4, &[]).unwrap().network, Network::Ipv4);
+        assert_eq!(
+            decode(LinkType::Ipv6, &[0x45]).unwrap().network,
+            Network::Ipv6
+        );
+    }
 }

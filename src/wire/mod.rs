@@ -11,6 +11,7 @@
 //! STUN / DTLS / TURN ChannelData / RTP / RTCP, RFC 5761 mux) → [`rtp`], [`rtcp`], [`stun`].
 
 pub mod demux;
+pub mod frame;
 pub mod ip;
 pub mod link;
 pub mod rtcp;
@@ -18,6 +19,7 @@ pub mod rtp;
 pub mod stun;
 pub mod udp;
 
+pub use frame::{decode_udp, Datagram};
 pub use link::LinkType;
 
 /// The protocol layer at which decoding stopped; bounded, usable as a metric label.

@@ -1,0 +1,158 @@
+//! The per-stream record: the stable, documented output schema (docs/output.md).
+//!
+//! Built from a stream's state when it ends (BYE, idle, eviction, end of capture). Field names
+//! and units are an interface that users and other tools rely on: change them only with the docs.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One stream's quality, as printed by `rtcprobe replay --format json` (one entry of `streams`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StreamRecord {
+    /// `"addr:port"` of the RTP sender (IPv6 as `"[addr]:port"`).
+    pub src: String,
+    /// `"addr:port"` of the RTP receiver.
+    pub dst: String,
+    pub ssrc: u32,
+    /// Payload types seen, in order of first appearance (at most 8 kept).
+    pub payload_types: Vec<u8>,
+    /// RTP clock rate in Hz used for jitter, or null if unknown.
+    pub clock_rate: Option<u32>,
+    /// `"static"` (RFC 3551), `"config"` (`[payload_types]`), `"inferred"` (from timestamps), or null.
+    pub clock_rate_source: Option<&'static str>,
+    /// RTP packets received, duplicates included.
+    pub packets: u64,
+    /// UDP payload bytes of those packets, as on the wire.
+    pub bytes: u64,
+    /// Capture time of the first and last packet, RFC 3339 UTC with microseconds.
+    pub first_seen: String,
+    pub last_seen: String,
+    /// RFC 3550 A.3: extended highest minus base sequence number plus one (summed over restarts).
+    pub expected: u64,
+    /// RFC 3550 A.3: expected minus received; negative when duplicates outnumber losses.
+    pub lost: i64,
+    pub duplicates: u64,
+    /// Packets that arrived after a packet with a higher sequence number.
+    pub reordered: u64,
+    pub seq_restarts: u64,
+    /// Longest interval between consecutive packets, milliseconds.
+    pub max_gap_ms: f64,
+    /// Final RFC 3550 A.8 interarrival jitter, milliseconds (what a receiver puts in its RR).
+    pub jitter_ms: Option<f64>,
+    pub max_jitter_ms: Option<f64>,
+    pub mean_jitter_ms: Option<f64>,
+    /// One entry per RTT method that produced samples: `capture_point`, `end_to_end`,
+    /// `sr_chain`, `stun`.
+    pub rtt_ms: BTreeMap<&'static str, RttSummary>,
+    /// What the far end reported about this stream in RTCP report blocks, or null.
+    pub remote: Option<RemoteReport>,
+    /// Sequence numbers missing at the probe (lost before it), or null without receiver reports.
+    pub loss_upstream: Option<i64>,
+    /// The receiver's cumulative lost minus what was already missing at the probe up to the
+    /// receiver's extended highest sequence number: lost after the probe. Null without reports.
+    pub loss_downstream: Option<i64>,
+    /// What the sender said about itself in its last SR, or null.
+    pub sender: Option<SenderInfo>,
+    /// RTCP feedback about this stream (RFC 4585, RFC 5104, REMB).
+    pub feedback: Feedback,
+    pub cname: Option<String>,
+    /// `"bye"`, `"idle"`, `"end_of_capture"` or `"evicted"`.
+    pub ended_by: &'static str,
+    /// True when this stream's RTCP is SRTCP (encrypted past the first header).
+    pub srtcp: bool,
+}
+
+/// Statistics of one RTT method, milliseconds.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct RttSummary {
+    pub last: f64,
+    pub min: f64,
+    pub mean: f64,
+    pub max: f64,
+    pub samples: u64,
+}
+
+/// The last report block about this stream (RFC 3550 §6.4.1), plus how many were seen.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct RemoteReport {
+    /// Fraction lost as a ratio 0..1 (the 8-bit field divided by 256).
+    pub fraction_lost: f64,
+    pub cumulative_lost: i64,
+    pub ext_highest_seq: u32,
+    /// The reported jitter converted with the stream's clock rate, or null if unknown.
+    pub jitter_ms: Option<f64>,
+    pub reports: u64,
+}
+
+/// The sender's own counters from its last SR (RFC 3550 §6.4.1).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct SenderInfo {
+    pub sender_reports: u64,
+    pub packet_count: u32,
+    pub octet_count: u32,
+}
+
+/// Feedback messages about this stream.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct Feedback {
+    /// Generic NACK messages (RFC 4585 §6.2.1) and the packets they asked for.
+    pub nacks: u64,
+    pub nack_packets: u64,
+    /// Picture Loss Indications (RFC 4585 §6.3.1).
+    pub plis: u64,
+    /// Full Intra Requests (RFC 5104 §4.3.1).
+    pub firs: u64,
+    /// Last REMB estimate, bits per second, or null.
+    pub remb_bps: Option<u64>,
+    /// Transport-wide congestion control feedback messages.
+    pub transport_cc: u64,
+}
+
+/// RFC 3339 UTC with microseconds for a capture timestamp in ns since the Unix epoch.
+pub fn rfc3339_micros(ts_ns: i64) -> String {
+    let secs = ts_ns.div_euclid(1_000_000_000);
+    let micros = ts_ns.rem_euclid(1_000_000_000) / 1_000;
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(rfc3339_micros(0), "1970-01-01T00:00:00.000000Z");
+        // 2006-06-05T12:34:56.789012Z
+        assert_eq!(
+            rfc3339_micros(1_149_510_896_789_012_345),
+            "2006-06-05T12:34:56.789012Z"
+        );
+        assert_eq!(
+            rfc3339_micros(951_782_400_000_000_000),
+            "2000-02-29T00:00:00.000000Z"
+        );
+        assert_eq!(rfc3339_micros(-1_000), "1969-12-31T23:59:59.999999Z");
+    }
+}

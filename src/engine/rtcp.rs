@@ -1,0 +1,304 @@
+//! RTCP: attaching each part of a compound packet to the stream it is about.
+//!
+//! * SR sender info, SDES CNAME and BYE are about the *sender's* stream: same SSRC, same
+//!   direction as the RTCP packet (on the RTP ports when muxed, RFC 5761, or on the next ports
+//!   up, RFC 3550 §11).
+//! * Report blocks and feedback are about the stream they name (media SSRC) flowing in the
+//!   *reverse* direction of the RTCP packet.
+//!
+//! RTT methods computed here are described in [`super::rtt`].
+
+use super::record::SenderInfo;
+use super::rtt::{ntp_middle, short_diff_to_ns, short_to_ns, RttMethod, SrEntry, SR_BLOCKS};
+use super::{EndReason, Engine, StreamKey};
+use crate::wire::rtcp::{self, Compound, Packet, PsFeedbackKind, ReportBlock, RtpFeedbackKind};
+use std::net::SocketAddr;
+
+/// How well a stream's 5-tuple matches an RTCP packet's: 3 same ports (rtcp-mux), 2 the RTCP
+/// ports are the RTP ports plus one (RFC 3550 §11), 1 same addresses, 0 no match.
+fn flow_score(k_src: SocketAddr, k_dst: SocketAddr, src: SocketAddr, dst: SocketAddr) -> u8 {
+    if k_src.ip() != src.ip() || k_dst.ip() != dst.ip() {
+        0
+    } else if k_src.port() == src.port() && k_dst.port() == dst.port() {
+        3
+    } else if k_src.port().checked_add(1) == Some(src.port())
+        && k_dst.port().checked_add(1) == Some(dst.port())
+    {
+        2
+    } else {
+        1
+    }
+}
+
+impl Engine {
+    /// The stream sent by `ssrc` that an RTCP packet from `src` to `dst` belongs to.
+    fn sender_stream(&self, src: SocketAddr, dst: SocketAddr, ssrc: u32) -> Option<StreamKey> {
+        self.best(ssrc, |k| flow_score(k.src, k.dst, src, dst))
+    }
+
+    /// The stream with `ssrc` that a report sent from `src` to `dst` describes (reverse direction).
+    fn described_stream(&self, src: SocketAddr, dst: SocketAddr, ssrc: u32) -> Option<StreamKey> {
+        self.best(ssrc, |k| flow_score(k.src, k.dst, dst, src))
+    }
+
+    fn best(&self, ssrc: u32, score: impl Fn(&StreamKey) -> u8) -> Option<StreamKey> {
+        self.by_ssrc
+            .get(&ssrc)?
+            .iter()
+            .map(|k| (score(k), k))
+            .filter(|(s, _)| *s > 0)
+            .max_by_key(|(s, _)| *s)
+            .map(|(_, k)| *k)
+    }
+
+    /// Handle one RTCP datagram (compound, RFC 3550 §6.1, or reduced-size, RFC 5506).
+    /// `complete` is false when the snap length cut the datagram: a cut plain compound does not
+    /// walk cleanly either, so SRTCP detection is skipped and what fits is parsed.
+    pub(super) fn on_rtcp(
+        &mut self,
+        now: i64,
+        src: SocketAddr,
+        dst: SocketAddr,
+        buf: &[u8],
+        complete: bool,
+    ) {
+        self.counters.rtcp_packets += 1;
+        if complete && rtcp::is_srtcp(buf) {
+            self.counters.srtcp_packets += 1;
+            if let Some(k) = rtcp::first_ssrc(buf).and_then(|s| self.sender_stream(src, dst, s)) {
+                if let Some(s) = self.streams.get_mut(&k) {
+                    s.srtcp = true;
+                }
+            }
+            return;
+        }
+        for item in Compound::new(buf) {
+            let Ok(p) = item else {
+                self.counters.rtcp_malformed += 1;
+                break;
+            };
+            match p {
+                Packet::SenderReport(sr) => {
+                    let mut entry = SrEntry {
+                        ntp: sr.ntp_timestamp(),
+                        capture_ns: now,
+                        ..SrEntry::default()
+                    };
+                    for (slot, b) in entry.blocks.iter_mut().zip(sr.report_blocks()) {
+                        *slot = (b.ssrc(), b.lsr(), b.dlsr());
+                        entry.n_blocks += 1;
+                    }
+                    debug_assert!(usize::from(entry.n_blocks) <= SR_BLOCKS);
+                    self.on_sender_report(
+                        src,
+                        dst,
+                        sr.ssrc(),
+                        &entry,
+                        sr.packet_count(),
+                        sr.octet_count(),
+                    );
+                    for b in sr.report_blocks() {
+                        self.on_report_block(now, src, dst, sr.ssrc(), &b, Some(&entry));
+                    }
+                }
+                Packet::ReceiverReport(rr) => {
+                    for b in rr.report_blocks() {
+                        self.on_report_block(now, src, dst, rr.ssrc(), &b, None);
+                    }
+                }
+                Packet::Sdes(sdes) => {
+                    for (ssrc, cname) in sdes.cnames() {
+                        let Some(k) = self.sender_stream(src, dst, ssrc) else {
+                            continue;
+                        };
+                        if let Some(s) = self.streams.get_mut(&k) {
+                            if s.cname.as_deref().map(str::as_bytes) != Some(cname) {
+                                s.cname = Some(String::from_utf8_lossy(cname).into_owned());
+                            }
+                        }
+                    }
+                }
+                Packet::Bye(bye) => {
+                    for ssrc in bye.ssrcs() {
+                        if let Some(k) = self.sender_stream(src, dst, ssrc) {
+                            self.finish(&k, EndReason::Bye);
+                        }
+                    }
+                }
+                Packet::RtpFeedback(fb) => {
+                    let k = self.described_stream(src, dst, fb.media_ssrc());
+                    let Some(s) = k.and_then(|k| self.streams.get_mut(&k)) else {
+                        self.counters.rtcp_unmatched += 1;
+                        continue;
+                    };
+                    match fb.kind() {
+                        RtpFeedbackKind::GenericNack(nack) => {
+                            s.feedback.nacks += 1;
+                            s.feedback.nack_packets += nack.lost_packets().count() as u64;
+                        }
+                        RtpFeedbackKind::TransportCc(_) => s.feedback.transport_cc += 1,
+                        _ => {}
+                    }
+                }
+                Packet::PsFeedback(fb) => self.on_ps_feedback(src, dst, &fb),
+                Packet::App(_) | Packet::Xr(_) | Packet::Unknown { .. } => {}
+            }
+        }
+    }
+
+    fn on_ps_feedback(&mut self, src: SocketAddr, dst: SocketAddr, fb: &rtcp::PsFeedback<'_>) {
+        match fb.kind() {
+            PsFeedbackKind::Pli => {
+                if let Some(s) = self.described_mut(src, dst, fb.media_ssrc()) {
+                    s.feedback.plis += 1;
+                }
+            }
+            PsFeedbackKind::Fir(fir) => {
+                for (ssrc, _seq) in fir.entries() {
+                    if let Some(s) = self.described_mut(src, dst, ssrc) {
+                        s.feedback.firs += 1;
+                    }
+                }
+            }
+            PsFeedbackKind::Remb(remb) => {
+                let bps = remb.bitrate_bps();
+                for ssrc in remb.ssrcs() {
+                    if let Some(s) = self.described_mut(src, dst, ssrc) {
+                        s.feedback.remb_bps = Some(bps);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn described_mut(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        ssrc: u32,
+    ) -> Option<&mut super::Stream> {
+        let k = self.described_stream(src, dst, ssrc);
+        match k.and_then(|k| self.streams.get_mut(&k)) {
+            Some(s) => Some(s),
+            None => {
+                self.counters.rtcp_unmatched += 1;
+                None
+            }
+        }
+    }
+
+    /// Remember an SR on its sender's stream and derive the `sr_chain` RTT: this SR (NTP T3)
+    /// reports on the peer with LSR = the peer's SR, which itself reported on us with
+    /// (LSR = our earlier SR T1, DLSR_b). RTT = T3 − DLSR_a − T1 − DLSR_b, in our clock.
+    fn on_sender_report(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        ssrc: u32,
+        entry: &SrEntry,
+        packet_count: u32,
+        octet_count: u32,
+    ) {
+        let Some(k) = self.sender_stream(src, dst, ssrc) else {
+            return;
+        };
+        let mut chain = None;
+        for &(peer, lsr, dlsr_a) in entry.blocks.iter().take(usize::from(entry.n_blocks)) {
+            if lsr == 0 {
+                continue;
+            }
+            let peer_sr = self
+                .described_stream(src, dst, peer)
+                .and_then(|pk| self.streams.get(&pk))
+                .and_then(|p| p.srs.find(lsr).copied());
+            let Some(peer_sr) = peer_sr else { continue };
+            let mut ours = peer_sr.blocks.iter().take(usize::from(peer_sr.n_blocks));
+            if let Some(&(_, t1, dlsr_b)) = ours.rfind(|b| b.0 == ssrc && b.1 != 0) {
+                let units = ntp_middle(entry.ntp)
+                    .wrapping_sub(dlsr_a)
+                    .wrapping_sub(t1)
+                    .wrapping_sub(dlsr_b) as i32;
+                chain = Some(short_diff_to_ns(i64::from(units)));
+            }
+        }
+        if let Some(s) = self.streams.get_mut(&k) {
+            s.srs.push(*entry);
+            let n = s.sender.map_or(0, |i| i.sender_reports) + 1;
+            s.sender = Some(SenderInfo {
+                sender_reports: n,
+                packet_count,
+                octet_count,
+            });
+            if let Some(rtt) = chain {
+                s.add_rtt(RttMethod::SrChain, rtt);
+            }
+        }
+    }
+
+    /// A report block from `reporter` (sent `src` → `dst`) about a stream flowing `dst` → `src`:
+    /// remote view, loss after the probe, and the `capture_point` RTT when its LSR matches an SR
+    /// we saw (RFC 3550 §6.4.1: A − LSR − DLSR, with A and the SR time both taken at the probe).
+    fn on_report_block(
+        &mut self,
+        now: i64,
+        src: SocketAddr,
+        dst: SocketAddr,
+        _reporter: u32,
+        b: &ReportBlock<'_>,
+        _in_sr: Option<&SrEntry>,
+    ) {
+        let Some(k) = self.described_stream(src, dst, b.ssrc()) else {
+            self.counters.rtcp_unmatched += 1;
+            return;
+        };
+        let Some(s) = self.streams.get_mut(&k) else {
+            return;
+        };
+        s.on_report(
+            b.fraction_lost(),
+            b.cumulative_lost(),
+            b.ext_highest_seq(),
+            b.jitter(),
+        );
+        if b.lsr() == 0 {
+            return;
+        }
+        let Some(sr) = s.srs.find(b.lsr()).copied() else {
+            return;
+        };
+        let rtt = now - sr.capture_ns - short_to_ns(b.dlsr());
+        if s.add_rtt(RttMethod::CapturePoint, rtt) {
+            self.end_to_end(&k, rtt);
+        }
+    }
+
+    /// `end_to_end` = this stream's new `capture_point` RTT plus the latest one of its partner:
+    /// the other leg of the same SSRC through a relay (the stream that arrives at this stream's
+    /// sender), else the stream flowing the opposite way between the same two hosts.
+    fn end_to_end(&mut self, k: &StreamKey, rtt: i64) {
+        let cp = RttMethod::CapturePoint as usize;
+        let partner_rtt = |pk: &StreamKey| {
+            self.streams
+                .get(pk)
+                .and_then(|p| p.rtt.get(cp))
+                .filter(|r| r.samples > 0)
+                .map(|r| r.last_ns)
+        };
+        let relay = self.by_ssrc.get(&k.ssrc).and_then(|v| {
+            v.iter()
+                .filter(|p| *p != k && (p.dst.ip() == k.src.ip() || p.src.ip() == k.dst.ip()))
+                .find_map(partner_rtt)
+        });
+        let reverse = || {
+            self.by_ips
+                .get(&(k.dst.ip(), k.src.ip()))
+                .and_then(|v| v.iter().find_map(partner_rtt))
+        };
+        if let Some(other) = relay.or_else(reverse) {
+            if let Some(s) = self.streams.get_mut(k) {
+                s.add_rtt(RttMethod::EndToEnd, rtt + other);
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Round-trip time bookkeeping: NTP helpers, per-method statistics, recent sender reports.
+//!
+//! Every RTT the probe reports is labelled with how it was obtained, and none uses a clock the
+//! probe does not own except the endpoints' own NTP clocks in `sr_chain`:
+//!
+//! * `capture_point` (RFC 3550 §6.4.1 applied at the probe): capture time of a report block minus
+//!   the capture time of the SR whose middle 32 NTP bits equal the block's LSR, minus DLSR. It is
+//!   the round trip from the capture point to the receiver of the stream and back.
+//! * `end_to_end`: the sum of two `capture_point` values that together cover the whole path (see
+//!   the engine for which streams are paired).
+//! * `sr_chain`: the RTT an endpoint would compute itself, from its SR, the peer's SR that reports
+//!   on it (LSR/DLSR) and its own next SR that reports on the peer: `T3 − DLSR_a − T1 − DLSR_b`,
+//!   all in the endpoint's NTP clock.
+//! * `stun`: capture time of an ICE binding success response minus that of its request
+//!   (RFC 8445 §7.2.5, matched by transaction ID on the reversed 5-tuple).
+
+/// RTT samples outside this range are rejected as mismatched reports (RFC 3550 gives no bound;
+/// ten seconds is far beyond any real media path).
+pub const MAX_RTT_NS: i64 = 10_000_000_000;
+
+/// The measurement methods, in output order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RttMethod {
+    CapturePoint = 0,
+    EndToEnd = 1,
+    SrChain = 2,
+    Stun = 3,
+}
+
+impl RttMethod {
+    pub const ALL: [RttMethod; 4] = [
+        RttMethod::CapturePoint,
+        RttMethod::EndToEnd,
+        RttMethod::SrChain,
+        RttMethod::Stun,
+    ];
+
+    /// The JSON key / metric label of this method.
+    pub fn name(self) -> &'static str {
+        match self {
+            RttMethod::CapturePoint => "capture_point",
+            RttMethod::EndToEnd => "end_to_end",
+            RttMethod::SrChain => "sr_chain",
+            RttMethod::Stun => "stun",
+        }
+    }
+}
+
+/// The middle 32 bits of a 64-bit NTP timestamp: the "compact" form used by LSR (RFC 3550 §6.4.1).
+pub fn ntp_middle(ntp: u64) -> u32 {
+    (ntp >> 16) as u32
+}
+
+/// A duration in the NTP short format (1/65536 s units, as DLSR) to nanoseconds.
+pub fn short_to_ns(units: u32) -> i64 {
+    ((u64::from(units) * 1_000_000_000 + (1 << 15)) >> 16) as i64
+}
+
+/// A signed difference in NTP short format units to nanoseconds.
+pub fn short_diff_to_ns(units: i64) -> i64 {
+    units.saturating_mul(1_000_000_000) / 65_536
+}
+
+/// Running statistics of one RTT method.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RttStats {
+    pub samples: u64,
+    pub last_ns: i64,
+    pub min_ns: i64,
+    pub max_ns: i64,
+    sum_ns: i128,
+}
+
+impl RttStats {
+    /// Add a sample if it is plausible (0 ≤ rtt ≤ [`MAX_RTT_NS`]); returns whether it was kept.
+    pub fn add(&mut self, rtt_ns: i64) -> bool {
+        if !(0..=MAX_RTT_NS).contains(&rtt_ns) {
+            return false;
+        }
+        if self.samples == 0 {
+            self.min_ns = rtt_ns;
+            self.max_ns = rtt_ns;
+        } else {
+            self.min_ns = self.min_ns.min(rtt_ns);
+            self.max_ns = self.max_ns.max(rtt_ns);
+        }
+        self.samples += 1;
+        self.last_ns = rtt_ns;
+        self.sum_ns += i128::from(rtt_ns);
+        true
+    }
+
+    pub fn mean_ns(&self) -> Option<f64> {
+        (self.samples > 0).then(|| self.sum_ns as f64 / self.samples as f64)
+    }
+}
+
+/// What an SR carried that later RTT computations need.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SrEntry {
+    /// Full 64-bit NTP timestamp of the SR.
+    pub ntp: u64,
+    /// Capture time of the SR at the probe.
+    pub capture_ns: i64,
+    /// Up to [`SR_BLOCKS`] report blocks of this SR: (reportee SSRC, LSR, DLSR), for `sr_chain`.
+    pub blocks: [(u32, u32, u32); SR_BLOCKS],
+    pub n_blocks: u8,
+}
+
+/// Report blocks remembered per SR (an endpoint in a call reports on one or a few sources).
+pub const SR_BLOCKS: usize = 4;
+/// SRs remembered per stream: receivers may answer an older SR than the latest one (RR interval
+/// longer than SR interval, or loss of the newest SR).
+pub const SR_HISTORY: usize = 8;
+
+/// A fixed ring of the most recent SRs of one sender.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SrHistory {
+    entries: [SrEntry; SR_HISTORY],
+    next: usize,
+    len: usize,
+}
+
+impl SrHistory {
+    pub fn push(&mut self, e: SrEntry) {
+        if let Some(slot) = self.entries.get_mut(self.next) {
+            *slot = e;
+        }
+        self.next = (self.next + 1) % SR_HISTORY;
+        self.len = (self.len + 1).min(SR_HISTORY);
+    }
+
+    /// The most recent SR whose NTP middle 32 bits equal `lsr`.
+    pub fn find(&self, lsr: u32) -> Option<&SrEntry> {
+        (1..=self.len)
+            .map(|back| (self.next + SR_HISTORY - back) % SR_HISTORY)
+            .filter_map(|i| self.entries.get(i))
+            .find(|e| ntp_middle(e.ntp) == lsr)
+    }
+
+    pub fn latest(&self) -> Option<&SrEntry> {
+        (self.len > 0)
+            .then(|| self.entries.get((self.next + SR_HISTORY - 1) % SR_HISTORY))
+            .flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_reject_implausible() {
+        let mut s = RttStats::default();
+        assert!(!s.add(-1));
+        assert!(!s.add(MAX_RTT_NS + 1));
+        assert!(s.add(30_000_000));
+        assert!(s.add(10_000_000));
+        assert_eq!(
+            (s.samples, s.min_ns, s.max_ns, s.last_ns),
+            (2, 10_000_000, 30_000_000, 10_000_000)
+        );
+        assert_eq!(s.mean_ns(), Some(20_000_000.0));
+    }
+
+    #[test]
+    fn ntp_conversions() {
+        assert_eq!(ntp_middle(0x1234_5678_9abc_def0), 0x5678_9abc);
+        assert_eq!(short_to_ns(65_536), 1_000_000_000);
+        assert_eq!(short_to_ns(32_768), 500_000_000);
+        assert_eq!(short_diff_to_ns(-65_536), -1_000_000_000);
+    }
+
+    #[test]
+    fn history_finds_older_srs_and_forgets_oldest() {
+        let mut h = SrHistory::default();
+        for i in 0..(SR_HISTORY as u64 + 2) {
+            h.push(SrEntry {
+                ntp: i << 32,
+                capture_ns: i as i64,
+                ..SrEntry::default()
+            });
+        }
+        assert_eq!(
+            h.latest().map(|e| e.capture_ns),
+            Some(SR_HISTORY as i64 + 1)
+        );
+        assert_eq!(h.find(ntp_middle(5 << 32)).map(|e| e.capture_ns), Some(5));
+        assert!(h.find(ntp_middle(1 << 32)).is_none());
+    }
+}

@@ -1,0 +1,322 @@
+//! Unit tests for [`super::SeqTracker`]: wrap, restarts, duplicates, late packets, bursts, gaps.
+
+use super::*;
+
+/// Feeds `seqs` after `first`, returning the events.
+fn run(first: u16, seqs: &[u16]) -> (SeqTracker, Vec<SeqEvent>) {
+    let mut t = SeqTracker::new(first);
+    let events = seqs.iter().map(|&s| t.update(s)).collect();
+    (t, events)
+}
+
+fn clean(first: u16, n: u16) -> SeqTracker {
+    let seqs: Vec<u16> = (1..n).map(|i| first.wrapping_add(i)).collect();
+    run(first, &seqs).0
+}
+
+#[test]
+fn seqnum_wrapping_comparisons() {
+    assert!(SeqNum(0).is_newer_than(SeqNum(65535)));
+    assert!(!SeqNum(65535).is_newer_than(SeqNum(0)));
+    assert!(!SeqNum(7).is_newer_than(SeqNum(7)));
+    assert_eq!(SeqNum(2).distance(SeqNum(65534)), 4);
+    assert_eq!(SeqNum(65534).signed_distance(SeqNum(2)), -4);
+    assert_eq!(SeqNum(65535).next(), SeqNum(0));
+}
+
+#[test]
+fn probation_then_clean_stream_counts_every_packet() {
+    let (t, ev) = run(1000, &[1001, 1002]);
+    assert_eq!(
+        ev,
+        vec![
+            SeqEvent::Valid {
+                ext_seq: 1001,
+                gap: 0
+            },
+            SeqEvent::Valid {
+                ext_seq: 1002,
+                gap: 0
+            }
+        ]
+    );
+    assert_eq!((t.received(), t.expected(), t.lost()), (3, 3, 0));
+    assert_eq!(t.base_ext_seq(), 1000);
+
+    let t = clean(40_000, 500);
+    assert_eq!((t.received(), t.expected(), t.lost()), (500, 500, 0));
+}
+
+#[test]
+fn single_packet_is_on_probation() {
+    let t = SeqTracker::new(5);
+    assert!(!t.is_valid());
+    assert_eq!((t.received(), t.expected(), t.lost()), (0, 0, 0));
+    assert_eq!(t.missing_upto(5), None);
+}
+
+#[test]
+fn non_sequential_packet_restarts_probation() {
+    let (t, ev) = run(10, &[20, 22, 23]);
+    assert_eq!(ev[0], SeqEvent::Probation);
+    assert_eq!(ev[1], SeqEvent::Probation);
+    assert_eq!(
+        ev[2],
+        SeqEvent::Valid {
+            ext_seq: 23,
+            gap: 0
+        }
+    );
+    assert_eq!(t.base_ext_seq(), 22);
+    assert_eq!((t.received(), t.expected()), (2, 2));
+}
+
+#[test]
+fn wrap_around_extends_the_sequence_space() {
+    let t = clean(65_500, 100);
+    assert_eq!(t.highest_ext_seq(), 65_500 + 99);
+    assert_eq!((t.received(), t.expected(), t.lost()), (100, 100, 0));
+    let (_, ev) = run(65534, &[65535, 0, 1]);
+    assert_eq!(
+        ev[1],
+        SeqEvent::Valid {
+            ext_seq: 65536,
+            gap: 0
+        }
+    );
+}
+
+#[test]
+fn probation_across_the_wrap_ends_unlike_the_letter_of_a1() {
+    let (t, ev) = run(65535, &[0]);
+    assert_eq!(
+        ev,
+        vec![SeqEvent::Valid {
+            ext_seq: 65536,
+            gap: 0
+        }]
+    );
+    assert_eq!(
+        (t.base_ext_seq(), t.received(), t.expected()),
+        (65535, 2, 2)
+    );
+}
+
+#[test]
+fn gaps_and_bursts_are_lost() {
+    // 100..=102, then a burst of 10 lost (103..=112), then 113.
+    let (t, ev) = run(100, &[101, 102, 113, 114]);
+    assert_eq!(
+        ev[2],
+        SeqEvent::Valid {
+            ext_seq: 113,
+            gap: 10
+        }
+    );
+    assert_eq!((t.received(), t.expected(), t.lost()), (5, 15, 10));
+    assert_eq!(t.missing_upto(112), Some(10));
+    assert_eq!(t.missing_upto(105), Some(3));
+    assert_eq!(t.missing_upto(102), Some(0));
+    assert_eq!(t.missing_upto(99), None);
+    assert_eq!(t.missing_upto(115), None);
+}
+
+#[test]
+fn long_gap_below_max_dropout_is_in_order() {
+    let (t, ev) = run(0, &[1, 3000]);
+    assert_eq!(
+        ev[1],
+        SeqEvent::Valid {
+            ext_seq: 3000,
+            gap: 2998
+        }
+    );
+    assert_eq!(t.lost(), 2998);
+    // The window (4096) still covers the whole gap.
+    assert_eq!(t.missing_upto(1), Some(0));
+    assert_eq!(t.missing_upto(2), Some(1));
+    assert_eq!(t.missing_upto(2999), Some(2998));
+}
+
+#[test]
+fn long_gap_in_steps_beyond_the_window() {
+    let mut t = clean(0, 10);
+    for s in [2000u16, 4000, 6000, 8000] {
+        assert!(matches!(t.update(s), SeqEvent::Valid { .. }));
+    }
+    assert_eq!(t.lost(), 8001 - 14);
+    assert_eq!(t.missing_upto(8000), Some(8001 - 14));
+    assert_eq!(t.missing_upto(5000), Some(5001 - 12));
+    assert_eq!(t.missing_upto(3000), None, "outside the window");
+}
+
+#[test]
+fn duplicates_are_counted_received_and_flagged() {
+    let (t, ev) = run(10, &[11, 12, 12, 11, 13]);
+    assert_eq!(ev[2], SeqEvent::Duplicate { ext_seq: 12 });
+    assert_eq!(ev[3], SeqEvent::Duplicate { ext_seq: 11 });
+    assert_eq!((t.received(), t.expected(), t.lost()), (6, 4, -2));
+    assert_eq!(t.duplicates(), 2);
+    assert_eq!(t.reordered(), 0);
+    assert_eq!(t.missing_upto(13), Some(0));
+}
+
+#[test]
+fn late_packets_fill_gaps() {
+    let (mut t, ev) = run(10, &[11, 13, 14, 12, 12]);
+    assert_eq!(
+        ev[1],
+        SeqEvent::Valid {
+            ext_seq: 13,
+            gap: 1
+        }
+    );
+    assert_eq!(ev[3], SeqEvent::Late { ext_seq: 12 });
+    assert_eq!(ev[4], SeqEvent::Duplicate { ext_seq: 12 });
+    assert_eq!((t.reordered(), t.duplicates()), (1, 1));
+    assert_eq!((t.received(), t.expected(), t.lost()), (6, 5, -1));
+    assert_eq!(t.missing_upto(14), Some(0));
+    // Late across the wrap.
+    let mut w = clean(65530, 10); // 65530..=65539 (ext), seq 3 last
+    assert_eq!(
+        w.update(5),
+        SeqEvent::Valid {
+            ext_seq: 65541,
+            gap: 1
+        }
+    );
+    assert_eq!(w.update(4), SeqEvent::Late { ext_seq: 65540 });
+    assert_eq!(w.update(65535), SeqEvent::Duplicate { ext_seq: 65535 });
+    assert_eq!(
+        t.update(15),
+        SeqEvent::Valid {
+            ext_seq: 15,
+            gap: 0
+        }
+    );
+}
+
+#[test]
+fn late_packet_before_the_base() {
+    let (t, ev) = run(1000, &[1001, 995, 995]);
+    assert_eq!(ev[1], SeqEvent::Late { ext_seq: 995 });
+    assert_eq!(ev[2], SeqEvent::Duplicate { ext_seq: 995 });
+    assert_eq!((t.received(), t.expected(), t.lost()), (4, 2, -2));
+    assert_eq!(t.missing_upto(1001), Some(0));
+    // Before extended sequence number 0: late, reported at 0, not remembered.
+    let (t, ev) = run(1, &[2, 65534, 65534]);
+    assert_eq!(ev[1], SeqEvent::Late { ext_seq: 0 });
+    assert_eq!(ev[2], SeqEvent::Late { ext_seq: 0 });
+    assert_eq!(t.reordered(), 2);
+}
+
+#[test]
+fn far_old_packet_is_bad_not_late() {
+    // 100 behind the highest is outside A.1's misorder band: a "bad" jump.
+    let (t, ev) = run(1000, &[1001, 1100, 1000]);
+    assert_eq!(ev[2], SeqEvent::Bad);
+    assert_eq!(t.received(), 3);
+}
+
+#[test]
+fn restart_after_two_sequential_packets_keeps_totals() {
+    let mut t = clean(100, 50); // 100..=149
+    assert_eq!(
+        t.update(150),
+        SeqEvent::Valid {
+            ext_seq: 150,
+            gap: 0
+        }
+    );
+    assert_eq!(
+        t.update(152),
+        SeqEvent::Valid {
+            ext_seq: 152,
+            gap: 1
+        }
+    );
+    assert_eq!(t.update(40_000), SeqEvent::Bad);
+    assert_eq!(t.update(40_001), SeqEvent::Restart);
+    assert_eq!(t.restarts(), 1);
+    assert_eq!(t.base_ext_seq(), 40_001);
+    assert_eq!(t.highest_ext_seq(), 40_001);
+    // 53 expected, 52 received before; 1 and 1 since (the bad packet is not counted).
+    assert_eq!((t.expected(), t.received(), t.lost()), (54, 53, 1));
+    assert_eq!(
+        t.update(40_003),
+        SeqEvent::Valid {
+            ext_seq: 40_003,
+            gap: 1
+        }
+    );
+    assert_eq!((t.expected(), t.received(), t.lost()), (56, 54, 2));
+    // The old segment is gone from the window.
+    assert_eq!(t.missing_upto(150), None);
+    assert_eq!(t.missing_upto(40_003), Some(1));
+}
+
+#[test]
+fn isolated_bad_packet_does_not_restart() {
+    let mut t = clean(100, 10);
+    assert_eq!(t.update(30_000), SeqEvent::Bad);
+    assert_eq!(
+        t.update(110),
+        SeqEvent::Valid {
+            ext_seq: 110,
+            gap: 0
+        }
+    );
+    assert_eq!(t.update(30_002), SeqEvent::Bad);
+    assert_eq!(t.restarts(), 0);
+    assert_eq!((t.expected(), t.received()), (11, 11));
+}
+
+#[test]
+fn interval_fraction_lost_follows_a3() {
+    let mut t = clean(0, 10);
+    assert_eq!(t.interval_fraction_lost(), 0);
+    // 4 of the next 8 lost: 128/256.
+    for s in [11u16, 13, 15, 17] {
+        t.update(s);
+    }
+    assert_eq!(t.interval_fraction_lost(), 128);
+    assert_eq!(t.interval_fraction_lost(), 0, "nothing new");
+    // Duplicates make the interval loss negative: reported as 0.
+    t.update(17);
+    t.update(17);
+    assert_eq!(t.interval_fraction_lost(), 0);
+    // Spanning a restart: 1 lost of 3 before it, then 2 counted after.
+    t.update(19);
+    t.update(50_000);
+    t.update(50_001);
+    t.update(50_002);
+    // expected +2 +1 +1 = 4 (18, 19 | 50001, 50002), received 3.
+    assert_eq!(t.interval_fraction_lost(), 64);
+}
+
+#[test]
+fn ext_from_report_maps_to_the_nearest_cycle() {
+    let t = clean(65_500, 100); // highest ext 65599 (seq 63)
+    assert_eq!(t.ext_from_report(63), 65_599);
+    assert_eq!(t.ext_from_report(0x0001_0000 | 63), 65_599);
+    assert_eq!(t.ext_from_report(0x0005_0000 | 10), 65_546);
+    assert_eq!(t.ext_from_report(65_530), 65_530);
+    let t = clean(0, 5);
+    assert_eq!(t.ext_from_report(65_535), 0, "saturates below 0");
+}
+
+#[test]
+fn no_panic_on_any_pair() {
+    for a in (0..=u16::MAX).step_by(97) {
+        let mut t = SeqTracker::new(a);
+        for b in (0..=u16::MAX).step_by(89) {
+            t.update(b);
+            t.update(b.wrapping_add(1));
+        }
+        let _ = (
+            t.lost(),
+            t.interval_fraction_lost(),
+            t.missing_upto(t.highest_ext_seq()),
+        );
+    }
+}

@@ -1,0 +1,69 @@
+//! One captured frame down to its UDP payload: [`link`] → [`ip`] → [`udp`].
+//!
+//! This is the capture thread's entry point into `wire`. It composes the layer views, checks what
+//! only the composition can check (the UDP length against the IP length), and returns the
+//! 5-tuple with a borrowed payload. It never allocates and never panics. It does not classify the
+//! payload (that is [`super::demux`]) and does not reassemble fragments.
+
+use std::net::{IpAddr, SocketAddr};
+
+use super::ip::{self, Ipv4Packet, Ipv6Packet, Transport};
+use super::link::{self, LinkType, Network};
+use super::udp::{self, UdpPacket};
+use super::{DecodeError, Layer};
+
+/// A UDP datagram found in a captured frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Datagram<'a> {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    /// The captured UDP payload, trimmed to the UDP/IP length (Ethernet padding removed), possibly
+    /// shorter than on the wire when the snap length cut it.
+    pub payload: &'a [u8],
+    /// The UDP payload length on the wire (UDP length field − 8), for byte accounting.
+    pub wire_len: usize,
+    /// Outermost VLAN ID, if tagged (802.1Q or 802.1ad).
+    pub vlan: Option<u16>,
+}
+
+/// Decode one captured frame down to UDP. Never panics, never allocates.
+///
+/// Errors, by layer: see [`link::decode`], [`Ipv4Packet::new_checked`],
+/// [`Ipv4Packet::transport`], [`Ipv6Packet::new_checked`], [`Ipv6Packet::transport`] and
+/// [`UdpPacket::new_checked`]. In addition: [`DecodeError::NotUdp`] for any other upper-layer
+/// protocol, and `Malformed(Udp)` when the IP header leaves less than 8 bytes for UDP or the UDP
+/// length field claims more than the IP header does.
+pub fn decode_udp(link: LinkType, frame: &[u8]) -> Result<Datagram<'_>, DecodeError> {
+    let l = link::decode(link, frame)?;
+    let (src, dst, t): (IpAddr, IpAddr, Transport<'_>) = match l.network {
+        Network::Ipv4 => {
+            let p = Ipv4Packet::new_checked(l.payload)?;
+            (p.src_addr().into(), p.dst_addr().into(), p.transport()?)
+        }
+        Network::Ipv6 => {
+            let p = Ipv6Packet::new_checked(l.payload)?;
+            (p.src_addr().into(), p.dst_addr().into(), p.transport()?)
+        }
+    };
+    if t.protocol != ip::protocol::UDP {
+        return Err(DecodeError::NotUdp);
+    }
+    if t.wire_len < udp::HEADER_LEN {
+        return Err(DecodeError::Malformed(Layer::Udp));
+    }
+    let u = UdpPacket::new_checked(t.payload)?;
+    if usize::from(u.length()) > t.wire_len {
+        return Err(DecodeError::Malformed(Layer::Udp));
+    }
+    Ok(Datagram {
+        src: SocketAddr::new(src, u.src_port()),
+        dst: SocketAddr::new(dst, u.dst_port()),
+        payload: u.payload(),
+        wire_len: u.payload_wire_len(),
+        vlan: l.vlan,
+    })
+}
+
+#[cfg(test)]
+#[path = "frame_tests.rs"]
+mod tests;
