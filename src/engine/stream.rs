@@ -4,7 +4,7 @@
 //! legs is two streams. All methods take the capture time; nothing here reads a clock, and the
 //! per-packet path ([`Stream::on_rtp`]) never allocates.
 
-use super::clock::{static_clock_rate, ClockRateEstimator};
+use super::clock::{static_clock_rate, ClockRateEstimator, COMMON_RATES};
 use super::jitter::Jitter;
 use super::record::{rfc3339_micros, Feedback, RemoteReport, RttSummary, SenderInfo, StreamRecord};
 use super::rtt::{RttMethod, RttStats, SrHistory};
@@ -15,9 +15,16 @@ use std::collections::BTreeMap;
 
 /// Payload types remembered per stream.
 const MAX_PTS: usize = 8;
-/// Arrivals buffered while a dynamic payload type's clock rate is being inferred; jitter is
-/// computed over them once the rate is known.
-const PENDING: usize = 64;
+
+/// Clock-rate inference for a dynamic payload type without configuration. The estimate keeps
+/// improving over the whole stream (longer spans between early and recent timestamps), so it is
+/// read only when the record is built; meanwhile jitter is computed for every common rate at
+/// once, so the reported jitter covers the stream from its first packet whatever rate wins.
+#[derive(Debug, Clone)]
+struct Inference {
+    estimator: ClockRateEstimator,
+    jitter: [Jitter; COMMON_RATES.len()],
+}
 
 /// Where the clock rate came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,11 +64,11 @@ pub struct Stream {
     pub order: u64,
     pub seq: SeqTracker,
     jitter: Jitter,
+    /// Known clock rate (static or configured); None while inferring.
     clock_rate: Option<u32>,
     clock_source: Option<ClockSource>,
-    estimator: ClockRateEstimator,
-    pending: [(i64, u32); PENDING],
-    pending_len: usize,
+    /// Boxed: only streams of unconfigured dynamic payload types need it (about 1.5 KiB).
+    inference: Option<Box<Inference>>,
     main_pt: u8,
     pts: [u8; MAX_PTS],
     n_pts: usize,
@@ -101,9 +108,12 @@ impl Stream {
             jitter: Jitter::new(),
             clock_rate,
             clock_source,
-            estimator: ClockRateEstimator::new(),
-            pending: [(0, 0); PENDING],
-            pending_len: 0,
+            inference: clock_rate.is_none().then(|| {
+                Box::new(Inference {
+                    estimator: ClockRateEstimator::new(),
+                    jitter: std::array::from_fn(|_| Jitter::new()),
+                })
+            }),
             main_pt: pt,
             pts: [0; MAX_PTS],
             n_pts: 0,
@@ -158,38 +168,47 @@ impl Stream {
         }
     }
 
-    /// Jitter (RFC 3550 A.8) with the stream's clock rate; while a dynamic payload type's rate
-    /// is unknown, arrivals are buffered and the rate inferred from timestamps.
+    /// Jitter (RFC 3550 A.8) with the stream's clock rate, or with every common rate while the
+    /// rate is being inferred.
     fn on_timing(&mut self, now: i64, ts: u32, ev: &SeqEvent) {
         if let Some(rate) = self.clock_rate {
             self.jitter.update(now, ts, rate);
             return;
         }
+        let Some(inf) = self.inference.as_deref_mut() else {
+            return;
+        };
         let ext = match *ev {
             SeqEvent::Valid { ext_seq, .. } => Some(ext_seq),
             SeqEvent::Probation => Some(self.seq.highest_ext_seq()),
             _ => None,
         };
         if let Some(ext) = ext {
-            self.estimator.push(now, ts, ext);
+            inf.estimator.push(now, ts, ext);
         }
-        if let Some(slot) = self.pending.get_mut(self.pending_len) {
-            *slot = (now, ts);
-            self.pending_len += 1;
-        }
-        if let Some(rate) = self.estimator.estimate() {
-            self.clock_rate = Some(rate);
-            self.clock_source = Some(ClockSource::Inferred);
-            let n = self.pending_len.min(PENDING);
-            for &(t, ts) in self.pending.iter().take(n) {
-                self.jitter.update(t, ts, rate);
-            }
-            self.pending_len = 0;
+        for (j, &rate) in inf.jitter.iter_mut().zip(COMMON_RATES.iter()) {
+            j.update(now, ts, rate);
         }
     }
 
+    /// The clock rate, where it came from, and the jitter estimator computed with it.
+    fn clock(&self) -> (Option<u32>, Option<ClockSource>, Option<&Jitter>) {
+        if let Some(rate) = self.clock_rate {
+            return (Some(rate), self.clock_source, Some(&self.jitter));
+        }
+        let Some(inf) = self.inference.as_deref() else {
+            return (None, None, None);
+        };
+        let rate = inf.estimator.estimate();
+        let jitter = rate
+            .and_then(|r| COMMON_RATES.iter().position(|&c| c == r))
+            .and_then(|i| inf.jitter.get(i));
+        (rate, rate.map(|_| ClockSource::Inferred), jitter)
+    }
+
+    /// The clock rate in use: known, or the current inference.
     pub fn clock_rate(&self) -> Option<u32> {
-        self.clock_rate
+        self.clock().0
     }
 
     /// Whether the stream passed probation (so it is RTP, not random UDP).
@@ -229,10 +248,11 @@ impl Stream {
 
     /// The stream's record, as it stands now.
     pub fn record(&self, ended_by: EndReason) -> StreamRecord {
-        let rate = self.clock_rate;
-        let ms = |secs: f64| secs * 1e3;
-        let has_jitter = rate.is_some() && self.jitter.samples() > 0;
-        let jit = |f: &dyn Fn(u32) -> f64| rate.filter(|_| has_jitter).map(|r| ms(f(r)));
+        let (rate, source, jitter) = self.clock();
+        // Jitter needs a rate and two packets; an inferred rate that is not a common one has no
+        // estimator (it is reported, the jitter is null).
+        let jitter = jitter.filter(|j| j.samples() > 0);
+        let jit = |f: &dyn Fn(&Jitter, u32) -> f64| jitter.zip(rate).map(|(j, r)| f(j, r) * 1e3);
         let mut rtt_ms = BTreeMap::new();
         for m in RttMethod::ALL {
             if let Some(s) = self.rtt.get(m as usize).filter(|s| s.samples > 0) {
@@ -258,7 +278,7 @@ impl Stream {
             ssrc: self.key.ssrc,
             payload_types: self.pts.iter().take(self.n_pts).copied().collect(),
             clock_rate: rate,
-            clock_rate_source: self.clock_source.map(ClockSource::name),
+            clock_rate_source: source.map(ClockSource::name),
             packets: self.packets,
             bytes: self.bytes,
             first_seen: rfc3339_micros(self.first_seen),
@@ -269,9 +289,9 @@ impl Stream {
             reordered: self.seq.reordered(),
             seq_restarts: self.seq.restarts(),
             max_gap_ms: self.max_gap_ns as f64 / 1e6,
-            jitter_ms: jit(&|r| self.jitter.jitter_secs(r)),
-            max_jitter_ms: jit(&|r| self.jitter.max_secs(r)),
-            mean_jitter_ms: jit(&|r| self.jitter.mean_secs(r)),
+            jitter_ms: jit(&|j, r| j.jitter_secs(r)),
+            max_jitter_ms: jit(&|j, r| j.max_secs(r)),
+            mean_jitter_ms: jit(&|j, r| j.mean_secs(r)),
             rtt_ms,
             remote: self.remote.map(|r| RemoteReport {
                 fraction_lost: f64::from(r.fraction_lost) / 256.0,

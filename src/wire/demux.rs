@@ -34,7 +34,7 @@ pub enum Demuxed<'a> {
     Rtcp(&'a [u8]),
     /// First byte 0..=3 and a valid STUN header (magic cookie, length).
     Stun(Message<'a>),
-    /// First byte 20..=63: a DTLS record (RFC 7983 §7).
+    /// A DTLS record (RFC 7983 §7 first byte 20..=63, with a plausible record header).
     Dtls,
     /// First byte 16..=19: ZRTP (RFC 6189).
     Zrtp,
@@ -109,13 +109,26 @@ pub fn classify(payload: &[u8]) -> Classified<'_> {
     }
 }
 
+/// RFC 7983 gives DTLS the whole first-byte range 20..=63, but other UDP protocols start there
+/// too (SNMP's BER SEQUENCE is 0x30), so a record is only counted as DTLS when it looks like one:
+/// a DTLSPlaintext header (RFC 6347 §4.1: content type 20..=25, version major 0xFE, 13 bytes)
+/// or a DTLS 1.3 unified header (RFC 9147 §4: 0b001CSLEE) that is not a BER SEQUENCE.
+fn is_dtls(payload: &[u8]) -> bool {
+    match payload {
+        [20..=25, 0xfe, ..] => payload.len() >= 13,
+        [0x30, ..] => false,
+        [32..=63, _, ..] => true,
+        _ => false,
+    }
+}
+
 /// Classify bytes by RFC 7983 / RFC 5761 alone, without unwrapping TURN: a ChannelData message
 /// is [`Demuxed::Unknown`] here, a Send/Data indication is [`Demuxed::Stun`].
 pub fn demux(payload: &[u8]) -> Demuxed<'_> {
     match payload {
         [0..=3, ..] => Message::new_checked(payload).map_or(Demuxed::Unknown, Demuxed::Stun),
         [16..=19, ..] => Demuxed::Zrtp,
-        [20..=63, ..] => Demuxed::Dtls,
+        [20..=63, ..] if is_dtls(payload) => Demuxed::Dtls,
         [128..=191, 192..=223, ..] if payload.len() >= 8 => Demuxed::Rtcp(payload),
         [128..=191, 192..=223, ..] => Demuxed::Unknown,
         [128..=191, ..] if payload.len() >= 12 => Demuxed::Rtp(payload),
@@ -162,17 +175,39 @@ mod tests {
         let mut buf = [0u8; 64];
         for first in 0..=255u8 {
             buf[0] = first;
-            buf[1] = 0x60;
+            buf[1] = if (20..=25).contains(&first) {
+                0xfe
+            } else {
+                0x60
+            };
             let got = classify(&buf);
             assert_eq!(got.turn.is_some(), (64..=79).contains(&first), "{first}");
             let expected = match first {
                 16..=19 => Demuxed::Zrtp,
-                20..=63 => Demuxed::Dtls,
+                20..=25 | 32..=47 | 49..=63 => Demuxed::Dtls,
                 128..=191 => Demuxed::Rtp(&buf),
                 _ => Demuxed::Unknown, // 0..=3 fails the cookie; 64..=79 wraps zeros
             };
             assert_eq!(got.inner, expected, "{first}");
         }
+    }
+
+    #[test]
+    fn dtls_needs_a_record_header() {
+        // DTLS 1.2 handshake record header: type 22, version 0xFEFD, epoch, seq, length.
+        let hello = [22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20];
+        assert_eq!(classify(&hello).inner, Demuxed::Dtls);
+        assert_eq!(classify(&hello[..12]).inner, Demuxed::Unknown);
+        // SNMP GetRequest: BER SEQUENCE (0x30) with a length.
+        assert_eq!(
+            classify(&[0x30, 0x26, 0x02, 0x01, 0x01]).inner,
+            Demuxed::Unknown
+        );
+        // Content type 22 without the DTLS version major.
+        assert_eq!(
+            classify(&[22, 0x03, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]).inner,
+            Demuxed::Unknown
+        );
     }
 
     #[test]
