@@ -196,3 +196,26 @@ pub fn packet_path(data: &[u8]) {
         assert!(s.expected < 1 << 48);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn whole_path_harness_tracks_a_stream() {
+        // Raw IPv4 link; three RTP packets 20 ms apart on one flow.
+        let mut input = vec![5u8]; // LINKS[5] = Raw
+        for seq in 0u16..3 {
+            let mut f = vec![
+                0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+            ];
+            f.extend_from_slice(&[0x13, 0x88, 0x13, 0x89, 0, 20, 0, 0]);
+            f.extend_from_slice(&[0x80, 0, 0, seq as u8, 0, 0, 0, 0, 0, 0, 0, 7]);
+            input.extend_from_slice(&(f.len() as u16).to_be_bytes());
+            input.extend_from_slice(&20u16.to_be_bytes());
+            input.extend_from_slice(&f);
+        }
+        super::packet_path(&input);
+        for cut in 0..input.len() {
+            super::packet_path(&input[..cut]);
+        }
+    }
+}

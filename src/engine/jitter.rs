@@ -49,9 +49,16 @@ impl Jitter {
             return;
         }
         if let Some((prev_ns, prev_ts)) = self.prev {
-            let d_ns = i128::from(arrival_ns) - i128::from(prev_ns);
-            // Exact product; one rounding in the conversion, one in the division.
-            let d_arrival = (d_ns * i128::from(clock_rate)) as f64 / NANOS_PER_SEC;
+            // Exact product (in i64 when it fits, as it always does for packets less than
+            // ~15 minutes apart); one rounding in the conversion, one in the division.
+            let d_ns = arrival_ns.wrapping_sub(prev_ns);
+            let d_arrival = match d_ns.checked_mul(i64::from(clock_rate)) {
+                Some(p) if arrival_ns.checked_sub(prev_ns).is_some() => p as f64 / NANOS_PER_SEC,
+                _ => {
+                    let d = i128::from(arrival_ns) - i128::from(prev_ns);
+                    (d * i128::from(clock_rate)) as f64 / NANOS_PER_SEC
+                }
+            };
             // Modular difference reinterpreted as signed: the timestamp wrap (RFC 3550 §5.1).
             let d_ts = f64::from(rtp_ts.wrapping_sub(prev_ts) as i32);
             let d = (d_arrival - d_ts).abs();

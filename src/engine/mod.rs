@@ -30,18 +30,38 @@ mod tests;
 use crate::config::Resolved;
 use crate::wire::demux::{classify, Demuxed, Turn};
 use crate::wire::{rtp, Datagram};
+use foldhash::HashMap;
 use record::StreamRecord;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use stream::Stream;
 
 /// Identity of a stream: RFC 3550 SSRC on one directed 5-tuple (UDP implied).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct StreamKey {
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub ssrc: u32,
+}
+
+/// Hashed on every RTP packet: the common IPv4 case is packed into two words instead of
+/// `SocketAddr`'s field-by-field hashing. Equal keys hash equally (IPv6 keys take the other path).
+impl std::hash::Hash for StreamKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match (self.src, self.dst) {
+            (SocketAddr::V4(s), SocketAddr::V4(d)) => {
+                state.write_u64(u64::from(s.ip().to_bits()) << 32 | u64::from(d.ip().to_bits()));
+                state.write_u64(
+                    u64::from(s.port()) << 48 | u64::from(d.port()) << 32 | u64::from(self.ssrc),
+                );
+            }
+            (s, d) => {
+                s.hash(state);
+                d.hash(state);
+                state.write_u32(self.ssrc);
+            }
+        }
+    }
 }
 
 /// Why a stream's record was emitted.
@@ -98,8 +118,10 @@ pub struct Counters {
 /// The stream table and the per-datagram logic.
 pub struct Engine {
     cfg: Resolved,
-    streams: HashMap<StreamKey, Stream>,
-    candidates: HashMap<StreamKey, Stream>,
+    /// Boxed so that the table's buckets stay small (key + pointer): the per-packet lookup then
+    /// touches little memory besides the one stream it updates.
+    streams: HashMap<StreamKey, Box<Stream>>,
+    candidates: HashMap<StreamKey, Box<Stream>>,
     /// Valid streams by SSRC, to attach RTCP (which may arrive on another port, RFC 3550 §11).
     by_ssrc: HashMap<u32, Vec<StreamKey>>,
     /// Valid streams by (source IP, destination IP), to find the reverse direction.
@@ -114,10 +136,10 @@ impl Engine {
     pub fn new(cfg: Resolved) -> Self {
         Engine {
             cfg,
-            streams: HashMap::new(),
-            candidates: HashMap::new(),
-            by_ssrc: HashMap::new(),
-            by_ips: HashMap::new(),
+            streams: HashMap::default(),
+            candidates: HashMap::default(),
+            by_ssrc: HashMap::default(),
+            by_ips: HashMap::default(),
             stun: stun::StunRtt::default(),
             finished: Vec::new(),
             next_order: 0,
@@ -212,7 +234,7 @@ impl Engine {
             }
             let order = self.next_order;
             self.next_order += 1;
-            let s = Stream::new(key, order, now, seq, pt, &self.cfg);
+            let s = Box::new(Stream::new(key, order, now, seq, pt, &self.cfg));
             self.candidates.insert(key, s);
         }
         let valid = match self.candidates.get_mut(&key) {
@@ -229,7 +251,7 @@ impl Engine {
         }
     }
 
-    fn promote(&mut self, now: i64, s: Stream) {
+    fn promote(&mut self, now: i64, s: Box<Stream>) {
         if self.streams.len() >= self.cfg.max_streams {
             self.expire(now);
         }

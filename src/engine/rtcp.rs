@@ -274,8 +274,15 @@ impl Engine {
     }
 
     /// `end_to_end` = this stream's new `capture_point` RTT plus the latest one of its partner:
-    /// the other leg of the same SSRC through a relay (the stream that arrives at this stream's
-    /// sender), else the stream flowing the opposite way between the same two hosts.
+    /// the other leg of the same SSRC through a relay, else the stream flowing the opposite way
+    /// between the same two hosts.
+    ///
+    /// A relay leg is preferably one whose addresses connect to this stream (it arrives at this
+    /// stream's sender or leaves from its receiver). But a relay may face its two sides from
+    /// unrelated addresses, even different IP versions (a dual-stack SFU between an IPv4 and an
+    /// IPv6 client), so when no leg connects, a single other stream with the same SSRC is taken
+    /// as the other leg. Two or more unconnected ones are ambiguous (SSRCs are random, RFC 3550
+    /// §8.1, and do collide among many calls) and pair with nothing.
     fn end_to_end(&mut self, k: &StreamKey, rtt: i64) {
         let cp = RttMethod::CapturePoint as usize;
         let partner_rtt = |pk: &StreamKey| {
@@ -285,11 +292,19 @@ impl Engine {
                 .filter(|r| r.samples > 0)
                 .map(|r| r.last_ns)
         };
-        let relay = self.by_ssrc.get(&k.ssrc).and_then(|v| {
-            v.iter()
-                .filter(|p| *p != k && (p.dst.ip() == k.src.ip() || p.src.ip() == k.dst.ip()))
-                .find_map(partner_rtt)
-        });
+        let legs = self.by_ssrc.get(&k.ssrc);
+        let others = || legs.into_iter().flatten().filter(|p| *p != k);
+        let connected = others()
+            .filter(|p| p.dst.ip() == k.src.ip() || p.src.ip() == k.dst.ip())
+            .find_map(partner_rtt);
+        let lone = || {
+            let mut it = others();
+            match (it.next(), it.next()) {
+                (Some(p), None) => partner_rtt(p),
+                _ => None,
+            }
+        };
+        let relay = connected.or_else(lone);
         let reverse = || {
             self.by_ips
                 .get(&(k.dst.ip(), k.src.ip()))

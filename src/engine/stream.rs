@@ -15,6 +15,9 @@ use std::collections::BTreeMap;
 
 /// Payload types remembered per stream.
 const MAX_PTS: usize = 8;
+/// Extended sequence numbers of the most recent duplicates, to tell how many of the probe's
+/// duplicates lie above a receiver report's highest sequence number.
+const RECENT_DUPS: usize = 16;
 
 /// Clock-rate inference for a dynamic payload type without configuration. The estimate keeps
 /// improving over the whole stream (longer spans between early and recent timestamps), so it is
@@ -70,6 +73,7 @@ pub struct Stream {
     /// Boxed: only streams of unconfigured dynamic payload types need it (about 1.5 KiB).
     inference: Option<Box<Inference>>,
     main_pt: u8,
+    recent_dups: [u64; RECENT_DUPS],
     pts: [u8; MAX_PTS],
     n_pts: usize,
     pub packets: u64,
@@ -115,6 +119,7 @@ impl Stream {
                 })
             }),
             main_pt: pt,
+            recent_dups: [0; RECENT_DUPS],
             pts: [0; MAX_PTS],
             n_pts: 0,
             packets: 0,
@@ -140,10 +145,19 @@ impl Stream {
         } else {
             self.seq.update(seq)
         };
-        if ev == SeqEvent::Bad {
-            // A.1: a jump that is not (yet) a restart: not counted, not used for jitter.
-            self.last_seen = now;
-            return ev;
+        match ev {
+            SeqEvent::Bad => {
+                // A.1: a jump that is not (yet) a restart: not counted, not used for jitter.
+                self.last_seen = now;
+                return ev;
+            }
+            SeqEvent::Duplicate { ext_seq } => {
+                let i = (self.seq.duplicates().saturating_sub(1) % RECENT_DUPS as u64) as usize;
+                if let Some(slot) = self.recent_dups.get_mut(i) {
+                    *slot = ext_seq;
+                }
+            }
+            _ => {}
         }
         if self.packets > 0 {
             self.max_gap_ns = self.max_gap_ns.max(now - self.last_seen);
@@ -228,7 +242,7 @@ impl Stream {
         let downstream = self
             .seq
             .missing_upto(ext)
-            .map(|missing| i64::from(cumulative_lost) - missing as i64);
+            .map(|missing| i64::from(cumulative_lost) - self.lost_upto(ext, missing));
         let reports = self.remote.map_or(0, |r| r.reports) + 1;
         self.remote = Some(Remote {
             fraction_lost,
@@ -238,6 +252,22 @@ impl Stream {
             reports,
             downstream: downstream.or(self.remote.and_then(|r| r.downstream)),
         });
+    }
+
+    /// The probe's own RFC 3550 A.3 loss up to `ext`: sequence numbers missing minus duplicates
+    /// (a receiver counts duplicates as received, so its cumulative lost is lowered by every
+    /// duplicate made before the probe too). Duplicates above `ext` are known for the most
+    /// recent [`RECENT_DUPS`]; older ones are taken to be below it.
+    fn lost_upto(&self, ext: u64, missing: u64) -> i64 {
+        let total = self.seq.duplicates();
+        let recent = total.min(RECENT_DUPS as u64) as usize;
+        let above = self
+            .recent_dups
+            .iter()
+            .take(recent)
+            .filter(|&&d| d > ext)
+            .count() as u64;
+        missing as i64 - (total - above) as i64
     }
 
     pub fn add_rtt(&mut self, method: RttMethod, rtt_ns: i64) -> bool {

@@ -8,7 +8,7 @@
 
 use super::rtt::RttStats;
 use crate::wire::stun::{Class, Message, BINDING};
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::net::SocketAddr;
 
 pub const MAX_PENDING: usize = 8192;

@@ -15,7 +15,9 @@ use super::rtcp::{self, ReportBlock};
 use super::rtp::{write_rtp, HeaderExt, RtpHeader};
 use super::scenario::{ExtForm, Scenario, StreamSpec, Turn};
 use super::stun;
-use super::truth::{tally, Arrival, NoiseTruth, RemoteReportTruth, StreamTruth, Tally, Truth};
+use super::truth::{
+    tally, Arrival, FeedbackTruth, NoiseTruth, RemoteReportTruth, StreamTruth, Tally, Truth,
+};
 use super::{Capture, Frame, FrameKind};
 
 /// Frames and counters accumulated while building.
@@ -52,6 +54,7 @@ pub(super) struct StreamState {
     pub(super) rtt_capture_point_ns: Option<i64>,
     pub(super) rtt_sr_chain_ns: Option<i64>,
     pub(super) rtt_end_to_end_ns: Option<i64>,
+    pub(super) feedback: FeedbackTruth,
 }
 
 impl Scenario {
@@ -366,6 +369,7 @@ pub(super) fn stream_truth(
         duplicates: t.duplicates,
         reordered: t.reordered,
         seq_restarts: t.seq_restarts,
+        restart_dropped: t.restart_dropped,
         clock_rate: s.clock_rate,
         jitter_ts: t.jitter_ts,
         jitter_ms: t.jitter_ts * 1000.0 / f64::from(s.clock_rate),
@@ -377,5 +381,6 @@ pub(super) fn stream_truth(
         cname: s.cname.clone(),
         bye: s.bye,
         remote: st.remote,
+        feedback: st.feedback,
     }
 }

@@ -288,12 +288,7 @@ pub fn fir(sender: u32, entries: &[(u32, u8)]) -> Vec<u8> {
 pub fn remb(sender: u32, bitrate_bps: u64, ssrcs: &[u32]) -> Vec<u8> {
     let (mut out, s) = fb(15, 206, sender, 0);
     out.extend_from_slice(b"REMB");
-    let mut exp = 0u32;
-    let mut mant = bitrate_bps;
-    while mant >= (1 << 18) {
-        mant >>= 1;
-        exp += 1;
-    }
+    let (exp, mant) = remb_exp_mantissa(bitrate_bps);
     out.push(ssrcs.len() as u8);
     out.extend_from_slice(&(((exp & 0x3f) << 18) | mant as u32).to_be_bytes()[1..]);
     for x in ssrcs {
@@ -301,6 +296,23 @@ pub fn remb(sender: u32, bitrate_bps: u64, ssrcs: &[u32]) -> Vec<u8> {
     }
     finish(&mut out, s);
     out
+}
+
+/// REMB's 6-bit exponent and 18-bit mantissa for a bitrate (low bits are dropped).
+fn remb_exp_mantissa(bitrate_bps: u64) -> (u32, u64) {
+    let mut exp = 0u32;
+    let mut mant = bitrate_bps;
+    while mant >= (1 << 18) {
+        mant >>= 1;
+        exp += 1;
+    }
+    (exp, mant)
+}
+
+/// The bitrate a REMB for `bitrate_bps` carries on the wire: mantissa · 2^exp.
+pub fn remb_wire_bps(bitrate_bps: u64) -> u64 {
+    let (exp, mant) = remb_exp_mantissa(bitrate_bps);
+    mant << exp
 }
 
 /// Concatenate packets into one compound datagram (§6.1: the caller puts SR/RR first).

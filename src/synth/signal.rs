@@ -248,7 +248,7 @@ pub(super) fn feedback(
     out: &mut Out,
     idx: usize,
     s: &StreamSpec,
-    st: &StreamState,
+    st: &mut StreamState,
     rx: u32,
     end: i64,
 ) {
@@ -281,6 +281,8 @@ pub(super) fn feedback(
                     (&["nack"], rtcp::nack(rx, s.ssrc, &items)),
                 ],
             );
+            st.feedback.nacks += 1;
+            st.feedback.nack_packets += (j + 1 - i) as u64;
             i = j + 1;
         }
     }
@@ -297,11 +299,23 @@ pub(super) fn feedback(
         let mut j: i64 = 1;
         while s.start_ns + j * iv + 3 * MS < end {
             let t = s.start_ns + j * iv + 3 * MS;
+            let fbt = &mut st.feedback;
             let fb = match kind {
-                "pli" => rtcp::pli(rx, s.ssrc),
-                "fir" => rtcp::fir(rx, &[(s.ssrc, j as u8)]),
-                "remb" => rtcp::remb(rx, 1_000_000 + 1000 * j as u64, &[s.ssrc]),
+                "pli" => {
+                    fbt.plis += 1;
+                    rtcp::pli(rx, s.ssrc)
+                }
+                "fir" => {
+                    fbt.firs += 1;
+                    rtcp::fir(rx, &[(s.ssrc, j as u8)])
+                }
+                "remb" => {
+                    let bps = 1_000_000 + 1000 * j as u64;
+                    fbt.remb_bps = Some(rtcp::remb_wire_bps(bps));
+                    rtcp::remb(rx, bps, &[s.ssrc])
+                }
                 _ => {
+                    fbt.transport_cc += 1;
                     let base = ((j - 1) * iv / s.ptime_ns) as u16;
                     let deltas = vec![
                         (s.ptime_ns / 250_000).min(255) as u8;

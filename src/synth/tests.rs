@@ -49,7 +49,7 @@ fn truth_is_self_consistent() {
             .iter()
             .filter(|f| f.kind == FrameKind::Rtp { stream: i })
             .count();
-        assert_eq!(s.packets as usize, rtp, "stream {i}");
+        assert_eq!((s.packets + s.restart_dropped) as usize, rtp, "stream {i}");
         assert_eq!(s.lost, s.expected as i64 - s.packets as i64);
         // Every RTP frame carries the stream's SSRC somewhere in its bytes.
         let needle = s.ssrc.to_be_bytes();
@@ -79,9 +79,10 @@ fn impaired_mix_covers_every_impairment() {
         (Some(40 * MS), Some(30 * MS), Some(30 * MS))
     );
     assert!(s[1].duplicates > 0 && s[1].reordered > 0 && s[1].lost >= 10 - s[1].duplicates as i64);
-    assert_eq!(s[2].seq_restarts, 1);
-    // Quiet edges keep both segments' first and last packets: 600 + 600 expected.
-    assert_eq!(s[2].expected, 1200);
+    assert_eq!((s[2].seq_restarts, s[2].restart_dropped), (1, 1));
+    // Quiet edges keep both segments' first and last packets: 600 + 600 sent, the first after
+    // the restart not counted (RFC 3550 A.1 `bad_seq`).
+    assert_eq!(s[2].expected, 1199);
     assert_eq!(
         (s[5].rtt_end_to_end_ns, s[6].rtt_end_to_end_ns),
         (Some(55 * MS), Some(55 * MS))
@@ -318,7 +319,7 @@ fn tshark_counts_rtp_per_ssrc_and_decodes_encapsulations() {
     }
     let mut want: BTreeMap<u32, u64> = BTreeMap::new();
     for s in &c.truth.streams {
-        *want.entry(s.ssrc).or_insert(0) += s.packets;
+        *want.entry(s.ssrc).or_insert(0) += s.packets + s.restart_dropped;
     }
     for (ssrc, n) in &want {
         assert_eq!(seen.get(ssrc), Some(n), "ssrc {ssrc:#x}");

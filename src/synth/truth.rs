@@ -4,8 +4,10 @@
 //! The numbers are computed from what the generator *put on the wire*, in capture order, by code
 //! that shares nothing with the probe's engine: a literal reading of RFC 3550 §6.4.1 (jitter)
 //! and §6.4.1/A.3 (expected, lost), written for clarity rather than speed. Where the probe is
-//! allowed to differ (rounding of NTP short format, integer jitter of Appendix A.8, A.1's
-//! probation of the first packet after a restart) the field doc says so.
+//! allowed to differ (rounding of NTP short format, integer jitter of Appendix A.8) the field doc
+//! says so. Sequence accounting follows RFC 3550 A.1 where it decides what is counted at all:
+//! the first packet after a sequence restart is a `bad_seq` jump, not received (see
+//! [`Tally::restart_dropped`]).
 
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -39,6 +41,10 @@ pub struct Tally {
     pub jitter_ts: f64,
     /// Highest extended sequence number of the latest segment.
     pub highest_ext_seq: u64,
+    /// First packets of segments after a restart: RFC 3550 A.1 sees such a packet as a `bad_seq`
+    /// jump and only the next one confirms the restart, so it is neither received nor expected
+    /// (nor used for jitter); a probe counts it apart (rtcprobe: `rtp_unvalidated`).
+    pub restart_dropped: u64,
 }
 
 /// Count `arrivals` (capture order) the way the truth fields are defined; `clock_rate` in Hz.
@@ -49,7 +55,19 @@ pub fn tally(arrivals: &[Arrival], clock_rate: u32) -> Tally {
     let mut seen: HashSet<u64> = HashSet::new();
     let mut max_ordinal: Option<u64> = None;
     let mut prev: Option<(i64, u32)> = None;
+    let first_segment = arrivals.first().map(|a| a.segment);
+    // The segment whose first packet was set aside, awaiting its confirming successor.
+    let mut pending: Option<u8> = None;
     for a in arrivals {
+        // The generator keeps the packets around a restart unimpaired, so the first arrival of
+        // a new segment is followed by its successor: exactly A.1's restart confirmation.
+        if Some(a.segment) != first_segment
+            && !seg.contains_key(&a.segment)
+            && pending.replace(a.segment) != Some(a.segment)
+        {
+            t.restart_dropped += 1;
+            continue;
+        }
         t.packets += 1;
         let e = seg.entry(a.segment).or_insert((a.ext_seq, a.ext_seq));
         e.0 = e.0.min(a.ext_seq);
@@ -89,6 +107,20 @@ pub struct RemoteReportTruth {
     pub jitter: u32,
 }
 
+/// Feedback the stream's receiver sent about it (RFC 4585, RFC 5104, REMB, transport-cc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct FeedbackTruth {
+    /// Generic NACK messages (one per run of lost packets) and the packets they name.
+    pub nacks: u64,
+    pub nack_packets: u64,
+    pub plis: u64,
+    /// FIR messages (one FCI entry each, for this stream).
+    pub firs: u64,
+    /// The last REMB's bitrate as encoded (18-bit mantissa, so low bits may be dropped).
+    pub remb_bps: Option<u64>,
+    pub transport_cc: u64,
+}
+
 /// Ground truth for one RTP stream on one 5-tuple (a relay's two legs are two entries).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StreamTruth {
@@ -99,9 +131,11 @@ pub struct StreamTruth {
     pub encap: Encap,
     /// "none", "channel_data" or "data_indication".
     pub turn: &'static str,
-    /// RTP packets of this stream in the capture (after loss), duplicates included.
+    /// RTP packets of this stream in the capture (after loss), duplicates included, except the
+    /// first packet after each restart (`restart_dropped`).
     pub packets: u64,
-    /// Σ over sequence segments of (highest − lowest extended seq + 1) among captured packets.
+    /// Σ over sequence segments of (highest − lowest extended seq + 1) among the packets counted
+    /// in `packets` (a segment after a restart starts at its second packet, as in A.1).
     pub expected: u64,
     /// `expected − packets`; negative when duplicates outnumber losses.
     pub lost: i64,
@@ -110,12 +144,14 @@ pub struct StreamTruth {
     /// Packets captured after a packet with a higher sequence number (same segment order;
     /// duplicates are not counted here).
     pub reordered: u64,
-    /// SSRC-keeping sequence jumps (> 3000) the generator made. RFC 3550 A.1 probation means a
-    /// probe may drop the first packet after the jump; `packets` still counts it.
+    /// SSRC-keeping sequence jumps (> 3000) the generator made, confirmed by a second packet.
     pub seq_restarts: u32,
+    /// The first packet after each restart: RFC 3550 A.1 holds it as `bad_seq` and only the next
+    /// packet confirms the restart, so it is in neither `packets` nor `expected` nor the jitter.
+    pub restart_dropped: u64,
     pub clock_rate: u32,
-    /// Final RFC 3550 §6.4.1 interarrival jitter in timestamp units, f64, over packets in
-    /// capture order (duplicates included), arrival = capture timestamp.
+    /// Final RFC 3550 §6.4.1 interarrival jitter in timestamp units, f64, over the packets
+    /// counted in `packets` in capture order (duplicates included), arrival = capture timestamp.
     pub jitter_ts: f64,
     /// `jitter_ts` in milliseconds.
     pub jitter_ms: f64,
@@ -135,6 +171,7 @@ pub struct StreamTruth {
     pub bye: bool,
     /// The last reception report about this SSRC on this leg.
     pub remote: Option<RemoteReportTruth>,
+    pub feedback: FeedbackTruth,
 }
 
 /// Frames that are not RTP/RTCP/STUN of a modelled stream.
@@ -235,9 +272,11 @@ mod tests {
         });
         let t = tally(&a, 8000);
         assert_eq!(t.jitter_ts, 0.0);
+        // The first packet after the jump is A.1's `bad_seq`: the segment starts at 9001.
         assert_eq!(
-            (t.expected, t.seq_restarts, t.highest_ext_seq),
-            (4, 1, 9001)
+            (t.packets, t.expected, t.seq_restarts, t.restart_dropped),
+            (3, 3, 1, 1)
         );
+        assert_eq!(t.highest_ext_seq, 9001);
     }
 }

@@ -1,0 +1,225 @@
+//! The `rtcprobe` binary: formats, exit codes, damaged files, config validation.
+
+use rtcprobe::synth::frame::Encap;
+use rtcprobe::synth::pcap::TsResolution;
+use rtcprobe::synth::scenarios::impaired_mix_on;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
+}
+
+/// A scratch directory removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("rtcprobe-cli-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&p).expect("scratch dir");
+        Scratch(p)
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn capture(path: &Path) -> usize {
+    let cap = impaired_mix_on(3, Some(Encap::Ethernet)).build();
+    let f = std::fs::File::create(path).expect("create");
+    cap.write_pcap(f, TsResolution::Nano, 65_535)
+        .expect("write");
+    cap.truth.streams.len()
+}
+
+fn replay(args: &[&str]) -> Output {
+    bin()
+        .arg("replay")
+        .args(args)
+        .output()
+        .expect("run rtcprobe")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).expect("valid JSON on stdout")
+}
+
+#[test]
+fn json_table_and_csv_describe_the_same_streams() {
+    let dir = Scratch::new("formats");
+    let file = dir.path("mix.pcap");
+    let n = capture(&file);
+    let f = file.to_str().expect("utf-8 path");
+
+    let j = replay(&[f, "--format", "json"]);
+    assert!(j.status.success(), "{}", String::from_utf8_lossy(&j.stderr));
+    let v = json(&j);
+    let streams = v["streams"].as_array().expect("streams array");
+    assert_eq!(streams.len(), n);
+    assert_eq!(v["summary"]["streams"], n);
+    assert!(v["summary"]["error"].is_null());
+    for key in [
+        "src",
+        "dst",
+        "ssrc",
+        "payload_types",
+        "clock_rate",
+        "clock_rate_source",
+        "packets",
+        "bytes",
+        "first_seen",
+        "last_seen",
+        "expected",
+        "lost",
+        "duplicates",
+        "reordered",
+        "seq_restarts",
+        "max_gap_ms",
+        "jitter_ms",
+        "max_jitter_ms",
+        "mean_jitter_ms",
+        "rtt_ms",
+        "remote",
+        "loss_upstream",
+        "loss_downstream",
+        "cname",
+        "ended_by",
+        "srtcp",
+    ] {
+        assert!(
+            streams.iter().all(|s| s.get(key).is_some()),
+            "key {key} missing"
+        );
+    }
+    let first_seen = streams[0]["first_seen"].as_str().expect("string");
+    assert_eq!(
+        first_seen.len(),
+        "2023-11-14T22:13:20.000000Z".len(),
+        "{first_seen}"
+    );
+
+    let t = replay(&[f]);
+    assert!(t.status.success());
+    let table = String::from_utf8(t.stdout).expect("utf-8");
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].contains("frames") && lines[0].contains("streams"));
+    assert!(lines[1].contains("Jitter(ms)") && lines[1].contains("Clock(Hz)"));
+    assert_eq!(lines.len(), 2 + n);
+
+    let c = replay(&[f, "--format", "csv"]);
+    assert!(c.status.success());
+    let csv = String::from_utf8(c.stdout).expect("utf-8");
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 1 + n);
+    let header: Vec<&str> = rows[0].split(',').collect();
+    assert!(header.contains(&"rtt_capture_point_last_ms") && header.contains(&"loss_downstream"));
+}
+
+#[test]
+fn truncated_file_reports_what_came_before_and_exits_3() {
+    let dir = Scratch::new("trunc");
+    let file = dir.path("cut.pcap");
+    capture(&file);
+    let bytes = std::fs::read(&file).expect("read");
+    // Cut in the middle of a packet about two thirds in.
+    std::fs::write(&file, &bytes[..bytes.len() * 2 / 3 + 7]).expect("write");
+    let out = replay(&[file.to_str().expect("path"), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cut.pcap") && err.contains("packet "), "{err}");
+    let v = json(&out);
+    let msg = v["summary"]["error"].as_str().expect("error set");
+    assert!(msg.contains("cut.pcap: packet "), "{msg}");
+    let frames = v["summary"]["frames"].as_u64().expect("frames");
+    let packet: u64 = msg
+        .split("packet ")
+        .nth(1)
+        .and_then(|r| r.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .expect("packet number");
+    assert_eq!(
+        packet,
+        frames + 1,
+        "the damaged packet is the one after the last read"
+    );
+    assert!(!v["streams"].as_array().expect("streams").is_empty());
+}
+
+#[test]
+fn unreadable_inputs_exit_1_naming_the_file() {
+    let dir = Scratch::new("bad");
+    let missing = dir.path("missing.pcap");
+    let out = replay(&[missing.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.pcap"));
+
+    let junk = dir.path("junk.pcap");
+    std::fs::write(&junk, b"this is not a capture file at all").expect("write");
+    let out = replay(&[junk.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("junk.pcap"));
+
+    assert_eq!(
+        replay(&["--format", "xml", "x.pcap"]).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn validate_names_every_bad_key() {
+    let dir = Scratch::new("validate");
+    let good = dir.path("good.toml");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml"),
+        &good,
+    )
+    .expect("copy example");
+    let ok = bin()
+        .args(["validate", "--config"])
+        .arg(&good)
+        .output()
+        .expect("run");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    let bad = dir.path("bad.toml");
+    std::fs::write(
+        &bad,
+        "[engine]\nmax_streams = 0\n[payload_types]\n\"96\" = 5\n",
+    )
+    .expect("write");
+    let out = bin()
+        .args(["validate", "--config"])
+        .arg(&bad)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("engine.max_streams") && err.contains("payload_types.\"96\""),
+        "{err}"
+    );
+
+    let unknown = dir.path("unknown.toml");
+    std::fs::write(&unknown, "[engine]\nmax_stream = 10\n").expect("write");
+    let out = bin()
+        .args(["validate", "--config"])
+        .arg(&unknown)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("max_stream"));
+
+    // replay refuses a bad config before reading anything.
+    let out = replay(&["--config", bad.to_str().expect("path"), "x.pcap"]);
+    assert_eq!(out.status.code(), Some(1));
+}
