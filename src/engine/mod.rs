@@ -127,6 +127,8 @@ pub struct Engine {
     /// Valid streams by (source IP, destination IP), to find the reverse direction.
     by_ips: HashMap<(IpAddr, IpAddr), Vec<StreamKey>>,
     stun: stun::StunRtt,
+    /// SRs of streams still in probation, attached when they are validated.
+    pending_srs: rtt::PendingSrs,
     finished: Vec<(u64, StreamRecord)>,
     next_order: u64,
     counters: Counters,
@@ -141,6 +143,7 @@ impl Engine {
             by_ssrc: HashMap::default(),
             by_ips: HashMap::default(),
             stun: stun::StunRtt::default(),
+            pending_srs: rtt::PendingSrs::default(),
             finished: Vec::new(),
             next_order: 0,
             counters: Counters::default(),
@@ -251,7 +254,7 @@ impl Engine {
         }
     }
 
-    fn promote(&mut self, now: i64, s: Box<Stream>) {
+    fn promote(&mut self, now: i64, mut s: Box<Stream>) {
         if self.streams.len() >= self.cfg.max_streams {
             self.expire(now);
         }
@@ -268,6 +271,18 @@ impl Engine {
             }
         }
         let key = s.key;
+        let early = self
+            .pending_srs
+            .take(|p| p.ssrc == key.ssrc && rtcp::flow_score(key.src, key.dst, p.src, p.dst) > 0);
+        for p in early {
+            s.srs.push(p.entry);
+            let n = s.sender.map_or(0, |i| i.sender_reports) + 1;
+            s.sender = Some(record::SenderInfo {
+                sender_reports: n,
+                packet_count: p.packet_count,
+                octet_count: p.octet_count,
+            });
+        }
         self.counters.streams_created += 1;
         self.by_ssrc.entry(key.ssrc).or_default().push(key);
         self.by_ips

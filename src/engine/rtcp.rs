@@ -16,7 +16,12 @@ use std::net::SocketAddr;
 
 /// How well a stream's 5-tuple matches an RTCP packet's: 3 same ports (rtcp-mux), 2 the RTCP
 /// ports are the RTP ports plus one (RFC 3550 §11), 1 same addresses, 0 no match.
-fn flow_score(k_src: SocketAddr, k_dst: SocketAddr, src: SocketAddr, dst: SocketAddr) -> u8 {
+pub(super) fn flow_score(
+    k_src: SocketAddr,
+    k_dst: SocketAddr,
+    src: SocketAddr,
+    dst: SocketAddr,
+) -> u8 {
     if k_src.ip() != src.ip() || k_dst.ip() != dst.ip() {
         0
     } else if k_src.port() == src.port() && k_dst.port() == dst.port() {
@@ -201,6 +206,10 @@ impl Engine {
         octet_count: u32,
     ) {
         let Some(k) = self.sender_stream(src, dst, ssrc) else {
+            // The stream may still be in probation (an SR between its first RTP packets):
+            // keep the SR so that a report answering it still yields an RTT once it is valid.
+            self.pending_srs
+                .push(src, dst, ssrc, *entry, packet_count, octet_count);
             return;
         };
         let mut chain = None;

@@ -14,9 +14,13 @@
 //! * `stun`: capture time of an ICE binding success response minus that of its request
 //!   (RFC 8445 §7.2.5, matched by transaction ID on the reversed 5-tuple).
 
-/// RTT samples outside this range are rejected as mismatched reports (RFC 3550 gives no bound;
-/// ten seconds is far beyond any real media path).
+/// RTT samples above this are rejected as mismatched reports (RFC 3550 gives no bound; ten
+/// seconds is far beyond any real media path).
 pub const MAX_RTT_NS: i64 = 10_000_000_000;
+/// Samples down to this much below zero are kept as 0: on a sub-millisecond hop the receiver's
+/// own DLSR measurement (its clock granularity and processing) can exceed the delay the probe saw.
+/// Anything more negative is a mismatched report and is rejected.
+pub const MIN_RTT_NS: i64 = -1_000_000;
 
 /// The measurement methods, in output order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,11 +76,13 @@ pub struct RttStats {
 }
 
 impl RttStats {
-    /// Add a sample if it is plausible (0 ≤ rtt ≤ [`MAX_RTT_NS`]); returns whether it was kept.
+    /// Add a sample if it is plausible ([`MIN_RTT_NS`] ≤ rtt ≤ [`MAX_RTT_NS`], negative values
+    /// counted as 0); returns whether it was kept.
     pub fn add(&mut self, rtt_ns: i64) -> bool {
-        if !(0..=MAX_RTT_NS).contains(&rtt_ns) {
+        if !(MIN_RTT_NS..=MAX_RTT_NS).contains(&rtt_ns) {
             return false;
         }
+        let rtt_ns = rtt_ns.max(0);
         if self.samples == 0 {
             self.min_ns = rtt_ns;
             self.max_ns = rtt_ns;
@@ -145,6 +151,63 @@ impl SrHistory {
     }
 }
 
+/// SRs kept while their sender's stream is still in RFC 3550 A.1 probation.
+pub const PENDING_SRS: usize = 64;
+
+/// An SR that arrived before its stream was validated.
+#[derive(Debug, Clone, Copy)]
+pub struct PendingSr {
+    pub src: std::net::SocketAddr,
+    pub dst: std::net::SocketAddr,
+    pub ssrc: u32,
+    pub entry: SrEntry,
+    pub packet_count: u32,
+    pub octet_count: u32,
+}
+
+/// A bounded FIFO of [`PendingSr`]s; the oldest is forgotten when full.
+#[derive(Debug, Default)]
+pub struct PendingSrs {
+    entries: std::collections::VecDeque<PendingSr>,
+}
+
+impl PendingSrs {
+    pub fn push(
+        &mut self,
+        src: std::net::SocketAddr,
+        dst: std::net::SocketAddr,
+        ssrc: u32,
+        entry: SrEntry,
+        packet_count: u32,
+        octet_count: u32,
+    ) {
+        if self.entries.len() >= PENDING_SRS {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(PendingSr {
+            src,
+            dst,
+            ssrc,
+            entry,
+            packet_count,
+            octet_count,
+        });
+    }
+
+    /// Remove and return, oldest first, the SRs `belongs` accepts.
+    pub fn take(&mut self, belongs: impl Fn(&PendingSr) -> bool) -> Vec<PendingSr> {
+        let mut taken = Vec::new();
+        self.entries.retain(|p| {
+            let hit = belongs(p);
+            if hit {
+                taken.push(*p);
+            }
+            !hit
+        });
+        taken
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,8 +215,9 @@ mod tests {
     #[test]
     fn stats_reject_implausible() {
         let mut s = RttStats::default();
-        assert!(!s.add(-1));
+        assert!(!s.add(MIN_RTT_NS - 1));
         assert!(!s.add(MAX_RTT_NS + 1));
+        assert_eq!(s.samples, 0);
         assert!(s.add(30_000_000));
         assert!(s.add(10_000_000));
         assert_eq!(
@@ -161,6 +225,8 @@ mod tests {
             (2, 10_000_000, 30_000_000, 10_000_000)
         );
         assert_eq!(s.mean_ns(), Some(20_000_000.0));
+        assert!(s.add(-400_000));
+        assert_eq!((s.samples, s.min_ns, s.last_ns), (3, 0, 0));
     }
 
     #[test]

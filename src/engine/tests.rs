@@ -354,3 +354,28 @@ fn end_to_end_pairs_the_legs_of_a_dual_stack_relay() {
     assert!((leg2.rtt_ms["capture_point"].last - 35.0).abs() < 1e-6);
     assert!((leg2.rtt_ms["end_to_end"].last - 55.0).abs() < 1e-6);
 }
+
+#[test]
+fn an_sr_during_probation_still_yields_an_rtt() {
+    let mut e = Engine::new(Resolved::default());
+    let ntp: u64 = 0xE000_0002_0000_0000;
+    // The SR arrives before the stream's first RTP packets have validated it.
+    e.on_datagram(
+        T0,
+        &dg("10.0.0.1:4001", "10.0.0.2:5001", &sr(0xA, ntp, &[])),
+    );
+    send(&mut e, 10, 0, &[]);
+    let lsr = (ntp >> 16) as u32;
+    let rrp = rr(0xB, &[block(0xA, 0, 0, 9, 0, lsr, 6_554)]); // DLSR 100.006 ms
+    e.on_datagram(T0 + 130 * MS, &dg("10.0.0.2:5001", "10.0.0.1:4001", &rrp));
+    let r = records(e);
+    let cp = r[0]
+        .rtt_ms
+        .get("capture_point")
+        .expect("rtt from the early SR");
+    assert!(
+        (cp.last - (130.0 - 6_554.0 / 65.536)).abs() < 1e-3,
+        "{cp:?}"
+    );
+    assert_eq!(r[0].sender.map(|s| s.sender_reports), Some(1));
+}
