@@ -219,11 +219,16 @@ impl Stream {
         let Some(inf) = self.inference.as_deref() else {
             return (None, None, None);
         };
-        let rate = inf.estimator.estimate();
-        let jitter = rate
-            .and_then(|r| COMMON_RATES.iter().position(|&c| c == r))
-            .and_then(|i| inf.jitter.get(i));
-        (rate, rate.map(|_| ClockSource::Inferred), jitter)
+        // Only a rate that snapped to a common one is trusted: a raw estimate far from every
+        // common rate (Opus DTX, irregular video frames) is reported as unknown.
+        let found = inf.estimator.estimate().and_then(|r| {
+            let i = COMMON_RATES.iter().position(|&c| c == r)?;
+            Some((r, inf.jitter.get(i)?))
+        });
+        match found {
+            Some((rate, jitter)) => (Some(rate), Some(ClockSource::Inferred), Some(jitter)),
+            None => (None, None, None),
+        }
     }
 
     /// The clock rate in use: known, or the current inference.
