@@ -5,23 +5,12 @@ use super::opt;
 use crate::replay::Report;
 use std::io::Write;
 
-const HEADERS: [&str; 16] = [
-    "#",
-    "Source",
-    "Destination",
-    "SSRC",
-    "PT",
-    "Clock(Hz)",
-    "Packets",
-    "Lost",
-    "Loss(%)",
-    "Dup",
-    "Reord",
-    "Jitter(ms)",
-    "MaxJit(ms)",
-    "MaxGap(ms)",
-    "RTT(ms)",
-    "Ended",
+/// `Up/Down` is where packets were lost: before the probe (missing on the wire) / after it
+/// (what the receiver reported beyond that), from RTCP receiver reports.
+#[rustfmt::skip]
+const HEADERS: [&str; 17] = [
+    "#", "Source", "Destination", "SSRC", "PT", "Clock(Hz)", "Packets", "Lost", "Loss(%)",
+    "Up/Down", "Dup", "Reord", "Jitter(ms)", "MaxJit(ms)", "MaxGap(ms)", "RTT(ms)", "Ended",
 ];
 
 /// Write the table and the summary line.
@@ -45,7 +34,7 @@ pub fn write_table(report: &Report, out: &mut dyn Write) -> std::io::Result<()> 
     if let Some(e) = &s.error {
         writeln!(out, "capture incomplete: {e}")?;
     }
-    let rows: Vec<[String; 16]> = report
+    let rows: Vec<[String; 17]> = report
         .streams
         .iter()
         .enumerate()
@@ -81,6 +70,11 @@ pub fn write_table(report: &Report, out: &mut dyn Write) -> std::io::Result<()> 
                 r.packets.to_string(),
                 r.lost.to_string(),
                 opt(loss_pct, 2),
+                match (r.loss_upstream, r.loss_downstream) {
+                    (Some(u), Some(d)) => format!("{u}/{d}"),
+                    (Some(u), None) => format!("{u}/-"),
+                    _ => "-".into(),
+                },
                 r.duplicates.to_string(),
                 r.reordered.to_string(),
                 opt(r.jitter_ms, 3),
@@ -104,7 +98,7 @@ pub fn write_table(report: &Report, out: &mut dyn Write) -> std::io::Result<()> 
             .enumerate()
             .map(|(i, (c, w))| {
                 // Text columns left-aligned, numbers right-aligned.
-                if matches!(i, 1 | 2 | 4 | 15) {
+                if matches!(i, 1 | 2 | 4 | 16) {
                     format!("{c:<w$}")
                 } else {
                     format!("{c:>w$}")
