@@ -1,7 +1,7 @@
 //! The TOML configuration.
 //!
 //! Every table denies unknown keys, so a typo is an error rather than a silently ignored
-//! setting. [`Config::validate`] returns every problem at once, each naming the key, the bad
+//! setting. [`Config::resolve`] returns every problem at once, each naming the key, the bad
 //! value and the fix. Only the replay/engine part exists so far; the daemon's keys come with
 //! the live capture work.
 

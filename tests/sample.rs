@@ -11,7 +11,11 @@ fn shipped_sample_matches_the_generator() {
     let shipped = std::fs::read(&path).expect("fixtures/sample-sfu.pcap");
     let cap = impaired_mix_on(1, Some(Encap::Ethernet)).build();
     let made = cap
-        .write_pcap(Vec::new(), TsResolution::Nano, rtcprobe::synth::DEFAULT_SNAPLEN)
+        .write_pcap(
+            Vec::new(),
+            TsResolution::Nano,
+            rtcprobe::synth::DEFAULT_SNAPLEN,
+        )
         .expect("write");
     assert!(
         shipped == made,

@@ -1,4 +1,4 @@
-//! Rendering a [`Report`](crate::replay::Report) for people (table) and tools (JSON, CSV).
+//! Rendering a [`crate::replay::Report`] for people (table) and tools (JSON, CSV).
 //!
 //! JSON is the documented, stable interface (docs/output.md). The table is for people and may
 //! change. CSV flattens each stream to one row with the same names as the JSON keys
