@@ -30,7 +30,7 @@ mod live;
 
 use check::{
     check_clock, check_rtpproxy, check_tshark, fixture, golden_path, known, replay, stream, Diff,
-    Expect, RpCounts,
+    Expect,
 };
 use golden::TsGolden;
 use rtcprobe::replay::Report;
@@ -50,54 +50,27 @@ fn run(name: &str, ex: Expect) -> Report {
 // ---------------------------------------------------------------------------------------------
 // rtpproxy's captures, with its own expected analysis.
 
-/// G.729: seq 400, then 423…964 with gaps; 244 of 565 received.
+/// G.729: seq 400, then 423…964 with gaps; 244 of 565 received. The 22 packets lost right
+/// after the first one fall in A.1 probation: a gap there is loss, not a new source
+/// (engine/seq.rs), so seq 400 is the base, as for TShark and rtpproxy.
 #[test]
 fn rtpproxy_lost() {
-    // BUG (reported): the 22 packets lost right after the first one (400 → 423) restart A.1
-    // probation at 423 (engine/seq.rs), so seq 400 drops out of `expected` and of the received
-    // count behind `lost`, while `packets` still counts it: ours expected 542, lost 299 (and
-    // packets 244 ≠ expected − lost = 243). TShark and rtpproxy: 565 expected, 321 lost.
-    let bug = Diff::Bug {
-        packets: 244,
-        lost: 299,
-    };
-    let r = run(
-        "rtpproxy-lost.pcap",
-        Expect {
-            known: &[known(
-                "144.209.176.52:36778",
-                "15.3.253.86:60060",
-                0x0A73_28F3,
-                bug,
-            )],
-            ..Expect::default()
-        },
-    );
-    let pinned = RpCounts {
-        pcount: 244,
-        plost: 299,
-        duplicates: 0,
-        psent: 542,
-    };
-    check_rtpproxy(&r, "lost.output", 0, Some(pinned), &[]);
+    let r = run("rtpproxy-lost.pcap", Expect::default());
+    let s = stream(&r, "144.209.176.52:36778", "15.3.253.86:60060", 0x0A73_28F3);
+    assert_eq!((s.packets, s.expected, s.lost), (244, 565, 321));
+    check_rtpproxy(&r, "lost.output", 0, None, &[]);
 }
 
-/// G.729, 384 packets; the second is a duplicate of the first (seq 0, M=1, 19 ms later).
+/// G.729, 384 packets; the second is a duplicate of the first (seq 0, M=1, 19 ms later). It
+/// arrives during A.1 probation and is a duplicate there too (engine/seq.rs): TShark's lost −1,
+/// rtpproxy's pcount 383 and duplicates 1.
 #[test]
 fn rtpproxy_dups() {
     const SRC: &str = "123.87.99.93:30716";
     const DST: &str = "97.93.61.248:60710";
-    // BUG (reported), same root cause as in `rtpproxy_lost`: the duplicate arrives during
-    // probation and restarts it from itself, so it is neither a duplicate nor received: ours
-    // lost 0, duplicates 0, packets 384. TShark: lost −1; rtpproxy: pcount 383, duplicates 1.
-    let bug = Diff::Bug {
-        packets: 384,
-        lost: 0,
-    };
     let r = run(
         "rtpproxy-dups.pcap",
         Expect {
-            known: &[known(SRC, DST, 0xAE9D_D7AF, bug)],
             // Legitimate: TShark's max jitter skips packets with the marker bit; the duplicate
             // carries M=1 and raises J to |D|/16 = 151.6/16 units = 1.1847 ms, ours maximum.
             // TShark's maximum is the next J, 15/16 of that (checked below).
@@ -106,20 +79,18 @@ fn rtpproxy_dups() {
         },
     );
     let s = stream(&r, SRC, DST, 0xAE9D_D7AF);
+    assert_eq!(
+        (s.packets, s.expected, s.lost, s.duplicates),
+        (384, 383, -1, 1)
+    );
     let ours_max = s.max_jitter_ms.unwrap_or_default();
     assert!(
         (ours_max * 15.0 / 16.0 - 1.111).abs() < 0.0006,
         "max jitter {ours_max}"
     );
-    let pinned = RpCounts {
-        pcount: 384,
-        plost: 0,
-        duplicates: 0,
-        psent: 383,
-    };
     // Legitimate: rtpproxy leaves the duplicate (its RTP timestamp repeats) out of A.8, so its
     // max_jitter is 0.12 units where ours is 9.48 (the spike above). Last and mean agree.
-    check_rtpproxy(&r, "dups.output", 0, Some(pinned), &["max_jitter"]);
+    check_rtpproxy(&r, "dups.output", 0, None, &["max_jitter"]);
 }
 
 /// G.729, 1273 of 3379 packets received (62 % loss): rtpproxy's `weird.output`, second block.
@@ -213,59 +184,32 @@ fn hdiniz_vowifi_esp() {
     );
 }
 
-/// VoLTE AMR-NB; the UE sends every packet twice (hence TShark's negative Lost).
+/// VoLTE AMR-NB; the UE sends every packet twice (hence TShark's negative Lost: −515, −261,
+/// −58, −119), the first one too: its copy arrives during A.1 probation and is a duplicate there
+/// (engine/seq.rs).
 #[test]
 fn hdiniz_volte_amr() {
     const UE: &str = "10.120.76.36";
     const NET: &str = "10.175.69.220:1236";
-    // BUG (reported), same root cause as in `rtpproxy_dups`: each stream's first packet is
-    // duplicated during probation, so lost is 1 higher than TShark's and duplicates 1 lower
-    // (TShark: −515, −261, −58, −119).
-    let known = [
-        known(
-            "10.120.76.36:1128",
-            NET,
-            0x0025_B105,
-            Diff::Bug {
-                packets: 1052,
-                lost: -514,
-            },
-        ),
-        known(
-            "10.120.76.36:1130",
-            NET,
-            0x0061_2603,
-            Diff::Bug {
-                packets: 528,
-                lost: -260,
-            },
-        ),
-        known(
-            "10.120.76.36:1132",
-            NET,
-            0x40C1_B512,
-            Diff::Bug {
-                packets: 118,
-                lost: -57,
-            },
-        ),
-        known(
-            "10.120.76.36:1134",
-            NET,
-            0x401D_D106,
-            Diff::Bug {
-                packets: 240,
-                lost: -118,
-            },
-        ),
-    ];
-    let r = run(
-        "hdiniz-volte-amr-nb.pcap",
-        Expect {
-            known: &known,
-            ..Expect::default()
-        },
-    );
+    let r = run("hdiniz-volte-amr-nb.pcap", Expect::default());
+    for (port, packets, lost) in [
+        (1128, 1052, -515),
+        (1130, 528, -261),
+        (1132, 118, -58),
+        (1134, 240, -119),
+    ] {
+        let s = r
+            .streams
+            .iter()
+            .find(|s| s.src == format!("{UE}:{port}") && s.dst == NET)
+            .unwrap_or_else(|| panic!("no stream from port {port}"));
+        // Every packet exactly twice: half of them are duplicates (the first one's copy too).
+        assert_eq!(
+            (s.packets, s.lost, s.duplicates),
+            (packets, lost, packets / 2),
+            "port {port}"
+        );
+    }
     // AMR-NB is 8000 Hz (RFC 4867 §4.1); TShark has no SDP here, so it has no jitter at all.
     // The network's two streams start with a burst (6 packets in 32 ms) or slowly: an estimate
     // over the first 0.3 s said 8927 and 4478 Hz (fixed in 12320bb, inference over the whole

@@ -94,7 +94,8 @@ pub struct Counters {
     pub rtp_packets: u64,
     /// RTP-looking datagrams whose header did not parse (bad version, CSRC/extension cut).
     pub rtp_invalid: u64,
-    /// RTP packets of candidates that never passed probation, or dropped as a bad sequence jump.
+    /// RTP packets of candidates that never passed probation (including probation runs that a
+    /// jump of at least A.1's MAX_DROPOUT cut short), or dropped as a bad sequence jump.
     pub rtp_unvalidated: u64,
     pub rtcp_packets: u64,
     pub rtcp_malformed: u64,
@@ -242,7 +243,12 @@ impl Engine {
         }
         let valid = match self.candidates.get_mut(&key) {
             Some(c) => {
-                c.on_rtp(now, seq, ts, pt, wire_len);
+                if let seq::SeqEvent::ProbationRestart { discarded } =
+                    c.on_rtp(now, seq, ts, pt, wire_len)
+                {
+                    // A jump cut the probation run short: those packets are never counted.
+                    self.counters.rtp_unvalidated += discarded;
+                }
                 c.is_valid()
             }
             None => false,

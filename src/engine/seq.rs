@@ -1,18 +1,39 @@
 //! Sequence number tracking: RFC 3550 Appendix A.1 (`update_seq`) and A.3 (loss).
 //!
-//! [`SeqTracker`] follows the A.1 algorithm step for step (probation with `MIN_SEQUENTIAL = 2`,
+//! [`SeqTracker`] follows the A.1 algorithm (probation with `MIN_SEQUENTIAL = 2`,
 //! `MAX_DROPOUT = 3000`, `MAX_MISORDER = 100`, the `bad_seq` restart rule) and derives the A.3
 //! counters from it. It is a pure state machine: one call per RTP packet of one SSRC, in capture
 //! order, no clock, no IO, and no allocation after [`SeqTracker::new`].
 //!
 //! Where it deliberately differs from the letter of Appendix A:
 //!
-//! * **Probation packets are counted.** A.1 re-initialises the source on the packet that ends
-//!   probation, so the first `MIN_SEQUENTIAL - 1` packets are neither expected nor received. Here
-//!   the base is the first packet of the sequential run that ended probation, and that run is
-//!   counted as received, so a clean stream of N packets reports `received == expected == N`
-//!   (as tshark does). Loss is unchanged: both counters grow by the same amount. During probation
-//!   a packet that is not the successor of the previous one restarts probation from itself (A.1).
+//! * **Every probation packet is accounted for.** A.1 re-initialises the source on the packet
+//!   that ends probation, and restarts probation on *any* packet that is not the successor of
+//!   the previous one, so the packets before the validating pair are neither expected nor
+//!   received; a probe that counts them in its packet total then contradicts its own loss
+//!   (`packets != expected - lost`) and disagrees with TShark and rtpproxy whenever the second
+//!   packet of a stream is lost, duplicated or reordered. Here:
+//!   - *When* a source becomes valid is exactly A.1's rule: after `MIN_SEQUENTIAL` packets in a
+//!     row, in arrival order, each the successor of the one before (so random UDP still does not
+//!     make streams, and validity comes on the same packet as in A.1).
+//!   - *What* is counted is the whole probation run, classified from its first packet with
+//!     the same bands A.1 uses once valid, relative to the run's highest sequence number: a
+//!     packet ahead by less than `MAX_DROPOUT` is in order (the numbers skipped are loss, not
+//!     a new source); a repeat is a [`SeqEvent::Duplicate`]-to-be; a packet up to
+//!     `MAX_MISORDER - 1` behind is late, and one behind the run's first packet *lowers the
+//!     base* (nothing has been reported yet, so the run starts at its lowest sequence number,
+//!     as TShark's and rtpproxy's counts do; once valid the base is fixed, as in A.1). A packet
+//!     that would map below extended sequence number 0 is late and not remembered, as below.
+//!   - A jump outside those bands (A.1's `bad_seq` band) restarts probation from the jumping
+//!     packet, as A.1 does: it is another source or a restart, and the run before it is
+//!     dropped ([`SeqEvent::ProbationRestart`] says how many packets, so that a caller's own
+//!     packet count stays equal to [`SeqTracker::received`]; see [`SeqTracker::discarded`]).
+//!
+//!   When the source becomes valid, `received` is the number of packets of the run (duplicates
+//!   included), `expected` is `highest - base + 1`; the state then is exactly A.1's for a source
+//!   with that `base_seq`, `max_seq`, `cycles` and `received`, and every later packet is
+//!   handled by the letter of A.1. A clean stream of N packets reports
+//!   `received == expected == N`.
 //! * **Probation across the wrap.** A.1 tests `seq == s->max_seq + 1`, where C's integer promotion
 //!   makes `65535 + 1 == 65536`, which no `u16` equals; the letter of A.1 therefore never ends
 //!   probation on the step 65535 → 0. We compare modulo 2^16 and do.
@@ -29,7 +50,8 @@
 //!   [`SeqEvent::Duplicate`] from a [`SeqEvent::Late`] (reordered) packet. Since A.1 never accepts
 //!   a packet more than 99 behind the highest, the window always covers accepted packets; a
 //!   packet that would map below extended sequence number 0 (possible only in the first cycle) is
-//!   reported as late with `ext_seq` 0 and is not remembered.
+//!   reported as late with `ext_seq` 0 and is not remembered. The same window holds the
+//!   probation run, so probation needs no state of its own beyond the previous sequence number.
 //! * **Interval loss** ([`SeqTracker::interval_fraction_lost`]) is computed over the totals, so an
 //!   interval that spans a restart still reports what was expected and received in it.
 //!
@@ -47,6 +69,11 @@ pub const RTP_SEQ_MOD: u64 = 1 << 16;
 pub const WINDOW_BITS: u64 = 4096;
 
 const WINDOW_WORDS: usize = (WINDOW_BITS / 64) as usize;
+/// A.1's "very large jump" band, in steps forward from the highest (`udelta`): at least
+/// `MAX_DROPOUT` ahead and at least `MAX_MISORDER` behind.
+const fn is_jump(udelta: u16) -> bool {
+    udelta >= MAX_DROPOUT && udelta as u64 <= RTP_SEQ_MOD - MAX_MISORDER as u64
+}
 /// A.1's `bad_seq` sentinel: `RTP_SEQ_MOD + 1`, which no 16-bit sequence number equals.
 const NO_BAD_SEQ: u32 = (RTP_SEQ_MOD + 1) as u32;
 
@@ -85,10 +112,16 @@ impl SeqNum {
 /// What [`SeqTracker::update`] made of a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SeqEvent {
-    /// The source is not valid yet (A.1 probation, `MIN_SEQUENTIAL = 2`); not counted yet.
+    /// The source is not valid yet (A.1 probation, `MIN_SEQUENTIAL = 2`): the packet belongs to
+    /// the probation run, which is counted when the source becomes valid (module doc).
     Probation,
+    /// During probation, a jump of at least `MAX_DROPOUT` (A.1's `bad_seq` band): probation
+    /// restarts from this packet, and the `discarded` packets of the previous run will never be
+    /// counted. This packet is the first of the new run.
+    ProbationRestart { discarded: u64 },
     /// In order. `gap` is the count of sequence numbers skipped (0 when consecutive). The packet
-    /// that ends probation is `Valid` too.
+    /// that ends probation gets the event of its place in the run (`Valid`, `Late` or
+    /// `Duplicate`).
     Valid { ext_seq: u64, gap: u64 },
     /// This extended sequence number was already received. Counted as received (A.1 does).
     Duplicate { ext_seq: u64 },
@@ -183,19 +216,21 @@ impl Window {
 #[derive(Debug, Clone)]
 #[repr(C)]
 pub struct SeqTracker {
-    /// A.1 `max_seq`: highest sequence number seen (during probation: the last one seen).
+    /// A.1 `max_seq`: highest sequence number seen (during probation: of the run).
     max_seq: u16,
+    /// A.1's `max_seq` during probation: the previous packet's sequence number, which the next
+    /// one must follow for the run to count as sequential.
+    prev_seq: u16,
     /// A.1 `cycles`: count of wraps, shifted left by 16.
     cycles: u64,
-    /// A.1 `base_seq`, extended: first sequence number of the current segment.
+    /// A.1 `base_seq`, extended: first sequence number of the current segment (during
+    /// probation: the lowest of the run).
     base: u64,
     /// A.1 `bad_seq`: last bad sequence number + 1, or [`NO_BAD_SEQ`].
     bad_seq: u32,
     /// A.1 `probation`: sequential packets still needed.
     probation: u32,
-    /// First sequence number of the current probation run (our base once valid).
-    probation_base: u16,
-    /// A.1 `received` for the current segment (probation run included).
+    /// A.1 `received` for the current segment (during probation: packets of the run).
     received: u64,
     /// Distinct extended sequence numbers in `[base, highest]` received in this segment.
     distinct: u64,
@@ -205,6 +240,8 @@ pub struct SeqTracker {
     duplicates: u64,
     reordered: u64,
     restarts: u64,
+    /// Probation packets dropped by probation restarts (never counted).
+    discarded: u64,
     /// A.3 `expected_prior` / `received_prior`, over the totals.
     expected_prior: u64,
     received_prior: u64,
@@ -216,13 +253,13 @@ impl SeqTracker {
     /// s->probation = MIN_SEQUENTIAL;` followed by `update_seq(s, seq)`): the source is on
     /// probation and this packet is the first of the run.
     pub fn new(first_seq: u16) -> Self {
-        SeqTracker {
+        let mut t = SeqTracker {
             max_seq: first_seq,
+            prev_seq: first_seq,
             cycles: 0,
             base: u64::from(first_seq),
             bad_seq: NO_BAD_SEQ,
             probation: MIN_SEQUENTIAL - 1,
-            probation_base: first_seq,
             received: 0,
             distinct: 0,
             folded_expected: 0,
@@ -230,24 +267,39 @@ impl SeqTracker {
             duplicates: 0,
             reordered: 0,
             restarts: 0,
+            discarded: 0,
             expected_prior: 0,
             received_prior: 0,
             window: Window::new(u64::from(first_seq)),
-        }
+        };
+        t.start_run(first_seq);
+        t
     }
 
     /// Feeds the sequence number of the next packet of this source, in capture order
     /// (RFC 3550 A.1 `update_seq`).
     pub fn update(&mut self, seq: u16) -> SeqEvent {
-        let seq_n = SeqNum(seq);
-        let max_n = SeqNum(self.max_seq);
         if self.probation > 0 {
             return self.update_probation(seq);
         }
-        let udelta = seq_n.distance(max_n);
+        let udelta = SeqNum(seq).distance(SeqNum(self.max_seq));
+        if is_jump(udelta) {
+            if u32::from(seq) == self.bad_seq {
+                self.restart(seq);
+                return SeqEvent::Restart;
+            }
+            self.bad_seq = (u32::from(seq) + 1) & (RTP_SEQ_MOD as u32 - 1);
+            return SeqEvent::Bad;
+        }
+        self.accept(seq, udelta)
+    }
+
+    /// A packet within A.1's bands (`udelta` ahead of the highest, below `MAX_DROPOUT`, or
+    /// behind it by less than `MAX_MISORDER`): counted as received and classified.
+    fn accept(&mut self, seq: u16, udelta: u16) -> SeqEvent {
+        self.received += 1;
         if udelta == 0 {
             // A.1 takes this branch as "in order" and counts it; it is a repeat of the highest.
-            self.received += 1;
             self.duplicates += 1;
             return SeqEvent::Duplicate {
                 ext_seq: self.highest_ext_seq(),
@@ -261,24 +313,14 @@ impl SeqTracker {
             let ext = self.highest_ext_seq();
             self.window.advance(ext);
             self.window.set(ext);
-            self.received += 1;
             self.distinct += 1;
             return SeqEvent::Valid {
                 ext_seq: ext,
                 gap: u64::from(udelta - 1),
             };
         }
-        if u64::from(udelta) <= RTP_SEQ_MOD - u64::from(MAX_MISORDER) {
-            if u32::from(seq) == self.bad_seq {
-                self.restart(seq);
-                return SeqEvent::Restart;
-            }
-            self.bad_seq = (u32::from(seq) + 1) & (RTP_SEQ_MOD as u32 - 1);
-            return SeqEvent::Bad;
-        }
         // Behind the highest by 1..MAX_MISORDER: duplicate or reordered.
-        self.received += 1;
-        let back = u64::from(max_n.distance(seq_n));
+        let back = u64::from(SeqNum(self.max_seq).distance(SeqNum(seq)));
         let Some(ext) = self.highest_ext_seq().checked_sub(back) else {
             self.reordered += 1;
             return SeqEvent::Late { ext_seq: 0 };
@@ -291,6 +333,10 @@ impl SeqTracker {
             seen => {
                 if seen.is_some() {
                     self.window.set(ext);
+                    if !self.is_valid() && ext < self.base {
+                        // On probation the run starts at its lowest packet (module doc).
+                        self.base = ext;
+                    }
                     if ext >= self.base {
                         self.distinct += 1;
                     }
@@ -301,38 +347,48 @@ impl SeqTracker {
         }
     }
 
-    /// A.1 probation: count sequential packets; anything else starts a new run from itself.
+    /// A.1 probation: validity needs `MIN_SEQUENTIAL` packets in a row each following the
+    /// previous one, as in A.1; but the run is accounted from its first packet, and only a jump
+    /// out of A.1's bands starts it over (module doc).
     fn update_probation(&mut self, seq: u16) -> SeqEvent {
-        if seq != self.max_seq.wrapping_add(1) {
-            self.probation = MIN_SEQUENTIAL - 1;
-            self.max_seq = seq;
-            self.probation_base = seq;
-            return SeqEvent::Probation;
+        let sequential = seq == self.prev_seq.wrapping_add(1);
+        self.prev_seq = seq;
+        let udelta = SeqNum(seq).distance(SeqNum(self.max_seq));
+        if is_jump(udelta) {
+            // Never sequential: the previous packet is within MAX_MISORDER of the highest.
+            let discarded = self.received;
+            self.discarded += discarded;
+            self.start_run(seq);
+            return SeqEvent::ProbationRestart { discarded };
         }
-        self.probation -= 1;
-        self.max_seq = seq;
+        let ev = self.accept(seq, udelta);
+        self.probation = if sequential {
+            self.probation - 1
+        } else {
+            MIN_SEQUENTIAL - 1
+        };
         if self.probation > 0 {
             return SeqEvent::Probation;
         }
-        // Valid: the whole run is counted, based at its first packet (module doc).
-        self.base = u64::from(self.probation_base);
-        self.cycles = 0;
-        if seq < self.probation_base {
-            self.cycles = RTP_SEQ_MOD;
-        }
+        // Valid: the run becomes the first segment, A.1 from here on.
         self.bad_seq = NO_BAD_SEQ;
-        let ext = self.highest_ext_seq();
-        self.window = Window::new(ext);
-        for e in self.base..=ext {
-            self.window.set(e);
-        }
-        let run = ext - self.base + 1;
-        self.received = run;
-        self.distinct = run;
-        SeqEvent::Valid {
-            ext_seq: ext,
-            gap: 0,
-        }
+        ev
+    }
+
+    /// A new probation run from its first packet `seq`. Nothing has been folded or reported
+    /// before the source is first valid, so the run's counters start from zero.
+    fn start_run(&mut self, seq: u16) {
+        self.probation = MIN_SEQUENTIAL - 1;
+        self.prev_seq = seq;
+        self.max_seq = seq;
+        self.cycles = 0;
+        self.base = u64::from(seq);
+        self.received = 1;
+        self.distinct = 1;
+        self.duplicates = 0;
+        self.reordered = 0;
+        self.window = Window::new(self.base);
+        self.window.set(self.base);
     }
 
     /// A.1 restart: fold the segment into the totals, then `init_seq(s, seq)` and count `seq`.
@@ -365,7 +421,8 @@ impl SeqTracker {
     }
 
     /// A.3 `received`: every accepted packet (duplicates and late ones included), summed over
-    /// restarts. Packets on probation count once the source becomes valid.
+    /// restarts. The packets of the probation run count once the source becomes valid; the
+    /// [`SeqTracker::discarded`] ones and A.1's "bad" ones never do.
     pub fn received(&self) -> u64 {
         self.folded_received + if self.is_valid() { self.received } else { 0 }
     }
@@ -382,12 +439,14 @@ impl SeqTracker {
         i64::try_from(diff).unwrap_or(if diff < 0 { i64::MIN } else { i64::MAX })
     }
 
-    /// Packets whose extended sequence number had already been received.
+    /// Packets whose extended sequence number had already been received (during probation: in
+    /// the current run).
     pub fn duplicates(&self) -> u64 {
         self.duplicates
     }
 
-    /// Packets that arrived after a higher sequence number (late, not duplicates).
+    /// Packets that arrived after a higher sequence number (late, not duplicates; during
+    /// probation: in the current run).
     pub fn reordered(&self) -> u64 {
         self.reordered
     }
@@ -397,20 +456,24 @@ impl SeqTracker {
         self.restarts
     }
 
+    /// Probation packets that will never be counted: the runs that a jump of at least
+    /// `MAX_DROPOUT` cut short ([`SeqEvent::ProbationRestart`]). A caller that counts every packet
+    /// it feeds, except [`SeqEvent::Bad`] ones, has `received() + discarded()` of them once the
+    /// source is valid.
+    pub fn discarded(&self) -> u64 {
+        self.discarded
+    }
+
     /// Extended highest sequence number of the current segment (A.1 `cycles + max_seq`).
-    /// During probation: the last sequence number seen.
+    /// During probation: the highest of the run.
     pub fn highest_ext_seq(&self) -> u64 {
         self.cycles + u64::from(self.max_seq)
     }
 
-    /// Extended base sequence number of the current segment (during probation: the first packet
-    /// of the current probation run).
+    /// Extended base sequence number of the current segment (during probation: the lowest of the
+    /// current probation run).
     pub fn base_ext_seq(&self) -> u64 {
-        if self.is_valid() {
-            self.base
-        } else {
-            u64::from(self.probation_base)
-        }
+        self.base
     }
 
     /// Sequence numbers in `[base, ext]` never received, counted once each: the loss before the

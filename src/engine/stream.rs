@@ -94,6 +94,9 @@ pub struct Stream {
     pub feedback: Feedback,
     pub cname: Option<String>,
     pub srtcp: bool,
+    /// Bytes of the current A.1 probation run, to take back out of `bytes` with its packets if a
+    /// jump restarts probation (the run is then never counted).
+    probation_bytes: u64,
 }
 
 impl Stream {
@@ -140,11 +143,18 @@ impl Stream {
             feedback: Feedback::default(),
             cname: None,
             srtcp: false,
+            probation_bytes: 0,
         }
     }
 
     /// Account one RTP packet. The first packet of the stream was passed to [`Stream::new`] and
     /// must be passed here too. Returns the sequence event.
+    ///
+    /// `packets` (and `bytes`) count exactly what the sequence tracker counts as received, so
+    /// that `packets == expected - lost` (RFC 3550 A.3, duplicates included) once the stream is
+    /// valid: A.1 "bad" packets are left out ([`SeqEvent::Bad`]), and so is a probation run cut
+    /// short by a jump ([`SeqEvent::ProbationRestart`]); the caller counts both apart. While on
+    /// probation, `packets` is the current run.
     pub fn on_rtp(&mut self, now: i64, seq: u16, ts: u32, pt: u8, wire_len: usize) -> SeqEvent {
         let ev = if self.packets == 0 {
             SeqEvent::Probation
@@ -156,6 +166,11 @@ impl Stream {
                 // A.1: a jump that is not (yet) a restart: not counted, not used for jitter.
                 self.last_seen = now;
                 return ev;
+            }
+            SeqEvent::ProbationRestart { discarded } => {
+                self.packets = self.packets.saturating_sub(discarded);
+                self.bytes = self.bytes.saturating_sub(self.probation_bytes);
+                self.probation_bytes = 0;
             }
             SeqEvent::Duplicate { ext_seq } => {
                 let i = (self.seq.duplicates().saturating_sub(1) % RECENT_DUPS as u64) as usize;
@@ -170,6 +185,9 @@ impl Stream {
         }
         self.packets += 1;
         self.bytes += wire_len as u64;
+        if !self.seq.is_valid() {
+            self.probation_bytes += wire_len as u64;
+        }
         self.last_seen = now;
         self.note_pt(pt);
         if pt == self.main_pt {
@@ -200,7 +218,10 @@ impl Stream {
         };
         let ext = match *ev {
             SeqEvent::Valid { ext_seq, .. } => Some(ext_seq),
-            SeqEvent::Probation => Some(self.seq.highest_ext_seq()),
+            // The run's highest: a late packet on probation repeats it and is skipped.
+            SeqEvent::Probation | SeqEvent::ProbationRestart { .. } => {
+                Some(self.seq.highest_ext_seq())
+            }
             _ => None,
         };
         if let Some(ext) = ext {

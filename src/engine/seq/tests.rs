@@ -56,19 +56,139 @@ fn single_packet_is_on_probation() {
 }
 
 #[test]
-fn non_sequential_packet_restarts_probation() {
-    let (t, ev) = run(10, &[20, 22, 23]);
+fn gap_during_probation_is_loss() {
+    // rtpproxy-lost.pcap: 400, then 22 lost, then 423, 424: not a new source.
+    let (t, ev) = run(400, &[423, 424]);
     assert_eq!(ev[0], SeqEvent::Probation);
-    assert_eq!(ev[1], SeqEvent::Probation);
     assert_eq!(
-        ev[2],
+        ev[1],
         SeqEvent::Valid {
-            ext_seq: 23,
+            ext_seq: 424,
             gap: 0
         }
     );
-    assert_eq!(t.base_ext_seq(), 22);
-    assert_eq!((t.received(), t.expected()), (2, 2));
+    assert_eq!(t.base_ext_seq(), 400);
+    assert_eq!((t.received(), t.expected(), t.lost()), (3, 25, 22));
+    assert_eq!(t.missing_upto(424), Some(22));
+    assert_eq!(t.discarded(), 0);
+    // Validity still needs two packets in a row: a run of gaps stays on probation.
+    let (t, ev) = run(10, &[20, 22, 2_999 + 22, 3_021 + 1]);
+    assert!(
+        ev.iter().take(3).all(|e| *e == SeqEvent::Probation),
+        "{ev:?}"
+    );
+    assert!(t.is_valid());
+    assert_eq!(t.base_ext_seq(), 10);
+    assert_eq!((t.received(), t.expected()), (5, 3_022 - 10 + 1));
+    // A gap across the wrap: 65000, then 1000 (1536 ahead), 1001.
+    let (t, _) = run(65_000, &[1_000, 1_001]);
+    assert_eq!(t.base_ext_seq(), 65_000);
+    assert_eq!(t.highest_ext_seq(), 65_536 + 1_001);
+    assert_eq!((t.received(), t.expected(), t.lost()), (3, 1_538, 1_535));
+}
+
+#[test]
+fn duplicate_during_probation_is_a_duplicate() {
+    // rtpproxy-dups.pcap: the first packet arrives twice, then the stream goes on.
+    let (t, ev) = run(0, &[0, 1, 2]);
+    assert_eq!(ev[0], SeqEvent::Probation);
+    assert_eq!(ev[1], SeqEvent::Valid { ext_seq: 1, gap: 0 });
+    assert_eq!(t.duplicates(), 1);
+    assert_eq!((t.received(), t.expected(), t.lost()), (4, 3, -1));
+    assert_eq!(t.missing_upto(2), Some(0));
+    // Every packet sent twice (hdiniz-volte-amr-nb.pcap): 0, 0, 1, 1.
+    let (t, ev) = run(7, &[7, 8, 8]);
+    assert_eq!(ev[2], SeqEvent::Duplicate { ext_seq: 8 });
+    assert_eq!((t.duplicates(), t.received(), t.lost()), (2, 4, -2));
+    // The packet that ends probation can itself be a duplicate: 10, 12, 11, 12.
+    let (t, ev) = run(10, &[12, 11, 12]);
+    assert_eq!(ev[..2], [SeqEvent::Probation, SeqEvent::Probation]);
+    assert_eq!(ev[2], SeqEvent::Duplicate { ext_seq: 12 });
+    assert!(t.is_valid());
+    assert_eq!((t.received(), t.expected(), t.lost()), (4, 3, -1));
+    assert_eq!((t.duplicates(), t.reordered()), (1, 1));
+}
+
+#[test]
+fn reordered_during_probation_lowers_the_base() {
+    // 11 arrives before 10: the run starts at its lowest packet.
+    let (t, ev) = run(11, &[10, 12, 13]);
+    assert_eq!(ev[..2], [SeqEvent::Probation, SeqEvent::Probation]);
+    assert_eq!(
+        ev[2],
+        SeqEvent::Valid {
+            ext_seq: 13,
+            gap: 0
+        }
+    );
+    assert_eq!(t.base_ext_seq(), 10);
+    assert_eq!((t.received(), t.expected(), t.lost()), (4, 4, 0));
+    assert_eq!((t.reordered(), t.duplicates()), (1, 0));
+    assert_eq!(t.missing_upto(13), Some(0));
+    // Late within the run (not below its first packet): loss filled, base kept.
+    let (t, _) = run(100, &[103, 101, 104, 105]);
+    assert_eq!(t.base_ext_seq(), 100);
+    assert_eq!((t.received(), t.expected(), t.lost()), (5, 6, 1));
+    assert_eq!(t.missing_upto(105), Some(1));
+    // 99 behind the highest is still late; the base follows it.
+    let (t, _) = run(1000, &[901, 1001, 1002]);
+    assert!(t.is_valid());
+    assert_eq!(t.base_ext_seq(), 901);
+    assert_eq!((t.received(), t.expected(), t.lost()), (4, 102, 98));
+    // Behind extended sequence number 0: late, not remembered, the base stays.
+    let (t, ev) = run(2, &[65_534, 3]);
+    assert_eq!(ev[0], SeqEvent::Probation);
+    assert!(!t.is_valid());
+    let (t, ev) = run(2, &[65_534, 65_535, 3]);
+    assert_eq!(ev[1], SeqEvent::Late { ext_seq: 0 });
+    assert!(t.is_valid());
+    assert_eq!(t.base_ext_seq(), 2);
+    assert_eq!((t.received(), t.expected(), t.reordered()), (4, 2, 2));
+    // Valid, then late before the base: A.1 from now on, the base is fixed.
+    let (t, ev) = run(11, &[12, 10]);
+    assert_eq!(ev[1], SeqEvent::Late { ext_seq: 10 });
+    assert_eq!((t.base_ext_seq(), t.received(), t.expected()), (11, 3, 2));
+}
+
+#[test]
+fn jump_during_probation_restarts_it() {
+    // MAX_DROPOUT ahead: another source or a restart; the run before it is never counted.
+    let (t, ev) = run(100, &[100 + 3_000, 3_101]);
+    assert_eq!(ev[0], SeqEvent::ProbationRestart { discarded: 1 });
+    assert_eq!(
+        ev[1],
+        SeqEvent::Valid {
+            ext_seq: 3_101,
+            gap: 0
+        }
+    );
+    assert_eq!(t.base_ext_seq(), 3_100);
+    assert_eq!((t.received(), t.expected(), t.discarded()), (2, 2, 1));
+    // One less is a gap.
+    let (t, ev) = run(100, &[3_099, 3_100]);
+    assert_eq!(ev[0], SeqEvent::Probation);
+    assert_eq!((t.received(), t.expected(), t.discarded()), (3, 3_001, 0));
+    // MAX_MISORDER behind the run's highest, with a duplicate in the run: all of it dropped,
+    // duplicates included.
+    let (t, ev) = run(1000, &[1000, 1005, 905, 906]);
+    assert_eq!(ev[2], SeqEvent::ProbationRestart { discarded: 3 });
+    assert!(t.is_valid());
+    assert_eq!((t.base_ext_seq(), t.received(), t.expected()), (905, 2, 2));
+    assert_eq!((t.duplicates(), t.reordered(), t.discarded()), (0, 0, 3));
+    // Across the wrap (65000 + 3000 = 2464 mod 2^16).
+    let (t, ev) = run(65_000, &[2_464, 2_465]);
+    assert_eq!(ev[0], SeqEvent::ProbationRestart { discarded: 1 });
+    assert_eq!(
+        (t.base_ext_seq(), t.received(), t.expected()),
+        (2_464, 2, 2)
+    );
+    // Random UDP: jump after jump, never valid, nothing counted.
+    let (t, ev) = run(0, &[10_000, 20_000, 30_000]);
+    assert!(ev
+        .iter()
+        .all(|e| *e == SeqEvent::ProbationRestart { discarded: 1 }));
+    assert!(!t.is_valid());
+    assert_eq!((t.received(), t.expected(), t.discarded()), (0, 0, 3));
 }
 
 #[test]
