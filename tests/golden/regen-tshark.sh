@@ -75,6 +75,7 @@ one() {
 pids=()
 shopt -s nullglob
 for f in "$fixtures"/*.pcap "$fixtures"/*.pcapng; do
+    case "$(basename "$f")" in sample-*) continue ;; esac  # synthetic: checked against its own truth
     one "$f" &
     pids+=($!)
     # Two at a time: the build machines have two cores.
