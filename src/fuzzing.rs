@@ -21,26 +21,75 @@ const LINKS: [LinkType; 8] = [
     LinkType::Ipv6,
 ];
 
-/// RTP header view and every accessor.
-pub fn rtp(data: &[u8]) {
-    for parsed in [
-        rtp::Packet::new_checked(data),
-        rtp::Packet::new_header_only(data),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        {
-            let p = parsed;
-            let _ = (p.version(), p.padding(), p.marker(), p.payload_type());
-            let _ = (p.sequence_number(), p.timestamp(), p.ssrc(), p.csrc_count());
-            let _ = p.csrcs().count();
-            if let Some(ext) = p.header_extension() {
-                let _ = (ext.profile(), ext.data().len(), ext.elements().count());
-            }
-            let _ = (p.header_len(), p.payload().len());
-        }
+/// Time steps that [`packet_path`] reads as a jump to an extreme capture time (ns) rather than
+/// a step in milliseconds.
+pub const WILD_TIMES: [(i16, i64); 4] = [
+    (i16::MIN, i64::MIN),
+    (i16::MIN + 1, i64::MAX),
+    (i16::MIN + 2, 0),
+    (i16::MIN + 3, -1),
+];
+
+/// The selector byte that makes [`frame`] and [`packet_path`] decode with `link`.
+pub fn link_selector(link: LinkType) -> u8 {
+    // LINKS has 8 entries, so the position always fits a byte.
+    LINKS.iter().position(|l| *l == link).unwrap_or(0) as u8
+}
+
+/// Encode a [`packet_path`] input: the selector for `link`, then one record per
+/// `(ms since the previous frame, frame)` (steps above 32,767 ms are clamped to it). Frames longer than 65,535 bytes are cut, as the
+/// harness would cut them. For seed corpora (`examples/fuzz_seeds.rs`).
+pub fn packet_path_input<'a>(
+    link: LinkType,
+    frames: impl IntoIterator<Item = (u16, &'a [u8])>,
+) -> Vec<u8> {
+    let mut out = vec![link_selector(link)];
+    for (step_ms, f) in frames {
+        let step = i16::try_from(step_ms).unwrap_or(i16::MAX);
+        let f = f.get(..usize::from(u16::MAX)).unwrap_or(f);
+        // `f` is at most u16::MAX long after the cut above.
+        out.extend_from_slice(&(f.len() as u16).to_be_bytes());
+        out.extend_from_slice(&step.to_be_bytes());
+        out.extend_from_slice(f);
     }
+    out
+}
+
+/// RTP header view and every accessor, strict and lenient.
+pub fn rtp(data: &[u8]) {
+    if let Ok(p) = rtp::Packet::new_checked(data) {
+        walk_rtp(&p);
+        // Strict: header, payload and padding tile the buffer exactly.
+        assert_eq!(
+            p.header_len() + p.payload().len() + p.padding_len(),
+            data.len()
+        );
+    }
+    if let Ok(p) = rtp::Packet::new_header_only(data) {
+        walk_rtp(&p);
+        assert_eq!(p.header_len() + p.payload().len(), data.len());
+    }
+}
+
+fn walk_rtp(p: &rtp::Packet<'_>) {
+    let _ = (
+        p.version(),
+        p.padding(),
+        p.extension(),
+        p.marker(),
+        p.payload_type(),
+    );
+    let _ = (p.sequence_number(), p.timestamp(), p.ssrc(), p.csrc_count());
+    assert_eq!(p.csrcs().count(), usize::from(p.csrc_count()));
+    if let Some(ext) = p.header_extension() {
+        let _ = ext.profile();
+        let mut total = 0;
+        for (_id, d) in ext.elements() {
+            total += d.len();
+        }
+        assert!(total <= ext.data().len());
+    }
+    assert!(p.header_len() >= 12);
 }
 
 /// RTCP compound walk, every packet type and field, and SRTCP detection.
@@ -50,35 +99,61 @@ pub fn rtcp(data: &[u8]) {
         rtcp::first_ssrc(data),
         rtcp::packet_type(data),
     );
-    for p in rtcp::Compound::new(data).flatten() {
+    if let Ok(h) = rtcp::Header::new_checked(data) {
+        let _ = (
+            h.version(),
+            h.padding(),
+            h.count(),
+            h.packet_type(),
+            h.length(),
+        );
+        assert!(h.packet_len() >= 4);
+    }
+    if let Ok(p) = rtcp::Packet::parse(data) {
         walk_rtcp(&p);
     }
+    let mut compound = rtcp::Compound::new(data);
+    for p in compound.by_ref().flatten() {
+        walk_rtcp(&p);
+    }
+    assert!(compound.remaining().len() <= data.len());
 }
 
 fn walk_rtcp(p: &rtcp::Packet<'_>) {
     use rtcp::Packet;
+    let _ = p.packet_type();
     match p {
         Packet::SenderReport(sr) => {
             let _ = (sr.ssrc(), sr.ntp_timestamp(), sr.rtp_timestamp());
-            let _ = (
-                sr.packet_count(),
-                sr.octet_count(),
-                sr.profile_extension().len(),
-            );
-            sr.report_blocks().for_each(|b| walk_block(&b));
+            let _ = (sr.packet_count(), sr.octet_count(), sr.count_overflows());
+            let _ = sr.profile_extension().len();
+            let n = sr.report_blocks().inspect(walk_block).count();
+            assert!(n <= usize::from(sr.report_count()));
         }
         Packet::ReceiverReport(rr) => {
-            let _ = (rr.ssrc(), rr.profile_extension().len());
-            rr.report_blocks().for_each(|b| walk_block(&b));
+            let _ = (
+                rr.ssrc(),
+                rr.profile_extension().len(),
+                rr.count_overflows(),
+            );
+            let n = rr.report_blocks().inspect(walk_block).count();
+            assert!(n <= usize::from(rr.report_count()));
         }
         Packet::Sdes(s) => {
+            let _ = s.source_count();
             for c in s.chunks() {
-                let _ = (c.ssrc(), c.items().count());
+                let _ = c.ssrc();
+                for (kind, text) in c.items() {
+                    let _ = (kind, text.len());
+                }
             }
-            let _ = s.cnames().count();
+            for (ssrc, cname) in s.cnames() {
+                let _ = (ssrc, cname.len());
+            }
         }
         Packet::Bye(b) => {
-            let _ = (b.ssrcs().count(), b.reason());
+            let _ = (b.source_count(), b.count_overflows(), b.reason());
+            assert!(b.ssrcs().count() <= usize::from(b.source_count()));
         }
         Packet::App(a) => {
             let _ = (a.subtype(), a.ssrc(), a.name(), a.data().len());
@@ -86,42 +161,82 @@ fn walk_rtcp(p: &rtcp::Packet<'_>) {
         Packet::Xr(x) => {
             let _ = x.ssrc();
             for b in x.blocks() {
-                match b {
-                    rtcp::XrBlock::Dlrr(items) => {
-                        let _ = items.count();
-                    }
-                    rtcp::XrBlock::VoipMetrics(v) => {
-                        let _ = (
-                            v.ssrc(),
-                            v.loss_rate(),
-                            v.r_factor(),
-                            v.mos_lq(),
-                            v.mos_cq(),
-                        );
-                    }
-                    _ => {}
-                }
+                walk_xr_block(&b);
             }
         }
         Packet::RtpFeedback(f) => {
-            let _ = (f.fmt(), f.sender_ssrc(), f.media_ssrc());
-            if let rtcp::RtpFeedbackKind::GenericNack(n) = f.kind() {
-                let _ = n.lost_packets().count();
+            let _ = (f.fmt(), f.sender_ssrc(), f.media_ssrc(), f.fci().len());
+            match f.kind() {
+                rtcp::RtpFeedbackKind::GenericNack(n) => {
+                    let entries = n.entries().count();
+                    let lost = n.lost_packets().count();
+                    assert!(lost >= entries && lost <= 17 * entries);
+                }
+                rtcp::RtpFeedbackKind::TransportCc(t) => {
+                    let _ = (t.base_sequence(), t.packet_status_count());
+                    let _ = (
+                        t.reference_time(),
+                        t.fb_pkt_count(),
+                        t.packet_chunks().len(),
+                    );
+                }
+                rtcp::RtpFeedbackKind::Other(fci) => {
+                    let _ = fci.len();
+                }
             }
         }
         Packet::PsFeedback(f) => {
-            let _ = (f.fmt(), f.sender_ssrc(), f.media_ssrc());
+            let _ = (f.fmt(), f.sender_ssrc(), f.media_ssrc(), f.fci().len());
             match f.kind() {
                 rtcp::PsFeedbackKind::Fir(fir) => {
                     let _ = fir.entries().count();
                 }
                 rtcp::PsFeedbackKind::Remb(r) => {
-                    let _ = (r.bitrate_bps(), r.ssrcs().count());
+                    let _ = (
+                        r.num_ssrc(),
+                        r.exponent(),
+                        r.mantissa(),
+                        r.count_overflows(),
+                    );
+                    let _ = r.bitrate_bps();
+                    assert!(r.ssrcs().count() <= usize::from(r.num_ssrc()));
                 }
-                _ => {}
+                rtcp::PsFeedbackKind::Pli
+                | rtcp::PsFeedbackKind::Afb(_)
+                | rtcp::PsFeedbackKind::Other(_) => {}
             }
         }
         Packet::Unknown { .. } => {}
+    }
+}
+
+fn walk_xr_block(b: &rtcp::XrBlock<'_>) {
+    match b {
+        rtcp::XrBlock::ReceiverReferenceTime { ntp } => {
+            let _ = ntp;
+        }
+        rtcp::XrBlock::Dlrr(items) => {
+            for i in *items {
+                let _ = (i.ssrc, i.last_rr, i.delay_since_last_rr);
+            }
+        }
+        rtcp::XrBlock::VoipMetrics(v) => {
+            let _ = (v.ssrc(), v.loss_rate(), v.discard_rate(), v.burst_density());
+            let _ = (v.gap_density(), v.burst_duration(), v.gap_duration());
+            let _ = (v.round_trip_delay(), v.end_system_delay(), v.signal_level());
+            let _ = (
+                v.noise_level(),
+                v.rerl(),
+                v.gmin(),
+                v.r_factor(),
+                v.ext_r_factor(),
+            );
+            let _ = (v.mos_lq(), v.mos_cq(), v.rx_config(), v.jb_nominal());
+            let _ = (v.jb_max(), v.jb_abs_max());
+        }
+        rtcp::XrBlock::Other { block_type, body } => {
+            let _ = (block_type, body.len());
+        }
     }
 }
 
@@ -138,22 +253,30 @@ fn walk_block(b: &rtcp::ReportBlock<'_>) {
 /// STUN message view and attributes.
 pub fn stun(data: &[u8]) {
     if let Ok(m) = stun::Message::new_checked(data) {
-        let _ = (m.class(), m.method(), m.transaction_id(), m.is_ice_check());
-        let _ = (m.attributes().count(), m.data(), m.xor_peer_address());
+        walk_stun(&m);
     }
+}
+
+fn walk_stun(m: &stun::Message<'_>) {
+    let _ = (m.message_type(), m.class(), m.method(), m.length());
+    let _ = (m.transaction_id(), m.is_ice_check());
+    for (ty, value) in m.attributes() {
+        assert!(m.attribute(ty).is_some());
+        let _ = value.len();
+    }
+    let _ = (m.data(), m.xor_peer_address(), m.xor_mapped_address());
 }
 
 /// RFC 7983 demultiplexing, TURN unwrapping, then the matching parser.
 pub fn demux(data: &[u8]) {
+    let _ = demux::demux(data);
     let c = demux::classify(data);
+    let _ = c.turn;
     match c.inner {
         demux::Demuxed::Rtp(b) => rtp(b),
         demux::Demuxed::Rtcp(b) => rtcp(b),
-        demux::Demuxed::Stun(m) => {
-            let _ = (m.class(), m.method(), m.transaction_id(), m.is_ice_check());
-            let _ = (m.attributes().count(), m.data(), m.xor_peer_address());
-        }
-        _ => {}
+        demux::Demuxed::Stun(m) => walk_stun(&m),
+        demux::Demuxed::Dtls | demux::Demuxed::Zrtp | demux::Demuxed::Unknown => {}
     }
 }
 
@@ -164,13 +287,17 @@ pub fn frame(data: &[u8]) {
     };
     let link = LINKS[usize::from(sel) % LINKS.len()];
     if let Ok(dg) = wire::decode_udp(link, rest) {
+        let _ = (dg.src, dg.dst, dg.wire_len, dg.vlan);
         assert!(dg.payload.len() <= rest.len());
         demux(dg.payload);
     }
 }
 
 /// The whole decode-and-track path over a sequence of frames. Input: a link selector byte, then
-/// records of [2-byte big-endian length][2-byte time step in ms][frame bytes].
+/// records of [2-byte big-endian length][2-byte time step][frame bytes]. The time step is a
+/// signed (two's complement) number of milliseconds, so capture time may also go backwards, as
+/// it does in real files; the steps in [`WILD_TIMES`] instead jump to an extreme capture time
+/// (libpcap timestamps are attacker-controlled and saturate to `i64::MIN..=i64::MAX`).
 pub fn packet_path(data: &[u8]) {
     let Some((&sel, mut rest)) = data.split_first() else {
         return;
@@ -185,7 +312,11 @@ pub fn packet_path(data: &[u8]) {
     let mut now: i64 = 1_700_000_000_000_000_000;
     while let [a, b, c, d, tail @ ..] = rest {
         let len = usize::from(u16::from_be_bytes([*a, *b])).min(tail.len());
-        now += i64::from(u16::from_be_bytes([*c, *d])) * 1_000_000;
+        let step = i16::from_be_bytes([*c, *d]);
+        now = match WILD_TIMES.iter().find(|(code, _)| *code == step) {
+            Some((_, t)) => *t,
+            None => now.saturating_add(i64::from(step) * 1_000_000),
+        };
         let (f, next) = tail.split_at(len);
         run.frame(link, now, f);
         rest = next;

@@ -77,6 +77,7 @@ pub struct Run {
     engine: Engine,
     frames: u64,
     first: Option<i64>,
+    /// Latest capture time seen (files are not always in time order); `i64::MIN` before any.
     last: i64,
     next_expire: i64,
     undecoded: BTreeMap<&'static str, u64>,
@@ -88,7 +89,7 @@ impl Run {
             engine: Engine::new(cfg),
             frames: 0,
             first: None,
-            last: 0,
+            last: i64::MIN,
             next_expire: i64::MIN,
             undecoded: BTreeMap::new(),
         }
@@ -121,7 +122,10 @@ impl Run {
         let mut recs = self.engine.drain_finished();
         recs.sort_by_key(|(order, _)| *order);
         let streams: Vec<StreamRecord> = recs.into_iter().map(|(_, r)| r).collect();
-        let duration_secs = self.first.map_or(0.0, |f| (self.last - f) as f64 / 1e9);
+        // Capture timestamps span all of i64 (libpcap saturates); the difference may not fit.
+        let duration_secs = self
+            .first
+            .map_or(0.0, |f| self.last.abs_diff(f) as f64 / 1e9);
         Report {
             summary: Summary {
                 file,

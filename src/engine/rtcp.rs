@@ -276,7 +276,11 @@ impl Engine {
         let Some(sr) = s.srs.find(b.lsr()).copied() else {
             return;
         };
-        let rtt = now - sr.capture_ns - short_to_ns(b.dlsr());
+        // Capture times are any i64 (libpcap saturates); out-of-range results are refused by
+        // add_rtt, so saturating is exact enough.
+        let rtt = now
+            .saturating_sub(sr.capture_ns)
+            .saturating_sub(short_to_ns(b.dlsr()));
         if s.add_rtt(RttMethod::CapturePoint, rtt) {
             self.end_to_end(&k, rtt);
         }

@@ -181,7 +181,8 @@ impl Stream {
             _ => {}
         }
         if self.packets > 0 {
-            self.max_gap_ns = self.max_gap_ns.max(now - self.last_seen);
+            // Capture times are any i64 (libpcap saturates) and may go backwards.
+            self.max_gap_ns = self.max_gap_ns.max(now.saturating_sub(self.last_seen));
         }
         self.packets += 1;
         self.bytes += wire_len as u64;

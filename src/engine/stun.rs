@@ -67,7 +67,8 @@ impl StunRtt {
                     self.dropped += 1;
                     return false;
                 }
-                self.pairs.entry(p).or_default().add(now - t)
+                // Capture times are any i64 and may go backwards; add refuses what is out of range.
+                self.pairs.entry(p).or_default().add(now.saturating_sub(t))
             }
             Class::Indication => false,
         }
