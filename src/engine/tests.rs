@@ -95,6 +95,16 @@ fn send(e: &mut Engine, n: u16, seq0: u16, skip: &[u16]) {
     }
 }
 
+/// Ten PCMU packets each way between A (SSRC 0xA) and B (SSRC 0xB), rtcp-mux.
+fn both_ways(e: &mut Engine) {
+    for i in 0..10u16 {
+        let t = T0 + i64::from(i) * 20 * MS;
+        let (a, b) = ("10.0.0.1:4000", "10.0.0.2:5000");
+        e.on_datagram(t, &dg(a, b, &rtp(0, i, 160 * u32::from(i), 0xA)));
+        e.on_datagram(t, &dg(b, a, &rtp(0, i, 160 * u32::from(i), 0xB)));
+    }
+}
+
 #[test]
 fn one_packet_is_not_a_stream() {
     let mut e = Engine::new(Resolved::default());
@@ -241,26 +251,7 @@ fn stun_rtt_attaches_to_the_streams_on_that_5_tuple() {
 #[test]
 fn sr_chain_uses_only_endpoint_clocks() {
     let mut e = Engine::new(Resolved::default());
-    // A -> B (ssrc 0xA) and B -> A (ssrc 0xB), rtcp-mux.
-    for i in 0..10u16 {
-        let t = T0 + i64::from(i) * 20 * MS;
-        e.on_datagram(
-            t,
-            &dg(
-                "10.0.0.1:4000",
-                "10.0.0.2:5000",
-                &rtp(0, i, 160 * u32::from(i), 0xA),
-            ),
-        );
-        e.on_datagram(
-            t,
-            &dg(
-                "10.0.0.2:5000",
-                "10.0.0.1:4000",
-                &rtp(0, i, 160 * u32::from(i), 0xB),
-            ),
-        );
-    }
+    both_ways(&mut e);
     let ab = ("10.0.0.1:4000", "10.0.0.2:5000");
     let ba = ("10.0.0.2:5000", "10.0.0.1:4000");
     // A's clock: T1 = 100.0 s. B's clock is unrelated: 5000.0 s.
@@ -285,25 +276,7 @@ fn sr_chain_uses_only_endpoint_clocks() {
 #[test]
 fn end_to_end_sums_both_directions() {
     let mut e = Engine::new(Resolved::default());
-    for i in 0..10u16 {
-        let t = T0 + i64::from(i) * 20 * MS;
-        e.on_datagram(
-            t,
-            &dg(
-                "10.0.0.1:4000",
-                "10.0.0.2:5000",
-                &rtp(0, i, 160 * u32::from(i), 0xA),
-            ),
-        );
-        e.on_datagram(
-            t,
-            &dg(
-                "10.0.0.2:5000",
-                "10.0.0.1:4000",
-                &rtp(0, i, 160 * u32::from(i), 0xB),
-            ),
-        );
-    }
+    both_ways(&mut e);
     let (ntp_a, ntp_b): (u64, u64) = (10 << 32, 20 << 32);
     // A's SR passes the probe towards B; B answers 30 ms (network) later with DLSR 0.
     e.on_datagram(
