@@ -65,5 +65,5 @@ pub fn decode_udp(link: LinkType, frame: &[u8]) -> Result<Datagram<'_>, DecodeEr
 }
 
 #[cfg(test)]
-#[path = "frame_tests.rs"]
+#[path = "frame/tests.rs"]
 mod tests;
