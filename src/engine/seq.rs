@@ -234,18 +234,20 @@ pub struct SeqTracker {
     received: u64,
     /// Distinct extended sequence numbers in `[base, highest]` received in this segment.
     distinct: u64,
+    duplicates: u64,
+    reordered: u64,
+    /// The per-packet fields above and the window's top share the first cache lines
+    /// (`repr(C)` keeps this order); the rarely touched totals follow the window.
+    window: Window,
     /// Expected and received of the segments before the last restart.
     folded_expected: u64,
     folded_received: u64,
-    duplicates: u64,
-    reordered: u64,
     restarts: u64,
     /// Probation packets dropped by probation restarts (never counted).
     discarded: u64,
     /// A.3 `expected_prior` / `received_prior`, over the totals.
     expected_prior: u64,
     received_prior: u64,
-    window: Window,
 }
 
 impl SeqTracker {
