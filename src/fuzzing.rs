@@ -9,18 +9,6 @@ use crate::config::Resolved;
 use crate::replay::Run;
 use crate::wire::{self, demux, rtcp, rtp, stun, LinkType};
 
-/// Link types the frame harnesses choose from with the first input byte.
-const LINKS: [LinkType; 8] = [
-    LinkType::Ethernet,
-    LinkType::Null,
-    LinkType::Loop,
-    LinkType::LinuxSll,
-    LinkType::LinuxSll2,
-    LinkType::Raw,
-    LinkType::Ipv4,
-    LinkType::Ipv6,
-];
-
 /// Time steps that [`packet_path`] reads as a jump to an extreme capture time (ns) rather than
 /// a step in milliseconds.
 pub const WILD_TIMES: [(i16, i64); 4] = [
@@ -32,8 +20,8 @@ pub const WILD_TIMES: [(i16, i64); 4] = [
 
 /// The selector byte that makes [`frame`] and [`packet_path`] decode with `link`.
 pub fn link_selector(link: LinkType) -> u8 {
-    // LINKS has 8 entries, so the position always fits a byte.
-    LINKS.iter().position(|l| *l == link).unwrap_or(0) as u8
+    // LinkType::ALL has 8 entries, so the position always fits a byte.
+    LinkType::ALL.iter().position(|l| *l == link).unwrap_or(0) as u8
 }
 
 /// Encode a [`packet_path`] input: the selector for `link`, then one record per
@@ -285,7 +273,7 @@ pub fn frame(data: &[u8]) {
     let Some((&sel, rest)) = data.split_first() else {
         return;
     };
-    let link = LINKS[usize::from(sel) % LINKS.len()];
+    let link = LinkType::ALL[usize::from(sel) % LinkType::ALL.len()];
     if let Ok(dg) = wire::decode_udp(link, rest) {
         let _ = (dg.src, dg.dst, dg.wire_len, dg.vlan);
         assert!(dg.payload.len() <= rest.len());
@@ -302,7 +290,7 @@ pub fn packet_path(data: &[u8]) {
     let Some((&sel, mut rest)) = data.split_first() else {
         return;
     };
-    let link = LINKS[usize::from(sel) % LINKS.len()];
+    let link = LinkType::ALL[usize::from(sel) % LinkType::ALL.len()];
     let cfg = Resolved {
         max_streams: 8,
         max_candidates: 8,
@@ -333,7 +321,7 @@ mod tests {
     #[test]
     fn whole_path_harness_tracks_a_stream() {
         // Raw IPv4 link; three RTP packets 20 ms apart on one flow.
-        let mut input = vec![5u8]; // LINKS[5] = Raw
+        let mut input = vec![5u8]; // LinkType::ALL[5] = Raw
         for seq in 0u16..3 {
             let mut f = vec![
                 0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,

@@ -34,6 +34,18 @@ pub enum LinkType {
 }
 
 impl LinkType {
+    /// Every link type we decode, for harnesses and tests that iterate over them.
+    pub const ALL: [LinkType; 8] = [
+        LinkType::Ethernet,
+        LinkType::Null,
+        LinkType::Loop,
+        LinkType::LinuxSll,
+        LinkType::LinuxSll2,
+        LinkType::Raw,
+        LinkType::Ipv4,
+        LinkType::Ipv6,
+    ];
+
     /// From a pcap `LINKTYPE_`/`DLT_` value: 1 Ethernet, 0 NULL, 108 LOOP (big-endian family),
     /// 12/14/101 raw IP, 113 LINUX_SLL, 276 LINUX_SLL2, 228 IPV4, 229 IPV6.
     pub fn from_dlt(dlt: i32) -> Option<LinkType> {

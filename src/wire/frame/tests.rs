@@ -409,17 +409,6 @@ impl XorShift {
     }
 }
 
-const ALL_LINKS: [LinkType; 8] = [
-    LinkType::Ethernet,
-    LinkType::Null,
-    LinkType::Loop,
-    LinkType::LinuxSll,
-    LinkType::LinuxSll2,
-    LinkType::Raw,
-    LinkType::Ipv4,
-    LinkType::Ipv6,
-];
-
 /// Whatever comes back must be consistent: the payload lies inside the frame and never exceeds
 /// the wire length.
 fn check_never_panics(link: LinkType, frame: &[u8]) {
@@ -436,7 +425,7 @@ fn never_panics_on_prefixes() {
     for (link, frame) in valid_frames() {
         assert!(decode_udp(link, &frame).is_ok(), "{link:?}");
         for cut in 0..=frame.len() {
-            for any in ALL_LINKS {
+            for any in LinkType::ALL {
                 check_never_panics(any, &frame[..cut]);
             }
         }
@@ -452,7 +441,7 @@ fn never_panics_on_random_and_mutated_frames() {
         for b in buf.iter_mut() {
             *b = rng.next() as u8;
         }
-        for link in ALL_LINKS {
+        for link in LinkType::ALL {
             check_never_panics(link, &buf[..len]);
         }
     }
