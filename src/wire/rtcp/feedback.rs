@@ -76,38 +76,49 @@ fn check(buf: &[u8]) -> Result<(), RtcpError> {
     Ok(())
 }
 
+/// The common header of both feedback packet types (RFC 4585 §6.1): FMT, sender SSRC, media
+/// SSRC, then the FCI. Each view gets the same checked constructor and accessors.
+macro_rules! feedback_header {
+    ($view:ident) => {
+        impl<'a> $view<'a> {
+            /// `buf` is one packet without padding; it must hold both SSRCs.
+            pub fn new_checked(buf: &'a [u8]) -> Result<Self, RtcpError> {
+                check(buf).map(|()| $view { buf })
+            }
+
+            /// The FMT field (feedback message type).
+            pub fn fmt(&self) -> u8 {
+                count_field(self.buf)
+            }
+
+            /// SSRC of the packet sender.
+            pub fn sender_ssrc(&self) -> u32 {
+                be32(self.buf, field::SENDER_SSRC)
+            }
+
+            /// SSRC of the media source (0 for TWCC, FIR and REMB, which cover all media of
+            /// the transport or name their sources in the FCI).
+            pub fn media_ssrc(&self) -> u32 {
+                be32(self.buf, field::MEDIA_SSRC)
+            }
+
+            /// The raw feedback control information.
+            pub fn fci(&self) -> &'a [u8] {
+                self.buf.get(field::FCI..).unwrap_or(&[])
+            }
+        }
+    };
+}
+
 /// Transport-layer feedback (PT=205, RFC 4585 §6.2).
 #[derive(Debug, Clone, Copy)]
 pub struct RtpFeedback<'a> {
     buf: &'a [u8],
 }
 
+feedback_header!(RtpFeedback);
+
 impl<'a> RtpFeedback<'a> {
-    /// `buf` is one packet without padding; it must hold both SSRCs.
-    pub fn new_checked(buf: &'a [u8]) -> Result<Self, RtcpError> {
-        check(buf).map(|()| RtpFeedback { buf })
-    }
-
-    /// The FMT field (feedback message type).
-    pub fn fmt(&self) -> u8 {
-        count_field(self.buf)
-    }
-
-    /// SSRC of the packet sender.
-    pub fn sender_ssrc(&self) -> u32 {
-        be32(self.buf, field::SENDER_SSRC)
-    }
-
-    /// SSRC of the media source (0 for TWCC, which covers all media of the transport).
-    pub fn media_ssrc(&self) -> u32 {
-        be32(self.buf, field::MEDIA_SSRC)
-    }
-
-    /// The raw feedback control information.
-    pub fn fci(&self) -> &'a [u8] {
-        self.buf.get(field::FCI..).unwrap_or(&[])
-    }
-
     /// The message, decoded by FMT. A TWCC FCI shorter than its 8-octet header is `Other`.
     pub fn kind(&self) -> RtpFeedbackKind<'a> {
         let fci = self.fci();
@@ -198,32 +209,9 @@ pub struct PsFeedback<'a> {
     buf: &'a [u8],
 }
 
+feedback_header!(PsFeedback);
+
 impl<'a> PsFeedback<'a> {
-    /// `buf` is one packet without padding; it must hold both SSRCs.
-    pub fn new_checked(buf: &'a [u8]) -> Result<Self, RtcpError> {
-        check(buf).map(|()| PsFeedback { buf })
-    }
-
-    /// The FMT field (feedback message type).
-    pub fn fmt(&self) -> u8 {
-        count_field(self.buf)
-    }
-
-    /// SSRC of the packet sender.
-    pub fn sender_ssrc(&self) -> u32 {
-        be32(self.buf, field::SENDER_SSRC)
-    }
-
-    /// SSRC of the media source (0 for FIR and REMB, which name their sources in the FCI).
-    pub fn media_ssrc(&self) -> u32 {
-        be32(self.buf, field::MEDIA_SSRC)
-    }
-
-    /// The raw feedback control information.
-    pub fn fci(&self) -> &'a [u8] {
-        self.buf.get(field::FCI..).unwrap_or(&[])
-    }
-
     /// The message, decoded by FMT. SLI and RPSI are `Other`; an application-layer message
     /// that is not a well-formed REMB (identifier and 8-octet header) is `Afb`.
     pub fn kind(&self) -> PsFeedbackKind<'a> {
