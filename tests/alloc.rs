@@ -6,15 +6,24 @@ use rtcprobe::config::Resolved;
 use rtcprobe::replay::Run;
 use rtcprobe::wire::LinkType;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 struct Counting;
-static COUNTING: AtomicBool = AtomicBool::new(false);
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Set only on the thread under test: the test harness's own threads allocate too.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn counting() -> bool {
+    COUNTING.try_with(Cell::get).unwrap_or(false)
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
+        if counting() {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
         }
         System.alloc(l)
@@ -23,7 +32,7 @@ unsafe impl GlobalAlloc for Counting {
         System.dealloc(p, l)
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
+        if counting() {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
         }
         System.realloc(p, l, n)
@@ -71,17 +80,28 @@ fn steady_state_rtp_does_not_allocate() {
             } as u16;
             frame(&mut buf, i, seq, round.wrapping_mul(160));
             now += 40_000;
-            COUNTING.store(counting, Ordering::Relaxed);
+            COUNTING.with(|c| c.set(counting));
             run.frame(LinkType::Ethernet, now, &buf);
             if k % 83 == 0 {
                 run.frame(LinkType::Ethernet, now + 1_000, &buf);
             }
-            COUNTING.store(false, Ordering::Relaxed);
+            COUNTING.with(|c| c.set(false));
         }
     };
     for round in 0..20 {
         feed(&mut run, round, false);
     }
+    // Control: the counter sees an allocation made on this thread.
+    ALLOCS.store(0, Ordering::Relaxed);
+    COUNTING.with(|c| c.set(true));
+    let probe = std::hint::black_box(Box::new(7u64));
+    COUNTING.with(|c| c.set(false));
+    drop(probe);
+    assert_eq!(
+        ALLOCS.load(Ordering::Relaxed),
+        1,
+        "the counting allocator works"
+    );
     ALLOCS.store(0, Ordering::Relaxed);
     for round in 20..220 {
         feed(&mut run, round, true);
