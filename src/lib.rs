@@ -22,6 +22,7 @@ pub mod engine;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod output;
+pub mod pipeline;
 pub mod replay;
 pub mod synth;
 pub mod wire;

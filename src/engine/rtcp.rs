@@ -59,7 +59,7 @@ impl Engine {
     /// Handle one RTCP datagram (compound, RFC 3550 §6.1, or reduced-size, RFC 5506).
     /// `complete` is false when the snap length cut the datagram: a cut plain compound does not
     /// walk cleanly either, so SRTCP detection is skipped and what fits is parsed.
-    pub(super) fn on_rtcp(
+    pub fn on_rtcp(
         &mut self,
         now: i64,
         src: SocketAddr,
