@@ -30,7 +30,7 @@
 //! flow always lands in one source, which is what per-stream statistics need. Linux only.
 //!
 //! The `pcap` crate keeps libpcap's raw bindings private, so the few calls it does not wrap (or
-//! wraps with a borrow that cannot be returned conditionally from a loop) are declared in [`ffi`]
+//! wraps with a borrow that cannot be returned conditionally from a loop) are declared in `ffi`
 //! against the libpcap the crate already links.
 
 use super::{CaptureError, Frame};
@@ -61,7 +61,8 @@ pub struct LiveOptions {
     /// Read timeout in ms (`pcap_set_timeout(3PCAP)`): on Linux the `TPACKET_V3` block retire
     /// time. It does not bound [`LiveSource::next`], whose own `wait` does.
     pub timeout_ms: u32,
-    /// Put the interface in promiscuous mode (needs `CAP_NET_ADMIN` besides `CAP_NET_RAW`).
+    /// Put the interface in promiscuous mode. On Linux `CAP_NET_RAW` suffices: libpcap joins
+    /// `PACKET_MR_PROMISC` on its packet socket (`packet(7)`); measured with only `CAP_NET_RAW`.
     pub promiscuous: bool,
     /// Join a Linux `PACKET_FANOUT` group, for several capture threads on one interface.
     pub fanout: Option<Fanout>,
