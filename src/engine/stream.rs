@@ -351,7 +351,11 @@ impl Stream {
         }
         // Packets the probe dropped itself are missing at the probe but were not lost in the
         // network: they come off every loss figure (and are reported as `probe_dropped`).
-        let probe_dropped = i64::try_from(self.probe_dropped).unwrap_or(i64::MAX);
+        // Drops after the highest sequence number received (the stream's tail) were never
+        // counted as missing, so at most the counted loss is taken back.
+        let probe_dropped = i64::try_from(self.probe_dropped)
+            .unwrap_or(i64::MAX)
+            .min(self.seq.lost().max(0));
         let upstream = self
             .seq
             .missing_upto(self.seq.highest_ext_seq())

@@ -37,7 +37,12 @@ pub enum Overflow {
     Drop,
     /// File replay: wait for room; nothing is lost.
     Wait,
+    /// Shutdown: wait a bounded time for room, then drop (a stuck worker cannot hang exit).
+    Drain,
 }
+
+/// How long the final flush waits for room in a worker's queue.
+const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The sending end of one worker's queue, as seen by one feeder.
 pub struct ShardLink {
@@ -221,19 +226,12 @@ impl Feeder {
         let Some(lane) = self.lanes.get_mut(i) else {
             return;
         };
-        if lane.batch.is_empty() {
+        if lane.batch.is_empty() && lane.drops.is_empty() {
             return;
         }
-        let fresh = match lane.link.recycle.try_recv() {
-            Ok(b) => b,
-            Err(_) => {
-                self.batches_allocated += 1;
-                Batch::with_capacity(self.batch_events, 0)
-            }
-        };
-        let mut batch = std::mem::replace(&mut lane.batch, fresh);
+        let mut batch = std::mem::take(&mut lane.batch);
         if !lane.drops.is_empty() {
-            let now = batch.events.first().map_or(0, Event::now);
+            let now = batch.events.first().map_or(self.stats.last_ns, Event::now);
             let reports =
                 lane.drops
                     .drain(..)
@@ -247,9 +245,26 @@ impl Feeder {
                 .send(batch)
                 .map_err(|e| TrySendError::Disconnected(e.0)),
             Overflow::Drop => lane.link.tx.try_send(batch),
+            Overflow::Drain => lane
+                .link
+                .tx
+                .send_timeout(batch, DRAIN_WAIT)
+                .map_err(|e| match e {
+                    crossbeam_channel::SendTimeoutError::Timeout(b) => TrySendError::Full(b),
+                    crossbeam_channel::SendTimeoutError::Disconnected(b) => {
+                        TrySendError::Disconnected(b)
+                    }
+                }),
         };
         let mut dropped = match result {
-            Ok(()) => return,
+            Ok(()) => {
+                // The next batch: one the worker gave back, else a new one.
+                lane.batch = lane.link.recycle.try_recv().unwrap_or_else(|_| {
+                    self.batches_allocated += 1;
+                    Batch::with_capacity(self.batch_events, 0)
+                });
+                return;
+            }
             Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) => b,
         };
         for ev in &dropped.events {
@@ -272,11 +287,9 @@ impl Feeder {
                 _ => {}
             }
         }
-        // The dropped batch is reused for the next events rather than freed.
+        // The dropped batch takes the next events: dropping allocates nothing.
         dropped.clear();
-        if lane.batch.events.capacity() < dropped.events.capacity() {
-            std::mem::swap(&mut lane.batch, &mut dropped);
-        }
+        lane.batch = dropped;
     }
 
     /// Send every partly filled batch.
@@ -322,6 +335,9 @@ impl Feeder {
 impl Drop for Feeder {
     /// Whatever is still batched goes to the workers (they stop when every feeder is gone).
     fn drop(&mut self) {
+        if self.overflow == Overflow::Drop {
+            self.overflow = Overflow::Drain;
+        }
         self.flush();
         self.publish();
     }
