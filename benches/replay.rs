@@ -7,10 +7,15 @@
 //! as the least disturbed by the rest of the machine).
 
 use rtcprobe::config::Resolved;
+use rtcprobe::engine::EndReason;
+use rtcprobe::pipeline::feeder::Overflow;
+use rtcprobe::pipeline::file::{replay as piped, Pace};
+use rtcprobe::pipeline::Options;
 use rtcprobe::replay::replay_file;
 use rtcprobe::synth::pcap::TsResolution;
 use rtcprobe::synth::scenarios::{write_clean_many, Format};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 const STREAMS: u32 = 1_000;
@@ -50,6 +55,32 @@ fn full_replay(path: &Path) -> (u64, f64, usize) {
     (report.summary.frames, secs, report.streams.len())
 }
 
+/// The same file through the live pipeline: the reading thread decodes and routes, `workers`
+/// shard workers run the engines (waiting on full queues, so nothing is dropped).
+fn pipeline_replay(path: &Path, workers: usize) -> (u64, f64, usize) {
+    let opts = Options {
+        workers,
+        queue_batches: 512,
+        batch_events: 64,
+        snapshot_interval: std::time::Duration::from_secs(1),
+        overflow: Overflow::Wait,
+        end_reason: EndReason::EndOfCapture,
+    };
+    let stop = AtomicBool::new(false);
+    let start = Instant::now();
+    let report = piped(
+        path,
+        &Resolved::default(),
+        &opts,
+        Pace::Fast,
+        &stop,
+        &mut |_| {},
+    )
+    .expect("pipeline replay");
+    let secs = start.elapsed().as_secs_f64();
+    (report.summary.frames, secs, report.streams.len())
+}
+
 fn main() {
     // `cargo test --benches` / `cargo bench --no-run` must not run the long benchmark.
     if std::env::args().any(|a| a == "--list" || a == "--test") {
@@ -73,6 +104,15 @@ fn main() {
         streams = st;
     }
     assert_eq!(streams, STREAMS as usize, "every stream reported");
+    let worker_counts = [1usize, 2, 3];
+    let mut best_piped = [f64::MAX; 3];
+    for _ in 0..runs {
+        for (best, &w) in best_piped.iter_mut().zip(&worker_counts) {
+            let (n, s, st) = pipeline_replay(&path, w);
+            assert_eq!((n, st), (frames, streams));
+            *best = best.min(s);
+        }
+    }
     let bare_pps = frames as f64 / best_bare;
     let full_pps = frames as f64 / best_full;
     println!(
@@ -88,4 +128,17 @@ fn main() {
         full_pps
     );
     println!("ratio             : {:.1} %", 100.0 * full_pps / bare_pps);
+    for (best, w) in best_piped.iter().zip(worker_counts) {
+        let pps = frames as f64 / best;
+        println!(
+            "pipeline, {w} worker{}: {:>12.0} packets/s ({best:.3} s, {:.2}x single-threaded)",
+            if w == 1 { " " } else { "s" },
+            pps,
+            pps / full_pps
+        );
+    }
+    println!(
+        "cores: {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
 }
