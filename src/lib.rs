@@ -6,6 +6,9 @@
 //! capture (pcap file / live)  ──frames──▶  wire (zero-copy decode)  ──views──▶  engine (sans-IO stats)
 //!                                                                                   │
 //!                                                              output (table/json/csv) ◀── records
+//!
+//! live:  capture thread(s): frame → wire → engine::triage → route by SSRC ──batches──▶ shard
+//!        workers (one Engine each, no lock) ──▶ snapshots (ArcSwap) and ended-stream records
 //! ```
 //!
 //! * [`wire`] depends on nothing of ours: it decodes link, IP, UDP, the RFC 7983 demultiplex,
@@ -13,7 +16,9 @@
 //! * [`engine`] depends only on [`wire`]: it tracks streams and computes loss, jitter and RTT.
 //!   Time is always an argument (the capture timestamp), never read from a clock, so replay and
 //!   live capture give identical numbers.
-//! * [`capture`], [`output`], [`daemon`] and the binary do the IO.
+//! * [`pipeline`] runs the engines on shard workers fed by capture threads over bounded
+//!   lock-free queues; [`daemon`] supervises it as `rtcprobe run`.
+//! * [`capture`], [`output`], [`pipeline`], [`daemon`] and the binary do the IO.
 //! * [`synth`] builds synthetic captures with known ground truth for tests and benchmarks.
 
 pub mod capture;
