@@ -4,9 +4,12 @@
 //!
 //! * **(a) exact**: rtcprobe's records equal `rtcprobe replay` of what tcpdump wrote next to it,
 //!   field by field (only `ended_by` differs: `shutdown` live). Both read the same frames with
-//!   the same kernel timestamp: the receive timestamp is taken once per frame and every
-//!   AF_PACKET socket on the device reads that one value (`same_frames_same_timestamps` checks
-//!   this with two tcpdumps). The summary counters must agree too.
+//!   the same kernel timestamp: a TPACKET ring reports the skb's receive timestamp when the skb
+//!   has one and reads the clock itself, per socket, only when it has none; the skb gets one
+//!   (once, in `netif_rx`) as soon as any socket on the host has asked for software timestamps,
+//!   and libpcap asks (`SO_TIMESTAMPNS`) for every capture opened with nanosecond precision,
+//!   such as the tcpdump beside the probe. `same_frames_same_timestamps` checks it with two
+//!   tcpdumps. The summary counters must agree too.
 //! * **(b) against the original file**: every count exact; times (first/last seen, gaps,
 //!   jitter, RTTs) within tolerances computed from tcpreplay's pacing on the same run, which
 //!   the test measures (tcpdump's timestamps against the file's, frame by frame; [`Pacing`]):
