@@ -13,15 +13,17 @@
 //! * [`engine`] depends only on [`wire`]: it tracks streams and computes loss, jitter and RTT.
 //!   Time is always an argument (the capture timestamp), never read from a clock, so replay and
 //!   live capture give identical numbers.
-//! * [`capture`], [`output`] and the binary do the IO.
+//! * [`capture`], [`output`], [`daemon`] and the binary do the IO.
 //! * [`synth`] builds synthetic captures with known ground truth for tests and benchmarks.
 
 pub mod capture;
 pub mod config;
+pub mod daemon;
 pub mod engine;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod output;
+pub mod pipeline;
 pub mod replay;
 pub mod synth;
 pub mod wire;

@@ -1,13 +1,19 @@
-//! The `rtcprobe` command line: `replay` a capture, `validate` a configuration.
+//! The `rtcprobe` command line: `run` the daemon, `replay` a capture, `validate` a configuration.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use rtcprobe::config::{Config, ConfigError, Resolved};
+use rtcprobe::config::{Config, ConfigError, Settings};
+use rtcprobe::daemon::run::{self as daemon, pipeline_options, SetLogLevel};
+use rtcprobe::engine::EndReason;
 use rtcprobe::output::{self, Format};
+use rtcprobe::pipeline::feeder::Overflow;
+use rtcprobe::pipeline::file::{self as piped, Pace};
 use rtcprobe::replay::replay_file;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 /// Exit code when the capture could not be read to its end (the partial report is printed).
 const EXIT_PARTIAL: u8 = 3;
@@ -40,6 +46,31 @@ enum Command {
         /// Configuration file (TOML); see config.example.toml.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Pace the capture at its recorded speed through the live pipeline (shard workers,
+        /// drops on overload), so that dashboards and sinks can be tried without traffic.
+        /// SIGTERM/SIGINT stop early and report what was read.
+        #[arg(long)]
+        realtime: bool,
+        /// Replay through the live pipeline with this many shard workers (default: the
+        /// single-threaded engine; with --realtime: `pipeline.workers` from the config).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+        workers: Option<u16>,
+    },
+    /// Run the probe daemon: capture live, analyse, publish (see systemd/rtcprobe.service).
+    ///
+    /// Stops on SIGTERM/SIGINT (drains, writes final records, exits 0); SIGHUP reloads the
+    /// configuration. Signals readiness and the watchdog to systemd when NOTIFY_SOCKET is set.
+    Run {
+        /// Configuration file (TOML); see config.example.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// Append one JSON line per ended stream to this file (the `streams[]` objects of
+        /// `replay --format json`; streams live at exit end with `"ended_by": "shutdown"`).
+        #[arg(long)]
+        records: Option<PathBuf>,
+        /// Write totals (frames, drops, counters) as JSON to this file at exit.
+        #[arg(long)]
+        summary: Option<PathBuf>,
     },
     /// Check a configuration file: exit 0, or print every problem and exit 1.
     Validate {
@@ -50,8 +81,8 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
-    match run(cli) {
+    let set_log = init_logging();
+    match run(cli, &set_log) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("rtcprobe: {e:#}");
@@ -60,33 +91,85 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+/// Logs go to stderr (journald under systemd), without ANSI colours unless stderr is a
+/// terminal; `RUST_LOG` sets the filter, else `warn` until `run` applies `log.level`. Returns
+/// what `run` uses to change the filter (at start and on SIGHUP).
+fn init_logging() -> SetLogLevel {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::{fmt, reload, EnvFilter};
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let (filter, handle) = reload::Layer::new(filter);
+    // Under systemd, journald stamps every line: no second timestamp.
+    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    let ansi = std::io::stderr().is_terminal();
+    let layer = fmt::layer().with_writer(std::io::stderr).with_ansi(ansi);
+    if journald {
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(layer.without_time())
+            .init();
+    } else {
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(layer)
+            .init();
+    }
+    Box::new(move |spec: &str| {
+        let f = EnvFilter::try_new(spec).map_err(|e| e.to_string())?;
+        handle.reload(f).map_err(|e| e.to_string())
+    })
 }
 
-fn load_config(path: Option<&PathBuf>) -> Result<Resolved, ConfigError> {
+fn load_settings(path: Option<&PathBuf>) -> Result<Settings, ConfigError> {
     match path {
-        Some(p) => Config::load(p),
-        None => Ok(Resolved::default()),
+        Some(p) => Config::load_settings(p),
+        None => Ok(Config::default()
+            .settings()
+            .unwrap_or_else(|_| unreachable!("the defaults validate"))),
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Run {
+            config,
+            records,
+            summary,
+        } => {
+            daemon::run(
+                &daemon::Args {
+                    config,
+                    records,
+                    summary,
+                },
+                set_log,
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Replay {
             file,
             format,
             config,
+            realtime,
+            workers,
         } => {
-            let cfg = load_config(config.as_ref())?;
-            let report = replay_file(&file, &cfg)?;
+            let settings = load_settings(config.as_ref())?;
+            let report = if realtime || workers.is_some() {
+                let pace = if realtime { Pace::Realtime } else { Pace::Fast };
+                let mut opts = pipeline_options(&settings, Overflow::Wait, EndReason::EndOfCapture);
+                if let Some(n) = workers {
+                    opts.workers = usize::from(n);
+                }
+                let stop = Arc::new(AtomicBool::new(false));
+                for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+                    signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop))?;
+                    signal_hook::flag::register(sig, Arc::clone(&stop))?;
+                }
+                piped::replay(&file, &settings.engine, &opts, pace, &stop, &mut |_| {})?
+            } else {
+                replay_file(&file, &settings.engine)?
+            };
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
             output::write(&report, format, &mut out).context("writing the report")?;
@@ -98,7 +181,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate { config } => match Config::load(&config) {
+        Command::Validate { config } => match Config::load_settings(&config) {
             Ok(_) => {
                 println!("{}: ok", config.display());
                 Ok(ExitCode::SUCCESS)

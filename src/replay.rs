@@ -106,6 +106,7 @@ impl Run {
             }
             self.next_expire = ts_ns.saturating_add(EXPIRE_EVERY_NS);
         }
+        self.engine.set_frame(self.frames);
         match decode_udp(link, data) {
             Ok(dg) => self.engine.on_datagram(ts_ns, &dg),
             Err(e) => self.count_undecoded(e),

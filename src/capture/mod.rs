@@ -5,8 +5,10 @@
 //! trait; the engine never sees where a frame came from. This module is IO: nothing here decodes.
 
 pub mod file;
+pub mod live;
 
 pub use file::FileSource;
+pub use live::{Fanout, LiveOptions, LiveSource, LiveStats, Next};
 
 /// One captured frame, borrowed from the source's buffer until the next call.
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +34,8 @@ pub enum CaptureError {
     },
 }
 
-/// A source of captured frames (pcap file, pcapng file, live interface).
+/// A source of captured frames (pcap file, pcapng file). Live capture has its own API
+/// ([`LiveSource::next`] with a wait budget) because it must come back when nothing arrives.
 pub trait PacketSource {
     /// The pcap LINKTYPE_ value of the frames this source yields.
     fn linktype(&self) -> i32;

@@ -19,6 +19,7 @@ pub mod record;
 mod rtcp;
 pub mod rtt;
 pub mod seq;
+pub mod shard;
 pub mod stream;
 mod stun;
 
@@ -29,10 +30,12 @@ mod tests;
 
 use crate::config::Resolved;
 use crate::wire::demux::{classify, Demuxed, Turn};
+use crate::wire::stun::Message;
 use crate::wire::{rtp, Datagram};
 use foldhash::HashMap;
 use record::StreamRecord;
 use serde::Serialize;
+pub use shard::Shard;
 use std::net::{IpAddr, SocketAddr};
 use stream::Stream;
 
@@ -71,6 +74,10 @@ pub enum EndReason {
     Idle,
     EndOfCapture,
     Evicted,
+    /// The daemon stopped (SIGTERM/SIGINT) while the stream was active.
+    Shutdown,
+    /// Not ended: a snapshot of a live stream.
+    Active,
 }
 
 impl EndReason {
@@ -80,8 +87,96 @@ impl EndReason {
             EndReason::Idle => "idle",
             EndReason::EndOfCapture => "end_of_capture",
             EndReason::Evicted => "evicted",
+            EndReason::Shutdown => "shutdown",
+            EndReason::Active => "active",
         }
     }
+}
+
+/// The RTP header fields the engine uses: what the live pipeline carries from the capture
+/// thread to a worker instead of the packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtpMeta {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub ssrc: u32,
+    pub seq: u16,
+    pub pt: u8,
+    pub ts: u32,
+    /// UDP payload length on the wire (the snap length may have cut the capture).
+    pub wire_len: u32,
+}
+
+impl RtpMeta {
+    pub fn new(src: SocketAddr, dst: SocketAddr, p: &rtp::Packet<'_>, wire_len: usize) -> Self {
+        RtpMeta {
+            src,
+            dst,
+            ssrc: p.ssrc(),
+            seq: p.sequence_number(),
+            pt: p.payload_type(),
+            ts: p.timestamp(),
+            wire_len: u32::try_from(wire_len).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+/// What a datagram is, once the stateless part of [`Engine::on_datagram`] has looked at it.
+pub enum Triage<'a> {
+    Rtp(RtpMeta),
+    /// RTCP payload; `complete` is false when the snap length cut it.
+    Rtcp {
+        buf: &'a [u8],
+        complete: bool,
+    },
+    Stun(Message<'a>),
+    /// Fully accounted already (DTLS, ZRTP, other UDP, filtered, invalid RTP).
+    Done,
+}
+
+/// The stateless first half of [`Engine::on_datagram`]: classify (RFC 7983), unwrap TURN,
+/// apply the port filter, and count what needs no stream state. The live pipeline's capture
+/// thread calls it to decide which worker gets the datagram; the counters it increments are
+/// never incremented by the stateful half, so per-thread counters add up to one engine's.
+pub fn triage<'a>(cfg: &Resolved, counters: &mut Counters, dg: &Datagram<'a>) -> Triage<'a> {
+    counters.udp_datagrams += 1;
+    let c = classify(dg.payload);
+    let wire_len = match c.turn {
+        None => dg.wire_len,
+        Some(Turn::ChannelData { .. }) => {
+            counters.turn_channel_data += 1;
+            0
+        }
+        Some(Turn::DataIndication | Turn::SendIndication) => {
+            counters.turn_indications += 1;
+            0
+        }
+    };
+    let (src, dst) = (dg.src, dg.dst);
+    match c.inner {
+        Demuxed::Rtp(_) | Demuxed::Rtcp(_) if !cfg.port_allowed(src.port(), dst.port()) => {
+            counters.port_filtered += 1;
+        }
+        Demuxed::Rtp(buf) => match rtp::Packet::new_header_only(buf) {
+            Ok(p) => {
+                let len = if wire_len == 0 { buf.len() } else { wire_len };
+                return Triage::Rtp(RtpMeta::new(src, dst, &p, len));
+            }
+            Err(_) => counters.rtp_invalid += 1,
+        },
+        Demuxed::Rtcp(buf) => {
+            let complete = c.turn.is_some() || dg.payload.len() >= dg.wire_len;
+            return Triage::Rtcp { buf, complete };
+        }
+        Demuxed::Stun(m) => {
+            counters.stun_messages += 1;
+            return Triage::Stun(m);
+        }
+        Demuxed::Dtls => counters.dtls_records += 1,
+        Demuxed::Zrtp => counters.zrtp_packets += 1,
+        Demuxed::Unknown => counters.other_udp += 1,
+    }
+    Triage::Done
 }
 
 /// Candidates with no packet for this long are forgotten (they never became streams).
@@ -114,11 +209,67 @@ pub struct Counters {
     pub candidates_dropped: u64,
     pub streams_created: u64,
     pub streams_evicted: u64,
+    /// RTP packets the probe itself dropped (a full pipeline queue) whose stream was unknown.
+    pub probe_dropped_unattributed: u64,
+}
+
+impl Counters {
+    /// Add another engine's (or the capture thread's) counters: the shards of one pipeline
+    /// count disjoint things, so their sum is what a single engine would have counted.
+    pub fn add(&mut self, o: &Counters) {
+        // Destructured so that a new field cannot be forgotten here.
+        let Counters {
+            udp_datagrams,
+            rtp_packets,
+            rtp_invalid,
+            rtp_unvalidated,
+            rtcp_packets,
+            rtcp_malformed,
+            srtcp_packets,
+            rtcp_unmatched,
+            stun_messages,
+            stun_rtt_samples,
+            dtls_records,
+            zrtp_packets,
+            turn_channel_data,
+            turn_indications,
+            other_udp,
+            port_filtered,
+            candidates_dropped,
+            streams_created,
+            streams_evicted,
+            probe_dropped_unattributed,
+        } = o;
+        self.udp_datagrams += udp_datagrams;
+        self.rtp_packets += rtp_packets;
+        self.rtp_invalid += rtp_invalid;
+        self.rtp_unvalidated += rtp_unvalidated;
+        self.rtcp_packets += rtcp_packets;
+        self.rtcp_malformed += rtcp_malformed;
+        self.srtcp_packets += srtcp_packets;
+        self.rtcp_unmatched += rtcp_unmatched;
+        self.stun_messages += stun_messages;
+        self.stun_rtt_samples += stun_rtt_samples;
+        self.dtls_records += dtls_records;
+        self.zrtp_packets += zrtp_packets;
+        self.turn_channel_data += turn_channel_data;
+        self.turn_indications += turn_indications;
+        self.other_udp += other_udp;
+        self.port_filtered += port_filtered;
+        self.candidates_dropped += candidates_dropped;
+        self.streams_created += streams_created;
+        self.streams_evicted += streams_evicted;
+        self.probe_dropped_unattributed += probe_dropped_unattributed;
+    }
 }
 
 /// The stream table and the per-datagram logic.
 pub struct Engine {
     cfg: Resolved,
+    shard: Shard,
+    /// Order given to the next new candidate: the caller's frame number when it sets one
+    /// ([`Engine::set_frame`]), so that output order does not depend on the shard count.
+    frame: u64,
     /// Boxed so that the table's buckets stay small (key + pointer): the per-packet lookup then
     /// touches little memory besides the one stream it updates.
     streams: HashMap<StreamKey, Box<Stream>>,
@@ -137,8 +288,19 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(cfg: Resolved) -> Self {
+        Engine::with_shard(cfg, Shard::SOLE)
+    }
+
+    /// An engine that owns only `shard`'s SSRCs (see [`shard`]). The stream and candidate
+    /// limits are divided among the shards.
+    pub fn with_shard(mut cfg: Resolved, shard: Shard) -> Self {
+        let n = shard.count.max(1) as usize;
+        cfg.max_streams = cfg.max_streams.div_ceil(n).max(1);
+        cfg.max_candidates = cfg.max_candidates.div_ceil(n).max(1);
         Engine {
             cfg,
+            shard,
+            frame: 0,
             streams: HashMap::default(),
             candidates: HashMap::default(),
             by_ssrc: HashMap::default(),
@@ -149,6 +311,20 @@ impl Engine {
             next_order: 0,
             counters: Counters::default(),
         }
+    }
+
+    /// Replace the configuration, keeping every stream (SIGHUP reload). Limits keep this
+    /// shard's share; a new clock rate applies to streams created from now on.
+    pub fn reconfigure(&mut self, mut cfg: Resolved) {
+        cfg.max_streams = self.cfg.max_streams;
+        cfg.max_candidates = self.cfg.max_candidates;
+        self.cfg = cfg;
+    }
+
+    /// Number the next packets with the capture's frame number: new streams are ordered by
+    /// it. Without calls, streams are numbered in order of creation.
+    pub fn set_frame(&mut self, frame: u64) {
+        self.frame = frame;
     }
 
     pub fn counters(&self) -> &Counters {
@@ -163,46 +339,22 @@ impl Engine {
     /// Handle one decoded UDP datagram captured at `now` (ns since the epoch). Call it for
     /// every datagram in capture order.
     pub fn on_datagram(&mut self, now: i64, dg: &Datagram<'_>) {
-        self.counters.udp_datagrams += 1;
-        let c = classify(dg.payload);
-        let wire_len = match c.turn {
-            None => dg.wire_len,
-            Some(Turn::ChannelData { .. }) => {
-                self.counters.turn_channel_data += 1;
-                0
-            }
-            Some(Turn::DataIndication | Turn::SendIndication) => {
-                self.counters.turn_indications += 1;
-                0
-            }
-        };
-        let (src, dst) = (dg.src, dg.dst);
-        match c.inner {
-            Demuxed::Rtp(_) | Demuxed::Rtcp(_)
-                if !self.cfg.port_allowed(src.port(), dst.port()) =>
-            {
-                self.counters.port_filtered += 1;
-            }
-            Demuxed::Rtp(buf) => match rtp::Packet::new_header_only(buf) {
-                Ok(p) => {
-                    let len = if wire_len == 0 { buf.len() } else { wire_len };
-                    self.on_rtp(now, src, dst, &p, len);
-                }
-                Err(_) => self.counters.rtp_invalid += 1,
-            },
-            Demuxed::Rtcp(buf) => {
-                let complete = c.turn.is_some() || dg.payload.len() >= dg.wire_len;
-                self.on_rtcp(now, src, dst, buf, complete)
-            }
-            Demuxed::Stun(m) => {
-                self.counters.stun_messages += 1;
-                if self.stun.on_message(now, src, dst, &m) {
-                    self.counters.stun_rtt_samples += 1;
-                }
-            }
-            Demuxed::Dtls => self.counters.dtls_records += 1,
-            Demuxed::Zrtp => self.counters.zrtp_packets += 1,
-            Demuxed::Unknown => self.counters.other_udp += 1,
+        let mut counters = std::mem::take(&mut self.counters);
+        let t = triage(&self.cfg, &mut counters, dg);
+        self.counters = counters;
+        match t {
+            Triage::Rtp(m) => self.on_rtp_meta(now, &m),
+            Triage::Rtcp { buf, complete } => self.on_rtcp(now, dg.src, dg.dst, buf, complete),
+            Triage::Stun(m) => self.on_stun(now, dg.src, dg.dst, &m),
+            Triage::Done => {}
+        }
+    }
+
+    /// A STUN message (already counted by [`triage`]): ICE round trips.
+    pub fn on_stun(&mut self, now: i64, src: SocketAddr, dst: SocketAddr, m: &Message<'_>) {
+        // Every shard sees every STUN message (STUN is about 5-tuples, not SSRCs); one counts.
+        if self.stun.on_message(now, src, dst, m) && self.shard.index == 0 {
+            self.counters.stun_rtt_samples += 1;
         }
     }
 
@@ -215,13 +367,18 @@ impl Engine {
         p: &rtp::Packet<'_>,
         wire_len: usize,
     ) {
+        self.on_rtp_meta(now, &RtpMeta::new(src, dst, p, wire_len));
+    }
+
+    /// [`Engine::on_rtp`] from the header fields alone.
+    pub fn on_rtp_meta(&mut self, now: i64, m: &RtpMeta) {
         self.counters.rtp_packets += 1;
         let key = StreamKey {
-            src,
-            dst,
-            ssrc: p.ssrc(),
+            src: m.src,
+            dst: m.dst,
+            ssrc: m.ssrc,
         };
-        let (seq, ts, pt) = (p.sequence_number(), p.timestamp(), p.payload_type());
+        let (seq, ts, pt, wire_len) = (m.seq, m.ts, m.pt, m.wire_len as usize);
         if let Some(s) = self.streams.get_mut(&key) {
             if s.on_rtp(now, seq, ts, pt, wire_len) == seq::SeqEvent::Bad {
                 self.counters.rtp_unvalidated += 1;
@@ -236,8 +393,12 @@ impl Engine {
                 self.counters.candidates_dropped += 1;
                 return;
             }
-            let order = self.next_order;
-            self.next_order += 1;
+            let order = if self.frame != 0 {
+                self.frame
+            } else {
+                self.next_order += 1;
+                self.next_order
+            };
             let s = Box::new(Stream::new(key, order, now, seq, pt, &self.cfg));
             self.candidates.insert(key, s);
         }
@@ -332,10 +493,15 @@ impl Engine {
 
     /// End every stream (`end_of_capture`); call once when the capture is over.
     pub fn finish_all(&mut self) {
+        self.finish_all_as(EndReason::EndOfCapture);
+    }
+
+    /// End every stream, saying why (`end_of_capture`, `shutdown`).
+    pub fn finish_all_as(&mut self, why: EndReason) {
         let mut keys: Vec<StreamKey> = self.streams.keys().copied().collect();
         keys.sort_by_key(|k| self.streams.get(k).map_or(0, |s| s.order));
         for k in keys {
-            self.finish(&k, EndReason::EndOfCapture);
+            self.finish(&k, why);
         }
         let unvalidated: u64 = self.candidates.values().map(|c| c.packets).sum();
         self.counters.rtp_unvalidated += unvalidated;
@@ -347,8 +513,42 @@ impl Engine {
         std::mem::take(&mut self.finished)
     }
 
+    /// Records of the live streams as they stand (`ended_by` = `active`), for snapshots.
+    pub fn active_records(&self) -> Vec<(u64, StreamRecord)> {
+        self.streams
+            .values()
+            .map(|s| (s.order, self.record_of(s, EndReason::Active)))
+            .collect()
+    }
+
+    /// The probe itself dropped `packets` RTP packets of `key` (a full pipeline queue) before
+    /// this engine saw them: they are kept out of the stream's network loss.
+    pub fn on_probe_drop(&mut self, now: i64, key: &StreamKey, packets: u64) {
+        match self
+            .streams
+            .get_mut(key)
+            .or_else(|| self.candidates.get_mut(key))
+        {
+            Some(s) => s.on_probe_drop(now, packets),
+            None => self.counters.probe_dropped_unattributed += packets,
+        }
+    }
+
+    /// The kernel or the interface dropped packets at about `now` (pcap statistics): which
+    /// streams lost them is unknown, so every live stream is flagged.
+    pub fn on_capture_drop(&mut self, now: i64) {
+        for s in self.streams.values_mut() {
+            s.on_probe_drop(now, 0);
+        }
+    }
+
+    /// The stream's record, with the STUN RTT of its 5-tuple pair (kept apart from streams).
+    fn record_of(&self, s: &Stream, why: EndReason) -> StreamRecord {
+        s.record(why, self.stun.stats(s.key.src, s.key.dst).as_ref())
+    }
+
     fn finish(&mut self, key: &StreamKey, why: EndReason) {
-        let Some(mut s) = self.streams.remove(key) else {
+        let Some(s) = self.streams.remove(key) else {
             return;
         };
         if let Some(v) = self.by_ssrc.get_mut(&key.ssrc) {
@@ -364,11 +564,7 @@ impl Engine {
                 self.by_ips.remove(&ips);
             }
         }
-        if let Some(stats) = self.stun.stats(key.src, key.dst) {
-            if let Some(slot) = s.rtt.get_mut(rtt::RttMethod::Stun as usize) {
-                *slot = stats;
-            }
-        }
-        self.finished.push((s.order, s.record(why)));
+        let record = self.record_of(&s, why);
+        self.finished.push((s.order, record));
     }
 }

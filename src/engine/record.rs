@@ -60,6 +60,12 @@ pub struct StreamRecord {
     pub ended_by: &'static str,
     /// True when this stream's RTCP is SRTCP (encrypted past the first header).
     pub srtcp: bool,
+    /// RTP packets of this stream that the probe itself dropped (its pipeline was full), and
+    /// that are therefore not in `lost`, `loss_upstream` or `loss_downstream`.
+    pub probe_dropped: u64,
+    /// True when the probe dropped packets while this stream was active (pipeline, kernel or
+    /// interface drops): its loss figures may be short of packets the probe never saw.
+    pub probe_drop: bool,
 }
 
 /// Statistics of one RTT method, milliseconds.

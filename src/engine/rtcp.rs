@@ -10,7 +10,7 @@
 
 use super::record::SenderInfo;
 use super::rtt::{ntp_middle, short_diff_to_ns, short_to_ns, RttMethod, SrEntry, SR_BLOCKS};
-use super::{EndReason, Engine, StreamKey};
+use super::{shard, EndReason, Engine, StreamKey};
 use crate::wire::rtcp::{self, Compound, Packet, PsFeedbackKind, ReportBlock, RtpFeedbackKind};
 use std::net::SocketAddr;
 
@@ -59,7 +59,7 @@ impl Engine {
     /// Handle one RTCP datagram (compound, RFC 3550 §6.1, or reduced-size, RFC 5506).
     /// `complete` is false when the snap length cut the datagram: a cut plain compound does not
     /// walk cleanly either, so SRTCP detection is skipped and what fits is parsed.
-    pub(super) fn on_rtcp(
+    pub fn on_rtcp(
         &mut self,
         now: i64,
         src: SocketAddr,
@@ -67,8 +67,16 @@ impl Engine {
         buf: &[u8],
         complete: bool,
     ) {
-        self.counters.rtcp_packets += 1;
+        // With several shards, the datagram reaches every shard owning an SSRC it mentions;
+        // the owner of the first SSRC counts it (super::shard).
+        let primary = self.shard.owns(shard::primary_ssrc(buf));
+        if primary {
+            self.counters.rtcp_packets += 1;
+        }
         if complete && rtcp::is_srtcp(buf) {
+            if !primary {
+                return;
+            }
             self.counters.srtcp_packets += 1;
             if let Some(k) = rtcp::first_ssrc(buf).and_then(|s| self.sender_stream(src, dst, s)) {
                 if let Some(s) = self.streams.get_mut(&k) {
@@ -77,9 +85,12 @@ impl Engine {
             }
             return;
         }
+        let shard = self.shard;
         for item in Compound::new(buf) {
             let Ok(p) = item else {
-                self.counters.rtcp_malformed += 1;
+                if primary {
+                    self.counters.rtcp_malformed += 1;
+                }
                 break;
             };
             match p {
@@ -94,25 +105,27 @@ impl Engine {
                         entry.n_blocks += 1;
                     }
                     debug_assert!(usize::from(entry.n_blocks) <= SR_BLOCKS);
-                    self.on_sender_report(
-                        src,
-                        dst,
-                        sr.ssrc(),
-                        &entry,
-                        sr.packet_count(),
-                        sr.octet_count(),
-                    );
-                    for b in sr.report_blocks() {
+                    if shard.owns(sr.ssrc()) {
+                        self.on_sender_report(
+                            src,
+                            dst,
+                            sr.ssrc(),
+                            &entry,
+                            sr.packet_count(),
+                            sr.octet_count(),
+                        );
+                    }
+                    for b in sr.report_blocks().filter(|b| shard.owns(b.ssrc())) {
                         self.on_report_block(now, src, dst, sr.ssrc(), &b, Some(&entry));
                     }
                 }
                 Packet::ReceiverReport(rr) => {
-                    for b in rr.report_blocks() {
+                    for b in rr.report_blocks().filter(|b| shard.owns(b.ssrc())) {
                         self.on_report_block(now, src, dst, rr.ssrc(), &b, None);
                     }
                 }
                 Packet::Sdes(sdes) => {
-                    for (ssrc, cname) in sdes.cnames() {
+                    for (ssrc, cname) in sdes.cnames().filter(|(s, _)| shard.owns(*s)) {
                         let Some(k) = self.sender_stream(src, dst, ssrc) else {
                             continue;
                         };
@@ -124,12 +137,13 @@ impl Engine {
                     }
                 }
                 Packet::Bye(bye) => {
-                    for ssrc in bye.ssrcs() {
+                    for ssrc in bye.ssrcs().filter(|s| shard.owns(*s)) {
                         if let Some(k) = self.sender_stream(src, dst, ssrc) {
                             self.finish(&k, EndReason::Bye);
                         }
                     }
                 }
+                Packet::RtpFeedback(fb) if !shard.owns(fb.media_ssrc()) => {}
                 Packet::RtpFeedback(fb) => {
                     let k = self.described_stream(src, dst, fb.media_ssrc());
                     let Some(s) = k.and_then(|k| self.streams.get_mut(&k)) else {
@@ -152,14 +166,16 @@ impl Engine {
     }
 
     fn on_ps_feedback(&mut self, src: SocketAddr, dst: SocketAddr, fb: &rtcp::PsFeedback<'_>) {
+        let shard = self.shard;
         match fb.kind() {
+            PsFeedbackKind::Pli if !shard.owns(fb.media_ssrc()) => {}
             PsFeedbackKind::Pli => {
                 if let Some(s) = self.described_mut(src, dst, fb.media_ssrc()) {
                     s.feedback.plis += 1;
                 }
             }
             PsFeedbackKind::Fir(fir) => {
-                for (ssrc, _seq) in fir.entries() {
+                for (ssrc, _seq) in fir.entries().filter(|(s, _)| shard.owns(*s)) {
                     if let Some(s) = self.described_mut(src, dst, ssrc) {
                         s.feedback.firs += 1;
                     }
@@ -167,7 +183,7 @@ impl Engine {
             }
             PsFeedbackKind::Remb(remb) => {
                 let bps = remb.bitrate_bps();
-                for ssrc in remb.ssrcs() {
+                for ssrc in remb.ssrcs().filter(|s| shard.owns(*s)) {
                     if let Some(s) = self.described_mut(src, dst, ssrc) {
                         s.feedback.remb_bps = Some(bps);
                     }

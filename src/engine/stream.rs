@@ -97,6 +97,10 @@ pub struct Stream {
     /// Bytes of the current A.1 probation run, to take back out of `bytes` with its packets if a
     /// jump restarts probation (the run is then never counted).
     probation_bytes: u64,
+    /// RTP packets of this stream the probe itself dropped (pipeline queue full).
+    probe_dropped: u64,
+    /// Capture time of the latest probe drop that may have hit this stream, if any.
+    pub probe_drop_at: Option<i64>,
 }
 
 impl Stream {
@@ -144,6 +148,8 @@ impl Stream {
             cname: None,
             srtcp: false,
             probation_bytes: 0,
+            probe_dropped: 0,
+            probe_drop_at: None,
         }
     }
 
@@ -309,8 +315,16 @@ impl Stream {
             .is_some_and(|s| s.add(rtt_ns))
     }
 
-    /// The stream's record, as it stands now.
-    pub fn record(&self, ended_by: EndReason) -> StreamRecord {
+    /// The probe dropped `packets` of this stream itself (0: an unknown number, from kernel or
+    /// interface drop statistics).
+    pub fn on_probe_drop(&mut self, now: i64, packets: u64) {
+        self.probe_dropped += packets;
+        self.probe_drop_at = Some(now);
+    }
+
+    /// The stream's record, as it stands now. `stun` replaces the stream's own STUN RTT slot
+    /// (STUN round trips are tracked per 5-tuple pair, outside the stream).
+    pub fn record(&self, ended_by: EndReason, stun: Option<&RttStats>) -> StreamRecord {
         let (rate, source, jitter) = self.clock();
         // Jitter needs a rate and two packets; an inferred rate that is not a common one has no
         // estimator (it is reported, the jitter is null).
@@ -318,7 +332,11 @@ impl Stream {
         let jit = |f: &dyn Fn(&Jitter, u32) -> f64| jitter.zip(rate).map(|(j, r)| f(j, r) * 1e3);
         let mut rtt_ms = BTreeMap::new();
         for m in RttMethod::ALL {
-            if let Some(s) = self.rtt.get(m as usize).filter(|s| s.samples > 0) {
+            let stats = match (m, stun) {
+                (RttMethod::Stun, Some(s)) => Some(s),
+                _ => self.rtt.get(m as usize),
+            };
+            if let Some(s) = stats.filter(|s| s.samples > 0) {
                 rtt_ms.insert(
                     m.name(),
                     RttSummary {
@@ -331,10 +349,14 @@ impl Stream {
                 );
             }
         }
+        // Packets the probe dropped itself are missing at the probe but were not lost in the
+        // network: they come off every loss figure (and are reported as `probe_dropped`).
+        let probe_dropped = i64::try_from(self.probe_dropped).unwrap_or(i64::MAX);
         let upstream = self
             .seq
             .missing_upto(self.seq.highest_ext_seq())
-            .map_or(self.seq.lost().max(0), |m| m as i64);
+            .map_or(self.seq.lost().max(0), |m| m as i64)
+            - probe_dropped;
         StreamRecord {
             src: addr(&self.key.src),
             dst: addr(&self.key.dst),
@@ -347,7 +369,7 @@ impl Stream {
             first_seen: rfc3339_micros(self.first_seen),
             last_seen: rfc3339_micros(self.last_seen),
             expected: self.seq.expected(),
-            lost: self.seq.lost(),
+            lost: self.seq.lost() - probe_dropped,
             duplicates: self.seq.duplicates(),
             reordered: self.seq.reordered(),
             seq_restarts: self.seq.restarts(),
@@ -364,12 +386,17 @@ impl Stream {
                 reports: r.reports,
             }),
             loss_upstream: self.remote.map(|_| upstream),
-            loss_downstream: self.remote.and_then(|r| r.downstream),
+            loss_downstream: self
+                .remote
+                .and_then(|r| r.downstream)
+                .map(|d| d + probe_dropped),
             sender: self.sender,
             feedback: self.feedback,
             cname: self.cname.clone(),
             ended_by: ended_by.name(),
             srtcp: self.srtcp,
+            probe_dropped: self.probe_dropped,
+            probe_drop: self.probe_drop_at.is_some(),
         }
     }
 }

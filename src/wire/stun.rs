@@ -102,6 +102,8 @@ impl From<StunError> for DecodeError {
 pub struct Message<'a> {
     header: &'a [u8; HEADER_LEN],
     body: &'a [u8],
+    /// Header and body: the message as it was checked.
+    whole: &'a [u8],
 }
 
 /// Header field offsets, checked at compile time against the fixed-size header array.
@@ -132,7 +134,17 @@ impl<'a> Message<'a> {
             return Err(StunError::Malformed);
         }
         let body = rest.get(..len).ok_or(StunError::Truncated)?;
-        Ok(Message { header, body })
+        let whole = buf.get(..HEADER_LEN + len).ok_or(StunError::Truncated)?;
+        Ok(Message {
+            header,
+            body,
+            whole,
+        })
+    }
+
+    /// The whole message, header and attributes (what the live pipeline copies to a worker).
+    pub fn bytes(&self) -> &'a [u8] {
+        self.whole
     }
 
     /// The 14-bit message type (class and method interleaved).

@@ -1,0 +1,345 @@
+//! `rtcprobe run`: the daemon.
+//!
+//! Start-up opens every capture before saying READY (so systemd and tests know capture is
+//! live), then the main thread only supervises: signals, the watchdog, the health line and
+//! reloads. SIGTERM/SIGINT stop capture, let the workers drain their queues and end every
+//! stream (`ended_by = "shutdown"`), write the final records and summary, and exit 0; a second
+//! signal exits at once. SIGHUP re-reads the configuration, applies what can change without
+//! losing stream state and logs, key by key, what changed and what needs a restart.
+
+use super::capture::{CaptureThread, Reload};
+use super::notify::Notifier;
+use super::records;
+use crate::capture::{Fanout, LiveOptions, LiveSource};
+use crate::config::{diff, Config, Settings};
+use crate::engine::EndReason;
+use crate::pipeline::feeder::Overflow;
+use crate::pipeline::snapshot::{Board, Totals};
+use crate::pipeline::worker::RecordsOut;
+use crate::pipeline::{file::wall_ns, Options, Pipeline};
+use crate::wire::LinkType;
+use anyhow::Context;
+use crossbeam_channel::Sender;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Queue of ended-stream records between the workers and the `--records` writer.
+const RECORDS_QUEUE: usize = 65_536;
+/// A capture thread whose loop has not turned for this long is stuck: stop the watchdog.
+const STUCK_SECS: i64 = 10;
+
+/// What `run` was asked to do.
+pub struct Args {
+    pub config: PathBuf,
+    pub records: Option<PathBuf>,
+    pub summary: Option<PathBuf>,
+}
+
+/// Applies a log filter (the subscriber lives in `main`); `Err` says why it was refused.
+pub type SetLogLevel = Box<dyn Fn(&str) -> Result<(), String>>;
+
+/// The pipeline shape the settings ask for.
+pub fn pipeline_options(s: &Settings, overflow: Overflow, end: EndReason) -> Options {
+    Options {
+        workers: match s.pipeline.workers {
+            0 => Options::default_workers(),
+            n => n,
+        },
+        queue_batches: s.pipeline.queue_batches,
+        batch_events: s.pipeline.batch_packets,
+        snapshot_interval: Duration::from_millis(s.pipeline.snapshot_interval_ms),
+        overflow,
+        end_reason: end,
+    }
+}
+
+/// Run the daemon until SIGTERM/SIGINT.
+pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
+    let mut settings = Config::load_settings(&args.config)?;
+    apply_log_level(&settings.log.level, set_log);
+    let stop = Arc::new(AtomicBool::new(false));
+    let hup = Arc::new(AtomicBool::new(false));
+    for sig in [SIGTERM, SIGINT] {
+        // A second signal while draining exits at once (status 1).
+        signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop))?;
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    signal_hook::flag::register(SIGHUP, Arc::clone(&hup))?;
+
+    let sources = open_sources(&settings)?;
+    let opts = pipeline_options(&settings, Overflow::Drop, EndReason::Shutdown);
+    let (rec_tx, rec_rx) = crossbeam_channel::bounded(RECORDS_QUEUE);
+    let writer = match &args.records {
+        Some(path) => {
+            let mut out = records::open(path)
+                .with_context(|| format!("cannot open records file {}", path.display()))?;
+            let rx = rec_rx;
+            Some(
+                std::thread::Builder::new()
+                    .name("rtcprobe-records".into())
+                    .spawn(move || records::write_all(&rx, &mut out))?,
+            )
+        }
+        None => None,
+    };
+    let records_out = writer.as_ref().map(|_| RecordsOut {
+        tx: rec_tx,
+        wait: false,
+    });
+    let pipeline = Pipeline::start(&settings.engine, &opts, sources.len(), records_out)?;
+    let capture_stop = Arc::new(AtomicBool::new(false));
+    let mut reloads: Vec<Sender<Reload>> = Vec::new();
+    let mut heartbeats = Vec::new();
+    let mut threads = Vec::new();
+    let names: Vec<String> = sources.iter().map(|s| s.interface().to_string()).collect();
+    for (i, source) in sources.into_iter().enumerate() {
+        let link = LinkType::from_dlt(source.linktype()).with_context(|| {
+            format!(
+                "{}: unsupported link type {}",
+                source.interface(),
+                source.linktype()
+            )
+        })?;
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let heartbeat = Arc::new(AtomicI64::new(wall_ns() / 1_000_000_000));
+        let t = CaptureThread {
+            feeder: pipeline.feeder(i, source.interface().to_string()),
+            source,
+            link,
+            stop: Arc::clone(&capture_stop),
+            reload: rx,
+            heartbeat: Arc::clone(&heartbeat),
+        };
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("rtcprobe-cap{i}"))
+                .spawn(move || t.run())?,
+        );
+        reloads.push(tx);
+        heartbeats.push(heartbeat);
+    }
+    let notifier = Notifier::from_env();
+    let status = format!(
+        "capturing on {} with {} workers",
+        names.join(", "),
+        opts.workers
+    );
+    tracing::info!(
+        interfaces = %names.join(","),
+        workers = opts.workers,
+        filter = %settings.capture.filter,
+        buffer_mib = settings.capture.buffer_size_mib,
+        "rtcprobe {} started: {status}",
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Some(n) = &notifier {
+        n.ready(&status);
+    }
+
+    let watchdog = Notifier::watchdog_interval().map(|d| d / 2);
+    let mut next_ping = Instant::now();
+    let mut health = Health::new(settings.log.health_interval_secs);
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        if hup.swap(false, Ordering::Relaxed) {
+            if let Some(n) = &notifier {
+                n.reloading();
+            }
+            reload(&args.config, &mut settings, &pipeline, &reloads, set_log);
+            health.every = settings.log.health_interval_secs;
+            if let Some(n) = &notifier {
+                n.ready(&status);
+            }
+        }
+        if let (Some(n), Some(every)) = (&notifier, watchdog) {
+            if Instant::now() >= next_ping {
+                next_ping = Instant::now() + every;
+                let now = wall_ns() / 1_000_000_000;
+                let stuck = heartbeats
+                    .iter()
+                    .any(|h| now - h.load(Ordering::Relaxed) > STUCK_SECS);
+                if stuck {
+                    tracing::error!("a capture thread is stuck: withholding the watchdog ping");
+                } else {
+                    n.watchdog();
+                }
+            }
+        }
+        health.maybe_log(&pipeline.board, pipeline.queued_batches());
+        if threads.iter().all(|t| t.is_finished()) {
+            tracing::error!("every capture thread has stopped: shutting down");
+            break;
+        }
+    }
+
+    tracing::info!("stopping: draining the pipeline");
+    if let Some(n) = &notifier {
+        n.stopping();
+    }
+    let t0 = Instant::now();
+    capture_stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    let board = Arc::clone(&pipeline.board);
+    pipeline.finish();
+    let written = match writer.map(|w| w.join()) {
+        Some(Ok(Ok(n))) => Some(n),
+        Some(Ok(Err(e))) => {
+            tracing::error!("writing records failed: {e}");
+            None
+        }
+        Some(Err(_)) => None,
+        None => None,
+    };
+    let totals = board.totals();
+    tracing::info!(
+        frames = totals.frames,
+        kernel_dropped = totals.kernel_dropped,
+        if_dropped = totals.if_dropped,
+        pipeline_dropped = totals.pipeline_dropped,
+        records_written = written.unwrap_or(0),
+        drain_ms = t0.elapsed().as_millis() as u64,
+        "stopped"
+    );
+    if let Some(path) = &args.summary {
+        write_summary(path, &totals)?;
+    }
+    Ok(())
+}
+
+/// Open one live source per interface and fanout member, before anything else starts: a
+/// missing interface or permission is an error at start-up, not a silent thread exit.
+fn open_sources(s: &Settings) -> anyhow::Result<Vec<LiveSource>> {
+    let c = &s.capture;
+    let mut sources = Vec::new();
+    for (i, iface) in c.interfaces.iter().enumerate() {
+        // A group id unique to this process and interface (packet(7): 16 bits).
+        let group = (std::process::id() as u16).wrapping_add(i as u16);
+        for _ in 0..c.fanout_threads {
+            let opts = LiveOptions {
+                interface: iface.clone(),
+                filter: c.filter.clone(),
+                snaplen: c.snaplen_bytes,
+                buffer_bytes: c.buffer_size_mib.saturating_mul(1 << 20),
+                immediate: c.immediate_mode,
+                timeout_ms: c.timeout_ms,
+                promiscuous: c.promiscuous,
+                fanout: (c.fanout_threads > 1).then_some(Fanout { group }),
+            };
+            sources.push(LiveSource::open(&opts)?);
+        }
+    }
+    Ok(sources)
+}
+
+fn apply_log_level(level: &str, set_log: &SetLogLevel) {
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing::info!("RUST_LOG is set: it overrides log.level = {level:?}");
+        return;
+    }
+    if let Err(e) = set_log(level) {
+        tracing::warn!("log.level {level:?} not applied: {e}");
+    }
+}
+
+/// SIGHUP: re-read the file; on any problem keep everything as it is.
+fn reload(
+    path: &Path,
+    settings: &mut Settings,
+    pipeline: &Pipeline,
+    captures: &[Sender<Reload>],
+    set_log: &SetLogLevel,
+) {
+    let new = match Config::load_settings(path) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("reload refused, configuration unchanged: {e}");
+            return;
+        }
+    };
+    let changes = diff(&settings.raw, &new.raw);
+    if changes.is_empty() {
+        tracing::info!("reload: no change");
+        return;
+    }
+    for c in &changes {
+        if c.reloadable {
+            tracing::info!(key = %c.key, old = %c.old, new = %c.new, "reload: applied");
+        } else {
+            tracing::warn!(key = %c.key, old = %c.old, new = %c.new, "reload: needs a restart, not applied");
+        }
+    }
+    let filter =
+        (new.capture.filter != settings.capture.filter).then(|| new.capture.filter.clone());
+    for tx in captures {
+        let _ = tx.send(Reload {
+            filter: filter.clone(),
+            engine: new.engine.clone(),
+        });
+    }
+    pipeline.reconfigure(&new.engine);
+    if new.log.level != settings.log.level {
+        apply_log_level(&new.log.level, set_log);
+    }
+    // Only the reloadable parts change; the rest stays as running until a restart.
+    settings.engine = new.engine;
+    settings.capture.filter = new.capture.filter;
+    settings.log = new.log;
+    settings.raw.engine.idle_timeout_secs = new.raw.engine.idle_timeout_secs;
+    settings.raw.engine.rtp_port_ranges = new.raw.engine.rtp_port_ranges;
+    settings.raw.payload_types = new.raw.payload_types;
+    settings.raw.capture.filter = settings.capture.filter.clone();
+    settings.raw.log = settings.log.clone();
+}
+
+/// The periodic one-line health summary.
+struct Health {
+    every: u64,
+    next: Instant,
+    last: Option<(Instant, u64)>,
+}
+
+impl Health {
+    fn new(every: u64) -> Self {
+        Health {
+            every,
+            next: Instant::now() + Duration::from_secs(every.max(1)),
+            last: None,
+        }
+    }
+
+    fn maybe_log(&mut self, board: &Board, queued: usize) {
+        if self.every == 0 || Instant::now() < self.next {
+            return;
+        }
+        self.next = Instant::now() + Duration::from_secs(self.every);
+        let t = board.totals();
+        let rate = self.last.map_or(0.0, |(at, frames)| {
+            t.frames.saturating_sub(frames) as f64 / at.elapsed().as_secs_f64().max(1e-3)
+        });
+        self.last = Some((Instant::now(), t.frames));
+        tracing::info!(
+            target: "rtcprobe::health",
+            frames = t.frames,
+            packets_per_sec = rate.round() as u64,
+            rtp_packets = t.counters.rtp_packets,
+            streams = t.streams,
+            kernel_dropped = t.kernel_dropped,
+            if_dropped = t.if_dropped,
+            pipeline_dropped = t.pipeline_dropped,
+            records_dropped = t.records_dropped,
+            queued_batches = queued,
+            "health"
+        );
+    }
+}
+
+fn write_summary(path: &Path, totals: &Totals) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(totals)?;
+    std::fs::write(path, text + "\n")
+        .with_context(|| format!("cannot write summary {}", path.display()))
+}

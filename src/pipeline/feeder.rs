@@ -1,0 +1,339 @@
+//! The capture thread's half of the pipeline: decode, triage, route, batch, hand over.
+//!
+//! A [`Feeder`] turns frames into [`Event`]s and appends each to the batch of the shard that
+//! owns it (RTP by SSRC; RTCP to every shard owning an SSRC it mentions; STUN to all; see
+//! [`crate::engine::shard`]). A batch is sent when it is full, when its oldest event is
+//! [`MAX_BATCH_AGE_NS`] old in capture time, or on [`Feeder::idle`].
+//!
+//! Live capture must never block ([`Overflow::Drop`]): a full queue drops the batch and
+//! counts it. RTP packets dropped that way are remembered per stream (bounded) and reported to
+//! the worker in the next batch that gets through, so the stream's loss excludes them and the
+//! stream is flagged. Replaying a file can wait instead ([`Overflow::Wait`]): nothing is lost,
+//! and the result equals the single-threaded replay.
+
+use super::event::{Batch, Event};
+use super::snapshot::{publish, CaptureSnapshot};
+use crate::config::Resolved;
+use crate::engine::{shard, triage, Counters, Shard, StreamKey, Triage};
+use crate::wire::{decode_udp, LinkType};
+use arc_swap::ArcSwap;
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use std::sync::Arc;
+
+/// Expire idle streams every second of capture time, as the single-threaded replay does.
+pub const TICK_EVERY_NS: i64 = 1_000_000_000;
+/// A partly filled batch is sent once its first event is this old (capture time), so that a
+/// quiet stream's packets do not wait for 63 others.
+pub const MAX_BATCH_AGE_NS: i64 = 50_000_000;
+/// A batch is sent early once its arena holds this many bytes (RTCP/STUN copies).
+const MAX_ARENA_BYTES: usize = 64 * 1024;
+/// Streams with dropped packets remembered per shard until the worker hears of them.
+const MAX_PENDING_DROPS: usize = 4096;
+
+/// What to do when a worker's queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// Live capture: drop the batch and count it; never block.
+    Drop,
+    /// File replay: wait for room; nothing is lost.
+    Wait,
+}
+
+/// The sending end of one worker's queue, as seen by one feeder.
+pub struct ShardLink {
+    pub tx: Sender<Batch>,
+    /// Empty batches coming back from the worker.
+    pub recycle: Receiver<Batch>,
+}
+
+struct Lane {
+    link: ShardLink,
+    batch: Batch,
+    /// Capture time of the batch's first event.
+    batch_since: i64,
+    /// RTP packets dropped on a full queue, per stream, not yet reported to the worker.
+    drops: Vec<(StreamKey, u32)>,
+}
+
+/// One capture thread's router into the shard workers.
+pub struct Feeder {
+    cfg: Resolved,
+    lanes: Vec<Lane>,
+    overflow: Overflow,
+    batch_events: usize,
+    next_tick: i64,
+    stats: CaptureSnapshot,
+    slot: Arc<ArcSwap<CaptureSnapshot>>,
+    /// Batches allocated because none came back to reuse (bounded by the queue sizes).
+    pub batches_allocated: u64,
+}
+
+impl Feeder {
+    pub fn new(
+        cfg: Resolved,
+        links: Vec<ShardLink>,
+        overflow: Overflow,
+        batch_events: usize,
+        source: String,
+        slot: Arc<ArcSwap<CaptureSnapshot>>,
+    ) -> Self {
+        let batch_events = batch_events.max(1);
+        let lanes = links
+            .into_iter()
+            .map(|link| Lane {
+                link,
+                batch: Batch::with_capacity(batch_events, 0),
+                batch_since: 0,
+                drops: Vec::new(),
+            })
+            .collect();
+        Feeder {
+            cfg,
+            lanes,
+            overflow,
+            batch_events,
+            next_tick: i64::MIN,
+            stats: CaptureSnapshot {
+                source,
+                ..Default::default()
+            },
+            slot,
+            batches_allocated: 0,
+        }
+    }
+
+    /// Use a new configuration (port filter) from the next frame on.
+    pub fn reconfigure(&mut self, cfg: Resolved) {
+        self.cfg = cfg;
+    }
+
+    fn shards(&self) -> u32 {
+        u32::try_from(self.lanes.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Decode one frame captured at `ts_ns` and route it.
+    pub fn frame(&mut self, link: LinkType, ts_ns: i64, data: &[u8]) {
+        self.stats.frames += 1;
+        let frame = self.stats.frames;
+        if self.stats.first_ns == 0 {
+            self.stats.first_ns = ts_ns;
+        }
+        self.stats.last_ns = self.stats.last_ns.max(ts_ns);
+        if ts_ns >= self.next_tick {
+            if self.next_tick != i64::MIN {
+                self.broadcast(Event::Tick { now: ts_ns });
+            }
+            self.next_tick = ts_ns.saturating_add(TICK_EVERY_NS);
+        }
+        let dg = match decode_udp(link, data) {
+            Ok(dg) => dg,
+            Err(e) => {
+                *self.stats.undecoded.entry(e.reason()).or_default() += 1;
+                return;
+            }
+        };
+        let n = self.shards();
+        let mut counters = std::mem::take(&mut self.stats.counters);
+        let t = triage(&self.cfg, &mut counters, &dg);
+        self.stats.counters = counters;
+        match t {
+            Triage::Rtp(meta) => {
+                let i = Shard::of(n, meta.ssrc) as usize;
+                self.push(
+                    i,
+                    Event::Rtp {
+                        now: ts_ns,
+                        frame,
+                        meta,
+                    },
+                    &[],
+                );
+            }
+            Triage::Rtcp { buf, complete } => {
+                let mask = shard::rtcp_shards(buf, complete, n);
+                for i in 0..self.lanes.len() {
+                    if mask & (1u64 << (i & 63)) != 0 {
+                        let ev = Event::Rtcp {
+                            now: ts_ns,
+                            frame,
+                            src: dg.src,
+                            dst: dg.dst,
+                            start: 0,
+                            len: 0,
+                            complete,
+                        };
+                        self.push(i, ev, buf);
+                    }
+                }
+            }
+            Triage::Stun(m) => {
+                for i in 0..self.lanes.len() {
+                    let ev = Event::Stun {
+                        now: ts_ns,
+                        frame,
+                        src: dg.src,
+                        dst: dg.dst,
+                        start: 0,
+                        len: 0,
+                    };
+                    self.push(i, ev, m.bytes());
+                }
+            }
+            Triage::Done => {}
+        }
+    }
+
+    /// Append `ev` to lane `i` (copying `bytes` into the arena and pointing the event at
+    /// them), sending the batch when it is full or old.
+    fn push(&mut self, i: usize, mut ev: Event, bytes: &[u8]) {
+        let Some(lane) = self.lanes.get_mut(i) else {
+            return;
+        };
+        if lane.batch.is_empty() {
+            lane.batch_since = ev.now();
+        }
+        if !bytes.is_empty() {
+            let (s, l) = lane.batch.stash(bytes);
+            if let Event::Rtcp { start, len, .. } | Event::Stun { start, len, .. } = &mut ev {
+                (*start, *len) = (s, l);
+            }
+        }
+        let now = ev.now();
+        lane.batch.events.push(ev);
+        if lane.batch.events.len() >= self.batch_events
+            || lane.batch.arena.len() >= MAX_ARENA_BYTES
+            || now.saturating_sub(lane.batch_since) >= MAX_BATCH_AGE_NS
+        {
+            self.send(i);
+        }
+    }
+
+    /// An event every worker must see.
+    fn broadcast(&mut self, ev: Event) {
+        for i in 0..self.lanes.len() {
+            self.push(i, ev, &[]);
+        }
+    }
+
+    /// Send lane `i`'s batch (if any), preceded by the drops its worker has not heard of.
+    fn send(&mut self, i: usize) {
+        let overflow = self.overflow;
+        let Some(lane) = self.lanes.get_mut(i) else {
+            return;
+        };
+        if lane.batch.is_empty() {
+            return;
+        }
+        let fresh = match lane.link.recycle.try_recv() {
+            Ok(b) => b,
+            Err(_) => {
+                self.batches_allocated += 1;
+                Batch::with_capacity(self.batch_events, 0)
+            }
+        };
+        let mut batch = std::mem::replace(&mut lane.batch, fresh);
+        if !lane.drops.is_empty() {
+            let now = batch.events.first().map_or(0, Event::now);
+            let reports =
+                lane.drops
+                    .drain(..)
+                    .map(|(key, packets)| Event::ProbeDrop { now, key, packets });
+            batch.events.splice(0..0, reports);
+        }
+        let result = match overflow {
+            Overflow::Wait => lane
+                .link
+                .tx
+                .send(batch)
+                .map_err(|e| TrySendError::Disconnected(e.0)),
+            Overflow::Drop => lane.link.tx.try_send(batch),
+        };
+        let mut dropped = match result {
+            Ok(()) => return,
+            Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) => b,
+        };
+        for ev in &dropped.events {
+            self.stats.pipeline_dropped += 1;
+            match *ev {
+                Event::Rtp { meta, .. } => {
+                    self.stats.pipeline_dropped_rtp += 1;
+                    let key = StreamKey {
+                        src: meta.src,
+                        dst: meta.dst,
+                        ssrc: meta.ssrc,
+                    };
+                    remember(&mut lane.drops, key, 1, &mut self.stats.counters);
+                }
+                Event::ProbeDrop { key, packets, .. } => {
+                    // Not news lost: still to be told.
+                    self.stats.pipeline_dropped -= 1;
+                    remember(&mut lane.drops, key, packets, &mut self.stats.counters);
+                }
+                _ => {}
+            }
+        }
+        // The dropped batch is reused for the next events rather than freed.
+        dropped.clear();
+        if lane.batch.events.capacity() < dropped.events.capacity() {
+            std::mem::swap(&mut lane.batch, &mut dropped);
+        }
+    }
+
+    /// Send every partly filled batch.
+    pub fn flush(&mut self) {
+        for i in 0..self.lanes.len() {
+            self.send(i);
+        }
+    }
+
+    /// Nothing was captured for a while; `now` is the wall clock (ns since the epoch, the
+    /// clock capture timestamps come from). Lets idle streams expire without traffic, and
+    /// sends what is pending.
+    pub fn idle(&mut self, now: i64) {
+        if self.next_tick != i64::MIN && now >= self.next_tick {
+            self.broadcast(Event::Tick { now });
+            self.next_tick = now.saturating_add(TICK_EVERY_NS);
+        }
+        self.flush();
+    }
+
+    /// libpcap statistics, cumulative. New kernel or interface drops flag every live stream.
+    pub fn capture_stats(&mut self, now: i64, received: u64, kernel: u64, interface: u64) {
+        let new_drops = kernel > self.stats.kernel_dropped || interface > self.stats.if_dropped;
+        self.stats.kernel_received = received;
+        self.stats.kernel_dropped = kernel;
+        self.stats.if_dropped = interface;
+        if new_drops {
+            self.broadcast(Event::CaptureDrop { now });
+        }
+    }
+
+    /// Make the counters visible to readers.
+    pub fn publish(&self) {
+        publish(&self.slot, self.stats.clone());
+    }
+
+    /// What this feeder has counted so far.
+    pub fn stats(&self) -> &CaptureSnapshot {
+        &self.stats
+    }
+}
+
+impl Drop for Feeder {
+    /// Whatever is still batched goes to the workers (they stop when every feeder is gone).
+    fn drop(&mut self) {
+        self.flush();
+        self.publish();
+    }
+}
+
+/// Add `packets` to `key`'s pending drops; past the bound they are counted as unattributed.
+fn remember(drops: &mut Vec<(StreamKey, u32)>, key: StreamKey, packets: u32, c: &mut Counters) {
+    if let Some(e) = drops.iter_mut().find(|(k, _)| *k == key) {
+        e.1 = e.1.saturating_add(packets);
+    } else if drops.len() < MAX_PENDING_DROPS {
+        drops.push((key, packets));
+    } else {
+        c.probe_dropped_unattributed += u64::from(packets);
+    }
+}

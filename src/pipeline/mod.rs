@@ -1,0 +1,168 @@
+//! The live pipeline: capture threads → shard workers → published snapshots and records.
+//!
+//! ```text
+//!  capture thread(s)                       shard workers (N)             readers
+//!  frame → decode → triage → route ──▶ [bounded queue] ──▶ Engine ──▶ ShardSnapshot (ArcSwap)
+//!      (Feeder, batches of events)   ◀── [recycled batches] ──┘  └──▶ records queue
+//! ```
+//!
+//! * Sharding is by SSRC ([`crate::engine::shard`]): every RTP packet of a stream and every
+//!   RTCP part about it reach the one worker that owns the stream, which keeps its state
+//!   without a lock.
+//! * The capture thread never blocks in live capture: a full queue drops the batch, counts it
+//!   and tells the worker later which streams lost packets that way, so that probe overload is
+//!   reported as `probe_dropped` and never as network loss ([`feeder`]).
+//! * Time is the capture time carried by each event; expiry ticks are events too, so a
+//!   replay through the pipeline equals the single-threaded replay.
+//! * Readers never block the pipeline: they load snapshots ([`snapshot`]).
+
+pub mod event;
+pub mod feeder;
+pub mod file;
+pub mod snapshot;
+pub mod worker;
+
+use crate::config::Resolved;
+use crate::engine::{EndReason, Engine, Shard};
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use event::Batch;
+use feeder::{Feeder, Overflow, ShardLink};
+use snapshot::Board;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use worker::{Control, RecordsOut, Worker};
+
+/// Shape of a pipeline.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Shard workers (≥ 1, ≤ 64).
+    pub workers: usize,
+    /// Capacity of each worker's queue, in batches.
+    pub queue_batches: usize,
+    /// Events per batch.
+    pub batch_events: usize,
+    pub snapshot_interval: Duration,
+    pub overflow: Overflow,
+    /// How streams still live at the end are ended.
+    pub end_reason: EndReason,
+}
+
+impl Options {
+    /// The default number of workers: one per core, minus one for the capture thread.
+    pub fn default_workers() -> usize {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get().saturating_sub(1))
+            .clamp(1, 64)
+    }
+}
+
+/// Running workers, and what feeders need to reach them.
+pub struct Pipeline {
+    pub board: Arc<Board>,
+    links: Vec<(Sender<Batch>, Receiver<Batch>)>,
+    controls: Vec<Sender<Control>>,
+    workers: Vec<JoinHandle<()>>,
+    cfg: Resolved,
+    opts: Options,
+    /// Test hook: while true, workers take nothing from their queues.
+    pub hold: Arc<AtomicBool>,
+}
+
+impl Pipeline {
+    /// Start `opts.workers` workers; `captures` is the number of feeders that will be made.
+    /// Records of ended streams go to `records` when given.
+    pub fn start(
+        cfg: &Resolved,
+        opts: &Options,
+        captures: usize,
+        records: Option<RecordsOut>,
+    ) -> std::io::Result<Pipeline> {
+        let n = opts.workers.clamp(1, 64);
+        let count = u32::try_from(n).unwrap_or(64);
+        let board = Arc::new(Board::new(captures, n));
+        let hold = Arc::new(AtomicBool::new(false));
+        let (mut links, mut controls, mut workers) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, slot) in board.shards.iter().enumerate() {
+            let (tx, rx) = bounded(opts.queue_batches.max(1));
+            let (recycle_tx, recycle_rx) = bounded(opts.queue_batches.max(1));
+            let (ctl_tx, ctl_rx) = unbounded();
+            let shard = Shard {
+                index: u32::try_from(i).unwrap_or(0),
+                count,
+            };
+            let w = Worker::new(
+                Engine::with_shard(cfg.clone(), shard),
+                shard,
+                rx,
+                recycle_tx,
+                ctl_rx,
+                records.clone(),
+                Arc::clone(slot),
+                opts.snapshot_interval,
+                opts.end_reason,
+                Arc::clone(&hold),
+            );
+            workers.push(
+                std::thread::Builder::new()
+                    .name(format!("rtcprobe-w{i}"))
+                    .spawn(move || w.run())?,
+            );
+            links.push((tx, recycle_rx));
+            controls.push(ctl_tx);
+        }
+        Ok(Pipeline {
+            board,
+            links,
+            controls,
+            workers,
+            cfg: cfg.clone(),
+            opts: opts.clone(),
+            hold,
+        })
+    }
+
+    /// A feeder for capture slot `capture` (0-based, < `captures` given to [`Pipeline::start`]).
+    pub fn feeder(&self, capture: usize, source: String) -> Feeder {
+        let links = self
+            .links
+            .iter()
+            .map(|(tx, recycle)| ShardLink {
+                tx: tx.clone(),
+                recycle: recycle.clone(),
+            })
+            .collect();
+        Feeder::new(
+            self.cfg.clone(),
+            links,
+            self.opts.overflow,
+            self.opts.batch_events,
+            source,
+            self.board.capture_slot(capture),
+        )
+    }
+
+    /// Batches waiting in all queues (the health line shows it).
+    pub fn queued_batches(&self) -> usize {
+        self.links.iter().map(|(tx, _)| tx.len()).sum()
+    }
+
+    /// Apply a new engine configuration in every worker, keeping streams.
+    pub fn reconfigure(&self, cfg: &Resolved) {
+        for c in &self.controls {
+            let _ = c.send(Control::Reconfigure(Box::new(cfg.clone())));
+        }
+    }
+
+    /// Wait for the workers to drain and stop. Call after every feeder has been dropped.
+    pub fn finish(mut self) {
+        self.links.clear();
+        self.controls.clear();
+        for w in self.workers.drain(..) {
+            if w.join().is_err() {
+                tracing::error!("a pipeline worker panicked");
+            }
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! A shard worker: owns one [`Engine`] (the streams of its SSRCs) and nothing else, so the
+//! per-packet path takes no lock.
+//!
+//! It handles batches in the order one feeder sent them, gives each emptied batch back for
+//! reuse, publishes a [`ShardSnapshot`] of its live streams every `snapshot_interval`
+//! (wall clock: snapshots are for readers; the values in them are capture-time values), and
+//! hands the records of ended streams to the records queue. When every feeder has gone it
+//! drains its queue, ends every stream (`end_of_capture` or `shutdown`) and stops.
+
+use super::event::{Batch, Event};
+use super::snapshot::{publish, ShardSnapshot};
+use crate::config::Resolved;
+use crate::engine::record::StreamRecord;
+use crate::engine::{EndReason, Engine, Shard};
+use crate::wire::stun::Message;
+use arc_swap::ArcSwap;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A record of an ended stream with its order of first appearance (frame number).
+pub type Ordered = (u64, StreamRecord);
+
+/// Messages that must not be dropped with a batch.
+#[derive(Debug)]
+pub enum Control {
+    /// New engine configuration (SIGHUP): streams are kept.
+    Reconfigure(Box<Resolved>),
+}
+
+/// Where a worker sends its records, and whether it may wait for room.
+#[derive(Clone)]
+pub struct RecordsOut {
+    pub tx: Sender<Ordered>,
+    /// Replay waits; the daemon drops and counts rather than stall its workers.
+    pub wait: bool,
+}
+
+pub struct Worker {
+    pub engine: Engine,
+    pub shard: Shard,
+    pub rx: Receiver<Batch>,
+    pub recycle: Sender<Batch>,
+    pub control: Receiver<Control>,
+    pub records: Option<RecordsOut>,
+    pub slot: Arc<ArcSwap<ShardSnapshot>>,
+    pub snapshot_interval: Duration,
+    /// How streams still live at the end are ended.
+    pub end_reason: EndReason,
+    /// Test hook: while set, the worker takes nothing from its queue (overload tests).
+    pub hold: Arc<AtomicBool>,
+    events: u64,
+    records_dropped: u64,
+    capture_now: i64,
+}
+
+impl Worker {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        engine: Engine,
+        shard: Shard,
+        rx: Receiver<Batch>,
+        recycle: Sender<Batch>,
+        control: Receiver<Control>,
+        records: Option<RecordsOut>,
+        slot: Arc<ArcSwap<ShardSnapshot>>,
+        snapshot_interval: Duration,
+        end_reason: EndReason,
+        hold: Arc<AtomicBool>,
+    ) -> Self {
+        Worker {
+            engine,
+            shard,
+            rx,
+            recycle,
+            control,
+            records,
+            slot,
+            snapshot_interval,
+            end_reason,
+            hold,
+            events: 0,
+            records_dropped: 0,
+            capture_now: 0,
+        }
+    }
+
+    /// Run until every feeder is gone and the queue is empty.
+    pub fn run(mut self) {
+        let mut next_snapshot = Instant::now() + self.snapshot_interval;
+        loop {
+            while let Ok(c) = self.control.try_recv() {
+                match c {
+                    Control::Reconfigure(cfg) => self.engine.reconfigure(*cfg),
+                }
+            }
+            if self.hold.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            let wait = next_snapshot.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(wait.min(Duration::from_millis(200))) {
+                Ok(mut batch) => {
+                    self.handle(&batch);
+                    batch.clear();
+                    // A full recycling queue frees the batch instead.
+                    let _ = self.recycle.try_send(batch);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if Instant::now() >= next_snapshot {
+                self.snapshot();
+                next_snapshot = Instant::now() + self.snapshot_interval;
+            }
+        }
+        self.engine.finish_all_as(self.end_reason);
+        self.hand_on();
+        self.snapshot();
+    }
+
+    fn handle(&mut self, batch: &Batch) {
+        for ev in &batch.events {
+            self.events += 1;
+            let now = ev.now();
+            self.capture_now = self.capture_now.max(now);
+            match *ev {
+                Event::Rtp { frame, meta, .. } => {
+                    self.engine.set_frame(frame);
+                    self.engine.on_rtp_meta(now, &meta);
+                }
+                Event::Rtcp {
+                    frame,
+                    src,
+                    dst,
+                    start,
+                    len,
+                    complete,
+                    ..
+                } => {
+                    self.engine.set_frame(frame);
+                    self.engine
+                        .on_rtcp(now, src, dst, batch.bytes(start, len), complete);
+                }
+                Event::Stun {
+                    frame,
+                    src,
+                    dst,
+                    start,
+                    len,
+                    ..
+                } => {
+                    self.engine.set_frame(frame);
+                    // Checked by the capture thread; the copy cannot fail to parse again.
+                    if let Ok(m) = Message::new_checked(batch.bytes(start, len)) {
+                        self.engine.on_stun(now, src, dst, &m);
+                    }
+                }
+                Event::Tick { .. } => self.engine.expire(now),
+                Event::ProbeDrop { key, packets, .. } => {
+                    self.engine.on_probe_drop(now, &key, u64::from(packets))
+                }
+                Event::CaptureDrop { .. } => self.engine.on_capture_drop(now),
+            }
+        }
+        self.hand_on();
+    }
+
+    /// Pass the records of streams that ended on to the records queue, if there is one.
+    fn hand_on(&mut self) {
+        let finished = self.engine.drain_finished();
+        let Some(out) = &self.records else {
+            return;
+        };
+        for r in finished {
+            let sent = if out.wait {
+                out.tx.send(r).is_ok()
+            } else {
+                match out.tx.try_send(r) {
+                    Ok(()) => true,
+                    Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+                }
+            };
+            if !sent {
+                self.records_dropped += 1;
+            }
+        }
+    }
+
+    fn snapshot(&self) {
+        publish(
+            &self.slot,
+            ShardSnapshot {
+                shard: self.shard.index,
+                capture_now: self.capture_now,
+                streams: self.engine.active_records(),
+                counters: self.engine.counters().clone(),
+                events: self.events,
+                records_dropped: self.records_dropped,
+            },
+        );
+    }
+}
