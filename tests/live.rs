@@ -36,11 +36,11 @@ use std::time::{Duration, Instant};
 
 /// The worst tcpreplay pacing error accepted on intervals of up to 1 s (the interval between
 /// two frames as captured against the same as recorded). Measured with tcpreplay 4.4.3
-/// (`nano` timer) on a 2-core VM with load 3–4: about 0.2 ms between consecutive frames,
-/// while the lag behind the file's clock reached 36–165 ms over 7 s (tcpreplay sleeps from
+/// (`nano` timer) on a 2-core VM with load 3–4, one test at a time: 2–12 ms, while the lag
+/// behind the file's clock reached 10–80 ms over 7 s (tcpreplay sleeps from
 /// packet to packet and never makes up a lag). The tolerances are computed from each run's
 /// own measurement; this bound only rejects a run too disturbed to mean anything.
-const MAX_INTERVAL_ERROR_NS: i64 = 20_000_000;
+const MAX_INTERVAL_ERROR_NS: i64 = 50_000_000;
 
 /// Bounds for every wait.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -48,8 +48,21 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// After tcpreplay returns: the last frames travel the veth and reach both sockets.
 const SETTLE: Duration = Duration::from_millis(500);
 
+/// The capture filter of both capturers. Not the daemon's default `udp`: libpcap compiles
+/// `udp` for IPv6 as "next header is UDP", which misses UDP behind IPv6 extension headers
+/// (and IPv6 fragments) that the decoder handles; `sample-sfu.pcap` has such a stream.
+const FILTER: &str = "udp or ip6";
+
 /// The kernel buffer of both capturers (KiB), as rtcprobe's default `buffer_size_mib`.
 const BUFFER_KIB: u32 = 65_536;
+
+/// The tests run one at a time: several tcpreplays pacing at once on a 2-core machine disturb
+/// each other's timing (measured: up to 98 ms on a 1 s interval with five in parallel, against
+/// 2–12 ms alone).
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -241,6 +254,7 @@ fn same_frames_same_timestamps() {
     ) {
         return;
     }
+    let _serial = serial();
     let dir = Scratch::new("frames");
     let pair = VethPair::new("frames").unwrap_or_else(|e| panic!("{e}"));
     let file = fixture("sipp-g711a.pcap");
@@ -292,7 +306,7 @@ const ENGINE_TOML: &str = "[payload_types]\n\"96\" = 90000\n\"111\" = 48000\n";
 /// when it is stopped.
 fn probe_toml() -> String {
     format!(
-        "[capture]\ninterfaces = [\"{DEV_B}\"]\nfilter = \"udp\"\nsnaplen_bytes = 65535\n\
+        "[capture]\ninterfaces = [\"{DEV_B}\"]\nfilter = \"{FILTER}\"\nsnaplen_bytes = 65535\n\
          buffer_size_mib = {}\nimmediate_mode = true\ntimeout_ms = 100\npromiscuous = false\n\n\
          [log]\nlevel = \"info\"\n\n{ENGINE_TOML}",
         BUFFER_KIB / 1024
@@ -378,7 +392,7 @@ fn live_run(pair: &VethPair, dir: &Scratch, file: &Path, speed: Speed) -> Live {
     let sock = UnixDatagram::bind(&sock_path).expect("bind NOTIFY_SOCKET");
     let mut dump = pair
         .spawn(
-            tcpdump(pair, &dir.path("cap.pcap"), "udp"),
+            tcpdump(pair, &dir.path("cap.pcap"), FILTER),
             &dir.path("tcpdump"),
         )
         .unwrap_or_else(|e| panic!("{e}"));
@@ -586,6 +600,7 @@ fn live_equals_replay(test: &str, name: &str, speed: Speed) {
     if !prerequisites(test, &["ip", "tcpreplay", "tcpdump"]) {
         return;
     }
+    let _serial = serial();
     let dir = Scratch::new(test);
     let pair = VethPair::new("run").unwrap_or_else(|e| panic!("{e}"));
     let file = fixture(name);
@@ -619,28 +634,24 @@ fn live_equals_replay(test: &str, name: &str, speed: Speed) {
 /// The quick-start sample (9 streams, TURN, IPv6, fragments, RTCP of every kind), 40 s sent
 /// in 5: counts only.
 #[test]
-#[ignore = "waiting for `rtcprobe run`"]
 fn live_sample_sfu() {
     live_equals_replay("live_sample_sfu", "sample-sfu.pcap", Speed::Faster(8));
 }
 
 /// A clean G.711A call, as recorded (7 s).
 #[test]
-#[ignore = "waiting for `rtcprobe run`"]
 fn live_sipp_g711a() {
     live_equals_replay("live_sipp_g711a", "sipp-g711a.pcap", Speed::Recorded);
 }
 
 /// G.729 with 57 % loss, as recorded (5.6 s).
 #[test]
-#[ignore = "waiting for `rtcprobe run`"]
 fn live_rtpproxy_lost() {
     live_equals_replay("live_rtpproxy_lost", "rtpproxy-lost.pcap", Speed::Recorded);
 }
 
 /// G.711A with an RTCP SR and SDES (sender info, CNAME), as recorded (6.9 s).
 #[test]
-#[ignore = "waiting for `rtcprobe run`"]
 fn live_rtpproxy_rtcp_sr() {
     live_equals_replay(
         "live_rtpproxy_rtcp_sr",
@@ -658,12 +669,13 @@ fn captured_replay_equals_original() {
     if !prerequisites(test, &["ip", "tcpreplay", "tcpdump"]) {
         return;
     }
+    let _serial = serial();
     let dir = Scratch::new(test);
     let pair = VethPair::new("cap").unwrap_or_else(|e| panic!("{e}"));
     let file = fixture("rtpproxy-rtcp-sr.pcap");
     let cap = dir.path("cap.pcap");
     let mut dump = pair
-        .spawn(tcpdump(&pair, &cap, "udp"), &dir.path("tcpdump"))
+        .spawn(tcpdump(&pair, &cap, FILTER), &dir.path("tcpdump"))
         .unwrap_or_else(|e| panic!("{e}"));
     dump.wait_for_stderr("listening on", START_TIMEOUT)
         .unwrap_or_else(|e| panic!("{e}"));
