@@ -19,7 +19,8 @@
 # packets sent, then for rtcprobe the frames it counted and its kernel_dropped, if_dropped and
 # pipeline_dropped (from --summary), and for tcpdump "packets received by filter" and "dropped by
 # kernel"; then per buffer the highest achieved rate with zero drops for each tool (no drop
-# counter moved and every packet sent was seen). Raw rows also
+# counter moved and every packet sent was seen), the lowest achieved rate with a drop, and the
+# highest rate tcpreplay reached (with --topspeed as well: above it the sender is the limit). Raw rows also
 # go to $OUT/results.tsv.
 #
 # Environment: RTCPROBE (a prebuilt rtcprobe; default: cargo build --release), STREAMS (1000), PACKETS (200000), SECS (3), TOP_PACKETS (1000000),
@@ -180,8 +181,14 @@ awk -F'\t' 'NR > 1 {
   probe_ok = ($6 == 0 && $7 == 0 && $8 == 0 && $5 == $4); dump_ok = ($10 == 0 && $9 == $4)
   if (probe_ok && $3 > probe[$1]) probe[$1] = $3
   if (dump_ok && $3 > dump[$1]) dump[$1] = $3
+  if (!probe_ok && (!($1 in probe_drop) || $3 < probe_drop[$1])) probe_drop[$1] = $3
+  if (!dump_ok && (!($1 in dump_drop) || $3 < dump_drop[$1])) dump_drop[$1] = $3
+  if ($3 > top[$1]) top[$1] = $3
   seen[$1] = 1
 } END {
-  for (b in seen)
-    printf "buffer %s MiB: highest rate with zero drops: rtcprobe %d pps, tcpdump %d pps\n", b, probe[b], dump[b]
+  for (b in seen) {
+    printf "buffer %s MiB (sender peaked at %d pps): highest rate with zero drops: rtcprobe %d pps, tcpdump %d pps; lowest rate with a drop: rtcprobe %s, tcpdump %s\n", \
+      b, top[b], probe[b], dump[b], \
+      (b in probe_drop) ? probe_drop[b] " pps" : "none", (b in dump_drop) ? dump_drop[b] " pps" : "none"
+  }
 }' "$OUT/results.tsv"
