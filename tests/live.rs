@@ -24,9 +24,12 @@
 //! Needs root, iproute2, tcpreplay and tcpdump; without them each test prints `skipped: …`
 //! and passes, except under `CI=true`, where it fails.
 
+#[path = "live/compare.rs"]
+mod compare;
 #[path = "live/netns.rs"]
 mod netns;
 
+use compare::{check_against_beside, check_against_original, frames, key, Live, Pacing};
 use netns::{prerequisites, Proc, Side, VethPair, DEV_A, DEV_B};
 use serde_json::Value;
 use std::os::unix::net::UnixDatagram;
@@ -35,12 +38,15 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The worst tcpreplay pacing error accepted on intervals of up to 1 s (the interval between
-/// two frames as captured against the same as recorded). Measured with tcpreplay 4.4.3
-/// (`nano` timer) on a 2-core VM with load 3–4, one test at a time: 2–12 ms, while the lag
-/// behind the file's clock reached 10–80 ms over 7 s (tcpreplay sleeps from
-/// packet to packet and never makes up a lag). The tolerances are computed from each run's
-/// own measurement; this bound only rejects a run too disturbed to mean anything.
-const MAX_INTERVAL_ERROR_NS: i64 = 50_000_000;
+/// two frames as captured against the same as recorded). Measured with tcpreplay 4.4.3 on a
+/// shared 2-core VM, one test at a time: 8–120 ms, from single stalls of 40–65 ms (tcpreplay
+/// spins between packets and is preempted; the VM itself pauses), while the lag behind the
+/// file's clock reached 30–250 ms over 7 s (tcpreplay never makes up a lag). Neither a
+/// real-time priority (a spinning SCHED_FIFO task is throttled 50 ms every second) nor
+/// `nice -15` helped. The tolerances are computed from each run's own measurement, so on such
+/// a machine the timing comparison with the original file is loose; the exact one is (a).
+/// This bound only rejects a run too disturbed to mean anything.
+const MAX_INTERVAL_ERROR_NS: i64 = 250_000_000;
 
 /// Bounds for every wait.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -57,8 +63,8 @@ const FILTER: &str = "udp or ip6";
 const BUFFER_KIB: u32 = 65_536;
 
 /// The tests run one at a time: several tcpreplays pacing at once on a 2-core machine disturb
-/// each other's timing (measured: up to 98 ms on a 1 s interval with five in parallel, against
-/// 2–12 ms alone).
+/// each other's timing (first measurement: up to 98 ms on a 1 s interval with five in
+/// parallel, 8–15 ms one at a time).
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
@@ -153,74 +159,11 @@ fn tcpreplay(pair: &VethPair, dir: &Scratch, file: &Path, speed: Speed) {
     );
 }
 
-/// A capture file's frames: (timestamp in ns since the epoch, bytes).
-fn frames(path: &Path) -> Vec<(i64, Vec<u8>)> {
-    let mut cap = pcap::Capture::from_file_with_precision(path, pcap::Precision::Nano)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut v = Vec::new();
-    while let Ok(p) = cap.next_packet() {
-        let ts = p.header.ts;
-        v.push((ts.tv_sec * 1_000_000_000 + ts.tv_usec, p.data.to_vec()));
-    }
-    v
-}
-
 fn duration_secs(path: &Path) -> f64 {
     let f = frames(path);
     match (f.first(), f.last()) {
         (Some(a), Some(b)) => (b.0 - a.0) as f64 / 1e9,
         _ => 0.0,
-    }
-}
-
-/// tcpreplay's pacing error on one run: for every frame, its time after the first frame as
-/// recorded and the error of the same as captured. tcpreplay sleeps from packet to packet, so
-/// the error of one interval is small (tens of µs idle, a few ms on a loaded 2-core machine)
-/// while a lag, once taken, is never made up: over a whole file it adds up to tens of ms.
-struct Pacing(Vec<(i64, i64)>);
-
-impl Pacing {
-    /// Compare the frames sent and captured (same bytes, same order) and keep the errors.
-    fn measure(original: &Path, captured: &Path) -> Pacing {
-        let (o, c) = (frames(original), frames(captured));
-        assert_eq!(
-            o.len(),
-            c.len(),
-            "{}: frames sent vs captured",
-            original.display()
-        );
-        let mut v = Vec::with_capacity(o.len());
-        for (i, (a, b)) in o.iter().zip(&c).enumerate() {
-            assert!(
-                a.1 == b.1,
-                "{}: frame {} differs",
-                original.display(),
-                i + 1
-            );
-            v.push((a.0 - o[0].0, (b.0 - c[0].0) - (a.0 - o[0].0)));
-        }
-        Pacing(v)
-    }
-
-    /// The worst error of a time difference between two frames at most `window_ns` apart
-    /// (as recorded): the tolerance of every value computed from such differences.
-    fn within(&self, window_ns: i64) -> i64 {
-        let mut worst = 0;
-        for (i, &(t, e)) in self.0.iter().enumerate() {
-            for &(u, f) in self.0[i + 1..]
-                .iter()
-                .take_while(|(u, _)| u - t <= window_ns)
-            {
-                debug_assert!(u >= t);
-                worst = worst.max((f - e).abs());
-            }
-        }
-        worst
-    }
-
-    /// The worst error of a frame's time after the first.
-    fn offset(&self) -> i64 {
-        self.0.iter().map(|(_, e)| e.abs()).max().unwrap_or(0)
     }
 }
 
@@ -358,31 +301,6 @@ fn replay_json(file: &Path, config: &Path) -> Value {
     serde_json::from_slice(&out.stdout).expect("replay JSON")
 }
 
-/// Streams without `ended_by`, sorted by (src, dst, ssrc).
-fn streams(mut v: Vec<Value>) -> Vec<Value> {
-    for s in &mut v {
-        s.as_object_mut().expect("stream object").remove("ended_by");
-    }
-    v.sort_by_key(|s| {
-        (
-            s["src"].to_string(),
-            s["dst"].to_string(),
-            s["ssrc"].as_u64(),
-        )
-    });
-    v
-}
-
-fn key(s: &Value) -> String {
-    format!("{} → {} ssrc {}", s["src"], s["dst"], s["ssrc"])
-}
-
-/// What the live run wrote.
-struct Live {
-    records: Vec<Value>,
-    summary: Value,
-}
-
 /// Start tcpdump and `rtcprobe run` in b, send `file` from a, stop both; returns the records
 /// and the summary, and leaves tcpdump's capture in `cap.pcap`.
 fn live_run(pair: &VethPair, dir: &Scratch, file: &Path, speed: Speed) -> Live {
@@ -432,167 +350,6 @@ fn live_run(pair: &VethPair, dir: &Scratch, file: &Path, speed: Speed) -> Live {
     let summary: Value =
         serde_json::from_slice(&std::fs::read(&summary).expect("summary file")).expect("JSON");
     Live { records, summary }
-}
-
-/// (a): the live records are exactly `rtcprobe replay` of tcpdump's capture beside it.
-fn check_against_beside(live: &Live, beside: &Value) -> Vec<String> {
-    let mut problems = Vec::new();
-    let (l, r) = (
-        streams(live.records.clone()),
-        streams(beside["streams"].as_array().expect("streams").clone()),
-    );
-    if l.len() != r.len() {
-        problems.push(format!("{} live streams, {} beside", l.len(), r.len()));
-    }
-    for (a, b) in l.iter().zip(&r) {
-        if a != b {
-            problems.push(format!("{}:\n    live   {a}\n    beside {b}", key(a)));
-        }
-    }
-    let s = &beside["summary"];
-    for k in ["frames", "counters", "undecoded"] {
-        if live.summary[k] != s[k] {
-            problems.push(format!(
-                "summary.{k}: live {} beside {}",
-                live.summary[k], s[k]
-            ));
-        }
-    }
-    for k in ["kernel_dropped", "if_dropped", "pipeline_dropped"] {
-        if live.summary[k] != 0 {
-            problems.push(format!("summary.{k} = {}", live.summary[k]));
-        }
-    }
-    problems
-}
-
-/// Fields that do not depend on timing: equal to the original file's whatever the pacing.
-const COUNT_FIELDS: &[&str] = &[
-    "src",
-    "dst",
-    "ssrc",
-    "payload_types",
-    "clock_rate",
-    "clock_rate_source",
-    "packets",
-    "bytes",
-    "expected",
-    "lost",
-    "duplicates",
-    "reordered",
-    "seq_restarts",
-    "remote",
-    "loss_upstream",
-    "loss_downstream",
-    "sender",
-    "feedback",
-    "cname",
-    "srtcp",
-];
-
-/// Time differences in ms, compared within `2E`.
-const INTERVAL_FIELDS: &[&str] = &["max_gap_ms", "jitter_ms", "max_jitter_ms", "mean_jitter_ms"];
-
-/// RFC 3339 UTC with microseconds (`2023-11-14T22:13:20.008450Z`) → µs since the epoch.
-fn micros(t: &Value) -> i64 {
-    let t = t.as_str().unwrap_or_else(|| panic!("time {t}"));
-    let n = |r: std::ops::Range<usize>| -> i64 { t[r].parse().unwrap_or_else(|_| panic!("{t}")) };
-    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
-    // Days from civil (H. Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    let secs = days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19);
-    secs * 1_000_000 + n(20..26)
-}
-
-/// (b): the live records against `rtcprobe replay` of the original file. `pacing` is
-/// tcpreplay's measured pacing, `None` when the file was sent faster than recorded (counts
-/// only then).
-fn check_against_original(
-    live: &Live,
-    beside: &Value,
-    orig: &Value,
-    pacing: Option<&Pacing>,
-) -> Vec<String> {
-    let mut problems = Vec::new();
-    let (l, o) = (
-        streams(live.records.clone()),
-        streams(orig["streams"].as_array().expect("streams").clone()),
-    );
-    if l.len() != o.len() {
-        problems.push(format!("{} live streams, {} in the file", l.len(), o.len()));
-    }
-    for (a, b) in l.iter().zip(&o) {
-        for f in COUNT_FIELDS {
-            if a[f] != b[f] {
-                problems.push(format!("{} {f}: live {} file {}", key(a), a[f], b[f]));
-            }
-        }
-        let Some(pacing) = pacing else { continue };
-        // First and last seen: a frame's offset from the first frame, printed in µs.
-        let point_us = pacing.offset() / 1000 + 1;
-        let start = |v: &Value| micros(&v["summary"]["first_packet"]);
-        for f in ["first_seen", "last_seen"] {
-            let (x, y) = (micros(&a[f]) - start(beside), micros(&b[f]) - start(orig));
-            if (x - y).abs() > point_us {
-                problems.push(format!(
-                    "{} {f}: live +{x} µs, file +{y} µs (tolerance {point_us} µs)",
-                    key(a)
-                ));
-            }
-        }
-        // Gaps and A.8's D are differences of two consecutive packets of the stream, at most
-        // its longest gap apart; the jitter estimates are averages of |D|, so they are off by
-        // no more than one D.
-        let gap_ns = b["max_gap_ms"].as_f64().unwrap_or(0.0) * 1e6;
-        let interval_ms = pacing.within(gap_ns.ceil() as i64 + 1) as f64 / 1e6 + 1e-6;
-        // An RTT is the difference of two frames anywhere in the file.
-        let rtt_ms = pacing.within(i64::MAX) as f64 / 1e6 + 1e-6;
-        let close = |x: &Value, y: &Value, tol: f64| match (x.as_f64(), y.as_f64()) {
-            (Some(x), Some(y)) => (x - y).abs() <= tol,
-            _ => x == y,
-        };
-        for f in INTERVAL_FIELDS {
-            if !close(&a[f], &b[f], interval_ms) {
-                problems.push(format!(
-                    "{} {f}: live {} file {} (tolerance {interval_ms:.6} ms)",
-                    key(a),
-                    a[f],
-                    b[f]
-                ));
-            }
-        }
-        let (ra, rb) = (
-            a["rtt_ms"].as_object().expect("rtt_ms"),
-            b["rtt_ms"].as_object().expect("rtt_ms"),
-        );
-        if ra.keys().ne(rb.keys()) {
-            problems.push(format!(
-                "{} rtt_ms methods: live {ra:?} file {rb:?}",
-                key(a)
-            ));
-            continue;
-        }
-        for (m, x) in ra {
-            let y = &rb[m];
-            // sr_chain is computed from the sender's NTP timestamps only: exact.
-            let ok = x["samples"] == y["samples"]
-                && ["last", "min", "mean", "max"].iter().all(|k| {
-                    if m == "sr_chain" {
-                        x[k] == y[k]
-                    } else {
-                        close(&x[k], &y[k], rtt_ms)
-                    }
-                });
-            if !ok {
-                problems.push(format!("{} rtt_ms.{m}: live {x} file {y}", key(a)));
-            }
-        }
-    }
-    problems
 }
 
 /// One capture through the whole setup; both comparisons.
