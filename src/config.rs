@@ -62,6 +62,13 @@ impl Default for EngineConfig {
     }
 }
 
+/// The default capture filter: UDP only. libpcap's `udp` matches IPv6 only when UDP is the
+/// first next header, so an IPv6 datagram with a hop-by-hop or other extension header (which
+/// the decoder skips, RFC 8200 §4) would be lost to the filter; `ip6 and not tcp` keeps it.
+/// Measured: with plain `udp`, a capture's IPv6 Opus stream behind a hop-by-hop header was
+/// missing from live capture but present in replay.
+pub const DEFAULT_FILTER: &str = "udp or (ip6 and not tcp)";
+
 /// Live capture with libpcap.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -69,7 +76,9 @@ pub struct CaptureConfig {
     /// Interfaces to capture on, or `["any"]` (Linux: every interface, cooked headers).
     /// Default `["any"]`.
     pub interfaces: Vec<String>,
-    /// BPF filter (pcap-filter(7)). Default `"udp"`: RTP, RTCP, STUN, TURN and DTLS are all UDP.
+    /// BPF filter (pcap-filter(7)). Default [`DEFAULT_FILTER`]: UDP only (RTP, RTCP, STUN,
+    /// TURN and DTLS are all UDP), written so that IPv6 UDP behind extension headers, which
+    /// libpcap's `udp` primitive does not match, is kept too.
     pub filter: String,
     /// Bytes kept of each packet. RTP needs only its header, but RTCP and STUN are parsed
     /// whole, so the default 65535 keeps every datagram.
@@ -95,7 +104,7 @@ impl Default for CaptureConfig {
     fn default() -> Self {
         CaptureConfig {
             interfaces: vec!["any".into()],
-            filter: "udp".into(),
+            filter: DEFAULT_FILTER.into(),
             snaplen_bytes: 65_535,
             buffer_size_mib: 64,
             immediate_mode: false,
@@ -614,7 +623,7 @@ mod tests {
     fn daemon_defaults_are_valid() {
         let s = settings("").expect("valid");
         assert_eq!(s.capture.interfaces, ["any"]);
-        assert_eq!(s.capture.filter, "udp");
+        assert_eq!(s.capture.filter, "udp or (ip6 and not tcp)");
         assert_eq!(s.capture.buffer_size_mib, 64);
         assert_eq!(s.pipeline.workers, 0);
         assert_eq!(s.log.level, "info");

@@ -74,7 +74,7 @@ impl Default for LiveOptions {
     fn default() -> Self {
         LiveOptions {
             interface: "any".to_owned(),
-            filter: "udp".to_owned(),
+            filter: crate::config::DEFAULT_FILTER.to_owned(),
             snaplen: 65_535,
             buffer_bytes: DEFAULT_BUFFER_BYTES,
             immediate: false,
