@@ -1,0 +1,125 @@
+//! Validation, defaults and reload diffs of the configuration.
+
+use super::*;
+
+fn parse(s: &str) -> Result<Resolved, Vec<Problem>> {
+    toml::from_str::<Config>(s).expect("parses").resolve()
+}
+
+#[test]
+fn defaults_are_valid() {
+    let r = parse("").expect("valid");
+    assert_eq!(r.max_streams, 100_000);
+    assert_eq!(r.idle_timeout_ns, 60_000_000_000);
+    assert!(r.port_allowed(1, 2));
+}
+
+#[test]
+fn payload_types_and_ranges() {
+    let r = parse(
+        "[engine]\nrtp_port_ranges = [\"10000-20000\", \"5004\"]\n[payload_types]\n\"96\" = 90000\n\"111\" = 48000\n",
+    )
+    .expect("valid");
+    assert_eq!(r.clock_rate(96), Some(90000));
+    assert_eq!(r.clock_rate(111), Some(48000));
+    assert_eq!(r.clock_rate(97), None);
+    assert!(r.port_allowed(5004, 1));
+    assert!(r.port_allowed(1, 15000));
+    assert!(!r.port_allowed(1, 9999));
+}
+
+#[test]
+fn every_problem_names_its_key() {
+    let p = parse(
+        "[engine]\nmax_streams = 0\nidle_timeout_secs = 0\nrtp_port_ranges = [\"9-3\"]\n[payload_types]\n\"300\" = 8000\n\"96\" = 5\n",
+    )
+    .expect_err("invalid");
+    let keys: Vec<_> = p.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "engine.max_streams",
+            "engine.idle_timeout_secs",
+            "engine.rtp_port_ranges[0]",
+            "payload_types.\"300\"",
+            "payload_types.\"96\"",
+        ]
+    );
+}
+
+fn settings(s: &str) -> Result<Settings, Vec<Problem>> {
+    toml::from_str::<Config>(s).expect("parses").settings()
+}
+
+#[test]
+fn daemon_defaults_are_valid() {
+    let s = settings("").expect("valid");
+    assert_eq!(s.capture.interfaces, ["any"]);
+    assert_eq!(s.capture.filter, "udp or (ip6 and not tcp)");
+    assert_eq!(s.capture.buffer_size_mib, 64);
+    assert_eq!(s.pipeline.workers, 0);
+    assert_eq!(s.log.level, "info");
+}
+
+#[test]
+fn every_daemon_problem_names_its_key() {
+    let p = settings(
+        "[capture]\ninterfaces = [\"\", \"eth0\"]\nfilter = \"udp and\"\nsnaplen_bytes = 10\n\
+         buffer_size_mib = 0\ntimeout_ms = 0\nfanout_threads = 99\n\
+         [pipeline]\nworkers = 65\nqueue_batches = 0\nbatch_packets = 5000\nsnapshot_interval_ms = 1\n\
+         [log]\nlevel = \"loud!!\"\nhealth_interval_secs = 100000\n[engine]\nmax_streams = 0\n",
+    )
+    .expect_err("invalid");
+    let keys: Vec<_> = p.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "engine.max_streams",
+            "capture.interfaces[0]",
+            "capture.filter",
+            "capture.snaplen_bytes",
+            "capture.buffer_size_mib",
+            "capture.timeout_ms",
+            "capture.fanout_threads",
+            "pipeline.workers",
+            "pipeline.queue_batches",
+            "pipeline.batch_packets",
+            "pipeline.snapshot_interval_ms",
+            "log.level",
+            "log.health_interval_secs",
+        ]
+    );
+    let filter = p
+        .iter()
+        .find(|p| p.key == "capture.filter")
+        .expect("filter");
+    assert!(filter.fix.contains("libpcap says"), "{}", filter.fix);
+}
+
+#[test]
+fn diff_names_changed_keys_and_what_needs_a_restart() {
+    let a: Config = toml::from_str("[capture]\nfilter = \"udp\"\n").expect("a");
+    let b: Config = toml::from_str(
+        "[capture]\nfilter = \"udp port 5004\"\nbuffer_size_mib = 128\n[payload_types]\n\"96\" = 90000\n",
+    )
+    .expect("b");
+    let d = diff(&a, &b);
+    let got: Vec<(&str, bool)> = d.iter().map(|c| (c.key.as_str(), c.reloadable)).collect();
+    assert_eq!(
+        got,
+        [
+            ("capture.buffer_size_mib", false),
+            ("capture.filter", true),
+            ("payload_types.\"96\"", true),
+        ]
+    );
+    assert_eq!(d[1].old, "\"udp\"");
+    assert_eq!(d[1].new, "\"udp port 5004\"");
+    assert!(diff(&a, &a).is_empty());
+}
+
+#[test]
+fn unknown_keys_are_errors() {
+    assert!(toml::from_str::<Config>("[engine]\nmax_stream = 5\n").is_err());
+    assert!(toml::from_str::<Config>("colour = 1\n").is_err());
+}
