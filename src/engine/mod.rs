@@ -14,6 +14,7 @@
 //! follow signalling (SDP): RTP is recognised from the packets alone.
 
 pub mod clock;
+mod foreign;
 pub mod jitter;
 pub mod record;
 mod rtcp;
@@ -279,6 +280,8 @@ pub struct Engine {
     /// Valid streams by (source IP, destination IP), to find the reverse direction.
     by_ips: HashMap<(IpAddr, IpAddr), Vec<StreamKey>>,
     stun: stun::StunRtt,
+    /// RTCP state about SSRCs other shards own, for the cross-SSRC RTTs (see [`foreign`]).
+    foreign: foreign::Foreign,
     /// SRs of streams still in probation, attached when they are validated.
     pending_srs: rtt::PendingSrs,
     finished: Vec<(u64, StreamRecord)>,
@@ -306,6 +309,7 @@ impl Engine {
             by_ssrc: HashMap::default(),
             by_ips: HashMap::default(),
             stun: stun::StunRtt::default(),
+            foreign: foreign::Foreign::default(),
             pending_srs: rtt::PendingSrs::default(),
             finished: Vec::new(),
             next_order: 0,

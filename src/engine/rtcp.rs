@@ -114,13 +114,23 @@ impl Engine {
                             sr.packet_count(),
                             sr.octet_count(),
                         );
+                    } else {
+                        self.foreign.on_sr(now, sr.ssrc(), src, dst, &entry);
                     }
-                    for b in sr.report_blocks().filter(|b| shard.owns(b.ssrc())) {
-                        self.on_report_block(now, src, dst, sr.ssrc(), &b, Some(&entry));
+                    for b in sr.report_blocks() {
+                        if shard.owns(b.ssrc()) {
+                            self.on_report_block(now, src, dst, sr.ssrc(), &b, Some(&entry));
+                        } else {
+                            self.foreign_report(now, src, dst, &b);
+                        }
                     }
                 }
                 Packet::ReceiverReport(rr) => {
-                    for b in rr.report_blocks().filter(|b| shard.owns(b.ssrc())) {
+                    for b in rr.report_blocks() {
+                        if !shard.owns(b.ssrc()) {
+                            self.foreign_report(now, src, dst, &b);
+                            continue;
+                        }
                         self.on_report_block(now, src, dst, rr.ssrc(), &b, None);
                     }
                 }
@@ -233,10 +243,15 @@ impl Engine {
             if lsr == 0 {
                 continue;
             }
-            let peer_sr = self
-                .described_stream(src, dst, peer)
-                .and_then(|pk| self.streams.get(&pk))
-                .and_then(|p| p.srs.find(lsr).copied());
+            // The peer's SR: on its stream when this shard owns the peer, else as remembered
+            // from the compounds that mention both (super::foreign).
+            let peer_sr = if self.shard.owns(peer) {
+                self.described_stream(src, dst, peer)
+                    .and_then(|pk| self.streams.get(&pk))
+                    .and_then(|p| p.srs.find(lsr).copied())
+            } else {
+                self.foreign.sr(peer, dst, src, lsr).copied()
+            };
             let Some(peer_sr) = peer_sr else { continue };
             let mut ours = peer_sr.blocks.iter().take(usize::from(peer_sr.n_blocks));
             if let Some(&(_, t1, dlsr_b)) = ours.rfind(|b| b.0 == ssrc && b.1 != 0) {
@@ -302,6 +317,13 @@ impl Engine {
         }
     }
 
+    /// A report block about an SSRC another shard owns: only its `capture_point` RTT is kept,
+    /// as a partner for `end_to_end` (super::foreign).
+    fn foreign_report(&mut self, now: i64, src: SocketAddr, dst: SocketAddr, b: &ReportBlock<'_>) {
+        self.foreign
+            .on_report(now, src, dst, b.ssrc(), b.lsr(), short_to_ns(b.dlsr()));
+    }
+
     /// `end_to_end` = this stream's new `capture_point` RTT plus the latest one of its partner:
     /// the other leg of the same SSRC through a relay, else the stream flowing the opposite way
     /// between the same two hosts.
@@ -338,6 +360,7 @@ impl Engine {
             self.by_ips
                 .get(&(k.dst.ip(), k.src.ip()))
                 .and_then(|v| v.iter().find_map(partner_rtt))
+                .or_else(|| self.foreign.capture_point(k.dst.ip(), k.src.ip()))
         };
         if let Some(other) = relay.or_else(reverse) {
             if let Some(s) = self.streams.get_mut(k) {

@@ -6,14 +6,14 @@
 //! RFC 4585 §6.1). So an RTCP datagram goes to every worker that owns one of the SSRCs it
 //! mentions ([`rtcp_ssrcs`]), and each engine acts only on the parts about SSRCs it owns: a
 //! receiver report always reaches the engine that holds the stream it describes, and nothing
-//! is counted twice. Datagram-level RTCP counters belong to the owner of the first SSRC
+//! is counted twice. Compounds with a sender report go to every shard (see [`rtcp_shards`]).
+//! Datagram-level RTCP counters belong to the owner of the first SSRC
 //! ([`primary_ssrc`]); STUN, which is about 5-tuples, goes to every worker and is counted by
 //! worker 0.
 //!
-//! Cross-SSRC lookups only see the engine's own streams: the `sr_chain` RTT (which needs the
-//! peer's SR) and the `end_to_end` RTT paired with the *reverse* stream (another SSRC) are
-//! found only when both SSRCs fall in the same shard. The relay pairing of `end_to_end` (the
-//! same SSRC on two legs) is unaffected. With one worker every lookup succeeds.
+//! Cross-SSRC lookups (the `sr_chain` RTT needs the peer's SR, `end_to_end` through the
+//! reverse stream needs the peer stream's `capture_point` RTT) use what a shard remembers of
+//! SSRCs it does not own ([`super::foreign`]), so the shard count does not change the numbers.
 
 use crate::wire::rtcp::{self, Compound, Packet, PsFeedbackKind};
 
@@ -79,7 +79,22 @@ pub fn rtcp_ssrcs(buf: &[u8], complete: bool, mut f: impl FnMut(u32)) {
 }
 
 /// The set of shards (bit i = shard i, `count` ≤ 64) an RTCP datagram must reach.
+///
+/// A compound with a sender report goes to every shard: the SR may be needed by the owner of
+/// an SSRC it does not mention yet (the peer whose report will answer it, for the
+/// `end_to_end` pairing; super::foreign). SRs are a small share of RTCP, itself a few percent
+/// of the packets.
 pub fn rtcp_shards(buf: &[u8], complete: bool, count: u32) -> u64 {
+    let all = if count >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << count) - 1
+    };
+    if !(complete && rtcp::is_srtcp(buf))
+        && Compound::new(buf).any(|p| matches!(p, Ok(Packet::SenderReport(_))))
+    {
+        return all;
+    }
     let mut mask = 0u64;
     rtcp_ssrcs(buf, complete, |ssrc| {
         mask |= 1u64 << (Shard::of(count, ssrc) & 63);
