@@ -3,32 +3,11 @@
 use rtcprobe::synth::frame::Encap;
 use rtcprobe::synth::pcap::TsResolution;
 use rtcprobe::synth::scenarios::impaired_mix_on;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
-}
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("rtcprobe-cli-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&p).expect("scratch dir");
-        Scratch(p)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::{bin, Scratch};
 
 fn capture(path: &Path) -> usize {
     let cap = impaired_mix_on(3, Some(Encap::Ethernet)).build();
