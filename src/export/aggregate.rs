@@ -7,6 +7,13 @@
 //! makes RFC 3550 A.3 `lost` smaller), so each published counter is also held at its
 //! previous published value until the sum passes it again: the series stays monotonic.
 //!
+//! A stream's labels are fixed for its life, because a stream that moved from one label set
+//! to another would leave its old contribution behind in the first (held there by the rule
+//! above) and count twice. The media kind of a dynamic payload type depends on a clock rate
+//! that may only be inferred after a few packets, so a stream joins the aggregates once its
+//! clock rate is known, or after [`LABEL_AFTER_SNAPSHOTS`] snapshots without one (then kind
+//! `unknown`); until then it is in no counter.
+//!
 //! The histograms are observed here too, once per snapshot and live stream (never per
 //! packet): the current RFC 3550 A.8 jitter, the loss ratio of the interval since the last
 //! snapshot (RFC 3550 A.3 lost / expected, both as deltas), and the latest RTT of each method
@@ -29,6 +36,8 @@ pub const LOSS_BUCKETS: &[f64] = &[0.0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2
 pub const RTT_BUCKETS: &[f64] = &[
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0,
 ];
+/// Snapshots a stream without a clock rate waits before it is labelled `unknown`.
+pub const LABEL_AFTER_SNAPSHOTS: u8 = 3;
 /// RTT methods, as in the record's `rtt_ms` keys.
 pub const RTT_METHODS: [&str; 4] = ["capture_point", "end_to_end", "sr_chain", "stun"];
 
@@ -174,6 +183,10 @@ pub struct Aggregates {
 /// A live stream's values at the previous snapshot.
 #[derive(Debug, Clone, Copy, Default)]
 struct Prev {
+    /// The stream's labels, fixed once known.
+    key: Option<AggKey>,
+    /// Snapshots seen without a clock rate before `key` was fixed.
+    waited: u8,
     expected: u64,
     lost: i64,
     rtt_samples: [u64; 4],
@@ -210,11 +223,15 @@ impl Aggregator {
 
     /// Fold the final values of a stream that ended into the totals. Call once per record.
     pub fn fold_ended(&mut self, r: &StreamRecord) {
-        let key = self.labeller.key(r);
+        let id = self.stream_id(r);
+        let key = self
+            .prev
+            .remove(&id)
+            .and_then(|p| p.key)
+            .unwrap_or_else(|| self.labeller.key(r));
         let mut v = AggValues::of(r);
         v.streams_ended = 1;
         self.ended.entry(key).or_default().add(&v);
-        self.prev.remove(&self.stream_id(r));
     }
 
     fn stream_id(&self, r: &StreamRecord) -> u64 {
@@ -231,7 +248,26 @@ impl Aggregator {
         let mut totals = self.ended.clone();
         let mut active: HashMap<AggKey, u64> = HashMap::default();
         for (_, r) in live {
-            let key = self.labeller.key(r);
+            let id = self.stream_id(r);
+            let prev = self.prev.get(&id).copied().unwrap_or_default();
+            let key = match prev.key {
+                Some(k) => Some(k),
+                None if r.clock_rate.is_some() || prev.waited + 1 >= LABEL_AFTER_SNAPSHOTS => {
+                    Some(self.labeller.key(r))
+                }
+                None => None,
+            };
+            let Some(key) = key else {
+                self.prev.insert(
+                    id,
+                    Prev {
+                        waited: prev.waited + 1,
+                        seen: self.generation,
+                        ..prev
+                    },
+                );
+                continue;
+            };
             let g = GroupKey::from(key);
             totals.entry(key).or_default().add(&AggValues::of(r));
             *active.entry(key).or_default() += 1;
@@ -241,8 +277,6 @@ impl Aggregator {
                     .or_insert_with(|| Histogram::new(JITTER_BUCKETS))
                     .observe(j / 1e3);
             }
-            let id = self.stream_id(r);
-            let prev = self.prev.get(&id).copied().unwrap_or_default();
             let expected = r.expected.saturating_sub(prev.expected);
             if expected > 0 {
                 let lost = r.lost.saturating_sub(prev.lost).max(0) as f64;
@@ -270,6 +304,8 @@ impl Aggregator {
             self.prev.insert(
                 id,
                 Prev {
+                    key: Some(key),
+                    waited: prev.waited,
                     expected: r.expected.max(prev.expected),
                     lost: if expected > 0 { r.lost } else { prev.lost },
                     rtt_samples,
@@ -353,6 +389,31 @@ mod tests {
         assert_eq!(s3.counters[0].1.lost, 10);
         assert_eq!(s3.counters[0].1.streams_ended, 1);
         assert_eq!(s3.active[0].1, 0);
+    }
+
+    #[test]
+    fn labels_are_fixed_once_the_clock_rate_is_known() {
+        let mut a = agg();
+        let mut r = rec(10, 10, 0);
+        r.payload_types = vec![96];
+        r.clock_rate = None;
+        let s = a.snapshot(&[(1, r.clone())]);
+        assert!(
+            s.counters.is_empty(),
+            "not labelled before the clock rate is known"
+        );
+        r.clock_rate = Some(90_000);
+        r.packets = 20;
+        let s = a.snapshot(&[(1, r.clone())]);
+        assert_eq!(s.counters.len(), 1);
+        assert_eq!(s.counters[0].0.kind, Kind::Video);
+        // Even if the rate changed later, the stream stays in its first label set.
+        r.clock_rate = None;
+        r.packets = 30;
+        a.fold_ended(&r);
+        let s = a.snapshot(&[]);
+        assert_eq!(s.counters.len(), 1);
+        assert_eq!(s.counters[0].1.packets, 30);
     }
 
     #[test]
