@@ -65,6 +65,7 @@ fn pipeline_replay(path: &Path, workers: usize) -> (u64, f64, usize) {
         snapshot_interval: std::time::Duration::from_secs(1),
         overflow: Overflow::Wait,
         end_reason: EndReason::EndOfCapture,
+        labels: None,
     };
     let stop = AtomicBool::new(false);
     let start = Instant::now();
@@ -74,6 +75,7 @@ fn pipeline_replay(path: &Path, workers: usize) -> (u64, f64, usize) {
         &opts,
         Pace::Fast,
         &stop,
+        std::time::Duration::ZERO,
         &mut |_| {},
     )
     .expect("pipeline replay");

@@ -3,9 +3,12 @@
 //! Every table denies unknown keys, so a typo is an error rather than a silently ignored
 //! setting. [`Config::resolve`] returns every problem at once, each naming the key, the bad
 //! value and the fix. `[engine]` and `[payload_types]` drive the statistics (replay and
-//! daemon alike); `[capture]`, `[pipeline]` and `[log]` only the daemon (`rtcprobe run`) and
-//! `replay --realtime`. config.example.toml documents every key with its default and unit.
+//! daemon alike); `[capture]`, `[pipeline]`, `[log]` and `[exporter]` only the daemon (`rtcprobe
+//! run`) and `replay --realtime`. config.example.toml documents every key with its default and unit.
 
+pub mod exporter;
+
+pub use exporter::ExporterConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -26,6 +29,9 @@ pub struct Config {
     /// The daemon's log.
     #[serde(default)]
     pub log: LogConfig,
+    /// The Prometheus endpoint and metric labels.
+    #[serde(default)]
+    pub exporter: ExporterConfig,
     /// Clock rates (Hz) of dynamic payload types, keyed by payload type number as a string,
     /// e.g. `"96" = 90000`, `"111" = 48000`. RFC 3551 static types need no entry; an entry
     /// for a static type overrides the RFC 3551 rate.
@@ -170,6 +176,7 @@ pub struct Settings {
     pub capture: CaptureConfig,
     pub pipeline: PipelineConfig,
     pub log: LogConfig,
+    pub exporter: ExporterConfig,
     /// The file as parsed, to tell what a reload changed.
     pub raw: Config,
 }
@@ -261,12 +268,14 @@ impl Config {
         let engine = self.resolve();
         let mut problems = engine.as_ref().err().cloned().unwrap_or_default();
         problems.extend(daemon_problems(self));
+        problems.extend(exporter::problems(&self.exporter));
         match engine {
             Ok(engine) if problems.is_empty() => Ok(Settings {
                 engine,
                 capture: self.capture.clone(),
                 pipeline: self.pipeline.clone(),
                 log: self.log.clone(),
+                exporter: self.exporter.clone(),
                 raw: self.clone(),
             }),
             _ => Err(problems),

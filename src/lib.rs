@@ -18,13 +18,16 @@
 //!   live capture give identical numbers.
 //! * [`pipeline`] runs the engines on shard workers fed by capture threads over bounded
 //!   lock-free queues; [`daemon`] supervises it as `rtcprobe run`.
-//! * [`capture`], [`output`], [`pipeline`], [`daemon`] and the binary do the IO.
+//! * [`export`] serves Prometheus metrics built at scrape time from the snapshots; the workers
+//!   keep the cumulative aggregates it encodes, labelled by bounded label sets.
+//! * [`capture`], [`output`], [`pipeline`], [`daemon`], [`export`] and the binary do the IO.
 //! * [`synth`] builds synthetic captures with known ground truth for tests and benchmarks.
 
 pub mod capture;
 pub mod config;
 pub mod daemon;
 pub mod engine;
+pub mod export;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod output;

@@ -2,9 +2,12 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use rtcprobe::config::ExporterConfig;
 use rtcprobe::config::{Config, ConfigError, Settings};
 use rtcprobe::daemon::run::{self as daemon, pipeline_options, SetLogLevel};
 use rtcprobe::engine::EndReason;
+use rtcprobe::export::labels::{host_addresses, Labeller};
+use rtcprobe::export::Exporter;
 use rtcprobe::output::{self, Format};
 use rtcprobe::pipeline::feeder::Overflow;
 use rtcprobe::pipeline::file::{self as piped, Pace};
@@ -55,6 +58,15 @@ enum Command {
         /// single-threaded engine; with --realtime: `pipeline.workers` from the config).
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
         workers: Option<u16>,
+        /// With --realtime or --workers: serve the Prometheus endpoint (/metrics, /healthz,
+        /// /streams; the `[exporter]` settings of --config) on this address:port while the
+        /// capture is replayed. Port 0 picks a free port; the address is logged on stderr.
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<String>,
+        /// After the last frame, keep the streams live and the endpoint serving this many
+        /// seconds before ending them, so that a scraper sees the final values.
+        #[arg(long, value_name = "SECS", default_value_t = 0.0)]
+        linger: f64,
     },
     /// Run the probe daemon: capture live, analyse, publish (see systemd/rtcprobe.service).
     ///
@@ -153,6 +165,8 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
             config,
             realtime,
             workers,
+            listen,
+            linger,
         } => {
             let settings = load_settings(config.as_ref())?;
             let report = if realtime || workers.is_some() {
@@ -166,7 +180,55 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                     signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop))?;
                     signal_hook::flag::register(sig, Arc::clone(&stop))?;
                 }
-                piped::replay(&file, &settings.engine, &opts, pace, &stop, &mut |_| {})?
+                let mut endpoint = None;
+                let mut failed = None;
+                if listen.is_some() {
+                    opts.labels = Some(Arc::new(Labeller::new(
+                        &settings.exporter,
+                        host_addresses(),
+                    )));
+                }
+                let labels = opts.labels.clone();
+                let linger = std::time::Duration::try_from_secs_f64(linger.clamp(0.0, 86_400.0))
+                    .unwrap_or_default();
+                let report = piped::replay(
+                    &file,
+                    &settings.engine,
+                    &opts,
+                    pace,
+                    &stop,
+                    linger,
+                    &mut |p| {
+                        let (Some(addr), Some(labels)) = (&listen, &labels) else {
+                            return;
+                        };
+                        let cfg = ExporterConfig {
+                            listen: addr.clone(),
+                            ..settings.exporter.clone()
+                        };
+                        let healthy = Arc::new(AtomicBool::new(true));
+                        match Exporter::start(
+                            &cfg,
+                            Arc::clone(&p.board),
+                            Arc::clone(labels),
+                            healthy,
+                        ) {
+                            Ok(e) => {
+                                eprintln!(
+                                    "rtcprobe: serving metrics on http://{}/metrics",
+                                    e.local_addr()
+                                );
+                                endpoint = Some(e);
+                            }
+                            Err(e) => failed = Some(format!("cannot listen on {addr}: {e}")),
+                        }
+                    },
+                )?;
+                drop(endpoint);
+                if let Some(e) = failed {
+                    anyhow::bail!(e);
+                }
+                report
             } else {
                 replay_file(&file, &settings.engine)?
             };

@@ -210,7 +210,8 @@ fn run_captures_on_loopback_reloads_on_sighup_and_drains_on_sigterm() {
             &config,
             format!(
                 "[capture]\ninterfaces = [\"lo\"]\nfilter = \"{filter}\"\nbuffer_size_mib = {buffer}\n\
-                 [pipeline]\nworkers = 2\n[log]\nlevel = \"info\"\nhealth_interval_secs = 1\n"
+                 [pipeline]\nworkers = 2\n[log]\nlevel = \"info\"\nhealth_interval_secs = 1\n\
+                 [exporter]\nlisten = \"127.0.0.1:0\"\n"
             ),
         )
         .expect("config");

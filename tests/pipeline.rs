@@ -32,6 +32,7 @@ fn opts(workers: usize) -> Options {
         snapshot_interval: Duration::from_millis(100),
         overflow: Overflow::Wait,
         end_reason: EndReason::EndOfCapture,
+        labels: None,
     }
 }
 
@@ -43,6 +44,7 @@ fn through_pipeline(path: &Path, workers: usize) -> Report {
         &opts(workers),
         Pace::Fast,
         &stop,
+        std::time::Duration::ZERO,
         &mut |_| {},
     )
     .expect("pipeline replay")

@@ -13,6 +13,8 @@ use super::records;
 use crate::capture::{Fanout, LiveOptions, LiveSource};
 use crate::config::{diff, Config, Settings};
 use crate::engine::EndReason;
+use crate::export::labels::{host_addresses, Labeller};
+use crate::export::Exporter;
 use crate::pipeline::feeder::Overflow;
 use crate::pipeline::snapshot::{Board, Totals};
 use crate::pipeline::worker::RecordsOut;
@@ -53,6 +55,7 @@ pub fn pipeline_options(s: &Settings, overflow: Overflow, end: EndReason) -> Opt
         snapshot_interval: Duration::from_millis(s.pipeline.snapshot_interval_ms),
         overflow,
         end_reason: end,
+        labels: None,
     }
 }
 
@@ -70,7 +73,14 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
     signal_hook::flag::register(SIGHUP, Arc::clone(&hup))?;
 
     let sources = open_sources(&settings)?;
-    let opts = pipeline_options(&settings, Overflow::Drop, EndReason::Shutdown);
+    let mut opts = pipeline_options(&settings, Overflow::Drop, EndReason::Shutdown);
+    let serve = !settings.exporter.listen.is_empty();
+    if serve {
+        opts.labels = Some(Arc::new(Labeller::new(
+            &settings.exporter,
+            host_addresses(),
+        )));
+    }
     let (rec_tx, rec_rx) = crossbeam_channel::bounded(RECORDS_QUEUE);
     let writer = match &args.records {
         Some(path) => {
@@ -90,6 +100,21 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
         wait: false,
     });
     let pipeline = Pipeline::start(&settings.engine, &opts, sources.len(), records_out)?;
+    let healthy = Arc::new(AtomicBool::new(true));
+    let endpoint = match (&opts.labels, serve) {
+        (Some(labels), true) => {
+            let e = Exporter::start(
+                &settings.exporter,
+                Arc::clone(&pipeline.board),
+                Arc::clone(labels),
+                Arc::clone(&healthy),
+            )
+            .with_context(|| format!("exporter.listen = {:?}", settings.exporter.listen))?;
+            tracing::info!("serving metrics on http://{}/metrics", e.local_addr());
+            Some(e)
+        }
+        _ => None,
+    };
     let capture_stop = Arc::new(AtomicBool::new(false));
     let mut reloads: Vec<Sender<Reload>> = Vec::new();
     let mut heartbeats = Vec::new();
@@ -169,6 +194,12 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
             }
         }
         health.maybe_log(&pipeline.board, pipeline.queued_batches());
+        let now = wall_ns() / 1_000_000_000;
+        let alive = !threads.iter().any(|t| t.is_finished())
+            && heartbeats
+                .iter()
+                .all(|h| now - h.load(Ordering::Relaxed) <= STUCK_SECS);
+        healthy.store(alive, Ordering::Relaxed);
         if threads.iter().all(|t| t.is_finished()) {
             tracing::error!("every capture thread has stopped: shutting down");
             break;
@@ -185,7 +216,9 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
         let _ = t.join();
     }
     let board = Arc::clone(&pipeline.board);
+    healthy.store(false, Ordering::Relaxed);
     pipeline.finish();
+    drop(endpoint);
     let written = match writer.map(|w| w.join()) {
         Some(Ok(Ok(n))) => Some(n),
         Some(Ok(Err(e))) => {

@@ -29,13 +29,17 @@ pub enum Pace {
 
 /// Replay `path` through a pipeline shaped by `opts` (its `overflow` is set from `pace`).
 /// `stop` ends the replay early (SIGTERM/SIGINT): what was read is drained and reported.
-/// `started` is called once the pipeline runs, with it (to attach readers).
+/// `started` is called once the pipeline runs, with it (to attach readers). After the last
+/// frame the pipeline waits `linger` (or until `stop`) before it ends the streams that are
+/// still live, so that readers such as a Prometheus scrape see their final values as live
+/// streams; capture time does not advance meanwhile, so nothing expires.
 pub fn replay(
     path: &Path,
     cfg: &Resolved,
     opts: &Options,
     pace: Pace,
     stop: &AtomicBool,
+    linger: Duration,
     started: &mut dyn FnMut(&Pipeline),
 ) -> Result<Report, ReplayError> {
     let mut src = FileSource::open(path)?;
@@ -60,6 +64,16 @@ pub fn replay(
     started(&pipeline);
     let mut feeder = pipeline.feeder(0, file.clone());
     let error = feed(&mut src, link, &mut feeder, pace, stop);
+    feeder.flush();
+    feeder.publish();
+    let until = Instant::now() + linger;
+    while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(
+            until
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(100)),
+        );
+    }
     let stats = feeder.stats().clone();
     drop(feeder);
     let board = std::sync::Arc::clone(&pipeline.board);

@@ -24,6 +24,8 @@ pub mod worker;
 
 use crate::config::Resolved;
 use crate::engine::{EndReason, Engine, Shard};
+use crate::export::aggregate::Aggregator;
+use crate::export::labels::Labeller;
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use event::Batch;
 use feeder::{Feeder, Overflow, ShardLink};
@@ -47,6 +49,9 @@ pub struct Options {
     pub overflow: Overflow,
     /// How streams still live at the end are ended.
     pub end_reason: EndReason,
+    /// Exporter labels: when set, each worker keeps the exporter's aggregates and histograms
+    /// and publishes them in its snapshots ([`crate::export::aggregate`]).
+    pub labels: Option<Arc<Labeller>>,
 }
 
 impl Options {
@@ -103,6 +108,7 @@ impl Pipeline {
                 opts.snapshot_interval,
                 opts.end_reason,
                 Arc::clone(&hold),
+                opts.labels.clone().map(Aggregator::new),
             );
             workers.push(
                 std::thread::Builder::new()

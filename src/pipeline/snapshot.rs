@@ -9,6 +9,7 @@
 
 use crate::engine::record::StreamRecord;
 use crate::engine::Counters;
+use crate::export::aggregate::Aggregates;
 use arc_swap::ArcSwap;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -52,6 +53,9 @@ pub struct ShardSnapshot {
     pub events: u64,
     /// Records of ended streams the worker could not hand on (the records queue was full).
     pub records_dropped: u64,
+    /// Exporter aggregates (ended totals + live streams, histograms), when the pipeline was
+    /// started with labels ([`super::Options::labels`]).
+    pub aggregates: Option<Arc<Aggregates>>,
 }
 
 /// All slots of one pipeline.

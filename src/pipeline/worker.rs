@@ -12,6 +12,7 @@ use super::snapshot::{publish, ShardSnapshot};
 use crate::config::Resolved;
 use crate::engine::record::StreamRecord;
 use crate::engine::{EndReason, Engine, Shard};
+use crate::export::aggregate::Aggregator;
 use crate::wire::stun::Message;
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
@@ -50,6 +51,8 @@ pub struct Worker {
     pub end_reason: EndReason,
     /// Test hook: while set, the worker takes nothing from its queue (overload tests).
     pub hold: Arc<AtomicBool>,
+    /// Exporter aggregates, when the pipeline has labels.
+    agg: Option<Aggregator>,
     events: u64,
     records_dropped: u64,
     capture_now: i64,
@@ -68,6 +71,7 @@ impl Worker {
         snapshot_interval: Duration,
         end_reason: EndReason,
         hold: Arc<AtomicBool>,
+        agg: Option<Aggregator>,
     ) -> Self {
         Worker {
             engine,
@@ -80,6 +84,7 @@ impl Worker {
             snapshot_interval,
             end_reason,
             hold,
+            agg,
             events: 0,
             records_dropped: 0,
             capture_now: 0,
@@ -170,6 +175,11 @@ impl Worker {
     /// Pass the records of streams that ended on to the records queue, if there is one.
     fn hand_on(&mut self) {
         let finished = self.engine.drain_finished();
+        if let Some(agg) = &mut self.agg {
+            for (_, r) in &finished {
+                agg.fold_ended(r);
+            }
+        }
         let Some(out) = &self.records else {
             return;
         };
@@ -188,13 +198,18 @@ impl Worker {
         }
     }
 
-    fn snapshot(&self) {
+    /// Publish the live streams, counters and (with labels) the exporter aggregates; the
+    /// aggregates observe each live stream once here, O(streams).
+    fn snapshot(&mut self) {
+        let streams = self.engine.active_records();
+        let aggregates = self.agg.as_mut().map(|a| Arc::new(a.snapshot(&streams)));
         publish(
             &self.slot,
             ShardSnapshot {
                 shard: self.shard.index,
                 capture_now: self.capture_now,
-                streams: self.engine.active_records(),
+                streams,
+                aggregates,
                 counters: self.engine.counters().clone(),
                 events: self.events,
                 records_dropped: self.records_dropped,

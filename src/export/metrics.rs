@@ -1,0 +1,432 @@
+//! `/metrics`: the Prometheus text format (version 0.0.4) or OpenMetrics 1.0 text, built at
+//! scrape time from the published snapshots ([`crate::pipeline::snapshot::Board`]).
+//!
+//! Nothing is registered or kept between scrapes: the encoder loads each worker's and capture
+//! thread's latest snapshot (a few atomic operations, never waiting for the pipeline) and
+//! writes every family straight into one `String`. A stream that ended is in no snapshot, so
+//! its per-stream series are simply gone from the next scrape. Written by hand rather than
+//! with `prometheus-client`: the whole scrape is one buffer (measured in benches/export.rs and
+//! docs/benchmarks.md), and histograms already accumulated by the workers need no
+//! re-observation.
+//!
+//! The two formats differ only where OpenMetrics requires it: a counter family is named
+//! without `_total` in `# TYPE`/`# HELP` while its sample keeps it, and the body ends with
+//! `# EOF`.
+
+use super::aggregate::{Aggregates, Histogram, RTT_METHODS};
+use super::labels::{AggKey, Labeller};
+use super::names::{self, Metric, Type};
+use crate::engine::record::StreamRecord;
+use crate::pipeline::snapshot::Board;
+use std::fmt::Write;
+
+/// What the encoder needs besides the board.
+pub struct Scrape<'a> {
+    pub board: &'a Board,
+    pub labeller: &'a Labeller,
+    pub per_stream: bool,
+    pub max_stream_series: usize,
+    /// OpenMetrics instead of the Prometheus text format.
+    pub openmetrics: bool,
+    /// The previous scrape's encoding time, and scrapes and omitted streams so far.
+    pub last_duration_secs: f64,
+    pub scrapes: u64,
+    pub omitted_total: u64,
+}
+
+/// Result of one encoding.
+pub struct Encoded {
+    pub body: String,
+    /// Streams left out of the per-stream series.
+    pub omitted: u64,
+}
+
+struct Out<'a> {
+    s: String,
+    om: bool,
+    _p: std::marker::PhantomData<&'a ()>,
+}
+
+impl Out<'_> {
+    fn family(&mut self, m: &Metric) {
+        let name = if self.om && m.kind == Type::Counter {
+            m.name.trim_end_matches("_total")
+        } else {
+            m.name
+        };
+        let _ = writeln!(self.s, "# HELP {name} {}", m.help);
+        let _ = writeln!(self.s, "# TYPE {name} {}", m.kind.as_str());
+    }
+
+    /// `name{labels} value`; `labels` is already `k="v",…` (escaped) or empty.
+    fn sample(&mut self, name: &str, suffix: &str, labels: &str, value: impl std::fmt::Display) {
+        self.s.push_str(name);
+        self.s.push_str(suffix);
+        if !labels.is_empty() {
+            self.s.push('{');
+            self.s.push_str(labels);
+            self.s.push('}');
+        }
+        let _ = writeln!(self.s, " {value}");
+    }
+
+    fn histogram(&mut self, m: &Metric, labels: &str, h: &Histogram) {
+        let mut cumulative = 0u64;
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (i, c) in h.counts.iter().enumerate() {
+            cumulative += c;
+            let le = match h.bounds.get(i) {
+                Some(b) => format!("{b}"),
+                None => "+Inf".into(),
+            };
+            let l = format!("{labels}{sep}le=\"{le}\"");
+            self.sample(m.name, "_bucket", &l, cumulative);
+        }
+        self.sample(m.name, "_sum", labels, h.sum);
+        self.sample(m.name, "_count", labels, h.count);
+    }
+}
+
+/// Append `v` escaped for a label value (backslash, double quote, line feed).
+pub fn escape_into(out: &mut String, v: &str) {
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn agg_labels(l: &Labeller, k: &AggKey) -> String {
+    let pt = if k.pt < 128 {
+        k.pt.to_string()
+    } else {
+        "none".into()
+    };
+    let mut s = format!(
+        "kind=\"{}\",payload_type=\"{pt}\",direction=\"{}\",peer_group=\"",
+        k.kind.as_str(),
+        k.direction.as_str()
+    );
+    escape_into(&mut s, l.group_name(k.group));
+    s.push('"');
+    s
+}
+
+fn group_labels(l: &Labeller, k: &super::aggregate::GroupKey) -> String {
+    let mut s = format!(
+        "kind=\"{}\",direction=\"{}\",peer_group=\"",
+        k.kind.as_str(),
+        k.direction.as_str()
+    );
+    escape_into(&mut s, l.group_name(k.group));
+    s.push('"');
+    s
+}
+
+fn stream_labels(l: &Labeller, r: &StreamRecord) -> String {
+    let mut s = format!("ssrc=\"{}\",src=\"", r.ssrc);
+    escape_into(&mut s, &l.address(&r.src));
+    s.push_str("\",dst=\"");
+    escape_into(&mut s, &l.address(&r.dst));
+    s.push_str("\",payload_type=\"");
+    match r.payload_types.first() {
+        Some(pt) => {
+            let _ = write!(s, "{pt}");
+        }
+        None => s.push_str("none"),
+    }
+    s.push('"');
+    if l.cname_label {
+        s.push_str(",cname=\"");
+        escape_into(&mut s, r.cname.as_deref().unwrap_or(""));
+        s.push('"');
+    }
+    s
+}
+
+/// Encode every metric.
+pub fn encode(sc: &Scrape<'_>) -> Encoded {
+    let mut o = Out {
+        s: String::with_capacity(64 * 1024),
+        om: sc.openmetrics,
+        _p: std::marker::PhantomData,
+    };
+    let shards: Vec<_> = sc.board.shards.iter().map(|s| s.load_full()).collect();
+    let captures: Vec<_> = sc.board.captures.iter().map(|c| c.load_full()).collect();
+    let aggs: Vec<&Aggregates> = shards
+        .iter()
+        .filter_map(|s| s.aggregates.as_deref())
+        .collect();
+    let l = sc.labeller;
+
+    o.family(&names::BUILD_INFO);
+    let info = format!(
+        "version=\"{}\",target_os=\"{}\",target_arch=\"{}\"",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
+    o.sample(names::BUILD_INFO.name, "", &info, 1);
+
+    // Aggregates: every worker owns disjoint streams, so label sets are summed across them.
+    let mut counters: std::collections::BTreeMap<AggKey, super::aggregate::AggValues> =
+        Default::default();
+    let mut active: std::collections::BTreeMap<AggKey, u64> = Default::default();
+    for a in &aggs {
+        for (k, v) in &a.counters {
+            let e = counters.entry(*k).or_default();
+            *e = sum(e, v);
+        }
+        for (k, n) in &a.active {
+            *active.entry(*k).or_default() += n;
+        }
+    }
+    let labelled: Vec<(String, &super::aggregate::AggValues)> = counters
+        .iter()
+        .map(|(k, v)| (agg_labels(l, k), v))
+        .collect();
+    type Field = fn(&super::aggregate::AggValues) -> u64;
+    let fields: [(Metric, Field); 9] = [
+        (names::RTP_PACKETS, |v| v.packets),
+        (names::RTP_BYTES, |v| v.bytes),
+        (names::RTP_LOST, |v| v.lost),
+        (names::RTP_LOST_UPSTREAM, |v| v.lost_upstream),
+        (names::RTP_LOST_DOWNSTREAM, |v| v.lost_downstream),
+        (names::RTP_DUPLICATES, |v| v.duplicates),
+        (names::RTP_REORDERED, |v| v.reordered),
+        (names::RTP_PROBE_DROPPED, |v| v.probe_dropped),
+        (names::STREAMS_ENDED, |v| v.streams_ended),
+    ];
+    for (m, f) in fields {
+        o.family(&m);
+        for (ls, v) in &labelled {
+            o.sample(m.name, "", ls, f(v));
+        }
+    }
+    o.family(&names::RTCP_FEEDBACK);
+    let feedback: [(&str, Field); 3] = [
+        ("nack", |v| v.nacks),
+        ("pli", |v| v.plis),
+        ("fir", |v| v.firs),
+    ];
+    for (t, f) in feedback {
+        for (ls, v) in &labelled {
+            let with = format!("{ls},type=\"{t}\"");
+            o.sample(names::RTCP_FEEDBACK.name, "", &with, f(v));
+        }
+    }
+    o.family(&names::STREAMS_ACTIVE);
+    for (k, n) in &active {
+        o.sample(names::STREAMS_ACTIVE.name, "", &agg_labels(l, k), n);
+    }
+
+    histograms(&mut o, l, &aggs);
+
+    // Engine and capture counters (pipeline totals: capture threads and workers summed).
+    let t = sc.board.totals();
+    let c = &t.counters;
+    o.family(&names::RTCP_PACKETS);
+    let plain = c.rtcp_packets.saturating_sub(c.srtcp_packets);
+    for (form, v) in [
+        ("plain", plain),
+        ("srtcp", c.srtcp_packets),
+        ("malformed", c.rtcp_malformed),
+    ] {
+        o.sample(names::RTCP_PACKETS.name, "", &format!("form=\"{form}\""), v);
+    }
+    o.family(&names::CAPTURE_FRAMES);
+    for cap in &captures {
+        let mut ls = String::from("source=\"");
+        escape_into(&mut ls, &cap.source);
+        ls.push('"');
+        o.sample(names::CAPTURE_FRAMES.name, "", &ls, cap.frames);
+    }
+    o.family(&names::CAPTURE_DROPPED);
+    for cap in &captures {
+        for (reason, v) in [
+            ("kernel", cap.kernel_dropped),
+            ("interface", cap.if_dropped),
+            ("pipeline", cap.pipeline_dropped),
+        ] {
+            let mut ls = String::from("source=\"");
+            escape_into(&mut ls, &cap.source);
+            let _ = write!(ls, "\",reason=\"{reason}\"");
+            o.sample(names::CAPTURE_DROPPED.name, "", &ls, v);
+        }
+    }
+    o.family(&names::DECODE_ERRORS);
+    let mut reasons: Vec<(&str, u64)> = t.undecoded.iter().map(|(k, v)| (*k, *v)).collect();
+    reasons.push(("rtp_invalid", c.rtp_invalid));
+    reasons.push(("rtcp_malformed", c.rtcp_malformed));
+    for (reason, v) in reasons {
+        o.sample(
+            names::DECODE_ERRORS.name,
+            "",
+            &format!("reason=\"{reason}\""),
+            v,
+        );
+    }
+    o.family(&names::DATAGRAMS);
+    for (class, v) in [
+        ("rtp", c.rtp_packets),
+        ("rtp_unvalidated", c.rtp_unvalidated),
+        ("rtcp", c.rtcp_packets),
+        ("stun", c.stun_messages),
+        ("dtls", c.dtls_records),
+        ("zrtp", c.zrtp_packets),
+        ("turn_channel_data", c.turn_channel_data),
+        ("turn_indication", c.turn_indications),
+        ("other", c.other_udp),
+        ("port_filtered", c.port_filtered),
+    ] {
+        o.sample(names::DATAGRAMS.name, "", &format!("class=\"{class}\""), v);
+    }
+    o.family(&names::STREAMS_EVICTED);
+    o.sample(names::STREAMS_EVICTED.name, "", "", c.streams_evicted);
+    o.family(&names::RECORDS_DROPPED);
+    o.sample(names::RECORDS_DROPPED.name, "", "", t.records_dropped);
+
+    let omitted = if sc.per_stream {
+        per_stream(&mut o, sc, &shards)
+    } else {
+        0
+    };
+    o.family(&names::STREAMS_OMITTED);
+    o.sample(names::STREAMS_OMITTED.name, "", "", omitted);
+    o.family(&names::OMITTED_STREAM_SCRAPES);
+    o.sample(
+        names::OMITTED_STREAM_SCRAPES.name,
+        "",
+        "",
+        sc.omitted_total + omitted,
+    );
+    o.family(&names::SCRAPE_DURATION);
+    o.sample(names::SCRAPE_DURATION.name, "", "", sc.last_duration_secs);
+    o.family(&names::SCRAPES);
+    o.sample(names::SCRAPES.name, "", "", sc.scrapes + 1);
+    if o.om {
+        o.s.push_str("# EOF\n");
+    }
+    Encoded { body: o.s, omitted }
+}
+
+fn sum(
+    a: &super::aggregate::AggValues,
+    b: &super::aggregate::AggValues,
+) -> super::aggregate::AggValues {
+    let mut r = *a;
+    r.packets += b.packets;
+    r.bytes += b.bytes;
+    r.lost += b.lost;
+    r.lost_upstream += b.lost_upstream;
+    r.lost_downstream += b.lost_downstream;
+    r.duplicates += b.duplicates;
+    r.reordered += b.reordered;
+    r.nacks += b.nacks;
+    r.plis += b.plis;
+    r.firs += b.firs;
+    r.probe_dropped += b.probe_dropped;
+    r.streams_ended += b.streams_ended;
+    r
+}
+
+fn histograms(o: &mut Out<'_>, l: &Labeller, aggs: &[&Aggregates]) {
+    use std::collections::BTreeMap;
+    fn merge<K: Ord + Copy>(into: &mut BTreeMap<K, Histogram>, from: &[(K, Histogram)]) {
+        for (k, h) in from {
+            match into.get_mut(k) {
+                Some(acc) => {
+                    for (a, b) in acc.counts.iter_mut().zip(&h.counts) {
+                        *a += b;
+                    }
+                    acc.sum += h.sum;
+                    acc.count += h.count;
+                }
+                None => {
+                    into.insert(*k, h.clone());
+                }
+            }
+        }
+    }
+    let (mut jitter, mut loss, mut rtt) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    for a in aggs {
+        merge(&mut jitter, &a.jitter);
+        merge(&mut loss, &a.loss);
+        merge(&mut rtt, &a.rtt);
+    }
+    o.family(&names::JITTER);
+    for (k, h) in &jitter {
+        o.histogram(&names::JITTER, &group_labels(l, k), h);
+    }
+    o.family(&names::INTERVAL_LOSS);
+    for (k, h) in &loss {
+        o.histogram(&names::INTERVAL_LOSS, &group_labels(l, k), h);
+    }
+    o.family(&names::RTT);
+    for ((k, m), h) in &rtt {
+        let method = RTT_METHODS.get(*m).copied().unwrap_or("unknown");
+        let ls = format!("method=\"{method}\",{}", group_labels(l, k));
+        o.histogram(&names::RTT, &ls, h);
+    }
+}
+
+/// Per-stream series of at most `max_stream_series` streams (the oldest first); returns how
+/// many live streams were left out.
+fn per_stream(
+    o: &mut Out<'_>,
+    sc: &Scrape<'_>,
+    shards: &[std::sync::Arc<crate::pipeline::snapshot::ShardSnapshot>],
+) -> u64 {
+    let mut all: Vec<&(u64, StreamRecord)> = shards.iter().flat_map(|s| &s.streams).collect();
+    let total = all.len();
+    if total > sc.max_stream_series {
+        all.select_nth_unstable_by_key(sc.max_stream_series, |(order, _)| *order);
+        all.truncate(sc.max_stream_series);
+    }
+    all.sort_by_key(|(order, _)| *order);
+    let streams: Vec<(String, &StreamRecord)> = all
+        .iter()
+        .map(|(_, r)| (stream_labels(sc.labeller, r), r))
+        .collect();
+    o.family(&names::STREAM_PACKETS);
+    for (ls, r) in &streams {
+        o.sample(names::STREAM_PACKETS.name, "", ls, r.packets);
+    }
+    o.family(&names::STREAM_BYTES);
+    for (ls, r) in &streams {
+        o.sample(names::STREAM_BYTES.name, "", ls, r.bytes);
+    }
+    o.family(&names::STREAM_LOST);
+    for (ls, r) in &streams {
+        o.sample(names::STREAM_LOST.name, "", ls, r.lost);
+    }
+    o.family(&names::STREAM_LOST_UPSTREAM);
+    for (ls, r) in &streams {
+        if let Some(v) = r.loss_upstream {
+            o.sample(names::STREAM_LOST_UPSTREAM.name, "", ls, v);
+        }
+    }
+    o.family(&names::STREAM_LOST_DOWNSTREAM);
+    for (ls, r) in &streams {
+        if let Some(v) = r.loss_downstream {
+            o.sample(names::STREAM_LOST_DOWNSTREAM.name, "", ls, v);
+        }
+    }
+    o.family(&names::STREAM_JITTER);
+    for (ls, r) in &streams {
+        if let Some(j) = r.jitter_ms {
+            o.sample(names::STREAM_JITTER.name, "", ls, j / 1e3);
+        }
+    }
+    o.family(&names::STREAM_RTT);
+    for (ls, r) in &streams {
+        for (m, s) in &r.rtt_ms {
+            let with = format!("{ls},method=\"{m}\"");
+            o.sample(names::STREAM_RTT.name, "", &with, s.last / 1e3);
+        }
+    }
+    (total - streams.len()) as u64
+}

@@ -1,0 +1,143 @@
+//! Every metric rtcprobe exports, defined here and nowhere else: name, type and help text.
+//!
+//! Names follow the Prometheus naming conventions (prometheus.io/docs/practices/naming) and
+//! node_exporter's habits: `rtcprobe_<subsystem>_<name>_<unit>`, base units (seconds, bytes,
+//! ratios), counters end in `_total` and nothing else does. docs/metrics.md documents each
+//! one with its labels; the test below keeps the rules.
+
+/// Metric type, as in the exposition formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+impl Type {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Type::Counter => "counter",
+            Type::Gauge => "gauge",
+            Type::Histogram => "histogram",
+        }
+    }
+}
+
+/// One metric family.
+#[derive(Debug, Clone, Copy)]
+pub struct Metric {
+    /// Full name as in the Prometheus text format (counters with `_total`).
+    pub name: &'static str,
+    pub kind: Type,
+    pub help: &'static str,
+}
+
+macro_rules! metrics {
+    ($($id:ident = $name:literal, $kind:ident, $help:literal;)*) => {
+        $(pub const $id: Metric = Metric { name: $name, kind: Type::$kind, help: $help };)*
+        /// Every metric, in the order the exporter writes them.
+        pub const ALL: &[Metric] = &[$($id),*];
+    };
+}
+
+metrics! {
+    BUILD_INFO = "rtcprobe_build_info", Gauge,
+        "Always 1; the version and the Rust target in labels.";
+    RTP_PACKETS = "rtcprobe_rtp_packets_total", Counter,
+        "RTP packets received, duplicates included.";
+    RTP_BYTES = "rtcprobe_rtp_bytes_total", Counter,
+        "UDP payload bytes of RTP packets received.";
+    RTP_LOST = "rtcprobe_rtp_lost_packets_total", Counter,
+        "RTP packets missing at the probe (RFC 3550 A.3 expected minus received, per stream, not below 0).";
+    RTP_LOST_UPSTREAM = "rtcprobe_rtp_lost_upstream_packets_total", Counter,
+        "RTP packets lost before the probe, of streams with receiver reports.";
+    RTP_LOST_DOWNSTREAM = "rtcprobe_rtp_lost_downstream_packets_total", Counter,
+        "RTP packets lost after the probe: receiver-reported loss (RFC 3550 6.4.1) minus loss seen at the probe.";
+    RTP_DUPLICATES = "rtcprobe_rtp_duplicate_packets_total", Counter,
+        "RTP packets whose sequence number had already been received.";
+    RTP_REORDERED = "rtcprobe_rtp_reordered_packets_total", Counter,
+        "RTP packets that arrived after a packet with a higher sequence number.";
+    RTP_PROBE_DROPPED = "rtcprobe_rtp_probe_dropped_packets_total", Counter,
+        "RTP packets of known streams that the probe itself dropped (full pipeline queue); not in the loss counters.";
+    RTCP_FEEDBACK = "rtcprobe_rtcp_feedback_messages_total", Counter,
+        "RTCP feedback received about the streams: generic NACK (RFC 4585), PLI (RFC 4585), FIR (RFC 5104).";
+    RTCP_PACKETS = "rtcprobe_rtcp_packets_total", Counter,
+        "RTCP datagrams by form: plain, srtcp (RFC 3711, not decrypted) or malformed.";
+    STREAMS_ACTIVE = "rtcprobe_streams_active", Gauge,
+        "RTP streams live at the latest worker snapshot.";
+    STREAMS_ENDED = "rtcprobe_streams_ended_total", Counter,
+        "RTP streams that ended (BYE, idle, evicted, end of capture, shutdown).";
+    JITTER = "rtcprobe_rtp_jitter_seconds", Histogram,
+        "RFC 3550 A.8 interarrival jitter of each live stream, observed at each worker snapshot.";
+    INTERVAL_LOSS = "rtcprobe_rtp_interval_loss_ratio", Histogram,
+        "Loss ratio of each live stream over one snapshot interval (lost / expected, RFC 3550 A.3 deltas).";
+    RTT = "rtcprobe_rtt_seconds", Histogram,
+        "Latest round-trip time of each stream and method with new samples in a snapshot interval.";
+    STREAM_PACKETS = "rtcprobe_stream_packets_total", Counter,
+        "Per stream: RTP packets received.";
+    STREAM_BYTES = "rtcprobe_stream_bytes_total", Counter,
+        "Per stream: UDP payload bytes of RTP packets received.";
+    STREAM_LOST = "rtcprobe_stream_lost_packets", Gauge,
+        "Per stream: RFC 3550 A.3 cumulative lost (negative when duplicates outnumber losses).";
+    STREAM_LOST_UPSTREAM = "rtcprobe_stream_lost_upstream_packets", Gauge,
+        "Per stream: packets lost before the probe (streams with receiver reports).";
+    STREAM_LOST_DOWNSTREAM = "rtcprobe_stream_lost_downstream_packets", Gauge,
+        "Per stream: packets lost after the probe (streams with receiver reports).";
+    STREAM_JITTER = "rtcprobe_stream_jitter_seconds", Gauge,
+        "Per stream: current RFC 3550 A.8 interarrival jitter.";
+    STREAM_RTT = "rtcprobe_stream_rtt_seconds", Gauge,
+        "Per stream: latest round-trip time of each method.";
+    CAPTURE_FRAMES = "rtcprobe_capture_frames_total", Counter,
+        "Frames read by each capture thread.";
+    CAPTURE_DROPPED = "rtcprobe_capture_dropped_packets_total", Counter,
+        "Packets the probe did not analyse: kernel (buffer full), interface (driver) or pipeline (full worker queue).";
+    DECODE_ERRORS = "rtcprobe_decode_errors_total", Counter,
+        "Frames or datagrams that did not decode, by bounded reason.";
+    DATAGRAMS = "rtcprobe_engine_datagrams_total", Counter,
+        "UDP datagrams by what the engine recognised them as.";
+    STREAMS_EVICTED = "rtcprobe_engine_streams_evicted_total", Counter,
+        "Streams evicted because the stream table was full (engine.max_streams).";
+    RECORDS_DROPPED = "rtcprobe_pipeline_records_dropped_total", Counter,
+        "Records of ended streams dropped because the records queue was full.";
+    STREAMS_OMITTED = "rtcprobe_export_streams_omitted", Gauge,
+        "Live streams left out of per-stream series at this scrape (over exporter.max_stream_series).";
+    OMITTED_STREAM_SCRAPES = "rtcprobe_export_omitted_stream_scrapes_total", Counter,
+        "Sum over scrapes of the streams left out of per-stream series.";
+    SCRAPE_DURATION = "rtcprobe_export_scrape_duration_seconds", Gauge,
+        "Time the previous scrape took to encode.";
+    SCRAPES = "rtcprobe_export_scrapes_total", Counter,
+        "Scrapes of /metrics served.";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_conventions() {
+        let mut seen = std::collections::BTreeSet::new();
+        for m in ALL {
+            assert!(m.name.starts_with("rtcprobe_"), "{}", m.name);
+            assert!(
+                m.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{}",
+                m.name
+            );
+            assert_eq!(
+                m.kind == Type::Counter,
+                m.name.ends_with("_total"),
+                "{}",
+                m.name
+            );
+            // The OpenMetrics family name (counters without `_total`) must be unique too.
+            let family = m.name.trim_end_matches("_total");
+            assert!(seen.insert(family), "{} collides", m.name);
+            assert!(!m.help.is_empty());
+            for bad in ["_ms", "_milliseconds", "_percent", "_kbytes"] {
+                assert!(!m.name.contains(bad), "{} is not in base units", m.name);
+            }
+        }
+    }
+}
