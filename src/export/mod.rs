@@ -65,6 +65,8 @@ impl Exporter {
     ) -> std::io::Result<Exporter> {
         let listener = TcpListener::bind(cfg.listen.as_str())?;
         let addr = listener.local_addr()?;
+        // Accepted connections do not inherit it (accept(2)); the loop never blocks in accept.
+        listener.set_nonblocking(true)?;
         let shared = Arc::new(Shared {
             board,
             labeller,
@@ -96,21 +98,36 @@ impl Exporter {
 
 impl Drop for Exporter {
     fn drop(&mut self) {
+        // The accept loop polls with a short timeout and sees the flag: no self-connection,
+        // which fails where loopback is down (a fresh network namespace) and would hang here.
         self.stop.store(true, Ordering::SeqCst);
-        // Wake the blocking accept with a connection of our own.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
 }
 
+/// How long the accept loop waits for a connection before looking at the stop flag.
+const ACCEPT_POLL_MS: i32 = 100;
+
+/// Wait up to [`ACCEPT_POLL_MS`] for the listener to become readable (poll(2)).
+fn readable(listener: &TcpListener) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut p = libc::pollfd {
+        fd: listener.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, for the duration of the call.
+    unsafe { libc::poll(&mut p, 1, ACCEPT_POLL_MS) > 0 }
+}
+
 fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, stop: &AtomicBool) {
-    for conn in listener.incoming() {
-        if stop.load(Ordering::SeqCst) {
-            break;
+    while !stop.load(Ordering::SeqCst) {
+        if !readable(listener) {
+            continue;
         }
-        let Ok(mut conn) = conn else {
+        let Ok((mut conn, _)) = listener.accept() else {
             continue;
         };
         let _ = conn.set_read_timeout(Some(IO_TIMEOUT));
