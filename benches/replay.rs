@@ -74,6 +74,7 @@ fn pipeline_replay(path: &Path, workers: usize) -> (u64, f64, usize) {
         &opts,
         Pace::Fast,
         &stop,
+        None,
         &mut |_| {},
     )
     .expect("pipeline replay");

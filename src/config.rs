@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+pub mod sinks;
+pub use sinks::{Delivery, HttpConfig, RecordsConfig, SinkConfig};
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +34,12 @@ pub struct Config {
     /// for a static type overrides the RFC 3551 rate.
     #[serde(default)]
     pub payload_types: BTreeMap<String, u32>,
+    /// Interval and final records of every stream (src/forward).
+    #[serde(default)]
+    pub records: RecordsConfig,
+    /// Where records go; none = no forwarding (`run --records FILE` adds a file sink).
+    #[serde(default)]
+    pub sinks: Vec<SinkConfig>,
 }
 
 /// Limits of the stream table and RTP recognition.
@@ -170,6 +179,8 @@ pub struct Settings {
     pub capture: CaptureConfig,
     pub pipeline: PipelineConfig,
     pub log: LogConfig,
+    pub records: RecordsConfig,
+    pub sinks: Vec<SinkConfig>,
     /// The file as parsed, to tell what a reload changed.
     pub raw: Config,
 }
@@ -261,12 +272,15 @@ impl Config {
         let engine = self.resolve();
         let mut problems = engine.as_ref().err().cloned().unwrap_or_default();
         problems.extend(daemon_problems(self));
+        problems.extend(sinks::problems(&self.records, &self.sinks));
         match engine {
             Ok(engine) if problems.is_empty() => Ok(Settings {
                 engine,
                 capture: self.capture.clone(),
                 pipeline: self.pipeline.clone(),
                 log: self.log.clone(),
+                records: self.records.clone(),
+                sinks: self.sinks.clone(),
                 raw: self.clone(),
             }),
             _ => Err(problems),

@@ -25,6 +25,7 @@ pub mod capture;
 pub mod config;
 pub mod daemon;
 pub mod engine;
+pub mod forward;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod output;

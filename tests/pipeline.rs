@@ -45,6 +45,7 @@ fn through_pipeline(path: &Path, workers: usize) -> Report {
         &opts(workers),
         Pace::Fast,
         &stop,
+        None,
         &mut |_| {},
     )
     .expect("pipeline replay")
@@ -152,7 +153,11 @@ fn held_back_workers_make_the_capture_side_drop_count_and_flag_never_block() {
         &Resolved::default(),
         &o,
         1,
-        Some(RecordsOut { tx, wait: true }),
+        Some(RecordsOut {
+            tx: Some(tx),
+            wait: true,
+            forward: None,
+        }),
     )
     .expect("start");
     let mut feeder = pipeline.feeder(0, "test".into());

@@ -12,6 +12,8 @@ use super::{Options, Pipeline};
 use crate::capture::{FileSource, PacketSource};
 use crate::config::Resolved;
 use crate::engine::record::{rfc3339_micros, StreamRecord};
+use crate::forward::record::RecordOptions;
+use crate::forward::RecordTx;
 use crate::replay::{ReplayError, Report, Summary};
 use crate::wire::LinkType;
 use std::path::Path;
@@ -29,6 +31,7 @@ pub enum Pace {
 
 /// Replay `path` through a pipeline shaped by `opts` (its `overflow` is set from `pace`).
 /// `stop` ends the replay early (SIGTERM/SIGINT): what was read is drained and reported.
+/// `forward` makes interval and final records for the sinks.
 /// `started` is called once the pipeline runs, with it (to attach readers).
 pub fn replay(
     path: &Path,
@@ -36,6 +39,7 @@ pub fn replay(
     opts: &Options,
     pace: Pace,
     stop: &AtomicBool,
+    forward: Option<(RecordTx, RecordOptions)>,
     started: &mut dyn FnMut(&Pipeline),
 ) -> Result<Report, ReplayError> {
     let mut src = FileSource::open(path)?;
@@ -55,8 +59,17 @@ pub fn replay(
         .name("rtcprobe-records".into())
         .spawn(move || rx.iter().collect::<Vec<(u64, StreamRecord)>>())
         .map_err(|e| open_error(&file, &e))?;
-    let pipeline = Pipeline::start(cfg, &opts, 1, Some(RecordsOut { tx, wait: true }))
-        .map_err(|e| open_error(&file, &e))?;
+    let pipeline = Pipeline::start(
+        cfg,
+        &opts,
+        1,
+        Some(RecordsOut {
+            tx: Some(tx),
+            wait: true,
+            forward,
+        }),
+    )
+    .map_err(|e| open_error(&file, &e))?;
     started(&pipeline);
     let mut feeder = pipeline.feeder(0, file.clone());
     let error = feed(&mut src, link, &mut feeder, pace, stop);
