@@ -87,6 +87,16 @@ pub enum SinkConfig {
         name: Option<String>,
         /// Endpoint, e.g. `http://127.0.0.1:9090/api/v1/write`.
         url: String,
+        /// Sample timestamps: `capture` (the record's `interval_end`, so replayed captures
+        /// keep their own time) or `now` (the send time: for Prometheus, whose TSDB rejects
+        /// samples older than its head block; only each series' latest sample of a batch is
+        /// sent then). Default `capture`.
+        #[serde(default = "default_timestamp")]
+        timestamp: String,
+        /// Label samples with the stream's `src` and `dst` (`ip:port`) besides `host`, `ssrc`
+        /// and `payload_type`. Default true; false keeps fewer series per SSRC.
+        #[serde(default = "yes")]
+        address_labels: bool,
         #[serde(default)]
         http: HttpConfig,
         #[serde(default)]
@@ -170,6 +180,9 @@ fn default_keep() -> u32 {
 }
 fn default_table() -> String {
     "rtcprobe_records".into()
+}
+fn default_timestamp() -> String {
+    "capture".into()
 }
 fn default_transport() -> String {
     "udp".into()
@@ -284,11 +297,19 @@ pub fn problems(records: &RecordsConfig, sinks: &[SinkConfig]) -> Vec<Problem> {
             }
             SinkConfig::PrometheusRemoteWrite {
                 url,
+                timestamp,
                 http,
                 delivery,
                 ..
             } => {
                 url_check(url, &k("url"), &mut bad);
+                if timestamp != "capture" && timestamp != "now" {
+                    bad(
+                        k("timestamp"),
+                        format!("{timestamp:?}"),
+                        "use \"capture\" or \"now\"",
+                    );
+                }
                 auth_check(http, &k("http.bearer_token"), &mut bad);
                 Some(delivery)
             }

@@ -19,7 +19,9 @@ pub mod clickhouse;
 pub mod delivery;
 pub mod file;
 pub mod http;
+pub mod prompb;
 pub mod record;
+pub mod remote_write;
 pub mod stats;
 
 use crate::config::{RecordsConfig, SinkConfig};
@@ -248,7 +250,30 @@ fn spawn(
             Box::new(clickhouse::ClickHouse::new(url, table, http)),
             delivery.clone(),
         ),
-        SinkConfig::PrometheusRemoteWrite { .. } | SinkConfig::Hep { .. } => {
+        SinkConfig::PrometheusRemoteWrite {
+            url,
+            timestamp,
+            address_labels,
+            http,
+            delivery,
+            ..
+        } => {
+            let stamp = if timestamp == "now" {
+                remote_write::Stamp::Now
+            } else {
+                remote_write::Stamp::Capture
+            };
+            (
+                Box::new(remote_write::RemoteWrite::new(
+                    url,
+                    stamp,
+                    *address_labels,
+                    http,
+                )),
+                delivery.clone(),
+            )
+        }
+        SinkConfig::Hep { .. } => {
             return Err(std::io::Error::other(format!(
                 "sink type {} is not implemented yet",
                 cfg.kind()
