@@ -1,6 +1,7 @@
 //! "Must be shown" 1: records of a replayed fixture arrive in a real ClickHouse server
 //! (Debian `clickhouse-server`, started here on loopback in a temp dir, killed on drop) and,
-//! queried back, equal the file sink's output record for record.
+//! queried back, equal the file sink's output record for record; the "20 worst streams" query of
+//! docs/central-store.md runs on them and sums loss as the records do.
 //!
 //! Skips with `skipped: ...` when the server is not installed, except under CI=true.
 
@@ -90,4 +91,60 @@ fn replayed_records_in_clickhouse_equal_the_file_sink() {
             );
         }
     }
+
+    // docs/central-store.md's "20 worst streams of the last hour", over all time (the fixture
+    // is from 2023): one row per stream (at most 20), loss summed as the file's records say.
+    let doc = include_str!("../docs/central-store.md");
+    let sql = doc
+        .split("<!-- worst-streams -->")
+        .nth(1)
+        .and_then(|rest| rest.split("```sql").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("the worst-streams query in docs/central-store.md");
+    let sql = sql.replace("now() - INTERVAL 1 HOUR", "toDateTime(0)");
+    let worst = ch
+        .query(&format!("{sql} FORMAT JSONEachRow"))
+        .expect("worst-streams query");
+    let mut lost: std::collections::BTreeMap<(String, u64), i64> = Default::default();
+    for r in &from_file {
+        let key = (
+            format!(
+                "{}:{}>{}:{}",
+                r["src_ip"], r["src_port"], r["dst_ip"], r["dst_port"]
+            ),
+            r["ssrc"].as_u64().expect("ssrc"),
+        );
+        *lost.entry(key).or_default() += r["interval_lost"].as_i64().expect("interval_lost");
+    }
+    let worst: Vec<serde_json::Value> = worst
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("row"))
+        .collect();
+    assert_eq!(worst.len(), lost.len().min(20));
+    let mut prev = f64::INFINITY;
+    for w in &worst {
+        let key = (
+            format!(
+                "{}:{}>{}:{}",
+                w["src_ip"], w["src_port"], w["dst_ip"], w["dst_port"]
+            ),
+            w["ssrc"].as_u64().expect("ssrc"),
+        );
+        let got: i64 = w["lost_packets"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .or_else(|| w["lost_packets"].as_i64())
+            .expect("lost_packets");
+        assert_eq!(Some(&got), lost.get(&key), "{w}");
+        let ratio = w["loss_ratio"].as_f64().expect("loss_ratio");
+        assert!(ratio <= prev, "not sorted by loss_ratio: {w}");
+        prev = ratio;
+    }
+    eprintln!(
+        "worst-streams query: {} rows, top loss ratio {}",
+        worst.len(),
+        worst
+            .first()
+            .map_or(serde_json::Value::Null, |w| w["loss_ratio"].clone())
+    );
 }
