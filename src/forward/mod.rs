@@ -18,6 +18,7 @@ pub mod buffer;
 pub mod clickhouse;
 pub mod delivery;
 pub mod file;
+pub mod hep;
 pub mod http;
 pub mod prompb;
 pub mod record;
@@ -273,11 +274,34 @@ fn spawn(
                 delivery.clone(),
             )
         }
-        SinkConfig::Hep { .. } => {
-            return Err(std::io::Error::other(format!(
-                "sink type {} is not implemented yet",
-                cfg.kind()
-            )))
+        SinkConfig::Hep {
+            address,
+            transport,
+            agent_id,
+            password,
+            rtcp,
+            delivery,
+            ..
+        } => {
+            let addr: std::net::SocketAddr = address.parse().map_err(|e| {
+                std::io::Error::other(format!("sink {name}: address {address:?}: {e}"))
+            })?;
+            if *rtcp {
+                tracing::warn!(
+                    sink = name,
+                    "hep: forwarding raw RTCP (rtcp = true) is not implemented yet; \
+                     only stream quality reports are sent"
+                );
+            }
+            (
+                Box::new(hep::Hep::new(
+                    addr,
+                    transport == "tcp",
+                    *agent_id,
+                    password.clone(),
+                )),
+                delivery.clone(),
+            )
         }
     };
     let limits = buffer::Limits {
