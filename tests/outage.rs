@@ -6,8 +6,13 @@
 //! again with the same state dir on a second capture; the server comes back while that run
 //! captures; the run drains its buffer before it exits. Then, after `OPTIMIZE TABLE … FINAL`
 //! (ReplacingMergeTree deduplication by `record_id`), every record ID the file sink wrote is in
-//! the table exactly once, and no other ID is. Drop-oldest on a full buffer is covered by
-//! src/forward/buffer_tests.rs. Skips with `skipped: ...` without the server, except CI=true.
+//! the table exactly once, and no other ID is. Skips with `skipped: ...` without the server,
+//! except CI=true.
+//!
+//! Second test (no server needed): a store that refuses every connection and a 4 KiB buffer;
+//! the oldest records are dropped and counted, the newest stay on disk (end to end; the
+//! segment-level rules are in src/forward/buffer_tests.rs). It takes the replay's 30 s
+//! delivery grace.
 
 mod common;
 
@@ -170,5 +175,87 @@ fn every_record_survives_a_store_outage_and_a_probe_restart_exactly_once() {
          {raw} rows before dedup, {} unique IDs after OPTIMIZE FINAL, none missing",
         from_file.len(),
         counts.len()
+    );
+}
+
+/// A store that never answers and a buffer of a few records: the oldest records are dropped,
+/// the count says how many, and what stays on disk is the newest.
+#[test]
+fn a_full_buffer_drops_the_oldest_records_and_counts_them() {
+    let tmp = TempDir::new("full-buffer");
+    let dir = &tmp.0;
+    // Nothing listens there: every send is refused and retried.
+    let dead = common::free_port();
+    let file = dir.join("records.ndjson");
+    let cfg = dir.join("rtcprobe.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[records]\nhost = \"probe-full\"\nstate_dir = \"{d}/state\"\n\
+             [[sinks]]\ntype = \"clickhouse\"\nname = \"ch\"\nurl = \"http://127.0.0.1:{dead}\"\n\
+             [sinks.delivery]\nbatch_records = 1\nbatch_bytes = 1024\nbuffer_max_bytes = 4096\n\
+             retry_initial_ms = 1000\nretry_max_ms = 5000\n\
+             [[sinks]]\ntype = \"file\"\npath = \"{}\"\n",
+            file.display(),
+            d = dir.display(),
+        ),
+    )
+    .expect("config");
+    let out = Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
+        .args(["replay", "--format", "json", "--config"])
+        .arg(&cfg)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/sample-sfu.pcap"
+        ))
+        .output()
+        .expect("rtcprobe replay");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let written = read_records(&file);
+    // "rtcprobe: sink ch: 0 sent, 0 failed, N dropped, B bytes left buffered"
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("rtcprobe: sink ch:"))
+        .unwrap_or_else(|| panic!("no sink report: {err}"));
+    let num = |what: &str| -> u64 {
+        line.split(", ")
+            .find_map(|p| {
+                p.trim_start_matches("rtcprobe: sink ch: ")
+                    .strip_suffix(what)
+            })
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{what} in {line}"))
+    };
+    let dropped = num(" dropped");
+    assert_eq!(num(" sent"), 0, "{line}");
+    let mut kept = Vec::new();
+    for e in std::fs::read_dir(dir.join("state/ch")).expect("buffer dir") {
+        let text = std::fs::read_to_string(e.expect("entry").path()).expect("segment");
+        kept.extend(text.lines().map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+            v["record_id"].as_str().expect("id").to_string()
+        }));
+    }
+    assert!(dropped > 0, "{line}");
+    assert_eq!(dropped as usize + kept.len(), written.len(), "{line}");
+    // What is kept is the newest records, but for at most one older batch that was being sent
+    // when its turn to be dropped came (the batch in flight is never dropped).
+    let newest: Vec<&str> = written[written.len() - kept.len()..]
+        .iter()
+        .map(|r| r["record_id"].as_str().expect("id"))
+        .collect();
+    let older = kept
+        .iter()
+        .filter(|id| !newest.contains(&id.as_str()))
+        .count();
+    assert!(older <= 1, "kept {kept:?}, newest {newest:?}");
+    assert!(kept
+        .iter()
+        .any(|id| Some(id.as_str()) == newest.last().copied()));
+    eprintln!(
+        "full buffer: {} records written, {dropped} dropped and counted, {} kept on disk ({older} older than the newest)",
+        written.len(),
+        kept.len()
     );
 }
