@@ -117,8 +117,9 @@ pub enum SinkConfig {
         /// Optional HEP authentication key chunk.
         #[serde(default)]
         password: Option<String>,
-        /// Also send every RTCP packet (HEP payload type 5). Default true.
-        #[serde(default = "yes")]
+        /// Also send every RTCP packet (HEP payload type 5). Not implemented yet: `true` only
+        /// logs a warning at start. Default false.
+        #[serde(default)]
         rtcp: bool,
         #[serde(default)]
         delivery: Delivery,

@@ -15,11 +15,14 @@
 //! 0x000b protocol type, 0x000c capture agent ID, 0x000e authentication key (when `password`
 //! is set), 0x000f payload, 0x0011 correlation ID, 0x0023 jitter. MOS (0x0020) and R-factor
 //! (0x0021) are written only when known, and rtcprobe does not compute them today, so they are
-//! absent. A report is protocol type 0x22 (quality report) with the record's JSON (docs/records.md)
-//! as payload, the stream's addresses, and `interval_end` as its time.
+//! absent. A report is protocol type 0x22 ("MOS full report", JSON, in the HEP3 protocol type
+//! list) with the record's JSON (docs/records.md) as payload, the stream's addresses, and
+//! `interval_end` as its time.
 //!
-//! Not done yet: forwarding the raw RTCP packets (protocol type 5) needs the capture path to
-//! hand packets to sinks, which it does not; `rtcp = true` only logs that.
+//! Not done yet: forwarding RTCP (protocol type 5) needs the capture path to hand packets to
+//! sinks, which it does not; `rtcp = true` only logs that. Note that the HEP3 list names type 5
+//! "RTCP JSON": capture agents send RTCP converted to JSON there, so raw bytes may not be what
+//! a collector expects.
 
 use super::delivery::{Outcome, Service};
 use super::record::Record;
@@ -27,9 +30,9 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
-/// HEP protocol type of a stream quality report.
+/// HEP protocol type of a stream quality report ("MOS full report", JSON).
 pub const PROTO_REPORT: u8 = 0x22;
-/// HEP protocol type of RTCP.
+/// HEP protocol type of RTCP ("RTCP JSON" in the HEP3 list).
 pub const PROTO_RTCP: u8 = 0x05;
 
 /// What one HEP packet carries.
