@@ -64,6 +64,9 @@ fn record(j: u32) -> StreamRecord {
         srtcp: false,
         probe_dropped: 0,
         probe_drop: false,
+        first_seen_ns: 0,
+        last_seen_ns: 0,
+        probe_drop_at_ns: None,
     }
 }
 

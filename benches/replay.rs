@@ -76,6 +76,7 @@ fn pipeline_replay(path: &Path, workers: usize) -> (u64, f64, usize) {
         Pace::Fast,
         &stop,
         std::time::Duration::ZERO,
+        None,
         &mut |_| {},
     )
     .expect("pipeline replay");

@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+pub mod sinks;
+pub use sinks::{Delivery, HttpConfig, RecordsConfig, SinkConfig};
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +40,12 @@ pub struct Config {
     /// for a static type overrides the RFC 3551 rate.
     #[serde(default)]
     pub payload_types: BTreeMap<String, u32>,
+    /// Interval and final records of every stream (src/forward).
+    #[serde(default)]
+    pub records: RecordsConfig,
+    /// Where records go; none = no forwarding (`run --records FILE` adds a file sink).
+    #[serde(default)]
+    pub sinks: Vec<SinkConfig>,
 }
 
 /// Limits of the stream table and RTP recognition.
@@ -177,6 +186,8 @@ pub struct Settings {
     pub pipeline: PipelineConfig,
     pub log: LogConfig,
     pub exporter: ExporterConfig,
+    pub records: RecordsConfig,
+    pub sinks: Vec<SinkConfig>,
     /// The file as parsed, to tell what a reload changed.
     pub raw: Config,
 }
@@ -269,6 +280,7 @@ impl Config {
         let mut problems = engine.as_ref().err().cloned().unwrap_or_default();
         problems.extend(daemon_problems(self));
         problems.extend(exporter::problems(&self.exporter));
+        problems.extend(sinks::problems(&self.records, &self.sinks));
         match engine {
             Ok(engine) if problems.is_empty() => Ok(Settings {
                 engine,
@@ -276,6 +288,8 @@ impl Config {
                 pipeline: self.pipeline.clone(),
                 log: self.log.clone(),
                 exporter: self.exporter.clone(),
+                records: self.records.clone(),
+                sinks: self.sinks.clone(),
                 raw: self.clone(),
             }),
             _ => Err(problems),

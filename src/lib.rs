@@ -28,6 +28,7 @@ pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod export;
+pub mod forward;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod output;

@@ -2,16 +2,16 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use rtcprobe::config::ExporterConfig;
-use rtcprobe::config::{Config, ConfigError, Settings};
+use rtcprobe::config::{Config, ConfigError, ExporterConfig, Settings, SinkConfig};
 use rtcprobe::daemon::run::{self as daemon, pipeline_options, SetLogLevel};
 use rtcprobe::engine::EndReason;
 use rtcprobe::export::labels::{host_addresses, Labeller};
 use rtcprobe::export::Exporter;
+use rtcprobe::forward::{self, Forwarder};
 use rtcprobe::output::{self, Format};
 use rtcprobe::pipeline::feeder::Overflow;
 use rtcprobe::pipeline::file::{self as piped, Pace};
-use rtcprobe::replay::replay_file;
+use rtcprobe::replay::replay_file_with;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,6 +67,10 @@ enum Command {
         /// seconds before ending them, so that a scraper sees the final values.
         #[arg(long, value_name = "SECS", default_value_t = 0.0)]
         linger: f64,
+        /// Also write the forwarded records (interval and final, docs/records.md) of the
+        /// capture to this NDJSON file, timed by the capture. Sinks in `--config` get them too.
+        #[arg(long)]
+        records: Option<PathBuf>,
     },
     /// Run the probe daemon: capture live, analyse, publish (see systemd/rtcprobe.service).
     ///
@@ -78,6 +82,7 @@ enum Command {
         config: PathBuf,
         /// Append one JSON line per ended stream to this file (the `streams[]` objects of
         /// `replay --format json`; streams live at exit end with `"ended_by": "shutdown"`).
+        /// The forwarded records (docs/records.md) go to the `[[sinks]]` of the config.
         #[arg(long)]
         records: Option<PathBuf>,
         /// Write totals (frames, drops, counters) as JSON to this file at exit.
@@ -167,8 +172,13 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
             workers,
             listen,
             linger,
+            records,
         } => {
             let settings = load_settings(config.as_ref())?;
+            let forwarder = start_forwarder(&settings, records.as_ref())?;
+            let forward = forwarder
+                .as_ref()
+                .map(|f| (f.sender(), forward::record_options(&settings.records)));
             let report = if realtime || workers.is_some() {
                 let pace = if realtime { Pace::Realtime } else { Pace::Fast };
                 let mut opts = pipeline_options(&settings, Overflow::Wait, EndReason::EndOfCapture);
@@ -198,6 +208,7 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                     pace,
                     &stop,
                     linger,
+                    forward,
                     &mut |p| {
                         let (Some(addr), Some(labels)) = (&listen, &labels) else {
                             return;
@@ -230,8 +241,19 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                 }
                 report
             } else {
-                replay_file(&file, &settings.engine)?
+                let hook = forward.map(|(tx, o)| forward::Hook::new(tx, o));
+                replay_file_with(&file, &settings.engine, hook)?
             };
+            if let Some(f) = forwarder {
+                for s in f.finish() {
+                    if s.failed + s.dropped > 0 || s.buffered_bytes > 0 {
+                        eprintln!(
+                            "rtcprobe: sink {}: {} sent, {} failed, {} dropped, {} bytes left buffered",
+                            s.name, s.sent, s.failed, s.dropped, s.buffered_bytes
+                        );
+                    }
+                }
+            }
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
             output::write(&report, format, &mut out).context("writing the report")?;
@@ -254,4 +276,20 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
             }
         },
     }
+}
+
+/// The configured sinks plus a file sink for `--records FILE`; `None` when there are none.
+/// Replay waits for the sinks' queues rather than drop, and gives them 30 s to deliver.
+fn start_forwarder(s: &Settings, records: Option<&PathBuf>) -> anyhow::Result<Option<Forwarder>> {
+    let mut sinks = s.sinks.clone();
+    if let Some(p) = records {
+        sinks.push(SinkConfig::file_at(p));
+    }
+    if sinks.is_empty() {
+        return Ok(None);
+    }
+    let dir = s.records.state_dir();
+    let f = Forwarder::start(&sinks, &dir, true, std::time::Duration::from_secs(30))
+        .with_context(|| format!("starting the sinks (buffers in {})", dir.display()))?;
+    Ok(Some(f))
 }

@@ -8,6 +8,7 @@ use crate::capture::{CaptureError, FileSource, PacketSource};
 use crate::config::Resolved;
 use crate::engine::record::{rfc3339_micros, StreamRecord};
 use crate::engine::{Counters, Engine};
+use crate::forward::Hook;
 use crate::wire::{decode_udp, DecodeError, LinkType};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -54,6 +55,15 @@ pub enum ReplayError {
 
 /// Analyse a whole capture file.
 pub fn replay_file(path: &Path, cfg: &Resolved) -> Result<Report, ReplayError> {
+    replay_file_with(path, cfg, None)
+}
+
+/// [`replay_file`], also handing interval and final records to `records`.
+pub fn replay_file_with(
+    path: &Path,
+    cfg: &Resolved,
+    records: Option<Hook>,
+) -> Result<Report, ReplayError> {
     let mut src = FileSource::open(path)?;
     let file = path.display().to_string();
     let linktype = src.linktype();
@@ -62,6 +72,9 @@ pub fn replay_file(path: &Path, cfg: &Resolved) -> Result<Report, ReplayError> {
         linktype,
     })?;
     let mut run = Run::new(cfg.clone());
+    if let Some(h) = records {
+        run = run.with_records(h);
+    }
     let error = loop {
         match src.next_frame() {
             Ok(Some(f)) => run.frame(link, f.ts_ns, f.data),
@@ -81,6 +94,10 @@ pub struct Run {
     last: i64,
     next_expire: i64,
     undecoded: BTreeMap<&'static str, u64>,
+    /// Interval and final records for the sinks (`replay --records`), if wanted.
+    forward: Option<Hook>,
+    /// Records of streams that ended while `forward` was draining them.
+    ended: Vec<(u64, StreamRecord)>,
 }
 
 impl Run {
@@ -92,7 +109,15 @@ impl Run {
             last: i64::MIN,
             next_expire: i64::MIN,
             undecoded: BTreeMap::new(),
+            forward: None,
+            ended: Vec::new(),
         }
+    }
+
+    /// Also make interval and final records, timed by the capture (`replay --records`).
+    pub fn with_records(mut self, hook: Hook) -> Self {
+        self.forward = Some(hook);
+        self
     }
 
     /// Decode one frame and feed the engine.
@@ -103,6 +128,12 @@ impl Run {
         if ts_ns >= self.next_expire {
             if self.next_expire != i64::MIN {
                 self.engine.expire(ts_ns);
+            }
+            if let Some(f) = &mut self.forward {
+                let ended = self.engine.drain_finished();
+                f.ended(&ended);
+                self.ended.extend(ended);
+                f.tick(ts_ns, &self.engine);
             }
             self.next_expire = ts_ns.saturating_add(EXPIRE_EVERY_NS);
         }
@@ -121,6 +152,10 @@ impl Run {
     pub fn finish(mut self, file: String, linktype: i32, error: Option<String>) -> Report {
         self.engine.finish_all();
         let mut recs = self.engine.drain_finished();
+        if let Some(f) = &mut self.forward {
+            f.ended(&recs);
+        }
+        recs.append(&mut self.ended);
         recs.sort_by_key(|(order, _)| *order);
         let streams: Vec<StreamRecord> = recs.into_iter().map(|(_, r)| r).collect();
         // Capture timestamps span all of i64 (libpcap saturates); the difference may not fit.

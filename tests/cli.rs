@@ -170,6 +170,29 @@ fn validate_names_every_bad_key() {
         String::from_utf8_lossy(&ok.stderr)
     );
 
+    // The commented-out [[sinks]] examples validate too once uncommented.
+    let example = std::fs::read_to_string(&good).expect("example");
+    let uncommented: String = example
+        .lines()
+        .map(|l| match l.strip_prefix('#') {
+            Some(rest) if !rest.starts_with([' ', '#']) && !rest.is_empty() => rest,
+            _ => l,
+        })
+        .fold(String::new(), |acc, l| acc + l + "\n");
+    assert!(uncommented.contains("type = \"prometheus_remote_write\""));
+    let sinks = dir.path("sinks.toml");
+    std::fs::write(&sinks, uncommented).expect("write");
+    let ok = bin()
+        .args(["validate", "--config"])
+        .arg(&sinks)
+        .output()
+        .expect("run");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
     let bad = dir.path("bad.toml");
     std::fs::write(
         &bad,

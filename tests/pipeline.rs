@@ -45,6 +45,7 @@ fn through_pipeline(path: &Path, workers: usize) -> Report {
         Pace::Fast,
         &stop,
         std::time::Duration::ZERO,
+        None,
         &mut |_| {},
     )
     .expect("pipeline replay")
@@ -156,7 +157,11 @@ fn held_back_workers_make_the_capture_side_drop_count_and_flag_never_block() {
         &Resolved::default(),
         &o,
         1,
-        Some(RecordsOut { tx, wait: true }),
+        Some(RecordsOut {
+            tx: Some(tx),
+            wait: true,
+            forward: None,
+        }),
     )
     .expect("start");
     let mut feeder = pipeline.feeder(0, "test".into());

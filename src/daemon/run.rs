@@ -15,6 +15,7 @@ use crate::config::{diff, Config, Settings};
 use crate::engine::EndReason;
 use crate::export::labels::{host_addresses, Labeller};
 use crate::export::Exporter;
+use crate::forward::{record_options, Forwarder};
 use crate::pipeline::feeder::Overflow;
 use crate::pipeline::snapshot::{Board, Totals};
 use crate::pipeline::worker::RecordsOut;
@@ -30,6 +31,9 @@ use std::time::{Duration, Instant};
 
 /// Queue of ended-stream records between the workers and the `--records` writer.
 const RECORDS_QUEUE: usize = 65_536;
+/// How long sinks may keep delivering after the pipeline drained at stop; the rest stays in
+/// their disk buffers for the next start (TimeoutStopSec=30s in the unit leaves room).
+const SINK_GRACE: Duration = Duration::from_secs(10);
 /// A capture thread whose loop has not turned for this long is stuck: stop the watchdog.
 const STUCK_SECS: i64 = 10;
 
@@ -95,9 +99,26 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let records_out = writer.as_ref().map(|_| RecordsOut {
-        tx: rec_tx,
+    let sinks = settings.sinks.clone();
+    let state_dir = settings.records.state_dir();
+    let forwarder = if sinks.is_empty() {
+        None
+    } else {
+        Some(
+            Forwarder::start(&sinks, &state_dir, false, SINK_GRACE).with_context(|| {
+                format!(
+                    "cannot start the sinks (buffers in {})",
+                    state_dir.display()
+                )
+            })?,
+        )
+    };
+    let records_out = (writer.is_some() || forwarder.is_some()).then(|| RecordsOut {
+        tx: writer.as_ref().map(|_| rec_tx),
         wait: false,
+        forward: forwarder
+            .as_ref()
+            .map(|f| (f.sender(), record_options(&settings.records))),
     });
     let pipeline = Pipeline::start(&settings.engine, &opts, sources.len(), records_out)?;
     let healthy = Arc::new(AtomicBool::new(true));
@@ -219,6 +240,18 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
     healthy.store(false, Ordering::Relaxed);
     pipeline.finish();
     drop(endpoint);
+    let sink_stats = forwarder.map(Forwarder::finish).unwrap_or_default();
+    for st in &sink_stats {
+        tracing::info!(
+            sink = %st.name,
+            sent = st.sent,
+            failed = st.failed,
+            retried = st.retried,
+            dropped = st.dropped,
+            buffered_bytes = st.buffered_bytes,
+            "sink stopped"
+        );
+    }
     let written = match writer.map(|w| w.join()) {
         Some(Ok(Ok(n))) => Some(n),
         Some(Ok(Err(e))) => {

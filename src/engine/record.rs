@@ -66,6 +66,14 @@ pub struct StreamRecord {
     /// True when the probe dropped packets while this stream was active (pipeline, kernel or
     /// interface drops): its loss figures may be short of packets the probe never saw.
     pub probe_drop: bool,
+    /// Capture times (ns since the epoch) behind `first_seen`/`last_seen` and of the latest
+    /// probe drop: not in the JSON output, used to build forwarded records (src/forward).
+    #[serde(skip)]
+    pub first_seen_ns: i64,
+    #[serde(skip)]
+    pub last_seen_ns: i64,
+    #[serde(skip)]
+    pub probe_drop_at_ns: Option<i64>,
 }
 
 /// Statistics of one RTT method, milliseconds.

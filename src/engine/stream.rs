@@ -401,6 +401,9 @@ impl Stream {
             srtcp: self.srtcp,
             probe_dropped: self.probe_dropped,
             probe_drop: self.probe_drop_at.is_some(),
+            first_seen_ns: self.first_seen,
+            last_seen_ns: self.last_seen,
+            probe_drop_at_ns: self.probe_drop_at,
         }
     }
 }

@@ -296,5 +296,8 @@ pub(crate) fn test_record() -> StreamRecord {
         srtcp: false,
         probe_dropped: 0,
         probe_drop: false,
+        first_seen_ns: 0,
+        last_seen_ns: 0,
+        probe_drop_at_ns: None,
     }
 }

@@ -12,6 +12,8 @@ use super::{Options, Pipeline};
 use crate::capture::{FileSource, PacketSource};
 use crate::config::Resolved;
 use crate::engine::record::{rfc3339_micros, StreamRecord};
+use crate::forward::record::RecordOptions;
+use crate::forward::RecordTx;
 use crate::replay::{ReplayError, Report, Summary};
 use crate::wire::LinkType;
 use std::path::Path;
@@ -29,10 +31,12 @@ pub enum Pace {
 
 /// Replay `path` through a pipeline shaped by `opts` (its `overflow` is set from `pace`).
 /// `stop` ends the replay early (SIGTERM/SIGINT): what was read is drained and reported.
+/// `forward` makes interval and final records for the sinks.
 /// `started` is called once the pipeline runs, with it (to attach readers). After the last
 /// frame the pipeline waits `linger` (or until `stop`) before it ends the streams that are
 /// still live, so that readers such as a Prometheus scrape see their final values as live
 /// streams; capture time does not advance meanwhile, so nothing expires.
+#[allow(clippy::too_many_arguments)] // each is a distinct knob of one call; see the doc
 pub fn replay(
     path: &Path,
     cfg: &Resolved,
@@ -40,6 +44,7 @@ pub fn replay(
     pace: Pace,
     stop: &AtomicBool,
     linger: Duration,
+    forward: Option<(RecordTx, RecordOptions)>,
     started: &mut dyn FnMut(&Pipeline),
 ) -> Result<Report, ReplayError> {
     let mut src = FileSource::open(path)?;
@@ -59,8 +64,17 @@ pub fn replay(
         .name("rtcprobe-records".into())
         .spawn(move || rx.iter().collect::<Vec<(u64, StreamRecord)>>())
         .map_err(|e| open_error(&file, &e))?;
-    let pipeline = Pipeline::start(cfg, &opts, 1, Some(RecordsOut { tx, wait: true }))
-        .map_err(|e| open_error(&file, &e))?;
+    let pipeline = Pipeline::start(
+        cfg,
+        &opts,
+        1,
+        Some(RecordsOut {
+            tx: Some(tx),
+            wait: true,
+            forward,
+        }),
+    )
+    .map_err(|e| open_error(&file, &e))?;
     started(&pipeline);
     let mut feeder = pipeline.feeder(0, file.clone());
     let error = feed(&mut src, link, &mut feeder, pace, stop);

@@ -13,6 +13,8 @@ use crate::config::Resolved;
 use crate::engine::record::StreamRecord;
 use crate::engine::{EndReason, Engine, Shard};
 use crate::export::aggregate::Aggregator;
+use crate::forward::record::RecordOptions;
+use crate::forward::{Hook, RecordTx};
 use crate::wire::stun::Message;
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
@@ -33,9 +35,12 @@ pub enum Control {
 /// Where a worker sends its records, and whether it may wait for room.
 #[derive(Clone)]
 pub struct RecordsOut {
-    pub tx: Sender<Ordered>,
+    /// Ended streams' records (replay's report), if wanted.
+    pub tx: Option<Sender<Ordered>>,
     /// Replay waits; the daemon drops and counts rather than stall its workers.
     pub wait: bool,
+    /// Interval and final records for the sinks (src/forward), if any are configured.
+    pub forward: Option<(RecordTx, RecordOptions)>,
 }
 
 pub struct Worker {
@@ -53,6 +58,8 @@ pub struct Worker {
     pub hold: Arc<AtomicBool>,
     /// Exporter aggregates, when the pipeline has labels.
     agg: Option<Aggregator>,
+    /// Makes the forwarded records (`records.forward`).
+    forward: Option<Hook>,
     events: u64,
     records_dropped: u64,
     capture_now: i64,
@@ -73,7 +80,12 @@ impl Worker {
         hold: Arc<AtomicBool>,
         agg: Option<Aggregator>,
     ) -> Self {
+        let forward = records
+            .as_ref()
+            .and_then(|r| r.forward.clone())
+            .map(|(tx, opts)| Hook::new(tx, opts));
         Worker {
+            forward,
             engine,
             shard,
             rx,
@@ -162,7 +174,12 @@ impl Worker {
                         self.engine.on_stun(now, src, dst, &m);
                     }
                 }
-                Event::Tick { .. } => self.engine.expire(now),
+                Event::Tick { .. } => {
+                    self.engine.expire(now);
+                    if let Some(f) = &mut self.forward {
+                        f.tick(now, &self.engine);
+                    }
+                }
                 Event::ProbeDrop { key, packets, .. } => {
                     self.engine.on_probe_drop(now, &key, u64::from(packets))
                 }
@@ -180,14 +197,21 @@ impl Worker {
                 agg.fold_ended(r);
             }
         }
-        let Some(out) = &self.records else {
+        if let Some(f) = &mut self.forward {
+            f.ended(&finished);
+        }
+        let Some((out, tx)) = self
+            .records
+            .as_ref()
+            .and_then(|o| Some((o, o.tx.as_ref()?)))
+        else {
             return;
         };
         for r in finished {
             let sent = if out.wait {
-                out.tx.send(r).is_ok()
+                tx.send(r).is_ok()
             } else {
-                match out.tx.try_send(r) {
+                match tx.try_send(r) {
                     Ok(()) => true,
                     Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
                 }

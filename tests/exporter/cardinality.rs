@@ -97,6 +97,7 @@ fn per_stream_series_stay_under_the_cap_and_vanish_when_streams_end() {
         Pace::Fast,
         &stop,
         Duration::from_millis(300),
+        None,
         &mut |p| {
             let e = Exporter::start(
                 &xcfg,

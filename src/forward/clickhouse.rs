@@ -1,0 +1,43 @@
+//! The `clickhouse` sink: a buffered batch is one `INSERT INTO <table> FORMAT JSONEachRow` over
+//! the HTTP interface, the NDJSON lines sent as they are (the record is flat: keys are columns).
+//!
+//! `date_time_input_format=best_effort` lets the RFC 3339 times fill `DateTime` columns
+//! (seconds; ClickHouse before 20.1 has no DateTime64), and
+//! `input_format_skip_unknown_fields=1` lets a newer probe write to an older table. The table
+//! DDL is sql/clickhouse/rtcprobe_records.sql: a ReplacingMergeTree whose sorting key ends with
+//! `record_id`, so the duplicates of at-least-once delivery are merged away (`FINAL` or
+//! `uniqExact(record_id)` for exact counts before merges).
+
+use super::delivery::{Outcome, Service};
+use super::http::Client;
+use crate::config::HttpConfig;
+
+pub struct ClickHouse {
+    client: Client,
+    url: String,
+}
+
+impl ClickHouse {
+    pub fn new(url: &str, table: &str, h: &HttpConfig) -> ClickHouse {
+        let query = format!("INSERT INTO {table} FORMAT JSONEachRow");
+        let url = format!(
+            "{}/?date_time_input_format=best_effort&input_format_skip_unknown_fields=1&query={}",
+            url.trim_end_matches('/'),
+            query.replace(' ', "%20")
+        );
+        ClickHouse {
+            client: Client::new(h),
+            url,
+        }
+    }
+}
+
+impl Service for ClickHouse {
+    fn send(&mut self, batch: &[u8], _records: u64) -> Outcome {
+        self.client.post(
+            &self.url,
+            &[("Content-Type", "application/x-ndjson")],
+            batch,
+        )
+    }
+}

@@ -1,0 +1,304 @@
+//! The forwarded record, schema version 1 (docs/records.md, docs/records.schema.json), and the
+//! sans-IO bookkeeping that turns a worker's streams into interval and final records.
+//!
+//! A record is flat (no nested objects) so that every store takes it as it is: ClickHouse
+//! `JSONEachRow` maps keys to columns, the remote-write sink picks numeric fields as samples,
+//! the HEP sink fills its chunks. Time is capture time: [`Intervals::tick`] is called with the
+//! capture time of the pipeline's `Tick` events (once per second of capture time), so replay
+//! and live give the same records. The record ID is a hash of what identifies a record (host,
+//! stream key, first packet time, interval start, kind): the same capture replayed twice gives
+//! the same IDs, which is what lets a store deduplicate at-least-once delivery.
+
+use crate::engine::record::{rfc3339_micros, StreamRecord};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// The schema version written in every record.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One forwarded record: an interval of one stream, or its end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    pub schema_version: u32,
+    /// 32 hex digits, deterministic (see the module doc).
+    pub record_id: String,
+    /// The probe's host name (`records.host`, else gethostname(2)).
+    pub host: String,
+    /// `"interval"` (every `records.interval_secs` of an active stream) or `"final"`.
+    pub kind: String,
+    /// Why the stream ended (final records): `bye`, `idle`, `evicted`, `shutdown`,
+    /// `end_of_capture`; null in interval records.
+    pub ended_by: Option<String>,
+    /// The interval this record covers, RFC 3339 UTC with microseconds.
+    pub interval_start: String,
+    pub interval_end: String,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub src_ip: String,
+    pub src_port: u16,
+    pub dst_ip: String,
+    pub dst_port: u16,
+    /// Always `"udp"`: the fifth element of the 5-tuple.
+    pub protocol: String,
+    pub ssrc: u32,
+    pub cname: Option<String>,
+    /// The first payload type seen.
+    pub payload_type: Option<u8>,
+    pub clock_rate: Option<u32>,
+    /// Cumulative since the stream began (RFC 3550 A.3 for expected/lost).
+    pub packets: u64,
+    pub bytes: u64,
+    pub expected: u64,
+    pub lost: i64,
+    pub duplicates: u64,
+    pub reordered: u64,
+    /// This interval only.
+    pub interval_packets: u64,
+    pub interval_bytes: u64,
+    pub interval_expected: u64,
+    pub interval_lost: i64,
+    /// Lost before / after the probe (cumulative; null without receiver reports).
+    pub loss_upstream: Option<i64>,
+    pub loss_downstream: Option<i64>,
+    /// The far end's last report block: fraction lost (0..1) and jitter.
+    pub remote_fraction_lost: Option<f64>,
+    pub remote_jitter_ms: Option<f64>,
+    /// RFC 3550 A.8 jitter measured at the probe, ms.
+    pub jitter_ms: Option<f64>,
+    pub max_jitter_ms: Option<f64>,
+    /// Latest RTT per method, ms (docs/output.md describes the methods).
+    pub rtt_capture_point_ms: Option<f64>,
+    pub rtt_end_to_end_ms: Option<f64>,
+    pub rtt_sr_chain_ms: Option<f64>,
+    pub rtt_stun_ms: Option<f64>,
+    /// The probe dropped packets during this interval: loss figures may be short.
+    pub probe_drop: bool,
+    /// RTP packets of this stream the probe dropped itself (cumulative).
+    pub probe_dropped: u64,
+}
+
+impl Record {
+    /// Capture time of `interval_end`, ns since the epoch (0 if unparseable).
+    pub fn interval_end_ns(&self) -> i64 {
+        parse_rfc3339(&self.interval_end).unwrap_or(0)
+    }
+}
+
+/// Record settings: interval and host name.
+#[derive(Debug, Clone)]
+pub struct RecordOptions {
+    pub interval_ns: i64,
+    pub host: String,
+}
+
+/// What the previous record of a stream left off at.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    end_ns: i64,
+    packets: u64,
+    bytes: u64,
+    expected: u64,
+    lost: i64,
+}
+
+type Key = (String, String, u32, i64);
+
+/// Per-stream interval bookkeeping for one engine (one worker, or a single-threaded replay).
+#[derive(Debug)]
+pub struct Intervals {
+    opts: RecordOptions,
+    marks: HashMap<Key, Mark>,
+    /// The next interval boundary (capture time), `None` before the first tick.
+    next: Option<i64>,
+}
+
+impl Intervals {
+    pub fn new(opts: RecordOptions) -> Self {
+        Intervals {
+            opts,
+            marks: HashMap::new(),
+            next: None,
+        }
+    }
+
+    /// Call with the capture time of every tick and the live streams (built lazily: only
+    /// when a boundary is crossed). Returns the interval records due, one per live stream,
+    /// ending at the latest boundary `≤ now` (boundaries are multiples of the interval).
+    pub fn tick(
+        &mut self,
+        now: i64,
+        live: impl FnOnce() -> Vec<(u64, StreamRecord)>,
+    ) -> Vec<(u64, Record)> {
+        let every = self.opts.interval_ns.max(1);
+        let boundary = now.div_euclid(every).saturating_mul(every);
+        let next = *self.next.get_or_insert(boundary.saturating_add(every));
+        if now < next {
+            return Vec::new();
+        }
+        self.next = Some(boundary.saturating_add(every));
+        let mut out: Vec<(u64, Record)> = live()
+            .into_iter()
+            .filter(|(_, s)| s.first_seen_ns < boundary)
+            .map(|(o, s)| (o, self.record(&s, "interval", None, boundary)))
+            .collect();
+        out.sort_by_key(|(o, _)| *o);
+        out
+    }
+
+    /// The final record of a stream that ended; forgets the stream.
+    pub fn finish(&mut self, s: &StreamRecord) -> Record {
+        let end = s.last_seen_ns;
+        let r = self.record(s, "final", Some(s.ended_by.to_string()), end);
+        self.marks.remove(&key(s));
+        r
+    }
+
+    fn record(
+        &mut self,
+        s: &StreamRecord,
+        kind: &str,
+        ended_by: Option<String>,
+        end: i64,
+    ) -> Record {
+        let k = key(s);
+        let prev = self.marks.get(&k).copied().unwrap_or(Mark {
+            end_ns: s.first_seen_ns,
+            packets: 0,
+            bytes: 0,
+            expected: 0,
+            lost: 0,
+        });
+        let start = prev.end_ns.min(end);
+        self.marks.insert(
+            k,
+            Mark {
+                end_ns: end,
+                packets: s.packets,
+                bytes: s.bytes,
+                expected: s.expected,
+                lost: s.lost,
+            },
+        );
+        let (src_ip, src_port) = split(&s.src);
+        let (dst_ip, dst_port) = split(&s.dst);
+        let rtt = |m: &str| s.rtt_ms.get(m).map(|r| r.last);
+        Record {
+            schema_version: SCHEMA_VERSION,
+            record_id: record_id(&self.opts.host, s, start, kind),
+            host: self.opts.host.clone(),
+            kind: kind.to_string(),
+            ended_by,
+            interval_start: rfc3339_micros(start),
+            interval_end: rfc3339_micros(end),
+            first_seen: s.first_seen.clone(),
+            last_seen: s.last_seen.clone(),
+            src_ip,
+            src_port,
+            dst_ip,
+            dst_port,
+            protocol: "udp".into(),
+            ssrc: s.ssrc,
+            cname: s.cname.clone(),
+            payload_type: s.payload_types.first().copied(),
+            clock_rate: s.clock_rate,
+            packets: s.packets,
+            bytes: s.bytes,
+            expected: s.expected,
+            lost: s.lost,
+            duplicates: s.duplicates,
+            reordered: s.reordered,
+            interval_packets: s.packets.saturating_sub(prev.packets),
+            interval_bytes: s.bytes.saturating_sub(prev.bytes),
+            interval_expected: s.expected.saturating_sub(prev.expected),
+            interval_lost: s.lost.saturating_sub(prev.lost),
+            loss_upstream: s.loss_upstream,
+            loss_downstream: s.loss_downstream,
+            remote_fraction_lost: s.remote.map(|r| r.fraction_lost),
+            remote_jitter_ms: s.remote.and_then(|r| r.jitter_ms),
+            jitter_ms: s.jitter_ms,
+            max_jitter_ms: s.max_jitter_ms,
+            rtt_capture_point_ms: rtt("capture_point"),
+            rtt_end_to_end_ms: rtt("end_to_end"),
+            rtt_sr_chain_ms: rtt("sr_chain"),
+            rtt_stun_ms: rtt("stun"),
+            // A drop at the interval's start belongs to it (a drop exactly at the previous
+            // boundary was after that record was built, on the same tick or later).
+            probe_drop: s
+                .probe_drop_at_ns
+                .is_some_and(|t| t >= start && (t <= end || kind == "final")),
+            probe_dropped: s.probe_dropped,
+        }
+    }
+}
+
+fn key(s: &StreamRecord) -> Key {
+    (s.src.clone(), s.dst.clone(), s.ssrc, s.first_seen_ns)
+}
+
+/// `"addr:port"` (IPv6 `"[addr]:port"`) to its parts; the engine formats them, so parsing
+/// succeeds, but a bad string gives the whole string and port 0 rather than a panic.
+fn split(a: &str) -> (String, u16) {
+    match a.parse::<SocketAddr>() {
+        Ok(sa) => (sa.ip().to_string(), sa.port()),
+        Err(_) => (a.to_string(), 0),
+    }
+}
+
+/// 128 bits of two independent FNV-1a 64 hashes (different offset bases) over the identifying
+/// fields, as 32 hex digits. Not cryptographic: it only needs to be stable and collision-free
+/// in practice across one deployment's records.
+fn record_id(host: &str, s: &StreamRecord, start: i64, kind: &str) -> String {
+    let text = format!(
+        "{host}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{start}\u{1f}{kind}",
+        s.src, s.dst, s.ssrc, s.first_seen_ns
+    );
+    let fnv = |basis: u64| {
+        text.bytes().fold(basis, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    };
+    format!(
+        "{:016x}{:016x}",
+        fnv(0xcbf2_9ce4_8422_2325),
+        fnv(0x6c62_272e_07bb_0142)
+    )
+}
+
+/// Parse the RFC 3339 form [`rfc3339_micros`] writes (`YYYY-MM-DDThh:mm:ss.uuuuuuZ`), to ns.
+pub fn parse_rfc3339(t: &str) -> Option<i64> {
+    let b = t.as_bytes();
+    if b.len() != 27 || b.get(26) != Some(&b'Z') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss, us) = (num(11..13)?, num(14..16)?, num(17..19)?, num(20..26)?);
+    // H. Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hh * 3600 + mm * 60 + ss;
+    Some(secs * 1_000_000_000 + us * 1_000)
+}
+
+/// This machine's host name (gethostname(2)), or `"unknown"`.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that many bytes.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".into();
+    }
+    let end = buf.iter().position(|&c| c == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(buf.get(..end).unwrap_or_default()).into_owned()
+}
+
+#[cfg(test)]
+#[path = "record_tests.rs"]
+mod tests;

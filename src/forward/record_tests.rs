@@ -1,0 +1,137 @@
+//! Tests of the record schema bookkeeping: interval boundaries, deltas, probe-drop flags, IDs.
+
+use super::*;
+use crate::engine::record::Feedback;
+use std::collections::BTreeMap;
+
+const S: i64 = 1_000_000_000;
+
+fn stream(first: i64, last: i64, packets: u64, lost: i64, drop_at: Option<i64>) -> StreamRecord {
+    StreamRecord {
+        src: "10.0.0.1:5004".into(),
+        dst: "[2001:db8::1]:6000".into(),
+        ssrc: 0x1234,
+        payload_types: vec![111],
+        clock_rate: Some(48_000),
+        clock_rate_source: Some("config"),
+        packets,
+        bytes: packets * 100,
+        first_seen: rfc3339_micros(first),
+        last_seen: rfc3339_micros(last),
+        expected: packets + lost as u64,
+        lost,
+        duplicates: 0,
+        reordered: 0,
+        seq_restarts: 0,
+        max_gap_ms: 20.0,
+        jitter_ms: Some(1.5),
+        max_jitter_ms: Some(2.0),
+        mean_jitter_ms: Some(1.0),
+        rtt_ms: BTreeMap::new(),
+        remote: None,
+        loss_upstream: None,
+        loss_downstream: None,
+        sender: None,
+        feedback: Feedback::default(),
+        cname: Some("alice".into()),
+        ended_by: "bye",
+        srtcp: false,
+        probe_dropped: 0,
+        probe_drop: drop_at.is_some(),
+        first_seen_ns: first,
+        last_seen_ns: last,
+        probe_drop_at_ns: drop_at,
+    }
+}
+
+fn opts() -> RecordOptions {
+    RecordOptions {
+        interval_ns: 10 * S,
+        host: "probe-1".into(),
+    }
+}
+
+#[test]
+fn rfc3339_round_trip() {
+    for t in [
+        0,
+        1_149_510_896_789_012_000,
+        951_782_400_000_000_000,
+        -1_000,
+    ] {
+        assert_eq!(parse_rfc3339(&rfc3339_micros(t)), Some(t), "{t}");
+    }
+    assert_eq!(parse_rfc3339("2006-06-05T12:34:56Z"), None);
+    assert_eq!(parse_rfc3339("2006-06-05T12:34:56.78901xZ"), None);
+}
+
+#[test]
+fn intervals_on_boundaries_with_deltas_then_final() {
+    let mut iv = Intervals::new(opts());
+    let t0 = 1_000 * S + S / 2; // first packet at 1000.5 s
+                                // First tick only arms the boundary at 1010 s.
+    assert!(iv.tick(t0, Vec::new).is_empty());
+    assert!(iv
+        .tick(1_009 * S, || panic!("no boundary crossed"))
+        .is_empty());
+    let r = iv.tick(1_010 * S + 3, || {
+        vec![(7, stream(t0, 1_010 * S, 500, 2, None))]
+    });
+    assert_eq!(r.len(), 1);
+    let (order, a) = &r[0];
+    assert_eq!(*order, 7);
+    assert_eq!(a.kind, "interval");
+    assert_eq!(a.interval_start, rfc3339_micros(t0));
+    assert_eq!(a.interval_end, rfc3339_micros(1_010 * S));
+    assert_eq!((a.interval_packets, a.interval_lost), (500, 2));
+    assert_eq!((a.src_ip.as_str(), a.src_port), ("10.0.0.1", 5004));
+    assert_eq!((a.dst_ip.as_str(), a.dst_port), ("2001:db8::1", 6000));
+    assert!(a.ended_by.is_none() && !a.probe_drop);
+    // Second interval: a probe drop at 1015 s flags it; deltas are since the first.
+    let s2 = stream(t0, 1_020 * S, 1_000, 5, Some(1_015 * S));
+    let r = iv.tick(1_020 * S, || vec![(7, s2.clone())]);
+    let b = &r[0].1;
+    assert_eq!((b.interval_packets, b.interval_lost), (500, 3));
+    assert_eq!(b.interval_start, a.interval_end);
+    assert!(b.probe_drop);
+    // The final record covers the rest; the old drop is not in it.
+    let f = iv.finish(&stream(t0, 1_024 * S, 1_200, 5, Some(1_015 * S)));
+    assert_eq!(f.kind, "final");
+    assert_eq!(f.ended_by.as_deref(), Some("bye"));
+    assert_eq!(f.interval_start, b.interval_end);
+    assert_eq!(f.interval_end, rfc3339_micros(1_024 * S));
+    assert_eq!((f.interval_packets, f.interval_lost), (200, 0));
+    assert!(!f.probe_drop);
+    assert!(iv.marks.is_empty());
+    // Every ID differs, and a second run gives the same ones.
+    assert_ne!(a.record_id, b.record_id);
+    assert_ne!(b.record_id, f.record_id);
+    assert_eq!(a.record_id.len(), 32);
+    let mut again = Intervals::new(opts());
+    again.tick(t0, Vec::new);
+    let r = again.tick(1_010 * S, || vec![(7, stream(t0, 1_010 * S, 500, 2, None))]);
+    assert_eq!(r[0].1, *a);
+}
+
+#[test]
+fn stream_newer_than_the_boundary_waits_for_the_next() {
+    let mut iv = Intervals::new(opts());
+    iv.tick(5 * S, Vec::new);
+    let r = iv.tick(10 * S, || vec![(1, stream(10 * S, 10 * S, 1, 0, None))]);
+    assert!(r.is_empty());
+    let f = iv.finish(&stream(10 * S, 12 * S, 100, 0, None));
+    assert_eq!(f.interval_start, rfc3339_micros(10 * S));
+    assert_eq!(f.interval_packets, 100);
+}
+
+#[test]
+fn record_json_is_flat_and_round_trips() {
+    let mut iv = Intervals::new(opts());
+    let f = iv.finish(&stream(S, 2 * S, 10, 0, None));
+    let v = serde_json::to_value(&f).unwrap();
+    let obj = v.as_object().unwrap();
+    assert!(obj.values().all(|x| !x.is_object() && !x.is_array()));
+    assert_eq!(obj["schema_version"], 1);
+    let back: Record = serde_json::from_value(v).unwrap();
+    assert_eq!(back, f);
+}

@@ -1,0 +1,183 @@
+//! Every record the file sink writes for the fixtures validates against
+//! docs/records.schema.json, and the schema documents every key a record has.
+//!
+//! The validator is written here for the subset of JSON Schema draft 2020-12 the schema uses
+//! (`type` as a name or a list, `const`, `enum`, `minimum`, `maximum`, `pattern` limited to
+//! the `record_id` and time shapes, `required`, `additionalProperties: false`), so the test needs
+//! no validator crate; a keyword it does not know fails the test rather than being ignored.
+
+use serde_json::{Map, Value};
+use std::process::Command;
+
+const KNOWN: &[&str] = &[
+    "type",
+    "const",
+    "enum",
+    "minimum",
+    "maximum",
+    "pattern",
+    "format",
+    "description",
+];
+
+fn type_ok(t: &str, v: &Value) -> bool {
+    match t {
+        "string" => v.is_string(),
+        "integer" => v.is_i64() || v.is_u64(),
+        "number" => v.is_number(),
+        "boolean" => v.is_boolean(),
+        "null" => v.is_null(),
+        other => panic!("schema type {other} not handled"),
+    }
+}
+
+/// The two patterns of the schema, checked by hand.
+fn pattern_ok(p: &str, s: &str) -> bool {
+    let b = s.as_bytes();
+    match p {
+        "^[0-9a-f]{32}$" => {
+            b.len() == 32 && b.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+        }
+        r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$" => {
+            let shape = "dddd-dd-ddTdd:dd:dd.ddddddZ".as_bytes();
+            b.len() == shape.len()
+                && b.iter().zip(shape).all(|(c, s)| match s {
+                    b'd' => c.is_ascii_digit(),
+                    s => c == s,
+                })
+        }
+        other => panic!("pattern {other} not handled"),
+    }
+}
+
+fn check(key: &str, s: &Map<String, Value>, v: &Value) -> Result<(), String> {
+    for k in s.keys() {
+        assert!(
+            KNOWN.contains(&k.as_str()),
+            "{key}: keyword {k} not handled"
+        );
+    }
+    let fail = |why: &str| Err(format!("{key} = {v}: {why}"));
+    match s.get("type") {
+        Some(Value::String(t)) if !type_ok(t, v) => return fail(&format!("not {t}")),
+        Some(Value::Array(ts)) if !ts.iter().any(|t| type_ok(t.as_str().unwrap_or(""), v)) => {
+            return fail(&format!("not any of {ts:?}"))
+        }
+        _ => {}
+    }
+    if s.get("const").is_some_and(|c| c != v) {
+        return fail("not the const");
+    }
+    if s.get("enum")
+        .and_then(Value::as_array)
+        .is_some_and(|e| !e.contains(v))
+    {
+        return fail("not in the enum");
+    }
+    if let Some(x) = v.as_f64() {
+        if s.get("minimum")
+            .and_then(Value::as_f64)
+            .is_some_and(|m| x < m)
+        {
+            return fail("below minimum");
+        }
+        if s.get("maximum")
+            .and_then(Value::as_f64)
+            .is_some_and(|m| x > m)
+        {
+            return fail("above maximum");
+        }
+    }
+    if let (Some(p), Some(text)) = (s.get("pattern").and_then(Value::as_str), v.as_str()) {
+        if !pattern_ok(p, text) {
+            return fail("does not match the pattern");
+        }
+    }
+    Ok(())
+}
+
+fn validate(schema: &Value, rec: &Value) -> Result<(), String> {
+    let props = schema["properties"].as_object().expect("properties");
+    let obj = rec.as_object().ok_or("not an object")?;
+    for r in schema["required"].as_array().expect("required") {
+        let r = r.as_str().expect("name");
+        if !obj.contains_key(r) {
+            return Err(format!("{r} missing"));
+        }
+    }
+    assert_eq!(schema["additionalProperties"], Value::Bool(false));
+    for (k, v) in obj {
+        let s = props
+            .get(k)
+            .ok_or_else(|| format!("{k} not in the schema"))?;
+        check(k, s.as_object().expect("property schema"), v)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn every_record_of_the_fixtures_validates_against_the_schema() {
+    let schema: Value =
+        serde_json::from_str(include_str!("../docs/records.schema.json")).expect("schema is JSON");
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    // The validator itself: a few records it must refuse.
+    let bad = serde_json::json!({"schema_version": 2});
+    assert!(validate(&schema, &bad).is_err());
+    let dir = std::env::temp_dir().join(format!("rtcprobe-schema-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut total = 0;
+    let mut non_null = std::collections::BTreeSet::new();
+    for fixture in [
+        "sample-sfu.pcap",
+        "rtpproxy-rtcp-sr.pcap",
+        "jitsi-chrome-vp8-flexfec-loss.pcap",
+        "ndpi-google-meet-ipv6-webrtc.pcapng",
+    ] {
+        let out = dir.join(format!("{fixture}.ndjson"));
+        let _ = std::fs::remove_file(&out);
+        let st = Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
+            .args(["replay", "--format", "json", "--records"])
+            .arg(&out)
+            .arg(format!("{}/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR")))
+            .env("STATE_DIRECTORY", &dir)
+            .output()
+            .expect("rtcprobe replay");
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        let text = std::fs::read_to_string(&out).expect("records");
+        for line in text.lines() {
+            let rec: Value = serde_json::from_str(line).expect("JSON line");
+            if let Err(e) = validate(&schema, &rec) {
+                panic!("{fixture}: {e}\n{line}");
+            }
+            for (k, v) in rec.as_object().into_iter().flatten() {
+                if !v.is_null() {
+                    non_null.insert(k.clone());
+                }
+            }
+            total += 1;
+        }
+        // A mutated record must fail: the checks are live.
+        if let Some(line) = text.lines().next() {
+            let mut rec: Value = serde_json::from_str(line).expect("JSON line");
+            rec["ssrc"] = Value::from(-1);
+            assert!(validate(&schema, &rec).is_err());
+            rec["ssrc"] = Value::from(1);
+            rec["extra"] = Value::from(1);
+            assert!(validate(&schema, &rec).is_err());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(total > 50, "{total} records");
+    eprintln!(
+        "{total} records valid; keys seen non-null: {} of {}",
+        non_null.len(),
+        schema["properties"].as_object().map_or(0, Map::len)
+    );
+}
