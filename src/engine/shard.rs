@@ -13,7 +13,7 @@
 //!
 //! Cross-SSRC lookups (the `sr_chain` RTT needs the peer's SR, `end_to_end` through the
 //! reverse stream needs the peer stream's `capture_point` RTT) use what a shard remembers of
-//! SSRCs it does not own ([`super::foreign`]), so the shard count does not change the numbers.
+//! SSRCs it does not own (`engine/foreign.rs`), so the shard count does not change the numbers.
 
 use crate::wire::rtcp::{self, Compound, Packet, PsFeedbackKind};
 
