@@ -26,7 +26,9 @@
 # Raw rows also go to $OUT/results.tsv. Takes about 3 minutes with the defaults.
 #
 # Environment: RTCPROBE (a prebuilt rtcprobe; default: cargo build --release), STREAMS (1000), PACKETS (200000), SECS (3), TOP_PACKETS (1000000),
-# BUFFERS_MIB ("64 2"), OUT (target/veth-capture). Every wait is bounded; the namespaces and every
+# BUFFERS_MIB ("64 2"), OUT (target/veth-capture), SCRAPE (0; 1 = rtcprobe serves /metrics with
+# per-stream series on, and a scraper in namespace b fetches it every second while tcpreplay
+# sends: the drop columns then show whether scraping costs capture anything). Every wait is bounded; the namespaces and every
 # process started here are removed on exit, also on error or Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -80,6 +82,8 @@ ip netns exec "$NS_A" sysctl -qw net.ipv6.conf.veth0.disable_ipv6=1
 ip netns exec "$NS_B" sysctl -qw net.ipv6.conf.veth1.disable_ipv6=1
 ip -n "$NS_A" link set veth0 up
 ip -n "$NS_B" link set veth1 up
+ip -n "$NS_B" link set lo up
+SCRAPE=${SCRAPE:-0}
 
 # Wait (at most $2 s) until the file $1 contains the text $3.
 wait_for() {
@@ -110,6 +114,11 @@ step() {
   local mib=$1 rate=$2 dir="$OUT/step"
   rm -rf "$dir"; mkdir -p "$dir"
   printf '[capture]\ninterfaces = ["veth1"]\nbuffer_size_mib = %s\n' "$mib" >"$dir/probe.toml"
+  if [ "$SCRAPE" = 1 ]; then
+    printf '[exporter]\nlisten = "127.0.0.1:10533"\nper_stream_series = true\n' >>"$dir/probe.toml"
+  else
+    printf '[exporter]\nlisten = ""\n' >>"$dir/probe.toml"
+  fi
 
   # sd_notify listener: prints READY=1 to ready.txt when the daemon sends it.
   python3 -c '
@@ -142,9 +151,30 @@ while True:
     local n=$((rate * SECS))
     args=(--pps="$rate" --limit="$n" --loop=$(((n + PACKETS - 1) / PACKETS)))
   fi
+  local scraper=""
+  if [ "$SCRAPE" = 1 ]; then
+    ip netns exec "$NS_B" python3 -c '
+import time, urllib.request
+n = 0
+while True:
+    t = time.monotonic()
+    try:
+        n += len(urllib.request.urlopen("http://127.0.0.1:10533/metrics", timeout=5).read()) > 0
+    except Exception as e:
+        print("scrape failed:", e, flush=True)
+    print("scrapes", n, flush=True)
+    time.sleep(max(0.0, 1.0 - (time.monotonic() - t)))
+' >"$dir/scrape.out" 2>&1 &
+    scraper=$!
+    PIDS+=($scraper)
+  fi
   timeout $((SECS * 10 + 60)) ip netns exec "$NS_A" tcpreplay -i veth0 --preload-pcap "${args[@]}" "$CAP" \
     >"$dir/tcpreplay.out" 2>&1 || { cat "$dir/tcpreplay.out" >&2; return 1; }
   sleep 1
+  if [ -n "$scraper" ]; then
+    kill -TERM "$scraper" 2>/dev/null || true
+    echo "scrapes: $(tail -1 "$dir/scrape.out"), failures: $(grep -c 'scrape failed' "$dir/scrape.out" || true)" >&2
+  fi
   kill -TERM "$probe"; kill -INT "$dump"
   wait_exit "$probe" 20; wait_exit "$dump" 20
 

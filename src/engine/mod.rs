@@ -212,6 +212,69 @@ pub struct Counters {
     pub streams_evicted: u64,
     /// RTP packets the probe itself dropped (a full pipeline queue) whose stream was unknown.
     pub probe_dropped_unattributed: u64,
+    /// RTCP packets inside the compounds, by RFC packet type.
+    pub rtcp_types: RtcpTypes,
+}
+
+/// RTCP packets by type (RFC 3550 §6.4–6.7 SR, RR, SDES, BYE, APP; RFC 3611 XR; RFC 4585
+/// RTPFB and PSFB; `other` for any other packet type), counted in plain compounds only
+/// (SRTCP is encrypted past its first header).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct RtcpTypes {
+    pub sr: u64,
+    pub rr: u64,
+    pub sdes: u64,
+    pub bye: u64,
+    pub app: u64,
+    pub xr: u64,
+    pub rtpfb: u64,
+    pub psfb: u64,
+    pub other: u64,
+}
+
+impl RtcpTypes {
+    /// The types with their names, for output.
+    pub fn named(&self) -> [(&'static str, u64); 9] {
+        [
+            ("sr", self.sr),
+            ("rr", self.rr),
+            ("sdes", self.sdes),
+            ("bye", self.bye),
+            ("app", self.app),
+            ("xr", self.xr),
+            ("rtpfb", self.rtpfb),
+            ("psfb", self.psfb),
+            ("other", self.other),
+        ]
+    }
+
+    fn add(&mut self, o: &RtcpTypes) {
+        self.sr += o.sr;
+        self.rr += o.rr;
+        self.sdes += o.sdes;
+        self.bye += o.bye;
+        self.app += o.app;
+        self.xr += o.xr;
+        self.rtpfb += o.rtpfb;
+        self.psfb += o.psfb;
+        self.other += o.other;
+    }
+
+    pub(crate) fn count(&mut self, p: &crate::wire::rtcp::Packet<'_>) {
+        use crate::wire::rtcp::Packet;
+        let slot = match p {
+            Packet::SenderReport(_) => &mut self.sr,
+            Packet::ReceiverReport(_) => &mut self.rr,
+            Packet::Sdes(_) => &mut self.sdes,
+            Packet::Bye(_) => &mut self.bye,
+            Packet::App(_) => &mut self.app,
+            Packet::Xr(_) => &mut self.xr,
+            Packet::RtpFeedback(_) => &mut self.rtpfb,
+            Packet::PsFeedback(_) => &mut self.psfb,
+            Packet::Unknown { .. } => &mut self.other,
+        };
+        *slot += 1;
+    }
 }
 
 impl Counters {
@@ -240,6 +303,7 @@ impl Counters {
             streams_created,
             streams_evicted,
             probe_dropped_unattributed,
+            rtcp_types,
         } = o;
         self.udp_datagrams += udp_datagrams;
         self.rtp_packets += rtp_packets;
@@ -261,6 +325,7 @@ impl Counters {
         self.streams_created += streams_created;
         self.streams_evicted += streams_evicted;
         self.probe_dropped_unattributed += probe_dropped_unattributed;
+        self.rtcp_types.add(rtcp_types);
     }
 }
 

@@ -93,6 +93,9 @@ impl Engine {
                 }
                 break;
             };
+            if primary {
+                self.counters.rtcp_types.count(&p);
+            }
             match p {
                 Packet::SenderReport(sr) => {
                     let mut entry = SrEntry {

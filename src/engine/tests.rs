@@ -352,3 +352,43 @@ fn an_sr_during_probation_still_yields_an_rtt() {
     );
     assert_eq!(r[0].sender.map(|s| s.sender_reports), Some(1));
 }
+
+#[test]
+fn rtcp_packets_are_counted_by_type_once_whatever_the_shard_count() {
+    // RR (2 blocks) + PLI, then a second compound: SR (no blocks) + BYE.
+    let mut rr_pli = vec![0x82, 201, 0, 13, 0x11, 0x11, 0x11, 0x11];
+    for ssrc in [0x2222_2222u32, 0x3333_3333] {
+        rr_pli.extend_from_slice(&ssrc.to_be_bytes());
+        rr_pli.extend_from_slice(&[0; 20]);
+    }
+    rr_pli.extend_from_slice(&[
+        0x81, 206, 0, 2, 0x11, 0x11, 0x11, 0x11, 0x44, 0x44, 0x44, 0x44,
+    ]);
+    let mut sr_bye = vec![0x80, 200, 0, 6, 0x55, 0x55, 0x55, 0x55];
+    sr_bye.extend_from_slice(&[0; 20]);
+    sr_bye.extend_from_slice(&[0x81, 203, 0, 1, 0x55, 0x55, 0x55, 0x55]);
+    let (a, b): (SocketAddr, SocketAddr) = (
+        "10.0.0.1:5005".parse().expect("addr"),
+        "10.0.0.2:5007".parse().expect("addr"),
+    );
+    for count in [1u32, 3] {
+        let mut total = Counters::default();
+        for index in 0..count {
+            let mut e = Engine::with_shard(Resolved::default(), Shard { index, count });
+            for buf in [&rr_pli, &sr_bye] {
+                let mask = shard::rtcp_shards(buf, true, count);
+                if mask & (1 << index) != 0 {
+                    e.on_rtcp(1, a, b, buf, true);
+                }
+            }
+            total.add(e.counters());
+        }
+        let t = total.rtcp_types;
+        assert_eq!(
+            (t.sr, t.rr, t.sdes, t.bye, t.psfb, t.rtpfb, t.other),
+            (1, 1, 0, 1, 1, 0, 0),
+            "{count} shards"
+        );
+        assert_eq!(total.rtcp_packets, 2, "{count} shards");
+    }
+}

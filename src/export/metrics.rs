@@ -237,6 +237,15 @@ pub fn encode(sc: &Scrape<'_>) -> Encoded {
     ] {
         o.sample(names::RTCP_PACKETS.name, "", &format!("form=\"{form}\""), v);
     }
+    o.family(&names::RTCP_MESSAGES);
+    for (kind, v) in c.rtcp_types.named() {
+        o.sample(
+            names::RTCP_MESSAGES.name,
+            "",
+            &format!("type=\"{kind}\""),
+            v,
+        );
+    }
     o.family(&names::CAPTURE_FRAMES);
     for cap in &captures {
         let mut ls = String::from("source=\"");

@@ -63,6 +63,8 @@ metrics! {
         "RTCP feedback received about the streams: generic NACK (RFC 4585), PLI (RFC 4585), FIR (RFC 5104).";
     RTCP_PACKETS = "rtcprobe_rtcp_packets_total", Counter,
         "RTCP datagrams by form: plain, srtcp (RFC 3711, not decrypted) or malformed.";
+    RTCP_MESSAGES = "rtcprobe_rtcp_messages_total", Counter,
+        "RTCP packets inside plain compounds by type: sr, rr, sdes, bye, app (RFC 3550), xr (RFC 3611), rtpfb, psfb (RFC 4585), other.";
     STREAMS_ACTIVE = "rtcprobe_streams_active", Gauge,
         "RTP streams live at the latest worker snapshot.";
     STREAMS_ENDED = "rtcprobe_streams_ended_total", Counter,
