@@ -48,7 +48,9 @@ CREATE TABLE IF NOT EXISTS rtcprobe_records
     rtt_sr_chain_ms Nullable(Float64),
     rtt_stun_ms Nullable(Float64),
     probe_drop UInt8,
-    probe_dropped UInt64
+    probe_dropped UInt64,
+    r_factor Nullable(Float64),
+    mos Nullable(Float64)
 )
 ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMMDD(interval_end)

@@ -15,6 +15,7 @@
 
 pub mod clock;
 mod counters;
+pub mod emodel;
 mod foreign;
 pub mod jitter;
 pub mod record;

@@ -14,8 +14,8 @@
 //! destination, 0x0007/0x0008 ports, 0x0009 seconds and 0x000a microseconds of the timestamp,
 //! 0x000b protocol type, 0x000c capture agent ID, 0x000e authentication key (when `password`
 //! is set), 0x000f payload, 0x0011 correlation ID, 0x0023 jitter. MOS (0x0020) and R-factor
-//! (0x0021) are written only when known, and rtcprobe does not compute them today, so they are
-//! absent. A report is protocol type 0x22 ("MOS full report", JSON, in the HEP3 protocol type
+//! (0x0021), in hundredths, are written when the record has its E-model estimate (docs/records.md,
+//! *Quality estimate*: G.711, G.729 and G.723.1 streams) and left out otherwise. A report is protocol type 0x22 ("MOS full report", JSON, in the HEP3 protocol type
 //! list) with the record's JSON (docs/records.md) as payload, the stream's addresses, and
 //! `interval_end` as its time.
 //!
@@ -130,14 +130,19 @@ pub fn report(r: &Record, line: &[u8], agent_id: u32, password: Option<&str>) ->
         agent_id,
         password,
         correlation_id: Some(&r.record_id),
-        mos: None,
-        r_factor: None,
+        mos: r.mos.and_then(hundredths),
+        r_factor: r.r_factor.and_then(hundredths),
         jitter_ms: r
             .jitter_ms
             .filter(|j| j.is_finite() && *j >= 0.0)
             .map(|j| j.round().min(f64::from(u32::MAX)) as u32),
         payload: line,
     })
+}
+
+/// A MOS or R-factor as the u16 hundredths its HEP chunk holds.
+fn hundredths(v: f64) -> Option<u16> {
+    (v.is_finite() && v >= 0.0).then(|| (v * 100.0).round().min(f64::from(u16::MAX)) as u16)
 }
 
 /// UDP or TCP transport to one collector.
@@ -277,5 +282,33 @@ mod tests {
             payload: &big,
         };
         assert_eq!(encode(&p), None);
+    }
+
+    /// The chunks of `pkt` by type (generic vendor only), for the tests.
+    fn chunks(pkt: &[u8]) -> std::collections::BTreeMap<u16, Vec<u8>> {
+        let mut out = std::collections::BTreeMap::new();
+        let mut rest = pkt.get(6..).unwrap_or_default();
+        while let [_, _, t0, t1, l0, l1, ..] = *rest {
+            let len = usize::from(u16::from_be_bytes([l0, l1]));
+            let value = rest.get(6..len).expect("chunk fits");
+            out.insert(u16::from_be_bytes([t0, t1]), value.to_vec());
+            rest = rest.get(len..).unwrap_or_default();
+        }
+        out
+    }
+
+    #[test]
+    fn reports_carry_the_records_e_model_estimate_in_hundredths() {
+        // A final record of fixtures/sipp-g711a.pcap (clean PCMA: R 93.2, MOS 4.41).
+        let line = br#"{"schema_version":1,"record_id":"eaf087f2a42664877f04fd21e637f0ac","host":"vm","kind":"final","ended_by":"end_of_capture","interval_start":"2002-07-26T06:19:03.268118Z","interval_end":"2002-07-26T06:19:10.317746Z","first_seen":"2002-07-26T06:19:03.268118Z","last_seen":"2002-07-26T06:19:10.317746Z","src_ip":"10.1.3.143","src_port":5000,"dst_ip":"10.1.6.18","dst_port":2006,"protocol":"udp","ssrc":3739283087,"cname":null,"payload_type":8,"clock_rate":8000,"packets":236,"bytes":59472,"expected":236,"lost":0,"duplicates":0,"reordered":0,"interval_packets":236,"interval_bytes":59472,"interval_expected":236,"interval_lost":0,"loss_upstream":null,"loss_downstream":null,"remote_fraction_lost":null,"remote_jitter_ms":null,"jitter_ms":0.3651648321347698,"max_jitter_ms":0.8286756906194814,"rtt_capture_point_ms":null,"rtt_end_to_end_ms":null,"rtt_sr_chain_ms":null,"rtt_stun_ms":null,"probe_drop":false,"probe_dropped":0,"r_factor":93.2,"mos":4.41}"#;
+        let mut r: Record = serde_json::from_slice(line).expect("record");
+        let c = chunks(&report(&r, line, 7, None).expect("fits"));
+        assert_eq!(c.get(&0x0020), Some(&441u16.to_be_bytes().to_vec()));
+        assert_eq!(c.get(&0x0021), Some(&9320u16.to_be_bytes().to_vec()));
+        assert_eq!(c.get(&0x000f).map(Vec::as_slice), Some(&line[..]));
+        // Without an estimate (an Opus stream) the chunks are left out, not zero.
+        (r.r_factor, r.mos) = (None, None);
+        let c = chunks(&report(&r, line, 7, None).expect("fits"));
+        assert!(!c.contains_key(&0x0020) && !c.contains_key(&0x0021));
     }
 }

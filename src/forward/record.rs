@@ -9,6 +9,7 @@
 //! stream key, first packet time, interval start, kind): the same capture replayed twice gives
 //! the same IDs, which is what lets a store deduplicate at-least-once delivery.
 
+use crate::engine::emodel;
 use crate::engine::record::{rfc3339_micros, StreamRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -77,6 +78,11 @@ pub struct Record {
     pub probe_drop: bool,
     /// RTP packets of this stream the probe dropped itself (cumulative).
     pub probe_dropped: u64,
+    /// E-model estimate of the listener's quality over this interval (ITU-T G.107 R-factor,
+    /// 0..100, and its MOS, 1..4.5; [`crate::engine::emodel`]), for codecs with G.113 values
+    /// (PCMU, PCMA, G.729, G.723.1); null otherwise.
+    pub r_factor: Option<f64>,
+    pub mos: Option<f64>,
 }
 
 impl Record {
@@ -184,7 +190,7 @@ impl Intervals {
         let (src_ip, src_port) = split(&s.src);
         let (dst_ip, dst_port) = split(&s.dst);
         let rtt = |m: &str| s.rtt_ms.get(m).map(|r| r.last);
-        Record {
+        let mut r = Record {
             schema_version: SCHEMA_VERSION,
             record_id: record_id(&self.opts.host, s, start, kind),
             host: self.opts.host.clone(),
@@ -229,8 +235,42 @@ impl Intervals {
                 .probe_drop_at_ns
                 .is_some_and(|t| t >= start && (t <= end || kind == "final")),
             probe_dropped: s.probe_dropped,
+            r_factor: None,
+            mos: None,
+        };
+        if let Some(e) = quality(&r) {
+            r.r_factor = Some(round2(e.r_factor));
+            r.mos = Some(round2(e.mos));
         }
+        r
     }
+}
+
+/// The E-model estimate of a record: loss the receiver reported, else what the probe measured
+/// in the interval; jitter likewise; the first RTT known of end-to-end, SR chain, STUN and
+/// capture point (docs/records.md, "Quality estimate").
+fn quality(r: &Record) -> Option<emodel::Estimate> {
+    let codec = emodel::codec(r.payload_type?)?;
+    let measured = (r.interval_expected > 0)
+        .then(|| r.interval_lost.max(0) as f64 / r.interval_expected as f64);
+    let loss_ratio = r.remote_fraction_lost.or(measured)?;
+    emodel::estimate(
+        codec,
+        emodel::Inputs {
+            loss_ratio,
+            jitter_ms: r.remote_jitter_ms.or(r.jitter_ms),
+            rtt_ms: r
+                .rtt_end_to_end_ms
+                .or(r.rtt_sr_chain_ms)
+                .or(r.rtt_stun_ms)
+                .or(r.rtt_capture_point_ms),
+        },
+    )
+}
+
+/// Two decimals: the model is not more precise than that, and stores compare equal values.
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
 }
 
 fn key(s: &StreamRecord) -> Key {

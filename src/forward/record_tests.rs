@@ -135,3 +135,42 @@ fn record_json_is_flat_and_round_trips() {
     let back: Record = serde_json::from_value(v).unwrap();
     assert_eq!(back, f);
 }
+
+#[test]
+fn g711_records_carry_an_e_model_estimate_and_others_do_not() {
+    let mut iv = Intervals::new(opts());
+    // PCMU, 2 % lost in the interval as the probe measured it, no receiver report, no RTT:
+    // Ie,eff = 95 · 2 / (2 + 25.1) = 7.01, R = 86.19, MOS = 4.23 (G.107 Annex B).
+    let mut s = stream(S, 2 * S, 98, 2, None);
+    s.payload_types = vec![0];
+    let f = iv.finish(&s);
+    assert_eq!(f.r_factor, Some(86.19));
+    assert_eq!(f.mos, Some(4.23));
+    // A receiver report wins over the probe's view: it covers the path to the listener.
+    let mut s = stream(S, 2 * S, 100, 0, None);
+    s.payload_types = vec![8];
+    s.remote = Some(crate::engine::record::RemoteReport {
+        fraction_lost: 0.05,
+        cumulative_lost: 5,
+        ext_highest_seq: 100,
+        jitter_ms: Some(30.0),
+        reports: 1,
+    });
+    s.rtt_ms.insert(
+        "end_to_end",
+        crate::engine::record::RttSummary {
+            last: 240.0,
+            min: 240.0,
+            mean: 240.0,
+            max: 240.0,
+            samples: 1,
+        },
+    );
+    let g = Intervals::new(opts()).finish(&s);
+    // Ppl 5: Ie,eff = 475 / 30.1 = 15.78; Ta = 120 + 60 = 180 ms: Idd = 1.35; R = 76.07.
+    assert_eq!(g.r_factor, Some(76.07), "{g:?}");
+    assert_eq!(g.mos, Some(3.87), "{g:?}");
+    // Opus (dynamic 111): no G.113 values, no estimate.
+    let o = Intervals::new(opts()).finish(&stream(S, 2 * S, 10, 1, None));
+    assert_eq!((o.r_factor, o.mos), (None, None));
+}

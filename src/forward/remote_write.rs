@@ -18,6 +18,8 @@
 //! | `rtcprobe_stream_jitter_seconds`                | `jitter_ms` / 1000      |
 //! | `rtcprobe_stream_remote_fraction_lost_ratio`    | `remote_fraction_lost`  |
 //! | `rtcprobe_stream_rtt_seconds{method}`           | `rtt_<method>_ms` / 1000|
+//! | `rtcprobe_stream_r_factor`                      | `r_factor` (G.107 estimate) |
+//! | `rtcprobe_stream_mos`                           | `mos`                   |
 //!
 //! Absent (null) fields give no sample. With `timestamp = "now"` every sample of a batch has
 //! the same time, so only the latest record of each series in the batch is sent (two samples
@@ -172,6 +174,8 @@ fn samples(r: &Record, address_labels: bool) -> Vec<(Vec<Label>, f64)> {
             None,
             r.remote_fraction_lost,
         ),
+        ("rtcprobe_stream_r_factor", None, r.r_factor),
+        ("rtcprobe_stream_mos", None, r.mos),
     ];
     for (method, v) in [
         ("capture_point", r.rtt_capture_point_ms),
