@@ -8,19 +8,23 @@
 //! wrong password or token is rejected (counted failed, not retried, nothing stored); without
 //! `ca_file` the store's certificate is unknown, so batches are retried and stay buffered, and
 //! a restart with `ca_file` delivers them. ClickHouse takes basic authentication over HTTP.
+//! Client certificates: tests/mtls.rs.
 //! `rtcprobe validate` names an unusable `ca_file`. Skips with `skipped: ...` when a server is
 //! not installed, except under CI=true.
 
 mod common;
+#[path = "common/pki.rs"]
+mod pki;
 
 use common::{
     bin, have, read_records, wait_for, ClickHouse, Proc, TempDir, CLICKHOUSE, CLICKHOUSE_USER,
 };
-use rtcprobe::config::{Config, HttpConfig};
-use rtcprobe::forward::{record::Record, Forwarder, Stats};
+use pki::{client, forward, pki, Pki};
+use rtcprobe::config::HttpConfig;
+use rtcprobe::forward::delivery::Outcome;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -32,57 +36,6 @@ const PASSWORD: &str = "s3cret";
 const BASIC: &str = "Basic cnRjcHJvYmU6czNjcmV0";
 const TOKEN: &str = "tok-7f3a9c";
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sample-sfu.pcap");
-
-/// PEM files of a fresh CA and of a server certificate it signed for 127.0.0.1.
-struct Pki {
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-}
-
-fn pki(dir: &Path) -> Pki {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-        KeyUsagePurpose,
-    };
-    let ca_key = KeyPair::generate().expect("CA key");
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    ca.distinguished_name
-        .push(DnType::CommonName, "rtcprobe test CA");
-    let ca = ca.self_signed(&ca_key).expect("CA certificate");
-    let key = KeyPair::generate().expect("server key");
-    let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("server params");
-    leaf.distinguished_name
-        .push(DnType::CommonName, "127.0.0.1");
-    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let leaf = leaf
-        .signed_by(&key, &ca, &ca_key)
-        .expect("server certificate");
-    let p = Pki {
-        ca: dir.join("ca.pem"),
-        cert: dir.join("server.pem"),
-        key: dir.join("server.key"),
-    };
-    std::fs::write(&p.ca, ca.pem()).expect("ca.pem");
-    std::fs::write(&p.cert, leaf.pem()).expect("server.pem");
-    std::fs::write(&p.key, key.serialize_pem()).expect("server.key");
-    p
-}
-
-/// An HTTPS client that trusts only `ca` (rtcprobe's own TLS configuration).
-fn client(ca: &Path) -> ureq::Agent {
-    let tls = rtcprobe::forward::tls::client_config(&HttpConfig {
-        ca_file: Some(ca.display().to_string()),
-        ..HttpConfig::default()
-    })
-    .expect("client config");
-    ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(10))
-        .tls_config(tls)
-        .build()
-}
 
 fn get(agent: &ureq::Agent, url: &str, auth: Option<&str>) -> Result<String, String> {
     let mut req = agent.get(url);
@@ -314,19 +267,6 @@ fn remote_write_over_tls_with_basic_and_bearer_auth() {
     assert!(e.contains("401"), "{e}");
 }
 
-/// Runs `sinks` in-process on `records` with a short delivery grace: the counters
-/// [`Forwarder::finish`] returns.
-fn forward(cfg: &str, state: &Path, records: &[Record], grace: Duration) -> Stats {
-    let cfg: Config = toml::from_str(cfg).expect("sink config");
-    let f = Forwarder::start(&cfg.sinks, state, true, grace).expect("forwarder");
-    let tx = f.sender();
-    for r in records {
-        tx.send(r);
-    }
-    drop(tx);
-    f.finish().pop().expect("one sink")
-}
-
 #[test]
 fn an_unknown_store_certificate_is_retried_and_stays_buffered() {
     if !have(VM, "victoria-metrics") || !have(VMAUTH, "victoria-metrics") {
@@ -343,11 +283,7 @@ fn an_unknown_store_certificate_is_retried_and_stays_buffered() {
         .output()
         .expect("rtcprobe replay");
     assert!(out.status.success());
-    let records: Vec<Record> = std::fs::read_to_string(&file)
-        .expect("records")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("record"))
-        .collect();
+    let records = pki::records(&file);
     let n = records.len() as u64;
     let sink = |ca: &str| {
         rw_sink(
@@ -358,7 +294,18 @@ fn an_unknown_store_certificate_is_retried_and_stays_buffered() {
     };
     let state = dir.join("state");
 
-    // No ca_file: the built-in roots do not know the test CA.
+    // No ca_file: the built-in roots do not know the test CA, the handshake fails, and that
+    // is a transient outcome.
+    let plain = rtcprobe::forward::http::Client::new(&HttpConfig::default()).expect("client");
+    let outcome = plain.post(
+        &format!("https://127.0.0.1:{vm_port}/api/v1/write"),
+        &[],
+        b"",
+    );
+    match &outcome {
+        Outcome::Retry(why) => assert!(why.contains("UnknownIssuer"), "{why}"),
+        other => panic!("{other:?}"),
+    }
     let s = forward(&sink(""), &state, &records, Duration::from_secs(2));
     assert_eq!((s.sent, s.failed, s.dropped), (0, 0, 0), "{s:?}");
     assert!(s.retried >= n, "{s:?}");
@@ -366,7 +313,7 @@ fn an_unknown_store_certificate_is_retried_and_stays_buffered() {
     let agent = client(&p.ca);
     assert!(stored_packets(&agent, vm_port, "ca").is_empty());
     eprintln!(
-        "unknown CA: {n} records, {} retried, {} bytes left buffered",
+        "unknown CA ({outcome:?}): {n} records, {} retried, {} bytes left buffered",
         s.retried, s.buffered_bytes
     );
 
