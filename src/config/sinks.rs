@@ -437,7 +437,7 @@ fn http_check(
         bad(
             k(&format!("http.{}", e.key)),
             format!("{:?}", e.path),
-            &format!("{}: give a readable PEM file", e.why),
+            &format!("{}: give a PEM file rtcprobe can read and use", e.why),
         );
     }
 }

@@ -10,8 +10,8 @@
 //! certificate's subjectAltName (RFC 6125; rustls-webpki). `cert_file` and `key_file` add a
 //! client certificate (mutual TLS, RFC 8446 §4.4.2) for stores that ask for one.
 //!
-//! The files are read when the sink starts and by `rtcprobe validate` ([`check`]), which turns
-//! every unreadable or invalid file into a problem naming its key.
+//! The files are read when the sink starts and by `rtcprobe validate` ([`check`]), which reports
+//! an unreadable or unusable file as a problem naming its key.
 
 use crate::config::HttpConfig;
 use rustls::ClientConfig;
@@ -47,13 +47,14 @@ pub fn client_config(h: &HttpConfig) -> Result<Arc<ClientConfig>, TlsError> {
             roots
         }
     };
+    // Cannot fail: ring's provider has cipher suites for both versions (ureq relies on it too).
     let builder =
         ClientConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
             .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
             .map_err(|e| TlsError {
                 key: "ca_file",
                 path: String::new(),
-                why: e.to_string(),
+                why: format!("rustls: {e}"),
             })?
             .with_root_certificates(roots);
     let config = match (&h.cert_file, &h.key_file) {
@@ -70,7 +71,7 @@ pub fn client_config(h: &HttpConfig) -> Result<Arc<ClientConfig>, TlsError> {
                 .map_err(|e| TlsError {
                     key: "key_file",
                     path: k.clone(),
-                    why: format!("does not go with cert_file: {e}"),
+                    why: format!("not usable with cert_file: {e}"),
                 })?
         }
         _ => builder.with_no_client_auth(),
