@@ -1,7 +1,8 @@
 //! Mutual TLS: with `cert_file` and `key_file` the HTTP sinks present a client certificate.
-//! VictoriaMetrics, vmauth (1.79) and ClickHouse (18.16) as installed here do not check client
-//! certificates (VictoriaMetrics' `-mtls` is in its enterprise edition), so the server is a
-//! rustls server in the test that requires a certificate signed by the test CA. Without the
+//! VictoriaMetrics and vmauth 1.79 do not check client certificates (`-mtls` is in their
+//! enterprise edition) and ClickHouse's HTTPS (`openSSL.server`, `verificationMode`) was not set
+//! up for it, so the server is a rustls server in the test that requires a certificate signed
+//! by the test CA. Without the
 //! client certificate the handshake fails: batches retried and kept; with it they are sent.
 
 mod common;
