@@ -248,8 +248,8 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                 for s in f.finish() {
                     if s.failed + s.dropped > 0 || s.buffered_bytes > 0 {
                         eprintln!(
-                            "rtcprobe: sink {}: {} sent, {} failed, {} dropped, {} bytes left buffered",
-                            s.name, s.sent, s.failed, s.dropped, s.buffered_bytes
+                            "rtcprobe: sink {}: {} sent, {} failed, {} retried, {} dropped, {} bytes left buffered",
+                            s.name, s.sent, s.failed, s.retried, s.dropped, s.buffered_bytes
                         );
                     }
                 }

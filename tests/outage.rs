@@ -4,10 +4,17 @@
 //! with a file sink beside it. Mid-run the server is killed (SIGKILL); during the outage the
 //! probe is stopped (SIGTERM: it leaves the undelivered records in its disk buffer) and started
 //! again with the same state dir on a second capture; the server comes back while that run
-//! captures; the run drains its buffer before it exits. Then, after `OPTIMIZE TABLE … FINAL`
-//! (ReplacingMergeTree deduplication by `record_id`), every record ID the file sink wrote is in
-//! the table exactly once, and no other ID is. Skips with `skipped: ...` without the server,
-//! except CI=true.
+//! captures; the run drains its buffer before it exits.
+//!
+//! Between the probe and the server sits [`LossyProxy`]: every third request goes through to
+//! ClickHouse, which commits the insert and answers, but the answer is thrown away and the
+//! probe's connection closed (the "committed, response lost" failure). The probe cannot tell
+//! this from a failed insert, retries, and the table really holds duplicates: a plain
+//! MergeTree fed by a materialized view counts every row inserted, and it must hold more rows
+//! than record IDs. Then docs/central-store.md's deduplication query (`FINAL`: the
+//! ReplacingMergeTree keeps one row per `record_id`) must list every record ID the file sink
+//! wrote exactly once, and no other ID. Skips with `skipped: ...` without the server, except
+//! CI=true.
 //!
 //! Second test (no server needed): a store that refuses every connection and a 4 KiB buffer;
 //! the oldest records are dropped and counted, the newest stay on disk (end to end; the
@@ -18,9 +25,120 @@ mod common;
 
 use common::{have, read_records, wait_for, ClickHouse, TempDir, CLICKHOUSE};
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// An HTTP proxy on loopback in front of `127.0.0.1:upstream` that loses the response of every
+/// `every`-th request after the upstream has answered it. One request per connection: it adds
+/// `Connection: close` upstream and closes the client side after each exchange.
+struct LossyProxy {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    requests: Arc<AtomicU64>,
+    lost: Arc<AtomicU64>,
+}
+
+impl LossyProxy {
+    fn start(upstream: u16, every: u64) -> LossyProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("proxy bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("proxy addr").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let requests = Arc::new(AtomicU64::new(0));
+        let lost = Arc::new(AtomicU64::new(0));
+        let (st, rq, ls) = (stop.clone(), requests.clone(), lost.clone());
+        std::thread::spawn(move || {
+            while !st.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let (rq, ls) = (rq.clone(), ls.clone());
+                        std::thread::spawn(move || {
+                            let _ = exchange(client, upstream, every, &rq, &ls);
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        LossyProxy {
+            port,
+            stop,
+            requests,
+            lost,
+        }
+    }
+}
+
+impl Drop for LossyProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// One request: read it whole, send it upstream, read the whole response (the insert is
+/// committed before ClickHouse answers), then relay it or, every `every`-th time, drop it.
+fn exchange(
+    mut client: TcpStream,
+    upstream: u16,
+    every: u64,
+    requests: &AtomicU64,
+    lost: &AtomicU64,
+) -> std::io::Result<()> {
+    client.set_nonblocking(false)?;
+    client.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut req = Vec::new();
+    let mut buf = [0u8; 16384];
+    let head_end = loop {
+        let n = client.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        req.extend_from_slice(&buf[..n]);
+        if let Some(i) = req.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&req[..head_end]).to_string();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    while req.len() < head_end + length {
+        let n = client.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        req.extend_from_slice(&buf[..n]);
+    }
+    // Down upstream: close, as a refused connection would end the request.
+    let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
+    up.set_read_timeout(Some(Duration::from_secs(30)))?;
+    up.write_all(&req[..head_end - 2])?;
+    up.write_all(b"Connection: close\r\n\r\n")?;
+    up.write_all(&req[head_end..])?;
+    let mut resp = Vec::new();
+    up.read_to_end(&mut resp)?;
+    if resp.is_empty() {
+        return Ok(());
+    }
+    if requests.fetch_add(1, Ordering::Relaxed) % every == every - 1 {
+        lost.fetch_add(1, Ordering::Relaxed);
+        let _ = client.shutdown(Shutdown::Both);
+        return Ok(());
+    }
+    client.write_all(&resp)?;
+    let _ = client.shutdown(Shutdown::Both);
+    Ok(())
+}
 
 fn replay(cfg: &Path, fixture: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
@@ -87,6 +205,13 @@ fn every_record_survives_a_store_outage_and_a_probe_restart_exactly_once() {
     let dir = &tmp.0;
     let mut ch = ClickHouse::start(dir);
     ch.create_table();
+    // Every row inserted, duplicates included: a plain MergeTree never merges rows away.
+    ch.query(
+        "CREATE MATERIALIZED VIEW rtcprobe_inserts ENGINE = MergeTree() ORDER BY record_id \
+         AS SELECT record_id FROM rtcprobe_records",
+    )
+    .expect("inserts view");
+    let proxy = LossyProxy::start(ch.http, 3);
     let file = dir.join("records.ndjson");
     let cfg = dir.join("rtcprobe.toml");
     std::fs::write(
@@ -97,7 +222,7 @@ fn every_record_survives_a_store_outage_and_a_probe_restart_exactly_once() {
              [sinks.delivery]\nbatch_records = 8\nbatch_timeout_ms = 200\n\
              retry_initial_ms = 100\nretry_max_ms = 1000\n\
              [[sinks]]\ntype = \"file\"\npath = \"{}\"\n",
-            ch.http,
+            proxy.port,
             file.display(),
             d = dir.display(),
         ),
@@ -137,12 +262,28 @@ fn every_record_survives_a_store_outage_and_a_probe_restart_exactly_once() {
     assert_eq!(buffered_segments(&buffer), 0, "buffer not drained");
 
     let from_file = read_records(&file);
-    let raw = rows(&ch);
-    ch.query("OPTIMIZE TABLE rtcprobe_records FINAL")
-        .expect("optimize");
+    let inserted = count(&ch, "SELECT count() FROM rtcprobe_inserts");
+    let unique = count(&ch, "SELECT uniqExact(record_id) FROM rtcprobe_inserts");
+    let lost = proxy.lost.load(Ordering::Relaxed);
+    assert!(lost > 0, "the proxy lost no response");
+    assert!(
+        inserted > unique,
+        "no duplicates: {inserted} rows inserted, {unique} record IDs ({lost} responses lost)"
+    );
+
+    // docs/central-store.md's deduplication query, for this probe's host.
+    let doc = include_str!("../docs/central-store.md");
+    let sql = doc
+        .split("<!-- dedup -->")
+        .nth(1)
+        .and_then(|rest| rest.split("```sql").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("the deduplication query in docs/central-store.md");
+    assert!(sql.contains("'probe-fra-1'"), "{sql}");
+    let sql = sql.replace("'probe-fra-1'", "'probe-outage'");
     let counts: BTreeMap<String, u64> = ch
-        .query("SELECT record_id, count() FROM rtcprobe_records GROUP BY record_id FORMAT TSV")
-        .expect("select")
+        .query(&format!("{} FORMAT TSV", sql.trim()))
+        .expect("dedup query")
         .lines()
         .filter_map(|l| {
             let (id, n) = l.split_once('\t')?;
@@ -154,7 +295,7 @@ fn every_record_survives_a_store_outage_and_a_probe_restart_exactly_once() {
         let id = r["record_id"].as_str().expect("record_id");
         match counts.get(id) {
             Some(1) => {}
-            Some(n) => panic!("record {id} is in clickhouse {n} times after OPTIMIZE FINAL"),
+            Some(n) => panic!("record {id} is there {n} times after deduplication"),
             None => missing += 1,
         }
     }
@@ -171,11 +312,23 @@ fn every_record_survives_a_store_outage_and_a_probe_restart_exactly_once() {
     );
     eprintln!(
         "outage: {} records in the file sink; clickhouse had {before} rows at the outage, \
-         {in_file_at_outage} records written by then, {left} buffer segments left after run 1, \
-         {raw} rows before dedup, {} unique IDs after OPTIMIZE FINAL, none missing",
+         {in_file_at_outage} records written by then, {left} buffer segments left after run 1; \
+         {} requests answered by clickhouse, {lost} responses lost by the proxy, {inserted} rows \
+         inserted for {unique} record IDs ({} duplicates); after deduplication {} IDs, each once, \
+         none missing",
         from_file.len(),
+        proxy.requests.load(Ordering::Relaxed),
+        inserted - unique,
         counts.len()
     );
+}
+
+fn count(ch: &ClickHouse, q: &str) -> u64 {
+    ch.query(q)
+        .expect("count")
+        .trim()
+        .parse()
+        .expect("a number")
 }
 
 /// A store that never answers and a buffer of a few records: the oldest records are dropped,

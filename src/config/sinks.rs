@@ -157,17 +157,25 @@ impl Default for Delivery {
     }
 }
 
-/// HTTP settings: timeout and authentication (TLS by `https://` URLs, rustls).
+/// HTTP settings: timeout, authentication and TLS (`https://` URLs, rustls; the trust rules
+/// are in src/forward/tls.rs).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
-    /// Basic authentication.
+    /// Basic authentication (RFC 7617).
     pub username: Option<String>,
     pub password: Option<String>,
-    /// Bearer token (`Authorization: Bearer …`); exclusive with basic.
+    /// Bearer token (`Authorization: Bearer …`, RFC 6750); exclusive with basic.
     pub bearer_token: Option<String>,
     /// Per-request timeout, seconds. Default 10 (0 = 10).
     pub timeout_secs: u64,
+    /// PEM file of the CA certificates that sign the store's certificate (a private CA). Set,
+    /// they *replace* the built-in Mozilla roots. Default unset: the built-in roots.
+    pub ca_file: Option<String>,
+    /// PEM client certificate chain (mutual TLS), with `key_file`. Default unset.
+    pub cert_file: Option<String>,
+    /// PEM private key of `cert_file` (PKCS#8, PKCS#1 or SEC1). Default unset.
+    pub key_file: Option<String>,
 }
 
 fn default_rotate_bytes() -> u64 {
@@ -293,7 +301,7 @@ pub fn problems(records: &RecordsConfig, sinks: &[SinkConfig]) -> Vec<Problem> {
                         "use `table` or `database.table`",
                     );
                 }
-                auth_check(http, &k("http.bearer_token"), &mut bad);
+                http_check(http, url, &k, &mut bad);
                 Some(delivery)
             }
             SinkConfig::PrometheusRemoteWrite {
@@ -311,7 +319,7 @@ pub fn problems(records: &RecordsConfig, sinks: &[SinkConfig]) -> Vec<Problem> {
                         "use \"capture\" or \"now\"",
                     );
                 }
-                auth_check(http, &k("http.bearer_token"), &mut bad);
+                http_check(http, url, &k, &mut bad);
                 Some(delivery)
             }
             SinkConfig::Hep {
@@ -381,19 +389,55 @@ fn url_check(url: &str, key: &str, bad: &mut impl FnMut(String, String, &str)) {
     }
 }
 
-fn auth_check(h: &HttpConfig, key: &str, bad: &mut impl FnMut(String, String, &str)) {
+/// `[sinks.http]`: one kind of authentication, and TLS files that exist, parse and are only
+/// given for `https://` URLs (the files are read, as the sink will read them at start).
+fn http_check(
+    h: &HttpConfig,
+    url: &str,
+    k: &dyn Fn(&str) -> String,
+    bad: &mut impl FnMut(String, String, &str),
+) {
     if h.bearer_token.is_some() && (h.username.is_some() || h.password.is_some()) {
         bad(
-            key.into(),
+            k("http.bearer_token"),
             "(set)".into(),
             "use either bearer_token or username/password, not both",
         );
     }
     if h.password.is_some() && h.username.is_none() {
         bad(
-            key.replace("bearer_token", "username"),
+            k("http.username"),
             "(unset)".into(),
             "basic authentication needs a username",
+        );
+    }
+    if h.cert_file.is_some() != h.key_file.is_some() {
+        let (key, value) = match &h.cert_file {
+            Some(c) => ("http.key_file", format!("(unset, cert_file = {c:?})")),
+            None => ("http.cert_file", "(unset, key_file set)".to_string()),
+        };
+        bad(
+            k(key),
+            value,
+            "a client certificate needs both cert_file and key_file",
+        );
+    }
+    let tls_files = [&h.ca_file, &h.cert_file, &h.key_file];
+    if !url.starts_with("https://") {
+        for (key, file) in ["ca_file", "cert_file", "key_file"].iter().zip(tls_files) {
+            if let Some(f) = file {
+                bad(
+                    k(&format!("http.{key}")),
+                    format!("{f:?}"),
+                    "TLS files need an https:// url: use https:// or remove the key",
+                );
+            }
+        }
+    } else if let Some(e) = crate::forward::tls::check(h) {
+        bad(
+            k(&format!("http.{}", e.key)),
+            format!("{:?}", e.path),
+            &format!("{}: give a PEM file rtcprobe can read and use", e.why),
         );
     }
 }

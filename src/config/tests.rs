@@ -123,3 +123,28 @@ fn unknown_keys_are_errors() {
     assert!(toml::from_str::<Config>("[engine]\nmax_stream = 5\n").is_err());
     assert!(toml::from_str::<Config>("colour = 1\n").is_err());
 }
+
+#[test]
+fn http_auth_and_tls_problems_name_their_keys() {
+    let p = settings(
+        "[[sinks]]\ntype = \"clickhouse\"\nurl = \"http://ch:8123\"\n[sinks.http]\n\
+         bearer_token = \"t\"\nusername = \"u\"\nca_file = \"/etc/ca.pem\"\ncert_file = \"/c.pem\"\n\
+         [[sinks]]\ntype = \"prometheus_remote_write\"\nurl = \"https://vm:8428/api/v1/write\"\n\
+         [sinks.http]\nca_file = \"/nonexistent/ca.pem\"\n",
+    )
+    .expect_err("invalid");
+    let keys: Vec<_> = p.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "sinks[0].http.bearer_token",
+            "sinks[0].http.key_file",
+            "sinks[0].http.ca_file",
+            "sinks[0].http.cert_file",
+            "sinks[1].http.ca_file",
+        ]
+    );
+    assert!(p[2].fix.contains("https://"), "{}", p[2].fix);
+    assert_eq!(p[4].value, "\"/nonexistent/ca.pem\"");
+    assert!(p[4].fix.contains("cannot read it"), "{}", p[4].fix);
+}

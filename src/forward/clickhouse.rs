@@ -10,6 +10,7 @@
 
 use super::delivery::{Outcome, Service};
 use super::http::Client;
+use super::tls::TlsError;
 use crate::config::HttpConfig;
 
 pub struct ClickHouse {
@@ -18,17 +19,17 @@ pub struct ClickHouse {
 }
 
 impl ClickHouse {
-    pub fn new(url: &str, table: &str, h: &HttpConfig) -> ClickHouse {
+    pub fn new(url: &str, table: &str, h: &HttpConfig) -> Result<ClickHouse, TlsError> {
         let query = format!("INSERT INTO {table} FORMAT JSONEachRow");
         let url = format!(
             "{}/?date_time_input_format=best_effort&input_format_skip_unknown_fields=1&query={}",
             url.trim_end_matches('/'),
             query.replace(' ', "%20")
         );
-        ClickHouse {
-            client: Client::new(h),
+        Ok(ClickHouse {
+            client: Client::new(h)?,
             url,
-        }
+        })
     }
 }
 

@@ -1,5 +1,6 @@
 //! The HTTP client shared by the ClickHouse and remote-write sinks: `ureq` (blocking, on the
-//! sink's own sender thread) with rustls for `https://` URLs, basic or bearer authentication,
+//! sink's own sender thread) with rustls for `https://` URLs (trust and client certificates in
+//! [`super::tls`]), basic (RFC 7617) or bearer (RFC 6750) authentication,
 //! and the mapping of responses to [`Outcome`]s: 2xx sent; 408, 429, 5xx and transport errors
 //! retried; other 4xx rejected (Prometheus remote-write 1.0 spec, "Retries & Backoff": 5xx and
 //! 429 may be retried, 4xx must not).
@@ -15,7 +16,8 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(h: &HttpConfig) -> Client {
+    /// Fails when a TLS file (`ca_file`, `cert_file`, `key_file`) cannot be used.
+    pub fn new(h: &HttpConfig) -> Result<Client, super::tls::TlsError> {
         let secs = if h.timeout_secs == 0 {
             10
         } else {
@@ -23,6 +25,7 @@ impl Client {
         };
         let agent = ureq::AgentBuilder::new()
             .timeout(Duration::from_secs(secs))
+            .tls_config(super::tls::client_config(h)?)
             .build();
         let auth = match (&h.bearer_token, &h.username) {
             (Some(t), _) => Some(format!("Bearer {t}")),
@@ -32,7 +35,7 @@ impl Client {
             }
             (None, None) => None,
         };
-        Client { agent, auth }
+        Ok(Client { agent, auth })
     }
 
     /// POST `body` to `url` with extra headers.

@@ -24,6 +24,7 @@ pub mod prompb;
 pub mod record;
 pub mod remote_write;
 pub mod stats;
+pub mod tls;
 
 use crate::config::{RecordsConfig, SinkConfig};
 use crate::engine::record::StreamRecord;
@@ -248,7 +249,7 @@ fn spawn(
             delivery,
             ..
         } => (
-            Box::new(clickhouse::ClickHouse::new(url, table, http)),
+            Box::new(clickhouse::ClickHouse::new(url, table, http).map_err(tls_err(name))?),
             delivery.clone(),
         ),
         SinkConfig::PrometheusRemoteWrite {
@@ -265,12 +266,10 @@ fn spawn(
                 remote_write::Stamp::Capture
             };
             (
-                Box::new(remote_write::RemoteWrite::new(
-                    url,
-                    stamp,
-                    *address_labels,
-                    http,
-                )),
+                Box::new(
+                    remote_write::RemoteWrite::new(url, stamp, *address_labels, http)
+                        .map_err(tls_err(name))?,
+                ),
                 delivery.clone(),
             )
         }
@@ -331,6 +330,11 @@ fn spawn(
         delivery::run(&buf, service.as_mut(), &delivery, &s, &st, grace, &n);
     })?;
     Ok((intake, Some(sender)))
+}
+
+/// A sink whose TLS files cannot be used does not start (validate reports the same).
+fn tls_err(name: &str) -> impl Fn(tls::TlsError) -> std::io::Error + '_ {
+    move |e| std::io::Error::other(format!("sink {name}: http.{e}"))
 }
 
 /// Wall clock, seconds since the epoch (delivery bookkeeping only).

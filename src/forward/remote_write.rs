@@ -51,14 +51,19 @@ pub struct RemoteWrite {
 }
 
 impl RemoteWrite {
-    pub fn new(url: &str, stamp: Stamp, address_labels: bool, h: &HttpConfig) -> RemoteWrite {
-        RemoteWrite {
-            client: Client::new(h),
+    pub fn new(
+        url: &str,
+        stamp: Stamp,
+        address_labels: bool,
+        h: &HttpConfig,
+    ) -> Result<RemoteWrite, super::tls::TlsError> {
+        Ok(RemoteWrite {
+            client: Client::new(h)?,
             url: url.to_string(),
             stamp,
             address_labels,
             last_now_ms: 0,
-        }
+        })
     }
 }
 

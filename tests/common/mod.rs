@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 
 pub const CLICKHOUSE: &str = "/usr/sbin/clickhouse-server";
 
+/// A second ClickHouse user, with a password (basic authentication over HTTP); `default` has
+/// none and is what [`ClickHouse::query`] uses.
+pub const CLICKHOUSE_USER: (&str, &str) = ("rtcprobe", "s3cret");
+
 /// `true` when `bin` exists; otherwise prints `skipped: ...` and returns `false`, or panics
 /// under CI=true (CI must run every test).
 pub fn have(bin: &str, package: &str) -> bool {
@@ -120,11 +124,20 @@ impl ClickHouse {
             ),
         )
         .expect("config.xml");
+        let user = |name: &str, password: &str| {
+            format!(
+                "<{name}><password>{password}</password><networks><ip>127.0.0.1</ip></networks>\
+                 <profile>default</profile><quota>default</quota></{name}>"
+            )
+        };
         std::fs::write(
             dir.join("users.xml"),
-            "<?xml version=\"1.0\"?><yandex><profiles><default></default></profiles><users><default>\
-             <password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile>\
-             <quota>default</quota></default></users><quotas><default></default></quotas></yandex>",
+            format!(
+                "<?xml version=\"1.0\"?><yandex><profiles><default></default></profiles><users>{}{}\
+                 </users><quotas><default></default></quotas></yandex>",
+                user("default", ""),
+                user(CLICKHOUSE_USER.0, CLICKHOUSE_USER.1)
+            ),
         )
         .expect("users.xml");
         let mut ch = ClickHouse {
