@@ -251,7 +251,9 @@ end
 local PT_TCP = 2
 
 local function pdu_length(tvb, pinfo, offset)
-    return tvb(offset + 4, 2):uint()
+    -- A length below the header's own 6 bytes is bogus: take 6 so the stream moves on (the
+    -- packet is then flagged as cut short).
+    return math.max(tvb(offset + 4, 2):uint(), 6)
 end
 
 function hep3.dissector(tvb, pinfo, tree)
