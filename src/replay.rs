@@ -139,7 +139,12 @@ impl Run {
         }
         self.engine.set_frame(self.frames);
         match decode_udp(link, data) {
-            Ok(dg) => self.engine.on_datagram(ts_ns, &dg),
+            Ok(dg) => {
+                let rtcp = self.engine.on_datagram(ts_ns, &dg);
+                if let (Some(buf), Some(f)) = (rtcp, &self.forward) {
+                    f.rtcp(ts_ns, dg.src, dg.dst, buf);
+                }
+            }
             Err(e) => self.count_undecoded(e),
         }
     }

@@ -1,8 +1,13 @@
-//! "Must be shown" 3, in part: HEP v3 packets of a replayed fixture, sent to loopback UDP and
-//! TCP listeners, decoded by a decoder written here from the HEP3 specification
-//! (<https://github.com/sipcapture/HEP>), carry each record's addresses, ports, capture time
-//! and JSON. tshark 4.0 on this machine has no HEP dissector, so the decoding is not checked
-//! against Wireshark; and raw RTCP forwarding (payload type 5) is not implemented yet.
+//! "Must be shown" 3, without a capture: HEP v3 packets sent to loopback listeners, decoded by a
+//! decoder written here from the HEP3 specification (<https://github.com/sipcapture/HEP>).
+//! tests/hep_tshark.rs decodes them with tshark.
+//!
+//! * `hep_packets_over_udp_and_tcp_decode_to_the_file_sinks_records`: the quality reports of a
+//!   replayed fixture, received over UDP and TCP, carry each record's addresses, ports,
+//!   capture time and JSON.
+//! * `rtcp_is_forwarded_once_whatever_the_worker_count`: with `rtcp = true`, the
+//!   single-threaded replay and the pipeline with 1 and 3 workers forward the same RTCP
+//!   datagrams (HEP type 5), each once: as many as the replay counted.
 
 mod common;
 
@@ -186,4 +191,99 @@ fn hep_packets_over_udp_and_tcp_decode_to_the_file_sinks_records() {
         datagrams.len(),
         packets.len()
     );
+}
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sample-sfu.pcap");
+
+/// Read a TCP connection to its end in a thread (bounded).
+fn tcp_sink(l: TcpListener) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        l.set_nonblocking(true).expect("nonblocking");
+        let (mut s, _) = common::wait_for("hep tcp connection", Duration::from_secs(60), || {
+            l.accept().ok()
+        });
+        s.set_nonblocking(false).expect("blocking");
+        s.set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("timeout");
+        let mut all = Vec::new();
+        let _ = s.read_to_end(&mut all);
+        all
+    })
+}
+
+/// `rtcprobe replay --format json` with `config` (and `extra` args); the report.
+fn replay(cfg: &std::path::Path, extra: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
+        .args(["replay", "--format", "json", "--config"])
+        .arg(cfg)
+        .args(extra)
+        .arg(FIXTURE)
+        .output()
+        .expect("rtcprobe replay");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("report")
+}
+
+/// The type-5 packets of a TCP stream of HEP packets, as (seconds, µs, src, dst, payload).
+fn rtcp_packets(stream: &[u8]) -> Vec<(u32, u32, SocketAddr, SocketAddr, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 6 <= stream.len() {
+        let len = usize::from(u16::from_be_bytes([stream[at + 4], stream[at + 5]]));
+        let c = decode(&stream[at..at + len]).expect("HEP3");
+        at += len;
+        if c[&0x0b] == [5] {
+            let ep = |v4, v6, port| SocketAddr::new(ip_of(&c, v4, v6), u16_of(&c, port));
+            out.push((
+                u32_of(&c, 9),
+                u32_of(&c, 10),
+                ep(3, 5, 7),
+                ep(4, 6, 8),
+                c[&0x0f].clone(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn rtcp_is_forwarded_once_whatever_the_worker_count() {
+    let tmp = TempDir::new("hep-workers");
+    let dir = &tmp.0;
+    let mut seen = Vec::new();
+    for (mode, extra) in [
+        ("single-threaded", &[][..]),
+        ("1 worker", &["--workers", "1"][..]),
+        ("3 workers", &["--workers", "3"][..]),
+    ] {
+        let tcp = TcpListener::bind("127.0.0.1:0").expect("tcp");
+        let at = tcp.local_addr().expect("addr");
+        let reader = tcp_sink(tcp);
+        let cfg = dir.join("rtcprobe.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[records]\nstate_dir = \"{}/state\"\n[[sinks]]\ntype = \"hep\"\n\
+                 address = \"{at}\"\ntransport = \"tcp\"\nrtcp = true\n",
+                dir.display()
+            ),
+        )
+        .expect("config");
+        let report = replay(&cfg, extra);
+        let packets = rtcp_packets(&reader.join().expect("tcp reader"));
+        let count = report["summary"]["counters"]["rtcp_packets"]
+            .as_u64()
+            .expect("count");
+        assert_eq!(packets.len() as u64, count, "{mode}: one per RTCP datagram");
+        eprintln!("hep: {mode}: {} RTCP datagrams forwarded", packets.len());
+        seen.push((mode, packets));
+    }
+    for (mode, p) in &seen[1..] {
+        assert!(*p == seen[0].1, "{mode} differs from {}", seen[0].0);
+    }
 }

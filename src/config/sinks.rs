@@ -117,8 +117,12 @@ pub enum SinkConfig {
         /// Optional HEP authentication key chunk.
         #[serde(default)]
         password: Option<String>,
-        /// Also send every RTCP packet (HEP payload type 5). Not implemented yet: `true` only
-        /// logs a warning at start. Default false.
+        /// Also send every RTCP datagram the probe sees, raw as captured, with its addresses,
+        /// ports and capture time (HEP protocol type 5; `crate::forward::tap`). They share
+        /// the sink's buffer and counters with the reports (counted as records). The HEP3
+        /// list names type 5 "RTCP JSON" and Homer's heplify-server expects JSON there: raw
+        /// bytes decode in Wireshark (tools/wireshark/hep3.lua) but may not show in Homer.
+        /// Default false.
         #[serde(default)]
         rtcp: bool,
         #[serde(default)]

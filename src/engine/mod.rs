@@ -262,17 +262,22 @@ impl Engine {
     }
 
     /// Handle one decoded UDP datagram captured at `now` (ns since the epoch). Call it for
-    /// every datagram in capture order.
-    pub fn on_datagram(&mut self, now: i64, dg: &Datagram<'_>) {
+    /// every datagram in capture order. Returns the RTCP bytes when the datagram was RTCP (or
+    /// SRTCP), so that the caller can forward them (replay's raw RTCP for HEP sinks).
+    pub fn on_datagram<'a>(&mut self, now: i64, dg: &Datagram<'a>) -> Option<&'a [u8]> {
         let mut counters = std::mem::take(&mut self.counters);
         let t = triage(&self.cfg, &mut counters, dg);
         self.counters = counters;
         match t {
             Triage::Rtp(m) => self.on_rtp_meta(now, &m),
-            Triage::Rtcp { buf, complete } => self.on_rtcp(now, dg.src, dg.dst, buf, complete),
+            Triage::Rtcp { buf, complete } => {
+                self.on_rtcp(now, dg.src, dg.dst, buf, complete);
+                return Some(buf);
+            }
             Triage::Stun(m) => self.on_stun(now, dg.src, dg.dst, &m),
             Triage::Done => {}
         }
+        None
     }
 
     /// A STUN message (already counted by [`triage`]): ICE round trips.

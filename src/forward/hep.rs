@@ -1,6 +1,7 @@
-//! The `hep` sink: stream quality reports to Homer (or any HEP collector) as HEP v3 / EEP
-//! packets (<https://github.com/sipcapture/HEP>, "HEP3 Network Protocol Specification"), over
-//! UDP (one datagram per record) or TCP (one connection, packets back to back).
+//! The `hep` sink: stream quality reports, and with `rtcp = true` every RTCP datagram, to
+//! Homer (or any HEP collector) as HEP v3 / EEP packets (<https://github.com/sipcapture/HEP>,
+//! "HEP3 Network Protocol Specification"), over UDP (one datagram per packet) or TCP (one
+//! connection, packets back to back).
 //!
 //! ```text
 //!  0       4       6                       HEP3 header: "HEP3", total length (header included)
@@ -15,17 +16,24 @@
 //! 0x000b protocol type, 0x000c capture agent ID, 0x000e authentication key (when `password`
 //! is set), 0x000f payload, 0x0011 correlation ID, 0x0023 jitter. MOS (0x0020) and R-factor
 //! (0x0021), in hundredths, are written when the record has its E-model estimate (docs/records.md,
-//! *Quality estimate*: G.711, G.729 and G.723.1 streams) and left out otherwise. A report is protocol type 0x22 ("MOS full report", JSON, in the HEP3 protocol type
-//! list) with the record's JSON (docs/records.md) as payload, the stream's addresses, and
-//! `interval_end` as its time.
+//! *Quality estimate*: G.711, G.729 and G.723.1 streams) and left out otherwise.
 //!
-//! Not done yet: forwarding RTCP (protocol type 5) needs the capture path to hand packets to
-//! sinks, which it does not; `rtcp = true` only logs that. Note that the HEP3 list names type 5
-//! "RTCP JSON": capture agents send RTCP converted to JSON there, so raw bytes may not be what
-//! a collector expects.
+//! * A report is protocol type 0x22 ("MOS full report", JSON, in the HEP3 protocol type list)
+//!   with the record's JSON (docs/records.md) as payload, the stream's addresses,
+//!   `interval_end` as its time and the record ID as correlation ID.
+//! * An RTCP datagram (`rtcp = true`, lines from [`super::tap`]) is protocol type 5 with the
+//!   datagram's addresses and ports, its capture time (µs) and its RTCP bytes exactly as
+//!   captured (a whole compound, or SRTCP as it was) as payload; no correlation ID (the probe
+//!   does not know the call's). Caveat: the HEP3 list names type 5 "RTCP JSON", and Homer's
+//!   heplify-server expects capture agents' RTCP converted to JSON there, so it may not
+//!   store or show raw RTCP; Wireshark with tools/wireshark/hep3.lua decodes it with its own
+//!   RTCP dissector (docs/central-store.md).
+//!
+//! The sink's counters count RTCP datagrams as records (both are buffer lines).
 
 use super::delivery::{Outcome, Service};
 use super::record::Record;
+use super::tap::{self, Tapped};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
@@ -119,6 +127,23 @@ fn chunk(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
     out.extend_from_slice(value);
 }
 
+/// The HEP packet of one tapped RTCP datagram.
+pub fn rtcp(t: &Tapped, agent_id: u32, password: Option<&str>) -> Option<Vec<u8>> {
+    encode(&Packet {
+        src: t.src,
+        dst: t.dst,
+        time_ns: t.time_ns,
+        proto_type: PROTO_RTCP,
+        agent_id,
+        password,
+        correlation_id: None,
+        mos: None,
+        r_factor: None,
+        jitter_ms: None,
+        payload: &t.rtcp,
+    })
+}
+
 /// The quality report of one record (`line` is its JSON, sent as the payload).
 pub fn report(r: &Record, line: &[u8], agent_id: u32, password: Option<&str>) -> Option<Vec<u8>> {
     let addr = |ip: &str, port: u16| ip.parse::<IpAddr>().ok().map(|a| SocketAddr::new(a, port));
@@ -204,12 +229,25 @@ impl Service for Hep {
     /// collector sees the first packets again: at-least-once, `correlation_id` = record ID).
     fn send(&mut self, batch: &[u8], _records: u64) -> Outcome {
         for line in batch.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
-            let Ok(r) = serde_json::from_slice::<Record>(line) else {
-                continue;
-            };
-            let Some(pkt) = report(&r, line, self.agent_id, self.password.as_deref()) else {
-                tracing::warn!(record = %r.record_id, "hep: record does not fit a HEP packet");
-                continue;
+            let pkt = if line.starts_with(tap::MARK) {
+                let Some(t) = tap::parse(line) else {
+                    tracing::warn!("hep: damaged RTCP line in the buffer, skipped");
+                    continue;
+                };
+                let Some(pkt) = rtcp(&t, self.agent_id, self.password.as_deref()) else {
+                    tracing::warn!(src = %t.src, "hep: RTCP datagram does not fit a HEP packet");
+                    continue;
+                };
+                pkt
+            } else {
+                let Ok(r) = serde_json::from_slice::<Record>(line) else {
+                    continue;
+                };
+                let Some(pkt) = report(&r, line, self.agent_id, self.password.as_deref()) else {
+                    tracing::warn!(record = %r.record_id, "hep: record does not fit a HEP packet");
+                    continue;
+                };
+                pkt
             };
             if let Err(e) = self.send_one(&pkt) {
                 return Outcome::Retry(format!("hep to {}: {e}", self.address));
@@ -263,6 +301,57 @@ mod tests {
         let len = want.len() as u16;
         want[4..6].copy_from_slice(&len.to_be_bytes());
         assert_eq!(b, want);
+    }
+
+    #[test]
+    fn rtcp_lines_are_sent_as_type_5_with_the_captured_bytes() {
+        let collector = UdpSocket::bind("127.0.0.1:0").expect("udp");
+        collector
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut hep = Hep::new(
+            collector.local_addr().expect("addr"),
+            false,
+            7,
+            Some("k".into()),
+        );
+        // RTCP RR without report blocks: V=2 PT=201 length=1, SSRC 0xdeadbeef.
+        let rr = [0x80, 0xc9, 0x00, 0x01, 0xde, 0xad, 0xbe, 0xef];
+        let (src, dst) = (
+            "10.0.0.1:5005".parse().expect("addr"),
+            "10.0.0.2:7079".parse().expect("addr"),
+        );
+        let mut batch = tap::line(1_700_000_000_000_001_999, src, dst, &rr);
+        batch.extend_from_slice(b"\n#rtcp1 damaged\n");
+        batch.extend_from_slice(&tap::line(5_000, dst, src, &rr[..4]));
+        batch.push(b'\n');
+        assert_eq!(hep.send(&batch, 3), Outcome::Sent);
+        let mut buf = [0u8; 2048];
+        let n = collector.recv(&mut buf).expect("first datagram");
+        let want = Packet {
+            src,
+            dst,
+            time_ns: 1_700_000_000_000_001_999,
+            proto_type: PROTO_RTCP,
+            agent_id: 7,
+            password: Some("k"),
+            correlation_id: None,
+            mos: None,
+            r_factor: None,
+            jitter_ms: None,
+            payload: &rr,
+        };
+        assert_eq!(buf.get(..n), encode(&want).as_deref());
+        // The damaged line is skipped; the next datagram is the third line.
+        let n = collector.recv(&mut buf).expect("second datagram");
+        let second = Packet {
+            src: dst,
+            dst: src,
+            time_ns: 5_000,
+            payload: &rr[..4],
+            ..want
+        };
+        assert_eq!(buf.get(..n), encode(&second).as_deref());
     }
 
     #[test]

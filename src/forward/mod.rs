@@ -5,12 +5,14 @@
 //!  (interval/final,     (serialise once,   one per sink        (segments = batches)   (retry,
 //!   Hook, capture time)  try_send: drop                                                backoff)
 //!                        and count)                           file sink: straight to its file
+//!  capture thread ──RTCP──▶ RtcpTap ──line──▶ (the queues of `hep` sinks with rtcp = true)
 //! ```
 //!
 //! A worker never waits for a sink: [`RecordTx::send`] serialises a record once and offers the
 //! line to every sink's bounded queue, counting a full queue as dropped for that sink. Each
 //! network sink has its own intake thread (queue → [`buffer::Buffer`] on disk) and sender
-//! thread ([`delivery::run`]), so a store that is down fills only its own buffer. What this
+//! thread ([`delivery::run`]), so a store that is down fills only its own buffer. Raw RTCP
+//! for HEP takes the same way, one line per datagram ([`tap`]). What this
 //! module does not do: compute statistics (the engine does) or read clocks for record times
 //! (records carry capture time; only delivery uses the wall clock).
 
@@ -24,6 +26,7 @@ pub mod prompb;
 pub mod record;
 pub mod remote_write;
 pub mod stats;
+pub mod tap;
 pub mod tls;
 
 use crate::config::{RecordsConfig, SinkConfig};
@@ -33,22 +36,27 @@ use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use record::{Intervals, Record, RecordOptions};
 use stats::SinkStats;
 pub use stats::Stats;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tap::RtcpTap;
 
 /// Lines waiting between the workers and one sink's intake.
 const SINK_QUEUE: usize = 65_536;
 
-type Line = Arc<Vec<u8>>;
+/// One buffer line: a record's JSON, or a tapped RTCP datagram ([`tap`]).
+pub type Line = Arc<Vec<u8>>;
 
-/// Hands records to every sink without blocking (or waiting, for replay).
+/// Hands records to every sink without blocking (or waiting, for replay), and RTCP datagrams
+/// to the sinks that forward them ([`RecordTx::rtcp_tap`]).
 #[derive(Clone)]
 pub struct RecordTx {
     sinks: Arc<Vec<(Sender<Line>, Arc<SinkStats>)>>,
     wait: bool,
+    rtcp: Option<RtcpTap>,
 }
 
 impl RecordTx {
@@ -56,19 +64,29 @@ impl RecordTx {
         let Ok(line) = serde_json::to_vec(r) else {
             return;
         };
-        let line = Arc::new(line);
-        for (tx, stats) in self.sinks.iter() {
-            let ok = if self.wait {
-                tx.send(Arc::clone(&line)).is_ok()
-            } else {
-                match tx.try_send(Arc::clone(&line)) {
-                    Ok(()) => true,
-                    Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
-                }
-            };
-            if !ok {
-                stats.dropped.fetch_add(1, Ordering::Relaxed);
+        offer(&self.sinks, self.wait, &Arc::new(line));
+    }
+
+    /// The tap for RTCP datagrams when a sink forwards them (`hep` with `rtcp = true`). The
+    /// capture side (the pipeline's feeder, or replay's `Run`) offers each datagram to it once.
+    pub fn rtcp_tap(&self) -> Option<RtcpTap> {
+        self.rtcp.clone()
+    }
+}
+
+/// Offer `line` to every queue, counting a full (or closed) one as dropped for its sink.
+fn offer(sinks: &[(Sender<Line>, Arc<SinkStats>)], wait: bool, line: &Line) {
+    for (tx, stats) in sinks {
+        let ok = if wait {
+            tx.send(Arc::clone(line)).is_ok()
+        } else {
+            match tx.try_send(Arc::clone(line)) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
             }
+        };
+        if !ok {
+            stats.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -100,6 +118,13 @@ impl Hook {
         for (_, s) in ended {
             let r = self.intervals.finish(s);
             self.tx.send(&r);
+        }
+    }
+
+    /// Call once per RTCP datagram (single-threaded replay): forwarded raw when a sink asks.
+    pub fn rtcp(&self, now: i64, src: SocketAddr, dst: SocketAddr, rtcp: &[u8]) {
+        if let Some(t) = &self.tx.rtcp {
+            t.offer(now, src, dst, rtcp);
         }
     }
 }
@@ -144,12 +169,16 @@ impl Forwarder {
     ) -> std::io::Result<Forwarder> {
         let stop = Arc::new(AtomicBool::new(false));
         let mut txs = Vec::new();
+        let mut taps = Vec::new();
         let mut running = Vec::new();
         for cfg in sinks {
             let (tx, rx) = bounded::<Line>(SINK_QUEUE);
             let stats = Arc::new(SinkStats::default());
             let name = cfg.name();
             let (intake, sender) = spawn(cfg, &name, rx, &stats, state_dir, &stop, grace)?;
+            if matches!(cfg, SinkConfig::Hep { rtcp: true, .. }) {
+                taps.push((tx.clone(), Arc::clone(&stats)));
+            }
             txs.push((tx, Arc::clone(&stats)));
             running.push(Running {
                 name,
@@ -163,6 +192,7 @@ impl Forwarder {
             tx: RecordTx {
                 sinks: Arc::new(txs),
                 wait,
+                rtcp: RtcpTap::new(taps, wait),
             },
             sinks: running,
             stop,
@@ -182,12 +212,13 @@ impl Forwarder {
             .collect()
     }
 
-    /// Stop after every [`RecordTx`] clone has been dropped: queues are written to the buffers,
+    /// Stop after every [`RecordTx`] and [`RtcpTap`] clone has been dropped: queues are written to the buffers,
     /// senders deliver for up to `grace` and leave the rest on disk.
     pub fn finish(mut self) -> Vec<Stats> {
         self.tx = RecordTx {
             sinks: Arc::new(Vec::new()),
             wait: false,
+            rtcp: None,
         };
         for s in &mut self.sinks {
             if let Some(t) = s.intake.take() {
@@ -286,11 +317,7 @@ fn spawn(
                 std::io::Error::other(format!("sink {name}: address {address:?}: {e}"))
             })?;
             if *rtcp {
-                tracing::warn!(
-                    sink = name,
-                    "hep: forwarding raw RTCP (rtcp = true) is not implemented yet; \
-                     only stream quality reports are sent"
-                );
+                tracing::info!(sink = name, "hep: forwarding every RTCP datagram (type 5)");
             }
             (
                 Box::new(hep::Hep::new(

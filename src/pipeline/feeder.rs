@@ -15,6 +15,7 @@ use super::event::{Batch, Event};
 use super::snapshot::{publish, CaptureSnapshot};
 use crate::config::Resolved;
 use crate::engine::{shard, triage, Counters, Shard, StreamKey, Triage};
+use crate::forward::tap::RtcpTap;
 use crate::wire::{decode_udp, LinkType};
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -71,6 +72,8 @@ pub struct Feeder {
     slot: Arc<ArcSwap<CaptureSnapshot>>,
     /// Batches allocated because none came back to reuse (bounded by the queue sizes).
     pub batches_allocated: u64,
+    /// Sinks forwarding raw RTCP: each RTCP datagram is offered here once, before routing.
+    rtcp_tap: Option<RtcpTap>,
 }
 
 impl Feeder {
@@ -104,7 +107,15 @@ impl Feeder {
             },
             slot,
             batches_allocated: 0,
+            rtcp_tap: None,
         }
+    }
+
+    /// Also offer every RTCP datagram to `tap` (sinks forwarding raw RTCP). Here, before a
+    /// compound is copied to each worker owning one of its SSRCs, each datagram is seen once.
+    pub fn with_rtcp_tap(mut self, tap: Option<RtcpTap>) -> Self {
+        self.rtcp_tap = tap;
+        self
     }
 
     /// Use a new configuration (port filter) from the next frame on.
@@ -155,6 +166,9 @@ impl Feeder {
                 );
             }
             Triage::Rtcp { buf, complete } => {
+                if let Some(tap) = &self.rtcp_tap {
+                    tap.offer(ts_ns, dg.src, dg.dst, buf);
+                }
                 let mask = shard::rtcp_shards(buf, complete, n);
                 for i in 0..self.lanes.len() {
                     if mask & (1u64 << (i & 63)) != 0 {

@@ -26,6 +26,7 @@ use crate::config::Resolved;
 use crate::engine::{EndReason, Engine, Shard};
 use crate::export::aggregate::Aggregator;
 use crate::export::labels::Labeller;
+use crate::forward::tap::RtcpTap;
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use event::Batch;
 use feeder::{Feeder, Overflow, ShardLink};
@@ -73,6 +74,8 @@ pub struct Pipeline {
     opts: Options,
     /// Test hook: while true, workers take nothing from their queues.
     pub hold: Arc<AtomicBool>,
+    /// Given to every feeder: sinks forwarding raw RTCP ([`crate::forward::tap`]).
+    rtcp_tap: Option<RtcpTap>,
 }
 
 impl Pipeline {
@@ -88,6 +91,10 @@ impl Pipeline {
         let count = u32::try_from(n).unwrap_or(64);
         let board = Arc::new(Board::new(captures, n));
         let hold = Arc::new(AtomicBool::new(false));
+        let rtcp_tap = records
+            .as_ref()
+            .and_then(|r| r.forward.as_ref())
+            .and_then(|(tx, _)| tx.rtcp_tap());
         let (mut links, mut controls, mut workers) = (Vec::new(), Vec::new(), Vec::new());
         for (i, slot) in board.shards.iter().enumerate() {
             let (tx, rx) = bounded(opts.queue_batches.max(1));
@@ -126,6 +133,7 @@ impl Pipeline {
             cfg: cfg.clone(),
             opts: opts.clone(),
             hold,
+            rtcp_tap,
         })
     }
 
@@ -147,6 +155,7 @@ impl Pipeline {
             source,
             self.board.capture_slot(capture),
         )
+        .with_rtcp_tap(self.rtcp_tap.clone())
     }
 
     /// Batches waiting in all queues (the health line shows it).
