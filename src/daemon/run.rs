@@ -29,8 +29,6 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Queue of ended-stream records between the workers and the `--records` writer.
-const RECORDS_QUEUE: usize = 65_536;
 /// How long sinks may keep delivering after the pipeline drained at stop; the rest stays in
 /// their disk buffers for the next start (TimeoutStopSec=30s in the unit leaves room).
 const SINK_GRACE: Duration = Duration::from_secs(10);
@@ -85,21 +83,8 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
             host_addresses(),
         )));
     }
-    let (rec_tx, rec_rx) = crossbeam_channel::bounded(RECORDS_QUEUE);
-    let writer = match &args.records {
-        Some(path) => {
-            let mut out = records::open(path)
-                .with_context(|| format!("cannot open records file {}", path.display()))?;
-            let rx = rec_rx;
-            Some(
-                std::thread::Builder::new()
-                    .name("rtcprobe-records".into())
-                    .spawn(move || records::write_all(&rx, &mut out))?,
-            )
-        }
-        None => None,
-    };
-    let sinks = settings.sinks.clone();
+    let sinks = records::sinks_with(&settings.sinks, args.records.as_deref())
+        .map_err(anyhow::Error::msg)?;
     let state_dir = settings.records.state_dir();
     let forwarder = if sinks.is_empty() {
         None
@@ -113,14 +98,15 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
             })?,
         )
     };
-    let records_out = (writer.is_some() || forwarder.is_some()).then(|| RecordsOut {
-        tx: writer.as_ref().map(|_| rec_tx),
+    let records_out = forwarder.as_ref().map(|f| RecordsOut {
+        tx: None,
         wait: false,
-        forward: forwarder
-            .as_ref()
-            .map(|f| (f.sender(), record_options(&settings.records))),
+        forward: Some((f.sender(), record_options(&settings.records))),
     });
     let pipeline = Pipeline::start(&settings.engine, &opts, sources.len(), records_out)?;
+    if let Some(f) = &forwarder {
+        pipeline.board.sinks.store(Arc::new(f.views()));
+    }
     let healthy = Arc::new(AtomicBool::new(true));
     let endpoint = match (&opts.labels, serve) {
         (Some(labels), true) => {
@@ -252,22 +238,12 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
             "sink stopped"
         );
     }
-    let written = match writer.map(|w| w.join()) {
-        Some(Ok(Ok(n))) => Some(n),
-        Some(Ok(Err(e))) => {
-            tracing::error!("writing records failed: {e}");
-            None
-        }
-        Some(Err(_)) => None,
-        None => None,
-    };
     let totals = board.totals();
     tracing::info!(
         frames = totals.frames,
         kernel_dropped = totals.kernel_dropped,
         if_dropped = totals.if_dropped,
         pipeline_dropped = totals.pipeline_dropped,
-        records_written = written.unwrap_or(0),
         drain_ms = t0.elapsed().as_millis() as u64,
         "stopped"
     );

@@ -31,7 +31,7 @@ use crate::engine::Engine;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use record::{Intervals, Record, RecordOptions};
 use stats::SinkStats;
-pub use stats::Stats;
+pub use stats::{SinkView, Stats};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -171,6 +171,18 @@ impl Forwarder {
     /// What workers send records with.
     pub fn sender(&self) -> RecordTx {
         self.tx.clone()
+    }
+
+    /// Every sink with its live counters, for the exporter (`Board::sinks`).
+    pub fn views(&self) -> Vec<SinkView> {
+        self.sinks
+            .iter()
+            .map(|s| SinkView {
+                name: s.name.clone(),
+                kind: s.kind,
+                stats: Arc::clone(&s.stats),
+            })
+            .collect()
     }
 
     /// Counters of every sink.
