@@ -11,7 +11,7 @@ use super::capture::{CaptureThread, Reload};
 use super::notify::Notifier;
 use super::records;
 use crate::capture::{Fanout, LiveOptions, LiveSource};
-use crate::config::{diff, Config, Settings};
+use crate::config::{diff, Config, Settings, SinkConfig};
 use crate::engine::EndReason;
 use crate::export::labels::{host_addresses, Labeller};
 use crate::export::Exporter;
@@ -86,27 +86,22 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
     let sinks = records::sinks_with(&settings.sinks, args.records.as_deref())
         .map_err(anyhow::Error::msg)?;
     let state_dir = settings.records.state_dir();
-    let forwarder = if sinks.is_empty() {
-        None
-    } else {
-        Some(
-            Forwarder::start(&sinks, &state_dir, false, SINK_GRACE).with_context(|| {
-                format!(
-                    "cannot start the sinks (buffers in {})",
-                    state_dir.display()
-                )
-            })?,
-        )
-    };
-    let records_out = forwarder.as_ref().map(|f| RecordsOut {
+    // A forwarder even without sinks, so that a reload can add some (the workers' record
+    // makers are made at start); with none, records are not even made.
+    let mut forwarder =
+        Forwarder::start(&sinks, &state_dir, false, SINK_GRACE).with_context(|| {
+            format!(
+                "cannot start the sinks (buffers in {})",
+                state_dir.display()
+            )
+        })?;
+    let records_out = Some(RecordsOut {
         tx: None,
         wait: false,
-        forward: Some((f.sender(), record_options(&settings.records))),
+        forward: Some((forwarder.sender(), record_options(&settings.records))),
     });
     let pipeline = Pipeline::start(&settings.engine, &opts, sources.len(), records_out)?;
-    if let Some(f) = &forwarder {
-        pipeline.board.sinks.store(Arc::new(f.views()));
-    }
+    pipeline.board.sinks.store(Arc::new(forwarder.views()));
     let healthy = Arc::new(AtomicBool::new(true));
     let endpoint = match (&opts.labels, serve) {
         (Some(labels), true) => {
@@ -180,7 +175,9 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
             if let Some(n) = &notifier {
                 n.reloading();
             }
-            reload(&args.config, &mut settings, &pipeline, &reloads, set_log);
+            if let Some(new) = reload(&args.config, &mut settings, &pipeline, &reloads, set_log) {
+                apply_sinks(&mut settings, new, args, &mut forwarder, &pipeline.board);
+            }
             health.every = settings.log.health_interval_secs;
             if let Some(n) = &notifier {
                 n.ready(&status);
@@ -226,7 +223,7 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
     healthy.store(false, Ordering::Relaxed);
     pipeline.finish();
     drop(endpoint);
-    let sink_stats = forwarder.map(Forwarder::finish).unwrap_or_default();
+    let sink_stats = forwarder.finish();
     for st in &sink_stats {
         tracing::info!(
             sink = %st.name,
@@ -288,27 +285,32 @@ fn apply_log_level(level: &str, set_log: &SetLogLevel) {
     }
 }
 
-/// SIGHUP: re-read the file; on any problem keep everything as it is.
+/// SIGHUP: re-read the file; on any problem keep everything as it is. Returns the new
+/// `[[sinks]]` when something changed, for [`apply_sinks`].
 fn reload(
     path: &Path,
     settings: &mut Settings,
     pipeline: &Pipeline,
     captures: &[Sender<Reload>],
     set_log: &SetLogLevel,
-) {
+) -> Option<Vec<SinkConfig>> {
     let new = match Config::load_settings(path) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("reload refused, configuration unchanged: {e}");
-            return;
+            return None;
         }
     };
     let changes = diff(&settings.raw, &new.raw);
     if changes.is_empty() {
         tracing::info!("reload: no change");
-        return;
+        return None;
     }
     for c in &changes {
+        if c.key == "sinks" {
+            // Logged by apply_sinks, sink by sink: the tables may hold credentials.
+            continue;
+        }
         if c.reloadable {
             tracing::info!(key = %c.key, old = %c.old, new = %c.new, "reload: applied");
         } else {
@@ -336,6 +338,41 @@ fn reload(
     settings.raw.payload_types = new.raw.payload_types;
     settings.raw.capture.filter = settings.capture.filter.clone();
     settings.raw.log = settings.log.clone();
+    Some(new.sinks)
+}
+
+/// SIGHUP, `[[sinks]]`: unchanged sinks keep running, removed or changed ones stop (their
+/// buffers stay on disk), new ones start (src/forward/reload.rs).
+fn apply_sinks(
+    settings: &mut Settings,
+    new: Vec<SinkConfig>,
+    args: &Args,
+    forwarder: &mut Forwarder,
+    board: &Board,
+) {
+    if new == settings.sinks {
+        return;
+    }
+    let sinks = match records::sinks_with(&new, args.records.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("reload: sinks not changed: {e}");
+            return;
+        }
+    };
+    let r = forwarder.reconfigure(&sinks);
+    board.sinks.store(Arc::new(forwarder.views()));
+    tracing::info!(
+        kept = %r.kept.join(","),
+        stopped = %r.stopped.join(","),
+        started = %r.started.join(","),
+        "reload: sinks applied"
+    );
+    for (name, why) in &r.failed {
+        tracing::error!(sink = %name, "reload: sink not started: {why}");
+    }
+    settings.raw.sinks.clone_from(&new);
+    settings.sinks = new;
 }
 
 /// The periodic one-line health summary.

@@ -22,18 +22,20 @@ pub mod hep;
 pub mod http;
 pub mod prompb;
 pub mod record;
+mod reload;
 pub mod remote_write;
 pub mod stats;
 
 use crate::config::{RecordsConfig, SinkConfig};
 use crate::engine::record::StreamRecord;
 use crate::engine::Engine;
+use arc_swap::ArcSwap;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use record::{Intervals, Record, RecordOptions};
 use stats::SinkStats;
 pub use stats::{SinkView, Stats};
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -42,21 +44,29 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const SINK_QUEUE: usize = 65_536;
 
 type Line = Arc<Vec<u8>>;
+/// A sink's queue and counters, as the workers see it.
+type Route = (Sender<Line>, Arc<SinkStats>);
 
-/// Hands records to every sink without blocking (or waiting, for replay).
+/// Hands records to every sink without blocking (or waiting, for replay). The list of sinks
+/// is read at each record (one atomic load), so a SIGHUP can change it under running workers
+/// ([`Forwarder::reconfigure`]).
 #[derive(Clone)]
 pub struct RecordTx {
-    sinks: Arc<Vec<(Sender<Line>, Arc<SinkStats>)>>,
+    sinks: Arc<ArcSwap<Vec<Route>>>,
     wait: bool,
 }
 
 impl RecordTx {
     pub fn send(&self, r: &Record) {
+        let sinks = self.sinks.load();
+        if sinks.is_empty() {
+            return;
+        }
         let Ok(line) = serde_json::to_vec(r) else {
             return;
         };
         let line = Arc::new(line);
-        for (tx, stats) in self.sinks.iter() {
+        for (tx, stats) in sinks.iter() {
             let ok = if self.wait {
                 tx.send(Arc::clone(&line)).is_ok()
             } else {
@@ -89,6 +99,9 @@ impl Hook {
 
     /// Call on every tick (capture time `now`) after `engine.expire(now)`.
     pub fn tick(&mut self, now: i64, engine: &Engine) {
+        if self.tx.sinks.load().is_empty() {
+            return;
+        }
         for (_, r) in self.intervals.tick(now, || engine.active_records()) {
             self.tx.send(&r);
         }
@@ -96,6 +109,9 @@ impl Hook {
 
     /// Call with the records of streams that ended.
     pub fn ended(&mut self, ended: &[(u64, StreamRecord)]) {
+        if self.tx.sinks.load().is_empty() {
+            return;
+        }
         for (_, s) in ended {
             let r = self.intervals.finish(s);
             self.tx.send(&r);
@@ -120,16 +136,22 @@ pub fn record_options(c: &RecordsConfig) -> RecordOptions {
 struct Running {
     name: String,
     kind: &'static str,
+    cfg: SinkConfig,
     stats: Arc<SinkStats>,
     intake: Option<JoinHandle<()>>,
     sender: Option<JoinHandle<()>>,
+    /// Tells this sink's sender to stop, and how long it may still deliver then (ms).
+    stop: Arc<AtomicBool>,
+    grace_ms: Arc<AtomicU64>,
 }
 
-/// Every configured sink, running.
+/// Every configured sink, running. `tx.sinks` holds the sinks' routes in the order of
+/// `sinks`.
 pub struct Forwarder {
     tx: RecordTx,
     sinks: Vec<Running>,
-    stop: Arc<AtomicBool>,
+    state_dir: PathBuf,
+    grace: Duration,
 }
 
 impl Forwarder {
@@ -141,31 +163,46 @@ impl Forwarder {
         wait: bool,
         grace: Duration,
     ) -> std::io::Result<Forwarder> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut txs = Vec::new();
-        let mut running = Vec::new();
-        for cfg in sinks {
-            let (tx, rx) = bounded::<Line>(SINK_QUEUE);
-            let stats = Arc::new(SinkStats::default());
-            let name = cfg.name();
-            let (intake, sender) = spawn(cfg, &name, rx, &stats, state_dir, &stop, grace)?;
-            txs.push((tx, Arc::clone(&stats)));
-            running.push(Running {
-                name,
-                kind: cfg.kind(),
-                stats,
-                intake: Some(intake),
-                sender,
-            });
-        }
-        Ok(Forwarder {
+        let mut f = Forwarder {
             tx: RecordTx {
-                sinks: Arc::new(txs),
+                sinks: Arc::new(ArcSwap::from_pointee(Vec::new())),
                 wait,
             },
-            sinks: running,
+            sinks: Vec::new(),
+            state_dir: state_dir.to_path_buf(),
+            grace,
+        };
+        let mut routes = Vec::new();
+        for cfg in sinks {
+            let (running, route) = f.start_one(cfg)?;
+            f.sinks.push(running);
+            routes.push(route);
+        }
+        f.tx.sinks.store(Arc::new(routes));
+        Ok(f)
+    }
+
+    fn start_one(&self, cfg: &SinkConfig) -> std::io::Result<(Running, Route)> {
+        let (tx, rx) = bounded::<Line>(SINK_QUEUE);
+        let stats = Arc::new(SinkStats::default());
+        let name = cfg.name();
+        let stop = Arc::new(AtomicBool::new(false));
+        let grace_ms = Arc::new(AtomicU64::new(
+            u64::try_from(self.grace.as_millis()).unwrap_or(u64::MAX),
+        ));
+        let (intake, sender) = spawn(cfg, &name, rx, &stats, &self.state_dir, (&stop, &grace_ms))?;
+        let route = (tx, Arc::clone(&stats));
+        let running = Running {
+            name,
+            kind: cfg.kind(),
+            cfg: cfg.clone(),
+            stats,
+            intake: Some(intake),
+            sender,
             stop,
-        })
+            grace_ms,
+        };
+        Ok((running, route))
     }
 
     /// What workers send records with.
@@ -196,16 +233,15 @@ impl Forwarder {
     /// Stop after every [`RecordTx`] clone has been dropped: queues are written to the buffers,
     /// senders deliver for up to `grace` and leave the rest on disk.
     pub fn finish(mut self) -> Vec<Stats> {
-        self.tx = RecordTx {
-            sinks: Arc::new(Vec::new()),
-            wait: false,
-        };
+        self.tx.sinks.store(Arc::new(Vec::new()));
         for s in &mut self.sinks {
             if let Some(t) = s.intake.take() {
                 let _ = t.join();
             }
         }
-        self.stop.store(true, Ordering::Relaxed);
+        for s in &self.sinks {
+            s.stop.store(true, Ordering::Relaxed);
+        }
         for s in &mut self.sinks {
             if let Some(t) = s.sender.take() {
                 let _ = t.join();
@@ -223,8 +259,7 @@ fn spawn(
     rx: Receiver<Line>,
     stats: &Arc<SinkStats>,
     state_dir: &Path,
-    stop: &Arc<AtomicBool>,
-    grace: Duration,
+    (stop, grace_ms): (&Arc<AtomicBool>, &Arc<AtomicU64>),
 ) -> std::io::Result<Threads> {
     let thread = |what: &str| std::thread::Builder::new().name(format!("rtcprobe-{what}-{name}"));
     let (service, delivery): (Box<dyn delivery::Service>, _) = match cfg {
@@ -337,10 +372,15 @@ fn spawn(
             }
         }
     })?;
-    let (s, st, n) = (Arc::clone(stats), Arc::clone(stop), name.to_string());
+    let (s, st, g, n) = (
+        Arc::clone(stats),
+        Arc::clone(stop),
+        Arc::clone(grace_ms),
+        name.to_string(),
+    );
     let mut service = service;
     let sender = thread("out").spawn(move || {
-        delivery::run(&buf, service.as_mut(), &delivery, &s, &st, grace, &n);
+        delivery::run(&buf, service.as_mut(), &delivery, &s, &st, &g, &n);
     })?;
     Ok((intake, Some(sender)))
 }

@@ -2,7 +2,8 @@
 //! closed loopback port). While it runs, `/metrics` must show each sink's counters: the file
 //! sink's sent records are the lines of its file, the dead sink retries, buffers and has never
 //! succeeded. After SIGTERM the dead sink's records are all in its disk buffer, and capture
-//! counted every packet: a store that is down does not slow capture or the other sink.
+//! counted every packet: a store that is down does not slow capture or the other sink. And a
+//! SIGHUP that changes `[[sinks]]` keeps the unchanged sink running and swaps the others.
 
 use super::common::{bin, free_port, read_records, wait_for, Scratch};
 use super::{can_capture, rtp, signal, wait_exit, wait_ready, Guard};
@@ -170,5 +171,152 @@ fn run_exports_sink_counters_and_a_dead_store_neither_loses_records_nor_slows_ca
     assert_eq!(s["frames"], 300, "{s}");
     assert_eq!(s["counters"]["rtp_packets"], 300, "{s}");
     assert_eq!(s["kernel_dropped"], 0);
+    assert_eq!(s["pipeline_dropped"], 0);
+}
+
+/// The `[[sinks]]` tables of the reload test: file sinks by name, and a ClickHouse sink named
+/// `dead` whose store is a closed port.
+fn sink_tables(dir: &Scratch, files: &[&str], dead: Option<u16>) -> String {
+    let mut t = String::new();
+    for f in files {
+        let path = dir.path(&format!("{f}.ndjson"));
+        t.push_str(&format!(
+            "[[sinks]]\ntype = \"file\"\nname = \"{f}\"\npath = \"{}\"\n",
+            path.display()
+        ));
+    }
+    if let Some(port) = dead {
+        t.push_str(&format!(
+            "[[sinks]]\ntype = \"clickhouse\"\nname = \"dead\"\nurl = \"http://127.0.0.1:{port}\"\n\
+             [sinks.delivery]\nbatch_timeout_ms = 200\nretry_initial_ms = 100\nretry_max_ms = 400\n"
+        ));
+    }
+    t
+}
+
+fn ids(records: &[serde_json::Value]) -> std::collections::BTreeSet<String> {
+    records
+        .iter()
+        .map(|r| r["record_id"].as_str().expect("record_id").to_string())
+        .collect()
+}
+
+#[test]
+fn sighup_changes_the_sinks_and_keeps_the_unchanged_one_running() {
+    if !can_capture() {
+        return;
+    }
+    let dir = Scratch::new("run-sink-reload");
+    let port = 42_000 + (std::process::id() % 10_000) as u16 * 2;
+    let (metrics, dead) = (free_port(), free_port());
+    let state = dir.path("state");
+    let config = dir.path("rtcprobe.toml");
+    let head = format!(
+        "[capture]\ninterfaces = [\"lo\"]\nfilter = \"udp port {port}\"\n\
+         [pipeline]\nworkers = 2\n[log]\nlevel = \"info\"\n\
+         [exporter]\nlisten = \"127.0.0.1:{metrics}\"\n\
+         [records]\ninterval_secs = 1\nhost = \"reload-test\"\nstate_dir = \"{}\"\n",
+        state.display()
+    );
+    let before = format!("{head}{}", sink_tables(&dir, &["keep", "gone"], Some(dead)));
+    std::fs::write(&config, before).expect("config");
+    let notify_path = dir.path("notify.sock");
+    let notify = UnixDatagram::bind(&notify_path).expect("bind notify");
+    let summary = dir.path("summary.json");
+    let child = bin()
+        .args(["run", "--config"])
+        .arg(&config)
+        .arg("--summary")
+        .arg(&summary)
+        .env("NOTIFY_SOCKET", &notify_path)
+        .env_remove("RUST_LOG")
+        .stderr(std::fs::File::create(dir.path("stderr")).expect("stderr file"))
+        .spawn()
+        .expect("spawn");
+    let mut g = Guard(child);
+    wait_ready(&notify, &mut g);
+    let tx = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let ssrc = 0x5E10_AD01u32;
+    let send = |from: u16, n: u16| {
+        for i in from..from + n {
+            tx.send_to(&rtp(i, 160 * u32::from(i), ssrc), ("127.0.0.1", port))
+                .expect("send");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let url = format!("http://127.0.0.1:{metrics}/metrics");
+    let scrape = || super::common::http_get(&url).unwrap_or_default();
+
+    send(0, 125);
+    let body = wait_for("records before the reload", Duration::from_secs(10), || {
+        let b = scrape();
+        let sent = sample(&b, "rtcprobe_forward_records_sent_total", "keep")?;
+        let retried = sample(&b, "rtcprobe_forward_records_retried_total", "dead")?;
+        (sent >= 2.0 && retried > 0.0).then_some(b)
+    });
+    let sent_before = sample(&body, "rtcprobe_forward_records_sent_total", "keep").unwrap_or(0.0);
+
+    // Reload: `keep` unchanged, `gone` and `dead` removed, `new` added.
+    let after = format!("{head}{}", sink_tables(&dir, &["keep", "new"], None));
+    std::fs::write(&config, after).expect("config");
+    signal(&g.0, libc::SIGHUP);
+    let body = wait_for("the new sinks in /metrics", Duration::from_secs(10), || {
+        let b = scrape();
+        (b.contains("sink=\"new\"") && !b.contains("sink=\"gone\"")).then_some(b)
+    });
+    assert!(!body.contains("sink=\"dead\""), "{body}");
+    // The same `keep` sink: its counter went on, it was not restarted from 0.
+    let sent_reload = sample(&body, "rtcprobe_forward_records_sent_total", "keep").expect("keep");
+    assert!(sent_reload >= sent_before, "{sent_reload} < {sent_before}");
+    // The removed network sink left what it held in its disk buffer.
+    let dead_ids = buffered_ids(&state.join("dead"));
+    assert!(
+        !dead_ids.is_empty(),
+        "nothing left in the dead sink's buffer"
+    );
+
+    send(125, 125);
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&g.0, libc::SIGTERM);
+    let (st, _) = wait_exit(&mut g, Duration::from_secs(15));
+    let log = std::fs::read_to_string(dir.path("stderr")).unwrap_or_default();
+    assert!(st.success(), "{st:?}\n{log}");
+    assert!(
+        log.contains("reload: sinks applied") && !log.contains("sink not started"),
+        "{log}"
+    );
+
+    let (keep, gone, new) = (
+        read_records(&dir.path("keep.ndjson")),
+        read_records(&dir.path("gone.ndjson")),
+        read_records(&dir.path("new.ndjson")),
+    );
+    let fin = |v: &[serde_json::Value]| {
+        v.iter()
+            .find(|r| r["kind"] == "final")
+            .map(|r| r["packets"].clone())
+    };
+    // `keep` ran throughout: every record, the final one with all 250 packets.
+    assert_eq!(fin(&keep), Some(250.into()), "keep");
+    assert_eq!(fin(&new), Some(250.into()), "new");
+    assert_eq!(fin(&gone), None, "gone stopped before the stream ended");
+    let all = ids(&keep);
+    for (name, v) in [("gone", ids(&gone)), ("new", ids(&new))] {
+        assert!(!v.is_empty() && v.is_subset(&all), "{name}");
+    }
+    assert!(ids(&gone).is_disjoint(&ids(&new)));
+    assert!(dead_ids.iter().all(|i| all.contains(i)));
+    eprintln!(
+        "keep {} records, gone {}, new {}, dead buffered {}; keep sent {sent_before} before \
+         the reload, {sent_reload} after",
+        keep.len(),
+        gone.len(),
+        new.len(),
+        dead_ids.len()
+    );
+
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary")).expect("json");
+    assert_eq!(s["frames"], 250, "{s}");
     assert_eq!(s["pipeline_dropped"], 0);
 }
