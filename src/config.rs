@@ -509,7 +509,8 @@ pub struct Change {
 
 /// Keys a running daemon applies on SIGHUP without losing stream state; everything else
 /// (interfaces, buffers, worker count, table sizes) needs a restart.
-const RELOADABLE: [&str; 6] = [
+const RELOADABLE: [&str; 7] = [
+    "sinks",
     "engine.idle_timeout_secs",
     "engine.rtp_port_ranges",
     "payload_types",

@@ -2,7 +2,8 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use rtcprobe::config::{Config, ConfigError, ExporterConfig, Settings, SinkConfig};
+use rtcprobe::config::{Config, ConfigError, ExporterConfig, Settings};
+use rtcprobe::daemon::records;
 use rtcprobe::daemon::run::{self as daemon, pipeline_options, SetLogLevel};
 use rtcprobe::engine::EndReason;
 use rtcprobe::export::labels::{host_addresses, Labeller};
@@ -80,9 +81,9 @@ enum Command {
         /// Configuration file (TOML); see config.example.toml.
         #[arg(long)]
         config: PathBuf,
-        /// Append one JSON line per ended stream to this file (the `streams[]` objects of
-        /// `replay --format json`; streams live at exit end with `"ended_by": "shutdown"`).
-        /// The forwarded records (docs/records.md) go to the `[[sinks]]` of the config.
+        /// Also append the forwarded records (interval and final, docs/records.md) to this
+        /// NDJSON file, as `replay --records` does; streams live at exit get a final record
+        /// with `"ended_by": "shutdown"`. The `[[sinks]]` of the config get them too.
         #[arg(long)]
         records: Option<PathBuf>,
         /// Write totals (frames, drops, counters) as JSON to this file at exit.
@@ -210,6 +211,9 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                     linger,
                     forward,
                     &mut |p| {
+                        if let Some(f) = &forwarder {
+                            p.board.sinks.store(Arc::new(f.views()));
+                        }
                         let (Some(addr), Some(labels)) = (&listen, &labels) else {
                             return;
                         };
@@ -281,10 +285,8 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
 /// The configured sinks plus a file sink for `--records FILE`; `None` when there are none.
 /// Replay waits for the sinks' queues rather than drop, and gives them 30 s to deliver.
 fn start_forwarder(s: &Settings, records: Option<&PathBuf>) -> anyhow::Result<Option<Forwarder>> {
-    let mut sinks = s.sinks.clone();
-    if let Some(p) = records {
-        sinks.push(SinkConfig::file_at(p));
-    }
+    let sinks =
+        records::sinks_with(&s.sinks, records.map(PathBuf::as_path)).map_err(anyhow::Error::msg)?;
     if sinks.is_empty() {
         return Ok(None);
     }

@@ -1,5 +1,6 @@
 //! The daemon's command line: `validate`, SIGTERM draining (of `replay --realtime` and of
-//! `rtcprobe run` on loopback), SIGHUP reload, readiness over sd_notify.
+//! `rtcprobe run` on loopback), SIGHUP reload, readiness over sd_notify, and `run` with
+//! sinks (`daemon/sinks.rs`).
 //!
 //! The `run` tests capture live, which needs root (CAP_NET_RAW): elsewhere they print why they
 //! skip, except under `CI=true`, where they must run. Traffic goes to 127.0.0.1 only, on ports
@@ -16,7 +17,10 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{bin, Scratch};
+use common::{bin, read_records, Scratch};
+
+#[path = "daemon/sinks.rs"]
+mod sinks;
 
 /// Kills the child if the test fails before it exits.
 struct Guard(Child);
@@ -282,21 +286,20 @@ fn run_captures_on_loopback_reloads_on_sighup_and_drains_on_sigterm() {
         "{log}"
     );
 
-    let text = std::fs::read_to_string(&records).expect("records");
-    let recs: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json line"))
-        .collect();
+    // `--records`: the forwarded records (schema v1, docs/records.md), final ones at SIGTERM.
+    let recs = read_records(&records);
     let find = |ssrc: u32| {
         recs.iter()
-            .find(|r| r["ssrc"] == ssrc)
-            .unwrap_or_else(|| panic!("no record for {ssrc:#x} in {text}"))
+            .find(|r| r["ssrc"] == ssrc && r["kind"] == "final")
+            .unwrap_or_else(|| panic!("no final record for {ssrc:#x} in {recs:#?}"))
     };
+    assert!(recs.iter().all(|r| r["schema_version"] == 1), "{recs:#?}");
     let first = find(ssrc);
     assert_eq!(first["packets"], 300);
     assert_eq!(first["lost"], 0);
     assert_eq!(first["ended_by"], "shutdown");
-    assert_eq!(first["dst"], format!("127.0.0.1:{port}"));
+    assert_eq!(first["dst_ip"], "127.0.0.1");
+    assert_eq!(first["dst_port"], port);
     assert_eq!(first["probe_drop"], false);
     assert_eq!(find(ssrc + 1)["packets"], 100);
 

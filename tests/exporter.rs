@@ -1,6 +1,7 @@
 //! The Prometheus endpoint end to end: a real Prometheus (Debian package `prometheus`)
 //! scrapes `rtcprobe replay --realtime` on loopback and its HTTP API must give the values of
-//! `replay --format json` for the same capture; every PromQL expression of
+//! `replay --format json` for the same capture (and its `--records` file sink's counters);
+//! every PromQL expression of
 //! grafana/rtcprobe.json and prometheus/alerts.yml must be valid and return data; `promtool
 //! check metrics` accepts a scrape with per-stream series and `promtool check rules` the
 //! alert rules. The cardinality test (100,000 short streams) is in `exporter/cardinality.rs`.
@@ -106,7 +107,8 @@ fn write_config(dir: &Scratch) -> PathBuf {
         &p,
         "[pipeline]\nworkers = 2\nsnapshot_interval_ms = 200\n\
          [exporter]\nper_stream_series = true\ncname_label = true\n\
-         [exporter.peer_groups]\n\"10.0.0.0/8\" = \"internal\"\n\"192.0.2.0/24\" = \"carrier\"\n",
+         [exporter.peer_groups]\n\"10.0.0.0/8\" = \"internal\"\n\"192.0.2.0/24\" = \"carrier\"\n\
+         [records]\ninterval_secs = 1\n",
     )
     .expect("config");
     p
@@ -241,6 +243,8 @@ fn prometheus_scrapes_a_realtime_replay_and_every_query_has_data() {
         .arg("--config")
         .arg(&cfg)
         .args(["--listen", &target])
+        .arg("--records")
+        .arg(dir.path("records.ndjson"))
         .arg(&cap)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -330,6 +334,24 @@ fn prometheus_scrapes_a_realtime_replay_and_every_query_has_data() {
         let got = scalar(prom, &format!("rtcprobe_stream_rtt_seconds{sel}"), at);
         assert!((got - rtt["last"].as_f64().expect("rtt") / 1e3).abs() < 1e-9);
     }
+    // `--records` is a file sink: by then it had written the interval records (every second
+    // of capture time); the final ones came after the linger.
+    let sent = "rtcprobe_forward_records_sent_total{sink=\"records\",type=\"file\"}";
+    let intervals = std::fs::read_to_string(dir.path("records.ndjson"))
+        .expect("records file")
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"interval\""))
+        .count();
+    assert!(intervals > 0);
+    assert_eq!(scalar(prom, sent, at), intervals as f64, "{sent}");
+    assert_eq!(
+        scalar(
+            prom,
+            "rtcprobe_forward_buffered_bytes{sink=\"records\"}",
+            at
+        ),
+        0.0
+    );
     // Peer groups: the audio stream goes to 192.0.2.0/24, the other stays in 10/8.
     let carrier = "sum(rtcprobe_rtp_packets_total{peer_group=\"carrier\",kind=\"audio\"})";
     let audio = streams
@@ -413,6 +435,8 @@ fn promtool_accepts_a_scrape_with_per_stream_series_and_the_rules() {
             .arg("--config")
             .arg(&cfg)
             .args(["--listen", &listen])
+            .arg("--records")
+            .arg(dir.path("records.ndjson"))
             .arg(fixtures.join(fixture))
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -2,15 +2,18 @@
 //! committed capture replayed with tcpreplay into one end, and on the other end `rtcprobe run`
 //! with `tcpdump` capturing beside it. Two comparisons per capture:
 //!
-//! * **(a) exact**: rtcprobe's records equal `rtcprobe replay` of what tcpdump wrote next to it,
-//!   field by field (only `ended_by` differs: `shutdown` live). Both read the same frames with
+//! * **(a) exact**: rtcprobe's final records (`run --records`, docs/records.md) equal those of
+//!   `rtcprobe replay --records` of what tcpdump wrote next to it, field by field (only
+//!   `ended_by` and the last period differ, see [`compare::check_against_beside`]), and its
+//!   interval records have the same boundaries and IDs and add up to the final counts. Both read the same frames with
 //!   the same kernel timestamp: a TPACKET ring reports the skb's receive timestamp when the skb
 //!   has one and reads the clock itself, per socket, only when it has none; the skb gets one
 //!   (once, in `netif_rx`) as soon as any socket on the host has asked for software timestamps,
 //!   and libpcap asks (`SO_TIMESTAMPNS`) for every capture opened with nanosecond precision,
 //!   such as the tcpdump beside the probe. `same_frames_same_timestamps` checks it with two
 //!   tcpdumps. The summary counters must agree too.
-//! * **(b) against the original file**: every count exact; times (first/last seen, gaps,
+//! * **(b) against the original file**: the final records (interval boundaries are capture
+//!   times, which differ from the file's) against `replay --records` of the file: every count exact; times (first/last seen, gaps,
 //!   jitter, RTTs) within tolerances computed from tcpreplay's pacing on the same run, which
 //!   the test measures (tcpdump's timestamps against the file's, frame by frame; [`Pacing`]):
 //!   a gap or A.8's `D` is a difference of two packets at most the stream's longest gap apart,
@@ -242,7 +245,9 @@ fn stop_tcpdump(d: &mut Proc) {
 /// Replay and live runs use the same engine settings. The dynamic payload types of
 /// `sample-sfu.pcap` get their clock rates from here, since a rate inferred from arrival times
 /// would change with `--multiplier`.
-const ENGINE_TOML: &str = "[payload_types]\n\"96\" = 90000\n\"111\" = 48000\n";
+/// Records every 2 s of capture time, with one host name, so that record IDs agree.
+const ENGINE_TOML: &str = "[records]\ninterval_secs = 2\nhost = \"live-test\"\n\n\
+                           [payload_types]\n\"96\" = 90000\n\"111\" = 48000\n";
 
 /// The daemon's configuration: capture on the veth end with the same filter, kernel buffer and
 /// snap length as the tcpdump beside it, immediate mode so that nothing waits in a ring block
@@ -284,12 +289,16 @@ fn wait_ready(sock: &UnixDatagram, probe: &mut Proc) {
     );
 }
 
-fn replay_json(file: &Path, config: &Path) -> Value {
+/// `rtcprobe replay --format json --records`: the report and the records.
+fn replay_json(file: &Path, config: &Path, records: &Path) -> (Value, Vec<Value>) {
+    let _ = std::fs::remove_file(records);
     let out = Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
         .arg("replay")
         .arg(file)
         .args(["--format", "json", "--config"])
         .arg(config)
+        .arg("--records")
+        .arg(records)
         .output()
         .expect("run rtcprobe replay");
     assert!(
@@ -298,7 +307,17 @@ fn replay_json(file: &Path, config: &Path) -> Value {
         file.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("replay JSON")
+    let report = serde_json::from_slice(&out.stdout).expect("replay JSON");
+    (report, read_records(records))
+}
+
+/// One JSON value per line.
+fn read_records(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("record {l}: {e}")))
+        .collect()
 }
 
 /// Start tcpdump and `rtcprobe run` in b, send `file` from a, stop both; returns the records
@@ -339,13 +358,10 @@ fn live_run(pair: &VethPair, dir: &Scratch, file: &Path, speed: Speed) -> Live {
     assert!(st.success(), "rtcprobe run: {st}\n{}", probe.stderr());
     stop_tcpdump(&mut dump);
 
-    let text = std::fs::read_to_string(&records).expect("records file");
-    let records = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("record {l}: {e}")))
-        .collect::<Vec<Value>>();
+    let records = read_records(&records);
     for r in &records {
-        assert!(r["ended_by"].is_string(), "{}: no ended_by", key(r));
+        let fin = r["kind"] == "final";
+        assert_eq!(r["ended_by"].is_string(), fin, "{}: ended_by", key(r));
     }
     let summary: Value =
         serde_json::from_slice(&std::fs::read(&summary).expect("summary file")).expect("JSON");
@@ -367,8 +383,8 @@ fn live_equals_replay(test: &str, name: &str, speed: Speed) {
     let engine = dir.path("engine.toml");
     std::fs::write(&engine, ENGINE_TOML).expect("write config");
     let cap = dir.path("cap.pcap");
-    let beside = replay_json(&cap, &engine);
-    let orig = replay_json(&file, &engine);
+    let beside = replay_json(&cap, &engine, &dir.path("beside.ndjson"));
+    let orig = replay_json(&file, &engine, &dir.path("orig.ndjson"));
     let pacing = match speed {
         Speed::Recorded => Some(measure_pacing(test, &file, &cap)),
         Speed::Faster(_) => None,
@@ -443,11 +459,11 @@ fn captured_replay_equals_original() {
 
     let engine = dir.path("engine.toml");
     std::fs::write(&engine, ENGINE_TOML).expect("write config");
-    let beside = replay_json(&cap, &engine);
-    let orig = replay_json(&file, &engine);
+    let beside = replay_json(&cap, &engine, &dir.path("beside.ndjson"));
+    let orig = replay_json(&file, &engine, &dir.path("orig.ndjson"));
     let pacing = measure_pacing(test, &file, &cap);
     let as_live = Live {
-        records: beside["streams"].as_array().expect("streams").clone(),
+        records: beside.1.clone(),
         summary: Value::Null,
     };
     let problems = check_against_original(&as_live, &beside, &orig, Some(&pacing));

@@ -11,7 +11,7 @@ use super::capture::{CaptureThread, Reload};
 use super::notify::Notifier;
 use super::records;
 use crate::capture::{Fanout, LiveOptions, LiveSource};
-use crate::config::{diff, Config, Settings};
+use crate::config::{diff, Config, Settings, SinkConfig};
 use crate::engine::EndReason;
 use crate::export::labels::{host_addresses, Labeller};
 use crate::export::Exporter;
@@ -29,8 +29,6 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Queue of ended-stream records between the workers and the `--records` writer.
-const RECORDS_QUEUE: usize = 65_536;
 /// How long sinks may keep delivering after the pipeline drained at stop; the rest stays in
 /// their disk buffers for the next start (TimeoutStopSec=30s in the unit leaves room).
 const SINK_GRACE: Duration = Duration::from_secs(10);
@@ -85,42 +83,25 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
             host_addresses(),
         )));
     }
-    let (rec_tx, rec_rx) = crossbeam_channel::bounded(RECORDS_QUEUE);
-    let writer = match &args.records {
-        Some(path) => {
-            let mut out = records::open(path)
-                .with_context(|| format!("cannot open records file {}", path.display()))?;
-            let rx = rec_rx;
-            Some(
-                std::thread::Builder::new()
-                    .name("rtcprobe-records".into())
-                    .spawn(move || records::write_all(&rx, &mut out))?,
-            )
-        }
-        None => None,
-    };
-    let sinks = settings.sinks.clone();
+    let sinks = records::sinks_with(&settings.sinks, args.records.as_deref())
+        .map_err(anyhow::Error::msg)?;
     let state_dir = settings.records.state_dir();
-    let forwarder = if sinks.is_empty() {
-        None
-    } else {
-        Some(
-            Forwarder::start(&sinks, &state_dir, false, SINK_GRACE).with_context(|| {
-                format!(
-                    "cannot start the sinks (buffers in {})",
-                    state_dir.display()
-                )
-            })?,
-        )
-    };
-    let records_out = (writer.is_some() || forwarder.is_some()).then(|| RecordsOut {
-        tx: writer.as_ref().map(|_| rec_tx),
+    // A forwarder even without sinks, so that a reload can add some (the workers' record
+    // makers are made at start); with none, records are not even made.
+    let mut forwarder =
+        Forwarder::start(&sinks, &state_dir, false, SINK_GRACE).with_context(|| {
+            format!(
+                "cannot start the sinks (buffers in {})",
+                state_dir.display()
+            )
+        })?;
+    let records_out = Some(RecordsOut {
+        tx: None,
         wait: false,
-        forward: forwarder
-            .as_ref()
-            .map(|f| (f.sender(), record_options(&settings.records))),
+        forward: Some((forwarder.sender(), record_options(&settings.records))),
     });
     let pipeline = Pipeline::start(&settings.engine, &opts, sources.len(), records_out)?;
+    pipeline.board.sinks.store(Arc::new(forwarder.views()));
     let healthy = Arc::new(AtomicBool::new(true));
     let endpoint = match (&opts.labels, serve) {
         (Some(labels), true) => {
@@ -194,7 +175,9 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
             if let Some(n) = &notifier {
                 n.reloading();
             }
-            reload(&args.config, &mut settings, &pipeline, &reloads, set_log);
+            if let Some(new) = reload(&args.config, &mut settings, &pipeline, &reloads, set_log) {
+                apply_sinks(&mut settings, new, args, &mut forwarder, &pipeline.board);
+            }
             health.every = settings.log.health_interval_secs;
             if let Some(n) = &notifier {
                 n.ready(&status);
@@ -240,7 +223,7 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
     healthy.store(false, Ordering::Relaxed);
     pipeline.finish();
     drop(endpoint);
-    let sink_stats = forwarder.map(Forwarder::finish).unwrap_or_default();
+    let sink_stats = forwarder.finish();
     for st in &sink_stats {
         tracing::info!(
             sink = %st.name,
@@ -252,22 +235,12 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
             "sink stopped"
         );
     }
-    let written = match writer.map(|w| w.join()) {
-        Some(Ok(Ok(n))) => Some(n),
-        Some(Ok(Err(e))) => {
-            tracing::error!("writing records failed: {e}");
-            None
-        }
-        Some(Err(_)) => None,
-        None => None,
-    };
     let totals = board.totals();
     tracing::info!(
         frames = totals.frames,
         kernel_dropped = totals.kernel_dropped,
         if_dropped = totals.if_dropped,
         pipeline_dropped = totals.pipeline_dropped,
-        records_written = written.unwrap_or(0),
         drain_ms = t0.elapsed().as_millis() as u64,
         "stopped"
     );
@@ -312,27 +285,32 @@ fn apply_log_level(level: &str, set_log: &SetLogLevel) {
     }
 }
 
-/// SIGHUP: re-read the file; on any problem keep everything as it is.
+/// SIGHUP: re-read the file; on any problem keep everything as it is. Returns the new
+/// `[[sinks]]` when something changed, for [`apply_sinks`].
 fn reload(
     path: &Path,
     settings: &mut Settings,
     pipeline: &Pipeline,
     captures: &[Sender<Reload>],
     set_log: &SetLogLevel,
-) {
+) -> Option<Vec<SinkConfig>> {
     let new = match Config::load_settings(path) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("reload refused, configuration unchanged: {e}");
-            return;
+            return None;
         }
     };
     let changes = diff(&settings.raw, &new.raw);
     if changes.is_empty() {
         tracing::info!("reload: no change");
-        return;
+        return None;
     }
     for c in &changes {
+        if c.key == "sinks" {
+            // Logged by apply_sinks, sink by sink: the tables may hold credentials.
+            continue;
+        }
         if c.reloadable {
             tracing::info!(key = %c.key, old = %c.old, new = %c.new, "reload: applied");
         } else {
@@ -360,6 +338,41 @@ fn reload(
     settings.raw.payload_types = new.raw.payload_types;
     settings.raw.capture.filter = settings.capture.filter.clone();
     settings.raw.log = settings.log.clone();
+    Some(new.sinks)
+}
+
+/// SIGHUP, `[[sinks]]`: unchanged sinks keep running, removed or changed ones stop (their
+/// buffers stay on disk), new ones start (src/forward/reload.rs).
+fn apply_sinks(
+    settings: &mut Settings,
+    new: Vec<SinkConfig>,
+    args: &Args,
+    forwarder: &mut Forwarder,
+    board: &Board,
+) {
+    if new == settings.sinks {
+        return;
+    }
+    let sinks = match records::sinks_with(&new, args.records.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("reload: sinks not changed: {e}");
+            return;
+        }
+    };
+    let r = forwarder.reconfigure(&sinks);
+    board.sinks.store(Arc::new(forwarder.views()));
+    tracing::info!(
+        kept = %r.kept.join(","),
+        stopped = %r.stopped.join(","),
+        started = %r.started.join(","),
+        "reload: sinks applied"
+    );
+    for (name, why) in &r.failed {
+        tracing::error!(sink = %name, "reload: sink not started: {why}");
+    }
+    settings.raw.sinks.clone_from(&new);
+    settings.sinks = new;
 }
 
 /// The periodic one-line health summary.

@@ -17,6 +17,7 @@ use super::aggregate::{Aggregates, Histogram, RTT_METHODS};
 use super::labels::{AggKey, Labeller};
 use super::names::{self, Metric, Type};
 use crate::engine::record::StreamRecord;
+use crate::forward::SinkView;
 use crate::pipeline::snapshot::Board;
 use std::fmt::Write;
 
@@ -297,6 +298,7 @@ pub fn encode(sc: &Scrape<'_>) -> Encoded {
     o.sample(names::STREAMS_EVICTED.name, "", "", c.streams_evicted);
     o.family(&names::RECORDS_DROPPED);
     o.sample(names::RECORDS_DROPPED.name, "", "", t.records_dropped);
+    sinks(&mut o, &sc.board.sinks.load());
 
     let omitted = if sc.per_stream {
         per_stream(&mut o, sc, &shards)
@@ -320,6 +322,37 @@ pub fn encode(sc: &Scrape<'_>) -> Encoded {
         o.s.push_str("# EOF\n");
     }
     Encoded { body: o.s, omitted }
+}
+
+/// The `rtcprobe_forward_*` families: one series per configured sink, labels `sink` (its
+/// name, unique in the configuration) and `type`. A sink that has never delivered reports a
+/// last success of 0, so that `time() - ...` is large for it and an alert on "nothing
+/// delivered for 5 minutes" also covers a store that has been down since the start.
+fn sinks(o: &mut Out<'_>, sinks: &[SinkView]) {
+    let labelled: Vec<(String, crate::forward::Stats)> = sinks
+        .iter()
+        .map(|v| {
+            let mut ls = String::from("sink=\"");
+            escape_into(&mut ls, &v.name);
+            let _ = write!(ls, "\",type=\"{}\"", v.kind);
+            (ls, v.stats.snapshot(&v.name, v.kind))
+        })
+        .collect();
+    type Field = fn(&crate::forward::Stats) -> u64;
+    let fields: [(Metric, Field); 6] = [
+        (names::FORWARD_SENT, |s| s.sent),
+        (names::FORWARD_FAILED, |s| s.failed),
+        (names::FORWARD_RETRIED, |s| s.retried),
+        (names::FORWARD_DROPPED, |s| s.dropped),
+        (names::FORWARD_BUFFERED, |s| s.buffered_bytes),
+        (names::FORWARD_LAST_SUCCESS, |s| s.last_success_secs),
+    ];
+    for (m, f) in fields {
+        o.family(&m);
+        for (ls, s) in &labelled {
+            o.sample(m.name, "", ls, f(s));
+        }
+    }
 }
 
 fn sum(

@@ -101,6 +101,18 @@ metrics! {
         "Streams evicted because the stream table was full (engine.max_streams).";
     RECORDS_DROPPED = "rtcprobe_pipeline_records_dropped_total", Counter,
         "Records of ended streams dropped because the records queue was full.";
+    FORWARD_SENT = "rtcprobe_forward_records_sent_total", Counter,
+        "Records a sink delivered: accepted by the store, or written to the file of a file sink.";
+    FORWARD_FAILED = "rtcprobe_forward_records_failed_total", Counter,
+        "Records a sink gave up on: rejected by the store for good (4xx) or not written to the file.";
+    FORWARD_RETRIED = "rtcprobe_forward_records_retried_total", Counter,
+        "Records in delivery attempts that failed and will be retried (once per failed attempt).";
+    FORWARD_DROPPED = "rtcprobe_forward_records_dropped_total", Counter,
+        "Records a sink dropped: its queue was full, or its disk buffer was full (the oldest go).";
+    FORWARD_BUFFERED = "rtcprobe_forward_buffered_bytes", Gauge,
+        "Bytes of records waiting in a sink's disk buffer (0 for file sinks).";
+    FORWARD_LAST_SUCCESS = "rtcprobe_forward_last_success_timestamp_seconds", Gauge,
+        "Unix time of a sink's last successful delivery (file sink: flush); 0 = none since start.";
     STREAMS_OMITTED = "rtcprobe_export_streams_omitted", Gauge,
         "Live streams left out of per-stream series at this scrape (over exporter.max_stream_series).";
     OMITTED_STREAM_SCRAPES = "rtcprobe_export_omitted_stream_scrapes_total", Counter,

@@ -10,7 +10,7 @@
 use super::buffer::Buffer;
 use super::stats::SinkStats;
 use crate::config::Delivery;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -29,15 +29,15 @@ pub trait Service: Send {
     fn send(&mut self, batch: &[u8], records: u64) -> Outcome;
 }
 
-/// Run until `stop` is set and the buffer is empty, or `grace` after `stop` has passed: what
-/// is left stays on disk for the next start.
+/// Run until `stop` is set and the buffer is empty, or `grace_ms` (read when `stop` is seen)
+/// after `stop` has passed: what is left stays on disk for the next start.
 pub fn run(
     buffer: &Mutex<Buffer>,
     service: &mut dyn Service,
     d: &Delivery,
     stats: &SinkStats,
     stop: &AtomicBool,
-    grace: Duration,
+    grace_ms: &AtomicU64,
     name: &str,
 ) {
     let initial = Duration::from_millis(d.retry_initial_ms.max(1));
@@ -49,7 +49,8 @@ pub fn run(
     loop {
         let stopping = stop.load(Ordering::Relaxed);
         if stopping && deadline.is_none() {
-            deadline = Some(Instant::now() + grace);
+            deadline =
+                Some(Instant::now() + Duration::from_millis(grace_ms.load(Ordering::Relaxed)));
         }
         let has_batch = match buffer.lock() {
             Ok(mut b) => {

@@ -24,6 +24,7 @@ pub mod hep;
 pub mod http;
 pub mod prompb;
 pub mod record;
+mod reload;
 pub mod remote_write;
 pub mod stats;
 pub mod tap;
@@ -32,13 +33,14 @@ pub mod tls;
 use crate::config::{RecordsConfig, SinkConfig};
 use crate::engine::record::StreamRecord;
 use crate::engine::Engine;
+use arc_swap::ArcSwap;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use record::{Intervals, Record, RecordOptions};
 use stats::SinkStats;
-pub use stats::Stats;
+pub use stats::{SinkView, Stats};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -49,33 +51,52 @@ const SINK_QUEUE: usize = 65_536;
 
 /// One buffer line: a record's JSON, or a tapped RTCP datagram ([`tap`]).
 pub type Line = Arc<Vec<u8>>;
+/// A sink's queue and counters, as the workers see it.
+pub type Route = (Sender<Line>, Arc<SinkStats>);
 
 /// Hands records to every sink without blocking (or waiting, for replay), and RTCP datagrams
-/// to the sinks that forward them ([`RecordTx::rtcp_tap`]).
+/// to the sinks that forward them ([`RecordTx::rtcp_tap`]). Both lists of sinks are read at
+/// each record or datagram (one atomic load), so a SIGHUP can change them under running
+/// workers ([`Forwarder::reconfigure`]).
 #[derive(Clone)]
 pub struct RecordTx {
-    sinks: Arc<Vec<(Sender<Line>, Arc<SinkStats>)>>,
+    sinks: Arc<ArcSwap<Vec<Route>>>,
     wait: bool,
-    rtcp: Option<RtcpTap>,
+    rtcp: Arc<ArcSwap<Vec<Route>>>,
 }
 
 impl RecordTx {
     pub fn send(&self, r: &Record) {
+        let sinks = self.sinks.load();
+        if sinks.is_empty() {
+            return;
+        }
         let Ok(line) = serde_json::to_vec(r) else {
             return;
         };
-        offer(&self.sinks, self.wait, &Arc::new(line));
+        offer(&sinks, self.wait, &Arc::new(line));
     }
 
-    /// The tap for RTCP datagrams when a sink forwards them (`hep` with `rtcp = true`). The
-    /// capture side (the pipeline's feeder, or replay's `Run`) offers each datagram to it once.
+    /// The tap for RTCP datagrams, for the capture side (the pipeline's feeders). It offers
+    /// each datagram to the `hep` sinks with `rtcp = true` of the moment, once.
     pub fn rtcp_tap(&self) -> Option<RtcpTap> {
-        self.rtcp.clone()
+        Some(RtcpTap::shared(Arc::clone(&self.rtcp), self.wait))
+    }
+
+    /// Make `routes` the sinks of records, `rtcp` those of RTCP datagrams.
+    fn publish(&self, routes: Vec<Route>, rtcp: Vec<Route>) {
+        self.rtcp.store(Arc::new(rtcp));
+        self.sinks.store(Arc::new(routes));
     }
 }
 
+/// Whether a sink takes tapped RTCP datagrams besides records.
+fn forwards_rtcp(cfg: &SinkConfig) -> bool {
+    matches!(cfg, SinkConfig::Hep { rtcp: true, .. })
+}
+
 /// Offer `line` to every queue, counting a full (or closed) one as dropped for its sink.
-fn offer(sinks: &[(Sender<Line>, Arc<SinkStats>)], wait: bool, line: &Line) {
+fn offer(sinks: &[Route], wait: bool, line: &Line) {
     for (tx, stats) in sinks {
         let ok = if wait {
             tx.send(Arc::clone(line)).is_ok()
@@ -108,6 +129,9 @@ impl Hook {
 
     /// Call on every tick (capture time `now`) after `engine.expire(now)`.
     pub fn tick(&mut self, now: i64, engine: &Engine) {
+        if self.tx.sinks.load().is_empty() {
+            return;
+        }
         for (_, r) in self.intervals.tick(now, || engine.active_records()) {
             self.tx.send(&r);
         }
@@ -115,6 +139,9 @@ impl Hook {
 
     /// Call with the records of streams that ended.
     pub fn ended(&mut self, ended: &[(u64, StreamRecord)]) {
+        if self.tx.sinks.load().is_empty() {
+            return;
+        }
         for (_, s) in ended {
             let r = self.intervals.finish(s);
             self.tx.send(&r);
@@ -123,8 +150,13 @@ impl Hook {
 
     /// Call once per RTCP datagram (single-threaded replay): forwarded raw when a sink asks.
     pub fn rtcp(&self, now: i64, src: SocketAddr, dst: SocketAddr, rtcp: &[u8]) {
-        if let Some(t) = &self.tx.rtcp {
-            t.offer(now, src, dst, rtcp);
+        let sinks = self.tx.rtcp.load();
+        if !sinks.is_empty() {
+            offer(
+                &sinks,
+                self.tx.wait,
+                &Arc::new(tap::line(now, src, dst, rtcp)),
+            );
         }
     }
 }
@@ -146,16 +178,22 @@ pub fn record_options(c: &RecordsConfig) -> RecordOptions {
 struct Running {
     name: String,
     kind: &'static str,
+    cfg: SinkConfig,
     stats: Arc<SinkStats>,
     intake: Option<JoinHandle<()>>,
     sender: Option<JoinHandle<()>>,
+    /// Tells this sink's sender to stop, and how long it may still deliver then (ms).
+    stop: Arc<AtomicBool>,
+    grace_ms: Arc<AtomicU64>,
 }
 
-/// Every configured sink, running.
+/// Every configured sink, running. `tx.sinks` holds the sinks' routes in the order of
+/// `sinks`.
 pub struct Forwarder {
     tx: RecordTx,
     sinks: Vec<Running>,
-    stop: Arc<AtomicBool>,
+    state_dir: PathBuf,
+    grace: Duration,
 }
 
 impl Forwarder {
@@ -167,41 +205,68 @@ impl Forwarder {
         wait: bool,
         grace: Duration,
     ) -> std::io::Result<Forwarder> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut txs = Vec::new();
-        let mut taps = Vec::new();
-        let mut running = Vec::new();
-        for cfg in sinks {
-            let (tx, rx) = bounded::<Line>(SINK_QUEUE);
-            let stats = Arc::new(SinkStats::default());
-            let name = cfg.name();
-            let (intake, sender) = spawn(cfg, &name, rx, &stats, state_dir, &stop, grace)?;
-            if matches!(cfg, SinkConfig::Hep { rtcp: true, .. }) {
-                taps.push((tx.clone(), Arc::clone(&stats)));
-            }
-            txs.push((tx, Arc::clone(&stats)));
-            running.push(Running {
-                name,
-                kind: cfg.kind(),
-                stats,
-                intake: Some(intake),
-                sender,
-            });
-        }
-        Ok(Forwarder {
+        let mut f = Forwarder {
             tx: RecordTx {
-                sinks: Arc::new(txs),
+                sinks: Arc::new(ArcSwap::from_pointee(Vec::new())),
                 wait,
-                rtcp: RtcpTap::new(taps, wait),
+                rtcp: Arc::new(ArcSwap::from_pointee(Vec::new())),
             },
-            sinks: running,
+            sinks: Vec::new(),
+            state_dir: state_dir.to_path_buf(),
+            grace,
+        };
+        let mut routes = Vec::new();
+        let mut rtcp = Vec::new();
+        for cfg in sinks {
+            let (running, route) = f.start_one(cfg)?;
+            if forwards_rtcp(cfg) {
+                rtcp.push(route.clone());
+            }
+            f.sinks.push(running);
+            routes.push(route);
+        }
+        f.tx.publish(routes, rtcp);
+        Ok(f)
+    }
+
+    fn start_one(&self, cfg: &SinkConfig) -> std::io::Result<(Running, Route)> {
+        let (tx, rx) = bounded::<Line>(SINK_QUEUE);
+        let stats = Arc::new(SinkStats::default());
+        let name = cfg.name();
+        let stop = Arc::new(AtomicBool::new(false));
+        let grace_ms = Arc::new(AtomicU64::new(
+            u64::try_from(self.grace.as_millis()).unwrap_or(u64::MAX),
+        ));
+        let (intake, sender) = spawn(cfg, &name, rx, &stats, &self.state_dir, (&stop, &grace_ms))?;
+        let route = (tx, Arc::clone(&stats));
+        let running = Running {
+            name,
+            kind: cfg.kind(),
+            cfg: cfg.clone(),
+            stats,
+            intake: Some(intake),
+            sender,
             stop,
-        })
+            grace_ms,
+        };
+        Ok((running, route))
     }
 
     /// What workers send records with.
     pub fn sender(&self) -> RecordTx {
         self.tx.clone()
+    }
+
+    /// Every sink with its live counters, for the exporter (`Board::sinks`).
+    pub fn views(&self) -> Vec<SinkView> {
+        self.sinks
+            .iter()
+            .map(|s| SinkView {
+                name: s.name.clone(),
+                kind: s.kind,
+                stats: Arc::clone(&s.stats),
+            })
+            .collect()
     }
 
     /// Counters of every sink.
@@ -215,17 +280,15 @@ impl Forwarder {
     /// Stop after every [`RecordTx`] and [`RtcpTap`] clone has been dropped: queues are written to the buffers,
     /// senders deliver for up to `grace` and leave the rest on disk.
     pub fn finish(mut self) -> Vec<Stats> {
-        self.tx = RecordTx {
-            sinks: Arc::new(Vec::new()),
-            wait: false,
-            rtcp: None,
-        };
+        self.tx.publish(Vec::new(), Vec::new());
         for s in &mut self.sinks {
             if let Some(t) = s.intake.take() {
                 let _ = t.join();
             }
         }
-        self.stop.store(true, Ordering::Relaxed);
+        for s in &self.sinks {
+            s.stop.store(true, Ordering::Relaxed);
+        }
         for s in &mut self.sinks {
             if let Some(t) = s.sender.take() {
                 let _ = t.join();
@@ -243,8 +306,7 @@ fn spawn(
     rx: Receiver<Line>,
     stats: &Arc<SinkStats>,
     state_dir: &Path,
-    stop: &Arc<AtomicBool>,
-    grace: Duration,
+    (stop, grace_ms): (&Arc<AtomicBool>, &Arc<AtomicU64>),
 ) -> std::io::Result<Threads> {
     let thread = |what: &str| std::thread::Builder::new().name(format!("rtcprobe-{what}-{name}"));
     let (service, delivery): (Box<dyn delivery::Service>, _) = match cfg {
@@ -351,10 +413,15 @@ fn spawn(
             }
         }
     })?;
-    let (s, st, n) = (Arc::clone(stats), Arc::clone(stop), name.to_string());
+    let (s, st, g, n) = (
+        Arc::clone(stats),
+        Arc::clone(stop),
+        Arc::clone(grace_ms),
+        name.to_string(),
+    );
     let mut service = service;
     let sender = thread("out").spawn(move || {
-        delivery::run(&buf, service.as_mut(), &delivery, &s, &st, grace, &n);
+        delivery::run(&buf, service.as_mut(), &delivery, &s, &st, &g, &n);
     })?;
     Ok((intake, Some(sender)))
 }

@@ -139,7 +139,11 @@ impl Intervals {
     ) -> Vec<(u64, Record)> {
         let every = self.opts.interval_ns.max(1);
         let boundary = now.div_euclid(every).saturating_mul(every);
-        let next = *self.next.get_or_insert(boundary.saturating_add(every));
+        // The first tick may come after a boundary: the live pipeline's first tick comes a
+        // second after the first packet, the single-threaded replay's with it. Taking that
+        // boundary as due makes both give the same records; streams newer than it are
+        // filtered out below.
+        let next = *self.next.get_or_insert(boundary);
         if now < next {
             return Vec::new();
         }

@@ -69,7 +69,6 @@ fn rfc3339_round_trip() {
 fn intervals_on_boundaries_with_deltas_then_final() {
     let mut iv = Intervals::new(opts());
     let t0 = 1_000 * S + S / 2; // first packet at 1000.5 s
-                                // First tick only arms the boundary at 1010 s.
     assert!(iv.tick(t0, Vec::new).is_empty());
     assert!(iv
         .tick(1_009 * S, || panic!("no boundary crossed"))
@@ -111,6 +110,20 @@ fn intervals_on_boundaries_with_deltas_then_final() {
     again.tick(t0, Vec::new);
     let r = again.tick(1_010 * S, || vec![(7, stream(t0, 1_010 * S, 500, 2, None))]);
     assert_eq!(r[0].1, *a);
+}
+
+#[test]
+fn a_first_tick_after_a_boundary_makes_its_records() {
+    // The pipeline's first tick comes one second after the first packet (9.5 s → 10.5 s):
+    // the boundary at 10 s it crossed is due, as for a replay that ticked at 9.5 s.
+    let s0 = stream(9 * S + S / 2, 10 * S + S / 2, 50, 0, None);
+    let mut late = Intervals::new(opts());
+    let r = late.tick(10 * S + S / 2, || vec![(1, s0.clone())]);
+    let mut early = Intervals::new(opts());
+    assert!(early.tick(9 * S + S / 2, Vec::new).is_empty());
+    assert_eq!(r, early.tick(10 * S + S / 2, || vec![(1, s0.clone())]));
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].1.interval_end, rfc3339_micros(10 * S));
 }
 
 #[test]

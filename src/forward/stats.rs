@@ -1,14 +1,11 @@
 //! Per-sink delivery counters: atomics shared by a sink's threads and read by whoever reports
-//! them (the health line today, the Prometheus exporter's `/metrics`).
-//!
-//! Suggested metric names (STYLE.md rule 8), label `sink` = the sink's name, `type` its type:
-//! `rtcprobe_forward_records_sent_total`, `rtcprobe_forward_records_failed_total` (rejected by
-//! the store, not retried), `rtcprobe_forward_records_retried_total` (records in attempts that
-//! failed and were retried), `rtcprobe_forward_records_dropped_total` (buffer or queue full),
-//! `rtcprobe_forward_buffered_bytes`, `rtcprobe_forward_last_success_timestamp_seconds`.
+//! them: the stop log line, replay's summary on stderr, and the Prometheus exporter, which
+//! reads the [`SinkView`]s published on the pipeline's board at every scrape
+//! (`rtcprobe_forward_*` in src/export/names.rs, labels `sink` and `type`; docs/metrics.md).
 
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Live counters of one sink.
 #[derive(Debug, Default)]
@@ -20,6 +17,15 @@ pub struct SinkStats {
     pub buffered_bytes: AtomicU64,
     /// Unix seconds of the last accepted batch, 0 = never.
     pub last_success_secs: AtomicU64,
+}
+
+/// One running sink as readers see it: its name and type (the `sink` and `type` labels, bounded
+/// by the configuration) and its live counters.
+#[derive(Debug, Clone)]
+pub struct SinkView {
+    pub name: String,
+    pub kind: &'static str,
+    pub stats: Arc<SinkStats>,
 }
 
 /// A snapshot of one sink's counters.

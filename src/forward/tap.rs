@@ -28,9 +28,8 @@
 //! when the engine takes it as RTCP or SRTCP), or parse the RTCP (its bytes are forwarded as
 //! captured, cut short if the snap length cut the datagram).
 
-use super::stats::SinkStats;
-use super::{offer, Line};
-use crossbeam_channel::Sender;
+use super::{offer, Route};
+use arc_swap::ArcSwap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,25 +40,32 @@ pub const MARK: &[u8] = b"#rtcp1 ";
 /// Hands RTCP datagrams to the sinks that forward them. Cheap to clone.
 #[derive(Clone)]
 pub struct RtcpTap {
-    sinks: Arc<Vec<(Sender<Line>, Arc<SinkStats>)>>,
+    /// The forwarder's current RTCP sinks (a SIGHUP may change them).
+    sinks: Arc<ArcSwap<Vec<Route>>>,
     wait: bool,
 }
 
 impl RtcpTap {
-    /// A tap into `sinks` (their queues and counters); `None` when there are none. `wait`:
-    /// replay waits for room in a full queue instead of dropping.
-    pub fn new(sinks: Vec<(Sender<Line>, Arc<SinkStats>)>, wait: bool) -> Option<RtcpTap> {
-        (!sinks.is_empty()).then(|| RtcpTap {
-            sinks: Arc::new(sinks),
-            wait,
-        })
+    /// A tap into a fixed set of `sinks` (their queues and counters); `None` when there are
+    /// none. `wait`: replay waits for room in a full queue instead of dropping.
+    pub fn new(sinks: Vec<Route>, wait: bool) -> Option<RtcpTap> {
+        (!sinks.is_empty()).then(|| RtcpTap::shared(Arc::new(ArcSwap::from_pointee(sinks)), wait))
+    }
+
+    /// A tap into the list a [`super::Forwarder`] keeps up to date.
+    pub(super) fn shared(sinks: Arc<ArcSwap<Vec<Route>>>, wait: bool) -> RtcpTap {
+        RtcpTap { sinks, wait }
     }
 
     /// Call once per RTCP datagram, with its capture time (`now`, ns since the epoch), its
     /// addresses and its RTCP bytes. Never blocks in live capture: a sink whose queue is full
     /// counts the datagram as dropped (its `dropped` counter, shared with records).
     pub fn offer(&self, now: i64, src: SocketAddr, dst: SocketAddr, rtcp: &[u8]) {
-        offer(&self.sinks, self.wait, &Arc::new(line(now, src, dst, rtcp)));
+        let sinks = self.sinks.load();
+        if sinks.is_empty() {
+            return;
+        }
+        offer(&sinks, self.wait, &Arc::new(line(now, src, dst, rtcp)));
     }
 }
 
@@ -137,6 +143,8 @@ fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::forward::stats::SinkStats;
+    use crate::forward::Line;
     use crossbeam_channel::bounded;
     use std::sync::atomic::Ordering;
 

@@ -10,6 +10,7 @@
 use crate::engine::record::StreamRecord;
 use crate::engine::Counters;
 use crate::export::aggregate::Aggregates;
+use crate::forward::SinkView;
 use arc_swap::ArcSwap;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -62,6 +63,9 @@ pub struct ShardSnapshot {
 pub struct Board {
     pub captures: Vec<Arc<ArcSwap<CaptureSnapshot>>>,
     pub shards: Vec<Arc<ArcSwap<ShardSnapshot>>>,
+    /// The record sinks and their counters (empty without sinks): set by whoever starts the
+    /// [`crate::forward::Forwarder`], read by the exporter at each scrape.
+    pub sinks: ArcSwap<Vec<SinkView>>,
 }
 
 impl Board {
@@ -78,6 +82,7 @@ impl Board {
                     }))
                 })
                 .collect(),
+            sinks: ArcSwap::from_pointee(Vec::new()),
         }
     }
 

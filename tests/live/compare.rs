@@ -68,38 +68,64 @@ impl Pacing {
     }
 }
 
-/// Streams without `ended_by`, sorted by (src, dst, ssrc).
-pub fn streams(mut v: Vec<Value>) -> Vec<Value> {
+/// Records without `ended_by`, sorted by stream, kind and interval.
+pub fn sorted(mut v: Vec<Value>) -> Vec<Value> {
     for s in &mut v {
-        s.as_object_mut().expect("stream object").remove("ended_by");
+        s.as_object_mut().expect("record object").remove("ended_by");
     }
-    v.sort_by_key(|s| {
-        (
-            s["src"].to_string(),
-            s["dst"].to_string(),
-            s["ssrc"].as_u64(),
-        )
-    });
+    v.sort_by_key(|s| (key(s), s["kind"].to_string(), s["interval_end"].to_string()));
     v
 }
 
 pub fn key(s: &Value) -> String {
-    format!("{} → {} ssrc {}", s["src"], s["dst"], s["ssrc"])
+    format!(
+        "{}:{} → {}:{} ssrc {}",
+        s["src_ip"], s["src_port"], s["dst_ip"], s["dst_port"], s["ssrc"]
+    )
 }
 
-/// What the live run wrote.
+/// What the live run wrote: its records (`--records`, schema v1) and summary.
 pub struct Live {
     pub records: Vec<Value>,
     pub summary: Value,
 }
 
-/// (a): the live records are exactly `rtcprobe replay` of tcpdump's capture beside it.
-pub fn check_against_beside(live: &Live, beside: &Value) -> Vec<String> {
+/// What `rtcprobe replay --format json --records` gave: the report and the records.
+pub type Replayed = (Value, Vec<Value>);
+
+/// Keys of a final record that depend on how its stream's records were cut into periods.
+const PERIOD_FIELDS: &[&str] = &[
+    "ended_by",
+    "record_id",
+    "interval_start",
+    "interval_packets",
+    "interval_bytes",
+    "interval_expected",
+    "interval_lost",
+];
+
+/// (a): the live records against `rtcprobe replay --records` of tcpdump's capture beside it.
+/// Final records are equal but for [`PERIOD_FIELDS`]. Interval records are made at the first
+/// `Tick` at or after each boundary and hold the stream as it is then: a tick of the live
+/// pipeline can come later than the replay's (it also ticks on the wall clock when capture
+/// is idle), so their counts may include packets up to a second past `interval_end`, and the
+/// daemon makes more of them after the traffic ends (streams stay live until SIGTERM). So
+/// the replay's interval records must be among the live ones (same boundaries and IDs), and
+/// the live periods must add up to each final record, as docs/records.md promises.
+pub fn check_against_beside(live: &Live, beside: &Replayed) -> Vec<String> {
     let mut problems = Vec::new();
-    let (l, r) = (
-        streams(live.records.clone()),
-        streams(beside["streams"].as_array().expect("streams").clone()),
-    );
+    let strip = |v: Vec<Value>| -> Vec<Value> {
+        v.into_iter()
+            .map(|mut r| {
+                let o = r.as_object_mut().expect("record object");
+                for f in PERIOD_FIELDS {
+                    o.remove(*f);
+                }
+                r
+            })
+            .collect()
+    };
+    let (l, r) = (strip(finals(&live.records)), strip(finals(&beside.1)));
     if l.len() != r.len() {
         problems.push(format!("{} live streams, {} beside", l.len(), r.len()));
     }
@@ -108,7 +134,44 @@ pub fn check_against_beside(live: &Live, beside: &Value) -> Vec<String> {
             problems.push(format!("{}:\n    live   {a}\n    beside {b}", key(a)));
         }
     }
-    let s = &beside["summary"];
+    let ids = |v: &[Value]| -> std::collections::BTreeSet<(String, String, String)> {
+        v.iter()
+            .filter(|r| r["kind"] == "interval")
+            .map(|r| {
+                (
+                    key(r),
+                    r["interval_end"].to_string(),
+                    r["record_id"].to_string(),
+                )
+            })
+            .collect()
+    };
+    let (li, bi) = (ids(&live.records), ids(&beside.1));
+    for missing in bi.difference(&li) {
+        problems.push(format!("interval record {missing:?} beside, not live"));
+    }
+    for f in finals(&live.records) {
+        let periods = live.records.iter().filter(|r| key(r) == key(&f));
+        let (mut packets, mut bytes, mut lost) = (0, 0, 0);
+        for r in periods {
+            packets += r["interval_packets"].as_i64().unwrap_or(0);
+            bytes += r["interval_bytes"].as_i64().unwrap_or(0);
+            lost += r["interval_lost"].as_i64().unwrap_or(0);
+        }
+        if (packets, bytes, lost)
+            != (
+                f["packets"].as_i64().unwrap_or(-1),
+                f["bytes"].as_i64().unwrap_or(-1),
+                f["lost"].as_i64().unwrap_or(-1),
+            )
+        {
+            problems.push(format!(
+                "{}: periods add up to {packets} packets, {bytes} bytes, {lost} lost; final {f}",
+                key(&f)
+            ));
+        }
+    }
+    let s = &beside.0["summary"];
     for k in ["frames", "counters", "undecoded"] {
         if live.summary[k] != s[k] {
             problems.push(format!(
@@ -127,30 +190,68 @@ pub fn check_against_beside(live: &Live, beside: &Value) -> Vec<String> {
 
 /// Fields that do not depend on timing: equal to the original file's whatever the pacing.
 const COUNT_FIELDS: &[&str] = &[
-    "src",
-    "dst",
+    "src_ip",
+    "src_port",
+    "dst_ip",
+    "dst_port",
     "ssrc",
-    "payload_types",
+    "payload_type",
     "clock_rate",
-    "clock_rate_source",
+    "cname",
     "packets",
     "bytes",
     "expected",
     "lost",
     "duplicates",
     "reordered",
-    "seq_restarts",
-    "remote",
     "loss_upstream",
     "loss_downstream",
-    "sender",
-    "feedback",
-    "cname",
-    "srtcp",
+    "remote_fraction_lost",
+    "remote_jitter_ms",
+    "probe_dropped",
 ];
 
 /// Time differences in ms, compared within `2E`.
-const INTERVAL_FIELDS: &[&str] = &["max_gap_ms", "jitter_ms", "max_jitter_ms", "mean_jitter_ms"];
+const INTERVAL_FIELDS: &[&str] = &["jitter_ms", "max_jitter_ms"];
+
+/// Latest RTT per method, ms: `sr_chain` exact, the others within the worst pacing error.
+const RTT_FIELDS: &[&str] = &[
+    "rtt_capture_point_ms",
+    "rtt_end_to_end_ms",
+    "rtt_sr_chain_ms",
+    "rtt_stun_ms",
+];
+
+/// The final records, sorted as [`sorted`].
+fn finals(v: &[Value]) -> Vec<Value> {
+    sorted(v.iter().filter(|r| r["kind"] == "final").cloned().collect())
+}
+
+/// A stream's longest gap (ms) in a replay report, found by the record's 5-tuple and SSRC.
+fn max_gap_ms(report: &Value, r: &Value) -> f64 {
+    let addr = |s: &Value| {
+        s.as_str()
+            .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+            .map(|a| (a.ip().to_string(), a.port()))
+    };
+    let want = |ip: &str, port: &str| {
+        Some((
+            r[ip].as_str()?.to_string(),
+            u16::try_from(r[port].as_u64()?).ok()?,
+        ))
+    };
+    report["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .find(|s| {
+            s["ssrc"] == r["ssrc"]
+                && addr(&s["src"]) == want("src_ip", "src_port")
+                && addr(&s["dst"]) == want("dst_ip", "dst_port")
+        })
+        .and_then(|s| s["max_gap_ms"].as_f64())
+        .unwrap_or_else(|| panic!("{}: not in the replay report", key(r)))
+}
 
 /// RFC 3339 UTC with microseconds (`2023-11-14T22:13:20.008450Z`) → µs since the epoch.
 fn micros(t: &Value) -> i64 {
@@ -167,20 +268,17 @@ fn micros(t: &Value) -> i64 {
     secs * 1_000_000 + n(20..26)
 }
 
-/// (b): the live records against `rtcprobe replay` of the original file. `pacing` is
-/// tcpreplay's measured pacing, `None` when the file was sent faster than recorded (counts
-/// only then).
+/// (b): the live final records against `rtcprobe replay --records` of the original file.
+/// `pacing` is tcpreplay's measured pacing, `None` when the file was sent faster than
+/// recorded (counts only then).
 pub fn check_against_original(
     live: &Live,
-    beside: &Value,
-    orig: &Value,
+    beside: &Replayed,
+    orig: &Replayed,
     pacing: Option<&Pacing>,
 ) -> Vec<String> {
     let mut problems = Vec::new();
-    let (l, o) = (
-        streams(live.records.clone()),
-        streams(orig["streams"].as_array().expect("streams").clone()),
-    );
+    let (l, o) = (finals(&live.records), finals(&orig.1));
     if l.len() != o.len() {
         problems.push(format!("{} live streams, {} in the file", l.len(), o.len()));
     }
@@ -195,7 +293,10 @@ pub fn check_against_original(
         let point_us = pacing.offset() / 1000 + 1;
         let start = |v: &Value| micros(&v["summary"]["first_packet"]);
         for f in ["first_seen", "last_seen"] {
-            let (x, y) = (micros(&a[f]) - start(beside), micros(&b[f]) - start(orig));
+            let (x, y) = (
+                micros(&a[f]) - start(&beside.0),
+                micros(&b[f]) - start(&orig.0),
+            );
             if (x - y).abs() > point_us {
                 problems.push(format!(
                     "{} {f}: live +{x} µs, file +{y} µs (tolerance {point_us} µs)",
@@ -206,7 +307,7 @@ pub fn check_against_original(
         // Gaps and A.8's D are differences of two consecutive packets of the stream, at most
         // its longest gap apart; the jitter estimates are averages of |D|, so they are off by
         // no more than one D.
-        let gap_ns = b["max_gap_ms"].as_f64().unwrap_or(0.0) * 1e6;
+        let gap_ns = max_gap_ms(&orig.0, b) * 1e6;
         let interval_ms = pacing.within(gap_ns.ceil() as i64 + 1) as f64 / 1e6 + 1e-6;
         // An RTT is the difference of two frames anywhere in the file.
         let rtt_ms = pacing.within(i64::MAX) as f64 / 1e6 + 1e-6;
@@ -224,30 +325,11 @@ pub fn check_against_original(
                 ));
             }
         }
-        let (ra, rb) = (
-            a["rtt_ms"].as_object().expect("rtt_ms"),
-            b["rtt_ms"].as_object().expect("rtt_ms"),
-        );
-        if ra.keys().ne(rb.keys()) {
-            problems.push(format!(
-                "{} rtt_ms methods: live {ra:?} file {rb:?}",
-                key(a)
-            ));
-            continue;
-        }
-        for (m, x) in ra {
-            let y = &rb[m];
+        for f in RTT_FIELDS {
             // sr_chain is computed from the sender's NTP timestamps only: exact.
-            let ok = x["samples"] == y["samples"]
-                && ["last", "min", "mean", "max"].iter().all(|k| {
-                    if m == "sr_chain" {
-                        x[k] == y[k]
-                    } else {
-                        close(&x[k], &y[k], rtt_ms)
-                    }
-                });
-            if !ok {
-                problems.push(format!("{} rtt_ms.{m}: live {x} file {y}", key(a)));
+            let tol = if *f == "rtt_sr_chain_ms" { 0.0 } else { rtt_ms };
+            if !close(&a[f], &b[f], tol) {
+                problems.push(format!("{} {f}: live {} file {}", key(a), a[f], b[f]));
             }
         }
     }
