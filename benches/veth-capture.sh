@@ -28,7 +28,9 @@
 # Environment: RTCPROBE (a prebuilt rtcprobe; default: cargo build --release), STREAMS (1000), PACKETS (200000), SECS (3), TOP_PACKETS (1000000),
 # BUFFERS_MIB ("64 2"), OUT (target/veth-capture), SCRAPE (0; 1 = rtcprobe serves /metrics with
 # per-stream series on, and a scraper in namespace b fetches it every second while tcpreplay
-# sends: the drop columns then show whether scraping costs capture anything). Every wait is bounded; the namespaces and every
+# sends: the drop columns then show whether scraping costs capture anything), SINKS (0; 1 =
+# records every second to a file sink and to a ClickHouse sink whose store is down; the row
+# then also counts the records the file sink wrote). Every wait is bounded; the namespaces and every
 # process started here are removed on exit, also on error or Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,6 +86,7 @@ ip -n "$NS_A" link set veth0 up
 ip -n "$NS_B" link set veth1 up
 ip -n "$NS_B" link set lo up
 SCRAPE=${SCRAPE:-0}
+SINKS=${SINKS:-0}
 
 # Wait (at most $2 s) until the file $1 contains the text $3.
 wait_for() {
@@ -118,6 +121,14 @@ step() {
     printf '[exporter]\nlisten = "127.0.0.1:10533"\nper_stream_series = true\n' >>"$dir/probe.toml"
   else
     printf '[exporter]\nlisten = ""\n' >>"$dir/probe.toml"
+  fi
+  if [ "$SINKS" = 1 ]; then
+    # Records every second for every stream, to a file sink and to a ClickHouse sink whose
+    # store is down (nothing listens on port 9 in namespace b): does a dead store cost capture?
+    printf '[records]\ninterval_secs = 1\nstate_dir = "%s/state"\n' "$dir" >>"$dir/probe.toml"
+    printf '[[sinks]]\ntype = "file"\npath = "%s/records.ndjson"\n' "$dir" >>"$dir/probe.toml"
+    printf '[[sinks]]\ntype = "clickhouse"\nname = "down"\nurl = "http://127.0.0.1:9"\n' \
+      >>"$dir/probe.toml"
   fi
 
   # sd_notify listener: prints READY=1 to ready.txt when the daemon sends it.
@@ -177,6 +188,10 @@ while True:
   fi
   kill -TERM "$probe"; kill -INT "$dump"
   wait_exit "$probe" 20; wait_exit "$dump" 20
+  if [ "$SINKS" = 1 ]; then
+    echo "sinks: $(wc -l <"$dir/records.ndjson" 2>/dev/null || echo 0) records in the file sink," \
+      "$(du -sb "$dir/state/down" 2>/dev/null | cut -f1 || echo 0) bytes left in the down sink's buffer" >&2
+  fi
 
   local sent pps
   sent=$(awk '/^Actual:/ {print $2; exit}' "$dir/tcpreplay.out")

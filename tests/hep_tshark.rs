@@ -35,7 +35,26 @@ fn root() -> bool {
     root
 }
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sample-sfu.pcap");
+/// The replayed capture: a WebRTC SFU's (RTCP, Opus, VP8) merged with a SIP call's G.711 A-law
+/// stream (whose records carry an E-model MOS and R-factor).
+const FIXTURES: [&str; 2] = [
+    concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sample-sfu.pcap"),
+    concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sipp-g711a.pcap"),
+];
+
+/// [`FIXTURES`] merged into one file by mergecap (Wireshark's; both are Ethernet), as
+/// nanosecond pcap: libpcap refuses a pcapng whose interfaces have different snap lengths.
+fn merged(dir: &std::path::Path) -> std::path::PathBuf {
+    let out = dir.join("fixture.pcap");
+    let st = Command::new("mergecap")
+        .args(["-F", "nsecpcap", "-w"])
+        .arg(&out)
+        .args(FIXTURES)
+        .status()
+        .expect("mergecap");
+    assert!(st.success(), "mergecap: {st}");
+    out
+}
 const LUA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/wireshark/hep3.lua");
 
 /// `tshark ARGS -T fields`, one row per frame, one column per `-e`.
@@ -138,12 +157,12 @@ fn tcp_sink(l: TcpListener) -> std::thread::JoinHandle<Vec<u8>> {
 }
 
 /// `rtcprobe replay --format json` with `config` (and `extra` args); the report.
-fn replay(cfg: &std::path::Path, extra: &[&str]) -> Value {
+fn replay(cfg: &std::path::Path, extra: &[&str], fixture: &std::path::Path) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
         .args(["replay", "--format", "json", "--config"])
         .arg(cfg)
         .args(extra)
-        .arg(FIXTURE)
+        .arg(fixture)
         .output()
         .expect("rtcprobe replay");
     assert!(
@@ -191,7 +210,9 @@ fn captured_hep_decodes_in_tshark_like_the_fixture() {
     .expect("config");
     let pcap = dir.join("hep.pcapng");
     let cap = Dumpcap::start(&format!("udp port {u} or tcp port {t}"), &pcap);
-    let report = replay(&cfg, &[]);
+    let fixture = merged(dir);
+    let report = replay(&cfg, &[], &fixture);
+    let fixture = fixture.to_str().expect("path");
     // The replay has delivered everything before exiting; let the capture see the last ones.
     std::thread::sleep(Duration::from_millis(500));
     cap.stop();
@@ -220,7 +241,7 @@ fn captured_hep_decodes_in_tshark_like_the_fixture() {
     ];
     fields.extend(RTCP_FIELDS);
     let fixture = tshark(
-        &["-r", FIXTURE, "-o", "rtcp.heuristic_rtcp:TRUE", "-Y", "udp"],
+        &["-r", fixture, "-o", "rtcp.heuristic_rtcp:TRUE", "-Y", "udp"],
         &fields,
     );
     type Key = (String, String, String);
@@ -305,8 +326,11 @@ fn captured_hep_decodes_in_tshark_like_the_fixture() {
             "hep3.dst",
             "hep3.correlation_id",
             "json.member_with_value",
+            "hep3.mos",
+            "hep3.r_factor",
         ],
     );
+    let mut with_mos = 0;
     assert_eq!(reports.len(), records.len(), "one report per record");
     let by_id: BTreeMap<&str, &Value> = records
         .iter()
@@ -328,7 +352,19 @@ fn captured_hep_decodes_in_tshark_like_the_fixture() {
             members["interval_end"],
             r["interval_end"].as_str().expect("end")
         );
+        // MOS and R-factor chunks in hundredths exactly when the record has the estimate.
+        let hundredths = |k: &str| {
+            r[k].as_f64()
+                .map(|v| format!("{}", (v * 100.0).round() as u64))
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            (&h[4][..], &h[5][..]),
+            (&hundredths("mos")[..], &hundredths("r_factor")[..])
+        );
+        with_mos += usize::from(!h[4].is_empty());
     }
+    assert!(with_mos > 0, "the G.711 stream's reports carry a MOS");
 
     // TCP: the same packets, reassembled by the dissector (several per segment).
     let all = |filter: &str| {

@@ -250,14 +250,26 @@ impl Intervals {
     }
 }
 
-/// The E-model estimate of a record: loss the receiver reported, else what the probe measured
-/// in the interval; jitter likewise; the first RTT known of end-to-end, SR chain, STUN and
-/// capture point (docs/records.md, "Quality estimate").
+/// The E-model estimate of a record (docs/records.md, "Quality estimate"). Loss: for an
+/// interval record, the receiver's latest report, else what the probe measured in the interval;
+/// for a final record, the whole stream's, so that it does not depend on where the intervals
+/// were cut (the receiver's cumulative loss, `loss_upstream + loss_downstream`, when it has
+/// reported, else the probe's `lost`). Jitter: the receiver's, else the probe's. RTT: the first
+/// known of end-to-end, SR chain, STUN and capture point.
 fn quality(r: &Record) -> Option<emodel::Estimate> {
     let codec = emodel::codec(r.payload_type?)?;
-    let measured = (r.interval_expected > 0)
-        .then(|| r.interval_lost.max(0) as f64 / r.interval_expected as f64);
-    let loss_ratio = r.remote_fraction_lost.or(measured)?;
+    let ratio =
+        |lost: i64, expected: u64| (expected > 0).then(|| lost.max(0) as f64 / expected as f64);
+    let loss_ratio = if r.kind == "final" {
+        let receiver = r
+            .loss_upstream
+            .zip(r.loss_downstream)
+            .map(|(u, d)| u.saturating_add(d));
+        ratio(receiver.unwrap_or(r.lost), r.expected)?
+    } else {
+        r.remote_fraction_lost
+            .or_else(|| ratio(r.interval_lost, r.interval_expected))?
+    };
     emodel::estimate(
         codec,
         emodel::Inputs {

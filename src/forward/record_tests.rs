@@ -152,15 +152,17 @@ fn record_json_is_flat_and_round_trips() {
 #[test]
 fn g711_records_carry_an_e_model_estimate_and_others_do_not() {
     let mut iv = Intervals::new(opts());
-    // PCMU, 2 % lost in the interval as the probe measured it, no receiver report, no RTT:
+    // PCMU, 2 % lost as the probe measured it, no receiver report, no RTT:
     // Ie,eff = 95 · 2 / (2 + 25.1) = 7.01, R = 86.19, MOS = 4.23 (G.107 Annex B).
     let mut s = stream(S, 2 * S, 98, 2, None);
     s.payload_types = vec![0];
     let f = iv.finish(&s);
     assert_eq!(f.r_factor, Some(86.19));
     assert_eq!(f.mos, Some(4.23));
-    // A receiver report wins over the probe's view: it covers the path to the listener.
-    let mut s = stream(S, 2 * S, 100, 0, None);
+    // In an interval record the receiver's report wins over the probe's view: it covers the
+    // path to the listener.
+    let t0 = 1_000 * S + S / 2;
+    let mut s = stream(t0, 1_010 * S, 100, 0, None);
     s.payload_types = vec![8];
     s.remote = Some(crate::engine::record::RemoteReport {
         fraction_lost: 0.05,
@@ -179,10 +181,23 @@ fn g711_records_carry_an_e_model_estimate_and_others_do_not() {
             samples: 1,
         },
     );
-    let g = Intervals::new(opts()).finish(&s);
+    let mut iv = Intervals::new(opts());
+    iv.tick(t0, Vec::new);
+    let r = iv.tick(1_010 * S, || vec![(1, s.clone())]);
+    let g = &r.first().expect("an interval record").1;
+    assert_eq!(g.kind, "interval");
     // Ppl 5: Ie,eff = 475 / 30.1 = 15.78; Ta = 120 + 60 = 180 ms: Idd = 1.35; R = 76.07.
     assert_eq!(g.r_factor, Some(76.07), "{g:?}");
     assert_eq!(g.mos, Some(3.87), "{g:?}");
+    // The final record rates the whole stream, whatever the intervals: the receiver's
+    // cumulative loss (3 before the probe + 1 after, of 100): Ppl 4, Ie,eff = 380 / 29.1 =
+    // 13.06, R = 93.2 − 1.35 − 13.06 = 78.8.
+    s.loss_upstream = Some(3);
+    s.loss_downstream = Some(1);
+    let f = iv.finish(&s);
+    assert_eq!(f.r_factor, Some(78.8), "{f:?}");
+    let whole = Intervals::new(opts()).finish(&s);
+    assert_eq!((whole.r_factor, whole.mos), (f.r_factor, f.mos));
     // Opus (dynamic 111): no G.113 values, no estimate.
     let o = Intervals::new(opts()).finish(&stream(S, 2 * S, 10, 1, None));
     assert_eq!((o.r_factor, o.mos), (None, None));
