@@ -10,7 +10,7 @@
 # STREAMS RTP streams with RTCP, PACKETS packets, Ethernet) once; creates two network namespaces
 # joined by a veth pair (IPv6 off, no addresses: only the replayed frames are on the wire); then
 # for each kernel buffer in BUFFERS_MIB and each rate starts, in namespace b on its veth end,
-# `rtcprobe run` (the default configuration but for the interface and buffer_size_mib) and
+# `rtcprobe run` (the default configuration but for the interface, buffer_size_mib and no records) and
 # `tcpdump -i veth1 -p -B <same buffer in KiB> -w /dev/null udp`, waits for rtcprobe's sd_notify
 # READY=1 and tcpdump's "listening on", sends SECS seconds' worth of packets from namespace a
 # with `tcpreplay --preload-pcap --pps RATE --limit RATE*SECS --loop …` (`top`: `--topspeed
@@ -116,7 +116,9 @@ wait_exit() {
 step() {
   local mib=$1 rate=$2 dir="$OUT/step"
   rm -rf "$dir"; mkdir -p "$dir"
-  printf '[capture]\ninterfaces = ["veth1"]\nbuffer_size_mib = %s\n' "$mib" >"$dir/probe.toml"
+  # No records unless SINKS=1 (sinks = [] turns off the default records file).
+  if [ "$SINKS" = 1 ]; then : >"$dir/probe.toml"; else printf 'sinks = []\n' >"$dir/probe.toml"; fi
+  printf '[capture]\ninterfaces = ["veth1"]\nbuffer_size_mib = %s\n' "$mib" >>"$dir/probe.toml"
   if [ "$SCRAPE" = 1 ]; then
     printf '[exporter]\nlisten = "127.0.0.1:10533"\nper_stream_series = true\n' >>"$dir/probe.toml"
   else

@@ -43,9 +43,14 @@ pub struct Config {
     /// Interval and final records of every stream (src/forward).
     #[serde(default)]
     pub records: RecordsConfig,
-    /// Where records go; none = no forwarding (`run --records FILE` adds a file sink).
+    /// Where records go (`run --records FILE` adds a file sink). A file without the key gets
+    /// the default for `run`, a `file` sink at `<state_dir>/records.ndjson`; `sinks = []`
+    /// means none.
     #[serde(default)]
     pub sinks: Vec<SinkConfig>,
+    /// Whether the file has a `sinks` key at all (set by [`Config::load_settings`]).
+    #[serde(skip)]
+    pub sinks_given: bool,
 }
 
 /// Limits of the stream table and RTP recognition.
@@ -188,6 +193,8 @@ pub struct Settings {
     pub exporter: ExporterConfig,
     pub records: RecordsConfig,
     pub sinks: Vec<SinkConfig>,
+    /// The file has a `sinks` key (`sinks = []` or `[[sinks]]` tables): no default file sink.
+    pub sinks_given: bool,
     /// The file as parsed, to tell what a reload changed.
     pub raw: Config,
 }
@@ -264,10 +271,14 @@ impl Config {
             path: shown.clone(),
             source,
         })?;
-        let cfg: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        let mut cfg: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: shown.clone(),
             message: e.to_string(),
         })?;
+        // Parsed once more as a plain table: serde's default hides whether the key was there.
+        cfg.sinks_given = text
+            .parse::<toml::Table>()
+            .map_or(true, |t| t.contains_key("sinks"));
         cfg.settings().map_err(|problems| ConfigError::Invalid {
             path: shown,
             problems,
@@ -290,6 +301,7 @@ impl Config {
                 exporter: self.exporter.clone(),
                 records: self.records.clone(),
                 sinks: self.sinks.clone(),
+                sinks_given: self.sinks_given,
                 raw: self.clone(),
             }),
             _ => Err(problems),

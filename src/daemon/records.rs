@@ -7,7 +7,7 @@
 //! The file is appended to and rotated with the `file` sink's defaults (docs/central-store.md).
 
 use crate::config::SinkConfig;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The name of the implicit sink (`sink` label, log lines).
 pub const SINK_NAME: &str = "records";
@@ -32,6 +32,27 @@ pub fn sinks_with(
     Ok(sinks)
 }
 
+/// The sinks `rtcprobe run` starts: [`sinks_with`], or, when the configuration has no `sinks`
+/// key and there is no `--records`, the default: a `file` sink named `records` at
+/// `<state_dir>/records.ndjson` (issue 5: "file … the default when nothing else is
+/// configured"). The second value says whether that default was taken.
+pub fn daemon_sinks(
+    configured: &[SinkConfig],
+    given: bool,
+    path: Option<&Path>,
+    state_dir: &Path,
+) -> Result<(Vec<SinkConfig>, bool), String> {
+    if !given && configured.is_empty() && path.is_none() {
+        return Ok((vec![SinkConfig::file_at(&default_file(state_dir))], true));
+    }
+    sinks_with(configured, path).map(|s| (s, false))
+}
+
+/// Where the default file sink writes.
+pub fn default_file(state_dir: &Path) -> PathBuf {
+    state_dir.join("records.ndjson")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,5 +65,22 @@ mod tests {
         assert_eq!((s[0].name().as_str(), s[0].kind()), (SINK_NAME, "file"));
         assert!(sinks_with(&[], None).expect("none").is_empty());
         assert!(sinks_with(&s, Some(p)).is_err());
+    }
+
+    #[test]
+    fn without_a_sinks_key_the_daemon_writes_records_to_its_state_directory() {
+        let state = Path::new("/var/lib/x");
+        let (s, default) = daemon_sinks(&[], false, None, state).expect("default");
+        assert!(default);
+        assert_eq!(s, [SinkConfig::file_at(&state.join("records.ndjson"))]);
+        // `sinks = []`, or --records, or any [[sinks]]: no default.
+        assert_eq!(
+            daemon_sinks(&[], true, None, state),
+            Ok((Vec::new(), false))
+        );
+        let p = Path::new("/tmp/r.ndjson");
+        let (s, default) = daemon_sinks(&[], false, Some(p), state).expect("records");
+        assert!(!default);
+        assert_eq!(s, [SinkConfig::file_at(p)]);
     }
 }

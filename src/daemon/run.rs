@@ -83,18 +83,47 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
             host_addresses(),
         )));
     }
-    let sinks = records::sinks_with(&settings.sinks, args.records.as_deref())
-        .map_err(anyhow::Error::msg)?;
     let state_dir = settings.records.state_dir();
+    let (sinks, default) = records::daemon_sinks(
+        &settings.sinks,
+        settings.sinks_given,
+        args.records.as_deref(),
+        &state_dir,
+    )
+    .map_err(anyhow::Error::msg)?;
     // A forwarder even without sinks, so that a reload can add some (the workers' record
-    // makers are made at start); with none, records are not even made.
-    let mut forwarder =
-        Forwarder::start(&sinks, &state_dir, false, SINK_GRACE).with_context(|| {
+    // makers are made at start); with none, records are not even made. The default file sink
+    // is a convenience: if it cannot be opened the probe runs without it rather than not at all.
+    let started = if default {
+        // systemd makes StateDirectory=; a probe started by hand may have to.
+        std::fs::create_dir_all(&state_dir)
+            .and_then(|()| Forwarder::start(&sinks, &state_dir, false, SINK_GRACE))
+    } else {
+        Forwarder::start(&sinks, &state_dir, false, SINK_GRACE)
+    };
+    let default_ok = default && started.is_ok();
+    let mut forwarder = match started {
+        Err(e) if default => {
+            tracing::warn!(
+                "records: cannot write the default records file {}: {e}; running without \
+                 records (configure [[sinks]], or sinks = [] to silence this)",
+                records::default_file(&state_dir).display()
+            );
+            Forwarder::start(&[], &state_dir, false, SINK_GRACE)?
+        }
+        other => other.with_context(|| {
             format!(
                 "cannot start the sinks (buffers in {})",
                 state_dir.display()
             )
-        })?;
+        })?,
+    };
+    if default_ok {
+        tracing::info!(
+            "records: no [[sinks]] configured, writing them to {}",
+            records::default_file(&state_dir).display()
+        );
+    }
     let records_out = Some(RecordsOut {
         tx: None,
         wait: false,
@@ -293,7 +322,7 @@ fn reload(
     pipeline: &Pipeline,
     captures: &[Sender<Reload>],
     set_log: &SetLogLevel,
-) -> Option<Vec<SinkConfig>> {
+) -> Option<(Vec<SinkConfig>, bool)> {
     let new = match Config::load_settings(path) {
         Ok(s) => s,
         Err(e) => {
@@ -338,23 +367,24 @@ fn reload(
     settings.raw.payload_types = new.raw.payload_types;
     settings.raw.capture.filter = settings.capture.filter.clone();
     settings.raw.log = settings.log.clone();
-    Some(new.sinks)
+    Some((new.sinks, new.sinks_given))
 }
 
 /// SIGHUP, `[[sinks]]`: unchanged sinks keep running, removed or changed ones stop (their
 /// buffers stay on disk), new ones start (src/forward/reload.rs).
 fn apply_sinks(
     settings: &mut Settings,
-    new: Vec<SinkConfig>,
+    (new, given): (Vec<SinkConfig>, bool),
     args: &Args,
     forwarder: &mut Forwarder,
     board: &Board,
 ) {
-    if new == settings.sinks {
+    if new == settings.sinks && given == settings.sinks_given {
         return;
     }
-    let sinks = match records::sinks_with(&new, args.records.as_deref()) {
-        Ok(s) => s,
+    let state_dir = settings.records.state_dir();
+    let sinks = match records::daemon_sinks(&new, given, args.records.as_deref(), &state_dir) {
+        Ok((s, _)) => s,
         Err(e) => {
             tracing::error!("reload: sinks not changed: {e}");
             return;
@@ -372,7 +402,9 @@ fn apply_sinks(
         tracing::error!(sink = %name, "reload: sink not started: {why}");
     }
     settings.raw.sinks.clone_from(&new);
+    settings.raw.sinks_given = given;
     settings.sinks = new;
+    settings.sinks_given = given;
 }
 
 /// The periodic one-line health summary.

@@ -320,3 +320,82 @@ fn sighup_changes_the_sinks_and_keeps_the_unchanged_one_running() {
     assert_eq!(s["frames"], 250, "{s}");
     assert_eq!(s["pipeline_dropped"], 0);
 }
+
+/// A daemon configured without any sink writes its records to `<state_dir>/records.ndjson`
+/// (the `file` sink is the default when nothing else is configured); `sinks = []` writes none;
+/// a default file that cannot be written is a warning, not a daemon that does not start.
+#[test]
+fn without_sinks_the_daemon_writes_records_to_its_state_directory_unless_told_not_to() {
+    if !can_capture() {
+        return;
+    }
+    for (i, case) in ["default", "off", "unwritable"].into_iter().enumerate() {
+        let dir = Scratch::new(&format!("run-records-{case}"));
+        let port = 43_000 + (std::process::id() % 3_000) as u16 * 2 + i as u16 * 6_000;
+        let state = match case {
+            "unwritable" => std::path::PathBuf::from("/proc/rtcprobe-no-such-dir"),
+            _ => dir.path("state"),
+        };
+        let config = dir.path("rtcprobe.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "{}[capture]\ninterfaces = [\"lo\"]\nfilter = \"udp port {port}\"\n\
+                 [log]\nlevel = \"info\"\n[exporter]\nlisten = \"\"\n\
+                 [records]\nhost = \"default-test\"\nstate_dir = \"{}\"\n",
+                if case == "off" { "sinks = []\n" } else { "" },
+                state.display()
+            ),
+        )
+        .expect("config");
+        let notify_path = dir.path("notify.sock");
+        let notify = UnixDatagram::bind(&notify_path).expect("bind notify");
+        let child = bin()
+            .args(["run", "--config"])
+            .arg(&config)
+            .env("NOTIFY_SOCKET", &notify_path)
+            .env_remove("RUST_LOG")
+            .stderr(std::fs::File::create(dir.path("stderr")).expect("stderr file"))
+            .spawn()
+            .expect("spawn");
+        let mut g = Guard(child);
+        wait_ready(&notify, &mut g);
+        let tx = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        for n in 0..50u16 {
+            tx.send_to(
+                &rtp(n, 160 * u32::from(n), 0xDEF0_0001),
+                ("127.0.0.1", port),
+            )
+            .expect("send");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        signal(&g.0, libc::SIGTERM);
+        let (st, _) = wait_exit(&mut g, Duration::from_secs(25));
+        let log = std::fs::read_to_string(dir.path("stderr")).unwrap_or_default();
+        assert!(st.success(), "{case}: {st:?}\n{log}");
+        let file = state.join("records.ndjson");
+        match case {
+            "off" => {
+                assert!(!file.exists(), "sinks = [] wrote {}", file.display());
+                assert!(!log.contains("records:"), "{log}");
+            }
+            "unwritable" => {
+                assert!(log.contains("running without records"), "{log}");
+                assert!(log.contains("frames=50"), "{log}");
+            }
+            _ => {
+                assert!(log.contains("writing them to"), "{log}");
+                let written = read_records(&file);
+                let fin = written
+                    .iter()
+                    .find(|r| r["kind"] == "final")
+                    .unwrap_or_else(|| panic!("no final record in {}", file.display()));
+                assert_eq!(fin["ssrc"], 0xDEF0_0001u32);
+                assert_eq!(fin["packets"], 50, "{fin}");
+                assert_eq!(fin["host"], "default-test");
+                assert_eq!(fin["schema_version"], 1);
+            }
+        }
+    }
+}
