@@ -316,6 +316,29 @@ pub fn packet_path(data: &[u8]) {
     }
 }
 
+/// One disk-buffer segment of a sink (src/forward/buffer.rs): NDJSON record lines and tapped
+/// RTCP lines, read back after a restart, so as hostile as any file. Every line goes through
+/// what a sender does with it: a tapped RTCP line is parsed and encoded as a HEP packet (and
+/// must survive a round trip through its own line format); a record is parsed, encoded as a
+/// HEP report and as remote-write series.
+pub fn buffer_line(data: &[u8]) {
+    use crate::forward::{hep, prompb, record::Record, remote_write, tap};
+    for line in data.split(|&c| c == b'\n') {
+        if let Some(t) = tap::parse(line) {
+            let _ = hep::rtcp(&t, 2001, Some("key"));
+            let again = tap::line(t.time_ns, t.src, t.dst, &t.rtcp);
+            assert_eq!(tap::parse(&again), Some(t));
+        } else if let Ok(r) = serde_json::from_slice::<Record>(line) {
+            let _ = hep::report(&r, line, 2001, None);
+            let _ = r.interval_end_ns();
+            let series = remote_write::to_series(std::slice::from_ref(&r), None, true);
+            let _ = prompb::write_request(&series);
+            let now = remote_write::to_series(std::slice::from_ref(&r), Some(i64::MAX), false);
+            let _ = prompb::write_request(&now);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

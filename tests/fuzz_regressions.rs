@@ -17,13 +17,14 @@ use rtcprobe::fuzzing;
 type Harness = fn(&[u8]);
 
 /// The harness of each fuzz target, by the target's name.
-const HARNESSES: [(&str, Harness); 6] = [
+const HARNESSES: [(&str, Harness); 7] = [
     ("rtp", fuzzing::rtp),
     ("rtcp", fuzzing::rtcp),
     ("stun", fuzzing::stun),
     ("demux", fuzzing::demux),
     ("frame", fuzzing::frame),
     ("packet_path", fuzzing::packet_path),
+    ("buffer_line", fuzzing::buffer_line),
 ];
 
 fn fuzz_dir() -> PathBuf {

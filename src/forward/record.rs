@@ -323,15 +323,28 @@ fn record_id(host: &str, s: &StreamRecord, start: i64, kind: &str) -> String {
 }
 
 /// Parse the RFC 3339 form [`rfc3339_micros`] writes (`YYYY-MM-DDThh:mm:ss.uuuuuuZ`), to ns.
+/// Records are read back from disk buffers, so the text is hostile: only digits in range are
+/// taken, and a time past what i64 nanoseconds hold (after 2262) is `None`, not an overflow.
 pub fn parse_rfc3339(t: &str) -> Option<i64> {
     let b = t.as_bytes();
     if b.len() != 27 || b.get(26) != Some(&b'Z') {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hh, mm, ss, us) = (num(11..13)?, num(14..16)?, num(17..19)?, num(20..26)?);
-    // H. Hinnant's days_from_civil.
+    let num = |r: std::ops::Range<usize>, max: i64| {
+        let d = t.get(r)?;
+        let v = d
+            .bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| d.parse::<i64>().ok())??;
+        (v <= max).then_some(v)
+    };
+    let (y, m, d) = (num(0..4, 9999)?, num(5..7, 12)?, num(8..10, 31)?);
+    let (hh, mm, ss) = (num(11..13, 23)?, num(14..16, 59)?, num(17..19, 60)?);
+    let us = num(20..26, 999_999)?;
+    if m == 0 || d == 0 {
+        return None;
+    }
+    // H. Hinnant's days_from_civil (small numbers: no overflow before the last step).
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -340,7 +353,7 @@ pub fn parse_rfc3339(t: &str) -> Option<i64> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     let secs = days * 86_400 + hh * 3600 + mm * 60 + ss;
-    Some(secs * 1_000_000_000 + us * 1_000)
+    secs.checked_mul(1_000_000_000)?.checked_add(us * 1_000)
 }
 
 /// This machine's host name (gethostname(2)), or `"unknown"`.

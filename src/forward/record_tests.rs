@@ -62,6 +62,22 @@ fn rfc3339_round_trip() {
         assert_eq!(parse_rfc3339(&rfc3339_micros(t)), Some(t), "{t}");
     }
     assert_eq!(parse_rfc3339("2006-06-05T12:34:56Z"), None);
+    // Hostile text from a disk buffer: out of range, signs, or past i64 nanoseconds.
+    for bad in [
+        "9999-12-31T23:59:59.999999Z",
+        "2263-01-01T00:00:00.000000Z",
+        "2006-13-05T12:34:56.789012Z",
+        "2006-00-05T12:34:56.789012Z",
+        "2006-06-05T24:34:56.789012Z",
+        "+006-06-05T12:34:56.789012Z",
+        "2006-06-05T12:34:56.-89012Z",
+    ] {
+        assert_eq!(parse_rfc3339(bad), None, "{bad}");
+    }
+    assert_eq!(
+        parse_rfc3339("2262-04-11T23:47:16.854775Z"),
+        Some(9_223_372_036_854_775_000)
+    );
     assert_eq!(parse_rfc3339("2006-06-05T12:34:56.78901xZ"), None);
 }
 
