@@ -40,6 +40,28 @@ fn buffered_ids(dir: &Path) -> Vec<String> {
     ids
 }
 
+/// `rtcprobe run` on `config` (written to `<dir>/rtcprobe.toml`), with `--summary
+/// <dir>/summary.json` and its stderr in `<dir>/stderr`, once it has said READY=1.
+fn start_run(dir: &Scratch, config: String) -> Guard {
+    let path = dir.path("rtcprobe.toml");
+    std::fs::write(&path, config).expect("config");
+    let notify_path = dir.path("notify.sock");
+    let notify = UnixDatagram::bind(&notify_path).expect("bind notify");
+    let child = bin()
+        .args(["run", "--config"])
+        .arg(&path)
+        .arg("--summary")
+        .arg(dir.path("summary.json"))
+        .env("NOTIFY_SOCKET", &notify_path)
+        .env_remove("RUST_LOG")
+        .stderr(std::fs::File::create(dir.path("stderr")).expect("stderr file"))
+        .spawn()
+        .expect("spawn");
+    let mut g = Guard(child);
+    wait_ready(&notify, &mut g);
+    g
+}
+
 #[test]
 fn run_exports_sink_counters_and_a_dead_store_neither_loses_records_nor_slows_capture() {
     if !can_capture() {
@@ -49,9 +71,8 @@ fn run_exports_sink_counters_and_a_dead_store_neither_loses_records_nor_slows_ca
     let port = 41_000 + (std::process::id() % 10_000) as u16 * 2;
     let (metrics, dead) = (free_port(), free_port());
     let (local, state) = (dir.path("local.ndjson"), dir.path("state"));
-    let config = dir.path("rtcprobe.toml");
-    std::fs::write(
-        &config,
+    let mut g = start_run(
+        &dir,
         format!(
             "[capture]\ninterfaces = [\"lo\"]\nfilter = \"udp port {port}\"\n\
              [pipeline]\nworkers = 2\n[log]\nlevel = \"error\"\n\
@@ -63,23 +84,8 @@ fn run_exports_sink_counters_and_a_dead_store_neither_loses_records_nor_slows_ca
             state.display(),
             local.display()
         ),
-    )
-    .expect("config");
-    let notify_path = dir.path("notify.sock");
-    let notify = UnixDatagram::bind(&notify_path).expect("bind notify");
+    );
     let summary = dir.path("summary.json");
-    let child = bin()
-        .args(["run", "--config"])
-        .arg(&config)
-        .arg("--summary")
-        .arg(&summary)
-        .env("NOTIFY_SOCKET", &notify_path)
-        .env_remove("RUST_LOG")
-        .stderr(std::fs::File::create(dir.path("stderr")).expect("stderr file"))
-        .spawn()
-        .expect("spawn");
-    let mut g = Guard(child);
-    wait_ready(&notify, &mut g);
 
     // Two streams, 150 packets each every 20 ms: 3 s of capture time, so interval records
     // (every second) reach the sinks while the daemon runs.
@@ -219,22 +225,8 @@ fn sighup_changes_the_sinks_and_keeps_the_unchanged_one_running() {
         state.display()
     );
     let before = format!("{head}{}", sink_tables(&dir, &["keep", "gone"], Some(dead)));
-    std::fs::write(&config, before).expect("config");
-    let notify_path = dir.path("notify.sock");
-    let notify = UnixDatagram::bind(&notify_path).expect("bind notify");
+    let mut g = start_run(&dir, before);
     let summary = dir.path("summary.json");
-    let child = bin()
-        .args(["run", "--config"])
-        .arg(&config)
-        .arg("--summary")
-        .arg(&summary)
-        .env("NOTIFY_SOCKET", &notify_path)
-        .env_remove("RUST_LOG")
-        .stderr(std::fs::File::create(dir.path("stderr")).expect("stderr file"))
-        .spawn()
-        .expect("spawn");
-    let mut g = Guard(child);
-    wait_ready(&notify, &mut g);
     let tx = UdpSocket::bind("127.0.0.1:0").expect("bind");
     let ssrc = 0x5E10_AD01u32;
     let send = |from: u16, n: u16| {
@@ -336,9 +328,8 @@ fn without_sinks_the_daemon_writes_records_to_its_state_directory_unless_told_no
             "unwritable" => std::path::PathBuf::from("/proc/rtcprobe-no-such-dir"),
             _ => dir.path("state"),
         };
-        let config = dir.path("rtcprobe.toml");
-        std::fs::write(
-            &config,
+        let mut g = start_run(
+            &dir,
             format!(
                 "{}[capture]\ninterfaces = [\"lo\"]\nfilter = \"udp port {port}\"\n\
                  [log]\nlevel = \"info\"\n[exporter]\nlisten = \"\"\n\
@@ -346,20 +337,7 @@ fn without_sinks_the_daemon_writes_records_to_its_state_directory_unless_told_no
                 if case == "off" { "sinks = []\n" } else { "" },
                 state.display()
             ),
-        )
-        .expect("config");
-        let notify_path = dir.path("notify.sock");
-        let notify = UnixDatagram::bind(&notify_path).expect("bind notify");
-        let child = bin()
-            .args(["run", "--config"])
-            .arg(&config)
-            .env("NOTIFY_SOCKET", &notify_path)
-            .env_remove("RUST_LOG")
-            .stderr(std::fs::File::create(dir.path("stderr")).expect("stderr file"))
-            .spawn()
-            .expect("spawn");
-        let mut g = Guard(child);
-        wait_ready(&notify, &mut g);
+        );
         let tx = UdpSocket::bind("127.0.0.1:0").expect("bind");
         for n in 0..50u16 {
             tx.send_to(
