@@ -330,20 +330,25 @@ fn an_unknown_store_certificate_is_retried_and_stays_buffered() {
 }
 
 #[test]
-fn clickhouse_takes_basic_authentication() {
+fn clickhouse_over_https_takes_basic_authentication() {
     if !have(CLICKHOUSE, "clickhouse-server") {
         return;
     }
     let tmp = TempDir::new("ch-auth");
     let dir = &tmp.0;
-    let ch = ClickHouse::start(dir);
+    let pki = pki(dir);
+    let ch = ClickHouse::start_tls(dir, &pki.cert, &pki.key);
     ch.create_table();
-    let sink = |name: &str, password: &str| {
+    let https = ch.https.expect("https port");
+    // The good sink over HTTPS with the test CA; the wrong password over plain HTTP.
+    let sink = |name: &str, url: &str, password: &str, ca: Option<&Path>| {
         format!(
-            "[[sinks]]\ntype = \"clickhouse\"\nname = \"{name}\"\nurl = \"http://127.0.0.1:{}\"\n\
-             [sinks.http]\nusername = \"{}\"\npassword = \"{password}\"\n\
+            "[[sinks]]\ntype = \"clickhouse\"\nname = \"{name}\"\nurl = \"{url}\"\n\
+             [sinks.http]\nusername = \"{}\"\npassword = \"{password}\"\n{}\
              [sinks.delivery]\nbatch_records = 16\nbatch_timeout_ms = 100\n",
-            ch.http, CLICKHOUSE_USER.0
+            CLICKHOUSE_USER.0,
+            ca.map(|c| format!("ca_file = \"{}\"\n", c.display()))
+                .unwrap_or_default()
         )
     };
     let file = dir.join("records.ndjson");
@@ -353,8 +358,18 @@ fn clickhouse_takes_basic_authentication() {
         format!(
             "[records]\nstate_dir = \"{}/state\"\n{}{}[[sinks]]\ntype = \"file\"\npath = \"{}\"\n",
             dir.display(),
-            sink("ch", CLICKHOUSE_USER.1),
-            sink("ch_wrong", "wrong"),
+            sink(
+                "ch",
+                &format!("https://127.0.0.1:{https}"),
+                CLICKHOUSE_USER.1,
+                Some(&pki.ca)
+            ),
+            sink(
+                "ch_wrong",
+                &format!("http://127.0.0.1:{}", ch.http),
+                "wrong",
+                None
+            ),
             file.display()
         ),
     )
@@ -376,7 +391,9 @@ fn clickhouse_takes_basic_authentication() {
         .parse()
         .expect("number");
     assert_eq!(rows, n);
-    eprintln!("clickhouse basic auth: {n} records stored; wrong password: {n} rejected");
+    eprintln!(
+        "clickhouse over HTTPS with basic auth: {n} records stored; wrong password: {n} rejected"
+    );
 }
 
 #[test]

@@ -107,17 +107,41 @@ pub struct ClickHouse {
     proc: Option<Proc>,
     dir: PathBuf,
     pub http: u16,
+    /// The HTTPS port, when started with [`ClickHouse::start_tls`].
+    pub https: Option<u16>,
 }
 
 impl ClickHouse {
     pub fn start(dir: &Path) -> ClickHouse {
+        ClickHouse::start_with(dir, None)
+    }
+
+    /// Also serve HTTPS (`https_port`, OpenSSL server) with this PEM certificate and key.
+    pub fn start_tls(dir: &Path, cert: &Path, key: &Path) -> ClickHouse {
+        ClickHouse::start_with(dir, Some((cert, key)))
+    }
+
+    fn start_with(dir: &Path, tls: Option<(&Path, &Path)>) -> ClickHouse {
         let (http, tcp) = (free_port(), free_port());
+        let https = tls.map(|_| free_port());
         let d = dir.display();
+        let tls_xml = match (tls, https) {
+            (Some((cert, key)), Some(port)) => format!(
+                "<https_port>{port}</https_port><openSSL><server>\
+                 <certificateFile>{}</certificateFile><privateKeyFile>{}</privateKeyFile>\
+                 <verificationMode>none</verificationMode><loadDefaultCAFile>false</loadDefaultCAFile>\
+                 <disableProtocols>sslv2,sslv3</disableProtocols></server></openSSL>",
+                cert.display(),
+                key.display()
+            ),
+            _ => String::new(),
+        };
         std::fs::write(
             dir.join("config.xml"),
             format!(
                 "<?xml version=\"1.0\"?><yandex><logger><level>warning</level><console>1</console></logger>\
                  <http_port>{http}</http_port><tcp_port>{tcp}</tcp_port><listen_host>127.0.0.1</listen_host>\
+                 {tls_xml}\
                  <path>{d}/data/</path><tmp_path>{d}/tmp/</tmp_path><users_config>{d}/users.xml</users_config>\
                  <default_profile>default</default_profile><default_database>default</default_database>\
                  <mark_cache_size>5368709</mark_cache_size></yandex>"
@@ -144,6 +168,7 @@ impl ClickHouse {
             proc: None,
             dir: dir.to_path_buf(),
             http,
+            https,
         };
         ch.restart();
         ch
