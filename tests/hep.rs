@@ -211,23 +211,6 @@ fn tcp_sink(l: TcpListener) -> std::thread::JoinHandle<Vec<u8>> {
     })
 }
 
-/// `rtcprobe replay --format json` with `config` (and `extra` args); the report.
-fn replay(cfg: &std::path::Path, extra: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
-        .args(["replay", "--format", "json", "--config"])
-        .arg(cfg)
-        .args(extra)
-        .arg(FIXTURE)
-        .output()
-        .expect("rtcprobe replay");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("report")
-}
-
 /// The type-5 packets of a TCP stream of HEP packets, as (seconds, µs, src, dst, payload).
 fn rtcp_packets(stream: &[u8]) -> Vec<(u32, u32, SocketAddr, SocketAddr, Vec<u8>)> {
     let mut out = Vec::new();
@@ -274,7 +257,7 @@ fn rtcp_is_forwarded_once_whatever_the_worker_count() {
             ),
         )
         .expect("config");
-        let report = replay(&cfg, extra);
+        let report = common::replay_report(&cfg, extra, std::path::Path::new(FIXTURE));
         let packets = rtcp_packets(&reader.join().expect("tcp reader"));
         let count = report["summary"]["counters"]["rtcp_packets"]
             .as_u64()

@@ -156,23 +156,6 @@ fn tcp_sink(l: TcpListener) -> std::thread::JoinHandle<Vec<u8>> {
     })
 }
 
-/// `rtcprobe replay --format json` with `config` (and `extra` args); the report.
-fn replay(cfg: &std::path::Path, extra: &[&str], fixture: &std::path::Path) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
-        .args(["replay", "--format", "json", "--config"])
-        .arg(cfg)
-        .args(extra)
-        .arg(fixture)
-        .output()
-        .expect("rtcprobe replay");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("report")
-}
-
 #[test]
 fn captured_hep_decodes_in_tshark_like_the_fixture() {
     if !(common::have("/usr/bin/tshark", "tshark")
@@ -211,7 +194,7 @@ fn captured_hep_decodes_in_tshark_like_the_fixture() {
     let pcap = dir.join("hep.pcapng");
     let cap = Dumpcap::start(&format!("udp port {u} or tcp port {t}"), &pcap);
     let fixture = merged(dir);
-    let report = replay(&cfg, &[], &fixture);
+    let report = common::replay_report(&cfg, &[], &fixture);
     let fixture = fixture.to_str().expect("path");
     // The replay has delivered everything before exiting; let the capture see the last ones.
     std::thread::sleep(Duration::from_millis(500));

@@ -120,47 +120,44 @@ mod tests {
         (a - b).abs() <= eps
     }
 
-    #[test]
-    fn a_clean_g711_call_is_g107s_default_rating() {
-        let pcmu = codec(0).expect("PCMU");
-        let e = estimate(
-            pcmu,
+    /// The estimate for a static payload type: `None` for an unknown codec or a bad input.
+    fn rated(
+        pt: u8,
+        loss_ratio: f64,
+        jitter_ms: Option<f64>,
+        rtt_ms: Option<f64>,
+    ) -> Option<Estimate> {
+        estimate(
+            codec(pt)?,
             Inputs {
-                loss_ratio: 0.0,
-                jitter_ms: Some(1.0),
-                rtt_ms: Some(40.0),
+                loss_ratio,
+                jitter_ms,
+                rtt_ms,
             },
         )
-        .expect("finite");
+    }
+
+    /// `rated(…)` exists and its R-factor is `r` within `eps`.
+    fn r_is(e: Option<Estimate>, r: f64, eps: f64) -> bool {
+        e.is_some_and(|e| close(e.r_factor, r, eps))
+    }
+
+    #[test]
+    fn a_clean_g711_call_is_g107s_default_rating() {
         // G.107 §3.1 / Table 3: 93.2 with every default, MOS 4.41 (Annex B).
-        assert!(close(e.r_factor, 93.2, 1e-9), "{e:?}");
-        assert!(close(e.mos, 4.409, 0.001), "{e:?}");
+        let e = rated(0, 0.0, Some(1.0), Some(40.0));
+        assert!(r_is(e, 93.2, 1e-9), "{e:?}");
+        assert!(e.is_some_and(|e| close(e.mos, 4.409, 0.001)), "{e:?}");
     }
 
     #[test]
     fn loss_follows_g107_equation_7_29() {
         // Ppl = 1 %, G.711 with PLC: Ie,eff = 95 · 1 / (1 + 25.1) = 3.64.
-        let e = estimate(
-            codec(8).expect("PCMA"),
-            Inputs {
-                loss_ratio: 0.01,
-                jitter_ms: None,
-                rtt_ms: None,
-            },
-        )
-        .expect("finite");
-        assert!(close(e.r_factor, 93.2 - 95.0 / 26.1, 1e-9), "{e:?}");
+        let e = rated(8, 0.01, None, None);
+        assert!(r_is(e, 93.2 - 95.0 / 26.1, 1e-9), "{e:?}");
         // G.729A at 5 %: 11 + 84 · 5 / 24 = 28.5, R = 64.7.
-        let g729 = estimate(
-            codec(18).expect("G729"),
-            Inputs {
-                loss_ratio: 0.05,
-                jitter_ms: None,
-                rtt_ms: None,
-            },
-        )
-        .expect("finite");
-        assert!(close(g729.r_factor, 64.7, 1e-9), "{g729:?}");
+        let g729 = rated(18, 0.05, None, None);
+        assert!(r_is(g729, 64.7, 1e-9), "{g729:?}");
     }
 
     #[test]
@@ -182,16 +179,8 @@ mod tests {
     #[test]
     fn delay_counts_half_the_rtt_plus_the_jitter_buffer() {
         // RTT 300 ms, jitter 25 ms: Ta = 150 + 50 = 200 ms, Idd = 3.04.
-        let e = estimate(
-            codec(0).expect("PCMU"),
-            Inputs {
-                loss_ratio: 0.0,
-                jitter_ms: Some(25.0),
-                rtt_ms: Some(300.0),
-            },
-        )
-        .expect("finite");
-        assert!(close(e.r_factor, 93.2 - 3.04, 0.01), "{e:?}");
+        let e = rated(0, 0.0, Some(25.0), Some(300.0));
+        assert!(r_is(e, 93.2 - 3.04, 0.01), "{e:?}");
     }
 
     #[test]
@@ -218,31 +207,10 @@ mod tests {
             None,
             "G.722 is wideband: G.107 narrowband values do not apply"
         );
-        let pcmu = codec(0).expect("PCMU");
-        for bad in [
-            Inputs {
-                loss_ratio: f64::NAN,
-                jitter_ms: None,
-                rtt_ms: None,
-            },
-            Inputs {
-                loss_ratio: 0.0,
-                jitter_ms: Some(f64::INFINITY),
-                rtt_ms: Some(1.0),
-            },
-        ] {
-            assert_eq!(estimate(pcmu, bad), None);
-        }
+        assert_eq!(rated(0, f64::NAN, None, None), None);
+        assert_eq!(rated(0, 0.0, Some(f64::INFINITY), Some(1.0)), None);
         // Total loss: R floors at 0, MOS at 1.
-        let e = estimate(
-            pcmu,
-            Inputs {
-                loss_ratio: 7.0,
-                jitter_ms: None,
-                rtt_ms: Some(5000.0),
-            },
-        )
-        .expect("finite");
-        assert_eq!((e.r_factor, e.mos), (0.0, 1.0));
+        let e = rated(0, 7.0, None, Some(5000.0));
+        assert_eq!(e.map(|e| (e.r_factor, e.mos)), Some((0.0, 1.0)));
     }
 }

@@ -262,3 +262,20 @@ impl Drop for Scratch {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// `rtcprobe replay --format json --config CFG EXTRA… FIXTURE`, which must succeed; the report.
+pub fn replay_report(cfg: &Path, extra: &[&str], fixture: &Path) -> serde_json::Value {
+    let out = bin()
+        .args(["replay", "--format", "json", "--config"])
+        .arg(cfg)
+        .args(extra)
+        .arg(fixture)
+        .output()
+        .expect("rtcprobe replay");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("report")
+}
