@@ -37,7 +37,7 @@ cd "$(dirname "$0")/.."
 
 [ "$(id -u)" -eq 0 ] || { echo "veth-capture: needs root (namespaces, AF_PACKET)" >&2; exit 1; }
 for t in ip tcpreplay tcpdump python3 timeout; do
-  command -v "$t" >/dev/null || { echo "veth-capture: $t not found (scripts/setup)" >&2; exit 1; }
+  command -v "$t" >/dev/null || { echo "veth-capture: $t not found (scripts/setup-test)" >&2; exit 1; }
 done
 
 STREAMS=${STREAMS:-1000}

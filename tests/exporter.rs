@@ -45,10 +45,10 @@ fn missing(tool: &str) -> Option<String> {
     }
     assert!(
         std::env::var("CI").as_deref() != Ok("true"),
-        "{tool} is missing under CI=true: scripts/setup installs the prometheus package"
+        "{tool} is missing under CI=true: scripts/setup-test installs the prometheus package"
     );
     Some(format!(
-        "skipped: {tool} not found (scripts/setup installs it)"
+        "skipped: {tool} not found (scripts/setup-test installs it)"
     ))
 }
 

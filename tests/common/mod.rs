@@ -24,9 +24,9 @@ pub fn have(bin: &str, package: &str) -> bool {
     }
     assert!(
         std::env::var("CI").as_deref() != Ok("true"),
-        "{bin} missing under CI (scripts/setup installs {package})"
+        "{bin} missing under CI (scripts/setup-test installs {package})"
     );
-    eprintln!("skipped: {bin} not installed (scripts/setup installs {package})");
+    eprintln!("skipped: {bin} not installed (scripts/setup-test installs {package})");
     false
 }
 

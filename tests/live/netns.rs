@@ -223,7 +223,7 @@ pub fn prerequisites(test: &str, tools: &[&str]) -> bool {
             .status()
             .is_err()
         {
-            missing.push(format!("{tool} (Debian: scripts/setup)"));
+            missing.push(format!("{tool} (Debian: scripts/setup-test)"));
         }
     }
     if missing.is_empty() {
