@@ -11,12 +11,30 @@ pub mod exporter;
 pub use exporter::ExporterConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub mod reload;
 pub mod sinks;
 pub use reload::{diff, Change};
 pub use sinks::{Delivery, HttpConfig, RecordsConfig, SinkConfig};
+
+/// The file `run` and `validate` read without `--config` (the Debian package installs it).
+pub const DEFAULT_PATH: &str = "/etc/rtcprobe/rtcprobe.toml";
+
+/// The configuration file to read: `given` (`--config`), else [`DEFAULT_PATH`] when it
+/// exists, else `None`, meaning the built-in defaults (every key is optional).
+pub fn path(given: Option<PathBuf>) -> Option<PathBuf> {
+    given.or_else(|| existing(Path::new(DEFAULT_PATH)))
+}
+
+/// `default` unless it certainly does not exist: a file that cannot even be checked (say, a
+/// directory without search permission) is returned, so that reading it reports why.
+fn existing(default: &Path) -> Option<PathBuf> {
+    match default.try_exists() {
+        Ok(false) => None,
+        Ok(true) | Err(_) => Some(default.to_path_buf()),
+    }
+}
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -21,9 +21,11 @@
 //! * [`export`] serves Prometheus metrics built at scrape time from the snapshots; the workers
 //!   keep the cumulative aggregates it encodes, labelled by bounded label sets.
 //! * [`capture`], [`output`], [`pipeline`], [`daemon`], [`export`] and the binary do the IO.
+//! * [`cli_assets`] writes the man pages and shell completions of the binary's clap definitions.
 //! * [`synth`] builds synthetic captures with known ground truth for tests and benchmarks.
 
 pub mod capture;
+pub mod cli_assets;
 pub mod config;
 pub mod daemon;
 pub mod engine;

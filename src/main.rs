@@ -26,6 +26,13 @@ const EXIT_PARTIAL: u8 = 3;
 #[command(
     name = "rtcprobe",
     version,
+    long_version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (git ",
+        env!("RTCPROBE_GIT_REVISION"),
+        ")\nbuild: ",
+        env!("RTCPROBE_BUILD_INFO")
+    ),
     about = "Passive RTP/RTCP probe: per-stream loss, jitter and RTT"
 )]
 struct Cli {
@@ -78,9 +85,10 @@ enum Command {
     /// Stops on SIGTERM/SIGINT (drains, writes final records, exits 0); SIGHUP reloads the
     /// configuration. Signals readiness and the watchdog to systemd when NOTIFY_SOCKET is set.
     Run {
-        /// Configuration file (TOML); see config.example.toml.
+        /// Configuration file (TOML); see config.example.toml. Default:
+        /// /etc/rtcprobe/rtcprobe.toml when it exists, else the built-in defaults.
         #[arg(long)]
-        config: PathBuf,
+        config: Option<PathBuf>,
         /// Also append the forwarded records (interval and final, docs/records.md) to this
         /// NDJSON file, as `replay --records` does; streams live at exit get a final record
         /// with `"ended_by": "shutdown"`. The `[[sinks]]` of the config get them too.
@@ -92,8 +100,15 @@ enum Command {
     },
     /// Check a configuration file: exit 0, or print every problem and exit 1.
     Validate {
+        /// Configuration file (TOML). Default: /etc/rtcprobe/rtcprobe.toml when it exists.
         #[arg(long)]
-        config: PathBuf,
+        config: Option<PathBuf>,
+    },
+    /// Write the man pages and shell completions into DIR (for packaging).
+    #[command(hide = true)]
+    GenerateAssets {
+        /// Output directory: DIR/man/*.1 and DIR/completions/.
+        dir: PathBuf,
     },
 }
 
@@ -157,7 +172,7 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
         } => {
             daemon::run(
                 &daemon::Args {
-                    config,
+                    config: rtcprobe::config::path(config),
                     records,
                     summary,
                 },
@@ -269,16 +284,38 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate { config } => match Config::load_settings(&config) {
-            Ok(_) => {
-                println!("{}: ok", config.display());
-                Ok(ExitCode::SUCCESS)
+        Command::Validate { config } => {
+            let Some(config) = rtcprobe::config::path(config) else {
+                println!(
+                    "no --config and no {}: the built-in defaults apply (valid)",
+                    rtcprobe::config::DEFAULT_PATH
+                );
+                return Ok(ExitCode::SUCCESS);
+            };
+            validate(&config)
+        }
+        Command::GenerateAssets { dir } => {
+            use clap::CommandFactory;
+            for f in rtcprobe::cli_assets::write_all(Cli::command(), &dir)
+                .with_context(|| format!("writing into {}", dir.display()))?
+            {
+                println!("{}", f.display());
             }
-            Err(e) => {
-                eprintln!("{e}");
-                Ok(ExitCode::from(1))
-            }
-        },
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn validate(config: &std::path::Path) -> anyhow::Result<ExitCode> {
+    match Config::load_settings(config) {
+        Ok(_) => {
+            println!("{}: ok", config.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(1))
+        }
     }
 }
 

@@ -148,3 +148,18 @@ fn http_auth_and_tls_problems_name_their_keys() {
     assert_eq!(p[4].value, "\"/nonexistent/ca.pem\"");
     assert!(p[4].fix.contains("cannot read it"), "{}", p[4].fix);
 }
+
+#[test]
+fn config_path_prefers_the_flag_then_an_existing_default() {
+    let given = PathBuf::from("/some/where.toml");
+    assert_eq!(path(Some(given.clone())), Some(given));
+    let dir = std::env::temp_dir().join(format!("rtcprobe-cfgpath-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("rtcprobe.toml");
+    assert_eq!(existing(&file), None);
+    std::fs::write(&file, "").unwrap();
+    assert_eq!(existing(&file), Some(file.clone()));
+    std::fs::remove_dir_all(&dir).unwrap();
+    // Without the file, `run` uses these: they must validate.
+    assert!(Config::default().settings().is_ok());
+}

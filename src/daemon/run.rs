@@ -37,7 +37,8 @@ const STUCK_SECS: i64 = 10;
 
 /// What `run` was asked to do.
 pub struct Args {
-    pub config: PathBuf,
+    /// The configuration file; `None`: the built-in defaults (see [`crate::config::path`]).
+    pub config: Option<PathBuf>,
     pub records: Option<PathBuf>,
     pub summary: Option<PathBuf>,
 }
@@ -63,8 +64,20 @@ pub fn pipeline_options(s: &Settings, overflow: Overflow, end: EndReason) -> Opt
 
 /// Run the daemon until SIGTERM/SIGINT.
 pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
-    let mut settings = Config::load_settings(&args.config)?;
+    let mut settings = match &args.config {
+        Some(path) => Config::load_settings(path)?,
+        None => Config::default()
+            .settings()
+            .map_err(|_| anyhow::anyhow!("the built-in defaults do not validate"))?,
+    };
     apply_log_level(&settings.log.level, set_log);
+    match &args.config {
+        Some(path) => tracing::info!("configuration: {}", path.display()),
+        None => tracing::info!(
+            "configuration: built-in defaults ({} does not exist)",
+            crate::config::DEFAULT_PATH
+        ),
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let hup = Arc::new(AtomicBool::new(false));
     for sig in [SIGTERM, SIGINT] {
@@ -204,8 +217,17 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
             if let Some(n) = &notifier {
                 n.reloading();
             }
-            if let Some(new) = reload(&args.config, &mut settings, &pipeline, &reloads, set_log) {
-                apply_sinks(&mut settings, new, args, &mut forwarder, &pipeline.board);
+            match &args.config {
+                Some(path) => {
+                    if let Some(new) = reload(path, &mut settings, &pipeline, &reloads, set_log) {
+                        apply_sinks(&mut settings, new, args, &mut forwarder, &pipeline.board);
+                    }
+                }
+                None => tracing::warn!(
+                    "reload: started with the built-in defaults, no file to re-read; restart \
+                     to use {}",
+                    crate::config::DEFAULT_PATH
+                ),
             }
             health.every = settings.log.health_interval_secs;
             if let Some(n) = &notifier {
