@@ -1,8 +1,9 @@
 //! Man pages (`clap_mangen`) and shell completions (`clap_complete`) generated from the command
 //! line's own clap definitions, so that they cannot drift from what the binary accepts.
 //!
-//! `main` hands its `clap::Command` to [`write_all`] through the hidden `generate-assets`
-//! subcommand; the package build (scripts/check-package) runs it and installs the files. This
+//! `main` hands its `clap::Command` to [`write_all`] when run as `rtcprobe generate-assets DIR`
+//! (a hook outside the clap definitions, so nothing advertises it); the package build
+//! (scripts/check-package) runs it and installs the files. This
 //! module only writes files: it knows nothing of the subcommands, apart from the FILES and SEE
 //! ALSO sections it adds to the top page.
 

@@ -104,21 +104,42 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Write the man pages and shell completions into DIR (for packaging).
-    #[command(hide = true)]
-    GenerateAssets {
-        /// Output directory: DIR/man/*.1 and DIR/completions/.
-        dir: PathBuf,
-    },
 }
 
 fn main() -> ExitCode {
+    // The packaging hook `rtcprobe generate-assets DIR` (scripts/check-package) stays outside the
+    // clap definitions, so that the man pages and completions it writes do not advertise it.
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|a| a == "generate-assets") {
+        return generate_assets(args.next().map(PathBuf::from));
+    }
     let cli = Cli::parse();
     let set_log = init_logging();
     match run(cli, &set_log) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("rtcprobe: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Writes DIR/man/*.1 and DIR/completions/* from the clap definitions and lists them.
+fn generate_assets(dir: Option<PathBuf>) -> ExitCode {
+    use clap::CommandFactory;
+    let Some(dir) = dir else {
+        eprintln!("usage: rtcprobe generate-assets DIR");
+        return ExitCode::from(2);
+    };
+    match rtcprobe::cli_assets::write_all(Cli::command(), &dir) {
+        Ok(files) => {
+            for f in files {
+                println!("{}", f.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("rtcprobe: writing into {}: {e}", dir.display());
             ExitCode::from(1)
         }
     }
@@ -293,15 +314,6 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             };
             validate(&config)
-        }
-        Command::GenerateAssets { dir } => {
-            use clap::CommandFactory;
-            for f in rtcprobe::cli_assets::write_all(Cli::command(), &dir)
-                .with_context(|| format!("writing into {}", dir.display()))?
-            {
-                println!("{}", f.display());
-            }
-            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -1,5 +1,5 @@
-//! What the package is built from: `--version` (build.rs), the hidden `generate-assets` (man
-//! pages and completions from the real clap definitions) and `validate` without `--config`.
+//! What the package is built from: `--version` (build.rs), the unadvertised `generate-assets`
+//! (man pages and completions from the real clap definitions) and `validate` without `--config`.
 //! The package itself is built, installed and removed by scripts/check-package.
 
 use std::path::Path;
@@ -76,8 +76,14 @@ fn generate_assets_writes_every_page_and_completion() {
     assert!(top.contains("/etc/rtcprobe/rtcprobe.toml"));
     assert!(!top.contains("generate"), "{top}");
     assert!(!Path::new(&out.join("man/rtcprobe-generate-assets.1")).exists());
-    let bash = std::fs::read_to_string(out.join("completions/rtcprobe.bash")).unwrap();
-    assert!(bash.contains("--linger") && bash.contains("validate"));
+    for f in ["rtcprobe.bash", "_rtcprobe", "rtcprobe.fish"] {
+        let text = std::fs::read_to_string(out.join("completions").join(f)).unwrap();
+        assert!(text.contains("linger") && text.contains("validate"), "{f}");
+        assert!(!text.contains("generate"), "{f} offers generate-assets");
+    }
+    // Without a directory it says how to call it, as a command-line error.
+    let bare = bin().arg("generate-assets").output().unwrap();
+    assert_eq!(bare.status.code(), Some(2));
 }
 
 #[test]
