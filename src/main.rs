@@ -9,11 +9,11 @@ use rtcprobe::engine::EndReason;
 use rtcprobe::export::labels::{host_addresses, Labeller};
 use rtcprobe::export::Exporter;
 use rtcprobe::forward::{self, Forwarder};
-use rtcprobe::output::{self, Format};
+use rtcprobe::output::{self, Filter, Format, Selection, SortKey};
 use rtcprobe::pipeline::feeder::Overflow;
 use rtcprobe::pipeline::file::{self as piped, Pace};
 use rtcprobe::replay::replay_file_with;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -43,10 +43,25 @@ enum Command {
     /// the packet and the reason.
     Replay {
         /// The capture file (pcap with microsecond or nanosecond timestamps, or pcapng).
-        file: PathBuf,
+        #[arg(required_unless_present = "legend")]
+        file: Option<PathBuf>,
         /// Output format: `table` for people, `json` (documented in docs/output.md), `csv`.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Order the streams worst first by this measure (all formats).
+        #[arg(long, value_enum)]
+        sort: Option<SortKey>,
+        /// Show only the first N streams (after --filter and --sort; all formats).
+        #[arg(long, value_name = "N")]
+        top: Option<usize>,
+        /// Show only streams from or to this address (10.0.0.1, 2001:db8::1), address:port
+        /// (10.0.0.1:5004, [2001:db8::1]:5004), or with this SSRC (0x1234ABCD or decimal).
+        /// Repeat to show streams matching any of them (all formats).
+        #[arg(long, value_name = "ADDR|SSRC")]
+        filter: Vec<Filter>,
+        /// Explain every column of the table after it (alone: print only the explanation).
+        #[arg(long)]
+        legend: bool,
         /// Configuration file (TOML); see config.example.toml.
         #[arg(long)]
         config: Option<PathBuf>,
@@ -113,7 +128,6 @@ fn main() -> ExitCode {
 /// terminal; `RUST_LOG` sets the filter, else `warn` until `run` applies `log.level`. Returns
 /// what `run` uses to change the filter (at start and on SIGHUP).
 fn init_logging() -> SetLogLevel {
-    use std::io::IsTerminal;
     use tracing_subscriber::prelude::*;
     use tracing_subscriber::{fmt, reload, EnvFilter};
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
@@ -168,6 +182,10 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
         Command::Replay {
             file,
             format,
+            sort,
+            top,
+            filter,
+            legend,
             config,
             realtime,
             workers,
@@ -175,6 +193,15 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
             linger,
             records,
         } => {
+            let Some(file) = file else {
+                println!("{}", output::LEGEND);
+                return Ok(ExitCode::SUCCESS);
+            };
+            let selection = Selection {
+                sort,
+                top,
+                filters: filter,
+            };
             let settings = load_settings(config.as_ref())?;
             let forwarder = start_forwarder(&settings, records.as_ref())?;
             let forward = forwarder
@@ -259,12 +286,20 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                 }
             }
             let stdout = std::io::stdout();
+            let shown_on_terminal = format == Format::Table && stdout.is_terminal();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            output::write(&report, format, &mut out).context("writing the report")?;
-            out.flush().context("writing the report")?;
+            let written = output::write(&report, format, &selection, legend, &mut out)
+                .and_then(|()| out.flush());
+            match written {
+                // A reader that stopped reading (`| head`) is not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                r => r.context("writing the report")?,
+            }
             if let Some(e) = &report.summary.error {
-                tracing::warn!("capture incomplete: {e}");
-                eprintln!("rtcprobe: capture incomplete: {e}");
+                // Once: the table on a terminal already shows it.
+                if !shown_on_terminal {
+                    eprintln!("rtcprobe: capture incomplete: {e}");
+                }
                 return Ok(ExitCode::from(EXIT_PARTIAL));
             }
             Ok(ExitCode::SUCCESS)

@@ -56,6 +56,7 @@ fn json_table_and_csv_describe_the_same_streams() {
         "last_seen",
         "expected",
         "lost",
+        "missing",
         "duplicates",
         "reordered",
         "seq_restarts",
@@ -89,7 +90,9 @@ fn json_table_and_csv_describe_the_same_streams() {
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].contains("frames") && lines[0].contains("streams"));
     assert!(lines[1].contains("Jitter(ms)") && lines[1].contains("Clock(Hz)"));
-    assert_eq!(lines.len(), 2 + n);
+    // Summary, header, one row per stream, the footer explaining the abbreviations.
+    assert_eq!(lines.len(), 2 + n + 1);
+    assert!(lines[2 + n].contains("--legend"), "{}", lines[2 + n]);
 
     let c = replay(&[f, "--format", "csv"]);
     assert!(c.status.success());
@@ -112,6 +115,7 @@ fn truncated_file_reports_what_came_before_and_exits_3() {
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cut.pcap") && err.contains("packet "), "{err}");
+    assert_eq!(err.matches("packet ").count(), 1, "said once: {err}");
     let v = json(&out);
     let msg = v["summary"]["error"].as_str().expect("error set");
     assert!(msg.contains("cut.pcap: packet "), "{msg}");

@@ -20,6 +20,7 @@ fn stream(first: i64, last: i64, packets: u64, lost: i64, drop_at: Option<i64>) 
         last_seen: rfc3339_micros(last),
         expected: packets + lost as u64,
         lost,
+        missing: lost.max(0) as u64,
         duplicates: 0,
         reordered: 0,
         seq_restarts: 0,
