@@ -304,16 +304,25 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate { config } => match Config::load_settings(&config) {
-            Ok(_) => {
-                println!("{}: ok", config.display());
-                Ok(ExitCode::SUCCESS)
+        Command::Validate { config } => {
+            let shown = config.display();
+            // Every problem in one list (parse errors, then semantic ones).
+            let checked = rtcprobe::config::check::check_file(&config);
+            for w in &checked.warnings {
+                eprintln!("{shown}: warning: {w}");
             }
-            Err(e) => {
-                eprintln!("{e}");
-                Ok(ExitCode::from(1))
+            if checked.problems.is_empty() {
+                println!("{shown}: ok");
+                return Ok(ExitCode::SUCCESS);
             }
-        },
+            let n = checked.problems.len();
+            let noun = if n == 1 { "problem" } else { "problems" };
+            eprintln!("{shown}: {n} {noun}:");
+            for p in &checked.problems {
+                eprintln!("  - {p}");
+            }
+            Ok(ExitCode::from(1))
+        }
     }
 }
 

@@ -155,7 +155,7 @@ fn unreadable_inputs_exit_1_naming_the_file() {
 }
 
 #[test]
-fn validate_names_every_bad_key() {
+fn validate_lists_every_problem_and_warns_on_missing_interfaces() {
     let dir = Scratch::new("validate");
     let good = dir.path("good.toml");
     std::fs::copy(
@@ -224,6 +224,54 @@ fn validate_names_every_bad_key() {
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("max_stream"));
+
+    // Every problem at once: a syntax error, unknown keys, a bad value, in line order; an
+    // interface this host lacks is a warning only.
+    let many = dir.path("many.toml");
+    std::fs::write(
+        &many,
+        "[engine]\nmax_stream = 10\nthis is not toml\n[capture]\nfilterr = \"udp\"\n\
+         [enginee]\nx = 1\n",
+    )
+    .expect("write");
+    let out = bin()
+        .args(["validate", "--config"])
+        .arg(&many)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let listed: Vec<&str> = err.lines().filter(|l| l.starts_with("  - line ")).collect();
+    assert_eq!(listed.len(), 4, "{err}");
+    for (item, (line, word)) in
+        listed
+            .iter()
+            .zip([(2, "max_stream"), (3, ""), (5, "filterr"), (6, "enginee")])
+    {
+        assert!(
+            item.starts_with(&format!("  - line {line},")) && item.contains(word),
+            "{item}"
+        );
+    }
+    assert!(err.contains("4 problems"), "{err}");
+    let iface = dir.path("iface.toml");
+    std::fs::write(
+        &iface,
+        "[capture]\ninterfaces = [\"any\", \"nosuch0rtc\"]\n",
+    )
+    .expect("write");
+    let out = bin()
+        .args(["validate", "--config"])
+        .arg(&iface)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("warning: capture.interfaces[1] = \"nosuch0rtc\": no such interface"),
+        "{err}"
+    );
+    assert!(!err.contains("interfaces[0]"), "any always exists: {err}");
 
     // replay refuses a bad config before reading anything.
     let out = replay(&["--config", bad.to_str().expect("path"), "x.pcap"]);
