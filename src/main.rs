@@ -12,6 +12,7 @@ use rtcprobe::forward::{self, Forwarder};
 use rtcprobe::output::{self, Filter, Format, Selection, SortKey};
 use rtcprobe::pipeline::feeder::Overflow;
 use rtcprobe::pipeline::file::{self as piped, Pace};
+use rtcprobe::pipeline::progress;
 use rtcprobe::replay::replay_file_with;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -83,6 +84,10 @@ enum Command {
         /// seconds before ending them, so that a scraper sees the final values.
         #[arg(long, value_name = "SECS", default_value_t = 0.0)]
         linger: f64,
+        /// With --realtime or --linger: progress on stderr, a bar on a terminal, else a line
+        /// every this many seconds (and one at the end). 0 turns it off.
+        #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+        progress_every: f64,
         /// Also write the forwarded records (interval and final, docs/records.md) of the
         /// capture to this NDJSON file, timed by the capture. Sinks in `--config` get them too.
         #[arg(long)]
@@ -191,6 +196,7 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
             workers,
             listen,
             linger,
+            progress_every,
             records,
         } => {
             let Some(file) = file else {
@@ -229,6 +235,19 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                 let labels = opts.labels.clone();
                 let linger = std::time::Duration::try_from_secs_f64(linger.clamp(0.0, 86_400.0))
                     .unwrap_or_default();
+                let show_progress = (realtime || !linger.is_zero()) && progress_every > 0.0;
+                let progress_style = if std::io::stderr().is_terminal() {
+                    progress::Style::Bar
+                } else {
+                    progress::Style::Lines {
+                        every: std::time::Duration::try_from_secs_f64(
+                            progress_every.clamp(0.1, 86_400.0),
+                        )
+                        .unwrap_or(std::time::Duration::from_secs(5)),
+                    }
+                };
+                let plan = show_progress.then(|| progress::plan(&file)).flatten();
+                let mut progress = None;
                 let report = piped::replay(
                     &file,
                     &settings.engine,
@@ -240,6 +259,16 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                     &mut |p| {
                         if let Some(f) = &forwarder {
                             p.board.sinks.store(Arc::new(f.views()));
+                        }
+                        if show_progress {
+                            progress = progress::Progress::start(
+                                Arc::clone(&p.board),
+                                file.display().to_string(),
+                                plan,
+                                linger,
+                                progress_style,
+                            )
+                            .ok();
                         }
                         let (Some(addr), Some(labels)) = (&listen, &labels) else {
                             return;
@@ -265,7 +294,11 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                             Err(e) => failed = Some(format!("cannot listen on {addr}: {e}")),
                         }
                     },
-                )?;
+                );
+                if let Some(p) = progress {
+                    p.finish();
+                }
+                let report = report?;
                 drop(endpoint);
                 if let Some(e) = failed {
                     anyhow::bail!(e);

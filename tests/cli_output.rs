@@ -340,3 +340,49 @@ fn pcapng_time_resolution_and_offset() {
         assert!(table.contains(&format!("over {got:.3} s")), "{table}");
     }
 }
+
+/// `--realtime` with stderr a pipe: a plain progress line while the replay runs, and a last
+/// one when it is done.
+#[test]
+fn realtime_progress_lines_on_a_pipe() {
+    let dir = Scratch::new("progress");
+    let file = dir.path("three-seconds.pcap");
+    let mut sc = Scenario::new(1);
+    let mut s = StreamSpec::audio(
+        "10.9.0.1:4000".parse().unwrap(),
+        "10.9.0.2:5000".parse().unwrap(),
+        0xABC,
+    );
+    s.count = 150; // 20 ms apart: 3 s
+    sc.add(s);
+    let cap = sc.build();
+    let frames = cap.frames.len();
+    write(&cap, &file);
+    let mut child = bin()
+        .args(["replay", file.to_str().unwrap(), "--realtime"])
+        .args(["--progress-every", "1", "--format", "json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).expect("a line");
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "the first line comes while the replay runs: {first}"
+    );
+    assert!(
+        first.starts_with("rtcprobe: replaying ") && first.contains(&format!("/{frames} frames")),
+        "{first}"
+    );
+    let rest: Vec<String> = err.lines().map(Result::unwrap).collect();
+    let status = child.wait().expect("wait");
+    assert!(status.success());
+    assert!(rest.len() >= 2, "about one line a second: {rest:?}");
+    let last = rest.last().unwrap();
+    assert!(
+        last.contains(&format!("{frames}/{frames} frames (100 %)")) && last.ends_with("[done]"),
+        "{last}"
+    );
+}
