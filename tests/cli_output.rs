@@ -386,3 +386,33 @@ fn realtime_progress_lines_on_a_pipe() {
         "{last}"
     );
 }
+
+/// The pipeline's workers (those of `run`) log each stream's start and end at debug level.
+#[test]
+fn streams_start_and_end_in_the_debug_log() {
+    let dir = Scratch::new("debuglog");
+    let file = dir.path("mix.pcap");
+    let cap = impaired_mix_on(3, Some(Encap::Ethernet)).build();
+    let n = cap.truth.streams.len();
+    write(&cap, &file);
+    let out = bin()
+        .args(["replay", file.to_str().unwrap(), "--workers", "2"])
+        .args(["--format", "json"])
+        .env("RUST_LOG", "rtcprobe=debug")
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    let started = log.lines().filter(|l| l.contains("stream started")).count();
+    let ended = log.lines().filter(|l| l.contains("stream ended")).count();
+    assert_eq!((started, ended), (n, n), "{log}");
+    let t = &cap.truth.streams[0];
+    let ssrc = format!("ssrc=0x{:08X}", t.ssrc);
+    assert!(
+        log.lines()
+            .any(|l| l.contains("stream ended") && l.contains(&ssrc) && l.contains("ended_by=")),
+        "{log}"
+    );
+    let quiet = replay(&[file.to_str().unwrap(), "--workers", "2", "--format", "json"]);
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("stream started"));
+}

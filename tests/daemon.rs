@@ -285,6 +285,10 @@ fn run_captures_on_loopback_reloads_on_sighup_and_drains_on_sigterm() {
         log.contains("capture.buffer_size_mib") && log.contains("needs a restart"),
         "{log}"
     );
+    assert!(
+        log.contains("stopped: 400 frames, 2 streams, 0 dropped by the probe"),
+        "a summary at info level at exit:\n{log}"
+    );
 
     // `--records`: the forwarded records (schema v1, docs/records.md), final ones at SIGTERM.
     let recs = read_records(&records);
