@@ -157,4 +157,47 @@ mod tests {
         assert!("0xnothex".parse::<Filter>().is_err());
         assert!("example.com".parse::<Filter>().is_err());
     }
+
+    fn report(streams: Vec<StreamRecord>) -> Report {
+        let summary = crate::replay::Run::new(Default::default())
+            .finish(String::new(), 1, None)
+            .summary;
+        Report { summary, streams }
+    }
+
+    #[test]
+    fn worst_first_and_streams_without_a_value_last() {
+        let rec = |ssrc: u32, pt: u8, missing: u64, jitter: Option<f64>| {
+            let mut r = crate::export::test_record();
+            r.ssrc = ssrc;
+            r.payload_types = vec![pt];
+            (r.expected, r.packets, r.missing, r.lost) =
+                (100, 100 - missing, missing, missing as i64);
+            r.jitter_ms = jitter;
+            r
+        };
+        let rep = report(vec![
+            rec(1, 0, 1, Some(5.0)),
+            rec(2, 96, 9, None),
+            rec(3, 8, 5, Some(20.0)),
+        ]);
+        let order =
+            |sel: Selection| -> Vec<u32> { sel.apply(&rep).iter().map(|r| r.ssrc).collect() };
+        let by = |k| Selection {
+            sort: Some(k),
+            ..Selection::default()
+        };
+        assert_eq!(order(by(SortKey::Loss)), [2, 3, 1]);
+        assert_eq!(order(by(SortKey::Jitter)), [3, 1, 2]);
+        // Lowest MOS first; PT 96 has no estimate and goes last.
+        assert_eq!(order(by(SortKey::Mos)), [3, 1, 2]);
+        assert_eq!(order(by(SortKey::Packets)), [1, 3, 2]);
+        let sel = Selection {
+            sort: Some(SortKey::Loss),
+            top: Some(1),
+            filters: vec![Filter::Ssrc(1), Filter::Ssrc(3)],
+        };
+        assert_eq!(order(sel), [3]);
+        assert!(Selection::default().is_all());
+    }
 }
