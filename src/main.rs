@@ -53,8 +53,8 @@ enum Command {
         #[arg(long, value_enum)]
         sort: Option<SortKey>,
         /// Show only the first N streams (after --filter and --sort; all formats).
-        #[arg(long, value_name = "N")]
-        top: Option<usize>,
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        top: Option<u64>,
         /// Show only streams from or to this address (10.0.0.1, 2001:db8::1), address:port
         /// (10.0.0.1:5004, [2001:db8::1]:5004), or with this SSRC (0x1234ABCD or decimal).
         /// Repeat to show streams matching any of them (all formats).
@@ -205,7 +205,7 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
             };
             let selection = Selection {
                 sort,
-                top,
+                top: top.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
                 filters: filter,
             };
             let settings = load_settings(config.as_ref())?;

@@ -230,6 +230,9 @@ fn sort_top_and_filter_in_every_format() {
 
     let bad = replay(&[f, "--filter", "not-an-address"]);
     assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(replay(&[f, "--top", "0"]).status.code(), Some(2));
+    let none = stdout(&replay(&[f, "--filter", "192.0.2.99"]));
+    assert!(none.contains("showing 0 of") && none.contains("(no stream matches --filter)"));
 }
 
 /// The CSV header is exactly the list docs/output.md documents, and every JSON key of a
@@ -295,6 +298,21 @@ fn a_closed_pipe_ends_the_output_quietly() {
         assert_eq!(out.status.code(), Some(0), "{format}: {err}");
         assert!(err.is_empty(), "{format}: nothing on stderr: {err}");
     }
+    // The same through a shell, as an operator types it.
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg("set -o pipefail; \"$0\" replay \"$1\" | head -1")
+        .arg(env!("CARGO_BIN_EXE_rtcprobe"))
+        .arg(&file)
+        .output()
+        .expect("bash");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
 }
 
 /// pcapng interfaces in milliseconds (10^-3) and in 2^-10 s, both with `if_tsoffset`: packet

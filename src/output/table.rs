@@ -171,7 +171,12 @@ pub fn write_table(
         writeln!(out, "{}", line(row))?;
     }
     if rows.is_empty() {
-        writeln!(out, "(no RTP streams)")?;
+        let none = if report.streams.is_empty() {
+            "(no RTP streams)"
+        } else {
+            "(no stream matches --filter)"
+        };
+        writeln!(out, "{none}")?;
     }
     if legend {
         writeln!(out, "\n{LEGEND}")
