@@ -98,7 +98,11 @@ fn validate_accepts_the_example_and_names_every_bad_key() {
     ] {
         assert!(err.contains(key), "missing {key:?} in:\n{err}");
     }
-    assert!(err.contains("6 problem(s)"), "{err}");
+    assert!(err.contains("6 problems:"), "{err}");
+    assert!(
+        !err.contains("warning"),
+        "an invalid name is an error, not also a warning: {err}"
+    );
 
     std::fs::write(&bad, "[capture]\ninterface = [\"eth0\"]\n").expect("write");
     let out = bin()

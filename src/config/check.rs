@@ -160,7 +160,11 @@ pub fn missing_interfaces(names: &[String]) -> Vec<String> {
     names
         .iter()
         .enumerate()
-        .filter(|(_, n)| n.as_str() != "any" && !interface_exists(n))
+        // Names that cannot be interface names are errors already (`Config::settings`).
+        .filter(|(_, n)| {
+            let name_ok = !n.is_empty() && n.len() <= 15 && !n.contains(['/', ' ', '\0']);
+            n.as_str() != "any" && name_ok && !interface_exists(n)
+        })
         .map(|(i, n)| {
             format!(
                 "capture.interfaces[{i}] = {n:?}: no such interface on this host (`ip link` \
