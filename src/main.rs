@@ -111,6 +111,9 @@ enum Command {
         summary: Option<PathBuf>,
     },
     /// Check a configuration file: exit 0, or print every problem and exit 1.
+    ///
+    /// Every problem at once: TOML syntax errors, unknown keys and bad values with their line,
+    /// then the checks of each key. Interfaces this host does not have are warnings (exit 0).
     Validate {
         #[arg(long)]
         config: PathBuf,
