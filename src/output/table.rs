@@ -82,7 +82,8 @@ pub fn write_table(
         if let (Some(a), Some(b)) = (&s.first_packet, &s.last_packet) {
             writeln!(
                 out,
-                "note: packets from {a} to {b}: the file joins captures made at different times"
+                "note: packets from {a} to {b}: probably captures made at different times \
+                 merged into one file, or a clock that jumped"
             )?;
         }
     }
@@ -98,7 +99,7 @@ pub fn write_table(
         );
         if let Some(k) = sel.sort {
             let key = format!("{k:?}").to_lowercase();
-            how.push_str(&format!(", worst {key} first"));
+            how.push_str(&format!(", sorted by {key}, worst first"));
         }
         writeln!(out, "{how}")?;
     }
