@@ -46,6 +46,7 @@ fn record(j: u32) -> StreamRecord {
         last_seen: String::new(),
         expected: 1_010 + u64::from(j),
         lost: 10,
+        missing: 10,
         duplicates: 0,
         reordered: 1,
         seq_restarts: 0,

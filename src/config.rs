@@ -6,6 +6,7 @@
 //! daemon alike); `[capture]`, `[pipeline]`, `[log]` and `[exporter]` only the daemon (`rtcprobe
 //! run`) and `replay --realtime`. config.example.toml documents every key with its default and unit.
 
+pub mod check;
 pub mod exporter;
 
 pub use exporter::ExporterConfig;

@@ -9,11 +9,12 @@ use rtcprobe::engine::EndReason;
 use rtcprobe::export::labels::{host_addresses, Labeller};
 use rtcprobe::export::Exporter;
 use rtcprobe::forward::{self, Forwarder};
-use rtcprobe::output::{self, Format};
+use rtcprobe::output::{self, Filter, Format, Selection, SortKey};
 use rtcprobe::pipeline::feeder::Overflow;
 use rtcprobe::pipeline::file::{self as piped, Pace};
+use rtcprobe::pipeline::progress;
 use rtcprobe::replay::replay_file_with;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -50,10 +51,25 @@ enum Command {
     /// the packet and the reason.
     Replay {
         /// The capture file (pcap with microsecond or nanosecond timestamps, or pcapng).
-        file: PathBuf,
+        #[arg(required_unless_present = "legend")]
+        file: Option<PathBuf>,
         /// Output format: `table` for people, `json` (documented in docs/output.md), `csv`.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Order the streams worst first by this measure (all formats).
+        #[arg(long, value_enum)]
+        sort: Option<SortKey>,
+        /// Show only the first N streams (after --filter and --sort; all formats).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        top: Option<u64>,
+        /// Show only streams from or to this address (10.0.0.1, 2001:db8::1), address:port
+        /// (10.0.0.1:5004, [2001:db8::1]:5004), or with this SSRC (0x1234ABCD or decimal).
+        /// Repeat to show streams matching any of them (all formats).
+        #[arg(long, value_name = "ADDR|SSRC")]
+        filter: Vec<Filter>,
+        /// Explain every column of the table after it (alone: print only the explanation).
+        #[arg(long)]
+        legend: bool,
         /// Configuration file (TOML); see config.example.toml.
         #[arg(long)]
         config: Option<PathBuf>,
@@ -75,6 +91,10 @@ enum Command {
         /// seconds before ending them, so that a scraper sees the final values.
         #[arg(long, value_name = "SECS", default_value_t = 0.0)]
         linger: f64,
+        /// With --realtime or --linger: progress on stderr, a bar on a terminal, else a line
+        /// every this many seconds (and one at the end). 0 turns it off.
+        #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+        progress_every: f64,
         /// Also write the forwarded records (interval and final, docs/records.md) of the
         /// capture to this NDJSON file, timed by the capture. Sinks in `--config` get them too.
         #[arg(long)]
@@ -99,6 +119,9 @@ enum Command {
         summary: Option<PathBuf>,
     },
     /// Check a configuration file: exit 0, or print every problem and exit 1.
+    ///
+    /// Every problem at once: TOML syntax errors, unknown keys and bad values with their line,
+    /// then the checks of each key. Interfaces this host does not have are warnings (exit 0).
     Validate {
         /// Configuration file (TOML). Default: /etc/rtcprobe/rtcprobe.toml when it exists.
         #[arg(long)]
@@ -149,7 +172,6 @@ fn generate_assets(dir: Option<PathBuf>) -> ExitCode {
 /// terminal; `RUST_LOG` sets the filter, else `warn` until `run` applies `log.level`. Returns
 /// what `run` uses to change the filter (at start and on SIGHUP).
 fn init_logging() -> SetLogLevel {
-    use std::io::IsTerminal;
     use tracing_subscriber::prelude::*;
     use tracing_subscriber::{fmt, reload, EnvFilter};
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
@@ -204,13 +226,27 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
         Command::Replay {
             file,
             format,
+            sort,
+            top,
+            filter,
+            legend,
             config,
             realtime,
             workers,
             listen,
             linger,
+            progress_every,
             records,
         } => {
+            let Some(file) = file else {
+                println!("{}", output::LEGEND);
+                return Ok(ExitCode::SUCCESS);
+            };
+            let selection = Selection {
+                sort,
+                top: top.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+                filters: filter,
+            };
             let settings = load_settings(config.as_ref())?;
             let forwarder = start_forwarder(&settings, records.as_ref())?;
             let forward = forwarder
@@ -238,6 +274,19 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                 let labels = opts.labels.clone();
                 let linger = std::time::Duration::try_from_secs_f64(linger.clamp(0.0, 86_400.0))
                     .unwrap_or_default();
+                let show_progress = (realtime || !linger.is_zero()) && progress_every > 0.0;
+                let progress_style = if std::io::stderr().is_terminal() {
+                    progress::Style::Bar
+                } else {
+                    progress::Style::Lines {
+                        every: std::time::Duration::try_from_secs_f64(
+                            progress_every.clamp(0.1, 86_400.0),
+                        )
+                        .unwrap_or(std::time::Duration::from_secs(5)),
+                    }
+                };
+                let plan = show_progress.then(|| progress::plan(&file)).flatten();
+                let mut progress = None;
                 let report = piped::replay(
                     &file,
                     &settings.engine,
@@ -249,6 +298,16 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                     &mut |p| {
                         if let Some(f) = &forwarder {
                             p.board.sinks.store(Arc::new(f.views()));
+                        }
+                        if show_progress {
+                            progress = progress::Progress::start(
+                                Arc::clone(&p.board),
+                                file.display().to_string(),
+                                plan,
+                                linger,
+                                progress_style,
+                            )
+                            .ok();
                         }
                         let (Some(addr), Some(labels)) = (&listen, &labels) else {
                             return;
@@ -274,7 +333,11 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                             Err(e) => failed = Some(format!("cannot listen on {addr}: {e}")),
                         }
                     },
-                )?;
+                );
+                if let Some(p) = progress {
+                    p.finish();
+                }
+                let report = report?;
                 drop(endpoint);
                 if let Some(e) = failed {
                     anyhow::bail!(e);
@@ -295,12 +358,20 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                 }
             }
             let stdout = std::io::stdout();
+            let shown_on_terminal = format == Format::Table && stdout.is_terminal();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            output::write(&report, format, &mut out).context("writing the report")?;
-            out.flush().context("writing the report")?;
+            let written = output::write(&report, format, &selection, legend, &mut out)
+                .and_then(|()| out.flush());
+            match written {
+                // A reader that stopped reading (`| head`) is not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                r => r.context("writing the report")?,
+            }
             if let Some(e) = &report.summary.error {
-                tracing::warn!("capture incomplete: {e}");
-                eprintln!("rtcprobe: capture incomplete: {e}");
+                // Once: the table on a terminal already shows it.
+                if !shown_on_terminal {
+                    eprintln!("rtcprobe: capture incomplete: {e}");
+                }
                 return Ok(ExitCode::from(EXIT_PARTIAL));
             }
             Ok(ExitCode::SUCCESS)
@@ -318,17 +389,24 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `validate`: every problem in one list (parse errors, then semantic ones), warnings apart.
 fn validate(config: &std::path::Path) -> anyhow::Result<ExitCode> {
-    match Config::load_settings(config) {
-        Ok(_) => {
-            println!("{}: ok", config.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            Ok(ExitCode::from(1))
-        }
+    let shown = config.display();
+    let checked = rtcprobe::config::check::check_file(config);
+    for w in &checked.warnings {
+        eprintln!("{shown}: warning: {w}");
     }
+    if checked.problems.is_empty() {
+        println!("{shown}: ok");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let n = checked.problems.len();
+    let noun = if n == 1 { "problem" } else { "problems" };
+    eprintln!("{shown}: {n} {noun}:");
+    for p in &checked.problems {
+        eprintln!("  - {p}");
+    }
+    Ok(ExitCode::from(1))
 }
 
 /// The configured sinks plus a file sink for `--records FILE`; `None` when there are none.

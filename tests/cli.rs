@@ -56,6 +56,7 @@ fn json_table_and_csv_describe_the_same_streams() {
         "last_seen",
         "expected",
         "lost",
+        "missing",
         "duplicates",
         "reordered",
         "seq_restarts",
@@ -89,7 +90,9 @@ fn json_table_and_csv_describe_the_same_streams() {
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].contains("frames") && lines[0].contains("streams"));
     assert!(lines[1].contains("Jitter(ms)") && lines[1].contains("Clock(Hz)"));
-    assert_eq!(lines.len(), 2 + n);
+    // Summary, header, one row per stream, the footer explaining the abbreviations.
+    assert_eq!(lines.len(), 2 + n + 1);
+    assert!(lines[2 + n].contains("--legend"), "{}", lines[2 + n]);
 
     let c = replay(&[f, "--format", "csv"]);
     assert!(c.status.success());
@@ -112,6 +115,7 @@ fn truncated_file_reports_what_came_before_and_exits_3() {
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cut.pcap") && err.contains("packet "), "{err}");
+    assert_eq!(err.matches("packet ").count(), 1, "said once: {err}");
     let v = json(&out);
     let msg = v["summary"]["error"].as_str().expect("error set");
     assert!(msg.contains("cut.pcap: packet "), "{msg}");
@@ -151,7 +155,7 @@ fn unreadable_inputs_exit_1_naming_the_file() {
 }
 
 #[test]
-fn validate_names_every_bad_key() {
+fn validate_lists_every_problem_and_warns_on_missing_interfaces() {
     let dir = Scratch::new("validate");
     let good = dir.path("good.toml");
     std::fs::copy(
@@ -220,6 +224,54 @@ fn validate_names_every_bad_key() {
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("max_stream"));
+
+    // Every problem at once: a syntax error, unknown keys, a bad value, in line order; an
+    // interface this host lacks is a warning only.
+    let many = dir.path("many.toml");
+    std::fs::write(
+        &many,
+        "[engine]\nmax_stream = 10\nthis is not toml\n[capture]\nfilterr = \"udp\"\n\
+         [enginee]\nx = 1\n",
+    )
+    .expect("write");
+    let out = bin()
+        .args(["validate", "--config"])
+        .arg(&many)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let listed: Vec<&str> = err.lines().filter(|l| l.starts_with("  - line ")).collect();
+    assert_eq!(listed.len(), 4, "{err}");
+    for (item, (line, word)) in
+        listed
+            .iter()
+            .zip([(2, "max_stream"), (3, ""), (5, "filterr"), (6, "enginee")])
+    {
+        assert!(
+            item.starts_with(&format!("  - line {line},")) && item.contains(word),
+            "{item}"
+        );
+    }
+    assert!(err.contains("4 problems"), "{err}");
+    let iface = dir.path("iface.toml");
+    std::fs::write(
+        &iface,
+        "[capture]\ninterfaces = [\"any\", \"nosuch0rtc\"]\n",
+    )
+    .expect("write");
+    let out = bin()
+        .args(["validate", "--config"])
+        .arg(&iface)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("warning: capture.interfaces[1] = \"nosuch0rtc\": no such interface"),
+        "{err}"
+    );
+    assert!(!err.contains("interfaces[0]"), "any always exists: {err}");
 
     // replay refuses a bad config before reading anything.
     let out = replay(&["--config", bad.to_str().expect("path"), "x.pcap"]);

@@ -98,7 +98,11 @@ fn validate_accepts_the_example_and_names_every_bad_key() {
     ] {
         assert!(err.contains(key), "missing {key:?} in:\n{err}");
     }
-    assert!(err.contains("6 problem(s)"), "{err}");
+    assert!(err.contains("6 problems:"), "{err}");
+    assert!(
+        !err.contains("warning"),
+        "an invalid name is an error, not also a warning: {err}"
+    );
 
     std::fs::write(&bad, "[capture]\ninterface = [\"eth0\"]\n").expect("write");
     let out = bin()
@@ -284,6 +288,10 @@ fn run_captures_on_loopback_reloads_on_sighup_and_drains_on_sigterm() {
     assert!(
         log.contains("capture.buffer_size_mib") && log.contains("needs a restart"),
         "{log}"
+    );
+    assert!(
+        log.contains("stopped: 400 frames, 2 streams, 0 dropped by the probe"),
+        "a summary at info level at exit:\n{log}"
     );
 
     // `--records`: the forwarded records (schema v1, docs/records.md), final ones at SIGTERM.

@@ -18,8 +18,8 @@
 //! a pin of today's wrong value (`check::bug_pin`) so that fixing it fails the test on purpose.
 //! `live.rs` checks the goldens themselves: `tshark_goldens_are_current` reruns TShark when it is
 //! installed (and fails under `CI=true` when it is not), and `reference_only_captures` applies
-//! the same checks to the captures that must not be committed, when
-//! `RTCPROBE_REFERENCE_FIXTURES` names their directory.
+//! the same checks to the captures that must not be committed (an ignored test, run by
+//! `scripts/test` when they are present and always under `CI=true`).
 
 #[path = "fixtures/check.rs"]
 mod check;

@@ -1,7 +1,11 @@
 //! pcap and pcapng files through libpcap.
 //!
 //! libpcap reads classic pcap (microsecond and nanosecond magic) and pcapng; we always open with
-//! nanosecond precision so timestamps keep whatever resolution the file has. A truncated or
+//! nanosecond precision so timestamps keep whatever resolution the file has. libpcap applies each
+//! pcapng interface's `if_tsresol` (10^-n or 2^-n s) and `if_tsoffset`
+//! (tests/cli_output.rs::pcapng_time_resolution_and_offset checks both): a capture whose
+//! duration reads in years really holds packets years apart (files merged with `mergecap`, as
+//! in fixtures/ndpi-rtp-vlan-h263-mixed.pcapng, 2012 and 2022), which the table points out. A truncated or
 //! damaged file is reported with the 1-based number of the packet that could not be read; every
 //! packet before it has already been handed out, so the caller can still analyse and report it.
 

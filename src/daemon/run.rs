@@ -287,13 +287,27 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
         );
     }
     let totals = board.totals();
+    let sent: u64 = sink_stats.iter().map(|s| s.sent).sum();
+    let sink_dropped: u64 = sink_stats.iter().map(|s| s.dropped).sum();
     tracing::info!(
         frames = totals.frames,
+        streams = totals.counters.streams_created,
         kernel_dropped = totals.kernel_dropped,
         if_dropped = totals.if_dropped,
         pipeline_dropped = totals.pipeline_dropped,
+        records_sent = sent,
+        records_dropped = totals.records_dropped + sink_dropped,
         drain_ms = t0.elapsed().as_millis() as u64,
-        "stopped"
+        "stopped: {} frames, {} streams, {} dropped by the probe (kernel {}, interface {}, \
+         pipeline {}), {} records sent, {} dropped",
+        totals.frames,
+        totals.counters.streams_created,
+        totals.kernel_dropped + totals.if_dropped + totals.pipeline_dropped,
+        totals.kernel_dropped,
+        totals.if_dropped,
+        totals.pipeline_dropped,
+        sent,
+        totals.records_dropped + sink_dropped,
     );
     if let Some(path) = &args.summary {
         write_summary(path, &totals)?;

@@ -31,6 +31,9 @@ pub struct StreamRecord {
     pub expected: u64,
     /// RFC 3550 A.3: expected minus received; negative when duplicates outnumber losses.
     pub lost: i64,
+    /// Sequence numbers never received: `expected − (packets − duplicates)`, never negative.
+    /// What `lost` means to a reader; `lost` stays RFC 3550's signed value.
+    pub missing: u64,
     pub duplicates: u64,
     /// Packets that arrived after a packet with a higher sequence number.
     pub reordered: u64,
@@ -74,6 +77,35 @@ pub struct StreamRecord {
     pub last_seen_ns: i64,
     #[serde(skip)]
     pub probe_drop_at_ns: Option<i64>,
+}
+
+impl StreamRecord {
+    /// The E-model estimate of the whole stream (ITU-T G.107, [`super::emodel`]), as a final
+    /// forwarded record computes it (docs/records.md, "Quality estimate"): the receiver's loss
+    /// (`loss_upstream + loss_downstream`) when it reported, else the probe's; the receiver's
+    /// jitter, else the probe's; the first known RTT of end-to-end, SR chain, STUN and capture
+    /// point. `None` for codecs G.113 has no values for.
+    pub fn quality(&self) -> Option<super::emodel::Estimate> {
+        let codec = super::emodel::codec(*self.payload_types.first()?)?;
+        if self.expected == 0 {
+            return None;
+        }
+        let lost = self
+            .loss_upstream
+            .zip(self.loss_downstream)
+            .map_or(self.lost, |(u, d)| u.saturating_add(d));
+        let rtt = ["end_to_end", "sr_chain", "stun", "capture_point"]
+            .iter()
+            .find_map(|m| self.rtt_ms.get(m).map(|s| s.last));
+        super::emodel::estimate(
+            codec,
+            super::emodel::Inputs {
+                loss_ratio: lost.max(0) as f64 / self.expected as f64,
+                jitter_ms: self.remote.and_then(|r| r.jitter_ms).or(self.jitter_ms),
+                rtt_ms: rtt,
+            },
+        )
+    }
 }
 
 /// Statistics of one RTT method, milliseconds.

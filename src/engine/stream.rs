@@ -374,6 +374,11 @@ impl Stream {
             last_seen: rfc3339_micros(self.last_seen),
             expected: self.seq.expected(),
             lost: self.seq.lost() - probe_dropped,
+            missing: u64::try_from(
+                (self.seq.lost() - probe_dropped)
+                    .saturating_add(i64::try_from(self.seq.duplicates()).unwrap_or(i64::MAX)),
+            )
+            .unwrap_or(0),
             duplicates: self.seq.duplicates(),
             reordered: self.seq.reordered(),
             seq_restarts: self.seq.restarts(),

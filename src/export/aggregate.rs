@@ -207,6 +207,11 @@ pub struct Aggregator {
 }
 
 impl Aggregator {
+    /// The labeller (address privacy forms), for logs that name a stream.
+    pub fn labeller(&self) -> &Labeller {
+        &self.labeller
+    }
+
     pub fn new(labeller: Arc<Labeller>) -> Aggregator {
         Aggregator {
             labeller,

@@ -278,6 +278,7 @@ pub(crate) fn test_record() -> StreamRecord {
         last_seen: String::new(),
         expected: 0,
         lost: 0,
+        missing: 0,
         duplicates: 0,
         reordered: 0,
         seq_restarts: 0,

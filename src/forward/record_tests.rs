@@ -20,6 +20,7 @@ fn stream(first: i64, last: i64, packets: u64, lost: i64, drop_at: Option<i64>) 
         last_seen: rfc3339_micros(last),
         expected: packets + lost as u64,
         lost,
+        missing: lost.max(0) as u64,
         duplicates: 0,
         reordered: 0,
         seq_restarts: 0,
@@ -214,7 +215,12 @@ fn g711_records_carry_an_e_model_estimate_and_others_do_not() {
     assert_eq!(f.r_factor, Some(78.8), "{f:?}");
     let whole = Intervals::new(opts()).finish(&s);
     assert_eq!((whole.r_factor, whole.mos), (f.r_factor, f.mos));
+    // The replay table's MOS (StreamRecord::quality) is the final record's, unrounded.
+    let q = s.quality().expect("PCMA has an estimate");
+    assert_eq!((q.r_factor * 100.0).round() / 100.0, 78.8);
+    assert_eq!(Some((q.mos * 100.0).round() / 100.0), f.mos);
     // Opus (dynamic 111): no G.113 values, no estimate.
     let o = Intervals::new(opts()).finish(&stream(S, 2 * S, 10, 1, None));
     assert_eq!((o.r_factor, o.mos), (None, None));
+    assert!(stream(S, 2 * S, 10, 1, None).quality().is_none());
 }

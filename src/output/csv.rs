@@ -1,65 +1,40 @@
-//! One CSV row per stream, columns named after the JSON keys. Values containing a comma, quote
-//! or newline are quoted (RFC 4180).
+//! One CSV row per stream with the same fields as the JSON, flattened: a nested key joins its
+//! path with `_` (`remote.cumulative_lost` → `remote_cumulative_lost`), and RTT statistics put
+//! the unit last (`rtt_ms.capture_point.last` → `rtt_capture_point_last_ms`). [`CSV_COLUMNS`] is
+//! the one list of columns; docs/output.md documents it and a test holds the two equal. Values
+//! containing a comma, quote or newline are quoted (RFC 4180); absent values are empty.
 
 use crate::engine::record::StreamRecord;
-use crate::replay::Report;
 use std::io::Write;
 
 const METHODS: [&str; 4] = ["capture_point", "end_to_end", "sr_chain", "stun"];
 
+/// Every CSV column, in order (docs/output.md, "CSV columns").
+#[rustfmt::skip]
+pub const CSV_COLUMNS: [&str; 61] = [
+    "src", "dst", "ssrc", "payload_types", "clock_rate", "clock_rate_source", "packets", "bytes",
+    "first_seen", "last_seen", "expected", "lost", "missing", "duplicates", "reordered",
+    "seq_restarts", "max_gap_ms", "jitter_ms", "max_jitter_ms", "mean_jitter_ms",
+    "rtt_capture_point_last_ms", "rtt_capture_point_min_ms", "rtt_capture_point_mean_ms",
+    "rtt_capture_point_max_ms", "rtt_capture_point_samples",
+    "rtt_end_to_end_last_ms", "rtt_end_to_end_min_ms", "rtt_end_to_end_mean_ms",
+    "rtt_end_to_end_max_ms", "rtt_end_to_end_samples",
+    "rtt_sr_chain_last_ms", "rtt_sr_chain_min_ms", "rtt_sr_chain_mean_ms",
+    "rtt_sr_chain_max_ms", "rtt_sr_chain_samples",
+    "rtt_stun_last_ms", "rtt_stun_min_ms", "rtt_stun_mean_ms", "rtt_stun_max_ms",
+    "rtt_stun_samples",
+    "remote_fraction_lost", "remote_cumulative_lost", "remote_ext_highest_seq",
+    "remote_jitter_ms", "remote_reports", "loss_upstream", "loss_downstream",
+    "sender_sender_reports", "sender_packet_count", "sender_octet_count",
+    "feedback_nacks", "feedback_nack_packets", "feedback_plis", "feedback_firs",
+    "feedback_remb_bps", "feedback_transport_cc", "cname", "ended_by", "srtcp", "probe_dropped",
+    "probe_drop",
+];
+
 /// Write the header row and one row per stream.
-pub fn write_csv(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
-    let mut header: Vec<String> = [
-        "src",
-        "dst",
-        "ssrc",
-        "payload_types",
-        "clock_rate",
-        "clock_rate_source",
-        "packets",
-        "bytes",
-        "first_seen",
-        "last_seen",
-        "expected",
-        "lost",
-        "duplicates",
-        "reordered",
-        "seq_restarts",
-        "max_gap_ms",
-        "jitter_ms",
-        "max_jitter_ms",
-        "mean_jitter_ms",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    for m in METHODS {
-        for f in ["last", "min", "mean", "max", "samples"] {
-            header.push(if f == "samples" {
-                format!("rtt_{m}_samples")
-            } else {
-                format!("rtt_{m}_{f}_ms")
-            });
-        }
-    }
-    header.extend(
-        [
-            "remote_fraction_lost",
-            "remote_cumulative_lost",
-            "remote_ext_highest_seq",
-            "remote_jitter_ms",
-            "remote_reports",
-            "loss_upstream",
-            "loss_downstream",
-            "cname",
-            "ended_by",
-            "srtcp",
-        ]
-        .iter()
-        .map(|s| s.to_string()),
-    );
-    writeln!(out, "{}", header.join(","))?;
-    for r in &report.streams {
+pub fn write_csv(streams: &[&StreamRecord], out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "{}", CSV_COLUMNS.join(","))?;
+    for r in streams {
         writeln!(out, "{}", row(r).join(","))?;
     }
     Ok(())
@@ -83,6 +58,7 @@ fn row(r: &StreamRecord) -> Vec<String> {
         r.last_seen.clone(),
         r.expected.to_string(),
         r.lost.to_string(),
+        r.missing.to_string(),
         r.duplicates.to_string(),
         r.reordered.to_string(),
         r.seq_restarts.to_string(),
@@ -100,6 +76,8 @@ fn row(r: &StreamRecord) -> Vec<String> {
         v.push(o(s.map(|s| s.samples)));
     }
     let rem = r.remote.as_ref();
+    let snd = r.sender.as_ref();
+    let fb = &r.feedback;
     v.extend([
         o(rem.map(|x| x.fraction_lost)),
         o(rem.map(|x| x.cumulative_lost)),
@@ -108,9 +86,20 @@ fn row(r: &StreamRecord) -> Vec<String> {
         o(rem.map(|x| x.reports)),
         o(r.loss_upstream),
         o(r.loss_downstream),
+        o(snd.map(|x| x.sender_reports)),
+        o(snd.map(|x| x.packet_count)),
+        o(snd.map(|x| x.octet_count)),
+        fb.nacks.to_string(),
+        fb.nack_packets.to_string(),
+        fb.plis.to_string(),
+        fb.firs.to_string(),
+        o(fb.remb_bps),
+        fb.transport_cc.to_string(),
         quote(r.cname.as_deref().unwrap_or("")),
         r.ended_by.to_string(),
         r.srtcp.to_string(),
+        r.probe_dropped.to_string(),
+        r.probe_drop.to_string(),
     ]);
     v
 }
@@ -120,5 +109,23 @@ fn quote(s: &str) -> String {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_has_every_column() {
+        let r = crate::export::test_record();
+        assert_eq!(row(&r).len(), CSV_COLUMNS.len());
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote("a,b"), "\"a,b\"");
+        assert_eq!(quote("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(quote("plain"), "plain");
     }
 }

@@ -4,11 +4,14 @@
 //! change. CSV flattens each stream to one row with the same names as the JSON keys
 //! (`rtt_ms.capture_point.last` becomes `rtt_capture_point_last_ms`).
 
+mod codec;
 mod csv;
+pub mod select;
 mod table;
 
-pub use self::csv::write_csv;
-pub use table::write_table;
+pub use self::csv::{write_csv, CSV_COLUMNS};
+pub use select::{Filter, Selection, SortKey};
+pub use table::{write_table, LEGEND};
 
 use crate::replay::Report;
 use std::io::Write;
@@ -21,16 +24,38 @@ pub enum Format {
     Csv,
 }
 
-/// Write `report` in `format`.
-pub fn write(report: &Report, format: Format, out: &mut dyn Write) -> std::io::Result<()> {
+/// Write `report` in `format`, showing the streams `sel` selects (the summary is always the
+/// whole capture's). `legend` prints the table's full legend instead of its one-line footer.
+pub fn write(
+    report: &Report,
+    format: Format,
+    sel: &Selection,
+    legend: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     match format {
-        Format::Table => write_table(report, out),
+        Format::Table => write_table(report, sel, legend, out),
         Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, report)?;
+            if sel.is_all() {
+                serde_json::to_writer_pretty(&mut *out, report)?;
+            } else {
+                let shown = Shown {
+                    summary: &report.summary,
+                    streams: sel.apply(report),
+                };
+                serde_json::to_writer_pretty(&mut *out, &shown)?;
+            }
             writeln!(out)
         }
-        Format::Csv => write_csv(report, out),
+        Format::Csv => write_csv(&sel.apply(report), out),
     }
+}
+
+/// A report with only the selected streams, serialised like [`Report`].
+#[derive(serde::Serialize)]
+struct Shown<'a> {
+    summary: &'a crate::replay::Summary,
+    streams: Vec<&'a crate::engine::record::StreamRecord>,
 }
 
 /// A float with a fixed number of decimals, or `-` when absent.

@@ -145,7 +145,11 @@ impl Worker {
             match *ev {
                 Event::Rtp { frame, meta, .. } => {
                     self.engine.set_frame(frame);
+                    let created = self.engine.counters().streams_created;
                     self.engine.on_rtp_meta(now, &meta);
+                    if self.engine.counters().streams_created != created {
+                        self.log_start(&meta);
+                    }
                 }
                 Event::Rtcp {
                     frame,
@@ -200,6 +204,19 @@ impl Worker {
         if let Some(f) = &mut self.forward {
             f.ended(&finished);
         }
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            for (_, r) in &finished {
+                tracing::debug!(
+                    src = %self.shown(&r.src),
+                    dst = %self.shown(&r.dst),
+                    ssrc = %format_args!("0x{:08X}", r.ssrc),
+                    packets = r.packets,
+                    missing = r.missing,
+                    ended_by = r.ended_by,
+                    "stream ended"
+                );
+            }
+        }
         let Some((out, tx)) = self
             .records
             .as_ref()
@@ -220,6 +237,27 @@ impl Worker {
                 self.records_dropped += 1;
             }
         }
+    }
+
+    /// Debug log of a stream that just passed RFC 3550 A.1 probation.
+    fn log_start(&self, meta: &crate::engine::RtpMeta) {
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug!(
+                src = %self.shown(&meta.src.to_string()),
+                dst = %self.shown(&meta.dst.to_string()),
+                ssrc = %format_args!("0x{:08X}", meta.ssrc),
+                pt = meta.pt,
+                "stream started"
+            );
+        }
+    }
+
+    /// An address as the exporter's privacy settings (`address_labels`) show it; as is
+    /// without an exporter (a replay).
+    fn shown(&self, addr: &str) -> String {
+        self.agg
+            .as_ref()
+            .map_or_else(|| addr.to_string(), |a| a.labeller().address(addr))
     }
 
     /// Publish the live streams, counters and (with labels) the exporter aggregates; the

@@ -4,7 +4,8 @@
 //! draft-ietf-opsawg-pcap) has one link type per file and either microsecond
 //! (`0xa1b2c3d4`) or nanosecond (`0xa1b23c4d`) timestamps. pcapng (draft-ietf-opsawg-pcapng)
 //! has one Interface Description Block per link type, so mixed link types fit in one file;
-//! we always write `if_tsresol = 9` (nanoseconds) so timestamps survive exactly.
+//! we write `if_tsresol = 9` (nanoseconds) unless told otherwise, so timestamps survive exactly;
+//! other resolutions and `if_tsoffset` exist to test readers.
 //! Everything is written little-endian. Frames longer than the snap length are cut, keeping the
 //! original length, which is how real captures look when `-s` is small.
 //!
@@ -100,7 +101,17 @@ impl<W: Write> PcapWriter<W> {
 #[derive(Debug)]
 pub struct PcapngWriter<W: Write> {
     w: W,
-    snaplens: Vec<u32>,
+    ifaces: Vec<Iface>,
+}
+
+/// What an interface's EPBs need: the snap length and how its timestamps count.
+#[derive(Debug, Clone, Copy)]
+struct Iface {
+    snaplen: u32,
+    /// Timestamp units per second (`if_tsresol`).
+    units: u64,
+    /// `if_tsoffset` in nanoseconds.
+    offset_ns: i128,
 }
 
 impl<W: Write> PcapngWriter<W> {
@@ -117,28 +128,61 @@ impl<W: Write> PcapngWriter<W> {
         w.write_all(&b)?;
         Ok(PcapngWriter {
             w,
-            snaplens: Vec::new(),
+            ifaces: Vec::new(),
         })
     }
 
     /// Add an interface (IDB) with nanosecond timestamps; returns its interface id.
     pub fn add_interface(&mut self, linktype: u32, snaplen: u32) -> io::Result<u32> {
-        let mut b = Vec::with_capacity(32);
+        self.add_interface_with(linktype, snaplen, 9, None)
+    }
+
+    /// Add an interface whose timestamps count units of `tsresol` (the `if_tsresol` byte:
+    /// 10^-n seconds, or 2^-n with the high bit set; 0..=9 and 0x80..=0x9E are supported) from
+    /// `tsoffset_secs` (`if_tsoffset`, seconds added to every timestamp) when given. Frames
+    /// keep their true times: [`write_frame`](Self::write_frame) converts.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a resolution outside those ranges.
+    pub fn add_interface_with(
+        &mut self,
+        linktype: u32,
+        snaplen: u32,
+        tsresol: u8,
+        tsoffset_secs: Option<i64>,
+    ) -> io::Result<u32> {
+        let units: u64 = match tsresol {
+            0..=9 => 10u64.pow(u32::from(tsresol)),
+            0x80..=0x9E => 1u64 << (tsresol & 0x7F),
+            _ => return Err(io::Error::new(io::ErrorKind::InvalidInput, "tsresol")),
+        };
+        let len: u32 = 32 + if tsoffset_secs.is_some() { 12 } else { 0 };
+        let mut b = Vec::with_capacity(len as usize);
         b.extend_from_slice(&1u32.to_le_bytes());
-        b.extend_from_slice(&32u32.to_le_bytes());
+        b.extend_from_slice(&len.to_le_bytes());
         b.extend_from_slice(&(linktype as u16).to_le_bytes());
         b.extend_from_slice(&0u16.to_le_bytes());
         b.extend_from_slice(&snaplen.to_le_bytes());
-        // if_tsresol (code 9, length 1): 9 = 10^-9 s, padded to 4 bytes.
+        // if_tsresol (code 9, length 1), padded to 4 bytes.
         b.extend_from_slice(&9u16.to_le_bytes());
         b.extend_from_slice(&1u16.to_le_bytes());
-        b.extend_from_slice(&[9, 0, 0, 0]);
+        b.extend_from_slice(&[tsresol, 0, 0, 0]);
+        if let Some(off) = tsoffset_secs {
+            // if_tsoffset (code 14, length 8): seconds, signed 64-bit.
+            b.extend_from_slice(&14u16.to_le_bytes());
+            b.extend_from_slice(&8u16.to_le_bytes());
+            b.extend_from_slice(&off.to_le_bytes());
+        }
         // opt_endofopt
         b.extend_from_slice(&[0, 0, 0, 0]);
-        b.extend_from_slice(&32u32.to_le_bytes());
+        b.extend_from_slice(&len.to_le_bytes());
         self.w.write_all(&b)?;
-        self.snaplens.push(snaplen);
-        Ok(self.snaplens.len() as u32 - 1)
+        self.ifaces.push(Iface {
+            snaplen,
+            units,
+            offset_ns: i128::from(tsoffset_secs.unwrap_or(0)) * 1_000_000_000,
+        });
+        Ok(self.ifaces.len() as u32 - 1)
     }
 
     /// Append one Enhanced Packet Block on interface `if_id`, cut to that interface's snap length.
@@ -146,14 +190,16 @@ impl<W: Write> PcapngWriter<W> {
     /// # Errors
     /// `InvalidInput` if `if_id` was not returned by [`add_interface`](Self::add_interface).
     pub fn write_frame(&mut self, if_id: u32, ts_ns: i64, data: &[u8]) -> io::Result<()> {
-        let snaplen = *self
-            .snaplens
+        let iface = *self
+            .ifaces
             .get(if_id as usize)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "unknown interface"))?;
-        let incl = data.len().min(snaplen as usize);
+        let incl = data.len().min(iface.snaplen as usize);
         let padded = (incl + 3) & !3;
         let total = 32 + padded as u32;
-        let ts = ts_ns as u64;
+        // Units since the interface's offset (rounded down); 64 bits as the format has.
+        let since = i128::from(ts_ns) - iface.offset_ns;
+        let ts = (since * i128::from(iface.units)).div_euclid(1_000_000_000) as u64;
         let mut h = [0u8; 28];
         h[0..4].copy_from_slice(&6u32.to_le_bytes());
         h[4..8].copy_from_slice(&total.to_le_bytes());
