@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+pub mod redact;
 pub mod reload;
 pub mod sinks;
 pub use reload::{diff, Change};

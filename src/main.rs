@@ -94,6 +94,21 @@ enum Command {
     Validate {
         #[arg(long)]
         config: PathBuf,
+        /// Also try every sink (reachable, TLS, authenticated, table or path accepted; bounded
+        /// timeouts) and say per sink what is wrong; exit 1 if any sink fails.
+        #[arg(long)]
+        connect: bool,
+    },
+    /// Send a sink's dead-letter batches (rejected for good by its store, kept in
+    /// `<state_dir>/<sink>.dead-letter/`) again, through the sink as the configuration now
+    /// says: run it after fixing the configuration. Exit 1 if a batch still fails (it and the
+    /// later ones stay).
+    Resend {
+        #[arg(long)]
+        config: PathBuf,
+        /// The sink's name (its `name`, or its type when unnamed).
+        #[arg(long)]
+        sink: String,
     },
 }
 
@@ -269,9 +284,12 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate { config } => match Config::load_settings(&config) {
-            Ok(_) => {
+        Command::Validate { config, connect } => match Config::load_settings(&config) {
+            Ok(settings) => {
                 println!("{}: ok", config.display());
+                if connect && !forward::check::report(&settings.sinks) {
+                    return Ok(ExitCode::from(1));
+                }
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {
@@ -279,6 +297,19 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(1))
             }
         },
+        Command::Resend { config, sink } => {
+            let s = Config::load_settings(&config)?;
+            match forward::deadletter::resend_sink(&s.sinks, &s.records.state_dir(), &sink) {
+                Ok(done) => {
+                    println!("{done}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("rtcprobe: {e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
     }
 }
 

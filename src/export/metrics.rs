@@ -339,13 +339,15 @@ fn sinks(o: &mut Out<'_>, sinks: &[SinkView]) {
         })
         .collect();
     type Field = fn(&crate::forward::Stats) -> u64;
-    let fields: [(Metric, Field); 6] = [
+    let fields: [(Metric, Field); 8] = [
         (names::FORWARD_SENT, |s| s.sent),
         (names::FORWARD_FAILED, |s| s.failed),
         (names::FORWARD_RETRIED, |s| s.retried),
         (names::FORWARD_DROPPED, |s| s.dropped),
         (names::FORWARD_BUFFERED, |s| s.buffered_bytes),
         (names::FORWARD_LAST_SUCCESS, |s| s.last_success_secs),
+        (names::FORWARD_DEAD_LETTERED, |s| s.dead_lettered),
+        (names::FORWARD_DEAD_LETTER_BYTES, |s| s.dead_letter_bytes),
     ];
     for (m, f) in fields {
         o.family(&m);

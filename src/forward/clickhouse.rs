@@ -11,6 +11,7 @@
 use super::delivery::{Outcome, Service};
 use super::http::Client;
 use super::tls::TlsError;
+use crate::config::redact::Secrets;
 use crate::config::HttpConfig;
 
 pub struct ClickHouse {
@@ -27,7 +28,7 @@ impl ClickHouse {
             query.replace(' ', "%20")
         );
         Ok(ClickHouse {
-            client: Client::new(h)?,
+            client: Client::new(h)?.redacting(Secrets::of_http(&url, h)),
             url,
         })
     }

@@ -30,6 +30,7 @@ use super::delivery::{Outcome, Service};
 use super::http::Client;
 use super::prompb::{self, Label, Sample, Series};
 use super::record::Record;
+use crate::config::redact::Secrets;
 use crate::config::HttpConfig;
 use std::collections::BTreeMap;
 
@@ -58,7 +59,7 @@ impl RemoteWrite {
         h: &HttpConfig,
     ) -> Result<RemoteWrite, super::tls::TlsError> {
         Ok(RemoteWrite {
-            client: Client::new(h)?,
+            client: Client::new(h)?.redacting(Secrets::of_http(url, h)),
             url: url.to_string(),
             stamp,
             address_labels,
