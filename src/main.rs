@@ -131,7 +131,8 @@ fn init_logging() -> SetLogLevel {
     use std::io::IsTerminal;
     use tracing_subscriber::prelude::*;
     use tracing_subscriber::{fmt, reload, EnvFilter};
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter =
+        quiet_ureq(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")));
     let (filter, handle) = reload::Layer::new(filter);
     // Under systemd, journald stamps every line: no second timestamp.
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
@@ -149,9 +150,18 @@ fn init_logging() -> SetLogLevel {
             .init();
     }
     Box::new(move |spec: &str| {
-        let f = EnvFilter::try_new(spec).map_err(|e| e.to_string())?;
+        let f = quiet_ureq(EnvFilter::try_new(spec).map_err(|e| e.to_string())?);
         handle.reload(f).map_err(|e| e.to_string())
     })
+}
+
+/// ureq logs every request's URL, query string included (a ClickHouse `password=`), at debug
+/// level: its logs are capped at info, whatever the filter says (src/config/redact.rs).
+fn quiet_ureq(f: tracing_subscriber::EnvFilter) -> tracing_subscriber::EnvFilter {
+    match "ureq=info".parse() {
+        Ok(d) => f.add_directive(d),
+        Err(_) => f,
+    }
 }
 
 fn load_settings(path: Option<&PathBuf>) -> Result<Settings, ConfigError> {
@@ -265,10 +275,10 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
             };
             if let Some(f) = forwarder {
                 for s in f.finish() {
-                    if s.failed + s.dropped > 0 || s.buffered_bytes > 0 {
+                    if s.failed + s.dropped + s.dead_lettered > 0 || s.buffered_bytes > 0 {
                         eprintln!(
-                            "rtcprobe: sink {}: {} sent, {} failed, {} retried, {} dropped, {} bytes left buffered",
-                            s.name, s.sent, s.failed, s.retried, s.dropped, s.buffered_bytes
+                            "rtcprobe: sink {}: {} sent, {} failed, {} retried, {} dropped, {} dead-lettered, {} bytes left buffered",
+                            s.name, s.sent, s.failed, s.retried, s.dropped, s.dead_lettered, s.buffered_bytes
                         );
                     }
                 }

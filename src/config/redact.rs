@@ -88,6 +88,29 @@ fn secret_param(name: &str) -> bool {
     .any(|w| n.contains(w))
 }
 
+/// `url` without its userinfo, and the userinfo's user and password (percent-decoded; the
+/// password empty when absent): the HTTP client sends them as basic authentication itself, so
+/// that the URL it hands to its HTTP library, which logs URLs at debug level, holds no
+/// credentials.
+pub fn split_userinfo(url: &str) -> (String, Option<(String, String)>) {
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => return (url.to_string(), None),
+    };
+    let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(auth_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            (
+                format!("{scheme}{host}{tail}"),
+                Some((percent_decode(user), percent_decode(password))),
+            )
+        }
+        None => (url.to_string(), None),
+    }
+}
+
 /// The secret strings of a URL: the userinfo's password (or the whole userinfo when it has
 /// none), and secret query values, raw and percent-decoded.
 fn url_secrets(url: &str, out: &mut Vec<String>) {
@@ -223,6 +246,21 @@ mod tests {
         assert_eq!(
             safe("http://127.0.0.1:9090/api/v1/write"),
             "http://127.0.0.1:9090/api/v1/write"
+        );
+    }
+
+    #[test]
+    fn userinfo_is_split_off() {
+        assert_eq!(
+            split_userinfo("https://u%40x:p%3Aw@h:1/a?b=c"),
+            (
+                "https://h:1/a?b=c".to_string(),
+                Some(("u@x".to_string(), "p:w".to_string()))
+            )
+        );
+        assert_eq!(
+            split_userinfo("http://h/a@b"),
+            ("http://h/a@b".to_string(), None)
         );
     }
 

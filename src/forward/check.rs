@@ -29,16 +29,29 @@ pub type Verdict = Result<String, String>;
 pub fn report(sinks: &[SinkConfig]) -> bool {
     let mut ok = true;
     for cfg in sinks {
-        let (name, kind) = (cfg.name(), cfg.kind());
+        let (name, kind, at) = (cfg.name(), cfg.kind(), target(cfg));
         match check(cfg) {
-            Ok(what) => println!("sink {name} ({kind}): ok: {what}"),
+            Ok(what) => println!("sink {name} ({kind}): ok: {what} [{at}]"),
             Err(why) => {
                 ok = false;
-                eprintln!("sink {name} ({kind}): FAILED: {why}");
+                eprintln!("sink {name} ({kind}): FAILED: {why} [{at}]");
             }
         }
     }
     ok
+}
+
+/// Where a sink sends, for people: its URL (redacted), address or file.
+pub fn target(cfg: &SinkConfig) -> String {
+    match cfg {
+        SinkConfig::File { path, .. } => path.clone(),
+        SinkConfig::Clickhouse { url, .. } | SinkConfig::PrometheusRemoteWrite { url, .. } => {
+            SafeUrl(url).to_string()
+        }
+        SinkConfig::Hep {
+            address, transport, ..
+        } => format!("{transport} {address}"),
+    }
 }
 
 /// Check one sink (module doc).
@@ -48,8 +61,8 @@ pub fn check(cfg: &SinkConfig) -> Verdict {
         SinkConfig::File { path, .. } => file(std::path::Path::new(path)),
         SinkConfig::Clickhouse {
             url, table, http, ..
-        } => clickhouse(url, table, http, &secrets),
-        SinkConfig::PrometheusRemoteWrite { url, http, .. } => remote_write(url, http, &secrets),
+        } => clickhouse(url, table, http),
+        SinkConfig::PrometheusRemoteWrite { url, http, .. } => remote_write(url, http),
         SinkConfig::Hep {
             address, transport, ..
         } => hep(address, transport),
@@ -127,8 +140,8 @@ fn connect(host: &str, port: u16) -> Result<SocketAddr, String> {
     Err(last)
 }
 
-/// The sink's HTTP client, its timeout bounded by [`TIMEOUT`].
-fn client(h: &HttpConfig, secrets: &Secrets) -> Result<Client, String> {
+/// The sink's HTTP client and the URL to request, its timeout bounded by [`TIMEOUT`].
+fn client(url: &str, h: &HttpConfig) -> Result<(Client, String), String> {
     let secs = match h.timeout_secs {
         0 => TIMEOUT.as_secs(),
         s => s.min(TIMEOUT.as_secs()),
@@ -137,17 +150,16 @@ fn client(h: &HttpConfig, secrets: &Secrets) -> Result<Client, String> {
         timeout_secs: secs,
         ..h.clone()
     };
-    Client::new(&h)
-        .map(|c| c.redacting(secrets.clone()))
-        .map_err(|e| format!("http.{e}"))
+    Client::for_url(&h, url).map_err(|e| format!("http.{e}"))
 }
 
 /// TCP, then the client; what both HTTP sinks start with.
-fn reach(url: &str, h: &HttpConfig, secrets: &Secrets) -> Result<(SocketAddr, Client), String> {
+fn reach(url: &str, h: &HttpConfig) -> Result<(SocketAddr, Client, String), String> {
     let (host, port) =
         authority(url).ok_or_else(|| format!("cannot read the URL {}", SafeUrl(url)))?;
     let addr = connect(&host, port)?;
-    Ok((addr, client(h, secrets)?))
+    let (c, bare) = client(url, h)?;
+    Ok((addr, c, bare))
 }
 
 /// A transport error after the TCP connect succeeded: for `https://`, the TLS handshake.
@@ -178,15 +190,14 @@ fn auth_refused(code: u16, body: &str) -> bool {
         .any(|w| body.contains(w))
 }
 
-fn clickhouse(url: &str, table: &str, h: &HttpConfig, secrets: &Secrets) -> Verdict {
-    let (addr, c) = reach(url, h, secrets)?;
-    let base = format!("{}/", url.trim_end_matches('/'));
+fn clickhouse(url: &str, table: &str, h: &HttpConfig) -> Verdict {
+    let (addr, c, bare) = reach(url, h)?;
+    let base = format!("{}/", bare.trim_end_matches('/'));
     let q = format!("EXISTS TABLE {table}");
     match c.request("POST", &base, &[], q.as_bytes()) {
-        Reply::Ok(answer) if answer == "1" => Ok(format!(
-            "{} reachable, authenticated, table {table} exists",
-            SafeUrl(url)
-        )),
+        Reply::Ok(answer) if answer == "1" => {
+            Ok(format!("reachable, authenticated, table {table} exists"))
+        }
         Reply::Ok(answer) if answer == "0" => Err(format!(
             "table {table} does not exist (create it: sql/clickhouse/rtcprobe_records.sql), \
              or fix `table`"
@@ -205,8 +216,8 @@ fn clickhouse(url: &str, table: &str, h: &HttpConfig, secrets: &Secrets) -> Verd
     }
 }
 
-fn remote_write(url: &str, h: &HttpConfig, secrets: &Secrets) -> Verdict {
-    let (addr, c) = reach(url, h, secrets)?;
+fn remote_write(url: &str, h: &HttpConfig) -> Verdict {
+    let (addr, c, bare) = reach(url, h)?;
     // An empty WriteRequest (no series), snappy-compressed: accepted and stores nothing.
     let body = super::prompb::compressed(&[]).map_err(|e| format!("snappy: {e}"))?;
     let headers = [
@@ -214,11 +225,8 @@ fn remote_write(url: &str, h: &HttpConfig, secrets: &Secrets) -> Verdict {
         ("Content-Type", "application/x-protobuf"),
         ("X-Prometheus-Remote-Write-Version", "0.1.0"),
     ];
-    match c.request("POST", url, &headers, &body) {
-        Reply::Ok(_) => Ok(format!(
-            "{} reachable, authenticated, accepts remote write",
-            SafeUrl(url)
-        )),
+    match c.request("POST", &bare, &headers, &body) {
+        Reply::Ok(_) => Ok("reachable, authenticated, accepts remote write".to_string()),
         Reply::Status(code, body) if code == 401 || code == 403 => Err(format!(
             "authentication failed (HTTP {code}: {body}): check http.username/http.password \
              or http.bearer_token"

@@ -11,7 +11,6 @@
 use super::delivery::{Outcome, Service};
 use super::http::Client;
 use super::tls::TlsError;
-use crate::config::redact::Secrets;
 use crate::config::HttpConfig;
 
 pub struct ClickHouse {
@@ -22,15 +21,13 @@ pub struct ClickHouse {
 impl ClickHouse {
     pub fn new(url: &str, table: &str, h: &HttpConfig) -> Result<ClickHouse, TlsError> {
         let query = format!("INSERT INTO {table} FORMAT JSONEachRow");
+        let (client, base) = Client::for_url(h, url)?;
         let url = format!(
             "{}/?date_time_input_format=best_effort&input_format_skip_unknown_fields=1&query={}",
-            url.trim_end_matches('/'),
+            base.trim_end_matches('/'),
             query.replace(' ', "%20")
         );
-        Ok(ClickHouse {
-            client: Client::new(h)?.redacting(Secrets::of_http(&url, h)),
-            url,
-        })
+        Ok(ClickHouse { client, url })
     }
 }
 

@@ -57,6 +57,19 @@ impl Client {
         })
     }
 
+    /// The client of one sink's `url`, and the URL to request: without its userinfo, which
+    /// becomes basic authentication unless `[sinks.http]` sets some (so that no URL given to
+    /// ureq, which logs them at debug level, holds a password), and masking the sink's secrets
+    /// in every message.
+    pub fn for_url(h: &HttpConfig, url: &str) -> Result<(Client, String), super::tls::TlsError> {
+        let mut c = Client::new(h)?.redacting(Secrets::of_http(url, h));
+        let (bare, userinfo) = crate::config::redact::split_userinfo(url);
+        if let (None, Some((u, p))) = (&c.auth, userinfo) {
+            c.auth = Some(format!("Basic {}", base64(format!("{u}:{p}").as_bytes())));
+        }
+        Ok((c, bare))
+    }
+
     /// Mask these secrets in every message (the sink's, [`Secrets::of_http`]).
     pub fn redacting(mut self, secrets: Secrets) -> Client {
         self.secrets = secrets;

@@ -30,7 +30,6 @@ use super::delivery::{Outcome, Service};
 use super::http::Client;
 use super::prompb::{self, Label, Sample, Series};
 use super::record::Record;
-use crate::config::redact::Secrets;
 use crate::config::HttpConfig;
 use std::collections::BTreeMap;
 
@@ -58,9 +57,10 @@ impl RemoteWrite {
         address_labels: bool,
         h: &HttpConfig,
     ) -> Result<RemoteWrite, super::tls::TlsError> {
+        let (client, url) = Client::for_url(h, url)?;
         Ok(RemoteWrite {
-            client: Client::new(h)?.redacting(Secrets::of_http(url, h)),
-            url: url.to_string(),
+            client,
+            url,
             stamp,
             address_labels,
             last_now_ms: 0,
