@@ -58,6 +58,7 @@ pub fn pipeline_options(s: &Settings, overflow: Overflow, end: EndReason) -> Opt
         overflow,
         end_reason: end,
         labels: None,
+        ended_linger: Duration::from_secs(s.exporter.ended_series_linger_secs),
     }
 }
 

@@ -374,6 +374,13 @@ impl Stream {
             last_seen: rfc3339_micros(self.last_seen),
             expected: self.seq.expected(),
             lost: self.seq.lost() - probe_dropped,
+            // Live: only what can no longer arrive; ended: everything. Less every packet the
+            // probe dropped (live, some may not be settled yet): never above the final value.
+            lost_settled: match ended_by {
+                EndReason::Active => self.seq.lost_settled(),
+                _ => self.seq.lost_final(),
+            }
+            .saturating_sub(self.probe_dropped),
             duplicates: self.seq.duplicates(),
             reordered: self.seq.reordered(),
             seq_restarts: self.seq.restarts(),

@@ -424,7 +424,11 @@ fn per_stream(
     sc: &Scrape<'_>,
     shards: &[std::sync::Arc<crate::pipeline::snapshot::ShardSnapshot>],
 ) -> u64 {
-    let mut all: Vec<&(u64, StreamRecord)> = shards.iter().flat_map(|s| &s.streams).collect();
+    // Live streams, and ended ones for their linger with their final values.
+    let mut all: Vec<&(u64, StreamRecord)> = shards
+        .iter()
+        .flat_map(|s| s.streams.iter().chain(&s.ended))
+        .collect();
     let total = all.len();
     if total > sc.max_stream_series {
         all.select_nth_unstable_by_key(sc.max_stream_series, |(order, _)| *order);

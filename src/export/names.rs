@@ -48,7 +48,7 @@ metrics! {
     RTP_BYTES = "rtcprobe_rtp_bytes_total", Counter,
         "UDP payload bytes of RTP packets received.";
     RTP_LOST = "rtcprobe_rtp_lost_packets_total", Counter,
-        "RTP packets missing at the probe (RFC 3550 A.3 expected minus received, per stream, not below 0).";
+        "RTP sequence numbers missing at the probe that can no longer arrive (duplicates not subtracted).";
     RTP_LOST_UPSTREAM = "rtcprobe_rtp_lost_upstream_packets_total", Counter,
         "RTP packets lost before the probe, of streams with receiver reports.";
     RTP_LOST_DOWNSTREAM = "rtcprobe_rtp_lost_downstream_packets_total", Counter,
