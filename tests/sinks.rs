@@ -7,13 +7,14 @@
 //!    directory, `/metrics` counts them, and `rtcprobe resend` delivers them once the table is
 //!    fixed;
 //! 3. `validate --connect` names the failing sink and the reason for a closed port, a wrong
-//!    table, a wrong password and https to a plain-HTTP server.
+//!    table, a wrong password and https to a plain-HTTP server; for remote write (a real
+//!    VictoriaMetrics), a wrong path.
 //!
-//! Skips with `skipped: ...` when the server is not installed, except under CI=true.
+//! Skips with `skipped: ...` when a server is not installed, except under CI=true.
 
 mod common;
 
-use common::{bin, free_port, have, http_get, wait_for, ClickHouse, TempDir, CLICKHOUSE};
+use common::{bin, free_port, have, http_get, wait_for, ClickHouse, Proc, TempDir, CLICKHOUSE};
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -396,4 +397,59 @@ fn validate_connect_names_each_failing_sink_and_why() {
     }
     assert!(!format!("{stdout}{stderr}").contains(password));
     eprintln!("{stdout}{stderr}");
+}
+
+#[test]
+fn validate_connect_names_a_wrong_remote_write_path() {
+    const VM: &str = "/usr/bin/victoria-metrics";
+    if !have(VM, "victoria-metrics") {
+        return;
+    }
+    let tmp = TempDir::new("sinks-connect-rw");
+    let dir = &tmp.0;
+    let port = free_port();
+    let _vm = Proc::spawn(Command::new(VM).args([
+        &format!("-storageDataPath={}/vm", dir.display()),
+        &format!("-httpListenAddr=127.0.0.1:{port}"),
+    ]));
+    wait_for("victoria-metrics ready", Duration::from_secs(60), || {
+        http_get(&format!("http://127.0.0.1:{port}/health")).ok()
+    });
+    let sink = |name: &str, url: &str| {
+        format!(
+            "[[sinks]]\ntype = \"prometheus_remote_write\"\nname = \"{name}\"\nurl = \"{url}\"\n"
+        )
+    };
+    let cfg = config(
+        dir,
+        "rtcprobe.toml",
+        &[
+            sink("good", &format!("http://127.0.0.1:{port}/api/v1/write")),
+            sink("path", &format!("http://127.0.0.1:{port}/api/v1/wrte")),
+            sink("tls", &format!("https://127.0.0.1:{port}/api/v1/write")),
+        ]
+        .concat(),
+    );
+    let out = bin()
+        .args(["validate", "--connect", "--config"])
+        .arg(&cfg)
+        .output()
+        .expect("validate --connect");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("sink good (prometheus_remote_write): ok: "),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("sink path (prometheus_remote_write): FAILED: the path of"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("sink tls (prometheus_remote_write): FAILED: TLS handshake"),
+        "{stderr}"
+    );
 }

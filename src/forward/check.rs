@@ -236,7 +236,8 @@ fn remote_write(url: &str, h: &HttpConfig) -> Verdict {
         {
             Err(format!(
                 "the path of {} is not a remote-write endpoint (HTTP {code}: {body}): \
-                 Prometheus uses /api/v1/write, VictoriaMetrics /api/v1/write",
+                 Prometheus and VictoriaMetrics take /api/v1/write, Mimir and Cortex \
+                 /api/v1/push",
                 SafeUrl(url)
             ))
         }
