@@ -215,6 +215,48 @@ impl Secrets {
     }
 }
 
+/// Credentials masked: `Debug` is what a stray `{:?}` in a log line would print.
+impl fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = |v: &Option<String>| v.as_ref().map(|_| MASK);
+        f.debug_struct("HttpConfig")
+            .field("username", &self.username)
+            .field("password", &set(&self.password))
+            .field("bearer_token", &set(&self.bearer_token))
+            .field("timeout_secs", &self.timeout_secs)
+            .field("ca_file", &self.ca_file)
+            .field("cert_file", &self.cert_file)
+            .field("key_file", &self.key_file)
+            .finish()
+    }
+}
+
+/// Type, name and where it sends (URL masked); an HTTP sink's `[sinks.http]` as above.
+impl fmt::Debug for SinkConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("SinkConfig");
+        d.field("type", &self.kind()).field("name", &self.name());
+        match self {
+            SinkConfig::File { path, .. } => d.field("path", path),
+            SinkConfig::Clickhouse {
+                url, table, http, ..
+            } => d
+                .field("url", &SafeUrl(url).to_string())
+                .field("table", table)
+                .field("http", http),
+            SinkConfig::PrometheusRemoteWrite { url, http, .. } => d
+                .field("url", &SafeUrl(url).to_string())
+                .field("http", http),
+            SinkConfig::Hep {
+                address, password, ..
+            } => d
+                .field("address", address)
+                .field("password", &password.as_ref().map(|_| MASK)),
+        };
+        d.finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,6 +320,11 @@ mod tests {
             assert!(!out.contains(secret), "{out}");
         }
         assert!(out.contains("http://u:***@h:1/"), "{out}");
+        let debug = format!("{cfg:?}");
+        assert!(
+            !debug.contains("p%40ss") && !debug.contains("tk-123") && !debug.contains("qq1"),
+            "{debug}"
+        );
         assert_eq!(Secrets::of_url("http://h/").scrub("http://h/"), "http://h/");
     }
 }

@@ -45,8 +45,8 @@ impl RecordsConfig {
     }
 }
 
-/// One `[[sinks]]` table.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+/// One `[[sinks]]` table. Its `Debug` masks credentials (src/config/redact.rs).
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SinkConfig {
     /// NDJSON file, rotated by size and age.
@@ -168,7 +168,7 @@ impl Default for Delivery {
 
 /// HTTP settings: timeout, authentication and TLS (`https://` URLs, rustls; the trust rules
 /// are in src/forward/tls.rs).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Basic authentication (RFC 7617).
