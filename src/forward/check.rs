@@ -192,9 +192,10 @@ fn auth_refused(code: u16, body: &str) -> bool {
 
 fn clickhouse(url: &str, table: &str, h: &HttpConfig) -> Verdict {
     let (addr, c, bare) = reach(url, h)?;
-    let base = format!("{}/", bare.trim_end_matches('/'));
     let q = format!("EXISTS TABLE {table}");
-    match c.request("POST", &base, &[], q.as_bytes()) {
+    let endpoint =
+        super::clickhouse::with_params(&bare, &format!("query={}", q.replace(' ', "%20")));
+    match c.request("POST", &endpoint, &[], &[]) {
         Reply::Ok(answer) if answer == "1" => {
             Ok(format!("reachable, authenticated, table {table} exists"))
         }
