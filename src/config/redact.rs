@@ -292,6 +292,45 @@ mod tests {
     }
 
     #[test]
+    fn any_text_is_handled_and_generated_secrets_never_show() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rnd = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        let alphabet: Vec<char> = "ab:/@?#&=%.9-_é[]".chars().collect();
+        for _ in 0..5000 {
+            let junk: String = (0..rnd(40))
+                .map(|_| alphabet[rnd(alphabet.len())])
+                .collect();
+            let _ = (
+                SafeUrl(&junk).to_string(),
+                split_userinfo(&junk),
+                Secrets::of_url(&junk),
+            );
+            let secret = format!("Zq{}x", rnd(1_000_000));
+            let tail = if rnd(2) == 0 { "/p" } else { "" };
+            for url in [
+                format!("https://user:{secret}@h:1{tail}?{junk}"),
+                format!("http://{secret}@h{tail}#{junk}"),
+                format!("http://h/{tail}?a=1&api_key={secret}&b={junk}"),
+            ] {
+                let shown = SafeUrl(&url).to_string();
+                assert!(!shown.contains(&secret), "{url} -> {shown}");
+                let (bare, _) = split_userinfo(&url);
+                assert!(
+                    !Secrets::of_url(&url)
+                        .scrub(&format!("{url} {bare}"))
+                        .contains(&secret),
+                    "{url}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn userinfo_is_split_off() {
         assert_eq!(
             split_userinfo("https://u%40x:p%3Aw@h:1/a?b=c"),

@@ -261,6 +261,7 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
             failed = st.failed,
             retried = st.retried,
             dropped = st.dropped,
+            dead_lettered = st.dead_lettered,
             buffered_bytes = st.buffered_bytes,
             "sink stopped"
         );
