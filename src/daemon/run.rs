@@ -58,7 +58,12 @@ pub fn pipeline_options(s: &Settings, overflow: Overflow, end: EndReason) -> Opt
         overflow,
         end_reason: end,
         labels: None,
-        ended_linger: Duration::from_secs(s.exporter.ended_series_linger_secs),
+        // Only per-stream series show ended streams: without them, keep none.
+        ended_linger: if s.exporter.per_stream_series {
+            Duration::from_secs(s.exporter.ended_series_linger_secs)
+        } else {
+            Duration::ZERO
+        },
     }
 }
 
