@@ -25,6 +25,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The dead-letter directory of sink `name`.
 pub fn dir_for(state_dir: &Path, name: &str) -> PathBuf {
@@ -45,7 +46,12 @@ pub struct DeadLetter {
     files: VecDeque<File>,
     next_seq: u64,
     stats: Arc<SinkStats>,
+    /// When [`DeadLetter::refresh`] last looked at the directory.
+    checked: Instant,
 }
+
+/// How often a running sink notices files a `resend` took away (for its bytes gauge).
+const REFRESH: Duration = Duration::from_secs(5);
 
 impl DeadLetter {
     /// Open (creating) `dir` and account for the files already there.
@@ -66,6 +72,7 @@ impl DeadLetter {
             next_seq: files.last().map_or(1, |f| f.seq + 1),
             files: files.into(),
             stats,
+            checked: Instant::now(),
         };
         d.publish();
         Ok(d)
@@ -81,6 +88,17 @@ impl DeadLetter {
         self.stats
             .dead_letter_bytes
             .store(self.bytes(), Ordering::Relaxed);
+    }
+
+    /// Forget the files a `resend` has taken away meanwhile (at most every few seconds; the
+    /// sender calls it in its loop), so that the bytes gauge falls back to 0 after a resend.
+    pub fn refresh(&mut self) {
+        if self.files.is_empty() || self.checked.elapsed() < REFRESH {
+            return;
+        }
+        self.checked = Instant::now();
+        self.files.retain(|f| self.dir.join(name(f.seq)).exists());
+        self.publish();
     }
 
     /// Keep a rejected batch of `records` records, then enforce the bound.
@@ -256,8 +274,16 @@ mod tests {
         dl.put(&[b'x'; 30], 0).unwrap();
         assert_eq!(segments(&d).unwrap().len(), 1);
         // Reopened, the directory is accounted for and numbering continues.
-        let dl = DeadLetter::open(&d, 20, Arc::new(SinkStats::default())).unwrap();
+        let stats = Arc::new(SinkStats::default());
+        let mut dl = DeadLetter::open(&d, 20, Arc::clone(&stats)).unwrap();
         assert_eq!((dl.bytes(), dl.next_seq), (30, 5));
+        // A resend took the file away: the gauge follows at the next refresh.
+        for (_, p) in segments(&d).unwrap() {
+            fs::remove_file(p).unwrap();
+        }
+        dl.checked -= REFRESH;
+        dl.refresh();
+        assert_eq!(stats.dead_letter_bytes.load(Ordering::Relaxed), 0);
         let _ = fs::remove_dir_all(&d);
     }
 

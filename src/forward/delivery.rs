@@ -75,6 +75,9 @@ pub fn run(
             tracing::warn!(sink = name, "stopping with records still buffered on disk");
             return;
         }
+        if let Some(d) = dead.as_mut() {
+            d.refresh();
+        }
         if !has_batch || Instant::now() < next_try {
             std::thread::sleep(Duration::from_millis(20));
             continue;
