@@ -68,6 +68,7 @@ fn record(j: u32) -> StreamRecord {
         first_seen_ns: 0,
         last_seen_ns: 0,
         probe_drop_at_ns: None,
+        lost_settled: 0,
     }
 }
 

@@ -66,6 +66,7 @@ fn pipeline_replay(path: &Path, workers: usize) -> (u64, f64, usize) {
         overflow: Overflow::Wait,
         end_reason: EndReason::EndOfCapture,
         labels: None,
+        ended_linger: std::time::Duration::ZERO,
     };
     let stop = AtomicBool::new(false);
     let start = Instant::now();

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub mod redact;
 pub mod reload;
 pub mod sinks;
 pub use reload::{diff, Change};

@@ -126,6 +126,21 @@ enum Command {
         /// Configuration file (TOML). Default: /etc/rtcprobe/rtcprobe.toml when it exists.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Also try every sink (reachable, TLS, authenticated, table or path accepted; bounded
+        /// timeouts) and say per sink what is wrong; exit 1 if any sink fails.
+        #[arg(long)]
+        connect: bool,
+    },
+    /// Send a sink's dead-letter batches (rejected for good by its store, kept in
+    /// `<state_dir>/<sink>.dead-letter/`) again, through the sink as the configuration now
+    /// says: run it after fixing the configuration. Exit 1 if a batch still fails (it and the
+    /// later ones stay).
+    Resend {
+        #[arg(long)]
+        config: PathBuf,
+        /// The sink's name (its `name`, or its type when unnamed).
+        #[arg(long)]
+        sink: String,
     },
 }
 
@@ -174,7 +189,8 @@ fn generate_assets(dir: Option<PathBuf>) -> ExitCode {
 fn init_logging() -> SetLogLevel {
     use tracing_subscriber::prelude::*;
     use tracing_subscriber::{fmt, reload, EnvFilter};
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter =
+        quiet_ureq(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")));
     let (filter, handle) = reload::Layer::new(filter);
     // Under systemd, journald stamps every line: no second timestamp.
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
@@ -192,9 +208,18 @@ fn init_logging() -> SetLogLevel {
             .init();
     }
     Box::new(move |spec: &str| {
-        let f = EnvFilter::try_new(spec).map_err(|e| e.to_string())?;
+        let f = quiet_ureq(EnvFilter::try_new(spec).map_err(|e| e.to_string())?);
         handle.reload(f).map_err(|e| e.to_string())
     })
+}
+
+/// ureq logs every request's URL, query string included (a ClickHouse `password=`), at debug
+/// level: its logs are capped at info, whatever the filter says (src/config/redact.rs).
+fn quiet_ureq(f: tracing_subscriber::EnvFilter) -> tracing_subscriber::EnvFilter {
+    match "ureq=info".parse() {
+        Ok(d) => f.add_directive(d),
+        Err(_) => f,
+    }
 }
 
 fn load_settings(path: Option<&PathBuf>) -> Result<Settings, ConfigError> {
@@ -349,10 +374,10 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
             };
             if let Some(f) = forwarder {
                 for s in f.finish() {
-                    if s.failed + s.dropped > 0 || s.buffered_bytes > 0 {
+                    if s.failed + s.dropped + s.dead_lettered > 0 || s.buffered_bytes > 0 {
                         eprintln!(
-                            "rtcprobe: sink {}: {} sent, {} failed, {} retried, {} dropped, {} bytes left buffered",
-                            s.name, s.sent, s.failed, s.retried, s.dropped, s.buffered_bytes
+                            "rtcprobe: sink {}: {} sent, {} failed, {} retried, {} dropped, {} dead-lettered, {} bytes left buffered",
+                            s.name, s.sent, s.failed, s.retried, s.dropped, s.dead_lettered, s.buffered_bytes
                         );
                     }
                 }
@@ -376,7 +401,7 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate { config } => {
+        Command::Validate { config, connect } => {
             let Some(config) = rtcprobe::config::path(config) else {
                 println!(
                     "no --config and no {}: the built-in defaults apply (valid)",
@@ -384,13 +409,27 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                 );
                 return Ok(ExitCode::SUCCESS);
             };
-            validate(&config)
+            validate(&config, connect)
+        }
+        Command::Resend { config, sink } => {
+            let s = Config::load_settings(&config)?;
+            match forward::deadletter::resend_sink(&s.sinks, &s.records.state_dir(), &sink) {
+                Ok(done) => {
+                    println!("{done}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("rtcprobe: {e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
         }
     }
 }
 
 /// `validate`: every problem in one list (parse errors, then semantic ones), warnings apart.
-fn validate(config: &std::path::Path) -> anyhow::Result<ExitCode> {
+/// With `connect`, a valid file's sinks are then tried one by one (`forward::check`).
+fn validate(config: &std::path::Path, connect: bool) -> anyhow::Result<ExitCode> {
     let shown = config.display();
     let checked = rtcprobe::config::check::check_file(config);
     for w in &checked.warnings {
@@ -398,6 +437,12 @@ fn validate(config: &std::path::Path) -> anyhow::Result<ExitCode> {
     }
     if checked.problems.is_empty() {
         println!("{shown}: ok");
+        if connect {
+            let settings = Config::load_settings(config)?;
+            if !forward::check::report(&settings.sinks) {
+                return Ok(ExitCode::from(1));
+            }
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let n = checked.problems.len();

@@ -149,6 +149,12 @@ impl Run {
         }
     }
 
+    /// The live streams as they stand (`ended_by` = `active`): what `/metrics` shows of them
+    /// while a replay lingers after its last frame.
+    pub fn live_records(&self) -> Vec<(u64, StreamRecord)> {
+        self.engine.active_records()
+    }
+
     fn count_undecoded(&mut self, e: DecodeError) {
         *self.undecoded.entry(e.reason()).or_default() += 1;
     }

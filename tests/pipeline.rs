@@ -33,6 +33,7 @@ fn opts(workers: usize) -> Options {
         overflow: Overflow::Wait,
         end_reason: EndReason::EndOfCapture,
         labels: None,
+        ended_linger: Duration::ZERO,
     }
 }
 

@@ -113,7 +113,7 @@ fn rw_sink(name: &str, url: &str, http: &str) -> String {
 }
 
 /// The `rtcprobe: sink NAME: …` report of a replay as (sent, failed, retried, dropped).
-fn report(stderr: &str, name: &str) -> Option<(u64, u64, u64, u64)> {
+fn report(stderr: &str, name: &str) -> Option<(u64, u64, u64, u64, u64)> {
     let line = stderr
         .lines()
         .find_map(|l| l.strip_prefix(&format!("rtcprobe: sink {name}: ")))?;
@@ -122,7 +122,13 @@ fn report(stderr: &str, name: &str) -> Option<(u64, u64, u64, u64)> {
             .find_map(|p| p.strip_suffix(what))
             .and_then(|n| n.trim().parse().ok())
     };
-    Some((n(" sent")?, n(" failed")?, n(" retried")?, n(" dropped")?))
+    Some((
+        n(" sent")?,
+        n(" failed")?,
+        n(" retried")?,
+        n(" dropped")?,
+        n(" dead-lettered")?,
+    ))
 }
 
 /// (ssrc, interval_end ms, packets) of every record: what `rtcprobe_stream_packets_total`
@@ -228,14 +234,18 @@ fn remote_write_over_tls_with_basic_and_bearer_auth() {
     for name in ["basic", "bearer"] {
         assert_eq!(report(&stderr, name), None, "{stderr}");
     }
-    // Bad credentials: every record rejected and counted failed, none retried (a 401 or 400
-    // is not transient) and none left buffered.
+    // Bad credentials: every record rejected and kept in the dead-letter directory (none
+    // lost), none retried (a 401 or 400 is not transient) and none left buffered.
     for name in ["wrong_password", "wrong_token"] {
-        let (sent, failed, retried, dropped) =
+        let (sent, failed, retried, dropped, dead) =
             report(&stderr, name).unwrap_or_else(|| panic!("no report of {name}: {stderr}"));
-        assert_eq!((sent, failed, retried, dropped), (0, n, 0, 0), "{name}");
+        assert_eq!(
+            (sent, failed, retried, dropped, dead),
+            (0, 0, 0, 0, n),
+            "{name}"
+        );
         assert!(
-            stderr.contains(&format!("rtcprobe: sink {name}: 0 sent, {n} failed, 0 retried, 0 dropped, 0 bytes left buffered")),
+            stderr.contains(&format!("rtcprobe: sink {name}: 0 sent, 0 failed, 0 retried, 0 dropped, {n} dead-lettered, 0 bytes left buffered")),
             "{stderr}"
         );
     }
@@ -383,7 +393,11 @@ fn clickhouse_over_https_takes_basic_authentication() {
     assert!(out.status.success(), "{stderr}");
     let n = read_records(&file).len() as u64;
     assert_eq!(report(&stderr, "ch"), None, "{stderr}");
-    assert_eq!(report(&stderr, "ch_wrong"), Some((0, n, 0, 0)), "{stderr}");
+    assert_eq!(
+        report(&stderr, "ch_wrong"),
+        Some((0, 0, 0, 0, n)),
+        "{stderr}"
+    );
     let rows: u64 = ch
         .query("SELECT uniqExact(record_id) FROM rtcprobe_records")
         .expect("count")

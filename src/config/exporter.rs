@@ -27,6 +27,11 @@ pub struct ExporterConfig {
     /// At most this many streams get per-stream series; the others count only in the
     /// aggregates, and `rtcprobe_export_streams_omitted` says how many. Default 10000.
     pub max_stream_series: usize,
+    /// Seconds an ended stream's per-stream series stay, with the stream's final values,
+    /// after it ended (BYE, idle, end of capture): so that the next scrape sees how it
+    /// finished rather than values up to a snapshot interval old. Set it to at least the
+    /// scrape interval; 0 drops them at once. Default 15.
+    pub ended_series_linger_secs: u64,
     /// How addresses appear in per-stream labels: `"keep"` (as is), `"prefix"` (the network
     /// prefix of `address_prefix_v4`/`_v6` bits, no port) or `"hash"` (a keyed hash of the
     /// address and port, 16 hex digits). Default `"keep"`.
@@ -57,6 +62,7 @@ impl Default for ExporterConfig {
             listen: format!("127.0.0.1:{DEFAULT_PORT}"),
             per_stream_series: false,
             max_stream_series: 10_000,
+            ended_series_linger_secs: 15,
             address_labels: "keep".into(),
             address_prefix_v4: 24,
             address_prefix_v6: 48,
@@ -100,6 +106,12 @@ pub fn problems(e: &ExporterConfig) -> Vec<Problem> {
         "exporter.max_stream_series",
         e.max_stream_series.to_string(),
         "use 1 to 1000000 streams",
+    );
+    check(
+        e.ended_series_linger_secs <= 3600,
+        "exporter.ended_series_linger_secs",
+        e.ended_series_linger_secs.to_string(),
+        "use 0 to 3600 seconds (at least the scrape interval)",
     );
     check(
         ["keep", "prefix", "hash"].contains(&e.address_labels.as_str()),

@@ -45,8 +45,8 @@ impl RecordsConfig {
     }
 }
 
-/// One `[[sinks]]` table.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+/// One `[[sinks]]` table. Its `Debug` masks credentials (src/config/redact.rs).
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SinkConfig {
     /// NDJSON file, rotated by size and age.
@@ -146,6 +146,10 @@ pub struct Delivery {
     /// Disk buffer bound, bytes: past it the oldest batches are dropped (and counted).
     /// Default 256 MiB.
     pub buffer_max_bytes: u64,
+    /// Bound of the dead-letter directory (batches the store rejected for good, HTTP 4xx
+    /// other than 408/429, kept for `rtcprobe resend`), bytes: past it the oldest batches are
+    /// dropped (and counted). Default 64 MiB.
+    pub dead_letter_max_bytes: u64,
 }
 
 impl Default for Delivery {
@@ -157,13 +161,14 @@ impl Default for Delivery {
             retry_initial_ms: 500,
             retry_max_ms: 30_000,
             buffer_max_bytes: 256 << 20,
+            dead_letter_max_bytes: 64 << 20,
         }
     }
 }
 
 /// HTTP settings: timeout, authentication and TLS (`https://` URLs, rustls; the trust rules
 /// are in src/forward/tls.rs).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Basic authentication (RFC 7617).
@@ -371,6 +376,13 @@ pub fn problems(records: &RecordsConfig, sinks: &[SinkConfig]) -> Vec<Problem> {
                     "use at least four times batch_bytes",
                 );
             }
+            if d.dead_letter_max_bytes < d.batch_bytes {
+                bad(
+                    k("delivery.dead_letter_max_bytes"),
+                    d.dead_letter_max_bytes.to_string(),
+                    "use at least batch_bytes",
+                );
+            }
             if d.retry_initial_ms == 0 || d.retry_max_ms < d.retry_initial_ms {
                 bad(
                     k("delivery.retry_max_ms"),
@@ -387,7 +399,7 @@ fn url_check(url: &str, key: &str, bad: &mut impl FnMut(String, String, &str)) {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         bad(
             key.into(),
-            format!("{url:?}"),
+            format!("\"{}\"", super::redact::SafeUrl(url)),
             "write an http:// or https:// URL",
         );
     }

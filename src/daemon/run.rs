@@ -59,6 +59,12 @@ pub fn pipeline_options(s: &Settings, overflow: Overflow, end: EndReason) -> Opt
         overflow,
         end_reason: end,
         labels: None,
+        // Only per-stream series show ended streams: without them, keep none.
+        ended_linger: if s.exporter.per_stream_series {
+            Duration::from_secs(s.exporter.ended_series_linger_secs)
+        } else {
+            Duration::ZERO
+        },
     }
 }
 
@@ -282,6 +288,7 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
             failed = st.failed,
             retried = st.retried,
             dropped = st.dropped,
+            dead_lettered = st.dead_lettered,
             buffered_bytes = st.buffered_bytes,
             "sink stopped"
         );

@@ -77,6 +77,13 @@ pub struct StreamRecord {
     pub last_seen_ns: i64,
     #[serde(skip)]
     pub probe_drop_at_ns: Option<i64>,
+    /// The exporter's lost counter (`rtcprobe_rtp_lost_packets_total`, docs/metrics.md):
+    /// sequence numbers never received that can no longer arrive, not lowered by duplicates
+    /// nor by packets the probe dropped itself. For an ended stream `max(0, lost +
+    /// duplicates)`; for a live one no more than that will be in the end
+    /// (`SeqTracker::lost_settled`). Not in the JSON output.
+    #[serde(skip)]
+    pub lost_settled: u64,
 }
 
 impl StreamRecord {

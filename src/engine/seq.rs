@@ -234,14 +234,21 @@ pub struct SeqTracker {
     received: u64,
     /// Distinct extended sequence numbers in `[base, highest]` received in this segment.
     distinct: u64,
+    /// Packets of this segment counted as received that are neither duplicates nor distinct
+    /// numbers in `[base, highest]`: late packets from before a valid segment's base. With
+    /// `received = distinct + duplicates + stray`, `expected - distinct - stray` is the
+    /// segment's part of `lost + duplicates` ([`SeqTracker::lost_settled`]).
+    stray: u64,
     duplicates: u64,
     reordered: u64,
     /// The per-packet fields above and the window's top share the first cache lines
     /// (`repr(C)` keeps this order); the rarely touched totals follow the window.
     window: Window,
-    /// Expected and received of the segments before the last restart.
+    /// Expected and received of the segments before the last restart, and their
+    /// `expected - distinct - stray`.
     folded_expected: u64,
     folded_received: u64,
+    folded_missing: u64,
     restarts: u64,
     /// Probation packets dropped by probation restarts (never counted).
     discarded: u64,
@@ -264,8 +271,10 @@ impl SeqTracker {
             probation: MIN_SEQUENTIAL - 1,
             received: 0,
             distinct: 0,
+            stray: 0,
             folded_expected: 0,
             folded_received: 0,
+            folded_missing: 0,
             duplicates: 0,
             reordered: 0,
             restarts: 0,
@@ -325,6 +334,7 @@ impl SeqTracker {
         let back = u64::from(SeqNum(self.max_seq).distance(SeqNum(seq)));
         let Some(ext) = self.highest_ext_seq().checked_sub(back) else {
             self.reordered += 1;
+            self.stray += 1;
             return SeqEvent::Late { ext_seq: 0 };
         };
         match self.window.get(ext) {
@@ -339,9 +349,11 @@ impl SeqTracker {
                         // On probation the run starts at its lowest packet (module doc).
                         self.base = ext;
                     }
-                    if ext >= self.base {
-                        self.distinct += 1;
-                    }
+                }
+                if seen.is_some() && ext >= self.base {
+                    self.distinct += 1;
+                } else {
+                    self.stray += 1;
                 }
                 self.reordered += 1;
                 SeqEvent::Late { ext_seq: ext }
@@ -387,6 +399,7 @@ impl SeqTracker {
         self.base = u64::from(seq);
         self.received = 1;
         self.distinct = 1;
+        self.stray = 0;
         self.duplicates = 0;
         self.reordered = 0;
         self.window = Window::new(self.base);
@@ -395,6 +408,7 @@ impl SeqTracker {
 
     /// A.1 restart: fold the segment into the totals, then `init_seq(s, seq)` and count `seq`.
     fn restart(&mut self, seq: u16) {
+        self.folded_missing += self.segment_missing(self.highest_ext_seq());
         self.folded_expected += self.segment_expected();
         self.folded_received += self.received;
         self.restarts += 1;
@@ -404,6 +418,7 @@ impl SeqTracker {
         self.bad_seq = NO_BAD_SEQ;
         self.received = 1;
         self.distinct = 1;
+        self.stray = 0;
         self.window = Window::new(self.base);
         self.window.set(self.base);
     }
@@ -439,6 +454,39 @@ impl SeqTracker {
     pub fn lost(&self) -> i64 {
         let diff = i128::from(self.expected()) - i128::from(self.received());
         i64::try_from(diff).unwrap_or(if diff < 0 { i64::MIN } else { i64::MAX })
+    }
+
+    /// Loss that is final already: sequence numbers that were never received and can no
+    /// longer be (A.1 accepts a late packet at most `MAX_MISORDER - 1` behind the highest, so
+    /// everything at least `MAX_MISORDER` behind is settled; a finished segment is settled
+    /// whole), less the stray packets (late ones from before a segment's base, which A.3
+    /// counts as received), never below 0 per segment. It never decreases, and never passes
+    /// [`SeqTracker::lost_final`]. 0 on probation.
+    pub fn lost_settled(&self) -> u64 {
+        self.missing_below(u64::from(MAX_MISORDER))
+    }
+
+    /// [`SeqTracker::lost_settled`] once the source has ended (every number settled): what
+    /// A.3's `lost` counts, without the duplicates taken off it, i.e. `lost() + duplicates()`
+    /// for a stream without restarts (with restarts, each segment's part is at least 0).
+    pub fn lost_final(&self) -> u64 {
+        self.missing_below(0)
+    }
+
+    /// The settled loss when numbers less than `horizon` behind the highest may still arrive.
+    fn missing_below(&self, horizon: u64) -> u64 {
+        let seg = match self.highest_ext_seq().checked_sub(horizon) {
+            Some(ext) if self.is_valid() && ext >= self.base => self.segment_missing(ext),
+            _ => 0,
+        };
+        self.folded_missing.saturating_add(seg)
+    }
+
+    /// Of the current segment, numbers in `[base, ext]` never received, less its stray packets.
+    fn segment_missing(&self, ext: u64) -> u64 {
+        self.missing_upto(ext)
+            .unwrap_or(0)
+            .saturating_sub(self.stray)
     }
 
     /// Packets whose extended sequence number had already been received (during probation: in

@@ -379,6 +379,13 @@ impl Stream {
                     .saturating_add(i64::try_from(self.seq.duplicates()).unwrap_or(i64::MAX)),
             )
             .unwrap_or(0),
+            // Live: only what can no longer arrive; ended: everything. Less every packet the
+            // probe dropped (live, some may not be settled yet): never above the final value.
+            lost_settled: match ended_by {
+                EndReason::Active => self.seq.lost_settled(),
+                _ => self.seq.lost_final(),
+            }
+            .saturating_sub(self.probe_dropped),
             duplicates: self.seq.duplicates(),
             reordered: self.seq.reordered(),
             seq_restarts: self.seq.restarts(),

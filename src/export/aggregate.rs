@@ -7,6 +7,10 @@
 //! makes RFC 3550 A.3 `lost` smaller), so each published counter is also held at its
 //! previous published value until the sum passes it again: the series stays monotonic.
 //!
+//! The lost counter takes each stream's `lost_settled` (sequence numbers that can no longer
+//! arrive, docs/metrics.md), not RFC 3550's signed `lost`, which a duplicate lowers and a late
+//! packet may still fill: so it only grows, and never passes the streams' final loss.
+//!
 //! A stream's labels are fixed for its life, because a stream that moved from one label set
 //! to another would leave its old contribution behind in the first (held there by the rule
 //! above) and count twice. The media kind of a dynamic payload type depends on a clock rate
@@ -65,7 +69,7 @@ impl AggValues {
         AggValues {
             packets: r.packets,
             bytes: r.bytes,
-            lost: pos(r.lost),
+            lost: r.lost_settled,
             lost_upstream: r.loss_upstream.map_or(0, pos),
             lost_downstream: r.loss_downstream.map_or(0, pos),
             duplicates: r.duplicates,
@@ -363,6 +367,7 @@ mod tests {
         r.packets = packets;
         r.expected = expected;
         r.lost = lost;
+        r.lost_settled = u64::try_from(lost).unwrap_or(0);
         r
     }
 
@@ -394,6 +399,20 @@ mod tests {
         assert_eq!(s3.counters[0].1.lost, 10);
         assert_eq!(s3.counters[0].1.streams_ended, 1);
         assert_eq!(s3.active[0].1, 0);
+    }
+
+    #[test]
+    fn the_lost_counter_takes_the_settled_loss_not_a_gap_still_open() {
+        let mut a = agg();
+        // Live: 3 missing right now, none of them settled (they may still arrive late).
+        let mut live = rec(97, 100, 3);
+        live.lost_settled = 0;
+        assert_eq!(a.snapshot(&[(1, live)]).counters[0].1.lost, 0);
+        // They did arrive: the stream ends with no loss, and nothing was ever counted.
+        let mut fin = rec(100, 100, 0);
+        fin.lost_settled = 0;
+        a.fold_ended(&fin);
+        assert_eq!(a.snapshot(&[]).counters[0].1.lost, 0);
     }
 
     #[test]

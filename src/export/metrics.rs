@@ -339,13 +339,15 @@ fn sinks(o: &mut Out<'_>, sinks: &[SinkView]) {
         })
         .collect();
     type Field = fn(&crate::forward::Stats) -> u64;
-    let fields: [(Metric, Field); 6] = [
+    let fields: [(Metric, Field); 8] = [
         (names::FORWARD_SENT, |s| s.sent),
         (names::FORWARD_FAILED, |s| s.failed),
         (names::FORWARD_RETRIED, |s| s.retried),
         (names::FORWARD_DROPPED, |s| s.dropped),
         (names::FORWARD_BUFFERED, |s| s.buffered_bytes),
         (names::FORWARD_LAST_SUCCESS, |s| s.last_success_secs),
+        (names::FORWARD_DEAD_LETTERED, |s| s.dead_lettered),
+        (names::FORWARD_DEAD_LETTER_BYTES, |s| s.dead_letter_bytes),
     ];
     for (m, f) in fields {
         o.family(&m);
@@ -415,20 +417,25 @@ fn histograms(o: &mut Out<'_>, l: &Labeller, aggs: &[&Aggregates]) {
     }
 }
 
-/// Per-stream series of at most `max_stream_series` streams (the oldest first); returns how
-/// many live streams were left out.
+/// Per-stream series of at most `max_stream_series` streams: live ones first (the oldest
+/// first), then ended ones still lingering with their final values in the room left; returns
+/// how many live streams were left out.
 fn per_stream(
     o: &mut Out<'_>,
     sc: &Scrape<'_>,
     shards: &[std::sync::Arc<crate::pipeline::snapshot::ShardSnapshot>],
 ) -> u64 {
+    let cap = sc.max_stream_series;
     let mut all: Vec<&(u64, StreamRecord)> = shards.iter().flat_map(|s| &s.streams).collect();
-    let total = all.len();
-    if total > sc.max_stream_series {
-        all.select_nth_unstable_by_key(sc.max_stream_series, |(order, _)| *order);
-        all.truncate(sc.max_stream_series);
+    let live = all.len();
+    if live > cap {
+        all.select_nth_unstable_by_key(cap, |(order, _)| *order);
+        all.truncate(cap);
     }
+    let room = cap - all.len();
+    all.extend(shards.iter().flat_map(|s| &s.ended).take(room));
     all.sort_by_key(|(order, _)| *order);
+    let shown_live = live.min(cap);
     let streams: Vec<(String, &StreamRecord)> = all
         .iter()
         .map(|(_, r)| (stream_labels(sc.labeller, r), r))
@@ -470,5 +477,5 @@ fn per_stream(
             o.sample(names::STREAM_RTT.name, "", &with, s.last / 1e3);
         }
     }
-    (total - streams.len()) as u64
+    (live - shown_live) as u64
 }

@@ -300,5 +300,6 @@ pub(crate) fn test_record() -> StreamRecord {
         first_seen_ns: 0,
         last_seen_ns: 0,
         probe_drop_at_ns: None,
+        lost_settled: 0,
     }
 }

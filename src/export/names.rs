@@ -48,7 +48,7 @@ metrics! {
     RTP_BYTES = "rtcprobe_rtp_bytes_total", Counter,
         "UDP payload bytes of RTP packets received.";
     RTP_LOST = "rtcprobe_rtp_lost_packets_total", Counter,
-        "RTP packets missing at the probe (RFC 3550 A.3 expected minus received, per stream, not below 0).";
+        "RTP sequence numbers missing at the probe that can no longer arrive (duplicates not subtracted).";
     RTP_LOST_UPSTREAM = "rtcprobe_rtp_lost_upstream_packets_total", Counter,
         "RTP packets lost before the probe, of streams with receiver reports.";
     RTP_LOST_DOWNSTREAM = "rtcprobe_rtp_lost_downstream_packets_total", Counter,
@@ -104,7 +104,7 @@ metrics! {
     FORWARD_SENT = "rtcprobe_forward_records_sent_total", Counter,
         "Records a sink delivered: accepted by the store, or written to the file of a file sink.";
     FORWARD_FAILED = "rtcprobe_forward_records_failed_total", Counter,
-        "Records a sink gave up on: rejected by the store for good (4xx) or not written to the file.";
+        "Records a sink lost: not written to the file, or rejected (4xx) and not kept in its dead-letter directory.";
     FORWARD_RETRIED = "rtcprobe_forward_records_retried_total", Counter,
         "Records in delivery attempts that failed and will be retried (once per failed attempt).";
     FORWARD_DROPPED = "rtcprobe_forward_records_dropped_total", Counter,
@@ -113,6 +113,10 @@ metrics! {
         "Bytes of records waiting in a sink's disk buffer (0 for file sinks).";
     FORWARD_LAST_SUCCESS = "rtcprobe_forward_last_success_timestamp_seconds", Gauge,
         "Unix time of a sink's last successful delivery (file sink: flush); 0 = none since start.";
+    FORWARD_DEAD_LETTERED = "rtcprobe_forward_records_dead_lettered_total", Counter,
+        "Records the store rejected for good (4xx), kept in the sink's dead-letter directory for rtcprobe resend.";
+    FORWARD_DEAD_LETTER_BYTES = "rtcprobe_forward_dead_letter_bytes", Gauge,
+        "Bytes of rejected batches waiting in a sink's dead-letter directory.";
     STREAMS_OMITTED = "rtcprobe_export_streams_omitted", Gauge,
         "Live streams left out of per-stream series at this scrape (over exporter.max_stream_series).";
     OMITTED_STREAM_SCRAPES = "rtcprobe_export_omitted_stream_scrapes_total", Counter,

@@ -21,15 +21,27 @@ pub struct ClickHouse {
 impl ClickHouse {
     pub fn new(url: &str, table: &str, h: &HttpConfig) -> Result<ClickHouse, TlsError> {
         let query = format!("INSERT INTO {table} FORMAT JSONEachRow");
-        let url = format!(
-            "{}/?date_time_input_format=best_effort&input_format_skip_unknown_fields=1&query={}",
-            url.trim_end_matches('/'),
-            query.replace(' ', "%20")
+        let (client, base) = Client::for_url(h, url)?;
+        let url = with_params(
+            &base,
+            &format!(
+                "date_time_input_format=best_effort&input_format_skip_unknown_fields=1&query={}",
+                query.replace(' ', "%20")
+            ),
         );
-        Ok(ClickHouse {
-            client: Client::new(h)?,
-            url,
-        })
+        Ok(ClickHouse { client, url })
+    }
+}
+
+/// `base` (`http://host:8123`, `…/`, or with its own parameters such as ClickHouse's
+/// `?user=…&password=…`) with `params` added to its query string.
+pub fn with_params(base: &str, params: &str) -> String {
+    match base.split_once('?') {
+        Some((path, query)) if !query.is_empty() => {
+            format!("{}/?{query}&{params}", path.trim_end_matches('/'))
+        }
+        Some((path, _)) => format!("{}/?{params}", path.trim_end_matches('/')),
+        None => format!("{}/?{params}", base.trim_end_matches('/')),
     }
 }
 
@@ -40,5 +52,23 @@ impl Service for ClickHouse {
             &[("Content-Type", "application/x-ndjson")],
             batch,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parameters_join_the_urls_own() {
+        for (base, want) in [
+            ("http://h:8123", "http://h:8123/?a=1"),
+            ("http://h:8123/", "http://h:8123/?a=1"),
+            (
+                "http://h:8123/?user=u&password=p",
+                "http://h:8123/?user=u&password=p&a=1",
+            ),
+            ("http://h:8123?", "http://h:8123/?a=1"),
+        ] {
+            assert_eq!(super::with_params(base, "a=1"), want);
+        }
     }
 }

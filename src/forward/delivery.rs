@@ -2,12 +2,16 @@
 //! store that is down or slow holds up only its own sink.
 //!
 //! A batch leaves the buffer only when the store accepted it ([`Outcome::Sent`]) or rejected it
-//! for good ([`Outcome::Rejected`], counted as failed: retrying a malformed request forever
-//! would block every later record). Anything else is retried after an exponential backoff
+//! for good ([`Outcome::Rejected`]: retrying a request the store will never take would block
+//! every later record): then it moves to the sink's dead-letter directory
+//! ([`super::deadletter`]), logged once with the store's (redacted) reason, to be resent once
+//! the configuration is fixed; only a batch that cannot be written there is counted as failed
+//! (lost). Anything else is retried after an exponential backoff
 //! (`retry_initial_ms`, doubling to `retry_max_ms`) with jitter (a random delay between half
 //! and all of the backoff, so probes restarted together do not retry in step).
 
 use super::buffer::Buffer;
+use super::deadletter::DeadLetter;
 use super::stats::SinkStats;
 use crate::config::Delivery;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,8 +35,10 @@ pub trait Service: Send {
 
 /// Run until `stop` is set and the buffer is empty, or `grace_ms` (read when `stop` is seen)
 /// after `stop` has passed: what is left stays on disk for the next start.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     buffer: &Mutex<Buffer>,
+    dead: &mut Option<DeadLetter>,
     service: &mut dyn Service,
     d: &Delivery,
     stats: &SinkStats,
@@ -69,6 +75,9 @@ pub fn run(
             tracing::warn!(sink = name, "stopping with records still buffered on disk");
             return;
         }
+        if let Some(d) = dead.as_mut() {
+            d.refresh();
+        }
         if !has_batch || Instant::now() < next_try {
             std::thread::sleep(Duration::from_millis(20));
             continue;
@@ -96,9 +105,30 @@ pub fn run(
                 backoff = initial;
             }
             Outcome::Rejected(why) => {
+                let why: String = why.chars().take(200).collect();
+                let kept = dead.as_mut().map(|d| d.put(&data, n));
                 b.ack(seq);
-                stats.failed.fetch_add(n, Ordering::Relaxed);
-                tracing::error!(sink = name, records = n, "store rejected a batch: {why}");
+                match kept {
+                    Some(Ok(())) => tracing::error!(
+                        sink = name,
+                        records = n,
+                        "store rejected a batch for good ({why}): kept in the dead-letter \
+                         directory; fix the sink's configuration, then `rtcprobe resend`"
+                    ),
+                    Some(Err(e)) => {
+                        stats.failed.fetch_add(n, Ordering::Relaxed);
+                        tracing::error!(
+                            sink = name,
+                            records = n,
+                            "store rejected a batch for good ({why}) and the dead-letter \
+                             directory cannot take it ({e}): records lost"
+                        );
+                    }
+                    None => {
+                        stats.failed.fetch_add(n, Ordering::Relaxed);
+                        tracing::error!(sink = name, records = n, "store rejected a batch: {why}");
+                    }
+                }
             }
             Outcome::Retry(why) => {
                 b.release();

@@ -17,7 +17,9 @@
 //! (records carry capture time; only delivery uses the wall clock).
 
 pub mod buffer;
+pub mod check;
 pub mod clickhouse;
+pub mod deadletter;
 pub mod delivery;
 pub mod file;
 pub mod hep;
@@ -309,7 +311,7 @@ fn spawn(
     (stop, grace_ms): (&Arc<AtomicBool>, &Arc<AtomicU64>),
 ) -> std::io::Result<Threads> {
     let thread = |what: &str| std::thread::Builder::new().name(format!("rtcprobe-{what}-{name}"));
-    let (service, delivery): (Box<dyn delivery::Service>, _) = match cfg {
+    let (service, delivery) = match cfg {
         SinkConfig::File {
             path,
             rotate_bytes,
@@ -335,6 +337,64 @@ fn spawn(
             })?;
             return Ok((intake, None));
         }
+        _ => service(cfg, name)?.ok_or_else(|| std::io::Error::other("not a network sink"))?,
+    };
+    let limits = buffer::Limits {
+        batch_records: delivery.batch_records,
+        batch_bytes: delivery.batch_bytes,
+        batch_timeout: Duration::from_millis(delivery.batch_timeout_ms),
+        max_bytes: delivery.buffer_max_bytes,
+    };
+    let buf = Arc::new(Mutex::new(buffer::Buffer::open(
+        &state_dir.join(name),
+        limits,
+        Arc::clone(stats),
+    )?));
+    let (b, s, n) = (Arc::clone(&buf), Arc::clone(stats), name.to_string());
+    let intake = thread("in").spawn(move || {
+        while let Ok(line) = rx.recv() {
+            let pushed = b.lock().map(|mut b| b.push(&line));
+            if !matches!(pushed, Ok(Ok(()))) {
+                s.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(sink = %n, "cannot buffer a record: {pushed:?}");
+            }
+        }
+    })?;
+    let mut dead = Some(deadletter::DeadLetter::open(
+        &deadletter::dir_for(state_dir, name),
+        delivery.dead_letter_max_bytes,
+        Arc::clone(stats),
+    )?);
+    let (s, st, g, n) = (
+        Arc::clone(stats),
+        Arc::clone(stop),
+        Arc::clone(grace_ms),
+        name.to_string(),
+    );
+    let mut service = service;
+    let sender = thread("out").spawn(move || {
+        delivery::run(
+            &buf,
+            &mut dead,
+            service.as_mut(),
+            &delivery,
+            &s,
+            &st,
+            &g,
+            &n,
+        );
+    })?;
+    Ok((intake, Some(sender)))
+}
+
+/// The request side of a network sink (`None` for a file sink), with its delivery settings:
+/// what the sender thread, `rtcprobe resend` and `validate --connect` use.
+pub fn service(
+    cfg: &SinkConfig,
+    name: &str,
+) -> std::io::Result<Option<(Box<dyn delivery::Service>, crate::config::Delivery)>> {
+    Ok(Some(match cfg {
+        SinkConfig::File { .. } => return Ok(None),
         SinkConfig::Clickhouse {
             url,
             table,
@@ -391,39 +451,7 @@ fn spawn(
                 delivery.clone(),
             )
         }
-    };
-    let limits = buffer::Limits {
-        batch_records: delivery.batch_records,
-        batch_bytes: delivery.batch_bytes,
-        batch_timeout: Duration::from_millis(delivery.batch_timeout_ms),
-        max_bytes: delivery.buffer_max_bytes,
-    };
-    let buf = Arc::new(Mutex::new(buffer::Buffer::open(
-        &state_dir.join(name),
-        limits,
-        Arc::clone(stats),
-    )?));
-    let (b, s, n) = (Arc::clone(&buf), Arc::clone(stats), name.to_string());
-    let intake = thread("in").spawn(move || {
-        while let Ok(line) = rx.recv() {
-            let pushed = b.lock().map(|mut b| b.push(&line));
-            if !matches!(pushed, Ok(Ok(()))) {
-                s.dropped.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(sink = %n, "cannot buffer a record: {pushed:?}");
-            }
-        }
-    })?;
-    let (s, st, g, n) = (
-        Arc::clone(stats),
-        Arc::clone(stop),
-        Arc::clone(grace_ms),
-        name.to_string(),
-    );
-    let mut service = service;
-    let sender = thread("out").spawn(move || {
-        delivery::run(&buf, service.as_mut(), &delivery, &s, &st, &g, &n);
-    })?;
-    Ok((intake, Some(sender)))
+    }))
 }
 
 /// A sink whose TLS files cannot be used does not start (validate reports the same).

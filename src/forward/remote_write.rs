@@ -57,9 +57,10 @@ impl RemoteWrite {
         address_labels: bool,
         h: &HttpConfig,
     ) -> Result<RemoteWrite, super::tls::TlsError> {
+        let (client, url) = Client::for_url(h, url)?;
         Ok(RemoteWrite {
-            client: Client::new(h)?,
-            url: url.to_string(),
+            client,
+            url,
             stamp,
             address_labels,
             last_now_ms: 0,

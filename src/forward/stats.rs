@@ -17,6 +17,10 @@ pub struct SinkStats {
     pub buffered_bytes: AtomicU64,
     /// Unix seconds of the last accepted batch, 0 = never.
     pub last_success_secs: AtomicU64,
+    /// Records of batches the store rejected for good, kept in the dead-letter directory
+    /// (src/forward/deadletter.rs), and the bytes waiting there now.
+    pub dead_lettered: AtomicU64,
+    pub dead_letter_bytes: AtomicU64,
 }
 
 /// One running sink as readers see it: its name and type (the `sink` and `type` labels, bounded
@@ -39,6 +43,8 @@ pub struct Stats {
     pub dropped: u64,
     pub buffered_bytes: u64,
     pub last_success_secs: u64,
+    pub dead_lettered: u64,
+    pub dead_letter_bytes: u64,
 }
 
 impl SinkStats {
@@ -53,6 +59,8 @@ impl SinkStats {
             dropped: l(&self.dropped),
             buffered_bytes: l(&self.buffered_bytes),
             last_success_secs: l(&self.last_success_secs),
+            dead_lettered: l(&self.dead_lettered),
+            dead_letter_bytes: l(&self.dead_letter_bytes),
         }
     }
 }

@@ -54,6 +54,9 @@ pub struct Options {
     /// Exporter labels: when set, each worker keeps the exporter's aggregates and histograms
     /// and publishes them in its snapshots ([`crate::export::aggregate`]).
     pub labels: Option<Arc<Labeller>>,
+    /// How long the snapshots keep the final records of ended streams
+    /// (`exporter.ended_series_linger_secs`; with `labels` only).
+    pub ended_linger: Duration,
 }
 
 impl Options {
@@ -105,7 +108,7 @@ impl Pipeline {
                 index: u32::try_from(i).unwrap_or(0),
                 count,
             };
-            let w = Worker::new(
+            let mut w = Worker::new(
                 Engine::with_shard(cfg.clone(), shard),
                 shard,
                 rx,
@@ -118,6 +121,7 @@ impl Pipeline {
                 Arc::clone(&hold),
                 opts.labels.clone().map(Aggregator::new),
             );
+            w.ended_linger = opts.ended_linger;
             workers.push(
                 std::thread::Builder::new()
                     .name(format!("rtcprobe-w{i}"))

@@ -49,6 +49,10 @@ pub struct ShardSnapshot {
     pub capture_now: i64,
     /// Live streams, `ended_by` = `active`, with their order of first appearance.
     pub streams: Vec<(u64, StreamRecord)>,
+    /// Streams that ended within the last `exporter.ended_series_linger_secs`, with their
+    /// final records (`ended_by` says why), for the exporter's per-stream series only: a
+    /// scrape after the end sees the final values ([`super::worker`]).
+    pub ended: Vec<(u64, StreamRecord)>,
     pub counters: Counters,
     /// Events handled so far.
     pub events: u64,

@@ -18,12 +18,17 @@ use crate::forward::{Hook, RecordTx};
 use crate::wire::stun::Message;
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A record of an ended stream with its order of first appearance (frame number).
 pub type Ordered = (u64, StreamRecord);
+
+/// Ended streams a worker keeps for their linger at most (the exporter's default
+/// `max_stream_series`); past it the oldest go first.
+pub const MAX_LINGERING: usize = 10_000;
 
 /// Messages that must not be dropped with a batch.
 #[derive(Debug)]
@@ -56,6 +61,10 @@ pub struct Worker {
     pub end_reason: EndReason,
     /// Test hook: while set, the worker takes nothing from its queue (overload tests).
     pub hold: Arc<AtomicBool>,
+    /// How long ended streams stay in the snapshots (with exporter aggregates only).
+    pub ended_linger: Duration,
+    /// Final records of recently ended streams, oldest first, at most [`MAX_LINGERING`].
+    lingering: VecDeque<(Instant, Ordered)>,
     /// Exporter aggregates, when the pipeline has labels.
     agg: Option<Aggregator>,
     /// Makes the forwarded records (`records.forward`).
@@ -97,6 +106,8 @@ impl Worker {
             end_reason,
             hold,
             agg,
+            ended_linger: Duration::ZERO,
+            lingering: VecDeque::new(),
             events: 0,
             records_dropped: 0,
             capture_now: 0,
@@ -200,6 +211,15 @@ impl Worker {
             for (_, r) in &finished {
                 agg.fold_ended(r);
             }
+            if !self.ended_linger.is_zero() && !finished.is_empty() {
+                let now = Instant::now();
+                for o in &finished {
+                    if self.lingering.len() >= MAX_LINGERING {
+                        self.lingering.pop_front();
+                    }
+                    self.lingering.push_back((now, o.clone()));
+                }
+            }
         }
         if let Some(f) = &mut self.forward {
             f.ended(&finished);
@@ -264,6 +284,15 @@ impl Worker {
     /// aggregates observe each live stream once here, O(streams).
     fn snapshot(&mut self) {
         let streams = self.engine.active_records();
+        let linger = self.ended_linger;
+        while self
+            .lingering
+            .front()
+            .is_some_and(|(t, _)| t.elapsed() > linger)
+        {
+            self.lingering.pop_front();
+        }
+        let ended = self.lingering.iter().map(|(_, o)| o.clone()).collect();
         let aggregates = self.agg.as_mut().map(|a| Arc::new(a.snapshot(&streams)));
         publish(
             &self.slot,
@@ -271,6 +300,7 @@ impl Worker {
                 shard: self.shard.index,
                 capture_now: self.capture_now,
                 streams,
+                ended,
                 aggregates,
                 counters: self.engine.counters().clone(),
                 events: self.events,

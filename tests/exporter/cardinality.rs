@@ -68,6 +68,7 @@ fn per_stream_series_stay_under_the_cap_and_vanish_when_streams_end() {
         overflow: Overflow::Wait,
         end_reason: EndReason::EndOfCapture,
         labels: Some(Arc::clone(&labels)),
+        ended_linger: Duration::ZERO,
     };
     let stop = AtomicBool::new(false);
     let done = Arc::new(AtomicBool::new(false));

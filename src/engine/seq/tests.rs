@@ -440,3 +440,83 @@ fn no_panic_on_any_pair() {
         );
     }
 }
+
+#[test]
+fn settled_loss_waits_for_the_reorder_horizon_and_ignores_filled_gaps() {
+    // 0..=300 with 150 late (after 160), 200 never, 10 twice.
+    let mut seqs: Vec<u16> = (0..=300).filter(|&s| s != 150 && s != 200).collect();
+    let at = seqs.iter().position(|&s| s == 160).unwrap();
+    seqs.insert(at + 1, 150);
+    seqs.insert(20, 10);
+    let mut t = SeqTracker::new(seqs[0]);
+    let mut settled = Vec::new();
+    for &s in &seqs[1..] {
+        t.update(s);
+        settled.push((s, t.lost_settled()));
+    }
+    // 150 was missing for a while, never settled: nothing counted while it could arrive.
+    assert!(
+        settled.iter().all(|&(s, v)| v == u64::from(s >= 300)),
+        "{settled:?}"
+    );
+    // A.3: lost 1 - 1 duplicate = 0; the settled loss counts the missing number.
+    assert_eq!((t.lost(), t.duplicates()), (0, 1));
+    assert_eq!(t.lost_final(), 1);
+}
+
+#[test]
+fn settled_loss_is_monotonic_and_ends_at_lost_plus_duplicates() {
+    // Pseudo-random loss, reordering (within and beyond A.1's misorder band), duplicates and
+    // restarts: the settled loss never decreases and never passes the final loss, which is
+    // lost + duplicates (per segment at least 0: equal without restarts).
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    for (start, jumps) in [
+        (0u16, false),
+        (65_000, true),
+        (65_535, false),
+        (30_000, true),
+    ] {
+        let mut t = SeqTracker::new(start);
+        let mut seq = start;
+        let mut prev = 0;
+        for _ in 0..20_000 {
+            match rnd(100) {
+                0..=4 => {
+                    t.update(seq.wrapping_sub(rnd(120) as u16)); // late, some beyond the band
+                }
+                5..=6 => {
+                    t.update(seq); // duplicate of the highest
+                }
+                7 if jumps && rnd(50) == 0 => {
+                    // A jump, then its successor: an A.1 restart.
+                    seq = seq.wrapping_add(20_000);
+                    t.update(seq);
+                    seq = seq.wrapping_add(1);
+                    t.update(seq);
+                }
+                _ => {
+                    seq = seq.wrapping_add(1 + u16::from(rnd(10) == 0) * rnd(5) as u16);
+                    t.update(seq);
+                }
+            }
+            let v = t.lost_settled();
+            assert!(v >= prev, "decreased: {prev} -> {v}");
+            assert!(v <= t.lost_final(), "settled {v} above {}", t.lost_final());
+            prev = v;
+        }
+        let end = t.lost().saturating_add_unsigned(t.duplicates()).max(0) as u64;
+        if jumps {
+            assert!(t.lost_final() >= end, "start {start}");
+        } else {
+            assert_eq!(t.lost_final(), end, "start {start}");
+        }
+        assert!(t.restarts() > 0 || !jumps);
+        assert!(t.duplicates() > 0 && t.reordered() > 0 && t.lost_settled() > 0);
+    }
+}
