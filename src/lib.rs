@@ -34,5 +34,6 @@ pub mod fuzzing;
 pub mod output;
 pub mod pipeline;
 pub mod replay;
+pub mod report;
 pub mod synth;
 pub mod wire;

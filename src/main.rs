@@ -72,6 +72,15 @@ enum Command {
         /// capture to this NDJSON file, timed by the capture. Sinks in `--config` get them too.
         #[arg(long)]
         records: Option<PathBuf>,
+        /// Also write an HTML report of the capture to this file: a summary in plain words,
+        /// the streams worst first, plots of the worst 50 (docs/output.md, "HTML report").
+        /// Self-contained: it loads nothing from anywhere.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        /// Seconds of capture time per interval record (`--records`, sinks, report plots);
+        /// default `records.interval_secs` of the config, or 1 with --report.
+        #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+        interval_secs: Option<u64>,
     },
     /// Run the probe daemon: capture live, analyse, publish (see systemd/rtcprobe.service).
     ///
@@ -174,9 +183,21 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
             listen,
             linger,
             records,
+            report: report_file,
+            interval_secs,
         } => {
-            let settings = load_settings(config.as_ref())?;
-            let forwarder = start_forwarder(&settings, records.as_ref())?;
+            let mut settings = load_settings(config.as_ref())?;
+            let default_secs = if report_file.is_some() {
+                1
+            } else {
+                settings.records.interval_secs
+            };
+            settings.records.interval_secs = interval_secs.unwrap_or(default_secs);
+            let forwarder = start_forwarder(&settings, records.as_ref(), report_file.is_some())?;
+            let collector = match (&forwarder, &report_file) {
+                (Some(f), Some(_)) => Some(rtcprobe::report::spawn_collector(f.tap())?),
+                _ => None,
+            };
             let forward = forwarder
                 .as_ref()
                 .map(|f| (f.sender(), forward::record_options(&settings.records)));
@@ -258,6 +279,17 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
+            if let (Some(path), Some(c)) = (&report_file, collector) {
+                let c = c
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("the report builder failed"))?;
+                let info = rtcprobe::report::html::PageInfo {
+                    interval_secs: settings.records.interval_secs,
+                    version: env!("CARGO_PKG_VERSION"),
+                };
+                rtcprobe::report::write(path, &report.summary, c, &info)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
             output::write(&report, format, &mut out).context("writing the report")?;
@@ -282,12 +314,17 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The configured sinks plus a file sink for `--records FILE`; `None` when there are none.
-/// Replay waits for the sinks' queues rather than drop, and gives them 30 s to deliver.
-fn start_forwarder(s: &Settings, records: Option<&PathBuf>) -> anyhow::Result<Option<Forwarder>> {
+/// The configured sinks plus a file sink for `--records FILE`; `None` when there are none
+/// and no report wants the records. Replay waits for the sinks' queues rather than drop, and
+/// gives them 30 s to deliver.
+fn start_forwarder(
+    s: &Settings,
+    records: Option<&PathBuf>,
+    report: bool,
+) -> anyhow::Result<Option<Forwarder>> {
     let sinks =
         records::sinks_with(&s.sinks, records.map(PathBuf::as_path)).map_err(anyhow::Error::msg)?;
-    if sinks.is_empty() {
+    if sinks.is_empty() && !report {
         return Ok(None);
     }
     let dir = s.records.state_dir();
