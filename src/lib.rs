@@ -36,4 +36,5 @@ pub mod pipeline;
 pub mod replay;
 pub mod report;
 pub mod synth;
+pub mod top;
 pub mod wire;

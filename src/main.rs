@@ -99,6 +99,38 @@ enum Command {
         #[arg(long)]
         summary: Option<PathBuf>,
     },
+    /// A live view of a running daemon: its streams worst first, with current rates, and the
+    /// probe's own health, from its `/streams` and `/metrics` endpoint.
+    ///
+    /// Keys: l, j, r, m, p sort by loss, jitter, RTT, MOS, packets/s (worst first); arrows,
+    /// PgUp/PgDn scroll; q quits. Basic authentication takes the password from the file of
+    /// --password-file, else from the environment variable RTCPROBE_PASSWORD.
+    Top {
+        /// The daemon's endpoint (`exporter.listen`), http:// or https://.
+        #[arg(long, default_value = "http://127.0.0.1:10533")]
+        url: String,
+        /// Seconds between polls.
+        #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+        interval: f64,
+        /// The first sort order: loss, jitter, rtt, mos or packets.
+        #[arg(long, default_value = "loss", value_parser = ["loss", "jitter", "rtt", "mos", "packets"])]
+        sort: String,
+        /// PEM CA certificates that sign the endpoint's certificate (replace the built-in roots).
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<String>,
+        /// PEM client certificate (mutual TLS), with --key-file.
+        #[arg(long, value_name = "FILE", requires = "key_file")]
+        cert_file: Option<String>,
+        /// PEM private key of --cert-file.
+        #[arg(long, value_name = "FILE", requires = "cert_file")]
+        key_file: Option<String>,
+        /// User for basic authentication (the password: --password-file or RTCPROBE_PASSWORD).
+        #[arg(long)]
+        user: Option<String>,
+        /// File whose first line is the basic-authentication password.
+        #[arg(long, value_name = "FILE", requires = "user")]
+        password_file: Option<String>,
+    },
     /// Check a configuration file: exit 0, or print every problem and exit 1.
     Validate {
         #[arg(long)]
@@ -299,6 +331,42 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                 eprintln!("rtcprobe: capture incomplete: {e}");
                 return Ok(ExitCode::from(EXIT_PARTIAL));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Top {
+            url,
+            interval,
+            sort,
+            ca_file,
+            cert_file,
+            key_file,
+            user,
+            password_file,
+        } => {
+            use rtcprobe::top::{self, client, model::SortKey};
+            let password = match &user {
+                Some(_) => client::password(password_file.as_deref(), "RTCPROBE_PASSWORD")?,
+                None => None,
+            };
+            let opts = top::Options {
+                endpoint: client::Endpoint {
+                    url,
+                    ca_file,
+                    cert_file,
+                    key_file,
+                    user,
+                    password,
+                    timeout: std::time::Duration::from_secs(10),
+                },
+                interval: std::time::Duration::try_from_secs_f64(interval.clamp(0.1, 3600.0))
+                    .unwrap_or(std::time::Duration::from_secs(1)),
+                sort: sort
+                    .chars()
+                    .next()
+                    .and_then(SortKey::from_key)
+                    .unwrap_or(SortKey::Loss),
+            };
+            top::run(&opts)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { config } => match Config::load_settings(&config) {
