@@ -8,10 +8,9 @@
 
 mod common;
 
-use rtcprobe::synth::scenarios::clean_many;
+use rtcprobe::synth::scenarios::impaired_many;
 use rtcprobe::synth::{TsResolution, DEFAULT_SNAPLEN};
 
-const MS: i64 = 1_000_000;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -42,23 +41,12 @@ fn report(capture: &Path, out: &Path, extra: &[&str]) {
     assert!(st.success(), "replay --report {}: {st}", capture.display());
 }
 
-/// 10,000 PCMU streams of 30 packets at 200 ms (6 s of capture); every 97th loses 6 %, every
-/// 13th 1.5 %, every 89th has 60 ms of jitter, so that the worst are worth plotting.
+/// 10,000 PCMU streams of 30 packets at 200 ms (6 s of capture), some lossy or jittery
+/// (`synth::scenarios::impaired_many`), so that the worst are worth plotting.
 fn many_streams(path: &Path) {
-    let mut sc = clean_many(MANY as u32, MANY as u64 * 30, 15);
-    for (j, s) in sc.streams.iter_mut().enumerate() {
-        s.ptime_ns = 200 * MS;
-        if j % 97 == 0 {
-            s.impair.loss = 0.06;
-        } else if j % 13 == 0 {
-            s.impair.loss = 0.015;
-        }
-        if j % 89 == 0 {
-            s.impair.jitter_ns = 60 * MS;
-        }
-    }
     let f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    sc.build()
+    impaired_many(MANY as u32, 30, 15)
+        .build()
         .write_pcap(f, TsResolution::Micro, DEFAULT_SNAPLEN)
         .unwrap();
 }
