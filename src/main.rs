@@ -73,7 +73,7 @@ enum Command {
         #[arg(long)]
         records: Option<PathBuf>,
         /// Also write an HTML report of the capture to this file: a summary in plain words,
-        /// the streams worst first, plots of the worst 50 (docs/output.md, "HTML report").
+        /// the streams worst first, plots of the worst 50 (docs/report.md).
         /// Self-contained: it loads nothing from anywhere.
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,

@@ -1,7 +1,7 @@
 //! Grades and plain words: how bad each stream was, and what to say about the capture.
 //!
 //! A stream is **poor**, **fair** or **good** by its worst figure against these thresholds
-//! (also printed in the report and docs/output.md, "HTML report"):
+//! (also printed in the report and in docs/report.md):
 //!
 //! | figure | fair from | poor from | why |
 //! |---|---|---|---|
