@@ -70,9 +70,14 @@ fn screen<B: ratatui::backend::Backend>(
     let mut error: Option<String> = None;
     let mut sort = opts.sort;
     let mut scroll = 0usize;
+    let mut rows = Vec::new();
+    let mut dirty = true;
     loop {
-        let mut rows = view.rows.clone();
-        model::sort(&mut rows, sort);
+        if dirty {
+            rows.clone_from(&view.rows);
+            model::sort(&mut rows, sort);
+            dirty = false;
+        }
         scroll = scroll.min(rows.len().saturating_sub(1));
         let status = ui::Status {
             url: &opts.endpoint.url,
@@ -99,6 +104,7 @@ fn screen<B: ratatui::backend::Backend>(
                     if let Some(s) = SortKey::from_key(c) {
                         sort = s;
                         scroll = 0;
+                        dirty = true;
                     }
                 }
                 KeyCode::Down => scroll = scroll.saturating_add(1),
@@ -113,6 +119,7 @@ fn screen<B: ratatui::backend::Backend>(
             Ok((at, Ok((streams, health)))) => {
                 let secs = last_ok.map_or(0.0, |t| at.saturating_duration_since(t).as_secs_f64());
                 view = model::view(streams, health, secs, &mut prev);
+                dirty = true;
                 last_ok = Some(at);
                 error = None;
             }

@@ -125,7 +125,9 @@ pub fn draw(f: &mut Frame, v: &View, rows: &[Row], s: &Status) {
     }))
     .style(Style::new().add_modifier(Modifier::REVERSED));
     let num = |v: Option<f64>, d: usize| v.map_or("–".to_string(), |v| format!("{v:.d$}"));
-    let lines = rows.iter().skip(s.scroll).map(|r| {
+    // Only the rows that fit: a daemon may have 100,000 streams.
+    let visible = usize::from(body.height.saturating_sub(1));
+    let lines = rows.iter().skip(s.scroll).take(visible).map(|r| {
         let bad = r.loss_now_pct.or(r.loss_pct).is_some_and(|l| l >= 3.0)
             || r.jitter_ms.is_some_and(|j| j >= 50.0)
             || r.mos.is_some_and(|m| m < 3.1);
