@@ -28,9 +28,11 @@ fn root() -> PathBuf {
 
 /// `rtcprobe replay FILE --report OUT [extra]`, asserting success.
 fn report(capture: &Path, out: &Path, extra: &[&str]) {
+    // Run beside the capture so that the page names it without the test's directories.
     let st = Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
+        .current_dir(capture.parent().unwrap())
         .arg("replay")
-        .arg(capture)
+        .arg(capture.file_name().unwrap())
         .arg("--report")
         .arg(out)
         .args(["--format", "json"])

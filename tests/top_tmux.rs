@@ -231,7 +231,11 @@ fn top_shows_the_daemons_streams_and_sorts_them() {
         last = now;
     };
     // Nine streams, one of which ends with an RTCP BYE and leaves /streams.
-    assert!(want.len() >= 8, "{} streams of sample-sfu.pcap live", want.len());
+    assert!(
+        want.len() >= 8,
+        "{} streams of sample-sfu.pcap live",
+        want.len()
+    );
     let count = format!("{} streams", want.len());
     let screen = tmux.wait_for("the streams, settled", |s| {
         s.contains(&count) && s.contains("updated") && check(s, &want).is_empty()
@@ -241,6 +245,15 @@ fn top_shows_the_daemons_streams_and_sorts_them() {
         "{:?}\n{screen}",
         check(&screen, &want)
     );
+    if std::env::var("UPDATE_SCREENSHOTS").as_deref() == Ok("1") {
+        let text: Vec<&str> = screen
+            .lines()
+            .map(str::trim_end)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/report/top.txt");
+        std::fs::write(docs, text.join("\n") + "\n").unwrap();
+    }
 
     // Sort by jitter, then by RTT: the first row is the stream /streams says is worst.
     let worst = |f: &dyn Fn(&Value) -> f64| {

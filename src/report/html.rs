@@ -83,12 +83,17 @@ fn header(h: &mut String, s: &Summary, info: &PageInfo) {
         (Some(a), Some(b)) => format!("{} – {}", esc(a), esc(b)),
         _ => "no packets".into(),
     };
+    let name = file_name(&s.file);
+    let path = if name == s.file {
+        String::new()
+    } else {
+        format!("{} · ", esc(&s.file))
+    };
     let _ = writeln!(
         h,
         "<header><h1>rtcprobe report <span class=\"file\">{}</span></h1>\
-         <p class=\"sub\">{} · {span} · rtcprobe {}</p></header>",
-        esc(&file_name(&s.file)),
-        esc(&s.file),
+         <p class=\"sub\">{path}{span} · rtcprobe {}</p></header>",
+        esc(&name),
         esc(info.version)
     );
 }

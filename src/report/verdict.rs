@@ -263,8 +263,13 @@ pub fn summary(ranked: &[(StreamView, Assessment)]) -> Vec<String> {
             )
         } else {
             format!(
-                "Estimated MOS below {MOS_FAIR} for {low} of {} rated (lowest {min:.2}).",
-                plural(rated.len(), "stream", "streams")
+                "Estimated MOS below {MOS_FAIR} for {low} of {} rated {} (lowest {min:.2}).",
+                rated.len(),
+                if rated.len() == 1 {
+                    "stream"
+                } else {
+                    "streams"
+                }
             )
         });
     }
