@@ -158,3 +158,29 @@ fn credentials_never_come_from_the_url_and_the_password_file_wins() {
         .to_string();
     assert!(e.contains("--password-file"), "{e}");
 }
+
+#[test]
+fn top_refuses_credentials_in_the_url_and_a_non_terminal() {
+    let run = |url: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
+            .args(["top", "--url", url])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run("http://ops:hunter2@127.0.0.1:1");
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("must not carry credentials") && !err.contains("hunter2"),
+        "{err}"
+    );
+    let (code, err) = run("http://127.0.0.1:1");
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("not a terminal") || err.contains("stdout is not one"),
+        "{err}"
+    );
+}

@@ -30,6 +30,11 @@ type Poll = Result<(Vec<StreamJson>, Health), String>;
 /// Run until the user quits (q, Esc, Ctrl-C). The terminal is restored on every way out.
 pub fn run(opts: &Options) -> Result<(), client::FetchError> {
     let c = client::Client::new(&opts.endpoint)?;
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return Err(client::FetchError::Setup(
+            "top draws on a terminal, and stdout is not one (for scripts: GET /streams)".into(),
+        ));
+    }
     let (tx, rx) = bounded::<(Instant, Poll)>(1);
     let interval = opts.interval;
     std::thread::Builder::new()
