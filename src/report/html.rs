@@ -49,11 +49,10 @@ pub fn render(summary: &Summary, c: Collector, info: &PageInfo) -> String {
     summary_section(&mut h, summary, &ranked, info);
     let _ = writeln!(
         h,
-        "<section id=\"calls\"><h2>Calls, hops and findings</h2><p class=\"muted\">Not \
-         analysed by this version of rtcprobe: calls (SIP/SDP, ICE), hops across a middlebox \
-         and diagnostic findings will appear here. Until then the streams below are grouped \
-         by address pair (both directions of a conversation share a pair number).</p>\
-         </section>"
+        "<section id=\"calls\" class=\"slim\"><h2>Calls, hops and findings</h2> \
+         <span class=\"muted\">not analysed by this version: calls (SIP/SDP, ICE), hops across \
+         a middlebox and diagnostic findings will appear here. Meanwhile the streams below are \
+         grouped by address pair.</span></section>"
     );
     table(&mut h, &ranked, untracked);
     plots(&mut h, &ranked, t0, t1);
