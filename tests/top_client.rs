@@ -19,7 +19,8 @@ const USER: &str = "ops";
 const PASSWORD: &str = "s3cret-9f2";
 
 /// An HTTPS server on 127.0.0.1 answering `/streams` to requests with the right basic
-/// credentials and 401 to others; returns its port and the Authorization headers it saw.
+/// credentials and 401 to others; returns its port and the Authorization header of every
+/// request it received (a connection whose handshake failed sent none).
 fn serve(p: &pki::Pki) -> (u16, Arc<Mutex<Vec<String>>>) {
     let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(&p.cert)
         .unwrap()
@@ -46,12 +47,14 @@ fn serve(p: &pki::Pki) -> (u16, Arc<Mutex<Vec<String>>>) {
             let conn = rustls::ServerConnection::new(Arc::clone(&cfg)).unwrap();
             let mut tls = BufReader::new(rustls::StreamOwned::new(conn, tcp));
             let mut auth = String::new();
+            let mut request = false;
             loop {
                 let mut line = String::new();
                 match tls.read_line(&mut line) {
                     Ok(0) | Err(_) => break,
                     Ok(_) if line == "\r\n" => break,
                     Ok(_) => {
+                        request = true;
                         if let Some(v) = line
                             .strip_prefix("authorization: ")
                             .or(line.strip_prefix("Authorization: "))
@@ -60,6 +63,9 @@ fn serve(p: &pki::Pki) -> (u16, Arc<Mutex<Vec<String>>>) {
                         }
                     }
                 }
+            }
+            if !request {
+                continue; // no HTTP request came through (a failed handshake)
             }
             log.lock().unwrap().push(auth.clone());
             // base64("ops:s3cret-9f2")
