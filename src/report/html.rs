@@ -215,12 +215,20 @@ fn table(h: &mut String, ranked: &[(StreamView, Assessment)], untracked: u64) {
 
 fn plots(h: &mut String, ranked: &[(StreamView, Assessment)], t0: i64, t1: i64) {
     let n = ranked.len().min(PLOTTED);
+    if n == 0 {
+        h.push_str("<section id=\"plots\"><h2>Streams over time</h2><p class=\"muted\">No stream to plot.</p></section>\n");
+        return;
+    }
+    let title = match n {
+        1 => "The stream over time".to_string(),
+        n if n == ranked.len() => format!("All {n} streams over time, worst first"),
+        n => format!("The worst {n} streams over time"),
+    };
     let _ = write!(
         h,
-        "<section id=\"plots\"><h2>The worst {} over time</h2><p class=\"muted\">One point \
+        "<section id=\"plots\"><h2>{title}</h2><p class=\"muted\">One point \
          per record interval; a merged point shows the interval's total loss and bitrate and \
-         its highest jitter and RTT, lowest MOS. Dashed: the <i>fair</i> threshold.</p>",
-        plural(n, "stream", "streams")
+         its highest jitter and RTT, lowest MOS. Dashed: the <i>fair</i> threshold.</p>"
     );
     for (i, (s, a)) in ranked.iter().take(PLOTTED).enumerate() {
         let g = a.grade.as_str();

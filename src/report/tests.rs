@@ -202,3 +202,16 @@ fn page_is_self_contained_and_escaped() {
     assert_eq!(page.matches("<svg class=\"chart\"").count(), PLOTTED * 5);
     assert_eq!(page.matches("<tr class=").count(), 60);
 }
+
+#[test]
+fn a_capture_without_streams_says_so() {
+    let info = html::PageInfo {
+        interval_secs: 10,
+        version: "test",
+    };
+    let page = html::render(&summary_of(0), Collector::default(), &info);
+    assert!(page.contains("No RTP stream was found in this capture."));
+    assert!(page.contains("No stream to plot."));
+    assert!(!page.contains("<svg") && !page.contains("<tr class="));
+    assert!(page.contains("one every 10 seconds of capture time"));
+}
