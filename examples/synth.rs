@@ -3,9 +3,11 @@
 //! ```text
 //! cargo run --release --example synth -- --scenario clean-many --streams 1000 --packets 1000000 --out /tmp/x.pcap
 //! cargo run --release --example synth -- --scenario impaired --seed 7 --out f.pcapng --truth f.json
+//! cargo run --release --example synth -- --scenario impaired-many --streams 10000 --packets 30 --out many.pcap
 //! ```
 //!
-//! Options: `--scenario clean-many|impaired`, `--streams N`, `--packets N`, `--seed N`,
+//! Options: `--scenario clean-many|impaired|impaired-many` (impaired-many: `--packets` is per
+//! stream), `--streams N`, `--packets N`, `--seed N`,
 //! `--out FILE` (`.pcapng` → pcapng, anything else → classic pcap), `--truth FILE` (JSON),
 //! `--micro` (classic pcap with microsecond instead of nanosecond timestamps),
 //! `--encap ethernet|vlan|qinq|sll|sll2|null|raw` (impaired only: put every stream on one link
@@ -15,7 +17,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
-use rtcprobe::synth::scenarios::{impaired_mix_on, write_clean_many, Format};
+use rtcprobe::synth::scenarios::{impaired_many, impaired_mix_on, write_clean_many, Format};
 use rtcprobe::synth::{Encap, TsResolution, DEFAULT_SNAPLEN};
 
 struct Args {
@@ -97,6 +99,12 @@ fn run(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
             };
             write_clean_many(create()?, a.streams, a.packets, a.seed, fmt)?
         }
+        "impaired-many" => {
+            let per_stream = u32::try_from(a.packets).map_err(|e| format!("--packets: {e}"))?;
+            let cap = impaired_many(a.streams, per_stream, a.seed).build();
+            cap.write_pcap(create()?, res, DEFAULT_SNAPLEN)?;
+            cap.truth
+        }
         "impaired" => {
             let cap = impaired_mix_on(a.seed, a.encap).build();
             if ng {
@@ -112,7 +120,12 @@ fn run(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
             }
             cap.truth
         }
-        other => return Err(format!("unknown --scenario {other} (clean-many | impaired)").into()),
+        other => {
+            return Err(format!(
+                "unknown --scenario {other} (clean-many | impaired | impaired-many)"
+            )
+            .into())
+        }
     };
     if let Some(t) = &a.truth {
         let mut f = BufWriter::new(File::create(t)?);

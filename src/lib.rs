@@ -36,5 +36,7 @@ pub mod fuzzing;
 pub mod output;
 pub mod pipeline;
 pub mod replay;
+pub mod report;
 pub mod synth;
+pub mod top;
 pub mod wire;

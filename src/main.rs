@@ -99,6 +99,15 @@ enum Command {
         /// capture to this NDJSON file, timed by the capture. Sinks in `--config` get them too.
         #[arg(long)]
         records: Option<PathBuf>,
+        /// Also write an HTML report of the capture to this file: a summary in plain words,
+        /// the streams worst first, plots of the worst 50 (docs/report.md).
+        /// Self-contained: it loads nothing from anywhere.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        /// Seconds of capture time per interval record (`--records`, sinks, report plots);
+        /// default `records.interval_secs` of the config, or 1 with --report.
+        #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+        interval_secs: Option<u64>,
     },
     /// Run the probe daemon: capture live, analyse, publish (see systemd/rtcprobe.service).
     ///
@@ -117,6 +126,38 @@ enum Command {
         /// Write totals (frames, drops, counters) as JSON to this file at exit.
         #[arg(long)]
         summary: Option<PathBuf>,
+    },
+    /// A live view of a running daemon: its streams worst first, with current rates, and the
+    /// probe's own health, from its `/streams` and `/metrics` endpoint.
+    ///
+    /// Keys: l, j, r, m, p sort by loss, jitter, RTT, MOS, packets/s (worst first); arrows,
+    /// PgUp/PgDn scroll; q quits. Basic authentication takes the password from the file of
+    /// --password-file, else from the environment variable RTCPROBE_PASSWORD.
+    Top {
+        /// The daemon's endpoint (`exporter.listen`), http:// or https://.
+        #[arg(long, default_value = "http://127.0.0.1:10533")]
+        url: String,
+        /// Seconds between polls.
+        #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+        interval: f64,
+        /// The first sort order: loss, jitter, rtt, mos or packets.
+        #[arg(long, default_value = "loss", value_parser = ["loss", "jitter", "rtt", "mos", "packets"])]
+        sort: String,
+        /// PEM CA certificates that sign the endpoint's certificate (replace the built-in roots).
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<String>,
+        /// PEM client certificate (mutual TLS), with --key-file.
+        #[arg(long, value_name = "FILE", requires = "key_file")]
+        cert_file: Option<String>,
+        /// PEM private key of --cert-file.
+        #[arg(long, value_name = "FILE", requires = "cert_file")]
+        key_file: Option<String>,
+        /// User for basic authentication (the password: --password-file or RTCPROBE_PASSWORD).
+        #[arg(long)]
+        user: Option<String>,
+        /// File whose first line is the basic-authentication password.
+        #[arg(long, value_name = "FILE", requires = "user")]
+        password_file: Option<String>,
     },
     /// Check a configuration file: exit 0, or print every problem and exit 1.
     ///
@@ -262,6 +303,8 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
             linger,
             progress_every,
             records,
+            report: report_file,
+            interval_secs,
         } => {
             let Some(file) = file else {
                 println!("{}", output::LEGEND);
@@ -272,8 +315,18 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                 top: top.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
                 filters: filter,
             };
-            let settings = load_settings(config.as_ref())?;
-            let forwarder = start_forwarder(&settings, records.as_ref())?;
+            let mut settings = load_settings(config.as_ref())?;
+            let default_secs = if report_file.is_some() {
+                1
+            } else {
+                settings.records.interval_secs
+            };
+            settings.records.interval_secs = interval_secs.unwrap_or(default_secs);
+            let forwarder = start_forwarder(&settings, records.as_ref(), report_file.is_some())?;
+            let collector = match (&forwarder, &report_file) {
+                (Some(f), Some(_)) => Some(rtcprobe::report::spawn_collector(f.tap())?),
+                _ => None,
+            };
             let forward = forwarder
                 .as_ref()
                 .map(|f| (f.sender(), forward::record_options(&settings.records)));
@@ -382,6 +435,17 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
+            if let (Some(path), Some(c)) = (&report_file, collector) {
+                let c = c
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("the report builder failed"))?;
+                let info = rtcprobe::report::html::PageInfo {
+                    interval_secs: settings.records.interval_secs,
+                    version: env!("CARGO_PKG_VERSION"),
+                };
+                rtcprobe::report::write(path, &report.summary, c, &info)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
             let stdout = std::io::stdout();
             let shown_on_terminal = format == Format::Table && stdout.is_terminal();
             let mut out = std::io::BufWriter::new(stdout.lock());
@@ -399,6 +463,42 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                 }
                 return Ok(ExitCode::from(EXIT_PARTIAL));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Top {
+            url,
+            interval,
+            sort,
+            ca_file,
+            cert_file,
+            key_file,
+            user,
+            password_file,
+        } => {
+            use rtcprobe::top::{self, client, model::SortKey};
+            let password = match &user {
+                Some(_) => client::password(password_file.as_deref(), "RTCPROBE_PASSWORD")?,
+                None => None,
+            };
+            let opts = top::Options {
+                endpoint: client::Endpoint {
+                    url,
+                    ca_file,
+                    cert_file,
+                    key_file,
+                    user,
+                    password,
+                    timeout: std::time::Duration::from_secs(10),
+                },
+                interval: std::time::Duration::try_from_secs_f64(interval.clamp(0.1, 3600.0))
+                    .unwrap_or(std::time::Duration::from_secs(1)),
+                sort: sort
+                    .chars()
+                    .next()
+                    .and_then(SortKey::from_key)
+                    .unwrap_or(SortKey::Loss),
+            };
+            top::run(&opts)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { config, connect } => {
@@ -454,12 +554,17 @@ fn validate(config: &std::path::Path, connect: bool) -> anyhow::Result<ExitCode>
     Ok(ExitCode::from(1))
 }
 
-/// The configured sinks plus a file sink for `--records FILE`; `None` when there are none.
-/// Replay waits for the sinks' queues rather than drop, and gives them 30 s to deliver.
-fn start_forwarder(s: &Settings, records: Option<&PathBuf>) -> anyhow::Result<Option<Forwarder>> {
+/// The configured sinks plus a file sink for `--records FILE`; `None` when there are none
+/// and no report wants the records. Replay waits for the sinks' queues rather than drop, and
+/// gives them 30 s to deliver.
+fn start_forwarder(
+    s: &Settings,
+    records: Option<&PathBuf>,
+    report: bool,
+) -> anyhow::Result<Option<Forwarder>> {
     let sinks =
         records::sinks_with(&s.sinks, records.map(PathBuf::as_path)).map_err(anyhow::Error::msg)?;
-    if sinks.is_empty() {
+    if sinks.is_empty() && !report {
         return Ok(None);
     }
     let dir = s.records.state_dir();

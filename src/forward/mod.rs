@@ -65,6 +65,8 @@ pub struct RecordTx {
     sinks: Arc<ArcSwap<Vec<Route>>>,
     wait: bool,
     rtcp: Arc<ArcSwap<Vec<Route>>>,
+    /// In-process readers of the record lines ([`Forwarder::tap`]), published after the sinks.
+    taps: Arc<Mutex<Vec<Route>>>,
 }
 
 impl RecordTx {
@@ -86,7 +88,12 @@ impl RecordTx {
     }
 
     /// Make `routes` the sinks of records, `rtcp` those of RTCP datagrams.
-    fn publish(&self, routes: Vec<Route>, rtcp: Vec<Route>) {
+    /// The taps go after the sinks, so that a sink's index in the list stays its index in
+    /// [`Forwarder::sinks`] (what a reload relies on).
+    fn publish(&self, mut routes: Vec<Route>, rtcp: Vec<Route>) {
+        if let Ok(taps) = self.taps.lock() {
+            routes.extend(taps.iter().cloned());
+        }
         self.rtcp.store(Arc::new(rtcp));
         self.sinks.store(Arc::new(routes));
     }
@@ -212,6 +219,7 @@ impl Forwarder {
                 sinks: Arc::new(ArcSwap::from_pointee(Vec::new())),
                 wait,
                 rtcp: Arc::new(ArcSwap::from_pointee(Vec::new())),
+                taps: Arc::new(Mutex::new(Vec::new())),
             },
             sinks: Vec::new(),
             state_dir: state_dir.to_path_buf(),
@@ -259,6 +267,26 @@ impl Forwarder {
         self.tx.clone()
     }
 
+    /// A reader of every record line the sinks get (the `replay --report` builder): the same
+    /// JSON as a `file` sink writes, through a bounded queue (replay waits for room; a live
+    /// probe would count a full queue as dropped). The queue disconnects at [`Self::finish`].
+    pub fn tap(&self) -> Receiver<Line> {
+        let (tx, rx) = bounded::<Line>(SINK_QUEUE);
+        if let Ok(mut taps) = self.tx.taps.lock() {
+            taps.push((tx, Arc::new(SinkStats::default())));
+        }
+        let sinks: Vec<Route> = self
+            .tx
+            .sinks
+            .load()
+            .iter()
+            .take(self.sinks.len())
+            .cloned()
+            .collect();
+        self.tx.publish(sinks, self.tx.rtcp.load_full().to_vec());
+        rx
+    }
+
     /// Every sink with its live counters, for the exporter (`Board::sinks`).
     pub fn views(&self) -> Vec<SinkView> {
         self.sinks
@@ -282,6 +310,9 @@ impl Forwarder {
     /// Stop after every [`RecordTx`] and [`RtcpTap`] clone has been dropped: queues are written to the buffers,
     /// senders deliver for up to `grace` and leave the rest on disk.
     pub fn finish(mut self) -> Vec<Stats> {
+        if let Ok(mut taps) = self.tx.taps.lock() {
+            taps.clear();
+        }
         self.tx.publish(Vec::new(), Vec::new());
         for s in &mut self.sinks {
             if let Some(t) = s.intake.take() {

@@ -201,4 +201,31 @@ mod tests {
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn a_tap_sees_every_record_line_across_reloads_and_ends_with_the_forwarder() {
+        let dir = std::env::temp_dir().join(format!("rtcprobe-tap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // No sink at all: a report alone still gets the records.
+        let mut f = Forwarder::start(&[], &dir, true, Duration::ZERO).unwrap();
+        let rx = f.tap();
+        let tx = f.sender();
+        let mut iv = Intervals::new(RecordOptions {
+            interval_ns: 1,
+            host: "h".into(),
+        });
+        let rec = iv.finish(&crate::export::test_record());
+        tx.send(&rec);
+        let r = f.reconfigure(&[file(&dir, "a")]);
+        assert_eq!(r.started, ["a"]);
+        tx.send(&rec);
+        drop(tx);
+        let stats = f.finish();
+        assert_eq!(stats.len(), 1, "the tap is not a sink");
+        assert_eq!(stats[0].sent, 1);
+        let lines: Vec<_> = rx.iter().collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(*lines[0], serde_json::to_vec(&rec).unwrap());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

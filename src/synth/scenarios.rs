@@ -262,6 +262,25 @@ pub fn clean_many(streams: u32, packets_total: u64, seed: u64) -> Scenario {
     sc
 }
 
+/// A many-stream capture worth a report (`replay --report`): [`clean_many`] with
+/// `per_stream` packets each at a 200 ms packet time, where every 97th stream loses 6 % of its
+/// packets, every 13th (other) one 1.5 %, and every 89th has 60 ms of jitter.
+pub fn impaired_many(streams: u32, per_stream: u32, seed: u64) -> Scenario {
+    let mut sc = clean_many(streams, u64::from(streams) * u64::from(per_stream), seed);
+    for (j, s) in sc.streams.iter_mut().enumerate() {
+        s.ptime_ns = 200 * MS;
+        if j % 97 == 0 {
+            s.impair.loss = 0.06;
+        } else if j % 13 == 0 {
+            s.impair.loss = 0.015;
+        }
+        if j % 89 == 0 {
+            s.impair.jitter_ns = 60 * MS;
+        }
+    }
+    sc
+}
+
 /// File format for [`write_clean_many`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
