@@ -109,6 +109,8 @@ fn bench(c: &mut Criterion) {
         last_duration_secs: 0.0,
         scrapes: 0,
         omitted_total: 0,
+        healthy: true,
+        http: Default::default(),
     };
     let body = encode(&scrape(true)).body;
     eprintln!(
