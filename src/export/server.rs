@@ -237,7 +237,7 @@ where
         .header_read_timeout(l.head_timeout + l.idle_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true)
-        .half_close(false)
+        .half_close(true)
         .serve_connection(TokioIo::new(guard), svc)
         .without_shutdown();
     let parts = tokio::select! {
