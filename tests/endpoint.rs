@@ -349,3 +349,83 @@ fn streams_endpoint_false_gives_404() {
 pub fn have_prometheus() -> bool {
     common::have(PROMETHEUS, "prometheus")
 }
+
+#[test]
+fn validate_checks_the_web_config_file_without_printing_secrets() {
+    let dir = scratch("validate");
+    let d = &dir.0;
+    let key =
+        "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END PRIVATE KEY-----\n";
+    std::fs::write(d.join("server.key"), key).expect("key");
+    std::fs::write(
+        d.join("web.yml"),
+        "tls_server_config:\n  cert_file: nowhere.pem\n  key_file: server.key\n  \
+         client_auth_type: RequireAndVerifyClientCert\n\
+         basic_auth_users:\n  prometheus: hunter2-not-a-hash\n\
+         http_server_config:\n  headers:\n    Server: rtcprobe\n",
+    )
+    .expect("web.yml");
+    let cfg = d.join("rtcprobe.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[exporter]\nweb_config_file = \"{}\"\nmax_connections = 0\n",
+            d.join("web.yml").display()
+        ),
+    )
+    .expect("config");
+    let out = bin()
+        .args(["validate", "--config"])
+        .arg(&cfg)
+        .output()
+        .expect("validate");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    for want in [
+        "exporter.max_connections",
+        "basic_auth_users.prometheus",
+        "bcrypt",
+        "http_server_config.headers.Server",
+        "tls_server_config.cert_file",
+        "nowhere.pem",
+    ] {
+        assert!(text.contains(want), "{want} not in: {text}");
+    }
+    for secret in ["hunter2", "c2VjcmV0", "PRIVATE KEY"] {
+        assert!(!text.contains(secret), "{secret} printed: {text}");
+    }
+}
+
+#[test]
+fn dashboard_tables_hide_name_and_job_and_import_in_grafana_9() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("grafana/rtcprobe.json"),
+    )
+    .expect("dashboard");
+    let d: Value = serde_json::from_str(&text).expect("JSON");
+    assert!(d["schemaVersion"].as_u64().expect("schemaVersion") <= 36);
+    let tables: Vec<&Value> = d["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .filter(|p| p["type"] == "table")
+        .collect();
+    assert!(!tables.is_empty());
+    for t in tables {
+        let hidden = t["transformations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|x| x["id"] == "organize")
+            .map(|x| &x["options"]["excludeByName"])
+            .next()
+            .unwrap_or_else(|| panic!("{}: no organize transformation", t["title"]));
+        for col in ["__name__", "job", "Time"] {
+            assert_eq!(hidden[col], true, "{}: {col} shown", t["title"]);
+        }
+    }
+}
