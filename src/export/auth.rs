@@ -7,7 +7,7 @@
 
 use base64::Engine;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// Cached verdicts at most; the cache is emptied when it is full.
 pub const CACHE_ENTRIES: usize = 256;
@@ -17,8 +17,11 @@ pub const MAX_HEADER_BYTES: usize = 1024;
 /// The configured users.
 pub struct Users {
     users: BTreeMap<String, String>,
-    /// A hash of a random password at the highest configured cost, for unknown users.
-    dummy: String,
+    /// The highest configured cost, and a hash of a fixed password at that cost for unknown
+    /// users, made at the first unknown user (bcrypt is slow: not at load, which runs when a
+    /// connection arrives).
+    cost: u32,
+    dummy: OnceLock<String>,
     cache: Mutex<HashMap<[u8; 32], bool>>,
 }
 
@@ -31,14 +34,10 @@ impl Users {
             .map(|p| p.get_cost())
             .max()
             .unwrap_or(bcrypt::DEFAULT_COST);
-        let dummy = if users.is_empty() {
-            String::new()
-        } else {
-            bcrypt::hash("rtcprobe-no-such-user", cost).unwrap_or_default()
-        };
         Users {
             users,
-            dummy,
+            cost,
+            dummy: OnceLock::new(),
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -56,7 +55,14 @@ impl Users {
         };
         let (hash, known) = match self.users.get(&user) {
             Some(h) => (h.as_str(), true),
-            None => (self.dummy.as_str(), false),
+            None => (
+                self.dummy
+                    .get_or_init(|| {
+                        bcrypt::hash("rtcprobe-no-such-user", self.cost).unwrap_or_default()
+                    })
+                    .as_str(),
+                false,
+            ),
         };
         let key = cache_key(&user, hash, &pass);
         let cached = self.cache.lock().ok().and_then(|c| c.get(&key).copied());
