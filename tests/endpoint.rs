@@ -268,6 +268,22 @@ fn head_works_and_pipelined_requests_are_all_answered() {
         b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/2.0\r\nHost: x\r\n\r\n",
     );
     assert_eq!(statuses(&resp), vec![200, 505], "{resp}");
+    // The same, with the bad request line trickling in across reads.
+    let mut c = TcpStream::connect(addr).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    for part in [
+        &b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET / HT"[..],
+        b"TP/9",
+        b".9\r\nHost: x\r\n\r\n",
+    ] {
+        c.write_all(part).expect("send");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let mut buf = Vec::new();
+    let _ = c.read_to_end(&mut buf);
+    let resp = String::from_utf8_lossy(&buf);
+    assert_eq!(statuses(&resp), vec![200, 505], "{resp}");
 }
 
 /// Every string anywhere in `v`.

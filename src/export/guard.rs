@@ -53,13 +53,14 @@ pub struct Scanner {
     line_len: usize,
 }
 
-/// What the scanner found in a chunk.
+/// What the scanner found in a chunk. `started`: the offset in the chunk of the last request
+/// line that began in it, if one did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Found {
-    /// Nothing to stop at; `started` if a new request head began in it.
-    Pass { started: bool },
-    /// A request with an unsupported version starts at this offset of the chunk.
-    BadVersion { at: usize, started: bool },
+    /// Nothing to stop at.
+    Pass { started: Option<usize> },
+    /// The current request line has an unsupported version.
+    BadVersion { started: Option<usize> },
 }
 
 impl Default for Scanner {
@@ -77,8 +78,7 @@ impl Default for Scanner {
 
 impl Scanner {
     pub fn scan(&mut self, chunk: &[u8]) -> Found {
-        let mut started = false;
-        let mut msg_start = 0;
+        let mut started = None;
         for (i, &b) in chunk.iter().enumerate() {
             match self.at {
                 Where::Off => return Found::Pass { started },
@@ -86,8 +86,7 @@ impl Scanner {
                     if b == b'\r' || b == b'\n' {
                         continue;
                     }
-                    started = true;
-                    msg_start = i;
+                    started = Some(i);
                     self.at = Where::RequestLine;
                     self.tail_len = 0;
                     self.spaces = 0;
@@ -96,10 +95,7 @@ impl Scanner {
                 Where::RequestLine => {
                     if b == b'\n' {
                         if self.unsupported_version() {
-                            return Found::BadVersion {
-                                at: msg_start,
-                                started,
-                            };
+                            return Found::BadVersion { started };
                         }
                         self.at = Where::Headers;
                         self.line_len = 0;
@@ -128,6 +124,16 @@ impl Scanner {
             }
         }
         Found::Pass { started }
+    }
+
+    /// In the middle of a request line (its bytes are held back until it is complete).
+    pub fn in_request_line(&self) -> bool {
+        self.at == Where::RequestLine
+    }
+
+    /// Stop checking (the line is too long to be a valid one: hyper answers it).
+    pub fn stop(&mut self) {
+        self.at = Where::Off;
     }
 
     fn push_tail(&mut self, b: u8) {
@@ -160,14 +166,24 @@ impl Scanner {
     }
 }
 
-/// The IO wrapper.
+/// The IO wrapper. The bytes of a request line are held back until the line is complete and
+/// its version checked, so that hyper never sees the start of a request it must not answer.
 pub struct Guard<S> {
     inner: S,
     scanner: Scanner,
     conn: Arc<Conn>,
-    /// Set when an unsupported version was found: reads end there.
+    /// Read from `inner`, not yet given to hyper; the first `releasable` bytes may be.
+    pending: Vec<u8>,
+    releasable: usize,
+    /// Where the request line in progress starts in `pending`.
+    line_start: Option<usize>,
+    eof: bool,
+    /// Set when an unsupported version was found: reads end before its request.
     pub bad_version: bool,
 }
+
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 4096;
 
 impl<S> Guard<S> {
     pub fn new(inner: S, conn: Arc<Conn>) -> Guard<S> {
@@ -175,12 +191,49 @@ impl<S> Guard<S> {
             inner,
             scanner: Scanner::default(),
             conn,
+            pending: Vec::new(),
+            releasable: 0,
+            line_start: None,
+            eof: false,
             bad_version: false,
         }
     }
 
     pub fn into_inner(self) -> S {
         self.inner
+    }
+
+    /// Account for `n` new bytes at the end of `pending`.
+    fn scanned(&mut self, old_len: usize) {
+        let new = self.pending.get(old_len..).unwrap_or(&[]);
+        let found = self.scanner.scan(new);
+        let (started, bad) = match found {
+            Found::Pass { started } => (started, false),
+            Found::BadVersion { started } => (started, true),
+        };
+        if let Some(o) = started {
+            self.line_start = Some(old_len + o);
+            self.conn.head_started(Instant::now());
+        }
+        if bad {
+            let cut = self.line_start.unwrap_or(old_len).min(self.pending.len());
+            self.pending.truncate(cut);
+            self.releasable = cut;
+            self.bad_version = true;
+            return;
+        }
+        self.releasable = match self.line_start {
+            Some(start) if self.scanner.in_request_line() => {
+                if self.pending.len() - start > super::server::MAX_HEAD_BYTES {
+                    // Too long to be a request line we serve: hyper answers it (414/431).
+                    self.scanner.stop();
+                    self.pending.len()
+                } else {
+                    start
+                }
+            }
+            _ => self.pending.len(),
+        };
     }
 }
 
@@ -190,27 +243,43 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guard<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if self.bad_version {
-            return Poll::Ready(Ok(()));
-        }
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = r {
-            let this = &mut *self;
-            let new = buf.filled().get(before..).unwrap_or(&[]);
-            match this.scanner.scan(new) {
-                Found::Pass { started } => {
-                    if started {
-                        this.conn.head_started(Instant::now());
-                    }
+        let this = &mut *self;
+        loop {
+            if this.releasable > 0 {
+                let n = this.releasable.min(buf.remaining());
+                buf.put_slice(this.pending.get(..n).unwrap_or(&[]));
+                this.pending.drain(..n);
+                this.releasable -= n;
+                this.line_start = this.line_start.map(|s| s.saturating_sub(n));
+                return Poll::Ready(Ok(()));
+            }
+            if this.bad_version {
+                return Poll::Ready(Ok(()));
+            }
+            if this.eof {
+                // A request line cut by the end of the stream: hyper sees it and gives up.
+                this.releasable = this.pending.len();
+                if this.releasable == 0 {
+                    return Poll::Ready(Ok(()));
                 }
-                Found::BadVersion { at, .. } => {
-                    this.bad_version = true;
-                    buf.set_filled(before + at);
+                continue;
+            }
+            let mut tmp = [0u8; READ_CHUNK];
+            let mut rb = ReadBuf::new(&mut tmp);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut rb) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) => {
+                    if rb.filled().is_empty() {
+                        this.eof = true;
+                        continue;
+                    }
+                    let old_len = this.pending.len();
+                    this.pending.extend_from_slice(rb.filled());
+                    this.scanned(old_len);
                 }
             }
         }
-        r
     }
 }
 
@@ -256,7 +325,7 @@ mod tests {
     #[test]
     fn supported_versions_pass_and_pipelined_heads_are_followed() {
         let r = scan_all(&[b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.0\r\n\r\n"]);
-        assert_eq!(r, vec![Found::Pass { started: true }]);
+        assert_eq!(r, vec![Found::Pass { started: Some(27) }]);
     }
 
     #[test]
@@ -268,26 +337,13 @@ mod tests {
         assert_eq!(
             r,
             vec![Found::BadVersion {
-                at: ok.len(),
-                started: true
+                started: Some(ok.len())
             }]
         );
         let r = scan_all(&[b"GET / HTTP/9", b".9\r\n"]);
-        assert_eq!(
-            r[1],
-            Found::BadVersion {
-                at: 0,
-                started: false
-            }
-        );
+        assert_eq!(r[1], Found::BadVersion { started: None });
         let r = scan_all(&[b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"]);
-        assert_eq!(
-            r[0],
-            Found::BadVersion {
-                at: 0,
-                started: true
-            }
-        );
+        assert_eq!(r[0], Found::BadVersion { started: Some(0) });
     }
 
     #[test]
@@ -300,7 +356,7 @@ mod tests {
         ] {
             assert_eq!(
                 scan_all(&[line])[0],
-                Found::Pass { started: true },
+                Found::Pass { started: Some(0) },
                 "{line:?}"
             );
         }
@@ -309,6 +365,6 @@ mod tests {
     #[test]
     fn a_body_stops_the_scanning() {
         let r = scan_all(&[b"POST / HTTP/1.1\r\nContent-Length: 18\r\n\r\nGET / HTTP/2.0\r\n\r\n"]);
-        assert_eq!(r, vec![Found::Pass { started: true }]);
+        assert_eq!(r, vec![Found::Pass { started: Some(0) }]);
     }
 }
