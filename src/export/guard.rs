@@ -367,4 +367,58 @@ mod tests {
         let r = scan_all(&[b"POST / HTTP/1.1\r\nContent-Length: 18\r\n\r\nGET / HTTP/2.0\r\n\r\n"]);
         assert_eq!(r, vec![Found::Pass { started: Some(0) }]);
     }
+
+    /// Everything hyper would read through the guard when `parts` arrive one read at a time.
+    fn through_guard(parts: &[&[u8]]) -> (Vec<u8>, bool) {
+        use crate::export::limits::{Limits, Table};
+        use std::time::Duration;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let table = Table::new(Limits {
+                max_connections: 1,
+                max_per_address: 1,
+                head_timeout: Duration::from_secs(10),
+                idle_timeout: Duration::from_secs(10),
+            });
+            let conn = table
+                .admit("127.0.0.1".parse().unwrap(), Instant::now())
+                .unwrap();
+            let (mut client, server) = tokio::io::duplex(64);
+            let mut g = Guard::new(server, conn);
+            let mut out = Vec::new();
+            for p in parts {
+                client.write_all(p).await.unwrap();
+                let mut buf = [0u8; 256];
+                let n = tokio::time::timeout(Duration::from_millis(50), g.read(&mut buf))
+                    .await
+                    .unwrap_or(Ok(0))
+                    .unwrap();
+                out.extend_from_slice(&buf[..n]);
+            }
+            drop(client);
+            let mut rest = Vec::new();
+            g.read_to_end(&mut rest).await.unwrap();
+            out.extend(rest);
+            (out, g.bad_version)
+        })
+    }
+
+    #[test]
+    fn the_guard_passes_good_requests_and_withholds_a_trickled_bad_version() {
+        let good = &b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"[..];
+        let (out, bad) = through_guard(&[good, b"GET / HT", b"TP/9", b".9\r\n\r\n"]);
+        assert_eq!(out, good);
+        assert!(bad);
+        let (out, bad) = through_guard(&[good, b"GET / HT", b"TP/1.1\r\n\r\n"]);
+        assert_eq!(out, [good, b"GET / HTTP/1.1\r\n\r\n"].concat());
+        assert!(!bad);
+        // A request line cut by the end of the stream reaches hyper, which gives up on it.
+        let (out, bad) = through_guard(&[b"GET / HTT"]);
+        assert_eq!(out, b"GET / HTT");
+        assert!(!bad);
+    }
 }
