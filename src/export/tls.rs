@@ -120,7 +120,26 @@ pub fn build(l: &Loaded, t: &TlsServerConfig) -> Result<Arc<ServerConfig>, WebPr
         return Err(problem("min_version", "is above max_version"));
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier: Arc<dyn ClientCertVerifier> = match auth {
+    let verifier = client_verifier(l, t, auth, &provider)?;
+    let mut cfg = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&versions)
+        .map_err(|e| problem("min_version", format!("{e}")))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .map_err(|e| problem("key_file", format!("does not fit cert_file: {e}")))?;
+    cfg.ignore_client_order = t.prefer_server_cipher_suites.unwrap_or(true);
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+/// The client certificate verifier of `auth` (Go's `tls.ClientAuthType` semantics).
+fn client_verifier(
+    l: &Loaded,
+    t: &TlsServerConfig,
+    auth: ClientAuth,
+    provider: &Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn ClientCertVerifier>, WebProblem> {
+    Ok(match auth {
         ClientAuth::None => WebPkiClientVerifier::no_client_auth(),
         ClientAuth::Request | ClientAuth::RequireAny => Arc::new(AnyClientCert {
             mandatory: auth == ClientAuth::RequireAny,
@@ -147,16 +166,7 @@ pub fn build(l: &Loaded, t: &TlsServerConfig) -> Result<Arc<ServerConfig>, WebPr
             b.build()
                 .map_err(|e| problem("client_ca_file", format!("cannot be used: {e}")))?
         }
-    };
-    let mut cfg = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&versions)
-        .map_err(|e| problem("min_version", format!("{e}")))?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(certs, key)
-        .map_err(|e| problem("key_file", format!("does not fit cert_file: {e}")))?;
-    cfg.ignore_client_order = t.prefer_server_cipher_suites.unwrap_or(true);
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(cfg))
+    })
 }
 
 fn rank(v: &rustls::SupportedProtocolVersion) -> u8 {
@@ -232,5 +242,84 @@ impl ClientCertVerifier for AnyClientCert {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algs.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::web_config::WebConfig;
+
+    fn loaded(t: TlsServerConfig) -> Loaded {
+        Loaded {
+            path: "/nonexistent/web.yml".into(),
+            config: WebConfig {
+                tls_server_config: Some(t),
+                ..WebConfig::default()
+            },
+        }
+    }
+
+    fn tls(auth: &str, with_ca: bool) -> TlsServerConfig {
+        let c = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        TlsServerConfig {
+            cert: c.cert.pem(),
+            key: c.key_pair.serialize_pem(),
+            client_ca: if with_ca { c.cert.pem() } else { String::new() },
+            client_auth_type: auth.into(),
+            ..TlsServerConfig::default()
+        }
+    }
+
+    fn built(t: TlsServerConfig) -> Result<Arc<ServerConfig>, String> {
+        let l = loaded(t);
+        let t = l.tls().unwrap().clone();
+        build(&l, &t).map_err(|p| p.key)
+    }
+
+    #[test]
+    fn every_client_auth_type_builds_and_asks_as_go_does() {
+        for (auth, ca, offered, mandatory) in [
+            ("", false, false, false),
+            ("NoClientCert", false, false, false),
+            ("RequestClientCert", false, true, false),
+            ("RequireAnyClientCert", false, true, true),
+            ("VerifyClientCertIfGiven", true, true, false),
+            ("RequireAndVerifyClientCert", true, true, true),
+        ] {
+            built(tls(auth, ca)).unwrap_or_else(|k| panic!("{auth}: {k}"));
+            let t = tls(auth, ca);
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let kind = ClientAuth::parse(auth).unwrap();
+            let v = client_verifier(&loaded(t.clone()), &t, kind, &provider)
+                .unwrap_or_else(|p| panic!("{auth}: {}", p.key));
+            assert_eq!(v.offer_client_auth(), offered, "{auth}");
+            assert_eq!(
+                v.offer_client_auth() && v.client_auth_mandatory(),
+                mandatory,
+                "{auth}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_toolkits_errors_are_kept() {
+        let no_ca = built(tls("RequireAndVerifyClientCert", false));
+        assert_eq!(no_ca.unwrap_err(), "tls_server_config.client_ca_file");
+        let ca_without_policy = built(tls("NoClientCert", true));
+        assert_eq!(
+            ca_without_policy.unwrap_err(),
+            "tls_server_config.client_auth_type"
+        );
+        let mut t = tls("", false);
+        t.min_version = "TLS10".into();
+        assert_eq!(built(t).unwrap_err(), "tls_server_config.min_version");
+        let mut t = tls("", false);
+        t.min_version = "TLS13".into();
+        t.max_version = "TLS12".into();
+        assert_eq!(built(t).unwrap_err(), "tls_server_config.min_version");
+        let mut t = tls("", false);
+        t.key = tls("", false).key;
+        assert_eq!(built(t).unwrap_err(), "tls_server_config.key_file");
     }
 }
