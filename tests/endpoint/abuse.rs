@@ -112,6 +112,16 @@ fn scrapes_succeed_under_slowloris_and_a_connection_flood() {
     );
     assert_eq!(min_up, 1.0, "a scrape failed under slowloris");
     assert!(longest < 1.0, "{longest}");
+    // The server, not the clients, ended the slow connections: a head deadline or an eviction.
+    let closed = query(
+        prom,
+        "sum(rtcprobe_export_http_connections_closed_total{reason=~\"head_timeout|evicted\"})",
+    )
+    .unwrap_or(0.0);
+    assert!(
+        closed >= SLOW_CLIENTS as f64,
+        "{closed} slow connections closed"
+    );
 
     // The flood: 2,000 connections opened at once from 8 threads, held 5 s, then dropped.
     let pid = probe.0.id();
