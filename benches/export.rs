@@ -2,6 +2,8 @@
 //! streams, with per-stream series on (10,000 series per per-stream family, about 70,000
 //! samples in all) and off (aggregates only). Also the workers' side: one aggregate snapshot
 //! of 5,000 streams (what each of two workers does once per `snapshot_interval_ms`).
+//! And the whole scrape as Prometheus sees it: `GET /metrics` of the 10,000 per-stream series
+//! over loopback from the hyper endpoint, on a kept-alive connection.
 //! docs/benchmarks.md records the results. `cargo bench --bench export`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -10,7 +12,11 @@ use rtcprobe::engine::record::{RttSummary, StreamRecord};
 use rtcprobe::export::aggregate::Aggregator;
 use rtcprobe::export::labels::Labeller;
 use rtcprobe::export::metrics::{encode, Scrape};
+use rtcprobe::export::Exporter;
 use rtcprobe::pipeline::snapshot::{publish, Board, ShardSnapshot};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 const STREAMS: u32 = 10_000;
@@ -79,7 +85,7 @@ fn bench(c: &mut Criterion) {
     cfg.peer_groups
         .insert("192.0.2.0/24".into(), "carrier".into());
     let labeller = Arc::new(Labeller::new(&cfg, vec![]));
-    let board = Board::new(1, 2);
+    let board = Arc::new(Board::new(1, 2));
     let halves: Vec<Vec<(u64, StreamRecord)>> = (0..2u32)
         .map(|s| {
             (0..STREAMS)
@@ -111,6 +117,8 @@ fn bench(c: &mut Criterion) {
         last_duration_secs: 0.0,
         scrapes: 0,
         omitted_total: 0,
+        healthy: true,
+        http: Default::default(),
     };
     let body = encode(&scrape(true)).body;
     eprintln!(
@@ -126,12 +134,62 @@ fn bench(c: &mut Criterion) {
     g.bench_function("encode_10k_streams_aggregates_only", |b| {
         b.iter(|| encode(&scrape(false)).body.len())
     });
+    let http_cfg = ExporterConfig {
+        listen: "127.0.0.1:0".into(),
+        per_stream_series: true,
+        ..cfg.clone()
+    };
+    let endpoint = Exporter::start(
+        &http_cfg,
+        Arc::clone(&board),
+        Arc::clone(&labeller),
+        Arc::new(AtomicBool::new(true)),
+    )
+    .expect("endpoint");
+    let addr = endpoint.local_addr();
+    g.bench_function("scrape_10k_streams_per_stream_series_over_http", |b| {
+        b.iter(|| get_metrics(&mut TcpStream::connect(addr).expect("connect")))
+    });
+    let mut conn = TcpStream::connect(addr).expect("connect");
+    g.bench_function(
+        "scrape_10k_streams_per_stream_series_over_http_keep_alive",
+        |b| b.iter(|| get_metrics(&mut conn)),
+    );
+    drop(endpoint);
     let half = halves.first().cloned().unwrap_or_default();
     let mut agg = Aggregator::new(Arc::clone(&labeller));
     g.bench_function("worker_aggregate_snapshot_5k_streams", |b| {
         b.iter(|| agg.snapshot(&half).counters.len())
     });
     g.finish();
+}
+
+/// One `GET /metrics` on a kept-alive connection: the body length.
+fn get_metrics(c: &mut TcpStream) -> usize {
+    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: bench\r\n\r\n")
+        .expect("send");
+    let mut buf = Vec::with_capacity(1 << 24);
+    let mut chunk = vec![0u8; 1 << 16];
+    let (head_end, len) = loop {
+        let n = c.read(&mut chunk).expect("read");
+        assert!(n > 0, "closed");
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .expect("content-length");
+            break (i + 4, len);
+        }
+    };
+    while buf.len() < head_end + len {
+        let n = c.read(&mut chunk).expect("read");
+        assert!(n > 0, "closed");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    len
 }
 
 criterion_group!(benches, bench);

@@ -339,6 +339,25 @@ pub fn buffer_line(data: &[u8]) {
     }
 }
 
+/// The HTTP endpoint's hostile inputs: request bytes through the guard's scanner
+/// ([`crate::export::guard::Scanner`]), cut into chunks as reads would (the first byte sets
+/// the chunk size), and the bytes as a web configuration file.
+pub fn http_head(data: &[u8]) {
+    use crate::export::guard::{Found, Scanner};
+    let Some((&k, rest)) = data.split_first() else {
+        return;
+    };
+    let mut s = Scanner::default();
+    for chunk in rest.chunks(usize::from(k % 64) + 1) {
+        match s.scan(chunk) {
+            Found::BadVersion { started } | Found::Pass { started } => {
+                assert!(started.map_or(true, |o| o < chunk.len()));
+            }
+        }
+    }
+    let _ = serde_norway::from_slice::<crate::export::web_config::WebConfig>(data);
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -54,6 +54,25 @@ pub struct ExporterConfig {
     /// `inbound`, from one `outbound`, else `transit`). Default empty: the addresses of the
     /// host's interfaces at start-up (getifaddrs(3)).
     pub local_addresses: Vec<String>,
+    /// A Prometheus exporter-toolkit web configuration file (node_exporter's
+    /// `--web.config.file`: TLS, client certificates, basic auth, extra headers), or `""` for
+    /// plain HTTP without authentication. See docs/security.md.
+    pub web_config_file: String,
+    /// Serve `/streams` (the live streams as JSON, with the `address_labels` and
+    /// `cname_label` rules applied). Default true; false answers 404.
+    pub streams_endpoint: bool,
+    /// Open connections to the endpoint at most. Over it, a new connection evicts the one
+    /// that has waited longest for its request (docs/security.md). Default 128.
+    pub max_connections: usize,
+    /// Open connections from one client address at most (evicting like `max_connections`).
+    /// Default 32.
+    pub max_connections_per_address: usize,
+    /// A request head (and, for a new connection, its TLS handshake) must be complete this
+    /// long after its first byte, however slowly it trickles in. Default 10.
+    pub request_head_timeout_secs: u64,
+    /// A keep-alive connection without a request is closed after this long. Default 120 (above
+    /// common scrape intervals, so a scraper keeps its connection).
+    pub idle_timeout_secs: u64,
 }
 
 impl Default for ExporterConfig {
@@ -70,6 +89,12 @@ impl Default for ExporterConfig {
             peer_groups: BTreeMap::new(),
             cname_label: false,
             local_addresses: Vec::new(),
+            web_config_file: String::new(),
+            streams_endpoint: true,
+            max_connections: 128,
+            max_connections_per_address: 32,
+            request_head_timeout_secs: 10,
+            idle_timeout_secs: 120,
         }
     }
 }
@@ -155,6 +180,30 @@ pub fn problems(e: &ExporterConfig) -> Vec<Problem> {
             "name the group with 1 to 32 characters of a-z, 0-9, _ and -",
         );
     }
+    check(
+        (1..=65_536).contains(&e.max_connections),
+        "exporter.max_connections",
+        e.max_connections.to_string(),
+        "use 1 to 65536 connections",
+    );
+    check(
+        (1..=e.max_connections.max(1)).contains(&e.max_connections_per_address),
+        "exporter.max_connections_per_address",
+        e.max_connections_per_address.to_string(),
+        "use 1 to exporter.max_connections",
+    );
+    check(
+        (1..=300).contains(&e.request_head_timeout_secs),
+        "exporter.request_head_timeout_secs",
+        e.request_head_timeout_secs.to_string(),
+        "use 1 to 300 seconds",
+    );
+    check(
+        (1..=3600).contains(&e.idle_timeout_secs),
+        "exporter.idle_timeout_secs",
+        e.idle_timeout_secs.to_string(),
+        "use 1 to 3600 seconds",
+    );
     for (i, a) in e.local_addresses.iter().enumerate() {
         check(
             a.trim().parse::<std::net::IpAddr>().is_ok(),
@@ -162,6 +211,21 @@ pub fn problems(e: &ExporterConfig) -> Vec<Problem> {
             format!("{a:?}"),
             "write an IPv4 or IPv6 address of this host",
         );
+    }
+    if !e.web_config_file.is_empty() {
+        let path = std::path::Path::new(&e.web_config_file);
+        for p in crate::export::web_config::problems(path) {
+            let key = if p.key == "exporter.web_config_file" {
+                p.key
+            } else {
+                format!("exporter.web_config_file: {}", p.key)
+            };
+            out.push(Problem {
+                key,
+                value: format!("{:?}", e.web_config_file),
+                fix: p.fix,
+            });
+        }
     }
     out
 }

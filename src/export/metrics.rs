@@ -33,6 +33,18 @@ pub struct Scrape<'a> {
     pub last_duration_secs: f64,
     pub scrapes: u64,
     pub omitted_total: u64,
+    /// What `/healthz` answers now.
+    pub healthy: bool,
+    /// The HTTP server's connections.
+    pub http: Http,
+}
+
+/// The endpoint's own connection counts.
+#[derive(Debug, Clone, Default)]
+pub struct Http {
+    pub open: usize,
+    /// Connections closed by the server, by reason.
+    pub closed: [(&'static str, u64); 4],
 }
 
 /// Result of one encoding.
@@ -314,6 +326,19 @@ pub fn encode(sc: &Scrape<'_>) -> Encoded {
         "",
         sc.omitted_total + omitted,
     );
+    o.family(&names::HEALTHY);
+    o.sample(names::HEALTHY.name, "", "", u64::from(sc.healthy));
+    o.family(&names::HTTP_CONNECTIONS);
+    o.sample(names::HTTP_CONNECTIONS.name, "", "", sc.http.open as u64);
+    o.family(&names::HTTP_CONNECTIONS_CLOSED);
+    for (reason, n) in sc.http.closed {
+        o.sample(
+            names::HTTP_CONNECTIONS_CLOSED.name,
+            "",
+            &format!("reason=\"{reason}\""),
+            n,
+        );
+    }
     o.family(&names::SCRAPE_DURATION);
     o.sample(names::SCRAPE_DURATION.name, "", "", sc.last_duration_secs);
     o.family(&names::SCRAPES);

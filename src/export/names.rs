@@ -125,6 +125,12 @@ metrics! {
         "Time the previous scrape took to encode.";
     SCRAPES = "rtcprobe_export_scrapes_total", Counter,
         "Scrapes of /metrics served.";
+    HEALTHY = "rtcprobe_daemon_healthy", Gauge,
+        "1 while /healthz answers 200 (capture and workers running), else 0.";
+    HTTP_CONNECTIONS = "rtcprobe_export_http_connections", Gauge,
+        "Open connections to the endpoint (at most exporter.max_connections).";
+    HTTP_CONNECTIONS_CLOSED = "rtcprobe_export_http_connections_closed_total", Counter,
+        "Connections the endpoint closed or refused itself, by reason (evicted, refused, head_timeout, idle_timeout).";
 }
 
 #[cfg(test)]
