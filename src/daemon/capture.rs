@@ -37,7 +37,20 @@ pub struct CaptureThread {
     pub reload: Receiver<Reload>,
     /// Wall-clock second of the latest loop turn, for the watchdog.
     pub heartbeat: Arc<AtomicI64>,
+    /// How long to keep reading after the stop flag: the kernel may hold frames it already
+    /// captured in a block it has not yet handed over (TPACKET_V3 retires a partly filled block
+    /// only after `capture.timeout_ms`). See [`drain_time`].
+    pub drain: Duration,
 }
+
+/// The final drain: the block timeout plus a margin, at most [`MAX_DRAIN`] so that a
+/// SIGTERM during a flood still ends well inside systemd's stop timeout.
+pub fn drain_time(timeout_ms: u32) -> Duration {
+    (Duration::from_millis(u64::from(timeout_ms)) + WAIT).min(MAX_DRAIN)
+}
+
+/// Upper bound of the final drain.
+const MAX_DRAIN: Duration = Duration::from_secs(2);
 
 impl CaptureThread {
     pub fn run(mut self) {
@@ -57,6 +70,18 @@ impl CaptureThread {
                 self.heartbeat
                     .store(wall_ns() / 1_000_000_000, Ordering::Relaxed);
                 self.periodic(&name);
+            }
+        }
+        // Frames the kernel captured before the stop (packets sent just before a SIGTERM) are
+        // still counted: read until the ring stays empty for a block timeout, within a deadline.
+        let deadline = Instant::now() + self.drain;
+        while Instant::now() < deadline {
+            match self
+                .source
+                .next(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(Next::Frame(f)) => self.feeder.frame(self.link, f.ts_ns, f.data),
+                Ok(Next::Idle) | Err(_) => break,
             }
         }
         // Final statistics, so the summary counts drops up to the end.

@@ -2,8 +2,9 @@
 //!
 //! Start-up opens every capture before saying READY (so systemd and tests know capture is
 //! live), then the main thread only supervises: signals, the watchdog, the health line and
-//! reloads. SIGTERM/SIGINT stop capture, let the workers drain their queues and end every
-//! stream (`ended_by = "shutdown"`), write the final records and summary, and exit 0; a second
+//! reloads. SIGTERM/SIGINT stop capture (after reading, for at most `capture.timeout_ms` +
+//! 0.1 s and 2 s, the frames the kernel already captured), let the workers drain their queues
+//! and end every stream (`ended_by = "shutdown"`), write the final records and summary, and exit 0; a second
 //! signal exits at once. SIGHUP re-reads the configuration, applies what can change without
 //! losing stream state and logs, key by key, what changed and what needs a restart.
 
@@ -187,6 +188,7 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
             stop: Arc::clone(&capture_stop),
             reload: rx,
             heartbeat: Arc::clone(&heartbeat),
+            drain: super::capture::drain_time(settings.capture.timeout_ms),
         };
         threads.push(
             std::thread::Builder::new()
