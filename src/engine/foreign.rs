@@ -9,11 +9,14 @@
 //!
 //! * `sr_chain` for a needs b's SR that a's report block answers (LSR): kept here as b's SR
 //!   history, keyed by its exact RTCP 5-tuple;
-//! * `end_to_end` through the reverse stream needs the latest `capture_point` RTT of the
-//!   stream flowing B → A: computed here from A's report block about b and b's SR, keyed by
+//! * `end_to_end` needs the latest `capture_point` RTT of the opposite direction of a leg (the
+//!   stream flowing B → A): computed here from A's report block about b and b's SR, keyed by
 //!   the stream's (source, destination) addresses.
 //!
-//! With one shard nothing is foreign and these tables stay empty. Both are bounded: past
+//! The second table holds the latest `capture_point` of *every* direction this engine sees,
+//! its own streams' included ([`Foreign::on_capture_point`]), so that `end_to_end` reads one
+//! table, updated in capture order, whatever the shard count. With one shard the SR table
+//! stays empty. Both are bounded: past
 //! [`MAX_ENTRIES`], entries not updated for [`STALE_NS`] are forgotten, and if none is stale a
 //! new entry is not kept.
 
@@ -28,7 +31,8 @@ pub const STALE_NS: i64 = 60_000_000_000;
 pub struct Foreign {
     /// SRs of SSRCs owned elsewhere, by (SSRC, RTCP source, RTCP destination).
     srs: HashMap<(u32, SocketAddr, SocketAddr), (i64, SrHistory)>,
-    /// Latest `capture_point` RTT of streams owned elsewhere, by (source IP, destination IP).
+    /// Latest `capture_point` RTT of streams (owned here or elsewhere), by (source IP,
+    /// destination IP).
     capture_point: HashMap<(IpAddr, IpAddr), (i64, RttStats)>,
 }
 
@@ -90,10 +94,15 @@ impl Foreign {
             return;
         };
         let rtt = now.saturating_sub(sr.capture_ns).saturating_sub(dlsr_ns);
+        self.on_capture_point(now, dst.ip(), src.ip(), rtt);
+    }
+
+    /// A `capture_point` sample of a stream flowing `src_ip` → `dst_ip` (owned here or not).
+    pub fn on_capture_point(&mut self, now: i64, src_ip: IpAddr, dst_ip: IpAddr, rtt: i64) {
         bounded(
             &mut self.capture_point,
             now,
-            (dst.ip(), src.ip()),
+            (src_ip, dst_ip),
             |s| {
                 s.add(rtt);
             },
@@ -101,7 +110,7 @@ impl Foreign {
         );
     }
 
-    /// Latest `capture_point` RTT of a foreign stream flowing `src_ip` → `dst_ip`, ns.
+    /// Latest `capture_point` RTT of any stream flowing `src_ip` → `dst_ip`, ns.
     pub fn capture_point(&self, src_ip: IpAddr, dst_ip: IpAddr) -> Option<i64> {
         self.capture_point
             .get(&(src_ip, dst_ip))

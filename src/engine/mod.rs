@@ -29,6 +29,8 @@ mod stun;
 #[cfg(test)]
 mod appendix_a;
 #[cfg(test)]
+mod end_to_end_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::config::Resolved;
