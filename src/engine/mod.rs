@@ -31,6 +31,8 @@ mod appendix_a;
 #[cfg(test)]
 mod end_to_end_tests;
 #[cfg(test)]
+mod interval_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::config::Resolved;
@@ -210,6 +212,19 @@ pub struct Engine {
     finished: Vec<(u64, StreamRecord)>,
     next_order: u64,
     counters: Counters,
+    /// Interval records: length (0 = none), the next boundary (`i64::MIN` before the first
+    /// event, `i64::MAX` when off) and the closed intervals not yet taken ([`Engine::drain_cuts`]).
+    interval_ns: i64,
+    next_cut: i64,
+    cuts: Vec<Cut>,
+}
+
+/// The live streams as they stood at an interval boundary: every packet captured before
+/// `end_ns` counted, none at or after it (docs/records.md).
+#[derive(Debug, Clone)]
+pub struct Cut {
+    pub end_ns: i64,
+    pub streams: Vec<(u64, StreamRecord)>,
 }
 
 impl Engine {
@@ -237,7 +252,55 @@ impl Engine {
             finished: Vec::new(),
             next_order: 0,
             counters: Counters::default(),
+            interval_ns: 0,
+            next_cut: i64::MAX,
+            cuts: Vec::new(),
         }
+    }
+
+    /// Cut interval records every `interval_ns` of capture time, on boundaries that are
+    /// multiples of it (0: never). Call before the first event.
+    pub fn set_interval(&mut self, interval_ns: i64) {
+        self.interval_ns = interval_ns.max(0);
+        self.next_cut = if interval_ns > 0 { i64::MIN } else { i64::MAX };
+    }
+
+    /// Close the current interval if `now` has reached its boundary: called first by every
+    /// handler, so the snapshot holds exactly the events before the boundary. O(1) unless a
+    /// boundary is crossed, which happens once per interval.
+    #[inline]
+    fn cut(&mut self, now: i64) {
+        if now >= self.next_cut {
+            self.close_interval(now);
+        }
+    }
+
+    #[cold]
+    fn close_interval(&mut self, now: i64) {
+        let every = self.interval_ns.max(1);
+        let after_now = now
+            .div_euclid(every)
+            .saturating_mul(every)
+            .saturating_add(every);
+        if self.next_cut != i64::MIN {
+            self.push_cut(self.next_cut);
+        }
+        // A gap of several intervals closes the first only: the state at every later boundary
+        // of the gap is the same, and streams without packets in an interval emit no record.
+        self.next_cut = after_now;
+    }
+
+    fn push_cut(&mut self, end_ns: i64) {
+        let streams = self.active_records();
+        if !streams.is_empty() {
+            self.cuts.push(Cut { end_ns, streams });
+        }
+    }
+
+    /// Intervals closed since the last call, oldest first. At most one per handled event, so
+    /// a caller that drains after each batch holds a bounded number.
+    pub fn drain_cuts(&mut self) -> Vec<Cut> {
+        std::mem::take(&mut self.cuts)
     }
 
     /// Replace the configuration, keeping every stream (SIGHUP reload). Limits keep this
@@ -284,6 +347,7 @@ impl Engine {
 
     /// A STUN message (already counted by [`triage`]): ICE round trips.
     pub fn on_stun(&mut self, now: i64, src: SocketAddr, dst: SocketAddr, m: &Message<'_>) {
+        self.cut(now);
         // Every shard sees every STUN message (STUN is about 5-tuples, not SSRCs); one counts.
         if self.stun.on_message(now, src, dst, m) && self.shard.index == 0 {
             self.counters.stun_rtt_samples += 1;
@@ -304,6 +368,7 @@ impl Engine {
 
     /// [`Engine::on_rtp`] from the header fields alone.
     pub fn on_rtp_meta(&mut self, now: i64, m: &RtpMeta) {
+        self.cut(now);
         self.counters.rtp_packets += 1;
         let key = StreamKey {
             src: m.src,
@@ -394,6 +459,7 @@ impl Engine {
     /// End streams idle for longer than `idle_timeout_secs` and forget stale candidates. Call it
     /// whenever capture time has advanced (about once a second is plenty).
     pub fn expire(&mut self, now: i64) {
+        self.cut(now);
         let idle = self.cfg.idle_timeout_ns;
         let stale: Vec<StreamKey> = self
             .streams
@@ -429,7 +495,14 @@ impl Engine {
     }
 
     /// End every stream, saying why (`end_of_capture`, `shutdown`).
+    ///
+    /// An interval still open is closed first, at its boundary: the capture ended before it,
+    /// so it holds every packet it will ever hold (live and replay then give the same records).
     pub fn finish_all_as(&mut self, why: EndReason) {
+        if self.next_cut != i64::MIN && self.next_cut != i64::MAX {
+            self.push_cut(self.next_cut);
+            self.next_cut = i64::MAX;
+        }
         let mut keys: Vec<StreamKey> = self.streams.keys().copied().collect();
         keys.sort_by_key(|k| self.streams.get(k).map_or(0, |s| s.order));
         for k in keys {
@@ -456,6 +529,7 @@ impl Engine {
     /// The probe itself dropped `packets` RTP packets of `key` (a full pipeline queue) before
     /// this engine saw them: they are kept out of the stream's network loss.
     pub fn on_probe_drop(&mut self, now: i64, key: &StreamKey, packets: u64) {
+        self.cut(now);
         match self
             .streams
             .get_mut(key)
@@ -469,6 +543,7 @@ impl Engine {
     /// The kernel or the interface dropped packets at about `now` (pcap statistics): which
     /// streams lost them is unknown, so every live stream is flagged.
     pub fn on_capture_drop(&mut self, now: i64) {
+        self.cut(now);
         for s in self.streams.values_mut() {
             s.on_probe_drop(now, 0);
         }

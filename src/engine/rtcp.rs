@@ -67,6 +67,7 @@ impl Engine {
         buf: &[u8],
         complete: bool,
     ) {
+        self.cut(now);
         // With several shards, the datagram reaches every shard owning an SSRC it mentions;
         // the owner of the first SSRC counts it (super::shard).
         let primary = self.shard.owns(shard::primary_ssrc(buf));
