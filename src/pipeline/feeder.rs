@@ -157,6 +157,7 @@ impl Feeder {
         self.stats.counters = counters;
         match t {
             Triage::Rtp(meta) => {
+                self.stats.rtp_frames += 1;
                 let i = Shard::of(n, meta.ssrc) as usize;
                 self.push(
                     i,
