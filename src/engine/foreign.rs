@@ -16,9 +16,9 @@
 //! The second table holds the latest `capture_point` of *every* direction this engine sees,
 //! its own streams' included ([`Foreign::on_capture_point`]), so that `end_to_end` reads one
 //! table, updated in capture order, whatever the shard count. With one shard the SR table
-//! stays empty. Both are bounded: past
-//! [`MAX_ENTRIES`], entries not updated for [`STALE_NS`] are forgotten, and if none is stale a
-//! new entry is not kept.
+//! stays empty. Both are bounded: past [`MAX_ENTRIES`] (the `capture_point` table: the
+//! probe's `max_streams`, if more), entries not updated for [`STALE_NS`] are forgotten, and if
+//! none is stale a new entry is not kept.
 
 use super::rtt::{RttStats, SrEntry, SrHistory};
 use foldhash::HashMap;
@@ -29,6 +29,9 @@ pub const STALE_NS: i64 = 60_000_000_000;
 
 #[derive(Default)]
 pub struct Foreign {
+    /// Entries kept in the `capture_point` table: at least [`MAX_ENTRIES`], and one per stream
+    /// the probe may hold (`max_streams`), since every direction of every stream may need one.
+    paths_limit: usize,
     /// SRs of SSRCs owned elsewhere, by (SSRC, RTCP source, RTCP destination).
     srs: HashMap<(u32, SocketAddr, SocketAddr), (i64, SrHistory)>,
     /// Latest `capture_point` RTT of streams (owned here or elsewhere), by (source IP,
@@ -39,6 +42,7 @@ pub struct Foreign {
 /// Insert into a bounded map, forgetting stale entries when it is full.
 fn bounded<K: std::hash::Hash + Eq, V>(
     map: &mut HashMap<K, (i64, V)>,
+    limit: usize,
     now: i64,
     key: K,
     update: impl FnOnce(&mut V),
@@ -49,10 +53,10 @@ fn bounded<K: std::hash::Hash + Eq, V>(
         update(v);
         return;
     }
-    if map.len() >= MAX_ENTRIES {
+    if map.len() >= limit {
         map.retain(|_, (at, _)| now.saturating_sub(*at) <= STALE_NS);
     }
-    if map.len() < MAX_ENTRIES {
+    if map.len() < limit {
         let mut v = new();
         update(&mut v);
         map.insert(key, (now, v));
@@ -60,10 +64,19 @@ fn bounded<K: std::hash::Hash + Eq, V>(
 }
 
 impl Foreign {
+    /// Tables for a probe holding up to `max_streams` streams in all.
+    pub fn new(max_streams: usize) -> Self {
+        Foreign {
+            paths_limit: max_streams.max(MAX_ENTRIES),
+            ..Foreign::default()
+        }
+    }
+
     /// An SR of `ssrc` (owned by another shard) sent `src` → `dst`.
     pub fn on_sr(&mut self, now: i64, ssrc: u32, src: SocketAddr, dst: SocketAddr, e: &SrEntry) {
         bounded(
             &mut self.srs,
+            MAX_ENTRIES,
             now,
             (ssrc, src, dst),
             |h| h.push(*e),
@@ -101,6 +114,7 @@ impl Foreign {
     pub fn on_capture_point(&mut self, now: i64, src_ip: IpAddr, dst_ip: IpAddr, rtt: i64) {
         bounded(
             &mut self.capture_point,
+            self.paths_limit.max(MAX_ENTRIES),
             now,
             (src_ip, dst_ip),
             |s| {

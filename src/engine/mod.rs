@@ -236,6 +236,7 @@ impl Engine {
     /// limits are divided among the shards.
     pub fn with_shard(mut cfg: Resolved, shard: Shard) -> Self {
         let n = shard.count.max(1) as usize;
+        let foreign = foreign::Foreign::new(cfg.max_streams);
         cfg.max_streams = cfg.max_streams.div_ceil(n).max(1);
         cfg.max_candidates = cfg.max_candidates.div_ceil(n).max(1);
         Engine {
@@ -247,7 +248,7 @@ impl Engine {
             by_ssrc: HashMap::default(),
             by_ips: HashMap::default(),
             stun: stun::StunRtt::default(),
-            foreign: foreign::Foreign::default(),
+            foreign,
             pending_srs: rtt::PendingSrs::default(),
             finished: Vec::new(),
             next_order: 0,
