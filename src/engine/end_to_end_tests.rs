@@ -86,3 +86,43 @@ fn an_sfu_terminating_rtcp_adds_the_leg_to_the_sender() {
     one.b = "10.2.0.2:6000".parse().expect("addr");
     assert_every_leg_gives_the_true_round_trip(&one);
 }
+
+#[test]
+fn another_call_with_the_same_ssrcs_is_not_taken_for_a_leg() {
+    // A relayed call and a call through an SFU whose endpoints picked the same SSRCs
+    // (RFC 3550 §8.1 collisions between calls): each keeps its own round trip.
+    let one = Call::relay();
+    let mut two = Call::sfu();
+    two.a = "10.3.0.1:4000".parse().expect("addr");
+    two.m_a = "10.3.0.100:30000".parse().expect("addr");
+    two.m_b = "10.3.0.100:30002".parse().expect("addr");
+    two.b = "10.4.0.2:6000".parse().expect("addr");
+    two.owd_a_ns = 5 * MS;
+    two.owd_b_ns = 70 * MS;
+    let mut frames = one.build().frames;
+    frames.extend(two.build().frames);
+    frames.sort_by_key(|f| f.ts_ns);
+    let mut e = Engine::new(Resolved::default());
+    for f in frames {
+        let dg = decode_udp(LinkType::Ethernet, &f.bytes).expect("synthetic frames decode");
+        e.on_datagram(f.ts_ns, &dg);
+    }
+    e.finish_all();
+    let recs: Vec<StreamRecord> = e.drain_finished().into_iter().map(|(_, r)| r).collect();
+    assert_eq!(recs.len(), 8);
+    for r in &recs {
+        let call = if r.src.starts_with("10.1.") || r.src.starts_with("10.2.") {
+            &one
+        } else {
+            &two
+        };
+        let want = call.true_rtt_ns() as f64 / 1e6;
+        let got = r.rtt_ms["end_to_end"];
+        assert!(
+            (got.min - want).abs() < TOL_MS && (got.max - want).abs() < TOL_MS,
+            "{} → {}: {got:?}, true {want} ms",
+            r.src,
+            r.dst
+        );
+    }
+}

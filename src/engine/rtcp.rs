@@ -350,12 +350,24 @@ impl Engine {
             return;
         };
         let Some(own) = self.leg_rtt(k) else { return };
-        let legs = || {
+        // The other legs of this media: streams with the SSRC that arrive at this stream's
+        // sender or leave from its receiver (a middlebox on one address), else the single
+        // other stream with the SSRC (a middlebox facing its sides from unrelated addresses,
+        // even of two IP versions). Two or more unrelated ones are SSRC collisions between
+        // calls (RFC 3550 §8.1: random SSRCs do collide among many streams) and are ignored.
+        let same_ssrc = || {
             self.by_ssrc
                 .get(&k.ssrc)
                 .into_iter()
                 .flatten()
                 .filter(|p| *p != k)
+        };
+        let connected = |p: &StreamKey| p.dst.ip() == k.src.ip() || p.src.ip() == k.dst.ip();
+        let any_connected = same_ssrc().any(connected);
+        let lone = same_ssrc().nth(1).is_none();
+        let legs = || {
+            same_ssrc()
+                .filter(move |p| if any_connected { connected(p) } else { lone })
                 .filter_map(|p| self.streams.get(p))
         };
         let mut others = legs().filter(|p| p.cp_reporter.is_some_and(|r| r != reporter));
