@@ -4,7 +4,8 @@
 //! told when time passes ([`Engine::expire`]); it never reads a clock and does no IO, so a replay
 //! and a live capture of the same packets give the same numbers. Streams that end (BYE, idle,
 //! eviction, end of capture) become [`record::StreamRecord`]s, collected with
-//! [`Engine::drain_finished`].
+//! [`Engine::drain_finished`]. With an interval set ([`Engine::set_interval`]) it also closes
+//! record intervals on packet timestamps ([`Cut`], `engine/interval.rs`).
 //!
 //! Memory is bounded: at most `max_candidates` unvalidated RTP candidates (RFC 3550 A.1
 //! probation, so random UDP does not create streams), at most `max_streams` streams (the least
@@ -17,6 +18,7 @@ pub mod clock;
 mod counters;
 pub mod emodel;
 mod foreign;
+mod interval;
 pub mod jitter;
 pub mod record;
 mod rtcp;
@@ -41,6 +43,7 @@ use crate::wire::stun::Message;
 use crate::wire::{rtp, Datagram};
 pub use counters::{Counters, RtcpTypes};
 use foldhash::HashMap;
+pub use interval::Cut;
 use record::StreamRecord;
 pub use shard::Shard;
 use std::net::{IpAddr, SocketAddr};
@@ -219,14 +222,6 @@ pub struct Engine {
     cuts: Vec<Cut>,
 }
 
-/// The live streams as they stood at an interval boundary: every packet captured before
-/// `end_ns` counted, none at or after it (docs/records.md).
-#[derive(Debug, Clone)]
-pub struct Cut {
-    pub end_ns: i64,
-    pub streams: Vec<(u64, StreamRecord)>,
-}
-
 impl Engine {
     pub fn new(cfg: Resolved) -> Self {
         Engine::with_shard(cfg, Shard::SOLE)
@@ -257,51 +252,6 @@ impl Engine {
             next_cut: i64::MAX,
             cuts: Vec::new(),
         }
-    }
-
-    /// Cut interval records every `interval_ns` of capture time, on boundaries that are
-    /// multiples of it (0: never). Call before the first event.
-    pub fn set_interval(&mut self, interval_ns: i64) {
-        self.interval_ns = interval_ns.max(0);
-        self.next_cut = if interval_ns > 0 { i64::MIN } else { i64::MAX };
-    }
-
-    /// Close the current interval if `now` has reached its boundary: called first by every
-    /// handler, so the snapshot holds exactly the events before the boundary. O(1) unless a
-    /// boundary is crossed, which happens once per interval.
-    #[inline]
-    fn cut(&mut self, now: i64) {
-        if now >= self.next_cut {
-            self.close_interval(now);
-        }
-    }
-
-    #[cold]
-    fn close_interval(&mut self, now: i64) {
-        let every = self.interval_ns.max(1);
-        let after_now = now
-            .div_euclid(every)
-            .saturating_mul(every)
-            .saturating_add(every);
-        if self.next_cut != i64::MIN {
-            self.push_cut(self.next_cut);
-        }
-        // A gap of several intervals closes the first only: the state at every later boundary
-        // of the gap is the same, and streams without packets in an interval emit no record.
-        self.next_cut = after_now;
-    }
-
-    fn push_cut(&mut self, end_ns: i64) {
-        let streams = self.active_records();
-        if !streams.is_empty() {
-            self.cuts.push(Cut { end_ns, streams });
-        }
-    }
-
-    /// Intervals closed since the last call, oldest first. At most one per handled event, so
-    /// a caller that drains after each batch holds a bounded number.
-    pub fn drain_cuts(&mut self) -> Vec<Cut> {
-        std::mem::take(&mut self.cuts)
     }
 
     /// Replace the configuration, keeping every stream (SIGHUP reload). Limits keep this
@@ -500,10 +450,7 @@ impl Engine {
     /// An interval still open is closed first, at its boundary: the capture ended before it,
     /// so it holds every packet it will ever hold (live and replay then give the same records).
     pub fn finish_all_as(&mut self, why: EndReason) {
-        if self.next_cut != i64::MIN && self.next_cut != i64::MAX {
-            self.push_cut(self.next_cut);
-            self.next_cut = i64::MAX;
-        }
+        self.close_open_interval();
         let mut keys: Vec<StreamKey> = self.streams.keys().copied().collect();
         keys.sort_by_key(|k| self.streams.get(k).map_or(0, |s| s.order));
         for k in keys {
