@@ -2,7 +2,8 @@
 //! single-threaded replay, the pipeline with 1–3 workers and `replay --realtime` give the same
 //! interval records, field by field except the probe-health fields (`probe_drop`,
 //! `probe_dropped`), on fixtures and on a generated capture whose packets straddle every
-//! boundary (1 s intervals, packets every 20 ms in both directions of a relayed call). Each
+//! boundary (1 s intervals, packets every 20 ms in both directions of a relayed call; `--realtime`
+//! on that capture and on one recorded call, which take their recorded time). Each
 //! interval record holds exactly the packets captured in [interval_start, interval_end).
 
 use rtcprobe::synth::middlebox::Call;
@@ -137,8 +138,14 @@ fn interval_records_hold_exactly_the_packets_of_their_interval() {
         assert_eq!(r["interval_packets"], 50, "{r}");
     }
     assert!(single.iter().all(|r| r["interval_packets"] != 0));
-    // Paced at the recorded speed through the live pipeline: the same records.
+    // Paced at the recorded speed through the live pipeline: the same records, here and on a
+    // recorded call (6.9 s).
     let rt = records(&path, &dir, &["--realtime"], "realtime");
     assert_same("generated relay", &single, &rt, "--realtime");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rtpproxy-rtcp-sr.pcap");
+    let single = records(&fixture, &dir, &[], "single");
+    assert!(!single.is_empty());
+    let rt = records(&fixture, &dir, &["--realtime"], "realtime");
+    assert_same("rtpproxy-rtcp-sr.pcap", &single, &rt, "--realtime");
     let _ = std::fs::remove_dir_all(&dir);
 }
