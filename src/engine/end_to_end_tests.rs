@@ -126,3 +126,103 @@ fn another_call_with_the_same_ssrcs_is_not_taken_for_a_leg() {
         );
     }
 }
+
+/// One SR of `ssrc` sent `src` → `dst` at `t`, answered by `reporter` `rtt_ms` later (DLSR 0).
+fn exchange(e: &mut Engine, t: i64, src: &str, dst: &str, ssrc: u32, reporter: u32, rtt_ms: i64) {
+    use crate::synth::rtcp::{ntp_from_unix_ns, ntp_mid32, rr, sr, ReportBlock, SenderInfo};
+    let (s, d) = (src.parse().expect("addr"), dst.parse().expect("addr"));
+    let ntp = ntp_from_unix_ns(t);
+    let info = SenderInfo {
+        ntp,
+        ..SenderInfo::default()
+    };
+    let blk = ReportBlock {
+        ssrc,
+        lsr: ntp_mid32(ntp),
+        ..ReportBlock::default()
+    };
+    for (at, from, to, bytes) in [
+        (t, s, d, sr(ssrc, &info, &[])),
+        (t + rtt_ms * MS, d, s, rr(reporter, &[blk])),
+    ] {
+        let dg = crate::wire::Datagram {
+            src: from,
+            dst: to,
+            payload: &bytes,
+            wire_len: bytes.len(),
+            vlan: None,
+        };
+        e.on_datagram(at, &dg);
+    }
+}
+
+#[test]
+fn an_sfu_fanning_out_pairs_each_egress_leg_with_the_ingress_leg() {
+    use crate::synth::rtp::{rtp_packet, RtpHeader};
+    // SFU S on one address forwards A's SSRC 0xA to B and to C, and sends A a stream 0x1D.
+    let (a, s_a, s_b, s_c) = (
+        "10.0.0.1:4000",
+        "10.0.0.100:5000",
+        "10.0.0.100:5002",
+        "10.0.0.100:5004",
+    );
+    let (b, c) = ("10.0.0.2:6000", "10.0.0.3:7000");
+    let media = [
+        (a, s_a, 0xA),
+        (s_b, b, 0xA),
+        (s_c, c, 0xA),
+        (s_a, a, 0x1D),
+        (b, s_b, 0xB),
+        (c, s_c, 0xC),
+    ];
+    let t0 = crate::synth::scenario::EPOCH_NS;
+    let mut e = Engine::new(Resolved::default());
+    for i in 0..5u16 {
+        for (src, dst, ssrc) in media {
+            let h = RtpHeader {
+                seq: i,
+                timestamp: 160 * u32::from(i),
+                ssrc,
+                ..RtpHeader::default()
+            };
+            let p = rtp_packet(&h, &[0; 160]);
+            let dg = crate::wire::Datagram {
+                src: src.parse().expect("addr"),
+                dst: dst.parse().expect("addr"),
+                payload: &p,
+                wire_len: p.len(),
+                vlan: None,
+            };
+            e.on_datagram(t0 + i64::from(i) * 20 * MS, &dg);
+        }
+    }
+    for round in 0..2 {
+        let t = t0 + (1 + round) * 1_000 * MS;
+        exchange(&mut e, t, a, s_a, 0xA, 0x5F01, 1); // S answers A
+        exchange(&mut e, t + 10 * MS, s_a, a, 0x1D, 0xA, 30); // A's leg: 30 ms
+        exchange(&mut e, t + 100 * MS, b, s_b, 0xB, 0x5F02, 1); // S answers B
+        exchange(&mut e, t + 110 * MS, c, s_c, 0xC, 0x5F03, 1); // S answers C
+        exchange(&mut e, t + 200 * MS, s_c, c, 0xA, 0xC, 50); // C's leg: 50 ms
+        exchange(&mut e, t + 300 * MS, s_b, b, 0xA, 0xB, 70); // B's leg: 70 ms
+    }
+    e.finish_all();
+    let recs: Vec<StreamRecord> = e.drain_finished().into_iter().map(|(_, r)| r).collect();
+    let e2e = |dst: &str| {
+        recs.iter()
+            .find(|r| r.dst == dst && r.ssrc == 0xA)
+            .and_then(|r| r.rtt_ms.get("end_to_end").copied())
+    };
+    // A ↔ S (30 + 1) plus S ↔ receiver (70 + 1, 50 + 1), every sample.
+    let to_b = e2e(b).expect("egress to B");
+    assert!(
+        (to_b.min - 102.0).abs() < TOL_MS && (to_b.max - 102.0).abs() < TOL_MS,
+        "{to_b:?}"
+    );
+    let to_c = e2e(c).expect("egress to C");
+    assert!(
+        (to_c.min - 82.0).abs() < TOL_MS && (to_c.max - 82.0).abs() < TOL_MS,
+        "{to_c:?}"
+    );
+    // The ingress leg reaches two receivers: no single end-to-end round trip.
+    assert!(e2e(s_a).is_none());
+}
