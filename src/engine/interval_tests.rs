@@ -68,3 +68,21 @@ fn without_an_interval_nothing_is_cut() {
     e.finish_all();
     assert!(e.drain_cuts().is_empty());
 }
+
+#[test]
+fn capture_times_at_the_ends_of_i64_do_not_overflow() {
+    // libpcap saturates impossible timestamps; hostile files may carry anything.
+    let mut e = Engine::new(Resolved::default());
+    e.set_interval(10 * S);
+    for (i, t) in [i64::MIN, i64::MIN + 1, 0, B, i64::MAX - 1, i64::MAX, B]
+        .into_iter()
+        .enumerate()
+    {
+        send(&mut e, t, i as u16);
+        e.expire(t);
+    }
+    e.finish_all();
+    // Boundaries saturate at the ends of the range; still at most one cut per event.
+    let cuts = e.drain_cuts();
+    assert!(!cuts.is_empty() && cuts.len() <= 8, "{}", cuts.len());
+}
