@@ -296,7 +296,8 @@ fn run_captures_on_loopback_reloads_on_sighup_and_drains_on_sigterm() {
     );
     // Only RTP passes the filter: both counts come from one capture snapshot.
     assert_eq!(frames, rtp, "{first_health}");
-    assert!(frames == 0 || rate > 0, "{first_health}");
+    // (A rate below 0.5/s rounds to 0: only a handful of frames a second after start.)
+    assert!(frames < 3 || rate > 0, "{first_health}");
     assert!(
         log.contains("capture.filter") && log.contains("reload: applied"),
         "{log}"
