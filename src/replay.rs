@@ -116,6 +116,7 @@ impl Run {
 
     /// Also make interval and final records, timed by the capture (`replay --records`).
     pub fn with_records(mut self, hook: Hook) -> Self {
+        self.engine.set_interval(hook.interval_ns());
         self.forward = Some(hook);
         self
     }
@@ -129,12 +130,7 @@ impl Run {
             if self.next_expire != i64::MIN {
                 self.engine.expire(ts_ns);
             }
-            if let Some(f) = &mut self.forward {
-                let ended = self.engine.drain_finished();
-                f.ended(&ended);
-                self.ended.extend(ended);
-                f.tick(ts_ns, &self.engine);
-            }
+            self.hand_on();
             self.next_expire = ts_ns.saturating_add(EXPIRE_EVERY_NS);
         }
         self.engine.set_frame(self.frames);
@@ -155,6 +151,17 @@ impl Run {
         self.engine.active_records()
     }
 
+    /// Interval records of the intervals the engine closed, then final records of the streams
+    /// that ended (records wanted only).
+    fn hand_on(&mut self) {
+        if let Some(f) = &mut self.forward {
+            f.cuts(&self.engine.drain_cuts());
+            let ended = self.engine.drain_finished();
+            f.ended(&ended);
+            self.ended.extend(ended);
+        }
+    }
+
     fn count_undecoded(&mut self, e: DecodeError) {
         *self.undecoded.entry(e.reason()).or_default() += 1;
     }
@@ -162,6 +169,9 @@ impl Run {
     /// End all streams and build the report.
     pub fn finish(mut self, file: String, linktype: i32, error: Option<String>) -> Report {
         self.engine.finish_all();
+        if let Some(f) = &mut self.forward {
+            f.cuts(&self.engine.drain_cuts());
+        }
         let mut recs = self.engine.drain_finished();
         if let Some(f) = &mut self.forward {
             f.ended(&recs);

@@ -281,6 +281,27 @@ fn run_captures_on_loopback_reloads_on_sighup_and_drains_on_sigterm() {
         log.contains("health"),
         "a health line at info level:\n{log}"
     );
+    // The first health line: a real rate (measured from the start) and consistent counters.
+    let first_health = log
+        .lines()
+        .find(|l| l.contains("health") && l.contains("frames="))
+        .unwrap_or_else(|| panic!("no health line with counters:\n{log}"));
+    let field = |name: &str| -> u64 {
+        first_health
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {first_health}"))
+    };
+    let (frames, rate, rtp) = (
+        field("frames"),
+        field("packets_per_sec"),
+        field("rtp_packets"),
+    );
+    // Only RTP passes the filter: both counts come from one capture snapshot.
+    assert_eq!(frames, rtp, "{first_health}");
+    // (A rate below 0.5/s rounds to 0: only a handful of frames a second after start.)
+    assert!(frames < 3 || rate > 0, "{first_health}");
     assert!(
         log.contains("capture.filter") && log.contains("reload: applied"),
         "{log}"

@@ -355,13 +355,19 @@ fn prometheus_scrapes_a_realtime_replay_and_every_query_has_data() {
         let got = scalar(prom, &format!("rtcprobe_stream_rtt_seconds{sel}"), at);
         assert!((got - rtt["last"].as_f64().expect("rtt") / 1e3).abs() < 1e-9);
     }
-    // `--records` is a file sink: by then it had written the interval records (every second
-    // of capture time); the final ones came after the linger.
+    // `--records` is a file sink: by then it had written the interval records of the intervals
+    // the packets closed (every second of capture time); the interval still open at the last
+    // packet is closed at the end of the capture, after the linger, with the final records.
     let sent = "rtcprobe_forward_records_sent_total{sink=\"records\",type=\"file\"}";
+    let last = report["summary"]["last_packet"]
+        .as_str()
+        .expect("last packet");
     let intervals = std::fs::read_to_string(dir.path("records.ndjson"))
         .expect("records file")
         .lines()
-        .filter(|l| l.contains("\"kind\":\"interval\""))
+        .map(|l| serde_json::from_str::<Value>(l).expect("record"))
+        .filter(|r| r["kind"] == "interval")
+        .filter(|r| r["interval_end"].as_str().is_some_and(|e| e <= last))
         .count();
     assert!(intervals > 0);
     assert_eq!(scalar(prom, sent, at), intervals as f64, "{sent}");

@@ -5,7 +5,9 @@
 //! * **(a) exact**: rtcprobe's final records (`run --records`, docs/records.md) equal those of
 //!   `rtcprobe replay --records` of what tcpdump wrote next to it, field by field (only
 //!   `ended_by` and the last period differ, see [`compare::check_against_beside`]), and its
-//!   interval records have the same boundaries and IDs and add up to the final counts. Both read the same frames with
+//!   interval records equal the replay's field by field but for the probe-health fields
+//!   (`probe_drop`, `probe_dropped`), none more, none fewer, and add up to the final counts.
+//!   Both read the same frames with
 //!   the same kernel timestamp: a TPACKET ring reports the skb's receive timestamp when the skb
 //!   has one and reads the clock itself, per socket, only when it has none; the skb gets one
 //!   (once, in `netif_rx`) as soon as any socket on the host has asked for software timestamps,

@@ -235,3 +235,50 @@ fn held_back_workers_make_the_capture_side_drop_count_and_flag_never_block() {
         assert_eq!(r.probe_drop, r.probe_dropped > 0, "{}", r.ssrc);
     }
 }
+
+#[test]
+fn end_to_end_through_a_relay_or_an_sfu_is_the_true_round_trip_for_any_worker_count() {
+    use rtcprobe::synth::middlebox::Call;
+    let scratch = std::env::temp_dir().join(format!("rtcprobe-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).expect("scratch");
+    for (name, call) in [("relay", Call::relay()), ("sfu", Call::sfu())] {
+        let path = scratch.join(format!("{name}.pcap"));
+        let f = std::fs::File::create(&path).expect("create");
+        call.build()
+            .write_pcap(f, TsResolution::Nano, 65_535)
+            .expect("write");
+        let split = |n| {
+            let of = rtcprobe::engine::Shard::of;
+            of(n, call.ssrc_a) != of(n, call.ssrc_b)
+        };
+        assert!(
+            split(2) || split(3),
+            "the two directions must straddle shards"
+        );
+        let want = call.true_rtt_ns() as f64 / 1e6;
+        let single = replay_file(&path, &Resolved::default()).expect("replay");
+        let mut reports = vec![("single-threaded".to_string(), single)];
+        for workers in [1, 2, 3] {
+            reports.push((
+                format!("{workers} workers"),
+                through_pipeline(&path, workers),
+            ));
+        }
+        for (how, r) in &reports {
+            assert_eq!(r.streams.len(), 4, "{name}, {how}");
+            for s in &r.streams {
+                let e2e = &s.rtt_ms["end_to_end"];
+                // The generator is exact to the ns: only ns → ms rounding is tolerated.
+                for got in [e2e.last, e2e.min, e2e.max] {
+                    assert!(
+                        (got - want).abs() < 1e-6,
+                        "{name}, {how}: {} → {} end_to_end {got} ms, true {want} ms",
+                        s.src,
+                        s.dst
+                    );
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+}

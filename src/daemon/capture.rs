@@ -18,8 +18,11 @@ use std::time::{Duration, Instant};
 
 /// Longest a capture thread waits for a packet before doing its periodic work.
 const WAIT: Duration = Duration::from_millis(100);
-/// How often libpcap statistics are read and counters published.
+/// How often libpcap statistics are read.
 const STATS_EVERY: Duration = Duration::from_secs(1);
+/// How often the counters are published between statistics: the health line and the exporter
+/// read them, and a snapshot a second old made the first health line's rate nearly 0.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 
 /// What a reload asks of a capture thread.
 #[derive(Debug, Clone)]
@@ -55,6 +58,7 @@ const MAX_DRAIN: Duration = Duration::from_secs(2);
 impl CaptureThread {
     pub fn run(mut self) {
         let mut next_stats = Instant::now();
+        let mut next_publish = Instant::now() + PUBLISH_EVERY;
         let name = self.source.interface().to_string();
         while !self.stop.load(Ordering::Relaxed) {
             match self.source.next(WAIT) {
@@ -70,6 +74,9 @@ impl CaptureThread {
                 self.heartbeat
                     .store(wall_ns() / 1_000_000_000, Ordering::Relaxed);
                 self.periodic(&name);
+            } else if Instant::now() >= next_publish {
+                next_publish = Instant::now() + PUBLISH_EVERY;
+                self.feeder.publish();
             }
         }
         // Frames the kernel captured before the stop (packets sent just before a SIGTERM) are

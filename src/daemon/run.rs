@@ -453,36 +453,63 @@ fn apply_sinks(
 }
 
 /// The periodic one-line health summary.
+///
+/// Its counters come from one reading of the published snapshots: `frames` and `rtp_packets`
+/// from the capture threads' snapshots (the same generation, so `frames ≥ rtp_packets`), and
+/// `packets_per_sec` is measured since the previous line, or since the start for the first.
 struct Health {
     every: u64,
     next: Instant,
-    last: Option<(Instant, u64)>,
+    last: (Instant, u64),
+}
+
+/// The numbers of one health line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct HealthLine {
+    frames: u64,
+    packets_per_sec: u64,
+    rtp_packets: u64,
 }
 
 impl Health {
     fn new(every: u64) -> Self {
+        Health::starting(every, Instant::now())
+    }
+
+    fn starting(every: u64, start: Instant) -> Self {
         Health {
             every,
-            next: Instant::now() + Duration::from_secs(every.max(1)),
-            last: None,
+            next: start + Duration::from_secs(every.max(1)),
+            last: (start, 0),
+        }
+    }
+
+    /// The line's numbers at `now` from `t`; the next rate is measured from here.
+    fn line(&mut self, now: Instant, t: &Totals) -> HealthLine {
+        let (at, frames) = self.last;
+        let secs = now.saturating_duration_since(at).as_secs_f64().max(1e-3);
+        self.last = (now, t.frames);
+        HealthLine {
+            frames: t.frames,
+            packets_per_sec: (t.frames.saturating_sub(frames) as f64 / secs).round() as u64,
+            rtp_packets: t.rtp_frames,
         }
     }
 
     fn maybe_log(&mut self, board: &Board, queued: usize) {
-        if self.every == 0 || Instant::now() < self.next {
+        let now = Instant::now();
+        if self.every == 0 || now < self.next {
             return;
         }
-        self.next = Instant::now() + Duration::from_secs(self.every);
+        self.next = now + Duration::from_secs(self.every);
         let t = board.totals();
-        let rate = self.last.map_or(0.0, |(at, frames)| {
-            t.frames.saturating_sub(frames) as f64 / at.elapsed().as_secs_f64().max(1e-3)
-        });
-        self.last = Some((Instant::now(), t.frames));
+        let l = self.line(now, &t);
+        debug_assert!(l.frames >= l.rtp_packets);
         tracing::info!(
             target: "rtcprobe::health",
-            frames = t.frames,
-            packets_per_sec = rate.round() as u64,
-            rtp_packets = t.counters.rtp_packets,
+            frames = l.frames,
+            packets_per_sec = l.packets_per_sec,
+            rtp_packets = l.rtp_packets,
             streams = t.streams,
             kernel_dropped = t.kernel_dropped,
             if_dropped = t.if_dropped,
@@ -498,4 +525,35 @@ fn write_summary(path: &Path, totals: &Totals) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(totals)?;
     std::fs::write(path, text + "\n")
         .with_context(|| format!("cannot write summary {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_health_line_measures_its_rate_from_the_start() {
+        let start = Instant::now();
+        let mut h = Health::starting(10, start);
+        let mut t = Totals {
+            frames: 1_000,
+            rtp_frames: 900,
+            ..Totals::default()
+        };
+        // Workers may have published more RTP than the capture snapshot read with `frames`:
+        // the line does not use their count.
+        t.counters.rtp_packets = 1_200;
+        let first = h.line(start + Duration::from_secs(2), &t);
+        assert_eq!(
+            first,
+            HealthLine {
+                frames: 1_000,
+                packets_per_sec: 500,
+                rtp_packets: 900
+            }
+        );
+        t.frames = 3_000;
+        let second = h.line(start + Duration::from_secs(4), &t);
+        assert_eq!(second.packets_per_sec, 1_000);
+    }
 }

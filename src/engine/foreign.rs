@@ -9,13 +9,16 @@
 //!
 //! * `sr_chain` for a needs b's SR that a's report block answers (LSR): kept here as b's SR
 //!   history, keyed by its exact RTCP 5-tuple;
-//! * `end_to_end` through the reverse stream needs the latest `capture_point` RTT of the
-//!   stream flowing B → A: computed here from A's report block about b and b's SR, keyed by
+//! * `end_to_end` needs the latest `capture_point` RTT of the opposite direction of a leg (the
+//!   stream flowing B → A): computed here from A's report block about b and b's SR, keyed by
 //!   the stream's (source, destination) addresses.
 //!
-//! With one shard nothing is foreign and these tables stay empty. Both are bounded: past
-//! [`MAX_ENTRIES`], entries not updated for [`STALE_NS`] are forgotten, and if none is stale a
-//! new entry is not kept.
+//! The second table holds the latest `capture_point` of *every* direction this engine sees,
+//! its own streams' included ([`Foreign::on_capture_point`]), so that `end_to_end` reads one
+//! table, updated in capture order, whatever the shard count. With one shard the SR table
+//! stays empty. Both are bounded: past [`MAX_ENTRIES`] (the `capture_point` table: the
+//! probe's `max_streams`, if more), entries not updated for [`STALE_NS`] are forgotten, and if
+//! none is stale a new entry is not kept.
 
 use super::rtt::{RttStats, SrEntry, SrHistory};
 use foldhash::HashMap;
@@ -26,15 +29,20 @@ pub const STALE_NS: i64 = 60_000_000_000;
 
 #[derive(Default)]
 pub struct Foreign {
+    /// Entries kept in the `capture_point` table: at least [`MAX_ENTRIES`], and one per stream
+    /// the probe may hold (`max_streams`), since every direction of every stream may need one.
+    paths_limit: usize,
     /// SRs of SSRCs owned elsewhere, by (SSRC, RTCP source, RTCP destination).
     srs: HashMap<(u32, SocketAddr, SocketAddr), (i64, SrHistory)>,
-    /// Latest `capture_point` RTT of streams owned elsewhere, by (source IP, destination IP).
+    /// Latest `capture_point` RTT of streams (owned here or elsewhere), by (source IP,
+    /// destination IP).
     capture_point: HashMap<(IpAddr, IpAddr), (i64, RttStats)>,
 }
 
 /// Insert into a bounded map, forgetting stale entries when it is full.
 fn bounded<K: std::hash::Hash + Eq, V>(
     map: &mut HashMap<K, (i64, V)>,
+    limit: usize,
     now: i64,
     key: K,
     update: impl FnOnce(&mut V),
@@ -45,10 +53,10 @@ fn bounded<K: std::hash::Hash + Eq, V>(
         update(v);
         return;
     }
-    if map.len() >= MAX_ENTRIES {
+    if map.len() >= limit {
         map.retain(|_, (at, _)| now.saturating_sub(*at) <= STALE_NS);
     }
-    if map.len() < MAX_ENTRIES {
+    if map.len() < limit {
         let mut v = new();
         update(&mut v);
         map.insert(key, (now, v));
@@ -56,10 +64,19 @@ fn bounded<K: std::hash::Hash + Eq, V>(
 }
 
 impl Foreign {
+    /// Tables for a probe holding up to `max_streams` streams in all.
+    pub fn new(max_streams: usize) -> Self {
+        Foreign {
+            paths_limit: max_streams.max(MAX_ENTRIES),
+            ..Foreign::default()
+        }
+    }
+
     /// An SR of `ssrc` (owned by another shard) sent `src` → `dst`.
     pub fn on_sr(&mut self, now: i64, ssrc: u32, src: SocketAddr, dst: SocketAddr, e: &SrEntry) {
         bounded(
             &mut self.srs,
+            MAX_ENTRIES,
             now,
             (ssrc, src, dst),
             |h| h.push(*e),
@@ -90,10 +107,16 @@ impl Foreign {
             return;
         };
         let rtt = now.saturating_sub(sr.capture_ns).saturating_sub(dlsr_ns);
+        self.on_capture_point(now, dst.ip(), src.ip(), rtt);
+    }
+
+    /// A `capture_point` sample of a stream flowing `src_ip` → `dst_ip` (owned here or not).
+    pub fn on_capture_point(&mut self, now: i64, src_ip: IpAddr, dst_ip: IpAddr, rtt: i64) {
         bounded(
             &mut self.capture_point,
+            self.paths_limit.max(MAX_ENTRIES),
             now,
-            (dst.ip(), src.ip()),
+            (src_ip, dst_ip),
             |s| {
                 s.add(rtt);
             },
@@ -101,7 +124,7 @@ impl Foreign {
         );
     }
 
-    /// Latest `capture_point` RTT of a foreign stream flowing `src_ip` → `dst_ip`, ns.
+    /// Latest `capture_point` RTT of any stream flowing `src_ip` → `dst_ip`, ns.
     pub fn capture_point(&self, src_ip: IpAddr, dst_ip: IpAddr) -> Option<i64> {
         self.capture_point
             .get(&(src_ip, dst_ip))

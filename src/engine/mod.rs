@@ -4,7 +4,8 @@
 //! told when time passes ([`Engine::expire`]); it never reads a clock and does no IO, so a replay
 //! and a live capture of the same packets give the same numbers. Streams that end (BYE, idle,
 //! eviction, end of capture) become [`record::StreamRecord`]s, collected with
-//! [`Engine::drain_finished`].
+//! [`Engine::drain_finished`]. With an interval set ([`Engine::set_interval`]) it also closes
+//! record intervals on packet timestamps ([`Cut`], `engine/interval.rs`).
 //!
 //! Memory is bounded: at most `max_candidates` unvalidated RTP candidates (RFC 3550 A.1
 //! probation, so random UDP does not create streams), at most `max_streams` streams (the least
@@ -17,6 +18,7 @@ pub mod clock;
 mod counters;
 pub mod emodel;
 mod foreign;
+mod interval;
 pub mod jitter;
 pub mod record;
 mod rtcp;
@@ -29,6 +31,10 @@ mod stun;
 #[cfg(test)]
 mod appendix_a;
 #[cfg(test)]
+mod end_to_end_tests;
+#[cfg(test)]
+mod interval_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::config::Resolved;
@@ -37,6 +43,7 @@ use crate::wire::stun::Message;
 use crate::wire::{rtp, Datagram};
 pub use counters::{Counters, RtcpTypes};
 use foldhash::HashMap;
+pub use interval::Cut;
 use record::StreamRecord;
 pub use shard::Shard;
 use std::net::{IpAddr, SocketAddr};
@@ -208,6 +215,11 @@ pub struct Engine {
     finished: Vec<(u64, StreamRecord)>,
     next_order: u64,
     counters: Counters,
+    /// Interval records: length (0 = none), the next boundary (`i64::MIN` before the first
+    /// event, `i64::MAX` when off) and the closed intervals not yet taken ([`Engine::drain_cuts`]).
+    interval_ns: i64,
+    next_cut: i64,
+    cuts: Vec<Cut>,
 }
 
 impl Engine {
@@ -219,6 +231,7 @@ impl Engine {
     /// limits are divided among the shards.
     pub fn with_shard(mut cfg: Resolved, shard: Shard) -> Self {
         let n = shard.count.max(1) as usize;
+        let foreign = foreign::Foreign::new(cfg.max_streams);
         cfg.max_streams = cfg.max_streams.div_ceil(n).max(1);
         cfg.max_candidates = cfg.max_candidates.div_ceil(n).max(1);
         Engine {
@@ -230,11 +243,14 @@ impl Engine {
             by_ssrc: HashMap::default(),
             by_ips: HashMap::default(),
             stun: stun::StunRtt::default(),
-            foreign: foreign::Foreign::default(),
+            foreign,
             pending_srs: rtt::PendingSrs::default(),
             finished: Vec::new(),
             next_order: 0,
             counters: Counters::default(),
+            interval_ns: 0,
+            next_cut: i64::MAX,
+            cuts: Vec::new(),
         }
     }
 
@@ -282,6 +298,7 @@ impl Engine {
 
     /// A STUN message (already counted by [`triage`]): ICE round trips.
     pub fn on_stun(&mut self, now: i64, src: SocketAddr, dst: SocketAddr, m: &Message<'_>) {
+        self.cut(now);
         // Every shard sees every STUN message (STUN is about 5-tuples, not SSRCs); one counts.
         if self.stun.on_message(now, src, dst, m) && self.shard.index == 0 {
             self.counters.stun_rtt_samples += 1;
@@ -302,6 +319,7 @@ impl Engine {
 
     /// [`Engine::on_rtp`] from the header fields alone.
     pub fn on_rtp_meta(&mut self, now: i64, m: &RtpMeta) {
+        self.cut(now);
         self.counters.rtp_packets += 1;
         let key = StreamKey {
             src: m.src,
@@ -392,6 +410,7 @@ impl Engine {
     /// End streams idle for longer than `idle_timeout_secs` and forget stale candidates. Call it
     /// whenever capture time has advanced (about once a second is plenty).
     pub fn expire(&mut self, now: i64) {
+        self.cut(now);
         let idle = self.cfg.idle_timeout_ns;
         let stale: Vec<StreamKey> = self
             .streams
@@ -427,7 +446,11 @@ impl Engine {
     }
 
     /// End every stream, saying why (`end_of_capture`, `shutdown`).
+    ///
+    /// An interval still open is closed first, at its boundary: the capture ended before it,
+    /// so it holds every packet it will ever hold (live and replay then give the same records).
     pub fn finish_all_as(&mut self, why: EndReason) {
+        self.close_open_interval();
         let mut keys: Vec<StreamKey> = self.streams.keys().copied().collect();
         keys.sort_by_key(|k| self.streams.get(k).map_or(0, |s| s.order));
         for k in keys {
@@ -454,6 +477,7 @@ impl Engine {
     /// The probe itself dropped `packets` RTP packets of `key` (a full pipeline queue) before
     /// this engine saw them: they are kept out of the stream's network loss.
     pub fn on_probe_drop(&mut self, now: i64, key: &StreamKey, packets: u64) {
+        self.cut(now);
         match self
             .streams
             .get_mut(key)
@@ -467,6 +491,7 @@ impl Engine {
     /// The kernel or the interface dropped packets at about `now` (pcap statistics): which
     /// streams lost them is unknown, so every live stream is flagged.
     pub fn on_capture_drop(&mut self, now: i64) {
+        self.cut(now);
         for s in self.streams.values_mut() {
             s.on_probe_drop(now, 0);
         }

@@ -67,6 +67,7 @@ impl Engine {
         buf: &[u8],
         complete: bool,
     ) {
+        self.cut(now);
         // With several shards, the datagram reaches every shard owning an SSRC it mentions;
         // the owner of the first SSRC counts it (super::shard).
         let primary = self.shard.owns(shard::primary_ssrc(buf));
@@ -287,7 +288,7 @@ impl Engine {
         now: i64,
         src: SocketAddr,
         dst: SocketAddr,
-        _reporter: u32,
+        reporter: u32,
         b: &ReportBlock<'_>,
         _in_sr: Option<&SrEntry>,
     ) {
@@ -316,59 +317,99 @@ impl Engine {
             .saturating_sub(sr.capture_ns)
             .saturating_sub(short_to_ns(b.dlsr()));
         if s.add_rtt(RttMethod::CapturePoint, rtt) {
-            self.end_to_end(&k, rtt);
+            s.cp_reporter = Some(reporter);
+            self.foreign
+                .on_capture_point(now, k.src.ip(), k.dst.ip(), rtt);
+            self.end_to_end(&k);
         }
     }
 
     /// A report block about an SSRC another shard owns: only its `capture_point` RTT is kept,
-    /// as a partner for `end_to_end` (super::foreign).
+    /// as the opposite direction of a leg for `end_to_end` (super::foreign).
     fn foreign_report(&mut self, now: i64, src: SocketAddr, dst: SocketAddr, b: &ReportBlock<'_>) {
         self.foreign
             .on_report(now, src, dst, b.ssrc(), b.lsr(), short_to_ns(b.dlsr()));
     }
 
-    /// `end_to_end` = this stream's new `capture_point` RTT plus the latest one of its partner:
-    /// the other leg of the same SSRC through a relay, else the stream flowing the opposite way
-    /// between the same two hosts.
+    /// `end_to_end` of stream `k`, after its `capture_point` got a new sample (docs/output.md,
+    /// "Round trips through a middlebox").
     ///
-    /// A relay leg is preferably one whose addresses connect to this stream (it arrives at this
-    /// stream's sender or leaves from its receiver). But a relay may face its two sides from
-    /// unrelated addresses, even different IP versions (a dual-stack SFU between an IPv4 and an
-    /// IPv6 client), so when no leg connects, a single other stream with the same SSRC is taken
-    /// as the other leg. Two or more unconnected ones are ambiguous (SSRCs are random, RFC 3550
-    /// §8.1, and do collide among many calls) and pair with nothing.
-    fn end_to_end(&mut self, k: &StreamKey, rtt: i64) {
-        let cp = RttMethod::CapturePoint as usize;
-        let partner_rtt = |pk: &StreamKey| {
-            self.streams
-                .get(pk)
-                .and_then(|p| p.rtt.get(cp))
-                .filter(|r| r.samples > 0)
-                .map(|r| r.last_ns)
+    /// A `capture_point` sample is the round trip from the probe to whoever *wrote* the report
+    /// block, along the path the SR and the report took. So the round trip between the two
+    /// hosts of one leg is the leg's own `capture_point` plus that of the opposite direction
+    /// between the same two hosts ([`Engine::leg_rtt`]). Legs of one SSRC whose reports come
+    /// from the same reporter are one RTCP session seen twice (a relay forwarding RTCP
+    /// unchanged): its leg round trip already spans the relay and is counted once. While another
+    /// leg has no `capture_point` yet, which case it is is unknown and no sample is taken. Legs with
+    /// another reporter are another RTCP session (an SFU terminating RTCP): the SFU's ingress
+    /// leg (the earliest-seen one) is added. With several other sessions (1→N fan-out) only the
+    /// egress legs pair with the ingress leg; the ingress leg alone has no `end_to_end`.
+    fn end_to_end(&mut self, k: &StreamKey) {
+        let Some(s) = self.streams.get(k) else { return };
+        let (Some(reporter), order) = (s.cp_reporter, s.order) else {
+            return;
         };
-        let legs = self.by_ssrc.get(&k.ssrc);
-        let others = || legs.into_iter().flatten().filter(|p| *p != k);
-        let connected = others()
-            .filter(|p| p.dst.ip() == k.src.ip() || p.src.ip() == k.dst.ip())
-            .find_map(partner_rtt);
-        let lone = || {
-            let mut it = others();
-            match (it.next(), it.next()) {
-                (Some(p), None) => partner_rtt(p),
-                _ => None,
+        let Some(own) = self.leg_rtt(k) else { return };
+        // The other legs of this media: streams with the SSRC that arrive at this stream's
+        // sender or leave from its receiver (a middlebox on one address), else the single
+        // other stream with the SSRC (a middlebox facing its sides from unrelated addresses,
+        // even of two IP versions). Two or more unrelated ones are SSRC collisions between
+        // calls (RFC 3550 §8.1: random SSRCs do collide among many streams) and are ignored.
+        let same_ssrc = || {
+            self.by_ssrc
+                .get(&k.ssrc)
+                .into_iter()
+                .flatten()
+                .filter(|p| *p != k)
+        };
+        let connected = |p: &StreamKey| p.dst.ip() == k.src.ip() || p.src.ip() == k.dst.ip();
+        let any_connected = same_ssrc().any(connected);
+        let lone = same_ssrc().nth(1).is_none();
+        let legs = || {
+            same_ssrc()
+                .filter(move |p| if any_connected { connected(p) } else { lone })
+                .filter_map(|p| self.streams.get(p))
+        };
+        let mut others = legs().filter(|p| p.cp_reporter.is_some_and(|r| r != reporter));
+        let Some(first) = others.next() else {
+            // One RTCP session, unless a leg without reports yet turns out to be another.
+            if legs().any(|p| p.cp_reporter.is_none()) {
+                return;
             }
-        };
-        let relay = connected.or_else(lone);
-        let reverse = || {
-            self.by_ips
-                .get(&(k.dst.ip(), k.src.ip()))
-                .and_then(|v| v.iter().find_map(partner_rtt))
-                .or_else(|| self.foreign.capture_point(k.dst.ip(), k.src.ip()))
-        };
-        if let Some(other) = relay.or_else(reverse) {
             if let Some(s) = self.streams.get_mut(k) {
-                s.add_rtt(RttMethod::EndToEnd, rtt + other);
+                s.add_rtt(RttMethod::EndToEnd, own);
+            }
+            return;
+        };
+        let (mut ingress, mut several) = (first, false);
+        for p in others {
+            several |= p.cp_reporter != first.cp_reporter;
+            if (p.order, p.key) < (ingress.order, ingress.key) {
+                ingress = p;
             }
         }
+        if several && ingress.order > order {
+            return;
+        }
+        let ingress = ingress.key;
+        if let Some(other) = self.leg_rtt(&ingress) {
+            if let Some(s) = self.streams.get_mut(k) {
+                s.add_rtt(RttMethod::EndToEnd, own.saturating_add(other));
+            }
+        }
+    }
+
+    /// The round trip between the two hosts of leg `k` through the probe: its latest
+    /// `capture_point` plus the latest one of any stream flowing the opposite way between the
+    /// same two IP addresses (in this shard or another: [`super::foreign`]).
+    fn leg_rtt(&self, k: &StreamKey) -> Option<i64> {
+        let cp = self
+            .streams
+            .get(k)?
+            .rtt
+            .get(RttMethod::CapturePoint as usize)
+            .filter(|r| r.samples > 0)?
+            .last_ns;
+        Some(cp.saturating_add(self.foreign.capture_point(k.dst.ip(), k.src.ip())?))
     }
 }

@@ -6,8 +6,9 @@
 //! * `capture_point` (RFC 3550 §6.4.1 applied at the probe): capture time of a report block minus
 //!   the capture time of the SR whose middle 32 NTP bits equal the block's LSR, minus DLSR. It is
 //!   the round trip from the capture point to the receiver of the stream and back.
-//! * `end_to_end`: the sum of two `capture_point` values that together cover the whole path (see
-//!   the engine for which streams are paired).
+//! * `end_to_end`: the round trip between the endpoints, as two leg round trips (a stream's
+//!   `capture_point` plus that of the opposite direction), one per RTCP session: a relay that
+//!   forwards RTCP unchanged is one session seen on two legs (docs/output.md, `Engine::end_to_end`).
 //! * `sr_chain`: the RTT an endpoint would compute itself, from its SR, the peer's SR that reports
 //!   on it (LSR/DLSR) and its own next SR that reports on the peer: `T3 − DLSR_a − T1 − DLSR_b`,
 //!   all in the endpoint's NTP clock.

@@ -80,10 +80,12 @@ pub fn rtcp_ssrcs(buf: &[u8], complete: bool, mut f: impl FnMut(u32)) {
 
 /// The set of shards (bit i = shard i, `count` ≤ 64) an RTCP datagram must reach.
 ///
-/// A compound with a sender report goes to every shard: the SR may be needed by the owner of
-/// an SSRC it does not mention yet (the peer whose report will answer it, for the
-/// `end_to_end` pairing; super::foreign). SRs are a small share of RTCP, itself a few percent
-/// of the packets.
+/// A compound with a sender report or a report block goes to every shard: the SR may be needed
+/// by the owner of an SSRC it does not mention yet (the peer whose report will answer it), and
+/// a report block gives the `capture_point` of a direction that the `end_to_end` of streams in
+/// any shard may use (the opposite direction of a leg; super::foreign). Each shard must see
+/// them all, in capture order, for `end_to_end` not to depend on the shard count. Reports are
+/// a small share of RTCP, itself a few percent of the packets.
 pub fn rtcp_shards(buf: &[u8], complete: bool, count: u32) -> u64 {
     let all = if count >= 64 {
         u64::MAX
@@ -91,7 +93,11 @@ pub fn rtcp_shards(buf: &[u8], complete: bool, count: u32) -> u64 {
         (1u64 << count) - 1
     };
     if !(complete && rtcp::is_srtcp(buf))
-        && Compound::new(buf).any(|p| matches!(p, Ok(Packet::SenderReport(_))))
+        && Compound::new(buf).any(|p| match p {
+            Ok(Packet::SenderReport(_)) => true,
+            Ok(Packet::ReceiverReport(rr)) => rr.report_blocks().next().is_some(),
+            _ => false,
+        })
     {
         return all;
     }
@@ -139,20 +145,20 @@ mod tests {
         let mut seen = Vec::new();
         rtcp_ssrcs(&buf, true, |s| seen.push(s));
         assert_eq!(seen, [0x1111_1111, 0x2222_2222, 0x3333_3333, 0x4444_4444]);
+        // Report blocks go to every shard (the `end_to_end` of any shard's streams may need
+        // the RTT they give).
         let count = 5;
-        let mask = rtcp_shards(&buf, true, count);
-        for s in seen {
-            assert_ne!(mask & (1 << Shard::of(count, s)), 0);
-        }
-        assert_eq!(mask.count_ones() as usize, {
-            let mut v: Vec<u32> = [0x1111_1111u32, 0x2222_2222, 0x3333_3333, 0x4444_4444]
-                .iter()
-                .map(|&s| Shard::of(count, s))
-                .collect();
-            v.sort_unstable();
-            v.dedup();
-            v.len()
-        });
+        assert_eq!(rtcp_shards(&buf, true, count), (1 << count) - 1);
+        // Feedback headed by an empty RR goes only to the owners of the SSRCs it names.
+        let fb = [
+            0x80, 201, 0, 1, 0x11, 0x11, 0x11, 0x11, // RR, no blocks
+            0x81, 206, 0, 2, 0x11, 0x11, 0x11, 0x11, 0x44, 0x44, 0x44, 0x44, // PLI
+        ];
+        let mask = rtcp_shards(&fb, true, count);
+        let owners = [0x1111_1111u32, 0x4444_4444]
+            .iter()
+            .fold(0u64, |m, &s| m | 1 << Shard::of(count, s));
+        assert_eq!(mask, owners);
     }
 
     #[test]

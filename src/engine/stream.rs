@@ -91,6 +91,9 @@ pub struct Stream {
     pub sender: Option<SenderInfo>,
     pub remote: Option<Remote>,
     pub rtt: [RttStats; 4],
+    /// SSRC that wrote the report block of the latest `capture_point` sample: which RTCP
+    /// session this leg belongs to (a relay forwarding RTCP shows one reporter on two legs).
+    pub cp_reporter: Option<u32>,
     pub feedback: Feedback,
     pub cname: Option<String>,
     pub srtcp: bool,
@@ -144,6 +147,7 @@ impl Stream {
             sender: None,
             remote: None,
             rtt: [RttStats::default(); 4],
+            cp_reporter: None,
             feedback: Feedback::default(),
             cname: None,
             srtcp: false,

@@ -298,37 +298,6 @@ fn end_to_end_sums_both_directions() {
 }
 
 #[test]
-fn end_to_end_pairs_the_legs_of_a_dual_stack_relay() {
-    // SSRC 0xA: A (IPv4) → SFU's IPv4 address, and the SFU's IPv6 address → B. No address links
-    // the legs; the single other stream with the SSRC is the other leg.
-    let legs = [
-        ("10.0.0.1:4000", "10.0.0.100:5000", 20),
-        ("[2001:db8::100]:5002", "[2001:db8::2]:4002", 35),
-    ];
-    let mut e = Engine::new(Resolved::default());
-    for i in 0..10u16 {
-        for (src, dst, _) in legs {
-            let p = rtp(0, i, 160 * u32::from(i), 0xA);
-            e.on_datagram(T0 + i64::from(i) * 20 * MS, &dg(src, dst, &p));
-        }
-    }
-    for (k, (src, dst, rtt)) in legs.into_iter().enumerate() {
-        let ntp: u64 = (10 + k as u64) << 32;
-        let t = T0 + 300 * MS + k as i64 * 100 * MS;
-        e.on_datagram(t, &dg(src, dst, &sr(0xA, ntp, &[])));
-        let report = rr(0xB, &[block(0xA, 0, 0, 9, 0, (ntp >> 16) as u32, 0)]);
-        e.on_datagram(t + rtt * MS, &dg(dst, src, &report));
-    }
-    let r = records(e);
-    let leg2 = r
-        .iter()
-        .find(|s| s.dst.starts_with("[2001"))
-        .expect("leg 2");
-    assert!((leg2.rtt_ms["capture_point"].last - 35.0).abs() < 1e-6);
-    assert!((leg2.rtt_ms["end_to_end"].last - 55.0).abs() < 1e-6);
-}
-
-#[test]
 fn an_sr_during_probation_still_yields_an_rtt() {
     let mut e = Engine::new(Resolved::default());
     let ntp: u64 = 0xE000_0002_0000_0000;

@@ -34,7 +34,7 @@ pub mod tls;
 
 use crate::config::{RecordsConfig, SinkConfig};
 use crate::engine::record::StreamRecord;
-use crate::engine::Engine;
+use crate::engine::Cut;
 use arc_swap::ArcSwap;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use record::{Intervals, Record, RecordOptions};
@@ -121,7 +121,7 @@ fn offer(sinks: &[Route], wait: bool, line: &Line) {
     }
 }
 
-/// A worker's (or a replay's) record maker: interval records on ticks, final records of
+/// A worker's (or a replay's) record maker: interval records of closed intervals, final records of
 /// ended streams, handed to a [`RecordTx`].
 pub struct Hook {
     tx: RecordTx,
@@ -136,13 +136,22 @@ impl Hook {
         }
     }
 
-    /// Call on every tick (capture time `now`) after `engine.expire(now)`.
-    pub fn tick(&mut self, now: i64, engine: &Engine) {
+    /// The record interval, for [`crate::engine::Engine::set_interval`].
+    pub fn interval_ns(&self) -> i64 {
+        self.intervals.interval_ns()
+    }
+
+    /// Call with the intervals the engine closed ([`crate::engine::Engine::drain_cuts`]), before
+    /// the records
+    /// of streams that ended after them.
+    pub fn cuts(&mut self, cuts: &[Cut]) {
         if self.tx.sinks.load().is_empty() {
             return;
         }
-        for (_, r) in self.intervals.tick(now, || engine.active_records()) {
-            self.tx.send(&r);
+        for c in cuts {
+            for (_, r) in self.intervals.cut(c.end_ns, &c.streams) {
+                self.tx.send(&r);
+            }
         }
     }
 

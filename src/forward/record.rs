@@ -3,9 +3,9 @@
 //!
 //! A record is flat (no nested objects) so that every store takes it as it is: ClickHouse
 //! `JSONEachRow` maps keys to columns, the remote-write sink picks numeric fields as samples,
-//! the HEP sink fills its chunks. Time is capture time: [`Intervals::tick`] is called with the
-//! capture time of the pipeline's `Tick` events (once per second of capture time), so replay
-//! and live give the same records. The record ID is a hash of what identifies a record (host,
+//! the HEP sink fills its chunks. Time is capture time: the engine closes each interval on the
+//! first event at or after its boundary ([`crate::engine::Cut`]) and [`Intervals::cut`] makes
+//! the records, so replay and live give the same records. The record ID is a hash of what identifies a record (host,
 //! stream key, first packet time, interval start, kind): the same capture replayed twice gives
 //! the same IDs, which is what lets a store deduplicate at-least-once delivery.
 
@@ -116,8 +116,6 @@ type Key = (String, String, u32, i64);
 pub struct Intervals {
     opts: RecordOptions,
     marks: HashMap<Key, Mark>,
-    /// The next interval boundary (capture time), `None` before the first tick.
-    next: Option<i64>,
 }
 
 impl Intervals {
@@ -125,36 +123,27 @@ impl Intervals {
         Intervals {
             opts,
             marks: HashMap::new(),
-            next: None,
         }
     }
 
-    /// Call with the capture time of every tick and the live streams (built lazily: only
-    /// when a boundary is crossed). Returns the interval records due, one per live stream,
-    /// ending at the latest boundary `≤ now` (boundaries are multiples of the interval).
-    pub fn tick(
-        &mut self,
-        now: i64,
-        live: impl FnOnce() -> Vec<(u64, StreamRecord)>,
-    ) -> Vec<(u64, Record)> {
-        let every = self.opts.interval_ns.max(1);
-        let boundary = now.div_euclid(every).saturating_mul(every);
-        // The first tick may come after a boundary: the live pipeline's first tick comes a
-        // second after the first packet, the single-threaded replay's with it. Taking that
-        // boundary as due makes both give the same records; streams newer than it are
-        // filtered out below.
-        let next = *self.next.get_or_insert(boundary);
-        if now < next {
-            return Vec::new();
+    /// The interval records of one closed interval ([`crate::engine::Cut`]): the live streams
+    /// as they stood at the boundary `end`, taken by the engine on packet timestamps. A stream
+    /// that got no RTP packet since its previous record emits none (its next record starts at
+    /// this boundary); streams newer than the boundary are left for the next one.
+    pub fn cut(&mut self, end: i64, live: &[(u64, StreamRecord)]) -> Vec<(u64, Record)> {
+        let mut out = Vec::new();
+        for (o, s) in live.iter().filter(|(_, s)| s.first_seen_ns < end) {
+            match self.marks.get_mut(&key(s)) {
+                Some(m) if m.packets == s.packets => m.end_ns = end,
+                _ => out.push((*o, self.record(s, "interval", None, end))),
+            }
         }
-        self.next = Some(boundary.saturating_add(every));
-        let mut out: Vec<(u64, Record)> = live()
-            .into_iter()
-            .filter(|(_, s)| s.first_seen_ns < boundary)
-            .map(|(o, s)| (o, self.record(&s, "interval", None, boundary)))
-            .collect();
         out.sort_by_key(|(o, _)| *o);
         out
+    }
+
+    pub fn interval_ns(&self) -> i64 {
+        self.opts.interval_ns
     }
 
     /// The final record of a stream that ended; forgets the stream.

@@ -87,13 +87,7 @@ fn rfc3339_round_trip() {
 fn intervals_on_boundaries_with_deltas_then_final() {
     let mut iv = Intervals::new(opts());
     let t0 = 1_000 * S + S / 2; // first packet at 1000.5 s
-    assert!(iv.tick(t0, Vec::new).is_empty());
-    assert!(iv
-        .tick(1_009 * S, || panic!("no boundary crossed"))
-        .is_empty());
-    let r = iv.tick(1_010 * S + 3, || {
-        vec![(7, stream(t0, 1_010 * S, 500, 2, None))]
-    });
+    let r = iv.cut(1_010 * S, &[(7, stream(t0, 1_010 * S - 3, 500, 2, None))]);
     assert_eq!(r.len(), 1);
     let (order, a) = &r[0];
     assert_eq!(*order, 7);
@@ -106,7 +100,7 @@ fn intervals_on_boundaries_with_deltas_then_final() {
     assert!(a.ended_by.is_none() && !a.probe_drop);
     // Second interval: a probe drop at 1015 s flags it; deltas are since the first.
     let s2 = stream(t0, 1_020 * S, 1_000, 5, Some(1_015 * S));
-    let r = iv.tick(1_020 * S, || vec![(7, s2.clone())]);
+    let r = iv.cut(1_020 * S, &[(7, s2.clone())]);
     let b = &r[0].1;
     assert_eq!((b.interval_packets, b.interval_lost), (500, 3));
     assert_eq!(b.interval_start, a.interval_end);
@@ -125,30 +119,29 @@ fn intervals_on_boundaries_with_deltas_then_final() {
     assert_ne!(b.record_id, f.record_id);
     assert_eq!(a.record_id.len(), 32);
     let mut again = Intervals::new(opts());
-    again.tick(t0, Vec::new);
-    let r = again.tick(1_010 * S, || vec![(7, stream(t0, 1_010 * S, 500, 2, None))]);
+    let r = again.cut(1_010 * S, &[(7, stream(t0, 1_010 * S - 3, 500, 2, None))]);
     assert_eq!(r[0].1, *a);
 }
 
 #[test]
-fn a_first_tick_after_a_boundary_makes_its_records() {
-    // The pipeline's first tick comes one second after the first packet (9.5 s → 10.5 s):
-    // the boundary at 10 s it crossed is due, as for a replay that ticked at 9.5 s.
-    let s0 = stream(9 * S + S / 2, 10 * S + S / 2, 50, 0, None);
-    let mut late = Intervals::new(opts());
-    let r = late.tick(10 * S + S / 2, || vec![(1, s0.clone())]);
-    let mut early = Intervals::new(opts());
-    assert!(early.tick(9 * S + S / 2, Vec::new).is_empty());
-    assert_eq!(r, early.tick(10 * S + S / 2, || vec![(1, s0.clone())]));
+fn an_interval_without_packets_emits_no_record_and_the_next_starts_at_its_end() {
+    let mut iv = Intervals::new(opts());
+    let s0 = stream(9 * S + S / 2, 9 * S + S / 2 + 900, 50, 0, None);
+    assert_eq!(iv.cut(10 * S, &[(1, s0.clone())]).len(), 1);
+    // No RTP packet in [10 s, 20 s): nothing, not even a zero-packet record.
+    assert!(iv.cut(20 * S, &[(1, s0.clone())]).is_empty());
+    // Packets again in [20 s, 30 s): the record covers that interval only.
+    let s1 = stream(9 * S + S / 2, 25 * S, 80, 0, None);
+    let r = iv.cut(30 * S, &[(1, s1)]);
     assert_eq!(r.len(), 1);
-    assert_eq!(r[0].1.interval_end, rfc3339_micros(10 * S));
+    assert_eq!(r[0].1.interval_start, rfc3339_micros(20 * S));
+    assert_eq!(r[0].1.interval_packets, 30);
 }
 
 #[test]
 fn stream_newer_than_the_boundary_waits_for_the_next() {
     let mut iv = Intervals::new(opts());
-    iv.tick(5 * S, Vec::new);
-    let r = iv.tick(10 * S, || vec![(1, stream(10 * S, 10 * S, 1, 0, None))]);
+    let r = iv.cut(10 * S, &[(1, stream(10 * S, 10 * S, 1, 0, None))]);
     assert!(r.is_empty());
     let f = iv.finish(&stream(10 * S, 12 * S, 100, 0, None));
     assert_eq!(f.interval_start, rfc3339_micros(10 * S));
@@ -200,8 +193,7 @@ fn g711_records_carry_an_e_model_estimate_and_others_do_not() {
         },
     );
     let mut iv = Intervals::new(opts());
-    iv.tick(t0, Vec::new);
-    let r = iv.tick(1_010 * S, || vec![(1, s.clone())]);
+    let r = iv.cut(1_010 * S, &[(1, s.clone())]);
     let g = &r.first().expect("an interval record").1;
     assert_eq!(g.kind, "interval");
     // Ppl 5: Ie,eff = 475 / 30.1 = 15.78; Ta = 120 + 60 = 180 ms: Idd = 1.35; R = 76.07.

@@ -23,6 +23,9 @@ use std::sync::Arc;
 
 /// Expire idle streams every second of capture time, as the single-threaded replay does.
 pub const TICK_EVERY_NS: i64 = 1_000_000_000;
+/// How far behind the wall clock a tick sent without traffic is dated ([`Feeder::idle`]):
+/// well above libpcap's buffer timeout.
+pub const IDLE_TICK_LAG_NS: i64 = 1_000_000_000;
 /// A partly filled batch is sent once its first event is this old (capture time), so that a
 /// quiet stream's packets do not wait for 63 others.
 pub const MAX_BATCH_AGE_NS: i64 = 50_000_000;
@@ -154,6 +157,7 @@ impl Feeder {
         self.stats.counters = counters;
         match t {
             Triage::Rtp(meta) => {
+                self.stats.rtp_frames += 1;
                 let i = Shard::of(n, meta.ssrc) as usize;
                 self.push(
                     i,
@@ -316,7 +320,13 @@ impl Feeder {
     /// Nothing was captured for a while; `now` is the wall clock (ns since the epoch, the
     /// clock capture timestamps come from). Lets idle streams expire without traffic, and
     /// sends what is pending.
+    ///
+    /// The tick is dated [`IDLE_TICK_LAG_NS`] before `now` (never before the latest frame): a
+    /// packet captured just before `now` may still sit in libpcap's buffer, and a tick closes
+    /// the engine's record interval, which must not happen before every packet captured
+    /// before the boundary has been handled.
     pub fn idle(&mut self, now: i64) {
+        let now = now.saturating_sub(IDLE_TICK_LAG_NS).max(self.stats.last_ns);
         if self.next_tick != i64::MIN && now >= self.next_tick {
             self.broadcast(Event::Tick { now });
             self.next_tick = now.saturating_add(TICK_EVERY_NS);

@@ -22,6 +22,9 @@ pub struct CaptureSnapshot {
     /// Interface name or capture file.
     pub source: String,
     pub frames: u64,
+    /// Of `frames`, those carrying RTP (counted when classified, before any pipeline drop).
+    /// Published with `frames`, so a reader never sees more RTP than frames.
+    pub rtp_frames: u64,
     /// Capture time of the first and latest frame (ns), 0 before any.
     pub first_ns: i64,
     pub last_ns: i64,
@@ -101,6 +104,7 @@ impl Board {
         for c in &self.captures {
             let c = c.load();
             t.frames += c.frames;
+            t.rtp_frames += c.rtp_frames;
             t.pipeline_dropped += c.pipeline_dropped;
             t.kernel_dropped += c.kernel_dropped;
             t.if_dropped += c.if_dropped;
@@ -123,6 +127,10 @@ impl Board {
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Totals {
     pub frames: u64,
+    /// RTP frames as the capture threads counted them, from the same snapshots as `frames`
+    /// (so `frames ≥ rtp_frames` always; `counters.rtp_packets` is the workers' count, from
+    /// snapshots published at other moments).
+    pub rtp_frames: u64,
     pub kernel_dropped: u64,
     pub if_dropped: u64,
     pub pipeline_dropped: u64,

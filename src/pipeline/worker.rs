@@ -93,6 +93,10 @@ impl Worker {
             .as_ref()
             .and_then(|r| r.forward.clone())
             .map(|(tx, opts)| Hook::new(tx, opts));
+        let mut engine = engine;
+        if let Some(f) = &forward {
+            engine.set_interval(f.interval_ns());
+        }
         Worker {
             forward,
             engine,
@@ -189,12 +193,7 @@ impl Worker {
                         self.engine.on_stun(now, src, dst, &m);
                     }
                 }
-                Event::Tick { .. } => {
-                    self.engine.expire(now);
-                    if let Some(f) = &mut self.forward {
-                        f.tick(now, &self.engine);
-                    }
-                }
+                Event::Tick { .. } => self.engine.expire(now),
                 Event::ProbeDrop { key, packets, .. } => {
                     self.engine.on_probe_drop(now, &key, u64::from(packets))
                 }
@@ -206,6 +205,12 @@ impl Worker {
 
     /// Pass the records of streams that ended on to the records queue, if there is one.
     fn hand_on(&mut self) {
+        // Closed intervals first: a stream that ended after a boundary has its interval
+        // record before its final one.
+        let cuts = self.engine.drain_cuts();
+        if let Some(f) = &mut self.forward {
+            f.cuts(&cuts);
+        }
         let finished = self.engine.drain_finished();
         if let Some(agg) = &mut self.agg {
             for (_, r) in &finished {

@@ -81,8 +81,6 @@ impl Scenario {
         truth.frames = out.frames.len() as u64;
         for (i, s) in self.streams.iter().enumerate() {
             truth.streams.push(stream_truth(
-                self,
-                i,
                 s,
                 &st[i],
                 &tally(&st[i].arrivals, s.clock_rate),
@@ -337,25 +335,10 @@ fn noise(out: &mut Out, n: &super::scenario::Noise, rng: &mut Rng) {
     };
 }
 
-pub(super) fn stream_truth(
-    sc: &Scenario,
-    i: usize,
-    s: &StreamSpec,
-    st: &StreamState,
-    t: &Tally,
-) -> StreamTruth {
-    let rr_rtt = |k: usize| {
-        sc.streams[k]
-            .rtcp
-            .as_ref()
-            .and_then(|r| r.rr)
-            .map(|r| r.rtt_ns)
-    };
-    // Relay legs: this stream is the second leg, or some stream is the second leg of this one.
-    let partner = s
-        .relay_of
-        .or_else(|| sc.streams.iter().position(|o| o.relay_of == Some(i)));
-    let relay = partner.and_then(|p| Some(rr_rtt(p)? + rr_rtt(i)?));
+pub(super) fn stream_truth(s: &StreamSpec, st: &StreamState, t: &Tally) -> StreamTruth {
+    // Relay legs (`relay_of`) without streams in the opposite direction have no `end_to_end`:
+    // nothing measures the round trip to the sender's side (docs/output.md); calls through a
+    // middlebox with both directions are built by `super::middlebox`.
     StreamTruth {
         src: s.src,
         dst: s.dst,
@@ -375,7 +358,7 @@ pub(super) fn stream_truth(
         jitter_ms: t.jitter_ts * 1000.0 / f64::from(s.clock_rate),
         rtt_capture_point_ns: st.rtt_capture_point_ns,
         rtt_xr_ns: s.rtcp.as_ref().and_then(|r| r.xr).map(|x| x.rtt_ns),
-        rtt_end_to_end_ns: relay.or(st.rtt_end_to_end_ns),
+        rtt_end_to_end_ns: st.rtt_end_to_end_ns,
         rtt_sr_chain_ns: st.rtt_sr_chain_ns,
         rtt_stun_ns: s.stun.map(|k| k.response_delay_ns),
         cname: s.cname.clone(),

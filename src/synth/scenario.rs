@@ -221,7 +221,8 @@ pub struct StreamSpec {
     pub feedback: Feedback,
     pub stun: Option<StunSpec>,
     /// This stream is the second leg of a relay (SFU) whose first leg is stream `relay_of`
-    /// (same SSRC, different 5-tuple); end-to-end RTT truth = sum of both legs' `rr.rtt_ns`.
+    /// (same SSRC, different 5-tuple). With media in one direction only there is no
+    /// end-to-end RTT truth (see `super::middlebox` for calls with both).
     pub relay_of: Option<usize>,
     pub cname: Option<String>,
     /// Send a BYE (in a final SR compound) after the last packet.

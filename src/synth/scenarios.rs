@@ -425,7 +425,7 @@ pub fn write_clean_many<W: Write>(
             highest_ext_seq: u64::from(s.first_seq) + n.max(1) - 1,
             ..Default::default()
         };
-        truth.streams.push(stream_truth(&sc, j, s, &states[j], &t));
+        truth.streams.push(stream_truth(s, &states[j], &t));
     }
     Ok(truth)
 }

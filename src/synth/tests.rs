@@ -85,7 +85,7 @@ fn impaired_mix_covers_every_impairment() {
     assert_eq!(s[2].expected, 1199);
     assert_eq!(
         (s[5].rtt_end_to_end_ns, s[6].rtt_end_to_end_ns),
-        (Some(55 * MS), Some(55 * MS))
+        (None, None)
     );
     assert_eq!(
         (s[5].ssrc, s[6].rtt_capture_point_ns),

@@ -161,7 +161,7 @@ pub struct StreamTruth {
     pub rtt_capture_point_ns: Option<i64>,
     /// Capture-point RTT from XR RRT → DLRR (RFC 3611 §4.5) on the sender side of the probe.
     pub rtt_xr_ns: Option<i64>,
-    /// Endpoint-to-endpoint RTT: sum of both legs for a relayed SSRC or an SR chain.
+    /// Endpoint-to-endpoint RTT: both directions of an SR chain (docs/output.md).
     pub rtt_end_to_end_ns: Option<i64>,
     /// RTT in the sender's own clock from SRs of both sides: (Ta3 − dA) − Ta1 − dB.
     pub rtt_sr_chain_ns: Option<i64>,
