@@ -46,7 +46,7 @@ pub struct CaptureThread {
     pub drain: Duration,
 }
 
-/// The final drain: the block timeout plus a margin, at most [`MAX_DRAIN`] so that a
+/// The final drain: the block timeout plus a margin, at most `MAX_DRAIN` (2 s) so that a
 /// SIGTERM during a flood still ends well inside systemd's stop timeout.
 pub fn drain_time(timeout_ms: u32) -> Duration {
     (Duration::from_millis(u64::from(timeout_ms)) + WAIT).min(MAX_DRAIN)
