@@ -38,22 +38,12 @@ pub(super) fn flow_score(
 impl Engine {
     /// The stream sent by `ssrc` that an RTCP packet from `src` to `dst` belongs to.
     fn sender_stream(&self, src: SocketAddr, dst: SocketAddr, ssrc: u32) -> Option<StreamKey> {
-        self.best(ssrc, |k| flow_score(k.src, k.dst, src, dst))
+        self.streams.best_flow(ssrc, src, dst)
     }
 
     /// The stream with `ssrc` that a report sent from `src` to `dst` describes (reverse direction).
     fn described_stream(&self, src: SocketAddr, dst: SocketAddr, ssrc: u32) -> Option<StreamKey> {
-        self.best(ssrc, |k| flow_score(k.src, k.dst, dst, src))
-    }
-
-    fn best(&self, ssrc: u32, score: impl Fn(&StreamKey) -> u8) -> Option<StreamKey> {
-        self.by_ssrc
-            .get(&ssrc)?
-            .iter()
-            .map(|k| (score(k), k))
-            .filter(|(s, _)| *s > 0)
-            .max_by_key(|(s, _)| *s)
-            .map(|(_, k)| *k)
+        self.streams.best_flow(ssrc, dst, src)
     }
 
     /// Handle one RTCP datagram (compound, RFC 3550 §6.1, or reduced-size, RFC 5506).
@@ -346,8 +336,7 @@ impl Engine {
                 .filter(|r| r.samples > 0)
                 .map(|r| r.last_ns)
         };
-        let legs = self.by_ssrc.get(&k.ssrc);
-        let others = || legs.into_iter().flatten().filter(|p| *p != k);
+        let others = || self.streams.ssrc_keys(k.ssrc).filter(|p| *p != k);
         let connected = others()
             .filter(|p| p.dst.ip() == k.src.ip() || p.src.ip() == k.dst.ip())
             .find_map(partner_rtt);
@@ -360,9 +349,9 @@ impl Engine {
         };
         let relay = connected.or_else(lone);
         let reverse = || {
-            self.by_ips
-                .get(&(k.dst.ip(), k.src.ip()))
-                .and_then(|v| v.iter().find_map(partner_rtt))
+            self.streams
+                .ips_keys(k.dst.ip(), k.src.ip())
+                .find_map(partner_rtt)
                 .or_else(|| self.foreign.capture_point(k.dst.ip(), k.src.ip()))
         };
         if let Some(other) = relay.or_else(reverse) {
