@@ -399,7 +399,7 @@ impl StreamTable {
     }
 
     /// The stream sending `ssrc` that best matches an RTCP packet's 5-tuple `from` → `to`
-    /// ([`flow_score`]): the same ports, else the RTP ports one below, else the last (newest)
+    /// (`rtcp::flow_score`): the same ports, else the RTP ports one below, else the last (newest)
     /// of the first [`SCAN_CAP`] streams of `ssrc` between the same addresses. This is the
     /// highest score, ties to the newest, of a full scan whenever `ssrc` has at most
     /// [`SCAN_CAP`] streams.
