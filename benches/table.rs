@@ -8,6 +8,7 @@
 //! engine cannot hold the bench for hours. Packets are 5 µs apart in capture time (a 1M × 4 run
 //! spans 20 s, inside the 60 s idle timeout): once the table is full, every new stream evicts one.
 //! Records of ended streams are drained and dropped as they come, as a bounded replay would.
+//! The `idle-out` cases end every stream at once by idle expiry (one address pair).
 //!
 //! `cargo bench --bench table` (`TABLE_BENCH_MAX` caps the stream count, default 1,000,000;
 //! `TABLE_BENCH_ONLY` runs the cases whose name contains it). docs/benchmarks.md records results.
@@ -29,6 +30,8 @@ struct Case {
     packets: u16,
     one_pair: bool,
     max_streams: Option<usize>,
+    /// End every stream by idle expiry (all at once) instead of at the end of the capture.
+    idle_out: bool,
 }
 
 impl Case {
@@ -44,7 +47,7 @@ impl Case {
             },
             self.max_streams
                 .map_or("default".to_string(), |m| format!("max_streams={m}"))
-        )
+        ) + if self.idle_out { "/idle-out" } else { "" }
     }
 
     fn addrs(&self, i: u32) -> (SocketAddr, SocketAddr) {
@@ -94,12 +97,19 @@ impl Case {
             }
             wave_start = wave_end;
         }
+        if self.idle_out {
+            e.expire(now + cfg_idle_ns() + 1);
+        }
         e.finish_all();
         ended += e.drain_finished().len() as u64;
         let c = e.counters();
         std::hint::black_box(ended);
         (c.streams_created, c.streams_evicted, c.candidates_dropped)
     }
+}
+
+fn cfg_idle_ns() -> i64 {
+    Resolved::default().idle_timeout_ns
 }
 
 fn rusage() -> (f64, i64) {
@@ -123,9 +133,17 @@ fn cases(max: u32) -> Vec<Case> {
                     packets: 4,
                     one_pair,
                     max_streams,
+                    idle_out: false,
                 });
             }
         }
+        v.push(Case {
+            streams: n,
+            packets: 4,
+            one_pair: true,
+            max_streams: None,
+            idle_out: true,
+        });
     }
     for n in [100_000u32, 1_000_000].into_iter().filter(|n| *n <= max) {
         v.push(Case {
@@ -133,6 +151,7 @@ fn cases(max: u32) -> Vec<Case> {
             packets: 1,
             one_pair: false,
             max_streams: None,
+            idle_out: false,
         });
     }
     v
