@@ -32,6 +32,9 @@ struct Case {
     max_streams: Option<usize>,
     /// End every stream by idle expiry (all at once) instead of at the end of the capture.
     idle_out: bool,
+    /// Every stream sends one SSRC; then this many RTCP RRs of 31 report blocks about it arrive
+    /// from an unrelated address (no stream matches: the worst case of the by-SSRC lookup).
+    rrs: u32,
 }
 
 impl Case {
@@ -48,6 +51,11 @@ impl Case {
             self.max_streams
                 .map_or("default".to_string(), |m| format!("max_streams={m}"))
         ) + if self.idle_out { "/idle-out" } else { "" }
+            + &if self.rrs > 0 {
+                format!("/one-ssrc+{}rr", self.rrs)
+            } else {
+                String::new()
+            }
     }
 
     fn addrs(&self, i: u32) -> (SocketAddr, SocketAddr) {
@@ -62,7 +70,7 @@ impl Case {
         }
     }
 
-    fn run(&self) -> (u64, u64, u64) {
+    fn run(&self) -> (u64, u64, u64, u64) {
         let mut cfg = Resolved::default();
         if let Some(m) = self.max_streams {
             cfg.max_streams = m;
@@ -80,7 +88,11 @@ impl Case {
                     let m = RtpMeta {
                         src,
                         dst,
-                        ssrc: i.wrapping_mul(0x9E37_79B9) | 1,
+                        ssrc: if self.rrs > 0 {
+                            SHARED_SSRC
+                        } else {
+                            i.wrapping_mul(0x9E37_79B9) | 1
+                        },
                         seq: (i as u16).wrapping_add(p),
                         pt: 0,
                         ts: u32::from(p) * 160,
@@ -97,6 +109,13 @@ impl Case {
             }
             wave_start = wave_end;
         }
+        let rr = rr31();
+        let from = SocketAddr::from(([10, 200, 0, 1], 7000));
+        let to = SocketAddr::from(([10, 201, 0, 1], 7001));
+        for _ in 0..self.rrs {
+            now += PACKET_GAP_NS;
+            e.on_rtcp(now, from, to, &rr, true);
+        }
         if self.idle_out {
             e.expire(now + cfg_idle_ns() + 1);
         }
@@ -104,8 +123,27 @@ impl Case {
         ended += e.drain_finished().len() as u64;
         let c = e.counters();
         std::hint::black_box(ended);
-        (c.streams_created, c.streams_evicted, c.candidates_dropped)
+        (
+            c.streams_created,
+            c.streams_evicted,
+            c.candidates_dropped,
+            c.rtcp_unmatched,
+        )
     }
+}
+
+const SHARED_SSRC: u32 = 0x5eed_5eed;
+
+/// An RTCP RR (RFC 3550 §6.4.2) with 31 report blocks, all about [`SHARED_SSRC`].
+fn rr31() -> Vec<u8> {
+    let mut p = vec![0x80 | 31, 201];
+    p.extend_from_slice(&((8 + 31 * 24) / 4 - 1u16).to_be_bytes());
+    p.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+    for _ in 0..31 {
+        p.extend_from_slice(&SHARED_SSRC.to_be_bytes());
+        p.extend_from_slice(&[0; 20]);
+    }
+    p
 }
 
 fn cfg_idle_ns() -> i64 {
@@ -134,6 +172,7 @@ fn cases(max: u32) -> Vec<Case> {
                     one_pair,
                     max_streams,
                     idle_out: false,
+                    rrs: 0,
                 });
             }
         }
@@ -143,6 +182,17 @@ fn cases(max: u32) -> Vec<Case> {
             one_pair: true,
             max_streams: None,
             idle_out: true,
+            rrs: 0,
+        });
+    }
+    for n in [50_000u32].into_iter().filter(|n| *n <= max) {
+        v.push(Case {
+            streams: n,
+            packets: 4,
+            one_pair: false,
+            max_streams: None,
+            idle_out: false,
+            rrs: 1_000,
         });
     }
     for n in [100_000u32, 1_000_000].into_iter().filter(|n| *n <= max) {
@@ -152,6 +202,7 @@ fn cases(max: u32) -> Vec<Case> {
             one_pair: false,
             max_streams: None,
             idle_out: false,
+            rrs: 0,
         });
     }
     v
@@ -168,11 +219,11 @@ fn main() {
         .and_then(|s| s.parse::<usize>().ok())
     {
         let case = all[i];
-        let (created, evicted, dropped) = case.run();
+        let (created, evicted, dropped, unmatched) = case.run();
         let (cpu, rss_kib) = rusage();
         println!(
             "{:<44} cpu {:>8.2} s  peak RSS {:>7.1} MiB  created {created} evicted {evicted} \
-             candidates dropped {dropped}",
+             candidates dropped {dropped} rtcp unmatched {unmatched}",
             case.name(),
             cpu,
             rss_kib as f64 / 1024.0
