@@ -293,3 +293,89 @@ fn a_stream_going_back_in_time_reports_its_earliest_and_latest_packet() {
         r.last_seen
     );
 }
+
+#[derive(Debug, Clone)]
+enum Traffic {
+    /// A packet of stream `i` (a new stream's first two packets validate it).
+    Packet(u8),
+    /// Capture time jumps ahead by this many seconds and expiry runs.
+    Expire(u8),
+}
+
+proptest! {
+    /// The engine against the scans it replaced, with monotonic timestamps: every stream it ends
+    /// (evicted when a new stream meets a full table, idle at expiry) is the one a minimum scan
+    /// over `(last_seen, order)` or a full idle scan picks.
+    #[test]
+    fn engine_ends_the_streams_a_scan_would(
+        ops in proptest::collection::vec(
+            prop_oneof![
+                4 => (0u8..12).prop_map(Traffic::Packet),
+                1 => (20u8..90).prop_map(Traffic::Expire),
+            ],
+            0..150,
+        )
+    ) {
+        let mut e = engine(4, 100);
+        let idle = Resolved::default().idle_timeout_ns;
+        // Reference: live streams as (index, last_seen, order), and each one's next sequence.
+        let mut live: Vec<(u32, i64, u64)> = Vec::new();
+        let mut seqs = std::collections::HashMap::new();
+        let mut order = 0u64;
+        let mut now = T0;
+        for op in ops {
+            let mut want: Vec<(u32, &str)> = Vec::new();
+            match op {
+                Traffic::Packet(i) => {
+                    let i = u32::from(i);
+                    now += 1_000;
+                    if let Some(s) = live.iter_mut().find(|s| s.0 == i) {
+                        s.1 = now;
+                        let seq = seqs.entry(i).or_insert(3u16);
+                        e.on_rtp_meta(now, &meta(i, 100 + i, *seq));
+                        *seq += 1;
+                    } else {
+                        e.on_rtp_meta(now, &meta(i, 100 + i, 1));
+                        e.on_rtp_meta(now, &meta(i, 100 + i, 2));
+                        if live.len() == 4 {
+                            // A full table first expires idle streams (Engine::promote).
+                            live.retain(|l| {
+                                let keep = now - l.1 <= idle;
+                                if !keep {
+                                    want.push((l.0, "idle"));
+                                }
+                                keep
+                            });
+                        }
+                        if live.len() == 4 {
+                            let v = live
+                                .iter()
+                                .enumerate()
+                                .min_by_key(|(_, s)| (s.1, s.2))
+                                .map(|(n, _)| n)
+                                .unwrap();
+                            want.push((live.remove(v).0, "evicted"));
+                        }
+                        order += 1;
+                        live.push((i, now, order));
+                        seqs.insert(i, 3);
+                    }
+                }
+                Traffic::Expire(s) => {
+                    now += i64::from(s) * SEC;
+                    e.expire(now);
+                    live.retain(|l| {
+                        let keep = now - l.1 <= idle;
+                        if !keep {
+                            want.push((l.0, "idle"));
+                        }
+                        keep
+                    });
+                }
+            }
+            want.sort_unstable();
+            prop_assert_eq!(ended(&mut e), want);
+            prop_assert_eq!(e.stream_count(), live.len());
+        }
+    }
+}
