@@ -3,10 +3,11 @@
 //!
 //! [`Lru`] keeps entries in a slab (a `Vec` of slots reused through a free list, so ending a
 //! stream frees no memory and a new one allocates none once the slab has grown) with a hash map
-//! from [`StreamKey`] to slot, and threads an intrusive doubly-linked list through the slots in
-//! **activity order**: [`Lru::touch_mut`] (every packet) moves an entry to the head; the tail is
-//! the least recently active entry, which eviction takes ([`Lru::lru`]) and idle expiry walks
-//! from, stopping at the first entry that is not idle (so it costs O(expired)).
+//! from [`StreamKey`] to slot, and threads a doubly-linked list through the slots (its links in a
+//! dense array beside them) in **activity order**: [`Lru::touch_mut`] (every packet) moves an
+//! entry to the head; the tail is the least recently active entry, which eviction takes
+//! ([`Lru::lru`]) and idle expiry walks from, stopping at the first entry that is not idle (so it
+//! costs O(expired)).
 //!
 //! Capture timestamps may go backwards (merged captures), so the list is ordered by *arrival*,
 //! never by `last_seen`. When timestamps are monotonic the two orders agree, and the tail is what
@@ -40,17 +41,19 @@ pub const SCAN_CAP: usize = 256;
 
 struct Slot<V> {
     key: StreamKey,
-    /// Towards the head (more recently active).
-    prev: u32,
-    /// Towards the tail (less recently active).
-    next: u32,
     value: Option<V>,
 }
+
+/// A slot's place in the activity list: (towards the head, more recently active; towards the
+/// tail). Kept apart from the slots, densely, so that moving an entry to the head touches the
+/// neighbours' 8 bytes here rather than a cache line of each neighbour's (large) value.
+type Link = (u32, u32);
 
 /// A slab of values by [`StreamKey`], in activity order (see the module docs).
 pub struct Lru<V> {
     map: HashMap<StreamKey, u32>,
     slots: Vec<Slot<V>>,
+    links: Vec<Link>,
     free: Vec<u32>,
     head: u32,
     tail: u32,
@@ -61,6 +64,7 @@ impl<V> Default for Lru<V> {
         Lru {
             map: HashMap::default(),
             slots: Vec::new(),
+            links: Vec::new(),
             free: Vec::new(),
             head: NIL,
             tail: NIL,
@@ -119,10 +123,9 @@ impl<V> Lru<V> {
             None => {
                 self.slots.push(Slot {
                     key,
-                    prev: NIL,
-                    next: NIL,
                     value: Some(value),
                 });
+                self.links.push((NIL, NIL));
                 // Slots never outnumber u32::MAX - 1 here: the tables are bounded far below.
                 (self.slots.len() - 1) as u32
             }
@@ -165,7 +168,7 @@ impl<V> Lru<V> {
         let mut i = self.tail;
         std::iter::from_fn(move || {
             let s = self.slots.get(i as usize)?;
-            i = s.prev;
+            i = self.links.get(i as usize)?.0;
             Some((&s.key, s.value.as_ref()?))
         })
     }
@@ -183,6 +186,7 @@ impl<V> Lru<V> {
     pub fn clear(&mut self) {
         self.map.clear();
         self.slots.clear();
+        self.links.clear();
         self.free.clear();
         self.head = NIL;
         self.tail = NIL;
@@ -200,30 +204,27 @@ impl<V> Lru<V> {
     }
 
     fn unlink(&mut self, i: u32) {
-        let Some(s) = self.slots.get_mut(i as usize) else {
+        let Some(l) = self.links.get_mut(i as usize) else {
             return;
         };
-        let (p, n) = (s.prev, s.next);
-        s.prev = NIL;
-        s.next = NIL;
-        match self.slots.get_mut(p as usize) {
-            Some(ps) => ps.next = n,
+        let (p, n) = std::mem::replace(l, (NIL, NIL));
+        match self.links.get_mut(p as usize) {
+            Some(pl) => pl.1 = n,
             None => self.head = n,
         }
-        match self.slots.get_mut(n as usize) {
-            Some(ns) => ns.prev = p,
+        match self.links.get_mut(n as usize) {
+            Some(nl) => nl.0 = p,
             None => self.tail = p,
         }
     }
 
     fn link_head(&mut self, i: u32) {
         let old = self.head;
-        if let Some(s) = self.slots.get_mut(i as usize) {
-            s.prev = NIL;
-            s.next = old;
+        if let Some(l) = self.links.get_mut(i as usize) {
+            *l = (NIL, old);
         }
-        match self.slots.get_mut(old as usize) {
-            Some(h) => h.prev = i,
+        match self.links.get_mut(old as usize) {
+            Some(h) => h.0 = i,
             None => self.tail = i,
         }
         self.head = i;
