@@ -89,6 +89,7 @@ pub fn replay_file_with(
 pub struct Run {
     engine: Engine,
     frames: u64,
+    /// Earliest capture time seen.
     first: Option<i64>,
     /// Latest capture time seen (files are not always in time order); `i64::MIN` before any.
     last: i64,
@@ -124,7 +125,8 @@ impl Run {
     /// Decode one frame and feed the engine.
     pub fn frame(&mut self, link: LinkType, ts_ns: i64, data: &[u8]) {
         self.frames += 1;
-        self.first.get_or_insert(ts_ns);
+        // The earliest, not the first: merged captures go backwards in time (docs/output.md).
+        self.first = Some(self.first.map_or(ts_ns, |f| f.min(ts_ns)));
         self.last = self.last.max(ts_ns);
         if ts_ns >= self.next_expire {
             if self.next_expire != i64::MIN {
@@ -198,5 +200,30 @@ impl Run {
             },
             streams,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_capture_going_back_in_time_spans_its_earliest_to_its_latest_frame() {
+        let mut run = Run::new(Resolved::default());
+        let s = 1_000_000_000;
+        // Not Ethernet frames: counted as undecoded, but their times count.
+        for t in [10 * s, 4 * s, 7 * s, 6 * s] {
+            run.frame(LinkType::Ethernet, t, &[0u8; 4]);
+        }
+        let r = run.finish("t".into(), 1, None);
+        assert_eq!(r.summary.duration_secs, 6.0);
+        assert_eq!(
+            r.summary.first_packet.as_deref(),
+            Some("1970-01-01T00:00:04.000000Z")
+        );
+        assert_eq!(
+            r.summary.last_packet.as_deref(),
+            Some("1970-01-01T00:00:10.000000Z")
+        );
     }
 }

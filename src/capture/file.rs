@@ -59,9 +59,7 @@ impl PacketSource for FileSource {
                 // With Precision::Nano libpcap puts nanoseconds in tv_usec. time_t is i64 here;
                 // the conversion keeps 32-bit targets building.
                 #[allow(clippy::useless_conversion)]
-                let ts_ns = i64::from(ts.tv_sec)
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(i64::from(ts.tv_usec));
+                let ts_ns = unix_ns(i64::from(ts.tv_sec), i64::from(ts.tv_usec));
                 Ok(Some(Frame {
                     ts_ns,
                     orig_len: p.header.len,
@@ -75,5 +73,59 @@ impl PacketSource for FileSource {
                 reason: e.to_string(),
             }),
         }
+    }
+}
+
+/// Capture time in ns since the epoch from libpcap's seconds and (with `Precision::Nano`)
+/// nanoseconds. Classic pcap stores seconds as an unsigned 32-bit number (to 2106), but libpcap
+/// reads it as signed and sign-extends it into `time_t`: a capture from 2038-01-19 on would read
+/// as 1901–1969. Captures from before 1970 do not exist, so negative seconds in the 32-bit
+/// range are taken back as unsigned; pcapng's 64-bit timestamps never come out negative.
+fn unix_ns(sec: i64, nsec: i64) -> i64 {
+    let sec = if (i64::from(i32::MIN)..0).contains(&sec) {
+        sec + (1i64 << 32)
+    } else {
+        sec
+    };
+    sec.saturating_mul(1_000_000_000).saturating_add(nsec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::pcap::{PcapWriter, TsResolution};
+
+    #[test]
+    fn seconds_past_2038_read_as_unsigned() {
+        // 2100-01-01T00:00:00Z is 4,102,444,800 s: above 2^31, below 2^32.
+        let t2100 = 4_102_444_800 * 1_000_000_000 + 123_456_000;
+        let t2038 = (1i64 << 31) * 1_000_000_000;
+        let path =
+            std::env::temp_dir().join(format!("rtcprobe-ts2100-{}.pcap", std::process::id()));
+        let f = std::fs::File::create(&path).unwrap();
+        let mut w = PcapWriter::new(f, 1, 65_535, TsResolution::Micro).unwrap();
+        for t in [t2100, t2038, 1_700_000_000_000_000_000] {
+            w.write_frame(t, &[0u8; 60]).unwrap();
+        }
+        w.into_inner().unwrap();
+        let mut src = FileSource::open(&path).unwrap();
+        let mut got = Vec::new();
+        while let Some(f) = src.next_frame().unwrap() {
+            got.push(f.ts_ns);
+        }
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(got, [t2100, t2038, 1_700_000_000_000_000_000]);
+    }
+
+    #[test]
+    fn only_the_sign_extended_range_is_reinterpreted() {
+        assert_eq!(unix_ns(-1, 5), ((1i64 << 32) - 1) * 1_000_000_000 + 5);
+        assert_eq!(
+            unix_ns(i64::from(i32::MIN), 0),
+            (1i64 << 31) * 1_000_000_000
+        );
+        assert_eq!(unix_ns(1 << 33, 0), (1i64 << 33) * 1_000_000_000);
+        assert_eq!(unix_ns(i64::MIN, 0), i64::MIN);
+        assert_eq!(unix_ns(i64::MAX, 0), i64::MAX);
     }
 }

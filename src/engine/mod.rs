@@ -27,6 +27,7 @@ pub mod seq;
 pub mod shard;
 pub mod stream;
 mod stun;
+pub mod table;
 
 #[cfg(test)]
 mod appendix_a;
@@ -42,12 +43,12 @@ use crate::wire::demux::{classify, Demuxed, Turn};
 use crate::wire::stun::Message;
 use crate::wire::{rtp, Datagram};
 pub use counters::{Counters, RtcpTypes};
-use foldhash::HashMap;
 pub use interval::Cut;
 use record::StreamRecord;
 pub use shard::Shard;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use stream::Stream;
+use table::{Lru, StreamTable};
 
 /// Identity of a stream: RFC 3550 SSRC on one directed 5-tuple (UDP implied).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -199,14 +200,11 @@ pub struct Engine {
     /// Order given to the next new candidate: the caller's frame number when it sets one
     /// ([`Engine::set_frame`]), so that output order does not depend on the shard count.
     frame: u64,
-    /// Boxed so that the table's buckets stay small (key + pointer): the per-packet lookup then
-    /// touches little memory besides the one stream it updates.
-    streams: HashMap<StreamKey, Box<Stream>>,
-    candidates: HashMap<StreamKey, Box<Stream>>,
-    /// Valid streams by SSRC, to attach RTCP (which may arrive on another port, RFC 3550 §11).
-    by_ssrc: HashMap<u32, Vec<StreamKey>>,
-    /// Valid streams by (source IP, destination IP), to find the reverse direction.
-    by_ips: HashMap<(IpAddr, IpAddr), Vec<StreamKey>>,
+    /// Valid streams in activity order, indexed by SSRC (to attach RTCP, which may arrive on
+    /// another port, RFC 3550 §11) and by (source IP, destination IP) (the reverse direction).
+    streams: StreamTable,
+    /// RTP candidates in probation (RFC 3550 A.1), in activity order.
+    candidates: Lru<Stream>,
     stun: stun::StunRtt,
     /// RTCP state about SSRCs other shards own, for the cross-SSRC RTTs (see [`foreign`]).
     foreign: foreign::Foreign,
@@ -238,10 +236,8 @@ impl Engine {
             cfg,
             shard,
             frame: 0,
-            streams: HashMap::default(),
-            candidates: HashMap::default(),
-            by_ssrc: HashMap::default(),
-            by_ips: HashMap::default(),
+            streams: StreamTable::default(),
+            candidates: Lru::default(),
             stun: stun::StunRtt::default(),
             foreign,
             pending_srs: rtt::PendingSrs::default(),
@@ -275,6 +271,12 @@ impl Engine {
     /// Number of live (validated) streams.
     pub fn stream_count(&self) -> usize {
         self.streams.len()
+    }
+
+    /// RTCP lookups that examined only the first [`table::SCAN_CAP`] streams of one SSRC or
+    /// address pair (a report about an SSRC that many streams share, see [`table`]).
+    pub fn truncated_index_scans(&self) -> u64 {
+        self.streams.truncated_scans()
     }
 
     /// Handle one decoded UDP datagram captured at `now` (ns since the epoch). Call it for
@@ -327,7 +329,7 @@ impl Engine {
             ssrc: m.ssrc,
         };
         let (seq, ts, pt, wire_len) = (m.seq, m.ts, m.pt, m.wire_len as usize);
-        if let Some(s) = self.streams.get_mut(&key) {
+        if let Some(s) = self.streams.touch_mut(&key) {
             if s.on_rtp(now, seq, ts, pt, wire_len) == seq::SeqEvent::Bad {
                 self.counters.rtp_unvalidated += 1;
             }
@@ -347,10 +349,10 @@ impl Engine {
                 self.next_order += 1;
                 self.next_order
             };
-            let s = Box::new(Stream::new(key, order, now, seq, pt, &self.cfg));
+            let s = Stream::new(key, order, now, seq, pt, &self.cfg);
             self.candidates.insert(key, s);
         }
-        let valid = match self.candidates.get_mut(&key) {
+        let valid = match self.candidates.touch_mut(&key) {
             Some(c) => {
                 if let seq::SeqEvent::ProbationRestart { discarded } =
                     c.on_rtp(now, seq, ts, pt, wire_len)
@@ -363,23 +365,19 @@ impl Engine {
             None => false,
         };
         if valid {
-            if let Some(s) = self.candidates.remove(&key) {
+            if let Some((_, s)) = self.candidates.remove(&key) {
                 self.promote(now, s);
             }
         }
     }
 
-    fn promote(&mut self, now: i64, mut s: Box<Stream>) {
+    fn promote(&mut self, now: i64, mut s: Stream) {
         if self.streams.len() >= self.cfg.max_streams {
             self.expire(now);
         }
         if self.streams.len() >= self.cfg.max_streams {
-            // Least recently active; O(n) but only when a new stream meets a full table.
-            let victim = self
-                .streams
-                .values()
-                .min_by_key(|s| (s.last_seen, s.order))
-                .map(|s| s.key);
+            // The least recently active stream: the tail of the activity list (see [`table`]).
+            let victim = self.streams.lru().map(|s| s.key);
             if let Some(k) = victim {
                 self.counters.streams_evicted += 1;
                 self.finish(&k, EndReason::Evicted);
@@ -399,26 +397,24 @@ impl Engine {
             });
         }
         self.counters.streams_created += 1;
-        self.by_ssrc.entry(key.ssrc).or_default().push(key);
-        self.by_ips
-            .entry((key.src.ip(), key.dst.ip()))
-            .or_default()
-            .push(key);
-        self.streams.insert(key, s);
+        self.streams.insert(s);
     }
 
     /// End streams idle for longer than `idle_timeout_secs` and forget stale candidates. Call it
     /// whenever capture time has advanced (about once a second is plenty).
+    ///
+    /// Both walk their activity list from the least recently active end and stop at the first
+    /// entry that is not idle: O(expired). With timestamps that go backwards, an idle entry
+    /// behind a fresher one waits until that one expires (see [`table`]).
     pub fn expire(&mut self, now: i64) {
         self.cut(now);
         let idle = self.cfg.idle_timeout_ns;
-        let stale: Vec<StreamKey> = self
+        while let Some(k) = self
             .streams
-            .values()
+            .lru()
             .filter(|s| now.saturating_sub(s.last_seen) > idle)
             .map(|s| s.key)
-            .collect();
-        for k in stale {
+        {
             self.finish(&k, EndReason::Idle);
         }
         self.expire_candidates(now);
@@ -426,17 +422,15 @@ impl Engine {
     }
 
     fn expire_candidates(&mut self, now: i64) {
-        let before = self.candidates.len();
-        let mut dropped = 0;
-        self.candidates.retain(|_, c| {
-            let keep = now.saturating_sub(c.last_seen) <= CANDIDATE_TIMEOUT_NS;
-            if !keep {
-                dropped += c.packets;
+        while let Some(k) = self
+            .candidates
+            .lru()
+            .filter(|(_, c)| now.saturating_sub(c.last_seen) > CANDIDATE_TIMEOUT_NS)
+            .map(|(k, _)| *k)
+        {
+            if let Some((_, c)) = self.candidates.remove(&k) {
+                self.counters.rtp_unvalidated += c.packets;
             }
-            keep
-        });
-        if self.candidates.len() != before {
-            self.counters.rtp_unvalidated += dropped;
         }
     }
 
@@ -451,9 +445,10 @@ impl Engine {
     /// so it holds every packet it will ever hold (live and replay then give the same records).
     pub fn finish_all_as(&mut self, why: EndReason) {
         self.close_open_interval();
-        let mut keys: Vec<StreamKey> = self.streams.keys().copied().collect();
-        keys.sort_by_key(|k| self.streams.get(k).map_or(0, |s| s.order));
-        for k in keys {
+        let mut keys: Vec<(u64, StreamKey)> =
+            self.streams.values().map(|s| (s.order, s.key)).collect();
+        keys.sort_unstable();
+        for (_, k) in keys {
             self.finish(&k, why);
         }
         let unvalidated: u64 = self.candidates.values().map(|c| c.packets).sum();
@@ -506,19 +501,6 @@ impl Engine {
         let Some(s) = self.streams.remove(key) else {
             return;
         };
-        if let Some(v) = self.by_ssrc.get_mut(&key.ssrc) {
-            v.retain(|k| k != key);
-            if v.is_empty() {
-                self.by_ssrc.remove(&key.ssrc);
-            }
-        }
-        let ips = (key.src.ip(), key.dst.ip());
-        if let Some(v) = self.by_ips.get_mut(&ips) {
-            v.retain(|k| k != key);
-            if v.is_empty() {
-                self.by_ips.remove(&ips);
-            }
-        }
         let record = self.record_of(&s, why);
         self.finished.push((s.order, record));
     }

@@ -38,22 +38,12 @@ pub(super) fn flow_score(
 impl Engine {
     /// The stream sent by `ssrc` that an RTCP packet from `src` to `dst` belongs to.
     fn sender_stream(&self, src: SocketAddr, dst: SocketAddr, ssrc: u32) -> Option<StreamKey> {
-        self.best(ssrc, |k| flow_score(k.src, k.dst, src, dst))
+        self.streams.best_flow(ssrc, src, dst)
     }
 
     /// The stream with `ssrc` that a report sent from `src` to `dst` describes (reverse direction).
     fn described_stream(&self, src: SocketAddr, dst: SocketAddr, ssrc: u32) -> Option<StreamKey> {
-        self.best(ssrc, |k| flow_score(k.src, k.dst, dst, src))
-    }
-
-    fn best(&self, ssrc: u32, score: impl Fn(&StreamKey) -> u8) -> Option<StreamKey> {
-        self.by_ssrc
-            .get(&ssrc)?
-            .iter()
-            .map(|k| (score(k), k))
-            .filter(|(s, _)| *s > 0)
-            .max_by_key(|(s, _)| *s)
-            .map(|(_, k)| *k)
+        self.streams.best_flow(ssrc, dst, src)
     }
 
     /// Handle one RTCP datagram (compound, RFC 3550 §6.1, or reduced-size, RFC 5506).
@@ -355,13 +345,7 @@ impl Engine {
         // other stream with the SSRC (a middlebox facing its sides from unrelated addresses,
         // even of two IP versions). Two or more unrelated ones are SSRC collisions between
         // calls (RFC 3550 §8.1: random SSRCs do collide among many streams) and are ignored.
-        let same_ssrc = || {
-            self.by_ssrc
-                .get(&k.ssrc)
-                .into_iter()
-                .flatten()
-                .filter(|p| *p != k)
-        };
+        let same_ssrc = || self.streams.ssrc_keys(k.ssrc).filter(|p| *p != k);
         let connected = |p: &StreamKey| p.dst.ip() == k.src.ip() || p.src.ip() == k.dst.ip();
         let any_connected = same_ssrc().any(connected);
         let lone = same_ssrc().nth(1).is_none();
@@ -376,6 +360,7 @@ impl Engine {
             if legs().any(|p| p.cp_reporter.is_none()) {
                 return;
             }
+            drop(others);
             if let Some(s) = self.streams.get_mut(k) {
                 s.add_rtt(RttMethod::EndToEnd, own);
             }

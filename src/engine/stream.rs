@@ -86,7 +86,11 @@ pub struct Stream {
     pub key: StreamKey,
     /// Order of first appearance, for output ordering.
     pub order: u64,
+    /// Earliest and latest capture time of any packet: what records report, so that a capture
+    /// going backwards in time never gives `last_seen` before `first_seen`. (`last_seen`, the
+    /// time of the latest packet to *arrive*, is what idle expiry and gaps use.)
     pub first_seen: i64,
+    pub latest_seen: i64,
     pub srs: SrHistory,
     pub sender: Option<SenderInfo>,
     pub remote: Option<Remote>,
@@ -141,6 +145,7 @@ impl Stream {
             packets: 0,
             bytes: 0,
             first_seen: now,
+            latest_seen: now,
             last_seen: now,
             max_gap_ns: 0,
             srs: SrHistory::default(),
@@ -166,6 +171,8 @@ impl Stream {
     /// short by a jump ([`SeqEvent::ProbationRestart`]); the caller counts both apart. While on
     /// probation, `packets` is the current run.
     pub fn on_rtp(&mut self, now: i64, seq: u16, ts: u32, pt: u8, wire_len: usize) -> SeqEvent {
+        self.first_seen = self.first_seen.min(now);
+        self.latest_seen = self.latest_seen.max(now);
         let ev = if self.packets == 0 {
             SeqEvent::Probation
         } else {
@@ -375,7 +382,7 @@ impl Stream {
             packets: self.packets,
             bytes: self.bytes,
             first_seen: rfc3339_micros(self.first_seen),
-            last_seen: rfc3339_micros(self.last_seen),
+            last_seen: rfc3339_micros(self.latest_seen),
             expected: self.seq.expected(),
             lost: self.seq.lost() - probe_dropped,
             missing: u64::try_from(
@@ -418,7 +425,7 @@ impl Stream {
             probe_dropped: self.probe_dropped,
             probe_drop: self.probe_drop_at.is_some(),
             first_seen_ns: self.first_seen,
-            last_seen_ns: self.last_seen,
+            last_seen_ns: self.latest_seen,
             probe_drop_at_ns: self.probe_drop_at,
         }
     }

@@ -134,7 +134,8 @@ impl Feeder {
     pub fn frame(&mut self, link: LinkType, ts_ns: i64, data: &[u8]) {
         self.stats.frames += 1;
         let frame = self.stats.frames;
-        if self.stats.first_ns == 0 {
+        // Earliest and latest, not first and last: merged captures go backwards in time.
+        if frame == 1 || ts_ns < self.stats.first_ns {
             self.stats.first_ns = ts_ns;
         }
         self.stats.last_ns = self.stats.last_ns.max(ts_ns);

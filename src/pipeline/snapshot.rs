@@ -25,7 +25,8 @@ pub struct CaptureSnapshot {
     /// Of `frames`, those carrying RTP (counted when classified, before any pipeline drop).
     /// Published with `frames`, so a reader never sees more RTP than frames.
     pub rtp_frames: u64,
-    /// Capture time of the first and latest frame (ns), 0 before any.
+    /// Earliest and latest capture time of any frame so far (ns), 0 before any: a capture whose
+    /// timestamps go backwards still spans `last_ns - first_ns` ≥ 0.
     pub first_ns: i64,
     pub last_ns: i64,
     /// Frames not decoded down to UDP, by bounded reason.
