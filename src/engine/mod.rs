@@ -212,6 +212,8 @@ pub struct Engine {
     pending_srs: rtt::PendingSrs,
     finished: Vec<(u64, StreamRecord)>,
     next_order: u64,
+    /// Kernel and interface drops so far ([`Engine::on_capture_drop`]).
+    capture_drops: stream::CaptureDrops,
     counters: Counters,
     /// Interval records: length (0 = none), the next boundary (`i64::MIN` before the first
     /// event, `i64::MAX` when off) and the closed intervals not yet taken ([`Engine::drain_cuts`]).
@@ -243,6 +245,7 @@ impl Engine {
             pending_srs: rtt::PendingSrs::default(),
             finished: Vec::new(),
             next_order: 0,
+            capture_drops: stream::CaptureDrops::default(),
             counters: Counters::default(),
             interval_ns: 0,
             next_cut: i64::MAX,
@@ -388,14 +391,9 @@ impl Engine {
             .pending_srs
             .take(|p| p.ssrc == key.ssrc && rtcp::flow_score(key.src, key.dst, p.src, p.dst) > 0);
         for p in early {
-            s.srs.push(p.entry);
-            let n = s.sender.map_or(0, |i| i.sender_reports) + 1;
-            s.sender = Some(record::SenderInfo {
-                sender_reports: n,
-                packet_count: p.packet_count,
-                octet_count: p.octet_count,
-            });
+            s.on_sr(p.entry, p.packet_count, p.octet_count);
         }
+        s.set_capture_drops_seen(self.capture_drops.count);
         self.counters.streams_created += 1;
         self.streams.insert(s);
     }
@@ -478,23 +476,27 @@ impl Engine {
             .get_mut(key)
             .or_else(|| self.candidates.get_mut(key))
         {
-            Some(s) => s.on_probe_drop(now, packets),
+            Some(s) => s.on_probe_drop(now, packets, self.capture_drops.count),
             None => self.counters.probe_dropped_unattributed += packets,
         }
     }
 
     /// The kernel or the interface dropped packets at about `now` (pcap statistics): which
-    /// streams lost them is unknown, so every live stream is flagged.
+    /// streams lost them is unknown, so every live stream is flagged. O(1): the drop is noted
+    /// once here and each stream's record compares ([`stream::CaptureDrops`]).
     pub fn on_capture_drop(&mut self, now: i64) {
         self.cut(now);
-        for s in self.streams.values_mut() {
-            s.on_probe_drop(now, 0);
-        }
+        self.capture_drops.count += 1;
+        self.capture_drops.last_at = now;
     }
 
     /// The stream's record, with the STUN RTT of its 5-tuple pair (kept apart from streams).
     fn record_of(&self, s: &Stream, why: EndReason) -> StreamRecord {
-        s.record(why, self.stun.stats(s.key.src, s.key.dst).as_ref())
+        s.record(
+            why,
+            self.stun.stats(s.key.src, s.key.dst).as_ref(),
+            self.capture_drops,
+        )
     }
 
     fn finish(&mut self, key: &StreamKey, why: EndReason) {
