@@ -142,7 +142,7 @@ pub enum SeqEvent {
 }
 
 /// Gap ranges kept before the window falls back to a bitmap.
-pub const MAX_GAPS: usize = 6;
+pub const MAX_GAPS: usize = 8;
 
 /// The extended sequence numbers received in `(highest - WINDOW_BITS, highest]`, where
 /// `highest` is the tracker's: every number from `lo` up, except the ranges in `gaps`; or, once

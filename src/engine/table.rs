@@ -36,6 +36,10 @@ use std::net::{IpAddr, SocketAddr};
 /// No slot (end of a list).
 const NIL: u32 = u32::MAX;
 
+/// Slabs of fewer slots than this are never compacted (see [`StreamTable::remove`]).
+/// (Small in unit tests, so that the model test compacts often.)
+pub const MIN_COMPACT: usize = if cfg!(test) { 8 } else { 1024 };
+
 /// Most entries of one index key a lookup examines (oldest first).
 pub const SCAN_CAP: usize = 256;
 
@@ -203,6 +207,45 @@ impl<V> Lru<V> {
         self.slots.len()
     }
 
+    /// Whether the live entries fill less than a quarter of a slab worth compacting.
+    fn sparse(&self) -> bool {
+        self.slots.len() >= MIN_COMPACT && self.map.len() < self.slots.len() / 4
+    }
+
+    /// Moves the live entries to the front of the slab, keeping their order (so
+    /// [`Lru::values`] and the activity list are unchanged), and gives back the memory of the
+    /// free slots and of the map's excess capacity. Returns each old slot's new one ([`NIL`]
+    /// for free slots). O(slots): called when fewer than a quarter are live, so at least three
+    /// removals per slot pay for it.
+    fn compact(&mut self) -> Vec<u32> {
+        let mut remap = vec![NIL; self.slots.len()];
+        let mut n = 0u32;
+        for (r, s) in remap.iter_mut().zip(&self.slots) {
+            if s.value.is_some() {
+                *r = n;
+                n += 1;
+            }
+        }
+        let moved = |i: u32| remap.get(i as usize).copied().unwrap_or(NIL);
+        let mut links = vec![(NIL, NIL); n as usize];
+        for (i, &(p, q)) in self.links.iter().enumerate() {
+            if let Some(l) = links.get_mut(moved(i as u32) as usize) {
+                *l = (moved(p), moved(q));
+            }
+        }
+        self.slots.retain(|s| s.value.is_some());
+        self.slots.shrink_to_fit();
+        self.links = links;
+        self.free = Vec::new();
+        self.head = moved(self.head);
+        self.tail = moved(self.tail);
+        for v in self.map.values_mut() {
+            *v = moved(*v);
+        }
+        self.map.shrink_to_fit();
+        remap
+    }
+
     fn unlink(&mut self, i: u32) {
         let Some(l) = self.links.get_mut(i as usize) else {
             return;
@@ -266,6 +309,23 @@ impl<K: Hash + Eq> Index<K> {
         if let Some(l) = self.links.get_mut(last as usize) {
             l.1 = slot;
         }
+    }
+
+    /// Follows [`Lru::compact`]: `remap` gives each old slot's new one.
+    fn remap(&mut self, remap: &[u32]) {
+        let moved = |i: u32| remap.get(i as usize).copied().unwrap_or(NIL);
+        let live = remap.iter().filter(|&&r| r != NIL).count();
+        let mut links = vec![(NIL, NIL); live];
+        for (i, &(p, q)) in self.links.iter().enumerate() {
+            if let Some(l) = links.get_mut(moved(i as u32) as usize) {
+                *l = (moved(p), moved(q));
+            }
+        }
+        self.links = links;
+        for h in self.heads.values_mut() {
+            *h = (moved(h.0), moved(h.1));
+        }
+        self.heads.shrink_to_fit();
     }
 
     fn remove(&mut self, key: &K, slot: u32) {
@@ -349,10 +409,19 @@ impl StreamTable {
         self.by_ips.push((key.src.ip(), key.dst.ip()), slot, n);
     }
 
+    /// Remove a stream. When fewer than a quarter of the slab's slots are then live (and the
+    /// slab has at least [`MIN_COMPACT`]), the slab is compacted and its memory, the maps' and
+    /// the indexes' excess given back (amortised O(1), see [`Lru::compact`]): after a wave of
+    /// streams ends, the table shrinks with it rather than holding its peak.
     pub fn remove(&mut self, key: &StreamKey) -> Option<Stream> {
         let (slot, s) = self.lru.remove(key)?;
         self.by_ssrc.remove(&key.ssrc, slot);
         self.by_ips.remove(&(key.src.ip(), key.dst.ip()), slot);
+        if self.lru.sparse() {
+            let remap = self.lru.compact();
+            self.by_ssrc.remap(&remap);
+            self.by_ips.remap(&remap);
+        }
         Some(s)
     }
 

@@ -157,6 +157,67 @@ fn index_lists_remove_in_any_position_and_keep_insertion_order() {
 }
 
 #[test]
+fn a_sparse_table_compacts_keeping_every_order() {
+    let mut t = StreamTable::default();
+    let keys: Vec<_> = (0..64).map(|i| key(i, i % 2)).collect();
+    for (n, k) in keys.iter().enumerate() {
+        t.insert(stream(*k, n as u64));
+    }
+    // Activity order differs from insertion order.
+    for k in keys.iter().step_by(3) {
+        assert!(t.touch_mut(k).is_some());
+    }
+    let before = lru_keys(&t.lru);
+    let kept: Vec<_> = keys
+        .iter()
+        .copied()
+        .filter(|k| k.src.port() == 5004 && key_index(k) % 9 == 4)
+        .collect();
+    for k in &keys {
+        if !kept.contains(k) {
+            assert!(t.remove(k).is_some());
+        }
+    }
+    assert!(
+        t.lru.slot_count() < 64 / 4,
+        "compacted: {} slots",
+        t.lru.slot_count()
+    );
+    let want: Vec<_> = before
+        .iter()
+        .filter(|k| kept.contains(k))
+        .copied()
+        .collect();
+    assert_eq!(lru_keys(&t.lru), want);
+    for ssrc in 0..2 {
+        let got: Vec<_> = t.ssrc_keys(ssrc).copied().collect();
+        let want: Vec<_> = kept.iter().filter(|k| k.ssrc == ssrc).copied().collect();
+        assert_eq!(got, want, "index in insertion order");
+    }
+    for k in &kept {
+        assert_eq!(t.get(k).map(|s| s.key), Some(*k));
+        assert_eq!(
+            t.ips_keys(k.src.ip(), k.dst.ip())
+                .copied()
+                .collect::<Vec<_>>(),
+            [*k]
+        );
+    }
+    // New streams still go last in their index lists, first out of the activity list last.
+    let k = key(200, 1);
+    t.insert(stream(k, 200));
+    assert_eq!(t.ssrc_keys(1).last(), Some(&k));
+    assert_eq!(t.lru().map(|s| s.key), want.first().copied());
+}
+
+fn key_index(k: &StreamKey) -> u32 {
+    match k.src.ip() {
+        IpAddr::V4(a) => u32::from(a) & 0xffff,
+        IpAddr::V6(_) => 0,
+    }
+}
+
+#[test]
 fn lookups_of_a_crowded_ssrc_stop_at_the_cap_but_exact_matches_do_not() {
     let mut t = StreamTable::default();
     let n = SCAN_CAP as u32 + 50;
