@@ -274,6 +274,19 @@ impl<V> Lru<V> {
     }
 }
 
+/// Hands the allocator's free memory back to the system after a compaction: glibc keeps
+/// freed heap memory for reuse (and a second wave of streams allocated after the first's
+/// memory was freed lands partly elsewhere, growing the resident set). It only releases what
+/// is free, costs a walk of the free lists, and runs at compaction rate (amortised O(1)).
+/// Other allocators (musl, jemalloc) return or reuse memory themselves.
+fn trim() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim has no preconditions; it releases free memory only.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Per-key intrusive lists over slab slots, in insertion order.
 struct Index<K> {
     /// (first, last) slot of each key's list.
@@ -421,6 +434,7 @@ impl StreamTable {
             let remap = self.lru.compact();
             self.by_ssrc.remap(&remap);
             self.by_ips.remap(&remap);
+            trim();
         }
         Some(s)
     }
