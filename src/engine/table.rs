@@ -28,9 +28,11 @@
 use super::rtcp::flow_score;
 use super::stream::Stream;
 use super::StreamKey;
+use foldhash::fast::RandomState;
 use foldhash::HashMap;
+use hashbrown::HashTable;
 use std::cell::Cell;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::net::{IpAddr, SocketAddr};
 
 /// No slot (end of a list).
@@ -55,7 +57,10 @@ type Link = (u32, u32);
 
 /// A slab of values by [`StreamKey`], in activity order (see the module docs).
 pub struct Lru<V> {
-    map: HashMap<StreamKey, u32>,
+    hasher: RandomState,
+    /// The slot of each entry, found by the hash of its key and compared with the key in the
+    /// slot: the key (68 bytes) is stored once, in the slab, and the table holds 4 bytes.
+    map: HashTable<u32>,
     slots: Vec<Slot<V>>,
     links: Vec<Link>,
     free: Vec<u32>,
@@ -66,7 +71,8 @@ pub struct Lru<V> {
 impl<V> Default for Lru<V> {
     fn default() -> Self {
         Lru {
-            map: HashMap::default(),
+            hasher: RandomState::default(),
+            map: HashTable::new(),
             slots: Vec::new(),
             links: Vec::new(),
             free: Vec::new(),
@@ -74,6 +80,11 @@ impl<V> Default for Lru<V> {
             tail: NIL,
         }
     }
+}
+
+/// Hash of the key in slot `i` (for rehashing: every slot the map holds is live).
+fn slot_hash<V>(hasher: &RandomState, slots: &[Slot<V>], i: u32) -> u64 {
+    slots.get(i as usize).map_or(0, |s| hasher.hash_one(s.key))
 }
 
 impl<V> Lru<V> {
@@ -85,24 +96,35 @@ impl<V> Lru<V> {
         self.map.is_empty()
     }
 
+    /// The slot holding `key`.
+    fn find(&self, key: &StreamKey) -> Option<u32> {
+        let slots = &self.slots;
+        let live = |&i: &u32| {
+            slots
+                .get(i as usize)
+                .is_some_and(|s| s.key == *key && s.value.is_some())
+        };
+        self.map.find(self.hasher.hash_one(key), live).copied()
+    }
+
     pub fn contains_key(&self, key: &StreamKey) -> bool {
-        self.map.contains_key(key)
+        self.find(key).is_some()
     }
 
     pub fn get(&self, key: &StreamKey) -> Option<&V> {
-        let i = *self.map.get(key)?;
+        let i = self.find(key)?;
         self.slots.get(i as usize)?.value.as_ref()
     }
 
     /// The entry, without counting it as activity.
     pub fn get_mut(&mut self, key: &StreamKey) -> Option<&mut V> {
-        let i = *self.map.get(key)?;
+        let i = self.find(key)?;
         self.slots.get_mut(i as usize)?.value.as_mut()
     }
 
     /// The entry, moved to the head of the activity list: call it for each packet.
     pub fn touch_mut(&mut self, key: &StreamKey) -> Option<&mut V> {
-        let i = *self.map.get(key)?;
+        let i = self.find(key)?;
         if self.head != i {
             self.unlink(i);
             self.link_head(i);
@@ -113,7 +135,7 @@ impl<V> Lru<V> {
     /// Add an entry at the head (most recently active), replacing any entry with the same key.
     /// Returns its slot.
     pub fn insert(&mut self, key: StreamKey, value: V) -> u32 {
-        if let Some(old) = self.map.get(&key).copied() {
+        if let Some(old) = self.find(&key) {
             self.release(old);
         }
         let i = match self.free.pop() {
@@ -135,13 +157,23 @@ impl<V> Lru<V> {
             }
         };
         self.link_head(i);
-        self.map.insert(key, i);
+        let (hasher, slots) = (&self.hasher, &self.slots);
+        self.map
+            .insert_unique(hasher.hash_one(key), i, |&j| slot_hash(hasher, slots, j));
         i
+    }
+
+    /// Takes slot `i` out of the map.
+    fn unmap(&mut self, key: &StreamKey, i: u32) {
+        if let Ok(e) = self.map.find_entry(self.hasher.hash_one(key), |&j| j == i) {
+            e.remove();
+        }
     }
 
     /// Remove an entry; returns its slot and value.
     pub fn remove(&mut self, key: &StreamKey) -> Option<(u32, V)> {
-        let i = self.map.remove(key)?;
+        let i = self.find(key)?;
+        self.unmap(key, i);
         self.unlink(i);
         self.free.push(i);
         let v = self.slots.get_mut(i as usize)?.value.take()?;
@@ -149,9 +181,8 @@ impl<V> Lru<V> {
     }
 
     fn release(&mut self, i: u32) {
-        if let Some(s) = self.slots.get_mut(i as usize) {
-            let k = s.key;
-            self.map.remove(&k);
+        if let Some(k) = self.slots.get(i as usize).map(|s| s.key) {
+            self.unmap(&k, i);
         }
         self.unlink(i);
         self.free.push(i);
@@ -239,10 +270,11 @@ impl<V> Lru<V> {
         self.free = Vec::new();
         self.head = moved(self.head);
         self.tail = moved(self.tail);
-        for v in self.map.values_mut() {
+        for v in self.map.iter_mut() {
             *v = moved(*v);
         }
-        self.map.shrink_to_fit();
+        let (hasher, slots) = (&self.hasher, &self.slots);
+        self.map.shrink_to_fit(|&j| slot_hash(hasher, slots, j));
         remap
     }
 
