@@ -353,7 +353,7 @@ impl Engine {
                 self.next_order
             };
             let s = Stream::new(key, order, now, seq, pt, &self.cfg);
-            self.candidates.insert(key, s);
+            self.candidates.insert(s);
         }
         let valid = match self.candidates.touch_mut(&key) {
             Some(c) => {

@@ -2,8 +2,9 @@
 //! (amortised: hash-map and slab growth).
 //!
 //! [`Lru`] keeps entries in a slab (a `Vec` of slots reused through a free list, so ending a
-//! stream frees no memory and a new one allocates none once the slab has grown) with a hash map
-//! from [`StreamKey`] to slot, and threads a doubly-linked list through the slots (its links in a
+//! stream frees no memory and a new one allocates none once the slab has grown, and a slab less
+//! than a quarter full is compacted, see [`StreamTable::remove`]) with a hash table of slot
+//! numbers by [`StreamKey`] (the key itself is stored once, in the value: [`Keyed`]), and threads a doubly-linked list through the slots (its links in a
 //! dense array beside them) in **activity order**: [`Lru::touch_mut`] (every packet) moves an
 //! entry to the head; the tail is the least recently active entry, which eviction takes
 //! ([`Lru::lru`]) and idle expiry walks from, stopping at the first entry that is not idle (so it
@@ -45,10 +46,19 @@ pub const MIN_COMPACT: usize = if cfg!(test) { 8 } else { 1024 };
 /// Most entries of one index key a lookup examines (oldest first).
 pub const SCAN_CAP: usize = 256;
 
-struct Slot<V> {
-    key: StreamKey,
-    value: Option<V>,
+/// A value that carries its own key: the slab stores the key once, inside the value.
+pub trait Keyed {
+    fn key(&self) -> &StreamKey;
 }
+
+impl Keyed for Stream {
+    fn key(&self) -> &StreamKey {
+        &self.key
+    }
+}
+
+/// A slab slot: a value, or free.
+type Slot<V> = Option<V>;
 
 /// A slot's place in the activity list: (towards the head, more recently active; towards the
 /// tail). Kept apart from the slots, densely, so that moving an entry to the head touches the
@@ -83,11 +93,14 @@ impl<V> Default for Lru<V> {
 }
 
 /// Hash of the key in slot `i` (for rehashing: every slot the map holds is live).
-fn slot_hash<V>(hasher: &RandomState, slots: &[Slot<V>], i: u32) -> u64 {
-    slots.get(i as usize).map_or(0, |s| hasher.hash_one(s.key))
+fn slot_hash<V: Keyed>(hasher: &RandomState, slots: &[Slot<V>], i: u32) -> u64 {
+    slots
+        .get(i as usize)
+        .and_then(Option::as_ref)
+        .map_or(0, |v| hasher.hash_one(v.key()))
 }
 
-impl<V> Lru<V> {
+impl<V: Keyed> Lru<V> {
     pub fn len(&self) -> usize {
         self.map.len()
     }
@@ -102,7 +115,8 @@ impl<V> Lru<V> {
         let live = |&i: &u32| {
             slots
                 .get(i as usize)
-                .is_some_and(|s| s.key == *key && s.value.is_some())
+                .and_then(Option::as_ref)
+                .is_some_and(|v| v.key() == key)
         };
         self.map.find(self.hasher.hash_one(key), live).copied()
     }
@@ -113,13 +127,13 @@ impl<V> Lru<V> {
 
     pub fn get(&self, key: &StreamKey) -> Option<&V> {
         let i = self.find(key)?;
-        self.slots.get(i as usize)?.value.as_ref()
+        self.slots.get(i as usize)?.as_ref()
     }
 
     /// The entry, without counting it as activity.
     pub fn get_mut(&mut self, key: &StreamKey) -> Option<&mut V> {
         let i = self.find(key)?;
-        self.slots.get_mut(i as usize)?.value.as_mut()
+        self.slots.get_mut(i as usize)?.as_mut()
     }
 
     /// The entry, moved to the head of the activity list: call it for each packet.
@@ -129,28 +143,25 @@ impl<V> Lru<V> {
             self.unlink(i);
             self.link_head(i);
         }
-        self.slots.get_mut(i as usize)?.value.as_mut()
+        self.slots.get_mut(i as usize)?.as_mut()
     }
 
     /// Add an entry at the head (most recently active), replacing any entry with the same key.
     /// Returns its slot.
-    pub fn insert(&mut self, key: StreamKey, value: V) -> u32 {
+    pub fn insert(&mut self, value: V) -> u32 {
+        let key = *value.key();
         if let Some(old) = self.find(&key) {
             self.release(old);
         }
         let i = match self.free.pop() {
             Some(i) => {
                 if let Some(s) = self.slots.get_mut(i as usize) {
-                    s.key = key;
-                    s.value = Some(value);
+                    *s = Some(value);
                 }
                 i
             }
             None => {
-                self.slots.push(Slot {
-                    key,
-                    value: Some(value),
-                });
+                self.slots.push(Some(value));
                 self.links.push((NIL, NIL));
                 // Slots never outnumber u32::MAX - 1 here: the tables are bounded far below.
                 (self.slots.len() - 1) as u32
@@ -176,25 +187,25 @@ impl<V> Lru<V> {
         self.unmap(key, i);
         self.unlink(i);
         self.free.push(i);
-        let v = self.slots.get_mut(i as usize)?.value.take()?;
+        let v = self.slots.get_mut(i as usize)?.take()?;
         Some((i, v))
     }
 
     fn release(&mut self, i: u32) {
-        if let Some(k) = self.slots.get(i as usize).map(|s| s.key) {
+        if let Some(k) = self.key_of(i).copied() {
             self.unmap(&k, i);
         }
         self.unlink(i);
         self.free.push(i);
         if let Some(s) = self.slots.get_mut(i as usize) {
-            s.value = None;
+            *s = None;
         }
     }
 
     /// The least recently active entry (the tail).
     pub fn lru(&self) -> Option<(&StreamKey, &V)> {
-        let s = self.slots.get(self.tail as usize)?;
-        Some((&s.key, s.value.as_ref()?))
+        let v = self.slots.get(self.tail as usize)?.as_ref()?;
+        Some((v.key(), v))
     }
 
     /// Entries from least to most recently active.
@@ -202,19 +213,19 @@ impl<V> Lru<V> {
     pub fn iter_lru(&self) -> impl Iterator<Item = (&StreamKey, &V)> {
         let mut i = self.tail;
         std::iter::from_fn(move || {
-            let s = self.slots.get(i as usize)?;
+            let v = self.slots.get(i as usize)?.as_ref()?;
             i = self.links.get(i as usize)?.0;
-            Some((&s.key, s.value.as_ref()?))
+            Some((v.key(), v))
         })
     }
 
     /// Every entry, in slot order.
     pub fn values(&self) -> impl Iterator<Item = &V> {
-        self.slots.iter().filter_map(|s| s.value.as_ref())
+        self.slots.iter().filter_map(Option::as_ref)
     }
 
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
-        self.slots.iter_mut().filter_map(|s| s.value.as_mut())
+        self.slots.iter_mut().filter_map(Option::as_mut)
     }
 
     /// Remove every entry, keeping the memory for reuse.
@@ -228,10 +239,7 @@ impl<V> Lru<V> {
     }
 
     pub(super) fn key_of(&self, slot: u32) -> Option<&StreamKey> {
-        self.slots
-            .get(slot as usize)
-            .filter(|s| s.value.is_some())
-            .map(|s| &s.key)
+        self.slots.get(slot as usize)?.as_ref().map(Keyed::key)
     }
 
     pub(super) fn slot_count(&self) -> usize {
@@ -252,7 +260,7 @@ impl<V> Lru<V> {
         let mut remap = vec![NIL; self.slots.len()];
         let mut n = 0u32;
         for (r, s) in remap.iter_mut().zip(&self.slots) {
-            if s.value.is_some() {
+            if s.is_some() {
                 *r = n;
                 n += 1;
             }
@@ -264,7 +272,7 @@ impl<V> Lru<V> {
                 *l = (moved(p), moved(q));
             }
         }
-        self.slots.retain(|s| s.value.is_some());
+        self.slots.retain(Option::is_some);
         self.slots.shrink_to_fit();
         self.links = links;
         self.free = Vec::new();
@@ -448,7 +456,7 @@ impl StreamTable {
         if self.lru.contains_key(&key) {
             self.remove(&key);
         }
-        let slot = self.lru.insert(key, s);
+        let slot = self.lru.insert(s);
         let n = self.lru.slot_count();
         self.by_ssrc.push(key.ssrc, slot, n);
         self.by_ips.push((key.src.ip(), key.dst.ip()), slot, n);

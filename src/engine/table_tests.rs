@@ -21,7 +21,7 @@ fn stream(k: StreamKey, order: u64) -> Stream {
     Stream::new(k, order, T0, 1, 0, &Resolved::default())
 }
 
-fn lru_keys<V>(l: &Lru<V>) -> Vec<StreamKey> {
+fn lru_keys<V: Keyed>(l: &Lru<V>) -> Vec<StreamKey> {
     l.iter_lru().map(|(k, _)| *k).collect()
 }
 
@@ -63,24 +63,33 @@ fn ended(e: &mut Engine) -> Vec<(u32, &'static str)> {
     v
 }
 
+/// A test value with its key.
+struct Entry(StreamKey, i32);
+
+impl Keyed for Entry {
+    fn key(&self) -> &StreamKey {
+        &self.0
+    }
+}
+
 #[test]
 fn touching_moves_an_entry_to_the_most_recent_end() {
     let mut l = Lru::default();
     let (a, b, c) = (key(1, 1), key(2, 2), key(3, 3));
-    l.insert(a, 1);
-    l.insert(b, 2);
-    l.insert(c, 3);
+    l.insert(Entry(a, 1));
+    l.insert(Entry(b, 2));
+    l.insert(Entry(c, 3));
     assert_eq!(lru_keys(&l), [a, b, c]);
-    assert_eq!(l.touch_mut(&a), Some(&mut 1));
+    assert_eq!(l.touch_mut(&a).map(|e| e.1), Some(1));
     assert_eq!(lru_keys(&l), [b, c, a]);
     assert_eq!(l.lru().map(|(k, _)| *k), Some(b));
     // get_mut is not activity.
     assert!(l.get_mut(&b).is_some());
     assert_eq!(lru_keys(&l), [b, c, a]);
-    assert_eq!(l.remove(&c).map(|(_, v)| v), Some(3));
+    assert_eq!(l.remove(&c).map(|(_, v)| v.1), Some(3));
     assert_eq!(lru_keys(&l), [b, a]);
     // The freed slot is reused: no growth.
-    l.insert(key(4, 4), 4);
+    l.insert(Entry(key(4, 4), 4));
     assert_eq!(l.slot_count(), 3);
     assert_eq!(lru_keys(&l), [b, a, key(4, 4)]);
 }
