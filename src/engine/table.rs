@@ -464,7 +464,7 @@ impl StreamTable {
 
     /// Remove a stream. When fewer than a quarter of the slab's slots are then live (and the
     /// slab has at least [`MIN_COMPACT`]), the slab is compacted and its memory, the maps' and
-    /// the indexes' excess given back (amortised O(1), see [`Lru::compact`]): after a wave of
+    /// the indexes' excess given back (amortised O(1), see `Lru::compact`): after a wave of
     /// streams ends, the table shrinks with it rather than holding its peak.
     pub fn remove(&mut self, key: &StreamKey) -> Option<Stream> {
         let (slot, s) = self.lru.remove(key)?;
