@@ -5,13 +5,16 @@
 //! (`rtt_ms.capture_point.last` becomes `rtt_capture_point_last_ms`).
 
 mod codec;
+pub mod collect;
 mod csv;
 pub mod select;
+pub mod spill;
 mod table;
 
 pub use self::csv::{write_csv, CSV_COLUMNS};
+pub use collect::Collector;
 pub use select::{Filter, Selection, SortKey};
-pub use table::{write_table, LEGEND};
+pub use table::LEGEND;
 
 use crate::replay::Report;
 use std::io::Write;
@@ -26,6 +29,8 @@ pub enum Format {
 
 /// Write `report` in `format`, showing the streams `sel` selects (the summary is always the
 /// whole capture's). `legend` prints the table's full legend instead of its one-line footer.
+///
+/// The same path as a bounded replay ([`Collector`]), fed the report's streams.
 pub fn write(
     report: &Report,
     format: Format,
@@ -33,29 +38,12 @@ pub fn write(
     legend: bool,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
-    match format {
-        Format::Table => write_table(report, sel, legend, out),
-        Format::Json => {
-            if sel.is_all() {
-                serde_json::to_writer_pretty(&mut *out, report)?;
-            } else {
-                let shown = Shown {
-                    summary: &report.summary,
-                    streams: sel.apply(report),
-                };
-                serde_json::to_writer_pretty(&mut *out, &shown)?;
-            }
-            writeln!(out)
-        }
-        Format::Csv => write_csv(&sel.apply(report), out),
+    let mut c = Collector::new(format, sel.clone(), legend);
+    for (i, r) in report.streams.iter().enumerate() {
+        // The report's streams are in order of first appearance already.
+        c.push(i as u64, r);
     }
-}
-
-/// A report with only the selected streams, serialised like [`Report`].
-#[derive(serde::Serialize)]
-struct Shown<'a> {
-    summary: &'a crate::replay::Summary,
-    streams: Vec<&'a crate::engine::record::StreamRecord>,
+    c.write(&report.summary, out)
 }
 
 /// A float with a fixed number of decimals, or `-` when absent.
