@@ -3,6 +3,10 @@
 //! JSON is the documented, stable interface (docs/output.md). The table is for people and may
 //! change. CSV flattens each stream to one row with the same names as the JSON keys
 //! (`rtt_ms.capture_point.last` becomes `rtt_capture_point_last_ms`).
+//!
+//! A replay renders each stream when it ends ([`Collector`]) and prints them in order at the
+//! end through a bounded external sort ([`spill`]): output memory does not grow with the file
+//! (docs/output.md, "Order and memory").
 
 mod codec;
 pub mod collect;
