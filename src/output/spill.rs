@@ -8,17 +8,20 @@
 //! collect in memory up to a byte budget; past it they are sorted and written as one *run* to
 //! an unlinked temporary file (`$TMPDIR`, else `/tmp`; gone when the process ends, even on a
 //! crash). At the end the runs are merged, at most [`FAN_IN`] at a time (more runs are first
-//! merged into longer runs in the same file). Memory: the budget plus one read buffer per
-//! merged run; disk: about the size of the output. A file whose output fits the budget never
-//! touches the disk.
+//! merged into longer runs in the same file). Runs are Snappy-compressed (rendered JSON shrinks
+//! several times). Memory: the budget plus read buffers per merged run (about 200 KiB each);
+//! disk: the compressed output, twice that past [`FAN_IN`] runs. A file whose output fits the
+//! budget never touches the disk.
 //!
 //! The order is total and deterministic: by key, and entries with equal keys in the order they
 //! were pushed (a stable sort within a run, runs merged in the order they were written).
 
+use snap::read::FrameDecoder;
+use snap::write::FrameEncoder;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::os::unix::fs::FileExt;
 
 /// Bytes of rendered entries held in memory before they are spilled (`replay`'s default).
@@ -130,15 +133,14 @@ impl Sorter {
             }),
         };
         let start = spill.end;
-        let mut w = BufWriter::with_capacity(READ_BUF, &spill.file);
-        let mut n = 0u64;
+        let mut w = run_writer(&spill.file);
         for e in &mem {
-            n += write_entry(&mut w, e)?;
+            write_entry(&mut w, e)?;
         }
         w.flush()?;
         drop(w);
-        spill.end += n;
-        spill.runs.push((start, n));
+        spill.end = (&spill.file).stream_position()?;
+        spill.runs.push((start, spill.end - start));
         Ok(())
     }
 
@@ -162,16 +164,15 @@ impl Sorter {
         while spill.runs.len() > self.fan_in {
             let take: Vec<(u64, u64)> = spill.runs.drain(..self.fan_in).collect();
             let start = spill.end;
-            let mut w = BufWriter::with_capacity(READ_BUF, &spill.file);
-            let mut n = 0u64;
+            let mut w = run_writer(&spill.file);
             merge(&spill.file, &take, &mut |e| {
-                n += write_entry(&mut w, &e)?;
+                write_entry(&mut w, &e)?;
                 Ok(true)
             })?;
             w.flush()?;
             drop(w);
-            spill.end += n;
-            spill.runs.insert(0, (start, n));
+            spill.end = (&spill.file).stream_position()?;
+            spill.runs.insert(0, (start, spill.end - start));
         }
         Ok(Sorted {
             inner: Inner::File(spill),
@@ -224,17 +225,17 @@ fn merge(
     runs: &[(u64, u64)],
     f: &mut dyn FnMut(Entry) -> io::Result<bool>,
 ) -> io::Result<()> {
-    let mut readers: Vec<BufReader<Range<'_>>> = runs
+    let mut readers: Vec<FrameDecoder<BufReader<Range<'_>>>> = runs
         .iter()
         .map(|&(pos, len)| {
-            BufReader::with_capacity(
+            FrameDecoder::new(BufReader::with_capacity(
                 READ_BUF,
                 Range {
                     file,
                     pos,
                     end: pos + len,
                 },
-            )
+            ))
         })
         .collect();
     let mut payloads: Vec<Vec<u8>> = vec![Vec::new(); readers.len()];
@@ -262,6 +263,11 @@ fn merge(
     Ok(())
 }
 
+/// A run is written at the end of the file (its cursor: reads never move it), compressed.
+fn run_writer(file: &File) -> FrameEncoder<BufWriter<&File>> {
+    FrameEncoder::new(BufWriter::with_capacity(READ_BUF, file))
+}
+
 /// A run of the spill file, read with positioned reads (runs are read side by side).
 struct Range<'a> {
     file: &'a File,
@@ -285,16 +291,16 @@ impl Read for Range<'_> {
     }
 }
 
-/// `key length (u32 LE) · payload length (u32 LE) · key · payload`; returns the bytes written.
-fn write_entry(w: &mut impl Write, e: &Entry) -> io::Result<u64> {
+/// `key length (u32 LE) · payload length (u32 LE) · key · payload` (a run is a Snappy frame
+/// stream of these).
+fn write_entry(w: &mut impl Write, e: &Entry) -> io::Result<()> {
     let too_long = || io::Error::new(io::ErrorKind::InvalidInput, "output entry over 4 GiB");
     let k = u32::try_from(e.key.len()).map_err(|_| too_long())?;
     let p = u32::try_from(e.payload.len()).map_err(|_| too_long())?;
     w.write_all(&k.to_le_bytes())?;
     w.write_all(&p.to_le_bytes())?;
     w.write_all(&e.key)?;
-    w.write_all(&e.payload)?;
-    Ok(8 + u64::from(k) + u64::from(p))
+    w.write_all(&e.payload)
 }
 
 /// The next entry of a run, `None` at its end.
