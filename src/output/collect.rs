@@ -2,10 +2,10 @@
 //! `replay` memory bounded by the live stream table rather than by the file.
 //!
 //! Each ended stream that passes `--filter` is rendered at once in the output format (a JSON
-//! array element, a CSV row, or the table's cells) and kept as a [`spill::Entry`] whose key is
+//! array element, a CSV row, or the table's cells) and kept as a [`Entry`] whose key is
 //! the printing order: worst first by the `--sort` measure when asked, then order of first
 //! appearance (the capture's frame number of the stream's first packet), then source,
-//! destination and SSRC. The [`spill::Sorter`] holds a bounded amount of them in memory and
+//! destination and SSRC. The [`Sorter`] holds a bounded amount of them in memory and
 //! spills the rest to a temporary file. At the end the summary is printed first and then the
 //! entries in key order, up to `--top`: the same bytes as rendering the whole report at once
 //! (docs/output.md, "Order and memory"), whatever the order streams ended in and however many
