@@ -13,7 +13,7 @@ use rtcprobe::output::{self, Filter, Format, Selection, SortKey};
 use rtcprobe::pipeline::feeder::Overflow;
 use rtcprobe::pipeline::file::{self as piped, Pace};
 use rtcprobe::pipeline::progress;
-use rtcprobe::replay::replay_file_with;
+use rtcprobe::replay::replay_file_into;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -330,7 +330,10 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
             let forward = forwarder
                 .as_ref()
                 .map(|f| (f.sender(), forward::record_options(&settings.records)));
-            let report = if realtime || workers.is_some() {
+            // Streams are rendered as they end and printed in order at the end (bounded
+            // memory: docs/output.md, "Order and memory").
+            let shown = output::Collector::new(format, selection, legend);
+            let (summary, shown) = if realtime || workers.is_some() {
                 let pace = if realtime { Pace::Realtime } else { Pace::Fast };
                 let mut opts = pipeline_options(&settings, Overflow::Wait, EndReason::EndOfCapture);
                 if let Some(n) = workers {
@@ -365,7 +368,7 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                 };
                 let plan = show_progress.then(|| progress::plan(&file)).flatten();
                 let mut progress = None;
-                let report = piped::replay(
+                let streams = piped::replay_into(
                     &file,
                     &settings.engine,
                     &opts,
@@ -411,19 +414,20 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                             Err(e) => failed = Some(format!("cannot listen on {addr}: {e}")),
                         }
                     },
+                    shown,
                 );
                 if let Some(p) = progress {
                     p.finish();
                 }
-                let report = report?;
+                let streams = streams?;
                 drop(endpoint);
                 if let Some(e) = failed {
                     anyhow::bail!(e);
                 }
-                report
+                streams
             } else {
                 let hook = forward.map(|(tx, o)| forward::Hook::new(tx, o));
-                replay_file_with(&file, &settings.engine, hook)?
+                replay_file_into(&file, &settings.engine, hook, shown)?
             };
             if let Some(f) = forwarder {
                 for s in f.finish() {
@@ -443,20 +447,19 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                     interval_secs: settings.records.interval_secs,
                     version: env!("CARGO_PKG_VERSION"),
                 };
-                rtcprobe::report::write(path, &report.summary, c, &info)
+                rtcprobe::report::write(path, &summary, c, &info)
                     .with_context(|| format!("writing {}", path.display()))?;
             }
             let stdout = std::io::stdout();
             let shown_on_terminal = format == Format::Table && stdout.is_terminal();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            let written = output::write(&report, format, &selection, legend, &mut out)
-                .and_then(|()| out.flush());
+            let written = shown.write(&summary, &mut out).and_then(|()| out.flush());
             match written {
                 // A reader that stopped reading (`| head`) is not an error.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
                 r => r.context("writing the report")?,
             }
-            if let Some(e) = &report.summary.error {
+            if let Some(e) = &summary.error {
                 // Once: the table on a terminal already shows it.
                 if !shown_on_terminal {
                     eprintln!("rtcprobe: capture incomplete: {e}");

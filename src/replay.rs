@@ -3,6 +3,11 @@
 //! The same engine as live capture, fed from a file; time is the capture timestamp. A damaged
 //! or truncated file stops the read with an error naming the packet, and everything read before
 //! it is still analysed and reported ([`Report::summary`] `error`).
+//!
+//! Streams are handed to an [`Ended`] sink as they end (idle, evicted, BYE), not kept until
+//! the end of the file: with [`crate::output::Collector`] as the sink, replay memory is bounded
+//! by the stream table (`max_streams`), not by the number of streams in the file.
+//! [`replay_file`] keeps them all in a [`Report`] (tests, small files).
 
 use crate::capture::{CaptureError, FileSource, PacketSource};
 use crate::config::Resolved;
@@ -16,6 +21,22 @@ use std::path::Path;
 
 /// How often (capture time) idle streams are expired.
 const EXPIRE_EVERY_NS: i64 = 1_000_000_000;
+/// Final records held for the sinks between expiry ticks before they are handed on early
+/// (many streams evicted within one second of capture time).
+const MAX_PENDING: usize = 1_024;
+
+/// Where a replay puts the record of each stream when it ends, with its order of first
+/// appearance (the frame number of its first packet).
+pub trait Ended {
+    fn ended(&mut self, order: u64, record: StreamRecord);
+}
+
+/// Keep them all (a [`Report`]).
+impl Ended for Vec<(u64, StreamRecord)> {
+    fn ended(&mut self, order: u64, record: StreamRecord) {
+        self.push((order, record));
+    }
+}
 
 /// The capture as a whole.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -64,6 +85,22 @@ pub fn replay_file_with(
     cfg: &Resolved,
     records: Option<Hook>,
 ) -> Result<Report, ReplayError> {
+    let (summary, mut streams) = replay_file_into(path, cfg, records, Vec::new())?;
+    streams.sort_by_key(|(order, _)| *order);
+    Ok(Report {
+        summary,
+        streams: streams.into_iter().map(|(_, r)| r).collect(),
+    })
+}
+
+/// Analyse a whole capture file, handing each stream to `sink` when it ends (bounded memory
+/// with a sink that does not keep them all); returns the summary and the sink.
+pub fn replay_file_into<S: Ended>(
+    path: &Path,
+    cfg: &Resolved,
+    records: Option<Hook>,
+    sink: S,
+) -> Result<(Summary, S), ReplayError> {
     let mut src = FileSource::open(path)?;
     let file = path.display().to_string();
     let linktype = src.linktype();
@@ -71,7 +108,7 @@ pub fn replay_file_with(
         path: file.clone(),
         linktype,
     })?;
-    let mut run = Run::new(cfg.clone());
+    let mut run = Run::with_sink(cfg.clone(), sink);
     if let Some(h) = records {
         run = run.with_records(h);
     }
@@ -82,11 +119,12 @@ pub fn replay_file_with(
             Err(e) => break Some(e.to_string()),
         }
     };
-    Ok(run.finish(file, linktype, error))
+    Ok(run.finish_into(file, linktype, error))
 }
 
-/// The decode-and-track loop over frames, independent of where frames come from.
-pub struct Run {
+/// The decode-and-track loop over frames, independent of where frames come from; ended
+/// streams go to `S` as they end.
+pub struct Run<S: Ended = Vec<(u64, StreamRecord)>> {
     engine: Engine,
     frames: u64,
     /// Earliest capture time seen.
@@ -97,12 +135,34 @@ pub struct Run {
     undecoded: BTreeMap<&'static str, u64>,
     /// Interval and final records for the sinks (`replay --records`), if wanted.
     forward: Option<Hook>,
-    /// Records of streams that ended while `forward` was draining them.
-    ended: Vec<(u64, StreamRecord)>,
+    /// Final records not yet handed to `forward` (it gets them after the interval records
+    /// closed before them, at the next expiry tick).
+    pending: Vec<(u64, StreamRecord)>,
+    sink: S,
+    /// Streams ended so far.
+    streams: usize,
 }
 
 impl Run {
+    /// A run that keeps every stream for a [`Report`] ([`Run::finish`]).
     pub fn new(cfg: Resolved) -> Self {
+        Run::with_sink(cfg, Vec::new())
+    }
+
+    /// End all streams and build the report, streams in order of first appearance.
+    pub fn finish(self, file: String, linktype: i32, error: Option<String>) -> Report {
+        let (summary, mut recs) = self.finish_into(file, linktype, error);
+        recs.sort_by_key(|(order, _)| *order);
+        Report {
+            summary,
+            streams: recs.into_iter().map(|(_, r)| r).collect(),
+        }
+    }
+}
+
+impl<S: Ended> Run<S> {
+    /// A run handing ended streams to `sink`.
+    pub fn with_sink(cfg: Resolved, sink: S) -> Self {
         Run {
             engine: Engine::new(cfg),
             frames: 0,
@@ -111,7 +171,9 @@ impl Run {
             next_expire: i64::MIN,
             undecoded: BTreeMap::new(),
             forward: None,
-            ended: Vec::new(),
+            pending: Vec::new(),
+            sink,
+            streams: 0,
         }
     }
 
@@ -131,6 +193,7 @@ impl Run {
         if ts_ns >= self.next_expire {
             if self.next_expire != i64::MIN {
                 self.engine.expire(ts_ns);
+                self.take_ended();
             }
             self.hand_on();
             self.next_expire = ts_ns.saturating_add(EXPIRE_EVERY_NS);
@@ -145,6 +208,30 @@ impl Run {
             }
             Err(e) => self.count_undecoded(e),
         }
+        self.take_ended();
+    }
+
+    /// Streams that ended (BYE, eviction, expiry) go to the sink at once, and to `forward`
+    /// at the next tick. Nothing ended: no allocation (an empty `Vec` is taken).
+    fn take_ended(&mut self) {
+        let ended = self.engine.drain_finished();
+        if ended.is_empty() {
+            return;
+        }
+        self.streams += ended.len();
+        if self.forward.is_none() {
+            for (order, r) in ended {
+                self.sink.ended(order, r);
+            }
+            return;
+        }
+        for (order, r) in &ended {
+            self.sink.ended(*order, r.clone());
+        }
+        self.pending.extend(ended);
+        if self.pending.len() >= MAX_PENDING {
+            self.hand_on();
+        }
     }
 
     /// The live streams as they stand (`ended_by` = `active`): what `/metrics` shows of them
@@ -158,9 +245,8 @@ impl Run {
     fn hand_on(&mut self) {
         if let Some(f) = &mut self.forward {
             f.cuts(&self.engine.drain_cuts());
-            let ended = self.engine.drain_finished();
-            f.ended(&ended);
-            self.ended.extend(ended);
+            f.ended(&self.pending);
+            self.pending.clear();
         }
     }
 
@@ -168,38 +254,33 @@ impl Run {
         *self.undecoded.entry(e.reason()).or_default() += 1;
     }
 
-    /// End all streams and build the report.
-    pub fn finish(mut self, file: String, linktype: i32, error: Option<String>) -> Report {
+    /// End all streams; the summary, and the sink with every stream.
+    pub fn finish_into(
+        mut self,
+        file: String,
+        linktype: i32,
+        error: Option<String>,
+    ) -> (Summary, S) {
         self.engine.finish_all();
-        if let Some(f) = &mut self.forward {
-            f.cuts(&self.engine.drain_cuts());
-        }
-        let mut recs = self.engine.drain_finished();
-        if let Some(f) = &mut self.forward {
-            f.ended(&recs);
-        }
-        recs.append(&mut self.ended);
-        recs.sort_by_key(|(order, _)| *order);
-        let streams: Vec<StreamRecord> = recs.into_iter().map(|(_, r)| r).collect();
+        self.take_ended();
+        self.hand_on();
         // Capture timestamps span all of i64 (libpcap saturates); the difference may not fit.
         let duration_secs = self
             .first
             .map_or(0.0, |f| self.last.abs_diff(f) as f64 / 1e9);
-        Report {
-            summary: Summary {
-                file,
-                linktype,
-                frames: self.frames,
-                first_packet: self.first.map(rfc3339_micros),
-                last_packet: self.first.map(|_| rfc3339_micros(self.last)),
-                duration_secs,
-                undecoded: self.undecoded,
-                counters: self.engine.counters().clone(),
-                streams: streams.len(),
-                error,
-            },
-            streams,
-        }
+        let summary = Summary {
+            file,
+            linktype,
+            frames: self.frames,
+            first_packet: self.first.map(rfc3339_micros),
+            last_packet: self.first.map(|_| rfc3339_micros(self.last)),
+            duration_secs,
+            undecoded: self.undecoded,
+            counters: self.engine.counters().clone(),
+            streams: self.streams,
+            error,
+        };
+        (summary, self.sink)
     }
 }
 

@@ -40,7 +40,7 @@ pub fn write_csv(streams: &[&StreamRecord], out: &mut dyn Write) -> std::io::Res
     Ok(())
 }
 
-fn row(r: &StreamRecord) -> Vec<String> {
+pub(super) fn row(r: &StreamRecord) -> Vec<String> {
     fn o<T: ToString>(v: Option<T>) -> String {
         v.map_or(String::new(), |v| v.to_string())
     }

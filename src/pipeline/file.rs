@@ -14,7 +14,7 @@ use crate::config::Resolved;
 use crate::engine::record::{rfc3339_micros, StreamRecord};
 use crate::forward::record::RecordOptions;
 use crate::forward::RecordTx;
-use crate::replay::{ReplayError, Report, Summary};
+use crate::replay::{Ended, ReplayError, Report, Summary};
 use crate::wire::LinkType;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,6 +47,39 @@ pub fn replay(
     forward: Option<(RecordTx, RecordOptions)>,
     started: &mut dyn FnMut(&Pipeline),
 ) -> Result<Report, ReplayError> {
+    let (summary, mut records) = replay_into(
+        path,
+        cfg,
+        opts,
+        pace,
+        stop,
+        linger,
+        forward,
+        started,
+        Vec::new(),
+    )?;
+    records.sort_by(|(a, ra), (b, rb)| {
+        (a, &ra.src, &ra.dst, ra.ssrc).cmp(&(b, &rb.src, &rb.dst, rb.ssrc))
+    });
+    let streams: Vec<StreamRecord> = records.into_iter().map(|(_, r)| r).collect();
+    Ok(Report { summary, streams })
+}
+
+/// [`replay`], handing each stream to `sink` as it ends (in no particular order: workers end
+/// streams side by side) instead of keeping them all: bounded memory with a sink that does
+/// not keep them (`rtcprobe replay --workers N`, [`crate::output::Collector`]).
+#[allow(clippy::too_many_arguments)] // as `replay`, plus the sink
+pub fn replay_into<S: Ended + Send + 'static>(
+    path: &Path,
+    cfg: &Resolved,
+    opts: &Options,
+    pace: Pace,
+    stop: &AtomicBool,
+    linger: Duration,
+    forward: Option<(RecordTx, RecordOptions)>,
+    started: &mut dyn FnMut(&Pipeline),
+    mut sink: S,
+) -> Result<(Summary, S), ReplayError> {
     let mut src = FileSource::open(path)?;
     let file = path.display().to_string();
     let linktype = src.linktype();
@@ -62,7 +95,14 @@ pub fn replay(
     let (tx, rx) = crossbeam_channel::bounded(65_536);
     let collector = std::thread::Builder::new()
         .name("rtcprobe-records".into())
-        .spawn(move || rx.iter().collect::<Vec<(u64, StreamRecord)>>())
+        .spawn(move || {
+            let mut n = 0usize;
+            for (order, r) in rx.iter() {
+                sink.ended(order, r);
+                n += 1;
+            }
+            (sink, n)
+        })
         .map_err(|e| open_error(&file, &e))?;
     let pipeline = Pipeline::start(
         cfg,
@@ -92,15 +132,16 @@ pub fn replay(
     drop(feeder);
     let board = std::sync::Arc::clone(&pipeline.board);
     pipeline.finish();
-    let mut records = collector.join().unwrap_or_default();
-    records.sort_by(|(a, ra), (b, rb)| {
-        (a, &ra.src, &ra.dst, ra.ssrc).cmp(&(b, &rb.src, &rb.dst, rb.ssrc))
-    });
-    let streams: Vec<StreamRecord> = records.into_iter().map(|(_, r)| r).collect();
+    let (sink, streams) = collector.join().map_err(|_| {
+        open_error(
+            &file,
+            &std::io::Error::other("the thread collecting the streams failed"),
+        )
+    })?;
     let totals = board.totals();
     let first = (stats.frames > 0).then_some(stats.first_ns);
-    Ok(Report {
-        summary: Summary {
+    Ok((
+        Summary {
             file,
             linktype,
             frames: stats.frames,
@@ -109,11 +150,11 @@ pub fn replay(
             duration_secs: first.map_or(0.0, |f| stats.last_ns.abs_diff(f) as f64 / 1e9),
             undecoded: totals.undecoded,
             counters: totals.counters,
-            streams: streams.len(),
+            streams,
             error,
         },
-        streams,
-    })
+        sink,
+    ))
 }
 
 fn open_error(file: &str, e: &std::io::Error) -> ReplayError {
