@@ -3,7 +3,8 @@
 //! Start-up opens every capture before saying READY (so systemd and tests know capture is
 //! live), then the main thread only supervises: signals, the watchdog, the health line and
 //! reloads. SIGTERM/SIGINT stop capture (after reading, for at most `capture.timeout_ms` +
-//! 0.1 s and 2 s, the frames the kernel already captured), let the workers drain their queues
+//! 0.1 s and 2 s, the frames the kernel already captured; what is left is logged as a count),
+//! let the workers drain their queues
 //! and end every stream (`ended_by = "shutdown"`), write the final records and summary, and exit 0; a second
 //! signal exits at once. SIGHUP re-reads the configuration, applies what can change without
 //! losing stream state and logs, key by key, what changed and what needs a restart.
