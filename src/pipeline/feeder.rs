@@ -257,11 +257,20 @@ impl Feeder {
         let refused = overflow == Overflow::Drop && lane.link.tx.is_full();
         if !lane.drops.is_empty() && !refused {
             let now = batch.events.first().map_or(self.stats.last_ns, Event::now);
-            let reports =
-                lane.drops
-                    .drain()
-                    .map(|(key, packets)| Event::ProbeDrop { now, key, packets });
-            batch.events.splice(0..0, reports);
+            // At most a batch's worth of reports, in front of the batch's events; the rest
+            // wait for the next batch. All 4,096 at once grew batches (reused for good) to
+            // thousands of events each during a flood.
+            let (before, mut room) = (batch.events.len(), self.batch_events);
+            lane.drops.retain(|&key, &mut packets| {
+                if room == 0 {
+                    return true;
+                }
+                room -= 1;
+                batch.events.push(Event::ProbeDrop { now, key, packets });
+                false
+            });
+            let reports = batch.events.len() - before;
+            batch.events.rotate_right(reports);
         }
         let result = match overflow {
             Overflow::Wait => lane
@@ -369,7 +378,17 @@ impl Drop for Feeder {
         if self.overflow == Overflow::Drop {
             self.overflow = Overflow::Drain;
         }
-        self.flush();
+        // Drop reports go a batch's worth at a time: flush until none is left, or until a
+        // round sends none (a worker that does not take its batches).
+        let pending = |f: &Feeder| f.lanes.iter().map(|l| l.drops.len()).sum::<usize>();
+        loop {
+            let before = pending(self);
+            self.flush();
+            let after = pending(self);
+            if after == 0 || after >= before {
+                break;
+            }
+        }
         self.publish();
     }
 }
