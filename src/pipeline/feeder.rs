@@ -19,6 +19,7 @@ use crate::forward::tap::RtcpTap;
 use crate::wire::{decode_udp, LinkType};
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use foldhash::HashMap;
 use std::sync::Arc;
 
 /// Expire idle streams every second of capture time, as the single-threaded replay does.
@@ -60,8 +61,10 @@ struct Lane {
     batch: Batch,
     /// Capture time of the batch's first event.
     batch_since: i64,
-    /// RTP packets dropped on a full queue, per stream, not yet reported to the worker.
-    drops: Vec<(StreamKey, u32)>,
+    /// RTP packets dropped on a full queue, per stream, not yet reported to the worker. A map:
+    /// during a flood of new SSRCs every dropped packet is a new key, and a list searched per
+    /// packet made the capture thread slowest exactly when the queue was full (issue 11).
+    drops: HashMap<StreamKey, u32>,
 }
 
 /// One capture thread's router into the shard workers.
@@ -95,7 +98,7 @@ impl Feeder {
                 link,
                 batch: Batch::with_capacity(batch_events, 0),
                 batch_since: 0,
-                drops: Vec::new(),
+                drops: HashMap::default(),
             })
             .collect();
         Feeder {
@@ -249,13 +252,25 @@ impl Feeder {
             return;
         }
         let mut batch = std::mem::take(&mut lane.batch);
-        if !lane.drops.is_empty() {
+        // A full queue will refuse the batch: the reports stay pending rather than ride in a
+        // batch that is dropped and be taken back one by one.
+        let refused = overflow == Overflow::Drop && lane.link.tx.is_full();
+        if !lane.drops.is_empty() && !refused {
             let now = batch.events.first().map_or(self.stats.last_ns, Event::now);
-            let reports =
-                lane.drops
-                    .drain(..)
-                    .map(|(key, packets)| Event::ProbeDrop { now, key, packets });
-            batch.events.splice(0..0, reports);
+            // At most a batch's worth of reports, in front of the batch's events; the rest
+            // wait for the next batch. All 4,096 at once grew batches (reused for good) to
+            // thousands of events each during a flood.
+            let (before, mut room) = (batch.events.len(), self.batch_events);
+            lane.drops.retain(|&key, &mut packets| {
+                if room == 0 {
+                    return true;
+                }
+                room -= 1;
+                batch.events.push(Event::ProbeDrop { now, key, packets });
+                false
+            });
+            let reports = batch.events.len() - before;
+            batch.events.rotate_right(reports);
         }
         let result = match overflow {
             Overflow::Wait => lane
@@ -363,17 +378,27 @@ impl Drop for Feeder {
         if self.overflow == Overflow::Drop {
             self.overflow = Overflow::Drain;
         }
-        self.flush();
+        // Drop reports go a batch's worth at a time: flush until none is left, or until a
+        // round sends none (a worker that does not take its batches).
+        let pending = |f: &Feeder| f.lanes.iter().map(|l| l.drops.len()).sum::<usize>();
+        loop {
+            let before = pending(self);
+            self.flush();
+            let after = pending(self);
+            if after == 0 || after >= before {
+                break;
+            }
+        }
         self.publish();
     }
 }
 
 /// Add `packets` to `key`'s pending drops; past the bound they are counted as unattributed.
-fn remember(drops: &mut Vec<(StreamKey, u32)>, key: StreamKey, packets: u32, c: &mut Counters) {
-    if let Some(e) = drops.iter_mut().find(|(k, _)| *k == key) {
-        e.1 = e.1.saturating_add(packets);
+fn remember(drops: &mut HashMap<StreamKey, u32>, key: StreamKey, packets: u32, c: &mut Counters) {
+    if let Some(e) = drops.get_mut(&key) {
+        *e = e.saturating_add(packets);
     } else if drops.len() < MAX_PENDING_DROPS {
-        drops.push((key, packets));
+        drops.insert(key, packets);
     } else {
         c.probe_dropped_unattributed += u64::from(packets);
     }
