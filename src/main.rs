@@ -330,7 +330,19 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
             let forward = forwarder
                 .as_ref()
                 .map(|f| (f.sender(), forward::record_options(&settings.records)));
-            let report = if realtime || workers.is_some() {
+            let report = if let (false, None, true, Some(n)) =
+                (realtime, &listen, linger <= 0.0, workers)
+            {
+                // As fast as possible: the pipeline only where it beats the single thread.
+                let mut opts = pipeline_options(&settings, Overflow::Wait, EndReason::EndOfCapture);
+                opts.workers = usize::from(n);
+                let stop = Arc::new(AtomicBool::new(false));
+                for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+                    signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop))?;
+                    signal_hook::flag::register(sig, Arc::clone(&stop))?;
+                }
+                piped::replay_workers(&file, &settings.engine, &opts, &stop, forward)?
+            } else if realtime || workers.is_some() {
                 let pace = if realtime { Pace::Realtime } else { Pace::Fast };
                 let mut opts = pipeline_options(&settings, Overflow::Wait, EndReason::EndOfCapture);
                 if let Some(n) = workers {

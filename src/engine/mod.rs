@@ -298,6 +298,26 @@ impl Engine {
         None
     }
 
+    /// A hint before [`Engine::on_datagram`] of the same datagram, a few datagrams ahead:
+    /// start loading the state of the stream it belongs to, if it looks like RTP of a known
+    /// stream. Replay decodes a batch of frames and prefetches them all, so that their cache
+    /// misses overlap instead of stalling one packet after another. Changes nothing.
+    pub fn prefetch(&self, dg: &Datagram<'_>) {
+        // RTP version 2 and not an RTCP packet type (RFC 5761 §4: 64-95 are RTCP's).
+        let p = dg.payload;
+        if let (Some(&[b0, b1]), Some(ssrc)) = (p.first_chunk::<2>(), p.get(8..12)) {
+            if b0 >> 6 == 2 && !(64..=95).contains(&(b1 & 0x7f)) {
+                if let Ok(ssrc) = <[u8; 4]>::try_from(ssrc) {
+                    self.streams.prefetch(&StreamKey {
+                        src: dg.src,
+                        dst: dg.dst,
+                        ssrc: u32::from_be_bytes(ssrc),
+                    });
+                }
+            }
+        }
+    }
+
     /// A STUN message (already counted by [`triage`]): ICE round trips.
     pub fn on_stun(&mut self, now: i64, src: SocketAddr, dst: SocketAddr, m: &Message<'_>) {
         self.cut(now);

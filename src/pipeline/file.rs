@@ -116,6 +116,45 @@ pub fn replay(
     })
 }
 
+/// `replay --workers N` without `--realtime`, `--listen` or `--linger`: through the pipeline
+/// when [`pipeline_pays`] says it is faster for `opts.workers` on this machine, else on one
+/// thread ([`crate::replay::replay_file_until`]). Both give the same report and records.
+pub fn replay_workers(
+    path: &Path,
+    cfg: &Resolved,
+    opts: &Options,
+    stop: &AtomicBool,
+    forward: Option<(RecordTx, RecordOptions)>,
+) -> Result<Report, ReplayError> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if pipeline_pays(opts.workers, cores) {
+        return replay(
+            path,
+            cfg,
+            opts,
+            Pace::Fast,
+            stop,
+            Duration::ZERO,
+            forward,
+            &mut |_| {},
+        );
+    }
+    let hook = forward.map(|(tx, o)| crate::forward::Hook::new(tx, o));
+    crate::replay::replay_file_until(path, cfg, hook, stop)
+}
+
+/// Whether a replay through `workers` shard workers beats the single thread on `cores` cores.
+///
+/// The reading thread (read, decode, triage, route, an event per packet) and the workers
+/// (the engine) each need a core of their own to gain anything: with one worker the work is
+/// only split in two with a hand-over between, and with fewer cores than threads they take
+/// turns. Measured (docs/benchmarks.md, "Replay through the live pipeline"): on 2 cores every
+/// worker count is slower than the single thread, so the pipeline is used from 2 workers up
+/// and only when every worker and the reader have a core.
+pub fn pipeline_pays(workers: usize, cores: usize) -> bool {
+    workers >= 2 && cores > workers
+}
+
 fn open_error(file: &str, e: &std::io::Error) -> ReplayError {
     ReplayError::Open(crate::capture::CaptureError::Open {
         path: file.to_string(),
