@@ -80,6 +80,8 @@ enum Command {
         realtime: bool,
         /// Replay through the live pipeline with this many shard workers (default: the
         /// single-threaded engine; with --realtime: `pipeline.workers` from the config).
+        /// Without --realtime, --listen or --linger the pipeline is used only where it beats
+        /// one thread: from 2 workers, with a core for each worker and one for reading.
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
         workers: Option<u16>,
         /// With --realtime or --workers: serve the Prometheus endpoint (/metrics, /healthz,

@@ -4,20 +4,16 @@
 //! or truncated file stops the read with an error naming the packet, and everything read before
 //! it is still analysed and reported ([`Report::summary`] `error`).
 
-use crate::capture::{CaptureError, FileSource, FramePos, PacketSource};
+use crate::capture::{CaptureError, FileSource, PacketSource};
 use crate::config::Resolved;
 use crate::engine::record::{rfc3339_micros, StreamRecord};
 use crate::engine::{Counters, Engine};
 use crate::forward::Hook;
-use crate::wire::{decode_udp, Datagram, DecodeError, LinkType};
+use crate::wire::{decode_udp, DecodeError, LinkType};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-/// Frames read and decoded at once ([`Run::frames`]): enough for the cache misses of their
-/// streams to overlap, few enough that the prefetched state is still cached when used.
-pub const BATCH_FRAMES: usize = 16;
 
 /// How often (capture time) idle streams are expired.
 const EXPIRE_EVERY_NS: i64 = 1_000_000_000;
@@ -80,11 +76,10 @@ pub fn replay_file_with(
     if let Some(h) = records {
         run = run.with_records(h);
     }
-    let mut batch = Vec::with_capacity(BATCH_FRAMES);
     let error = loop {
-        match src.next_batch(&mut batch, BATCH_FRAMES) {
-            Ok(()) if batch.is_empty() => break None,
-            Ok(()) => run.frames(link, &src, &batch),
+        match src.next_frame() {
+            Ok(Some(f)) => run.frame(link, f.ts_ns, f.data),
+            Ok(None) => break None,
             Err(e) => break Some(e.to_string()),
         }
     };
@@ -113,21 +108,13 @@ pub fn replay_file_until(
         run = run.with_records(h);
     }
     let debug = tracing::enabled!(tracing::Level::DEBUG);
-    let mut batch = Vec::with_capacity(BATCH_FRAMES);
     let error = loop {
-        if stop.load(Ordering::Relaxed) {
+        // Every 4,096 frames: a load per frame is not free at millions of frames a second.
+        if run.frames % 4096 == 0 && stop.load(Ordering::Relaxed) {
             break None;
         }
-        if !debug {
-            match src.next_batch(&mut batch, BATCH_FRAMES) {
-                Ok(()) if batch.is_empty() => break None,
-                Ok(()) => run.frames(link, &src, &batch),
-                Err(e) => break Some(e.to_string()),
-            }
-            continue;
-        }
         match src.next_frame() {
-            Ok(Some(f)) => {
+            Ok(Some(f)) if debug => {
                 let created = run.engine.counters().streams_created;
                 run.frame(link, f.ts_ns, f.data);
                 if run.engine.counters().streams_created != created {
@@ -135,7 +122,8 @@ pub fn replay_file_until(
                         let p = dg.payload;
                         let ssrc = p
                             .get(8..12)
-                            .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                            .map_or(0, u32::from_be_bytes);
                         tracing::debug!(
                             src = %dg.src,
                             dst = %dg.dst,
@@ -146,6 +134,7 @@ pub fn replay_file_until(
                     }
                 }
             }
+            Ok(Some(f)) => run.frame(link, f.ts_ns, f.data),
             Ok(None) => break None,
             Err(e) => break Some(e.to_string()),
         }
@@ -206,34 +195,6 @@ impl Run {
 
     /// Decode one frame and feed the engine.
     pub fn frame(&mut self, link: LinkType, ts_ns: i64, data: &[u8]) {
-        self.decoded(ts_ns, decode_udp(link, data));
-    }
-
-    /// [`Run::frame`] for each frame of a batch of `src`, in order, with the same result: the
-    /// frames (up to [`BATCH_FRAMES`]) are decoded first and the state of their streams
-    /// prefetched ([`Engine::prefetch`]), so that the cache misses of a batch overlap.
-    pub fn frames(&mut self, link: LinkType, src: &FileSource, batch: &[FramePos]) {
-        let mut decoded: [Option<Result<Datagram<'_>, DecodeError>>; BATCH_FRAMES] =
-            [None; BATCH_FRAMES];
-        for (d, f) in decoded.iter_mut().zip(batch) {
-            let r = decode_udp(link, src.data(f));
-            if let Ok(dg) = &r {
-                self.engine.prefetch(dg);
-            }
-            *d = Some(r);
-        }
-        for (d, f) in decoded.iter().zip(batch) {
-            if let Some(r) = *d {
-                self.decoded(f.ts_ns, r);
-            }
-        }
-        for f in batch.iter().skip(BATCH_FRAMES) {
-            self.frame(link, f.ts_ns, src.data(f));
-        }
-    }
-
-    /// Feed the engine one decoded frame (or count why it was not decoded).
-    fn decoded(&mut self, ts_ns: i64, decoded: Result<Datagram<'_>, DecodeError>) {
         self.frames += 1;
         // The earliest, not the first: merged captures go backwards in time (docs/output.md).
         self.first = Some(self.first.map_or(ts_ns, |f| f.min(ts_ns)));
@@ -246,7 +207,7 @@ impl Run {
             self.next_expire = ts_ns.saturating_add(EXPIRE_EVERY_NS);
         }
         self.engine.set_frame(self.frames);
-        match decoded {
+        match decode_udp(link, data) {
             Ok(dg) => {
                 let rtcp = self.engine.on_datagram(ts_ns, &dg);
                 if let (Some(buf), Some(f)) = (rtcp, &self.forward) {

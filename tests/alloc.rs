@@ -117,12 +117,11 @@ fn steady_state_rtp_does_not_allocate() {
     );
 }
 
-/// The same from a capture file, as `replay` reads it: the block reader's batches
-/// (`FileSource::next_batch`), decoded and prefetched together (`Run::frames`).
+/// The same from a capture file, as `replay` reads it: the block reader's frames
+/// (`FileSource::next_frame`, no copy) through `Run::frame`.
 #[test]
 fn steady_state_replay_from_a_file_does_not_allocate() {
     use rtcprobe::capture::{FileSource, PacketSource};
-    use rtcprobe::replay::BATCH_FRAMES;
     use rtcprobe::synth::pcap::{PcapWriter, TsResolution};
     let path = std::env::temp_dir().join(format!("rtcprobe-alloc-{}.pcap", std::process::id()));
     let f = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
@@ -140,20 +139,18 @@ fn steady_state_replay_from_a_file_does_not_allocate() {
     let mut src = FileSource::open(&path).expect("open");
     let link = LinkType::from_dlt(src.linktype()).expect("ethernet");
     let mut run = Run::new(Resolved::default());
-    let mut batch = Vec::with_capacity(BATCH_FRAMES);
     let warm = u64::from(20 * STREAMS);
     let mut read = 0u64;
     ALLOCS.store(0, Ordering::Relaxed);
     loop {
         COUNTING.with(|c| c.set(read >= warm));
-        src.next_batch(&mut batch, BATCH_FRAMES).expect("read");
-        if batch.is_empty() {
+        let Some(f) = src.next_frame().expect("read") else {
             COUNTING.with(|c| c.set(false));
             break;
-        }
-        run.frames(link, &src, &batch);
+        };
+        run.frame(link, f.ts_ns, f.data);
         COUNTING.with(|c| c.set(false));
-        read += batch.len() as u64;
+        read += 1;
     }
     let allocs = ALLOCS.load(Ordering::Relaxed);
     std::fs::remove_file(&path).expect("remove");

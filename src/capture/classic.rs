@@ -52,8 +52,6 @@ pub(super) enum Next {
     },
     /// The file ended cleanly after the last record.
     End,
-    /// The next record is not wholly in the buffer (only when filling was not allowed).
-    Later,
     /// This record is not one this reader takes exactly as libpcap would: libpcap must read
     /// it (and report it when it is damaged).
     Handoff,
@@ -117,20 +115,14 @@ impl Classic {
         })
     }
 
-    /// Advance to the next record. With `may_fill` false, a record not wholly in the buffer
-    /// yet is [`Next::Later`] (the buffer is not moved, so earlier records stay where they are).
-    pub(super) fn next(&mut self, may_fill: bool) -> Next {
-        if self.end - self.start < RECORD_HEADER {
-            if !may_fill {
-                return Next::Later;
-            }
-            if !self.fill(RECORD_HEADER) {
-                return if self.start == self.end {
-                    Next::End
-                } else {
-                    Next::Handoff
-                };
-            }
+    /// Advance to the next record.
+    pub(super) fn next(&mut self) -> Next {
+        if self.end - self.start < RECORD_HEADER && !self.fill(RECORD_HEADER) {
+            return if self.start == self.end {
+                Next::End
+            } else {
+                Next::Handoff
+            };
         }
         let Some(h) = self.buf.get(self.start..self.start + RECORD_HEADER) else {
             return Next::Handoff;
@@ -153,13 +145,8 @@ impl Classic {
         // At most MAX_CAPLEN: fits usize and, with the header, the buffer.
         let caplen = caplen as usize;
         let need = RECORD_HEADER + caplen;
-        if self.end - self.start < need {
-            if !may_fill {
-                return Next::Later;
-            }
-            if !self.fill(need) {
-                return Next::Handoff;
-            }
+        if self.end - self.start < need && !self.fill(need) {
+            return Next::Handoff;
         }
         let at = self.start + RECORD_HEADER;
         self.start += need;

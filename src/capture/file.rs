@@ -24,8 +24,6 @@ pub struct FileSource {
     cap: Capture<Offline>,
     /// The block reader while it reads; `None` once libpcap reads (or always does).
     fast: Option<Classic>,
-    /// The frame libpcap read last, copied for [`FileSource::next_batch`].
-    spill: Vec<u8>,
     path: String,
     packets: u64,
     linktype: i32,
@@ -53,7 +51,6 @@ impl FileSource {
         Ok(FileSource {
             cap,
             fast: None,
-            spill: Vec::new(),
             path: shown,
             packets: 0,
             linktype,
@@ -72,7 +69,7 @@ impl PacketSource for FileSource {
     }
 
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
-        match self.fast.as_mut().map(|f| f.next(true)) {
+        match self.fast.as_mut().map(Classic::next) {
             Some(Next::Frame {
                 sec,
                 frac,
@@ -88,15 +85,20 @@ impl PacketSource for FileSource {
                     data,
                 }));
             }
-            Some(Next::End | Next::Later) => return Ok(None),
+            Some(Next::End) => return Ok(None),
             Some(Next::Handoff) => self.hand_off()?,
             None => {}
         }
         match self.cap.next_packet() {
             Ok(p) => {
                 self.packets += 1;
+                let ts = p.header.ts;
+                // With Precision::Nano libpcap puts nanoseconds in tv_usec. time_t is i64 here;
+                // the conversion keeps 32-bit targets building.
+                #[allow(clippy::useless_conversion)]
+                let ts_ns = unix_ns(i64::from(ts.tv_sec), i64::from(ts.tv_usec));
                 Ok(Some(Frame {
-                    ts_ns: libpcap_ns(&p.header.ts),
+                    ts_ns,
                     orig_len: p.header.len,
                     data: p.data,
                 }))
@@ -111,91 +113,7 @@ impl PacketSource for FileSource {
     }
 }
 
-/// Where one frame of a batch lies ([`FileSource::next_batch`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FramePos {
-    /// Capture time, nanoseconds since the Unix epoch.
-    pub ts_ns: i64,
-    /// Length of the packet on the wire.
-    pub orig_len: u32,
-    at: usize,
-    len: usize,
-}
-
 impl FileSource {
-    /// Up to `max` next frames at once (`out` is cleared first; empty at the end), whose bytes
-    /// all stay readable through [`FileSource::data`] until the next call: a reader can decode
-    /// a batch and prefetch the state of every stream in it before handling the first. The
-    /// block reader batches what it has buffered; frames libpcap reads come one at a time,
-    /// copied. A read error is returned once the frames before it have been handed out.
-    pub fn next_batch(&mut self, out: &mut Vec<FramePos>, max: usize) -> Result<(), CaptureError> {
-        out.clear();
-        if let Some(fast) = &mut self.fast {
-            while out.len() < max {
-                match fast.next(out.is_empty()) {
-                    Next::Frame {
-                        sec,
-                        frac,
-                        orig_len,
-                        at,
-                        caplen,
-                    } => {
-                        self.packets += 1;
-                        out.push(FramePos {
-                            ts_ns: unix_ns(sec, frac),
-                            orig_len,
-                            at,
-                            len: caplen,
-                        });
-                    }
-                    Next::End | Next::Later => return Ok(()),
-                    Next::Handoff if out.is_empty() => break,
-                    Next::Handoff => return Ok(()),
-                }
-            }
-            if !out.is_empty() {
-                return Ok(());
-            }
-            self.hand_off()?;
-        }
-        match self.cap.next_packet() {
-            Ok(p) => {
-                self.packets += 1;
-                self.spill.clear();
-                self.spill.extend_from_slice(p.data);
-                out.push(FramePos {
-                    ts_ns: libpcap_ns(&p.header.ts),
-                    orig_len: p.header.len,
-                    at: 0,
-                    len: self.spill.len(),
-                });
-                Ok(())
-            }
-            Err(pcap::Error::NoMorePackets) => Ok(()),
-            Err(e) => Err(self.read_error(&e)),
-        }
-    }
-
-    /// The bytes of a frame of the last [`FileSource::next_batch`].
-    pub fn data(&self, f: &FramePos) -> &[u8] {
-        match &self.fast {
-            Some(fast) => fast.bytes(f.at, f.len),
-            None => self
-                .spill
-                .get(f.at..f.at.saturating_add(f.len))
-                .unwrap_or(&[]),
-        }
-    }
-
-    /// libpcap's error reading the next packet.
-    fn read_error(&self, e: &pcap::Error) -> CaptureError {
-        CaptureError::Read {
-            path: self.path.clone(),
-            packet: self.packets + 1,
-            reason: e.to_string(),
-        }
-    }
-
     /// Let libpcap read from the next record on: it skips the records already handed out.
     fn hand_off(&mut self) -> Result<(), CaptureError> {
         self.fast = None;
@@ -215,13 +133,6 @@ impl FileSource {
         }
         Ok(())
     }
-}
-
-/// A libpcap timestamp opened with `Precision::Nano` (nanoseconds in `tv_usec`) in ns.
-fn libpcap_ns(ts: &libc::timeval) -> i64 {
-    // time_t is i64 here; the conversion keeps 32-bit targets building.
-    #[allow(clippy::useless_conversion)]
-    unix_ns(i64::from(ts.tv_sec), i64::from(ts.tv_usec))
 }
 
 /// Capture time in ns since the epoch from libpcap's seconds and (with `Precision::Nano`)

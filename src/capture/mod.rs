@@ -8,7 +8,7 @@ mod classic;
 pub mod file;
 pub mod live;
 
-pub use file::{FileSource, FramePos};
+pub use file::FileSource;
 pub use live::{Fanout, LiveOptions, LiveSource, LiveStats, Next};
 
 /// One captured frame, borrowed from the source's buffer until the next call.

@@ -283,9 +283,8 @@ impl Engine {
     /// every datagram in capture order. Returns the RTCP bytes when the datagram was RTCP (or
     /// SRTCP), so that the caller can forward them (replay's raw RTCP for HEP sinks).
     pub fn on_datagram<'a>(&mut self, now: i64, dg: &Datagram<'a>) -> Option<&'a [u8]> {
-        let mut counters = std::mem::take(&mut self.counters);
-        let t = triage(&self.cfg, &mut counters, dg);
-        self.counters = counters;
+        // Disjoint borrows: no copy of the 29 counters per datagram.
+        let t = triage(&self.cfg, &mut self.counters, dg);
         match t {
             Triage::Rtp(m) => self.on_rtp_meta(now, &m),
             Triage::Rtcp { buf, complete } => {
@@ -296,26 +295,6 @@ impl Engine {
             Triage::Done => {}
         }
         None
-    }
-
-    /// A hint before [`Engine::on_datagram`] of the same datagram, a few datagrams ahead:
-    /// start loading the state of the stream it belongs to, if it looks like RTP of a known
-    /// stream. Replay decodes a batch of frames and prefetches them all, so that their cache
-    /// misses overlap instead of stalling one packet after another. Changes nothing.
-    pub fn prefetch(&self, dg: &Datagram<'_>) {
-        // RTP version 2 and not an RTCP packet type (RFC 5761 §4: 64-95 are RTCP's).
-        let p = dg.payload;
-        if let (Some(&[b0, b1]), Some(ssrc)) = (p.first_chunk::<2>(), p.get(8..12)) {
-            if b0 >> 6 == 2 && !(64..=95).contains(&(b1 & 0x7f)) {
-                if let Ok(ssrc) = <[u8; 4]>::try_from(ssrc) {
-                    self.streams.prefetch(&StreamKey {
-                        src: dg.src,
-                        dst: dg.dst,
-                        ssrc: u32::from_be_bytes(ssrc),
-                    });
-                }
-            }
-        }
     }
 
     /// A STUN message (already counted by [`triage`]): ICE round trips.

@@ -36,24 +36,6 @@ use std::net::{IpAddr, SocketAddr};
 /// No slot (end of a list).
 const NIL: u32 = u32::MAX;
 
-/// Cache lines of a value [`Lru::prefetch`] asks for: the per-packet state is laid out first
-/// (src/engine/stream.rs).
-pub const PREFETCH_LINES: usize = 4;
-
-/// Ask the CPU to load the first [`PREFETCH_LINES`] 64-byte lines of the `len` bytes at `p`
-/// into its caches. A hint: nothing is read, and it does nothing off x86-64.
-fn prefetch_lines(p: *const u8, len: usize) {
-    #[cfg(target_arch = "x86_64")]
-    for off in (0..len.min(PREFETCH_LINES * 64)).step_by(64) {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: SSE is part of the x86-64 baseline, and a prefetch neither reads nor faults
-        // whatever the address (`off` stays within the value anyway).
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off).cast::<i8>()) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (p, len);
-}
-
 /// Most entries of one index key a lookup examines (oldest first).
 pub const SCAN_CAP: usize = 256;
 
@@ -106,19 +88,6 @@ impl<V> Lru<V> {
     pub fn get(&self, key: &StreamKey) -> Option<&V> {
         let i = *self.map.get(key)?;
         self.slots.get(i as usize)?.value.as_ref()
-    }
-
-    /// Start loading the entry's first [`PREFETCH_LINES`] cache lines, if it exists: a hint
-    /// for a batch of packets, whose lookups then overlap (see [`super::Engine::prefetch`]).
-    pub fn prefetch(&self, key: &StreamKey) {
-        if let Some(v) = self
-            .map
-            .get(key)
-            .and_then(|&i| self.slots.get(i as usize))
-            .and_then(|s| s.value.as_ref())
-        {
-            prefetch_lines(std::ptr::from_ref(v).cast::<u8>(), size_of::<V>());
-        }
     }
 
     /// The entry, without counting it as activity.
@@ -361,11 +330,6 @@ impl StreamTable {
 
     pub fn get_mut(&mut self, key: &StreamKey) -> Option<&mut Stream> {
         self.lru.get_mut(key)
-    }
-
-    /// Start loading the stream's per-packet state ([`Lru::prefetch`]).
-    pub fn prefetch(&self, key: &StreamKey) {
-        self.lru.prefetch(key);
     }
 
     /// The stream, counted as active (moved to the head): call it for each RTP packet.
