@@ -1,9 +1,8 @@
 //! End-to-end replay throughput: a 1,000-stream, 1,000,000-packet synthetic capture (written
 //! once to `target/bench-replay-1000x1M.pcap`), read (a) by a bare libpcap loop
 //! (`pcap_next_ex` through the `pcap` crate) that only touches each packet, (b) by
-//! [`FileSource`]'s frame loop alone (the block reader), (c) by `rtcprobe replay`'s full
-//! decode-and-track path, single-threaded, and (c') by the same one frame at a time (no batch,
-//! no prefetch); then (d) through the live pipeline with 1, 2 and 3
+//! [`FileSource`]'s frame loop alone (the block reader), and (c) by `rtcprobe replay`'s full
+//! decode-and-track path, single-threaded; then (d) through the live pipeline with 1, 2 and 3
 //! shard workers, and (e) by `replay --workers N` as the CLI runs it ([`replay_workers`]).
 //!
 //! The readers run alternately, one after the other in each round (bare, block, replay, bare,
@@ -18,10 +17,9 @@ use rtcprobe::engine::EndReason;
 use rtcprobe::pipeline::feeder::Overflow;
 use rtcprobe::pipeline::file::{replay as piped, replay_workers, Pace};
 use rtcprobe::pipeline::Options;
-use rtcprobe::replay::{replay_file, Run};
+use rtcprobe::replay::replay_file;
 use rtcprobe::synth::pcap::TsResolution;
 use rtcprobe::synth::scenarios::{write_clean_many, Format};
-use rtcprobe::wire::LinkType;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -82,21 +80,6 @@ fn frame_loop(path: &Path) -> (u64, f64) {
 fn full_replay(path: &Path) -> (u64, f64, usize) {
     let start = Instant::now();
     let report = replay_file(path, &Resolved::default()).expect("replay");
-    let secs = start.elapsed().as_secs_f64();
-    (report.summary.frames, secs, report.streams.len())
-}
-
-/// The replay loop one frame at a time (`Run::frame`, no batch, no prefetch): what
-/// [`full_replay`]'s batches and prefetching are measured against.
-fn per_frame_replay(path: &Path) -> (u64, f64, usize) {
-    let start = Instant::now();
-    let mut src = FileSource::open(path).expect("open");
-    let link = LinkType::from_dlt(src.linktype()).expect("link");
-    let mut run = Run::new(Resolved::default());
-    while let Ok(Some(f)) = src.next_frame() {
-        run.frame(link, f.ts_ns, f.data);
-    }
-    let report = run.finish(String::new(), 1, None);
     let secs = start.elapsed().as_secs_f64();
     (report.summary.frames, secs, report.streams.len())
 }
@@ -174,16 +157,12 @@ fn main() {
     let load_before = loadavg();
     let (mut bare, mut block, mut full) = (Vec::new(), Vec::new(), Vec::new());
     let (mut block_ratio, mut full_ratio) = (Vec::new(), Vec::new());
-    let (mut per_frame, mut per_frame_ratio) = (Vec::new(), Vec::new());
     let (mut frames, mut streams) = (0, 0);
     for _ in 0..runs {
         let (n, s) = bare_libpcap(&path);
         let (n1, s1) = frame_loop(&path);
         let (n2, s2, st) = full_replay(&path);
-        let (n3, s3, _) = per_frame_replay(&path);
-        assert_eq!((n, n1, n3), (n2, n2, n2));
-        per_frame.push(s3);
-        per_frame_ratio.push(s / s3);
+        assert_eq!((n, n1), (n2, n2));
         bare.push(s);
         block.push(s1);
         full.push(s2);
@@ -216,11 +195,6 @@ fn main() {
             .map(|r| format!("{r:.2}"))
             .collect::<Vec<_>>()
             .join(" ")
-    );
-    println!(
-        "replay, per frame : {:>12.0} packets/s (median), {:.2}x the bare loop (median of rounds)",
-        pps(median(&mut per_frame)),
-        median(&mut per_frame_ratio)
     );
     // The pipeline against the single thread, alternately as well.
     let worker_counts = [1usize, 2, 3];
