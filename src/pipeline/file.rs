@@ -20,6 +20,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// How often a replay publishes its capture counters (progress, `/metrics`).
+const PUBLISH_EVERY: Duration = Duration::from_millis(500);
+
 /// How a file is fed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pace {
@@ -198,7 +201,10 @@ fn feed(
             }
         }
         feeder.frame(link, ts_ns, f.data);
-        if last_publish.elapsed() >= Duration::from_millis(500) {
+        // As fast as possible, the clock every 1,024 frames: read per frame it was 4 % of the
+        // samples (perf). Paced replays may be slower than that, and sleep anyway.
+        let due = pace == Pace::Realtime || feeder.stats().frames % 1024 == 0;
+        if due && last_publish.elapsed() >= PUBLISH_EVERY {
             feeder.publish();
             last_publish = Instant::now();
         }
