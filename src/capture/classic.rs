@@ -20,7 +20,9 @@
 //! magic, an oversized or cut record, a read error) is handed back to libpcap
 //! ([`Next::Handoff`]) at the record where it starts, so that damaged files give libpcap's
 //! own errors and odd files libpcap's own interpretation. Not mmap: a file truncated while it
-//! is mapped kills the reader with SIGBUS, and reading into a buffer measured as fast.
+//! is mapped kills the reader with SIGBUS; reading into a buffer already runs at about twice
+//! libpcap's rate (docs/benchmarks.md), the kernel's copy from the page cache being most of
+//! what is left (not measured against mmap).
 //!
 //! Timestamps come out as libpcap's do with nanosecond precision: seconds read as a signed
 //! 32-bit number (then [`super::file`] takes negative seconds back as unsigned), the fraction
