@@ -80,6 +80,8 @@ enum Command {
         realtime: bool,
         /// Replay through the live pipeline with this many shard workers (default: the
         /// single-threaded engine; with --realtime: `pipeline.workers` from the config).
+        /// Without --realtime, --listen or --linger the pipeline is used only where it beats
+        /// one thread: from 2 workers, with a core for each worker and one for reading.
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
         workers: Option<u16>,
         /// With --realtime or --workers: serve the Prometheus endpoint (/metrics, /healthz,
@@ -333,7 +335,19 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
             // Streams are rendered as they end and printed in order at the end (bounded
             // memory: docs/output.md, "Order and memory").
             let shown = output::Collector::new(format, selection, legend);
-            let (summary, shown) = if realtime || workers.is_some() {
+            let (summary, shown) = if let (false, None, true, Some(n)) =
+                (realtime, &listen, linger <= 0.0, workers)
+            {
+                // As fast as possible: the pipeline only where it beats the single thread.
+                let mut opts = pipeline_options(&settings, Overflow::Wait, EndReason::EndOfCapture);
+                opts.workers = usize::from(n);
+                let stop = Arc::new(AtomicBool::new(false));
+                for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+                    signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop))?;
+                    signal_hook::flag::register(sig, Arc::clone(&stop))?;
+                }
+                piped::replay_workers_into(&file, &settings.engine, &opts, &stop, forward, shown)?
+            } else if realtime || workers.is_some() {
                 let pace = if realtime { Pace::Realtime } else { Pace::Fast };
                 let mut opts = pipeline_options(&settings, Overflow::Wait, EndReason::EndOfCapture);
                 if let Some(n) = workers {

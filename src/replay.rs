@@ -18,6 +18,7 @@ use crate::wire::{decode_udp, DecodeError, LinkType};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How often (capture time) idle streams are expired.
 const EXPIRE_EVERY_NS: i64 = 1_000_000_000;
@@ -101,6 +102,20 @@ pub fn replay_file_into<S: Ended>(
     records: Option<Hook>,
     sink: S,
 ) -> Result<(Summary, S), ReplayError> {
+    replay_file_until(path, cfg, records, &AtomicBool::new(false), sink)
+}
+
+/// [`replay_file_into`] that also stops early when `stop` is set (SIGTERM/SIGINT: what was
+/// read is reported), and logs each stream's start and end at debug level as the pipeline's
+/// workers do: `replay --workers N` when the single thread is the faster
+/// ([`crate::pipeline::file::replay_workers_into`]).
+pub fn replay_file_until<S: Ended>(
+    path: &Path,
+    cfg: &Resolved,
+    records: Option<Hook>,
+    stop: &AtomicBool,
+    sink: S,
+) -> Result<(Summary, S), ReplayError> {
     let mut src = FileSource::open(path)?;
     let file = path.display().to_string();
     let linktype = src.linktype();
@@ -108,18 +123,67 @@ pub fn replay_file_into<S: Ended>(
         path: file.clone(),
         linktype,
     })?;
-    let mut run = Run::with_sink(cfg.clone(), sink);
+    let debug = tracing::enabled!(tracing::Level::DEBUG);
+    let mut run = Run::with_sink(cfg.clone(), Logged { sink, debug });
     if let Some(h) = records {
         run = run.with_records(h);
     }
     let error = loop {
+        // Every 4,096 frames: a load per frame is not free at millions of frames a second.
+        if run.frames % 4096 == 0 && stop.load(Ordering::Relaxed) {
+            break None;
+        }
         match src.next_frame() {
+            Ok(Some(f)) if debug => {
+                let created = run.engine.counters().streams_created;
+                run.frame(link, f.ts_ns, f.data);
+                if run.engine.counters().streams_created != created {
+                    if let Ok(dg) = decode_udp(link, f.data) {
+                        let p = dg.payload;
+                        let ssrc = p
+                            .get(8..12)
+                            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                            .map_or(0, u32::from_be_bytes);
+                        tracing::debug!(
+                            src = %dg.src,
+                            dst = %dg.dst,
+                            ssrc = %format_args!("0x{ssrc:08X}"),
+                            pt = p.get(1).map_or(0, |b| b & 0x7f),
+                            "stream started"
+                        );
+                    }
+                }
+            }
             Ok(Some(f)) => run.frame(link, f.ts_ns, f.data),
             Ok(None) => break None,
             Err(e) => break Some(e.to_string()),
         }
     };
-    Ok(run.finish_into(file, linktype, error))
+    let (summary, logged) = run.finish_into(file, linktype, error);
+    Ok((summary, logged.sink))
+}
+
+/// A sink that logs each stream's end at debug level (when enabled) before handing it on.
+struct Logged<S> {
+    sink: S,
+    debug: bool,
+}
+
+impl<S: Ended> Ended for Logged<S> {
+    fn ended(&mut self, order: u64, r: StreamRecord) {
+        if self.debug {
+            tracing::debug!(
+                src = %r.src,
+                dst = %r.dst,
+                ssrc = %format_args!("0x{:08X}", r.ssrc),
+                packets = r.packets,
+                missing = r.missing,
+                ended_by = r.ended_by,
+                "stream ended"
+            );
+        }
+        self.sink.ended(order, r);
+    }
 }
 
 /// The decode-and-track loop over frames, independent of where frames come from; ended

@@ -123,3 +123,52 @@ fn steady_state_rtp_does_not_allocate() {
         "allocations in steady state over {total} packets"
     );
 }
+
+/// The same from a capture file, as `replay` reads it: the block reader's frames
+/// (`FileSource::next_frame`, no copy) through `Run::frame`.
+#[test]
+fn steady_state_replay_from_a_file_does_not_allocate() {
+    use rtcprobe::capture::{FileSource, PacketSource};
+    use rtcprobe::synth::pcap::{PcapWriter, TsResolution};
+    let path = std::env::temp_dir().join(format!("rtcprobe-alloc-{}.pcap", std::process::id()));
+    let f = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+    let mut w = PcapWriter::new(f, 1, 65_535, TsResolution::Nano).expect("header");
+    let mut buf = Vec::with_capacity(2048);
+    let mut now: i64 = 1_700_000_000_000_000_000;
+    for round in 0..220u32 {
+        for i in 0..STREAMS {
+            frame(&mut buf, i, round as u16, round.wrapping_mul(160));
+            now += 40_000;
+            w.write_frame(now, &buf).expect("frame");
+        }
+    }
+    w.into_inner().expect("flush");
+    let mut src = FileSource::open(&path).expect("open");
+    let link = LinkType::from_dlt(src.linktype()).expect("ethernet");
+    let mut run = Run::new(Resolved::default());
+    let warm = u64::from(20 * STREAMS);
+    let mut read = 0u64;
+    ALLOCS.store(0, Ordering::Relaxed);
+    loop {
+        COUNTING.with(|c| c.set(read >= warm));
+        let Some(f) = src.next_frame().expect("read") else {
+            COUNTING.with(|c| c.set(false));
+            break;
+        };
+        run.frame(link, f.ts_ns, f.data);
+        COUNTING.with(|c| c.set(false));
+        read += 1;
+    }
+    let allocs = ALLOCS.load(Ordering::Relaxed);
+    std::fs::remove_file(&path).expect("remove");
+    let report = run.finish("alloc".into(), 1, None);
+    assert_eq!(report.summary.frames, u64::from(220 * STREAMS));
+    let total: u64 = report.streams.iter().map(|s| s.packets).sum();
+    assert!(total > 100_000, "{total}");
+    assert_eq!(
+        allocs,
+        0,
+        "allocations in steady state over {} frames read from a file",
+        read - warm
+    );
+}

@@ -4,6 +4,7 @@
 //! original length and the link type. Replay and live capture feed the same engine through this
 //! trait; the engine never sees where a frame came from. This module is IO: nothing here decodes.
 
+mod classic;
 pub mod file;
 pub mod live;
 
