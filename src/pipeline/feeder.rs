@@ -7,7 +7,8 @@
 //!
 //! Live capture must never block ([`Overflow::Drop`]): a full queue drops the batch and
 //! counts it. RTP packets dropped that way are remembered per stream (bounded) and reported to
-//! the worker in the next batch that gets through, so the stream's loss excludes them and the
+//! the worker in the next batches that get through (at most a batch's worth in each, all of them
+//! when the feeder is dropped), so the stream's loss excludes them and the
 //! stream is flagged. Replaying a file can wait instead ([`Overflow::Wait`]): nothing is lost,
 //! and the result equals the single-threaded replay.
 
