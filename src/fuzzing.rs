@@ -376,8 +376,9 @@ pub fn pcap_file_header(sel: u8) -> Vec<u8> {
     h
 }
 
-/// Read `path` with [`FileSource::open`] and [`FileSource::open_libpcap`] side by side (at most
-/// 100,000 frames); the frames read, or what differed.
+/// Read `path` with [`crate::capture::FileSource::open`] and
+/// [`crate::capture::FileSource::open_libpcap`] side by side (at most 100,000 frames); the
+/// frames read, or what differed.
 pub fn same_as_libpcap(path: &std::path::Path) -> Result<u64, String> {
     use crate::capture::{FileSource, PacketSource};
     let (mut ours, mut theirs) = match (FileSource::open(path), FileSource::open_libpcap(path)) {

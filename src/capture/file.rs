@@ -1,4 +1,4 @@
-//! pcap and pcapng files: classic pcap through our own block reader ([`super::classic`]),
+//! pcap and pcapng files: classic pcap through our own block reader (`classic.rs`),
 //! everything else, and every record that reader does not take exactly as libpcap would,
 //! through libpcap.
 //!
