@@ -540,7 +540,9 @@ impl Engine {
 
     /// The stream's record, with the STUN RTT of its 5-tuple pair (kept apart from streams).
     fn record_of(&self, s: &Stream, why: EndReason) -> StreamRecord {
-        s.record(why, self.stun.stats(s.key.src, s.key.dst).as_ref())
+        let mut r = s.record(why, self.stun.stats(s.key.src, s.key.dst).as_ref());
+        r.observed_at = self.points.name(s.key.point).to_string();
+        r
     }
 
     fn finish(&mut self, key: &StreamKey, why: EndReason) {

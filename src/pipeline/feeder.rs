@@ -174,6 +174,9 @@ impl Feeder {
         let t = triage(&self.cfg, &mut counters, &dg);
         self.stats.counters = counters;
         let point = self.points.point(link, iface, data);
+        if point == crate::engine::ObservationPoint::OTHER {
+            self.stats.unnamed_point_frames += 1;
+        }
         match t {
             Triage::Rtp(mut meta) => {
                 meta.point = point;
