@@ -9,7 +9,7 @@
 //! by the stream table (`max_streams`), not by the number of streams in the file.
 //! [`replay_file`] keeps them all in a [`Report`] (tests, small files).
 
-use crate::capture::{CaptureError, FileSource, PacketSource};
+use crate::capture::{CaptureError, FileSource, PacketSource, PointResolver};
 use crate::config::Resolved;
 use crate::engine::record::{rfc3339_micros, StreamRecord};
 use crate::engine::{Counters, Engine};
@@ -128,17 +128,29 @@ pub fn replay_file_until<S: Ended>(
     if let Some(h) = records {
         run = run.with_records(h);
     }
+    let mut interfaces = 1;
     let error = loop {
         // Every 4,096 frames: a load per frame is not free at millions of frames a second.
         if run.frames % 4096 == 0 && stop.load(Ordering::Relaxed) {
             break None;
         }
+        if src.interface_count() > interfaces {
+            // A pcapng file with several interfaces: each is an observation point.
+            interfaces = src.interface_count();
+            run.set_interface_names(src.interface_names());
+        }
         match src.next_frame() {
             Ok(Some(f)) if debug => {
                 let created = run.engine.counters().streams_created;
-                run.frame(link, f.ts_ns, f.data);
+                let (iface, ts_ns, data) = (f.interface, f.ts_ns, f.data);
+                match LinkType::from_dlt(f.linktype) {
+                    Some(l) => run.frame_on(l, iface, ts_ns, data),
+                    None => run.frame_of(f.linktype, iface, ts_ns, data),
+                }
                 if run.engine.counters().streams_created != created {
-                    if let Ok(dg) = decode_udp(link, f.data) {
+                    if let Some(dg) =
+                        LinkType::from_dlt(f.linktype).and_then(|l| decode_udp(l, data).ok())
+                    {
                         let p = dg.payload;
                         let ssrc = p
                             .get(8..12)
@@ -154,7 +166,10 @@ pub fn replay_file_until<S: Ended>(
                     }
                 }
             }
-            Ok(Some(f)) => run.frame(link, f.ts_ns, f.data),
+            Ok(Some(f)) if f.linktype == linktype => {
+                run.frame_on(link, f.interface, f.ts_ns, f.data)
+            }
+            Ok(Some(f)) => run.frame_of(f.linktype, f.interface, f.ts_ns, f.data),
             Ok(None) => break None,
             Err(e) => break Some(e.to_string()),
         }
@@ -205,6 +220,8 @@ pub struct Run<S: Ended = Vec<(u64, StreamRecord)>> {
     sink: S,
     /// Streams ended so far.
     streams: usize,
+    /// Names where each frame was seen ([`crate::engine::obs`]).
+    points: PointResolver,
 }
 
 impl Run {
@@ -227,8 +244,11 @@ impl Run {
 impl<S: Ended> Run<S> {
     /// A run handing ended streams to `sink`.
     pub fn with_sink(cfg: Resolved, sink: S) -> Self {
+        let names = std::sync::Arc::new(crate::engine::PointNames::default());
+        let mut engine = Engine::new(cfg);
+        engine.set_point_names(std::sync::Arc::clone(&names));
         Run {
-            engine: Engine::new(cfg),
+            engine,
             frames: 0,
             first: None,
             last: i64::MIN,
@@ -238,7 +258,13 @@ impl<S: Ended> Run<S> {
             pending: Vec::new(),
             sink,
             streams: 0,
+            points: PointResolver::file(names),
         }
+    }
+
+    /// Name the pcapng interfaces (`if_name` by interface id) for [`Run::frame_on`].
+    pub fn set_interface_names(&mut self, names: Vec<Option<String>>) {
+        self.points.set_interface_names(names);
     }
 
     /// Also make interval and final records, timed by the capture (`replay --records`).
@@ -250,6 +276,23 @@ impl<S: Ended> Run<S> {
 
     /// Decode one frame and feed the engine.
     pub fn frame(&mut self, link: LinkType, ts_ns: i64, data: &[u8]) {
+        self.frame_on(link, 0, ts_ns, data);
+    }
+
+    /// [`Run::frame_on`] for a frame of a pcapng interface whose link type (`linktype`)
+    /// differs from the file's first: one we do not decode is counted as `unsupported_link`.
+    pub fn frame_of(&mut self, linktype: i32, iface: u32, ts_ns: i64, data: &[u8]) {
+        match LinkType::from_dlt(linktype) {
+            Some(link) => self.frame_on(link, iface, ts_ns, data),
+            None => {
+                self.frames += 1;
+                *self.undecoded.entry("unsupported_link").or_default() += 1;
+            }
+        }
+    }
+
+    /// [`Run::frame`] for a frame of pcapng interface `iface`.
+    pub fn frame_on(&mut self, link: LinkType, iface: u32, ts_ns: i64, data: &[u8]) {
         self.frames += 1;
         // The earliest, not the first: merged captures go backwards in time (docs/output.md).
         self.first = Some(self.first.map_or(ts_ns, |f| f.min(ts_ns)));
@@ -263,6 +306,8 @@ impl<S: Ended> Run<S> {
             self.next_expire = ts_ns.saturating_add(EXPIRE_EVERY_NS);
         }
         self.engine.set_frame(self.frames);
+        let point = self.points.point(link, iface, data);
+        self.engine.set_point(point);
         match decode_udp(link, data) {
             Ok(dg) => {
                 let rtcp = self.engine.on_datagram(ts_ns, &dg);

@@ -105,6 +105,7 @@ fn wave(e: &mut Engine, mut now: i64, first: u32, rtcp: bool) -> i64 {
                 pt: 0,
                 ts: u32::from(seq) * 160,
                 wire_len: 172,
+                point: rtcprobe::engine::ObservationPoint::CAPTURE,
             };
             e.on_rtp_meta(now, &m);
         }

@@ -1,13 +1,14 @@
-//! pcap and pcapng files: classic pcap through our own block reader (`classic.rs`),
-//! everything else, and every record that reader does not take exactly as libpcap would,
-//! through libpcap.
+//! pcap and pcapng files: classic pcap through our own block reader ([`super::classic`]) with
+//! libpcap behind it, pcapng through [`super::pcapng`].
 //!
-//! libpcap always opens the file (its checks and errors on opening, its link type) and reads
-//! from the first record the block reader hands back on: it skips the records already handed
-//! out and goes on from there, so a damaged file gives libpcap's error at the same packet.
-//! libpcap reads classic pcap (microsecond and nanosecond magic) and pcapng; we always open with
-//! nanosecond precision so timestamps keep whatever resolution the file has. libpcap applies each
-//! pcapng interface's `if_tsresol` (10^-n or 2^-n s) and `if_tsoffset`
+//! Classic pcap: libpcap always opens the file (its checks and errors on opening, its link
+//! type) and reads from the first record the block reader hands back on: it skips the records
+//! already handed out and goes on from there, so a damaged file gives libpcap's error at the
+//! same packet. libpcap reads classic pcap (microsecond and nanosecond magic); we always open
+//! with nanosecond precision so timestamps keep whatever resolution the file has. pcapng (told
+//! by its magic) goes to [`PcapngSource`], which reads interfaces of different link types
+//! (libpcap refuses those) and says which interface each packet came from; it applies each
+//! interface's `if_tsresol` (10^-n or 2^-n s) and `if_tsoffset`
 //! (tests/cli_output.rs::pcapng_time_resolution_and_offset checks both): a capture whose
 //! duration reads in years really holds packets years apart (files merged with `mergecap`, as
 //! in fixtures/ndpi-rtp-vlan-h263-mixed.pcapng, 2012 and 2022), which the table points out. A truncated or
@@ -15,32 +16,57 @@
 //! packet before it has already been handed out, so the caller can still analyse and report it.
 
 use super::classic::{Classic, Next};
+use super::pcapng::{is_pcapng, PcapngSource};
 use super::{CaptureError, Frame, PacketSource};
 use pcap::{Capture, Offline, Precision};
+use std::io::Read;
 use std::path::Path;
 
 /// A pcap/pcapng file opened for reading.
 pub struct FileSource {
-    cap: Capture<Offline>,
-    /// The block reader while it reads; `None` once libpcap reads (or always does).
+    cap: Reader,
+    /// The block reader while it reads classic pcap; `None` once libpcap reads (or always
+    /// does), and for pcapng.
     fast: Option<Classic>,
     path: String,
     packets: u64,
     linktype: i32,
 }
 
+enum Reader {
+    Pcap(Capture<Offline>),
+    Pcapng(Box<PcapngSource>),
+}
+
 impl FileSource {
     /// Open `path`. Fails with a message naming the file when it is missing or not a capture.
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
         let mut src = Self::open_libpcap(path)?;
-        src.fast = Classic::open(path);
+        if matches!(src.cap, Reader::Pcap(_)) {
+            src.fast = Classic::open(path);
+        }
         Ok(src)
     }
 
-    /// Open `path` to be read by libpcap alone (the reference the block reader is checked
-    /// against: tests and the `pcap_file` fuzz target).
+    /// Open `path` without the block reader: classic pcap read by libpcap alone (the reference
+    /// the block reader is checked against: tests and the `pcap_file` fuzz target).
     pub fn open_libpcap(path: &Path) -> Result<Self, CaptureError> {
         let shown = path.display().to_string();
+        let mut head = [0u8; 4];
+        let pcapng = std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut head))
+            .is_ok()
+            && is_pcapng(&head);
+        if pcapng {
+            let src = PcapngSource::open(path)?;
+            return Ok(FileSource {
+                linktype: src.linktype(),
+                cap: Reader::Pcapng(Box::new(src)),
+                fast: None,
+                path: shown,
+                packets: 0,
+            });
+        }
         let cap = Capture::from_file_with_precision(path, Precision::Nano).map_err(|e| {
             CaptureError::Open {
                 path: shown.clone(),
@@ -49,7 +75,7 @@ impl FileSource {
         })?;
         let linktype = cap.get_datalink().0;
         Ok(FileSource {
-            cap,
+            cap: Reader::Pcap(cap),
             fast: None,
             path: shown,
             packets: 0,
@@ -59,7 +85,50 @@ impl FileSource {
 
     /// Packets read so far.
     pub fn packets(&self) -> u64 {
-        self.packets
+        match &self.cap {
+            Reader::Pcap(_) => self.packets,
+            Reader::Pcapng(s) => s.packets(),
+        }
+    }
+
+    /// Interfaces described so far (pcapng; 1 for classic pcap).
+    pub fn interface_count(&self) -> usize {
+        match &self.cap {
+            Reader::Pcap(_) => 1,
+            Reader::Pcapng(s) => s.interface_count(),
+        }
+    }
+
+    /// The pcapng interfaces' names (`if_name`) so far, by interface number; empty for classic
+    /// pcap.
+    pub fn interface_names(&self) -> Vec<Option<String>> {
+        match &self.cap {
+            Reader::Pcap(_) => Vec::new(),
+            Reader::Pcapng(s) => s.interface_names(),
+        }
+    }
+
+    /// Let libpcap read from the next record on: it skips the records already handed out.
+    fn hand_off(&mut self) -> Result<(), CaptureError> {
+        self.fast = None;
+        let Reader::Pcap(cap) = &mut self.cap else {
+            return Ok(());
+        };
+        for n in 1..=self.packets {
+            match cap.next_packet() {
+                Ok(_) => {}
+                // The file changed under us: libpcap's view from here on is what counts.
+                Err(pcap::Error::NoMorePackets) => break,
+                Err(e) => {
+                    return Err(CaptureError::Read {
+                        path: self.path.clone(),
+                        packet: n,
+                        reason: e.to_string(),
+                    })
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -83,13 +152,19 @@ impl PacketSource for FileSource {
                     ts_ns: unix_ns(sec, frac),
                     orig_len,
                     data,
+                    interface: 0,
+                    linktype: self.linktype,
                 }));
             }
             Some(Next::End) => return Ok(None),
             Some(Next::Handoff) => self.hand_off()?,
             None => {}
         }
-        match self.cap.next_packet() {
+        let cap = match &mut self.cap {
+            Reader::Pcap(c) => c,
+            Reader::Pcapng(s) => return s.next_frame(),
+        };
+        match cap.next_packet() {
             Ok(p) => {
                 self.packets += 1;
                 let ts = p.header.ts;
@@ -101,6 +176,8 @@ impl PacketSource for FileSource {
                     ts_ns,
                     orig_len: p.header.len,
                     data: p.data,
+                    interface: 0,
+                    linktype: self.linktype,
                 }))
             }
             Err(pcap::Error::NoMorePackets) => Ok(None),
@@ -110,28 +187,6 @@ impl PacketSource for FileSource {
                 reason: e.to_string(),
             }),
         }
-    }
-}
-
-impl FileSource {
-    /// Let libpcap read from the next record on: it skips the records already handed out.
-    fn hand_off(&mut self) -> Result<(), CaptureError> {
-        self.fast = None;
-        for n in 1..=self.packets {
-            match self.cap.next_packet() {
-                Ok(_) => {}
-                // The file changed under us: libpcap's view from here on is what counts.
-                Err(pcap::Error::NoMorePackets) => break,
-                Err(e) => {
-                    return Err(CaptureError::Read {
-                        path: self.path.clone(),
-                        packet: n,
-                        reason: e.to_string(),
-                    })
-                }
-            }
-        }
-        Ok(())
     }
 }
 

@@ -131,7 +131,7 @@ impl Collector {
                     let line = table::selection_line(&self.sel, shown, summary.streams as u64);
                     writeln!(out, "{line}")?;
                 }
-                let mut widths = self.widths;
+                let mut widths = self.widths.clone();
                 if self.sel.top.is_some() {
                     // Only the rows shown set the widths: a first pass over them.
                     each(&sorted, shown, &mut |p| {

@@ -16,14 +16,18 @@ use std::io::Write;
 pub const CELLS: usize = HEADERS.len() - 1;
 
 #[rustfmt::skip]
-const HEADERS: [&str; 19] = [
-    "#", "Source", "Destination", "SSRC", "PT", "Codec", "Clock(Hz)", "Packets", "Missing",
+const HEADERS: [&str; 20] = [
+    "#", "Source", "Destination", "At", "SSRC", "PT", "Codec", "Clock(Hz)", "Packets", "Missing",
     "Loss(%)", "Dup", "Reord", "Up/Down", "Jitter(ms)", "MaxJit(ms)", "MaxGap(ms)", "RTT(ms)",
     "MOS", "Ended",
 ];
 
 /// Left-aligned (text) columns; the others are numbers, right-aligned.
-const TEXT_COLUMNS: [usize; 5] = [1, 2, 4, 5, 18];
+const TEXT_COLUMNS: [usize; 6] = [1, 2, 3, 5, 6, 19];
+
+/// The observation point column: printed only when the rows shown were seen at more than one
+/// point ([`Widths::show_at`], docs/output.md).
+const AT: usize = 3;
 
 /// Always printed under the table: the abbreviations a first-time reader trips over.
 pub const FOOTER: &str = "Missing = packets never received, Loss(%) = Missing/expected, Dup = \
@@ -36,6 +40,8 @@ pub const LEGEND: &str = "\
 #           row number (with --sort: rank, worst first)
 Source      RTP sender, address:port
 Destination RTP receiver, address:port
+At          where the stream was seen (observation point: interface, if<N>, :in/:out); shown
+            only when the streams were seen at more than one point
 SSRC        RTP synchronisation source, hexadecimal (--filter accepts 0x… or decimal)
 PT          RTP payload types seen, in order of first appearance
 Codec       RFC 3551 name of each static payload type; dyn/RATE for a dynamic one (96-127)
@@ -108,6 +114,7 @@ pub fn cells(r: &StreamRecord) -> [String; CELLS] {
     [
         r.src.clone(),
         r.dst.clone(),
+        r.observed_at.clone(),
         format!("0x{:08X}", r.ssrc),
         pts.join(","),
         codec::names(&r.payload_types, r.clock_rate),
@@ -138,23 +145,39 @@ pub fn cells(r: &StreamRecord) -> [String; CELLS] {
     ]
 }
 
-/// Column widths: the headers', widened by the cells seen ([`Widths::fit`]).
-#[derive(Debug, Clone, Copy)]
-pub struct Widths([usize; HEADERS.len()]);
+/// Column widths: the headers', widened by the cells seen ([`Widths::fit`]); and whether the
+/// observation point column is shown (rows seen at more than one point).
+#[derive(Debug, Clone)]
+pub struct Widths {
+    widths: [usize; HEADERS.len()],
+    /// The first point seen, and whether another one was seen too.
+    first_point: Option<String>,
+    several_points: bool,
+}
 
 impl Default for Widths {
     fn default() -> Self {
-        Widths(HEADERS.map(str::len))
+        Widths {
+            widths: HEADERS.map(str::len),
+            first_point: None,
+            several_points: false,
+        }
     }
 }
 
 impl Widths {
     /// Widen to fit a row's cells (`cells` without the row number) and a row count of `rows`.
     pub fn fit<'a>(&mut self, cells: impl IntoIterator<Item = &'a str>, rows: u64) {
-        let [num, rest @ ..] = &mut self.0;
+        let [num, rest @ ..] = &mut self.widths;
         *num = (*num).max(rows.to_string().len());
-        for (w, c) in rest.iter_mut().zip(cells) {
+        for (i, (w, c)) in rest.iter_mut().zip(cells).enumerate() {
             *w = (*w).max(c.chars().count());
+            if i + 1 == AT && !self.several_points {
+                match &self.first_point {
+                    None => self.first_point = Some(c.to_string()),
+                    Some(p) => self.several_points = p != c,
+                }
+            }
         }
     }
 
@@ -162,8 +185,9 @@ impl Widths {
     pub fn line<'a>(&self, cells: impl IntoIterator<Item = &'a str>) -> String {
         cells
             .into_iter()
-            .zip(self.0)
+            .zip(self.widths)
             .enumerate()
+            .filter(|&(i, _)| i != AT || self.several_points)
             .map(|(i, (c, w))| {
                 if TEXT_COLUMNS.contains(&i) {
                     format!("{c:<w$}")

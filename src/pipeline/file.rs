@@ -62,7 +62,13 @@ pub fn replay(
         Vec::new(),
     )?;
     records.sort_by(|(a, ra), (b, rb)| {
-        (a, &ra.src, &ra.dst, ra.ssrc).cmp(&(b, &rb.src, &rb.dst, rb.ssrc))
+        (a, &ra.src, &ra.dst, ra.ssrc, &ra.observed_at).cmp(&(
+            b,
+            &rb.src,
+            &rb.dst,
+            rb.ssrc,
+            &rb.observed_at,
+        ))
     });
     let streams: Vec<StreamRecord> = records.into_iter().map(|(_, r)| r).collect();
     Ok(Report { summary, streams })
@@ -172,7 +178,13 @@ pub fn replay_workers(
 ) -> Result<Report, ReplayError> {
     let (summary, mut records) = replay_workers_into(path, cfg, opts, stop, forward, Vec::new())?;
     records.sort_by(|(a, ra), (b, rb)| {
-        (a, &ra.src, &ra.dst, ra.ssrc).cmp(&(b, &rb.src, &rb.dst, rb.ssrc))
+        (a, &ra.src, &ra.dst, ra.ssrc, &ra.observed_at).cmp(&(
+            b,
+            &rb.src,
+            &rb.dst,
+            rb.ssrc,
+            &rb.observed_at,
+        ))
     });
     let streams: Vec<StreamRecord> = records.into_iter().map(|(_, r)| r).collect();
     Ok(Report { summary, streams })
@@ -236,10 +248,17 @@ fn feed(
     // Realtime: frame at capture time t is sent at wall time start + (t − t0).
     let mut origin: Option<(i64, Instant)> = None;
     let mut last_publish = Instant::now();
+    let mut interfaces = 1;
     loop {
         if stop.load(Ordering::Relaxed) {
             return None;
         }
+        if src.interface_count() > interfaces {
+            // A pcapng file with several interfaces: each is an observation point.
+            interfaces = src.interface_count();
+            feeder.set_interface_names(src.interface_names());
+        }
+        let first = src.linktype();
         let f = match src.next_frame() {
             Ok(Some(f)) => f,
             Ok(None) => return None,
@@ -260,7 +279,11 @@ fn feed(
                 feeder.idle(t0.saturating_add(elapsed));
             }
         }
-        feeder.frame(link, ts_ns, f.data);
+        if f.linktype == first {
+            feeder.frame_on(link, f.interface, ts_ns, f.data);
+        } else {
+            feeder.frame_of(f.linktype, f.interface, ts_ns, f.data);
+        }
         // As fast as possible, the clock every 1,024 frames: read per frame it was 4 % of the
         // samples (perf). Paced replays may be slower than that, and sleep anyway.
         let due = pace == Pace::Realtime || feeder.stats().frames % 1024 == 0;

@@ -11,6 +11,7 @@
 
 mod build;
 pub mod churn;
+pub mod forwarding;
 pub mod frame;
 pub mod middlebox;
 pub mod pcap;

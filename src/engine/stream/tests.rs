@@ -21,6 +21,7 @@ fn stream() -> Stream {
         src: ([10, 0, 0, 1], 4000).into(),
         dst: ([10, 0, 0, 2], 5000).into(),
         ssrc: 1,
+        point: crate::engine::ObservationPoint::CAPTURE,
     };
     Stream::new(key, 0, 0, 1, 0, &Resolved::default())
 }
