@@ -4,7 +4,7 @@
 //! or truncated file stops the read with an error naming the packet, and everything read before
 //! it is still analysed and reported ([`Report::summary`] `error`).
 
-use crate::capture::{CaptureError, FileSource, PacketSource};
+use crate::capture::{CaptureError, FileSource, PacketSource, PointResolver};
 use crate::config::Resolved;
 use crate::engine::record::{rfc3339_micros, StreamRecord};
 use crate::engine::{Counters, Engine};
@@ -99,12 +99,17 @@ pub struct Run {
     forward: Option<Hook>,
     /// Records of streams that ended while `forward` was draining them.
     ended: Vec<(u64, StreamRecord)>,
+    /// Names where each frame was seen ([`crate::engine::obs`]).
+    points: PointResolver,
 }
 
 impl Run {
     pub fn new(cfg: Resolved) -> Self {
+        let names = std::sync::Arc::new(crate::engine::PointNames::default());
+        let mut engine = Engine::new(cfg);
+        engine.set_point_names(std::sync::Arc::clone(&names));
         Run {
-            engine: Engine::new(cfg),
+            engine,
             frames: 0,
             first: None,
             last: i64::MIN,
@@ -112,7 +117,13 @@ impl Run {
             undecoded: BTreeMap::new(),
             forward: None,
             ended: Vec::new(),
+            points: PointResolver::file(names),
         }
+    }
+
+    /// Name the pcapng interfaces (`if_name` by interface id) for [`Run::frame_on`].
+    pub fn set_interface_names(&mut self, names: Vec<Option<String>>) {
+        self.points.set_interface_names(names);
     }
 
     /// Also make interval and final records, timed by the capture (`replay --records`).
@@ -124,6 +135,11 @@ impl Run {
 
     /// Decode one frame and feed the engine.
     pub fn frame(&mut self, link: LinkType, ts_ns: i64, data: &[u8]) {
+        self.frame_on(link, 0, ts_ns, data);
+    }
+
+    /// [`Run::frame`] for a frame of pcapng interface `iface`.
+    pub fn frame_on(&mut self, link: LinkType, iface: u32, ts_ns: i64, data: &[u8]) {
         self.frames += 1;
         // The earliest, not the first: merged captures go backwards in time (docs/output.md).
         self.first = Some(self.first.map_or(ts_ns, |f| f.min(ts_ns)));
@@ -136,6 +152,8 @@ impl Run {
             self.next_expire = ts_ns.saturating_add(EXPIRE_EVERY_NS);
         }
         self.engine.set_frame(self.frames);
+        let point = self.points.point(link, iface, data);
+        self.engine.set_point(point);
         match decode_udp(link, data) {
             Ok(dg) => {
                 let rtcp = self.engine.on_datagram(ts_ns, &dg);

@@ -182,7 +182,12 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
         let (tx, rx) = crossbeam_channel::unbounded();
         let heartbeat = Arc::new(AtomicI64::new(wall_ns() / 1_000_000_000));
         let t = CaptureThread {
-            feeder: pipeline.feeder(i, source.interface().to_string()),
+            feeder: pipeline
+                .feeder(i, source.interface().to_string())
+                .with_points(crate::capture::PointResolver::live(
+                    Arc::clone(pipeline.points()),
+                    source.interface(),
+                )),
             source,
             link,
             stop: Arc::clone(&capture_stop),

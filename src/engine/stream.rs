@@ -376,6 +376,8 @@ impl Stream {
             src: addr(&self.key.src),
             dst: addr(&self.key.dst),
             ssrc: self.key.ssrc,
+            // Named by the engine, which holds the names (Engine::record_of).
+            observed_at: String::new(),
             payload_types: self.pts.iter().take(self.n_pts).copied().collect(),
             clock_rate: rate,
             clock_rate_source: source.map(ClockSource::name),

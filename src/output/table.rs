@@ -32,6 +32,8 @@ pub const LEGEND: &str = "\
 #           row number (with --sort: rank, worst first)
 Source      RTP sender, address:port
 Destination RTP receiver, address:port
+At          where the stream was seen (observation point: interface, if<N>, :in/:out); shown
+            only when the streams were seen at more than one point
 SSRC        RTP synchronisation source, hexadecimal (--filter accepts 0x… or decimal)
 PT          RTP payload types seen, in order of first appearance
 Codec       RFC 3551 name of each static payload type; dyn/RATE for a dynamic one (96-127)
@@ -103,7 +105,7 @@ pub fn write_table(
         }
         writeln!(out, "{how}")?;
     }
-    let rows: Vec<[String; 19]> = shown
+    let rows: Vec<Vec<String>> = shown
         .iter()
         .enumerate()
         .map(|(i, r)| {
@@ -142,9 +144,30 @@ pub fn write_table(
                 opt(r.quality().map(|q| q.mos), 2),
                 r.ended_by.to_string(),
             ]
+            .into()
         })
         .collect();
-    let mut widths = HEADERS.map(str::len);
+    // The observation point column, only when it tells streams apart (docs/output.md).
+    let points = shown.iter().map(|r| &r.observed_at);
+    let several = points
+        .clone()
+        .any(|p| Some(p) != shown.first().map(|r| &r.observed_at));
+    let mut headers: Vec<String> = HEADERS.map(String::from).into();
+    let mut text: Vec<usize> = TEXT_COLUMNS.into();
+    let mut rows = rows;
+    if several {
+        const AT: usize = 3;
+        headers.insert(AT, "At".into());
+        for (row, p) in rows.iter_mut().zip(points) {
+            row.insert(AT, p.clone());
+        }
+        text = text
+            .iter()
+            .map(|&i| if i >= AT { i + 1 } else { i })
+            .collect();
+        text.push(AT);
+    }
+    let mut widths: Vec<usize> = headers.iter().map(String::len).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -153,10 +176,10 @@ pub fn write_table(
     let line = |cells: &[String]| -> String {
         cells
             .iter()
-            .zip(widths)
+            .zip(&widths)
             .enumerate()
-            .map(|(i, (c, w))| {
-                if TEXT_COLUMNS.contains(&i) {
+            .map(|(i, (c, &w))| {
+                if text.contains(&i) {
                     format!("{c:<w$}")
                 } else {
                     format!("{c:>w$}")
@@ -167,7 +190,7 @@ pub fn write_table(
             .trim_end()
             .to_string()
     };
-    writeln!(out, "{}", line(&HEADERS.map(String::from)))?;
+    writeln!(out, "{}", line(&headers))?;
     for row in &rows {
         writeln!(out, "{}", line(row))?;
     }

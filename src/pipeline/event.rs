@@ -6,7 +6,7 @@
 //! batches of 64, measured with crossbeam-channel), and comes back to its sender empty through
 //! a recycling queue, so that steady state allocates nothing.
 
-use crate::engine::{RtpMeta, StreamKey};
+use crate::engine::{ObservationPoint, RtpMeta, StreamKey};
 use std::net::SocketAddr;
 
 /// One unit of work for a shard worker. `now` is the capture time (ns since the epoch), the
@@ -19,10 +19,11 @@ pub enum Event {
         frame: u64,
         meta: RtpMeta,
     },
-    /// RTCP bytes at `start..start + len` of the batch arena.
+    /// RTCP bytes at `start..start + len` of the batch arena, seen at `point`.
     Rtcp {
         now: i64,
         frame: u64,
+        point: ObservationPoint,
         src: SocketAddr,
         dst: SocketAddr,
         start: u32,

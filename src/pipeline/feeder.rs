@@ -13,6 +13,7 @@
 
 use super::event::{Batch, Event};
 use super::snapshot::{publish, CaptureSnapshot};
+use crate::capture::PointResolver;
 use crate::config::Resolved;
 use crate::engine::{shard, triage, Counters, Shard, StreamKey, Triage};
 use crate::forward::tap::RtcpTap;
@@ -77,6 +78,8 @@ pub struct Feeder {
     pub batches_allocated: u64,
     /// Sinks forwarding raw RTCP: each RTCP datagram is offered here once, before routing.
     rtcp_tap: Option<RtcpTap>,
+    /// Names where each frame was seen ([`crate::engine::obs`]).
+    points: PointResolver,
 }
 
 impl Feeder {
@@ -87,6 +90,7 @@ impl Feeder {
         batch_events: usize,
         source: String,
         slot: Arc<ArcSwap<CaptureSnapshot>>,
+        points: PointResolver,
     ) -> Self {
         let batch_events = batch_events.max(1);
         let lanes = links
@@ -111,7 +115,15 @@ impl Feeder {
             slot,
             batches_allocated: 0,
             rtcp_tap: None,
+            points,
         }
+    }
+
+    /// Name observation points with `points` (a live interface's resolver instead of the
+    /// file resolver [`super::Pipeline::feeder`] gives).
+    pub fn with_points(mut self, points: PointResolver) -> Self {
+        self.points = points;
+        self
     }
 
     /// Also offer every RTCP datagram to `tap` (sinks forwarding raw RTCP). Here, before a
@@ -132,6 +144,11 @@ impl Feeder {
 
     /// Decode one frame captured at `ts_ns` and route it.
     pub fn frame(&mut self, link: LinkType, ts_ns: i64, data: &[u8]) {
+        self.frame_on(link, 0, ts_ns, data);
+    }
+
+    /// [`Feeder::frame`] for a frame of pcapng interface `iface`.
+    pub fn frame_on(&mut self, link: LinkType, iface: u32, ts_ns: i64, data: &[u8]) {
         self.stats.frames += 1;
         let frame = self.stats.frames;
         // Earliest and latest, not first and last: merged captures go backwards in time.
@@ -156,8 +173,13 @@ impl Feeder {
         let mut counters = std::mem::take(&mut self.stats.counters);
         let t = triage(&self.cfg, &mut counters, &dg);
         self.stats.counters = counters;
+        let point = self.points.point(link, iface, data);
+        if point == crate::engine::ObservationPoint::OTHER {
+            self.stats.unnamed_point_frames += 1;
+        }
         match t {
-            Triage::Rtp(meta) => {
+            Triage::Rtp(mut meta) => {
+                meta.point = point;
                 self.stats.rtp_frames += 1;
                 let i = Shard::of(n, meta.ssrc) as usize;
                 self.push(
@@ -180,6 +202,7 @@ impl Feeder {
                         let ev = Event::Rtcp {
                             now: ts_ns,
                             frame,
+                            point,
                             src: dg.src,
                             dst: dg.dst,
                             start: 0,
@@ -291,12 +314,7 @@ impl Feeder {
             match *ev {
                 Event::Rtp { meta, .. } => {
                     self.stats.pipeline_dropped_rtp += 1;
-                    let key = StreamKey {
-                        src: meta.src,
-                        dst: meta.dst,
-                        ssrc: meta.ssrc,
-                    };
-                    remember(&mut lane.drops, key, 1, &mut self.stats.counters);
+                    remember(&mut lane.drops, meta.key(), 1, &mut self.stats.counters);
                 }
                 Event::ProbeDrop { key, packets, .. } => {
                     // Not news lost: still to be told.

@@ -94,7 +94,13 @@ pub fn replay(
     pipeline.finish();
     let mut records = collector.join().unwrap_or_default();
     records.sort_by(|(a, ra), (b, rb)| {
-        (a, &ra.src, &ra.dst, ra.ssrc).cmp(&(b, &rb.src, &rb.dst, rb.ssrc))
+        (a, &ra.src, &ra.dst, ra.ssrc, &ra.observed_at).cmp(&(
+            b,
+            &rb.src,
+            &rb.dst,
+            rb.ssrc,
+            &rb.observed_at,
+        ))
     });
     let streams: Vec<StreamRecord> = records.into_iter().map(|(_, r)| r).collect();
     let totals = board.totals();

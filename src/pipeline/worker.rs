@@ -168,6 +168,7 @@ impl Worker {
                 }
                 Event::Rtcp {
                     frame,
+                    point,
                     src,
                     dst,
                     start,
@@ -176,6 +177,7 @@ impl Worker {
                     ..
                 } => {
                     self.engine.set_frame(frame);
+                    self.engine.set_point(point);
                     self.engine
                         .on_rtcp(now, src, dst, batch.bytes(start, len), complete);
                 }
