@@ -127,7 +127,7 @@ fn main() {
     }
 }
 
-/// A scratch directory under the target dir; kept when the scenario fails, for inspection.
+/// A scratch directory under the target dir; kept when the scenario fails or `LAB_KEEP` is set.
 struct Scratch(PathBuf, bool);
 
 impl Scratch {
@@ -145,7 +145,7 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        if self.1 && !std::thread::panicking() {
+        if self.1 && std::env::var_os("LAB_KEEP").is_none() {
             let _ = std::fs::remove_dir_all(&self.0);
         }
     }
@@ -156,6 +156,9 @@ pub struct Outcome {
     pub live: compare::Live,
     pub replay: compare::Replayed,
     pub fates: Vec<truth::Fate>,
+    /// The middlebox's interfaces: name and the name a replay of an `any` capture gives them
+    /// (`if<index>`).
+    pub points: Vec<(String, String)>,
 }
 
 fn scenario(s: Scenario) -> Result<(), String> {
@@ -299,10 +302,18 @@ fn call(lab: &Lab, dir: &Scratch, s: Scenario) -> Result<Outcome, String> {
         summary: serde_json::from_slice(&std::fs::read(&summary).map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?,
     };
+    let mut points = Vec::new();
+    for dev in ["v1", "v2"] {
+        points.push((
+            dev.to_owned(),
+            format!("if{}", lab.ifindex(Node::Middlebox, dev)?),
+        ));
+    }
     Ok(Outcome {
         live,
         replay,
         fates,
+        points,
     })
 }
 

@@ -135,6 +135,20 @@ impl Lab {
         &self.names[node as usize]
     }
 
+    /// The interface index of `dev` in the node's namespace: what a Linux cooked v2 capture
+    /// (`tcpdump -i any`) records instead of its name.
+    pub fn ifindex(&self, node: Node, dev: &str) -> Result<u32, String> {
+        let out = Command::new("ip")
+            .args(["-n", self.name(node), "-o", "link", "show", dev])
+            .output()
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.split(':')
+            .next()
+            .and_then(|n| n.trim().parse().ok())
+            .ok_or_else(|| format!("ip link show {dev}: {text}"))
+    }
+
     /// `program` run inside the node's namespace.
     pub fn command(&self, node: Node, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new("ip");
