@@ -100,11 +100,13 @@ fn main() {
         return;
     }
     let tools = ["ip", "iptables", "tcpdump", "gst-launch-1.0", "rtpengine"];
+    let started = Instant::now();
     if !netns::prerequisites("lab", &tools) || !gst::elements_present() {
+        summary(0, 0, chosen.len(), started);
         return;
     }
     let mut failed = Vec::new();
-    for s in chosen {
+    for &s in &chosen {
         let t0 = Instant::now();
         let r = std::panic::catch_unwind(|| scenario(s));
         let ok = r.as_ref().is_ok_and(|r| r.is_ok());
@@ -121,10 +123,21 @@ fn main() {
             failed.push(s.name());
         }
     }
+    summary(chosen.len() - failed.len(), failed.len(), 0, started);
     if !failed.is_empty() {
         eprintln!("lab: failed: {}", failed.join(", "));
         std::process::exit(1);
     }
+}
+
+/// libtest's closing line, which scripts/test counts.
+fn summary(passed: usize, failed: usize, ignored: usize, started: Instant) {
+    println!(
+        "\ntest result: {}. {passed} passed; {failed} failed; {ignored} ignored; 0 measured; \
+         0 filtered out; finished in {:.2}s\n",
+        if failed == 0 { "ok" } else { "FAILED" },
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// A scratch directory under the target dir; kept when the scenario fails or `LAB_KEEP` is set.
