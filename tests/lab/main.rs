@@ -212,8 +212,13 @@ fn call(lab: &Lab, dir: &Scratch, s: Scenario) -> Result<Outcome, String> {
             jitter_ms,
             log: dir.path(&format!("fates-{node:?}-{queue}.ndjson")),
         };
-        let mut cmd = lab.command(node, &me);
-        cmd.arg("--impair").args(p.args());
+        // Real-time priority: the truth is the time the helper takes a packet and gives its
+        // verdict, which must not include its own wake-up latency on a loaded machine.
+        let mut cmd = lab.command(node, "chrt");
+        cmd.args(["-f", "10"])
+            .arg(&me)
+            .arg("--impair")
+            .args(p.args());
         let mut proc = netns::spawn(cmd, &dir.path(&format!("impair-{node:?}-{queue}")))?;
         proc.wait_for_stderr("bound", START_TIMEOUT)?;
         impairs.push((proc, p.log, node));
@@ -242,8 +247,13 @@ fn call(lab: &Lab, dir: &Scratch, s: Scenario) -> Result<Outcome, String> {
     let (to_callee, to_caller) = match s {
         Scenario::Forwarding => ((CALLEE_IP, 5000, 5002), (CALLER_IP, 5000, 5002)),
         Scenario::Relay => {
-            let mut cmd = lab.command(Node::Middlebox, "rtpengine");
+            // Real-time priority too: its scheduling latency on a loaded CI machine is not in
+            // the logs, yet would count in the probe's round trips.
+            let mut cmd = lab.command(Node::Middlebox, "chrt");
             cmd.args([
+                "-f",
+                "10",
+                "rtpengine",
                 "--config-file=none",
                 "--table=-1",
                 "--foreground",

@@ -254,29 +254,30 @@ pub fn check(s: Scenario, o: &Outcome) -> Vec<String> {
                     })
             })
         };
+        // Each packet is captured once at each point it passes: two streams per SSRC (ingress
+        // and egress), whether the middlebox relays or routes.
+        if of.len() != 2 {
+            let p: Vec<String> = of.iter().map(|v| v["packets"].to_string()).collect();
+            problems.push(format!(
+                "SSRC {ssrc:#x}: {} stream(s), not 2 (ingress and egress): packets {} against \
+                 {} in + {} out{}",
+                of.len(),
+                p.join(", "),
+                t.sent_ok.len(),
+                t.fwd_ok.len(),
+                if of.len() < 2 { ": double counted" } else { "" }
+            ));
+            continue;
+        }
         let (ingress, egress) = match s {
             Scenario::Relay => (
                 pick(from_ip, MB_IP, ingress_point),
                 pick(MB_IP, to_ip, egress_point),
             ),
-            Scenario::Forwarding => {
-                if of.len() != 2 {
-                    let p: Vec<String> = of.iter().map(|v| v["packets"].to_string()).collect();
-                    problems.push(format!(
-                        "SSRC {ssrc:#x}: {} stream(s), not 2 (ingress and egress): packets {} \
-                         against {} in + {} out: double counted",
-                        of.len(),
-                        p.join(", "),
-                        t.sent_ok.len(),
-                        t.fwd_ok.len()
-                    ));
-                    continue;
-                }
-                (
-                    pick(from_ip, to_ip, ingress_point),
-                    pick(from_ip, to_ip, egress_point),
-                )
-            }
+            Scenario::Forwarding => (
+                pick(from_ip, to_ip, ingress_point),
+                pick(from_ip, to_ip, egress_point),
+            ),
         };
         let (Some(ingress), Some(egress)) = (ingress, egress) else {
             problems.push(format!(
