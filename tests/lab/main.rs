@@ -99,7 +99,14 @@ fn main() {
     if chosen.is_empty() {
         return;
     }
-    let tools = ["ip", "iptables", "tcpdump", "gst-launch-1.0", "rtpengine"];
+    let tools = [
+        "ip",
+        "iptables",
+        "tcpdump",
+        "gst-launch-1.0",
+        "rtpengine",
+        "chrt",
+    ];
     let started = Instant::now();
     if !netns::prerequisites("lab", &tools) || !gst::elements_present() {
         summary(0, 0, chosen.len(), started);
