@@ -75,9 +75,18 @@ pub fn replay_file_with(
     if let Some(h) = records {
         run = run.with_records(h);
     }
+    let mut interfaces = 1;
     let error = loop {
+        if src.interface_count() > interfaces {
+            // A pcapng file with several interfaces: each is an observation point.
+            interfaces = src.interface_count();
+            run.set_interface_names(src.interface_names());
+        }
         match src.next_frame() {
-            Ok(Some(f)) => run.frame(link, f.ts_ns, f.data),
+            Ok(Some(f)) if f.linktype == linktype => {
+                run.frame_on(link, f.interface, f.ts_ns, f.data)
+            }
+            Ok(Some(f)) => run.frame_of(f.linktype, f.interface, f.ts_ns, f.data),
             Ok(None) => break None,
             Err(e) => break Some(e.to_string()),
         }
@@ -136,6 +145,18 @@ impl Run {
     /// Decode one frame and feed the engine.
     pub fn frame(&mut self, link: LinkType, ts_ns: i64, data: &[u8]) {
         self.frame_on(link, 0, ts_ns, data);
+    }
+
+    /// [`Run::frame_on`] for a frame of a pcapng interface whose link type (`linktype`)
+    /// differs from the file's first: one we do not decode is counted as `unsupported_link`.
+    pub fn frame_of(&mut self, linktype: i32, iface: u32, ts_ns: i64, data: &[u8]) {
+        match LinkType::from_dlt(linktype) {
+            Some(link) => self.frame_on(link, iface, ts_ns, data),
+            None => {
+                self.frames += 1;
+                *self.undecoded.entry("unsupported_link").or_default() += 1;
+            }
+        }
     }
 
     /// [`Run::frame`] for a frame of pcapng interface `iface`.

@@ -201,3 +201,74 @@ fn the_table_shows_where_each_stream_was_seen() {
         "{text}"
     );
 }
+
+#[test]
+fn pcapng_with_two_interfaces_of_different_link_types() {
+    // libpcap refuses this file (Ethernet and raw IP interfaces); the egress interface counts
+    // microseconds (if_tsresol 6), the ingress one nanoseconds.
+    let base = call();
+    let delay = MS + 1234; // not a whole number of µs: the egress copy is read back floored
+    let f = forward(&base, Seen::Interfaces, delay, 20);
+    let file = write(&f, "two.pcapng");
+    let streams = replay(&file.0);
+    check(&base, &f, &streams, "eth0", "eth1");
+    same_as_single_threaded(&streams, &replay_workers(&file.0));
+    for (i, t) in base.truth.streams.iter().enumerate() {
+        let first = base
+            .frames
+            .iter()
+            .find(|fr| fr.kind == rtcprobe::synth::FrameKind::Rtp { stream: i })
+            .expect("first packet")
+            .ts_ns;
+        let at = |p: &str| {
+            streams
+                .iter()
+                .find(|s| s.ssrc == t.ssrc && s.observed_at == p)
+                .expect("stream")
+                .first_seen_ns
+        };
+        assert_eq!(at("eth0"), first);
+        assert_eq!(at("eth1"), (first + delay) / 1_000 * 1_000);
+    }
+}
+
+#[test]
+fn tshark_reads_the_interfaces_the_same_way() {
+    let Ok(out) = Command::new("tshark").arg("-v").output() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "tshark is required in CI (scripts/setup-test)"
+        );
+        eprintln!("skipped: tshark not installed");
+        return;
+    };
+    assert!(out.status.success());
+    let base = call();
+    let f = forward(&base, Seen::Interfaces, MS, 20);
+    let file = write(&f, "tshark.pcapng");
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&file.0)
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "frame.interface_id",
+            "-e",
+            "frame.interface_name",
+        ])
+        .output()
+        .expect("run tshark");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), f.frames.len());
+    for (line, (iface, _)) in lines.iter().zip(&f.frames) {
+        let want = if *iface == 0 { "0\teth0" } else { "1\teth1" };
+        assert_eq!(*line, want);
+    }
+}

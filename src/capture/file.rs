@@ -1,30 +1,53 @@
-//! pcap and pcapng files through libpcap.
+//! pcap files through libpcap, pcapng files through [`super::pcapng`].
 //!
-//! libpcap reads classic pcap (microsecond and nanosecond magic) and pcapng; we always open with
-//! nanosecond precision so timestamps keep whatever resolution the file has. libpcap applies each
-//! pcapng interface's `if_tsresol` (10^-n or 2^-n s) and `if_tsoffset`
+//! libpcap reads classic pcap (microsecond and nanosecond magic); we always open with
+//! nanosecond precision so timestamps keep whatever resolution the file has. pcapng (told by its
+//! magic) goes to [`PcapngSource`], which reads interfaces of different link types (libpcap
+//! refuses those) and says which interface each packet came from; it applies each interface's
+//! `if_tsresol` (10^-n or 2^-n s) and `if_tsoffset`
 //! (tests/cli_output.rs::pcapng_time_resolution_and_offset checks both): a capture whose
 //! duration reads in years really holds packets years apart (files merged with `mergecap`, as
 //! in fixtures/ndpi-rtp-vlan-h263-mixed.pcapng, 2012 and 2022), which the table points out. A truncated or
 //! damaged file is reported with the 1-based number of the packet that could not be read; every
 //! packet before it has already been handed out, so the caller can still analyse and report it.
 
+use super::pcapng::{is_pcapng, PcapngSource};
 use super::{CaptureError, Frame, PacketSource};
 use pcap::{Capture, Offline, Precision};
+use std::io::Read;
 use std::path::Path;
 
 /// A pcap/pcapng file opened for reading.
 pub struct FileSource {
-    cap: Capture<Offline>,
+    cap: Reader,
     path: String,
     packets: u64,
     linktype: i32,
+}
+
+enum Reader {
+    Pcap(Capture<Offline>),
+    Pcapng(Box<PcapngSource>),
 }
 
 impl FileSource {
     /// Open `path`. Fails with a message naming the file when it is missing or not a capture.
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
         let shown = path.display().to_string();
+        let mut head = [0u8; 4];
+        let pcapng = std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut head))
+            .is_ok()
+            && is_pcapng(&head);
+        if pcapng {
+            let src = PcapngSource::open(path)?;
+            return Ok(FileSource {
+                linktype: src.linktype(),
+                cap: Reader::Pcapng(Box::new(src)),
+                path: shown,
+                packets: 0,
+            });
+        }
         let cap = Capture::from_file_with_precision(path, Precision::Nano).map_err(|e| {
             CaptureError::Open {
                 path: shown.clone(),
@@ -33,7 +56,7 @@ impl FileSource {
         })?;
         let linktype = cap.get_datalink().0;
         Ok(FileSource {
-            cap,
+            cap: Reader::Pcap(cap),
             path: shown,
             packets: 0,
             linktype,
@@ -42,7 +65,27 @@ impl FileSource {
 
     /// Packets read so far.
     pub fn packets(&self) -> u64 {
-        self.packets
+        match &self.cap {
+            Reader::Pcap(_) => self.packets,
+            Reader::Pcapng(s) => s.packets(),
+        }
+    }
+
+    /// Interfaces described so far (pcapng; 1 for classic pcap).
+    pub fn interface_count(&self) -> usize {
+        match &self.cap {
+            Reader::Pcap(_) => 1,
+            Reader::Pcapng(s) => s.interface_count(),
+        }
+    }
+
+    /// The pcapng interfaces' names (`if_name`) so far, by interface number; empty for classic
+    /// pcap.
+    pub fn interface_names(&self) -> Vec<Option<String>> {
+        match &self.cap {
+            Reader::Pcap(_) => Vec::new(),
+            Reader::Pcapng(s) => s.interface_names(),
+        }
     }
 }
 
@@ -52,7 +95,11 @@ impl PacketSource for FileSource {
     }
 
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
-        match self.cap.next_packet() {
+        let cap = match &mut self.cap {
+            Reader::Pcap(c) => c,
+            Reader::Pcapng(s) => return s.next_frame(),
+        };
+        match cap.next_packet() {
             Ok(p) => {
                 self.packets += 1;
                 let ts = p.header.ts;
@@ -64,6 +111,8 @@ impl PacketSource for FileSource {
                     ts_ns,
                     orig_len: p.header.len,
                     data: p.data,
+                    interface: 0,
+                    linktype: self.linktype,
                 }))
             }
             Err(pcap::Error::NoMorePackets) => Ok(None),

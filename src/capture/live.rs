@@ -291,6 +291,8 @@ impl LiveSource {
             ts_ns,
             orig_len: h.len,
             data: bytes,
+            interface: 0,
+            linktype: self.linktype,
         }
     }
 

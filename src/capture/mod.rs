@@ -8,6 +8,7 @@
 
 pub mod file;
 pub mod live;
+pub mod pcapng;
 pub mod point;
 
 pub use file::FileSource;
@@ -23,6 +24,10 @@ pub struct Frame<'a> {
     pub orig_len: u32,
     /// The captured bytes.
     pub data: &'a [u8],
+    /// The pcapng interface (numbered across the file) it was captured on; 0 for other sources.
+    pub interface: u32,
+    /// The pcap LINKTYPE_ of `data` (pcapng interfaces may differ from each other).
+    pub linktype: i32,
 }
 
 /// Why a source stopped early.

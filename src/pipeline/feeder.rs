@@ -147,6 +147,23 @@ impl Feeder {
         self.frame_on(link, 0, ts_ns, data);
     }
 
+    /// Name pcapng interfaces (`if_name` by interface number) for [`Feeder::frame_on`].
+    pub fn set_interface_names(&mut self, names: Vec<Option<String>>) {
+        self.points.set_interface_names(names);
+    }
+
+    /// [`Feeder::frame_on`] for a frame of a pcapng interface whose link type (`linktype`)
+    /// differs from the file's first: one we do not decode is counted as `unsupported_link`.
+    pub fn frame_of(&mut self, linktype: i32, iface: u32, ts_ns: i64, data: &[u8]) {
+        match LinkType::from_dlt(linktype) {
+            Some(link) => self.frame_on(link, iface, ts_ns, data),
+            None => {
+                self.stats.frames += 1;
+                *self.stats.undecoded.entry("unsupported_link").or_default() += 1;
+            }
+        }
+    }
+
     /// [`Feeder::frame`] for a frame of pcapng interface `iface`.
     pub fn frame_on(&mut self, link: LinkType, iface: u32, ts_ns: i64, data: &[u8]) {
         self.stats.frames += 1;

@@ -140,10 +140,17 @@ fn feed(
     // Realtime: frame at capture time t is sent at wall time start + (t − t0).
     let mut origin: Option<(i64, Instant)> = None;
     let mut last_publish = Instant::now();
+    let mut interfaces = 1;
     loop {
         if stop.load(Ordering::Relaxed) {
             return None;
         }
+        if src.interface_count() > interfaces {
+            // A pcapng file with several interfaces: each is an observation point.
+            interfaces = src.interface_count();
+            feeder.set_interface_names(src.interface_names());
+        }
+        let first = src.linktype();
         let f = match src.next_frame() {
             Ok(Some(f)) => f,
             Ok(None) => return None,
@@ -164,7 +171,11 @@ fn feed(
                 feeder.idle(t0.saturating_add(elapsed));
             }
         }
-        feeder.frame(link, ts_ns, f.data);
+        if f.linktype == first {
+            feeder.frame_on(link, f.interface, ts_ns, f.data);
+        } else {
+            feeder.frame_of(f.linktype, f.interface, ts_ns, f.data);
+        }
         if last_publish.elapsed() >= Duration::from_millis(500) {
             feeder.publish();
             last_publish = Instant::now();
