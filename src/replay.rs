@@ -114,7 +114,9 @@ pub struct Run {
 
 impl Run {
     pub fn new(cfg: Resolved) -> Self {
-        let names = std::sync::Arc::new(crate::engine::PointNames::default());
+        let names = std::sync::Arc::new(crate::engine::PointNames::with_interface_names(
+            &cfg.interface_names,
+        ));
         let mut engine = Engine::new(cfg);
         engine.set_point_names(std::sync::Arc::clone(&names));
         Run {

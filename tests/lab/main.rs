@@ -176,9 +176,9 @@ pub struct Outcome {
     pub live: compare::Live,
     pub replay: compare::Replayed,
     pub fates: Vec<truth::Fate>,
-    /// The middlebox's interfaces: name and the name a replay of an `any` capture gives them
-    /// (`if<index>`).
-    pub points: Vec<(String, String)>,
+    /// The middlebox's interfaces: name and kernel index (what an `any` capture records),
+    /// given to the replay as `--point-name index=name`.
+    pub points: Vec<(String, u32)>,
 }
 
 fn scenario(s: Scenario) -> Result<(), String> {
@@ -326,19 +326,18 @@ fn call(lab: &Lab, dir: &Scratch, s: Scenario) -> Result<Outcome, String> {
 
     let engine = dir.path("engine.toml");
     std::fs::write(&engine, ENGINE_TOML).map_err(|e| e.to_string())?;
-    let replay = replay_json(&cap, &engine, &dir.path("replay.ndjson"))?;
+    // tcpdump -i any records interface indexes only: the replay names them as the live probe
+    // did (`replay --point-name`, docs/output.md "observed_at").
+    let mut points = Vec::new();
+    for dev in ["v1", "v2"] {
+        points.push((dev.to_owned(), lab.ifindex(Node::Middlebox, dev)?));
+    }
+    let replay = replay_json(&cap, &engine, &dir.path("replay.ndjson"), &points)?;
     let live = compare::Live {
         records: read_lines(&records)?,
         summary: serde_json::from_slice(&std::fs::read(&summary).map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?,
     };
-    let mut points = Vec::new();
-    for dev in ["v1", "v2"] {
-        points.push((
-            dev.to_owned(),
-            format!("if{}", lab.ifindex(Node::Middlebox, dev)?),
-        ));
-    }
     Ok(Outcome {
         live,
         replay,
@@ -388,17 +387,25 @@ fn start_probe(lab: &Lab, dir: &Scratch, records: &Path, summary: &Path) -> Resu
     Err(format!("rtcprobe run: no READY=1:\n{}", probe.stderr()))
 }
 
-/// `rtcprobe replay --format json --records` of the capture taken beside the probe.
-fn replay_json(file: &Path, config: &Path, records: &Path) -> Result<compare::Replayed, String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
-        .arg("replay")
+/// `rtcprobe replay --format json --records` of the capture taken beside the probe, naming
+/// each interface index as `points` says.
+fn replay_json(
+    file: &Path,
+    config: &Path,
+    records: &Path,
+    points: &[(String, u32)],
+) -> Result<compare::Replayed, String> {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rtcprobe"));
+    cmd.arg("replay")
         .arg(file)
         .args(["--format", "json", "--config"])
         .arg(config)
         .arg("--records")
-        .arg(records)
-        .output()
-        .map_err(|e| e.to_string())?;
+        .arg(records);
+    for (dev, index) in points {
+        cmd.arg("--point-name").arg(format!("{index}={dev}"));
+    }
+    let out = cmd.output().map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Err(format!("replay: {}", String::from_utf8_lossy(&out.stderr)));
     }
