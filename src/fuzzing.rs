@@ -358,6 +358,27 @@ pub fn http_head(data: &[u8]) {
     let _ = serde_norway::from_slice::<crate::export::web_config::WebConfig>(data);
 }
 
+/// A pcapng file from memory, read with a small buffer (so that refills and growth run), every
+/// packet decoded with its interface's link type: no panic, bounded memory.
+pub fn pcapng(data: &[u8]) {
+    use crate::capture::pcapng::PcapngSource;
+    let Ok(mut src) = PcapngSource::from_reader(std::io::Cursor::new(data), "fuzz".into(), 256)
+    else {
+        return;
+    };
+    for _ in 0..10_000 {
+        match src.next_frame() {
+            Ok(Some(f)) => {
+                if let Some(link) = LinkType::from_dlt(f.linktype) {
+                    let _ = wire::decode_udp(link, f.data);
+                }
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let _ = src.interface_names();
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

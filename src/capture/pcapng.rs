@@ -22,6 +22,7 @@ use super::{CaptureError, Frame};
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{Block, PcapBlockOwned, PcapError, PcapNGReader};
 use std::fs::File;
+use std::io::Read;
 
 /// Largest block read: far above any snap length (262,144 bytes), bounded so that a damaged
 /// length field cannot make the reader allocate gigabytes.
@@ -48,9 +49,9 @@ struct Iface {
     snaplen: u32,
 }
 
-/// A pcapng file opened for reading.
-pub struct PcapngSource {
-    reader: PcapNGReader<File>,
+/// A pcapng file (or any reader of one: the fuzz target reads memory) opened for reading.
+pub struct PcapngSource<R: Read = File> {
+    reader: PcapNGReader<R>,
     path: String,
     packets: u64,
     /// Interfaces of every section so far, in order.
@@ -76,17 +77,29 @@ struct Found {
     orig_len: u32,
 }
 
-impl PcapngSource {
+impl PcapngSource<File> {
     /// Open `path` and read up to its first interface, so that [`PcapngSource::linktype`]
     /// is known.
     pub fn open(path: &std::path::Path) -> Result<Self, CaptureError> {
         let shown = path.display().to_string();
+        let file = File::open(path).map_err(|e| CaptureError::Open {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        PcapngSource::from_reader(file, shown, BUFFER_BYTES)
+    }
+}
+
+impl<R: Read> PcapngSource<R> {
+    /// Read a pcapng file from `reader` (called `path` in errors), starting with a buffer of
+    /// `buffer` bytes (grown up to [`MAX_BLOCK_BYTES`] for a larger block).
+    pub fn from_reader(reader: R, path: String, buffer: usize) -> Result<Self, CaptureError> {
+        let shown = path;
         let open = |reason: String| CaptureError::Open {
             path: shown.clone(),
             reason,
         };
-        let file = File::open(path).map_err(|e| open(e.to_string()))?;
-        let reader = PcapNGReader::new(BUFFER_BYTES, file)
+        let reader = PcapNGReader::new(buffer, reader)
             .map_err(|e| open(format!("not a pcapng file ({})", reason(&e))))?;
         let mut src = PcapngSource {
             reader,
@@ -96,7 +109,7 @@ impl PcapngSource {
             names: Vec::new(),
             section_base: 0,
             pending: 0,
-            buffer: BUFFER_BYTES,
+            buffer,
             primed: None,
         };
         // Up to the first packet (interfaces come before their packets), or the first error,
