@@ -110,6 +110,11 @@ enum Command {
         /// default `records.interval_secs` of the config, or 1 with --report.
         #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
         interval_secs: Option<u64>,
+        /// Name Linux cooked v2 interface index N as NAME (repeatable): a `tcpdump -i any`
+        /// capture carries only the index, so its points are `if<N>` unless named as the live
+        /// probe named them (it logs `replay --point-name N=NAME` for each).
+        #[arg(long, value_name = "N=NAME", value_parser = parse_point_name)]
+        point_name: Vec<(u32, String)>,
     },
     /// Run the probe daemon: capture live, analyse, publish (see systemd/rtcprobe.service).
     ///
@@ -307,6 +312,7 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
             records,
             report: report_file,
             interval_secs,
+            point_name,
         } => {
             let Some(file) = file else {
                 println!("{}", output::LEGEND);
@@ -324,6 +330,7 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                 settings.records.interval_secs
             };
             settings.records.interval_secs = interval_secs.unwrap_or(default_secs);
+            settings.engine.interface_names = point_name;
             let forwarder = start_forwarder(&settings, records.as_ref(), report_file.is_some())?;
             let collector = match (&forwarder, &report_file) {
                 (Some(f), Some(_)) => Some(rtcprobe::report::spawn_collector(f.tap())?),
@@ -588,4 +595,18 @@ fn start_forwarder(
     let f = Forwarder::start(&sinks, &dir, true, std::time::Duration::from_secs(30))
         .with_context(|| format!("starting the sinks (buffers in {})", dir.display()))?;
     Ok(Some(f))
+}
+
+/// `replay --point-name N=NAME`: an interface index and a non-empty name of at most 64 bytes.
+fn parse_point_name(s: &str) -> Result<(u32, String), String> {
+    let (i, name) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected N=NAME, e.g. 2=eth0"))?;
+    let i = i
+        .parse::<u32>()
+        .map_err(|e| format!("{i:?}: not an interface index: {e}"))?;
+    if name.is_empty() || name.len() > 64 {
+        return Err(format!("{name:?}: a name of 1 to 64 bytes"));
+    }
+    Ok((i, name.to_owned()))
 }

@@ -244,7 +244,9 @@ impl Run {
 impl<S: Ended> Run<S> {
     /// A run handing ended streams to `sink`.
     pub fn with_sink(cfg: Resolved, sink: S) -> Self {
-        let names = std::sync::Arc::new(crate::engine::PointNames::default());
+        let names = std::sync::Arc::new(crate::engine::PointNames::with_interface_names(
+            &cfg.interface_names,
+        ));
         let mut engine = Engine::new(cfg);
         engine.set_point_names(std::sync::Arc::clone(&names));
         Run {

@@ -91,12 +91,16 @@ impl PointResolver {
         if self.by_ifindex.len() >= MAX_CACHED {
             return ObservationPoint::OTHER;
         }
-        let name = self
-            .live
-            .then(|| kernel_name(index))
-            .flatten()
+        let given = self.names.interface_name(index).map(str::to_owned);
+        let name = given
+            .or_else(|| self.live.then(|| kernel_name(index)).flatten())
             .unwrap_or_else(|| format!("if{index}"));
         let p = self.names.intern(&name);
+        if self.live {
+            // What a replay of a `tcpdump -i any` capture needs to name it alike.
+            tracing::info!(point = %name, index, "observation point: interface index {index} \
+                (replay --point-name {index}={name})");
+        }
         self.by_ifindex.push((index, p));
         p
     }
@@ -192,6 +196,21 @@ mod tests {
             r.point(LinkType::Ethernet, 0, &[0; 14]),
             ObservationPoint::CAPTURE
         );
+    }
+
+    #[test]
+    fn a_replay_names_interface_indexes_as_told() {
+        // `replay --point-name 2=v1`: the live probe's names for a `tcpdump -i any` capture.
+        let names = Arc::new(PointNames::with_interface_names(&[(2, "v1".into())]));
+        let mut r = PointResolver::file(Arc::clone(&names));
+        let a = r.point(LinkType::LinuxSll2, 0, &sll2(2));
+        let b = r.point(LinkType::LinuxSll2, 0, &sll2(3));
+        assert_eq!((&*names.name(a), &*names.name(b)), ("v1", "if3"));
+        // Live too: given names come before the kernel's.
+        let names = Arc::new(PointNames::with_interface_names(&[(1, "uplink".into())]));
+        let mut r = PointResolver::live(Arc::clone(&names), "any");
+        let p = r.point(LinkType::LinuxSll2, 0, &sll2(1));
+        assert_eq!(&*names.name(p), "uplink");
     }
 
     #[test]

@@ -99,6 +99,8 @@ impl Engine {
             }
             match p {
                 Packet::SenderReport(sr) => {
+                    // Where this direction's capture_point is measured (super::foreign).
+                    self.foreign.on_sr_seen(now, self.point, src.ip(), dst.ip());
                     let mut entry = SrEntry {
                         ntp: sr.ntp_timestamp(),
                         capture_ns: now,
@@ -119,7 +121,8 @@ impl Engine {
                             sr.octet_count(),
                         );
                     } else {
-                        self.foreign.on_sr(now, sr.ssrc(), src, dst, &entry);
+                        self.foreign
+                            .on_sr(now, self.point, sr.ssrc(), src, dst, &entry);
                     }
                     for b in sr.report_blocks() {
                         if shard.owns(b.ssrc()) {
@@ -263,7 +266,7 @@ impl Engine {
                     .and_then(|pk| self.streams.get(&pk))
                     .and_then(|p| p.sr(lsr).copied())
             } else {
-                self.foreign.sr(peer, dst, src, lsr).copied()
+                self.foreign.sr(self.point, peer, dst, src, lsr).copied()
             };
             let Some(peer_sr) = peer_sr else { continue };
             let mut ours = peer_sr.blocks.iter().take(usize::from(peer_sr.n_blocks));
@@ -322,7 +325,7 @@ impl Engine {
         if s.add_rtt(RttMethod::CapturePoint, rtt) {
             s.cold_mut().cp_reporter = Some(reporter);
             self.foreign
-                .on_capture_point(now, k.src.ip(), k.dst.ip(), rtt);
+                .on_capture_point(now, k.point, k.src.ip(), k.dst.ip(), rtt);
             self.end_to_end(&k);
         }
     }
@@ -330,8 +333,14 @@ impl Engine {
     /// A report block about an SSRC another shard owns: only its `capture_point` RTT is kept,
     /// as the opposite direction of a leg for `end_to_end` (super::foreign).
     fn foreign_report(&mut self, now: i64, src: SocketAddr, dst: SocketAddr, b: &ReportBlock<'_>) {
-        self.foreign
-            .on_report(now, src, dst, b.ssrc(), b.lsr(), short_to_ns(b.dlsr()));
+        self.foreign.on_report(
+            now,
+            self.point,
+            (src, dst),
+            b.ssrc(),
+            b.lsr(),
+            short_to_ns(b.dlsr()),
+        );
     }
 
     /// `end_to_end` of stream `k`, after its `capture_point` got a new sample (docs/output.md,
@@ -405,9 +414,15 @@ impl Engine {
 
     /// The round trip between the two hosts of leg `k` through the probe: its latest
     /// `capture_point` plus the latest one of any stream flowing the opposite way between the
-    /// same two IP addresses (in this shard or another: [`super::foreign`]).
+    /// same two IP addresses (in this shard or another: [`super::foreign`]), measured at the
+    /// same observation point: on a forwarding host seen on both interfaces, the copy on the
+    /// sender's side spans the host's delay in its own `capture_point` and the copy on the
+    /// receiver's side in the opposite direction's, so each counts it exactly once.
     fn leg_rtt(&self, k: &StreamKey) -> Option<i64> {
         let cp = self.streams.get(k)?.rtt(RttMethod::CapturePoint)?.last_ns;
-        Some(cp.saturating_add(self.foreign.capture_point(k.dst.ip(), k.src.ip())?))
+        let back = self
+            .foreign
+            .capture_point(k.point, k.dst.ip(), k.src.ip())?;
+        Some(cp.saturating_add(back))
     }
 }

@@ -102,7 +102,7 @@ impl Pipeline {
             .as_ref()
             .and_then(|r| r.forward.as_ref())
             .and_then(|(tx, _)| tx.rtcp_tap());
-        let points = Arc::new(PointNames::default());
+        let points = Arc::new(PointNames::with_interface_names(&cfg.interface_names));
         let (mut links, mut controls, mut workers) = (Vec::new(), Vec::new(), Vec::new());
         for (i, slot) in board.shards.iter().enumerate() {
             let (tx, rx) = bounded(opts.queue_batches.max(1));
