@@ -104,6 +104,10 @@ impl Foreign {
             |h| h.push(*e),
             SrHistory::default,
         );
+        // As for `capture_point_any`: a single-point capture never looks elsewhere.
+        if point == ObservationPoint::CAPTURE {
+            return;
+        }
         bounded(
             &mut self.sr_points,
             MAX_ENTRIES,
@@ -143,6 +147,11 @@ impl Foreign {
         src_ip: IpAddr,
         dst_ip: IpAddr,
     ) {
+        // It only decides whether to fall back to another point: a single-point capture has
+        // none to fall back to.
+        if point == ObservationPoint::CAPTURE {
+            return;
+        }
         bounded(
             &mut self.capture_point,
             self.paths_limit.max(MAX_ENTRIES),
@@ -197,6 +206,11 @@ impl Foreign {
             add,
             RttStats::default,
         );
+        // Single-point captures (nearly all) need no fallback table: every lookup is at the
+        // one point, so the copy would only double the memory of this table.
+        if point == ObservationPoint::CAPTURE {
+            return;
+        }
         let key = (src_ip, dst_ip);
         bounded(
             &mut self.capture_point_any,
