@@ -1,4 +1,4 @@
-//! pcap and pcapng files: classic pcap through our own block reader ([`super::classic`]) with
+//! pcap and pcapng files: classic pcap through our own block reader (`classic.rs`) with
 //! libpcap behind it, pcapng through [`super::pcapng`].
 //!
 //! Classic pcap: libpcap always opens the file (its checks and errors on opening, its link
