@@ -65,6 +65,8 @@ pub struct PcapngSource<R: Read = File> {
     buffer: usize,
     /// A packet found while reading up to the first interface at open, handed out first.
     primed: Option<Found>,
+    /// Byte order of the current section (its header's byte-order magic).
+    big_endian: bool,
 }
 
 /// Where the packet found by [`PcapngSource::advance`] lies in the reader's buffer.
@@ -111,6 +113,7 @@ impl<R: Read> PcapngSource<R> {
             pending: 0,
             buffer,
             primed: None,
+            big_endian: false,
         };
         // Up to the first packet (interfaces come before their packets), or the first error,
         // which the first next_frame reports.
@@ -188,6 +191,10 @@ impl<R: Read> PcapngSource<R> {
                 reason: why,
             };
             let base = self.reader.data().as_ptr() as usize;
+            if let Some(len) = too_short(self.reader.data(), &mut self.big_endian) {
+                let why = format!("a block of {len} bytes, shorter than its own 12-byte frame");
+                return Err(fail(self.packets, why));
+            }
             match self.reader.next() {
                 Ok((len, block)) => {
                     let mut found = None;
@@ -292,6 +299,29 @@ impl Iface {
 /// compares the byte with the high bit still set against 63; tests/cli_output.rs
 /// `pcapng_time_resolution_and_offset` caught it). A resolution that does not fit (10^20 and
 /// up, 2^64 and up) is read as µs, the default, rather than refusing the file.
+/// The length of the block at the head of `data` when it is under 12 bytes (type, length and
+/// trailing length: no block is shorter, pcapng §3.1). pcap-parser 0.16 subtracts 12 from it
+/// unchecked: a panic with overflow checks (found by the `pcapng` fuzz target; reproducer in
+/// fuzz/regressions/pcapng), a 4 GiB read without. A section header block sets the byte order
+/// of the blocks after it from its byte-order magic, as readers of the format do.
+fn too_short(data: &[u8], big_endian: &mut bool) -> Option<u32> {
+    const SHB: [u8; 4] = [0x0A, 0x0D, 0x0D, 0x0A];
+    const BOM: u32 = 0x1A2B_3C4D;
+    let word = |at: usize| -> Option<[u8; 4]> { data.get(at..at + 4)?.try_into().ok() };
+    if word(0)? == SHB {
+        if let Some(b) = word(8) {
+            *big_endian = u32::from_be_bytes(b) == BOM;
+        }
+    }
+    let raw = word(4)?;
+    let len = if *big_endian {
+        u32::from_be_bytes(raw)
+    } else {
+        u32::from_le_bytes(raw)
+    };
+    (len < 12).then_some(len)
+}
+
 fn units_per_sec(tsresol: u8) -> u64 {
     let n = u32::from(tsresol & 0x7F);
     let units = if tsresol & 0x80 == 0 {
