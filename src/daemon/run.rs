@@ -172,7 +172,16 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
     let mut heartbeats = Vec::new();
     let mut threads = Vec::new();
     let names: Vec<String> = sources.iter().map(|s| s.interface().to_string()).collect();
+    // One named interface is the capture's only point: it is called `capture`, as in a replay
+    // of a file recorded there, so that live and replay records are identical (docs/output.md).
+    // Several interfaces (or `any`, whose frames name their own interface) are told apart.
+    let single = sources.len() == 1;
     for (i, source) in sources.into_iter().enumerate() {
+        let point_source = if single && source.interface() != "any" {
+            crate::engine::obs::CAPTURE_NAME.to_string()
+        } else {
+            source.interface().to_string()
+        };
         let link = LinkType::from_dlt(source.linktype()).with_context(|| {
             format!(
                 "{}: unsupported link type {}",
@@ -187,7 +196,7 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
                 .feeder(i, source.interface().to_string())
                 .with_points(crate::capture::PointResolver::live(
                     Arc::clone(pipeline.points()),
-                    source.interface(),
+                    &point_source,
                 )),
             source,
             link,
