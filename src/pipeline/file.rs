@@ -50,7 +50,7 @@ pub fn replay(
     forward: Option<(RecordTx, RecordOptions)>,
     started: &mut dyn FnMut(&Pipeline),
 ) -> Result<Report, ReplayError> {
-    let (summary, mut records) = replay_into(
+    let (summary, records) = replay_into(
         path,
         cfg,
         opts,
@@ -61,17 +61,7 @@ pub fn replay(
         started,
         Vec::new(),
     )?;
-    records.sort_by(|(a, ra), (b, rb)| {
-        (a, &ra.src, &ra.dst, ra.ssrc, &ra.observed_at).cmp(&(
-            b,
-            &rb.src,
-            &rb.dst,
-            rb.ssrc,
-            &rb.observed_at,
-        ))
-    });
-    let streams: Vec<StreamRecord> = records.into_iter().map(|(_, r)| r).collect();
-    Ok(Report { summary, streams })
+    Ok(report(summary, records))
 }
 
 /// [`replay`], handing each stream to `sink` as it ends (in no particular order: workers end
@@ -176,18 +166,8 @@ pub fn replay_workers(
     stop: &AtomicBool,
     forward: Option<(RecordTx, RecordOptions)>,
 ) -> Result<Report, ReplayError> {
-    let (summary, mut records) = replay_workers_into(path, cfg, opts, stop, forward, Vec::new())?;
-    records.sort_by(|(a, ra), (b, rb)| {
-        (a, &ra.src, &ra.dst, ra.ssrc, &ra.observed_at).cmp(&(
-            b,
-            &rb.src,
-            &rb.dst,
-            rb.ssrc,
-            &rb.observed_at,
-        ))
-    });
-    let streams: Vec<StreamRecord> = records.into_iter().map(|(_, r)| r).collect();
-    Ok(Report { summary, streams })
+    let (summary, records) = replay_workers_into(path, cfg, opts, stop, forward, Vec::new())?;
+    Ok(report(summary, records))
 }
 
 /// [`replay_workers`], handing each stream to `sink` as it ends (bounded memory: the CLI's
@@ -228,6 +208,22 @@ pub fn replay_workers_into<S: Ended + Send + 'static>(
 /// and only when every worker and the reader have a core.
 pub fn pipeline_pays(workers: usize, cores: usize) -> bool {
     workers >= 2 && cores > workers
+}
+
+/// A report of streams ended by workers side by side: in order of first appearance, ties (none
+/// in practice: each frame starts at most one stream) by key and observation point.
+fn report(summary: Summary, mut records: Vec<(u64, StreamRecord)>) -> Report {
+    records.sort_by(|(a, ra), (b, rb)| {
+        (a, &ra.src, &ra.dst, ra.ssrc, &ra.observed_at).cmp(&(
+            b,
+            &rb.src,
+            &rb.dst,
+            rb.ssrc,
+            &rb.observed_at,
+        ))
+    });
+    let streams = records.into_iter().map(|(_, r)| r).collect();
+    Report { summary, streams }
 }
 
 fn open_error(file: &str, e: &std::io::Error) -> ReplayError {
