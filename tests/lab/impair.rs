@@ -13,9 +13,10 @@
 //! * Anything else (signalling, ICMP) is accepted at once.
 //!
 //! Every packet's fate is one JSON line in the log (the lab's ground truth): queue, 5-tuple,
-//! kind, SSRC, sequence number, time in, verdict, time out (Unix nanoseconds). On SIGTERM the
-//! held packets are accepted (and logged) and the log is flushed. Held packets are bounded
-//! ([`MAX_HELD`]); past that a packet is accepted at once and logged as `accept_overflow`.
+//! kind, SSRC, sequence number, RTP timestamp, UDP payload length, time in, verdict, time out
+//! (Unix nanoseconds). On SIGTERM the held packets are accepted (and logged) and the log is
+//! flushed. Held packets are bounded ([`MAX_HELD`]); past that a packet is accepted at once
+//! and logged as `accept_overflow`.
 
 use std::collections::BinaryHeap;
 use std::io::Write;
@@ -108,6 +109,11 @@ struct Seen {
     ssrc: Option<u32>,
     seq: Option<u16>,
     pt: Option<u8>,
+    /// RTP: the timestamp, with the UDP payload's length what pairs a packet with its copy
+    /// leaving an SFU that rewrote SSRC and sequence number (tests/lab/sfu.rs).
+    ts: Option<u32>,
+    /// The UDP payload's length in bytes.
+    len: Option<usize>,
     /// RTCP: the middle 32 bits of each SR's NTP timestamp (what a report's LSR echoes).
     sr_ntp: Vec<u32>,
     /// RTCP: each report block's (SSRC, LSR, DLSR).
@@ -144,6 +150,7 @@ fn classify(ip: &[u8]) -> Seen {
     s.src = format!("{}.{}.{}.{}:{sp}", sa[0], sa[1], sa[2], sa[3]);
     s.dst = format!("{}.{}.{}.{}:{dp}", da[0], da[1], da[2], da[3]);
     let udp = ip.get(ihl + 8..).unwrap_or_default();
+    s.len = Some(udp.len());
     let (Some(&b0), Some(&b1)) = (udp.first(), udp.get(1)) else {
         return s;
     };
@@ -159,6 +166,7 @@ fn classify(ip: &[u8]) -> Seen {
         s.kind = "rtp";
         s.pt = Some(b1 & 0x7f);
         s.seq = be16(udp, 2);
+        s.ts = be32(udp, 4);
         s.ssrc = be32(udp, 8);
     }
     s
@@ -265,7 +273,7 @@ pub fn run(p: &Params) -> Result<(), String> {
                 let s = classify(msg.get_payload());
                 let mut line = serde_json::json!({
                     "queue": p.queue, "src": s.src, "dst": s.dst, "kind": s.kind,
-                    "ssrc": s.ssrc, "seq": s.seq, "pt": s.pt,
+                    "ssrc": s.ssrc, "seq": s.seq, "pt": s.pt, "ts": s.ts, "len": s.len,
                     "sr_ntp": s.sr_ntp, "blocks": s.blocks,
                     "in_ns": unix_ns(t_in).to_string(),
                 });
