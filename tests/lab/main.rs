@@ -1,12 +1,15 @@
 //! The media lab (docs/lab.md): real media software in three network namespaces, caller –
 //! middlebox – callee (topo.rs), with userspace impairment that logs every packet's fate
-//! (impair.rs) and `rtcprobe run` on the middlebox. Two scenarios, one 20 s call each:
+//! (impair.rs) and `rtcprobe run` on the middlebox. Three scenarios, one 20 s call each:
 //!
 //! * `relay`: Debian's `rtpengine` (userspace forwarding, `--table=-1`) between the ends,
 //!   driven by our own ng client (ng.rs);
-//! * `forwarding`: the middlebox routes, the probe captures on `any` (sees each packet twice).
+//! * `forwarding`: the middlebox routes, the probe captures on `any` (sees each packet twice);
+//! * `sfu_janus`: Debian's `janus` VideoRoom, an SFU that rewrites SSRC and sequence numbers,
+//!   between a GStreamer `webrtcbin` publisher and two subscribers (sfu.rs, janus_peer.py);
+//!   its assertions are sfu_truth.rs.
 //!
-//! Each end is GStreamer `rtpbin` sending and receiving PCMU audio and VP8 video with RTCP
+//! In the first two, each end is GStreamer `rtpbin` sending and receiving PCMU audio and VP8 video with RTCP
 //! (gst.rs). The assertions (truth.rs) hold the probe's numbers against the impairment logs.
 //!
 //! This binary has its own `main` (`harness = false`) so that it is also the impairment helper:
@@ -23,6 +26,8 @@ mod impair;
 #[path = "../live/netns.rs"]
 mod netns;
 mod ng;
+mod sfu;
+mod sfu_truth;
 mod topo;
 mod truth;
 
@@ -41,14 +46,17 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// After the ends stop: held packets leave the queues and reach the probe.
 const SETTLE: Duration = Duration::from_millis(700);
 
-/// The engine settings of both the live probe and the replay of its capture.
-const ENGINE_TOML: &str =
-    "[records]\ninterval_secs = 5\nhost = \"lab\"\n\n[payload_types]\n\"96\" = 90000\n";
+/// The engine settings of both the live probe and the replay of its capture (111: the
+/// `sfu_janus` scenario's Opus).
+const ENGINE_TOML: &str = "[records]\ninterval_secs = 5\nhost = \"lab\"\n\n[payload_types]\n\
+                           \"96\" = 90000\n\"111\" = 48000\n";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
     Relay,
     Forwarding,
+    /// An SSRC-rewriting SFU: Janus's VideoRoom with WebRTC ends (sfu.rs).
+    Sfu,
 }
 
 impl Scenario {
@@ -56,6 +64,7 @@ impl Scenario {
         match self {
             Scenario::Relay => "relay",
             Scenario::Forwarding => "forwarding",
+            Scenario::Sfu => "sfu_janus",
         }
     }
 }
@@ -80,7 +89,7 @@ fn main() {
         }
         return;
     }
-    let all = [Scenario::Relay, Scenario::Forwarding];
+    let all = [Scenario::Relay, Scenario::Forwarding, Scenario::Sfu];
     if args.iter().any(|a| a == "--list") {
         for s in all {
             println!("{}: test", s.name());
@@ -99,16 +108,18 @@ fn main() {
     if chosen.is_empty() {
         return;
     }
-    let tools = [
-        "ip",
-        "iptables",
-        "tcpdump",
-        "gst-launch-1.0",
-        "rtpengine",
-        "chrt",
-    ];
+    let mut tools = vec!["ip", "iptables", "tcpdump", "gst-launch-1.0", "chrt"];
+    if chosen.contains(&Scenario::Relay) {
+        tools.push("rtpengine");
+    }
+    if chosen.contains(&Scenario::Sfu) {
+        tools.extend(sfu::TOOLS);
+    }
     let started = Instant::now();
-    if !netns::prerequisites("lab", &tools) || !gst::elements_present() {
+    if !netns::prerequisites("lab", &tools)
+        || !gst::elements_present()
+        || (chosen.contains(&Scenario::Sfu) && !sfu::elements_present())
+    {
         summary(0, 0, chosen.len(), started);
         return;
     }
@@ -185,14 +196,17 @@ fn scenario(s: Scenario) -> Result<(), String> {
     let mut dir = Scratch::new(s.name());
     let outcome = {
         let hook = match s {
-            Scenario::Relay => MbHook::Input,
+            Scenario::Relay | Scenario::Sfu => MbHook::Input,
             Scenario::Forwarding => MbHook::Forward,
         };
         let lab = Lab::new(s.name(), hook)?;
         call(&lab, &dir, s)?
         // `lab` drops here: every process in the namespaces is killed, the namespaces deleted.
     };
-    let problems = truth::check(s, &outcome);
+    let problems = match s {
+        Scenario::Sfu => sfu_truth::check(&outcome, &dir.0),
+        _ => truth::check(s, &outcome),
+    };
     if problems.is_empty() {
         dir.1 = true;
         Ok(())
@@ -251,8 +265,15 @@ fn call(lab: &Lab, dir: &Scratch, s: Scenario) -> Result<Outcome, String> {
     let mut probe = start_probe(lab, dir, &records, &summary)?;
 
     let mut relay = None;
+    let mut ends = Vec::new();
     let (to_callee, to_caller) = match s {
         Scenario::Forwarding => ((CALLEE_IP, 5000, 5002), (CALLER_IP, 5000, 5002)),
+        Scenario::Sfu => {
+            let (janus, peers) = sfu::start(lab, &dir.0, CALL + STOP_TIMEOUT)?;
+            relay = Some(janus);
+            ends = peers;
+            ((CALLEE_IP, 0, 0), (CALLER_IP, 0, 0))
+        }
         Scenario::Relay => {
             // Real-time priority too: its scheduling latency on a loaded CI machine is not in
             // the logs, yet would count in the probe's round trips.
@@ -281,8 +302,12 @@ fn call(lab: &Lab, dir: &Scratch, s: Scenario) -> Result<Outcome, String> {
             )
         }
     };
-    let mut ends = Vec::new();
-    for (node, peer) in [(Node::Caller, to_callee), (Node::Callee, to_caller)] {
+    let gst_ends = if s == Scenario::Sfu {
+        Vec::new()
+    } else {
+        vec![(Node::Caller, to_callee), (Node::Callee, to_caller)]
+    };
+    for (node, peer) in gst_ends {
         for media in [gst::Media::Audio, gst::Media::Video] {
             let cmd = gst::command(lab, node, media, peer);
             let log = dir.path(&format!("gst-{node:?}-{media:?}"));
@@ -292,10 +317,7 @@ fn call(lab: &Lab, dir: &Scratch, s: Scenario) -> Result<Outcome, String> {
     std::thread::sleep(CALL);
     for e in &mut ends {
         if let Some(st) = e.try_status() {
-            return Err(format!(
-                "a GStreamer end exited early ({st}):\n{}",
-                e.stderr()
-            ));
+            return Err(format!("an end exited early ({st}):\n{}", e.stderr()));
         }
         e.stop("TERM", STOP_TIMEOUT)?;
     }

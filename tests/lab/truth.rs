@@ -41,6 +41,13 @@ pub struct Fate {
     pub kind: String,
     pub ssrc: Option<u32>,
     pub seq: Option<u16>,
+    /// RTP timestamp and UDP payload length (pairing across an SSRC-rewriting SFU: sfu.rs).
+    pub ts: Option<u32>,
+    pub len: Option<u64>,
+    pub pt: Option<u8>,
+    /// `address:port` of source and destination.
+    pub src: String,
+    pub dst: String,
     pub accepted: bool,
     pub in_ns: i128,
     pub out_ns: i128,
@@ -61,6 +68,11 @@ pub fn read_fates(path: &Path, node: Node) -> Result<Vec<Fate>, String> {
                 kind: v["kind"].as_str().unwrap_or("").to_owned(),
                 ssrc: v["ssrc"].as_u64().map(|x| x as u32),
                 seq: v["seq"].as_u64().map(|x| x as u16),
+                ts: v["ts"].as_u64().map(|x| x as u32),
+                len: v["len"].as_u64(),
+                pt: v["pt"].as_u64().map(|x| x as u8),
+                src: v["src"].as_str().unwrap_or("").to_owned(),
+                dst: v["dst"].as_str().unwrap_or("").to_owned(),
                 accepted: v["verdict"]
                     .as_str()
                     .is_some_and(|s| s.starts_with("accept")),
@@ -84,7 +96,7 @@ struct Truth {
     held_ms: Vec<f64>,
 }
 
-fn span_loss(s: &BTreeSet<u64>) -> i64 {
+pub fn span_loss(s: &BTreeSet<u64>) -> i64 {
     match (s.first(), s.last()) {
         (Some(a), Some(b)) => (b - a + 1) as i64 - s.len() as i64,
         _ => 0,
@@ -200,7 +212,7 @@ fn turnaround_error_ms(fates: &[Fate], receiver: Node) -> Option<(f64, f64)> {
     Some((min, max))
 }
 
-fn ip_of(addr: &Value) -> &str {
+pub fn ip_of(addr: &Value) -> &str {
     addr.as_str()
         .and_then(|a| a.rsplit_once(':'))
         .map_or("", |(ip, _)| ip)
@@ -268,7 +280,7 @@ pub fn check(s: Scenario, o: &Outcome) -> Vec<String> {
             continue;
         }
         let (ingress, egress) = match s {
-            Scenario::Relay => (
+            Scenario::Relay | Scenario::Sfu => (
                 pick(from_ip, MB_IP, ingress_point),
                 pick(MB_IP, to_ip, egress_point),
             ),
@@ -342,7 +354,7 @@ pub fn check(s: Scenario, o: &Outcome) -> Vec<String> {
 /// on `any` names its observation points by interface name; the replay of the capture is told
 /// the same names for the indexes the file carries (`--point-name`), so `observed_at` and
 /// `record_id` must be equal too.
-fn live_vs_replay(o: &Outcome) -> Vec<String> {
+pub fn live_vs_replay(o: &Outcome) -> Vec<String> {
     let mut problems = Vec::new();
     let names = |v: &[Value]| -> BTreeSet<String> {
         v.iter()
