@@ -113,7 +113,9 @@ impl HopTruth {
     }
 }
 
+/// One of the probe's numbers against the truth; printed either way.
 fn exact(problems: &mut Vec<String>, name: &str, what: &str, got: &Value, want: i64) {
+    eprintln!("  {name}: {what}: probe {got}, true {want}");
     if got.as_i64() != Some(want) {
         problems.push(format!("{name}: {what} {got}, true {want}"));
     }
