@@ -7,8 +7,9 @@
 //! after the probe's egress capture). An egress copy is paired with its ingress packet the way
 //! janus rewrites (`janus_rtp_header_update`): sequence number and timestamp each shifted by a
 //! constant per subscriber stream. The constants are found by a vote over the packets of the
-//! first seconds (ingress packets up to [`PAIR_WINDOW_NS`] before each egress one); every
-//! egress packet must then pair with exactly one ingress packet, or the truth itself is wrong.
+//! first seconds (ingress packets up to [`PAIR_WINDOW_NS`] before each egress one, and the
+//! change of length); every egress packet must then pair with exactly one ingress packet, or
+//! the truth itself is wrong.
 //! Then, per stream, exactly:
 //!
 //! * ingress (at `v1`, publisher's SSRC): `packets` and `lost` (upstream loss) from queue 1;
@@ -30,8 +31,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::path::Path;
 
-/// How far before an egress packet its ingress original is looked for when voting.
-const PAIR_WINDOW_NS: i128 = 500_000_000;
+/// How far before an egress packet its ingress original is looked for when voting (janus
+/// forwards in about 5.5 ms, 4–6 ms of which queue 3 holds the packet).
+const PAIR_WINDOW_NS: i128 = 200_000_000;
 /// Egress packets per stream that vote on the rewrite's constants.
 const VOTERS: usize = 300;
 
@@ -41,6 +43,8 @@ struct Pkt {
     seq: u16,
     ext: u64,
     ts: u32,
+    /// UDP payload length (SRTP: the same on both legs when no header extension changes).
+    len: u64,
     /// Queue 1 release (ingress) or queue 2 arrival (egress): the capture time, within µs.
     t_ns: i128,
     accepted: bool,
@@ -61,7 +65,7 @@ fn streams<K: Ord + Clone>(
     v.sort_by_key(|f| f.in_ns);
     let mut out: BTreeMap<K, Vec<Pkt>> = BTreeMap::new();
     for f in v {
-        let (Some(k), Some(seq), Some(ts)) = (key(f), f.seq, f.ts) else {
+        let (Some(k), Some(seq), Some(ts), Some(len)) = (key(f), f.seq, f.ts, f.len) else {
             continue;
         };
         let list = out.entry(k).or_default();
@@ -80,6 +84,7 @@ fn streams<K: Ord + Clone>(
             seq,
             ext,
             ts,
+            len,
             t_ns,
             accepted: f.accepted,
         });
@@ -128,14 +133,23 @@ fn median(v: &[f64]) -> f64 {
 }
 
 /// The rewrite's constants for one egress stream: (ingress SSRC, sequence shift, timestamp
-/// shift) with the most votes, and the votes.
-fn vote(egress: &[Pkt], ingress: &BTreeMap<u32, Vec<Pkt>>) -> Option<((u32, u16, u32), usize)> {
-    let mut votes: HashMap<(u32, u16, u32), usize> = HashMap::new();
+/// shift, length change) with the most votes, and the votes. The length keeps a neighbour
+/// (`n` packets earlier: shifts off by `n` and `n` frame times) from winning on streams of
+/// steady timestamps like audio: it votes only where the lengths happen to agree.
+type Shift = (u32, u16, u32, i64);
+
+fn vote(egress: &[Pkt], ingress: &BTreeMap<u32, Vec<Pkt>>) -> Option<(Shift, usize)> {
+    let mut votes: HashMap<Shift, usize> = HashMap::new();
     for e in egress.iter().take(VOTERS) {
         for (&ssrc, list) in ingress {
             let from = list.partition_point(|p| p.t_ns < e.t_ns - PAIR_WINDOW_NS);
             for i in list.iter().skip(from).take_while(|p| p.t_ns <= e.t_ns) {
-                let k = (ssrc, e.seq.wrapping_sub(i.seq), e.ts.wrapping_sub(i.ts));
+                let k = (
+                    ssrc,
+                    e.seq.wrapping_sub(i.seq),
+                    e.ts.wrapping_sub(i.ts),
+                    e.len as i64 - i.len as i64,
+                );
                 *votes.entry(k).or_default() += 1;
             }
         }
@@ -215,7 +229,7 @@ pub fn check(o: &Outcome, dir: &Path) -> Vec<String> {
     let mut copies: HashMap<(u32, u64), Vec<Value>> = HashMap::new();
     for ((essrc, dst), pkts) in &egress {
         let name = format!("egress SSRC {essrc:#x} to {dst}");
-        let Some(((issrc, seq_shift, ts_shift), votes)) = vote(pkts, &sent) else {
+        let Some(((issrc, seq_shift, ts_shift, _), votes)) = vote(pkts, &sent) else {
             problems.push(format!("{name}: no ingress packet to pair with"));
             continue;
         };
