@@ -105,6 +105,8 @@ pub struct HopTruth {
     /// ones with an egress copy; their difference is the loss inside the middlebox.
     pub packets_in: usize,
     pub packets_out: usize,
+    /// Sequence numbers of that span that never reached the probe's ingress point.
+    pub lost_upstream: i64,
     pub dropped_by_queue: usize,
     /// Egress − ingress capture time of every forwarded packet, and the middlebox queue's
     /// holding time of the same packets (the injected part), ms.
@@ -286,6 +288,8 @@ pub fn check(o: &Outcome, dir: &Path) -> Vec<String> {
             ts_shift,
             packets_in: window.len(),
             packets_out: out.len(),
+            lost_upstream: (hi - lo + 1) as i64
+                - window.iter().map(|p| p.ext).collect::<BTreeSet<_>>().len() as i64,
             dropped_by_queue,
             delay_ms,
             injected_ms,
@@ -358,35 +362,92 @@ fn write_truth(
     f.flush()
 }
 
-/// HOP ASSERTIONS, for the lead to complete at merge with the hop matcher (issue 10, task P):
-/// when the replay reports `hops`, each [`HopTruth`] must be one hop, matched by fingerprint
-/// (the SSRC changed), with `lost_inside` exact and the forwarding delay's p50 within
-/// [`DELAY_TOLERANCE_MS`] of the true one (egress − ingress capture time: janus's own
-/// processing time is in it, unlike queue 3's holding time alone). The field names below
-/// follow tests/lab/truth.rs `hop`; adjust them to the matcher's JSON.
+/// HOP ASSERTIONS, for the lead to check at merge with the hop matcher (issue 10, task P,
+/// docs/output.md "hops[]" on its branch): when the replay reports `hops`, each [`HopTruth`]
+/// must be one hop, `matched_by` `fingerprint` (the SSRC changed), with `packets_in`,
+/// `packets_out`, `lost_inside` and `lost_upstream` exact and the forwarding delay's p50
+/// within [`DELAY_TOLERANCE_MS`] of the true one (egress − ingress capture time: janus's own
+/// processing time is in it, unlike queue 3's holding time alone); the egress stream's
+/// `loss_split` must say the same upstream and inside loss.
 pub fn check_hops(report: &Value, truth: &[HopTruth], problems: &mut Vec<String>) {
     let Some(hops) = report["hops"].as_array() else {
         return;
     };
+    let streams = report["streams"].as_array().cloned().unwrap_or_default();
     for t in truth {
         let name = format!(
             "hop {:#x} → {:#x} to {}",
             t.ingress_ssrc, t.egress_ssrc, t.egress_dst
         );
+        let egress_of = |v: &Value| {
+            v["ssrc"].as_u64() == Some(u64::from(t.egress_ssrc))
+                && v["dst"].as_str() == Some(&t.egress_dst)
+        };
         let Some(h) = hops.iter().find(|h| {
             h["ingress"]["ssrc"].as_u64() == Some(u64::from(t.ingress_ssrc))
-                && h["egress"]["ssrc"].as_u64() == Some(u64::from(t.egress_ssrc))
-                && h["egress"]["dst"].as_str() == Some(&t.egress_dst)
+                && egress_of(&h["egress"])
         }) else {
             problems.push(format!("{name}: not in the replay's hops"));
             continue;
         };
-        if h["lost_inside"].as_i64() != Some(t.lost_inside()) {
+        eprintln!(
+            "  {name}: matched_by {} confidence {}",
+            h["matched_by"], h["confidence"]
+        );
+        if h["matched_by"].as_str() != Some("fingerprint") {
             problems.push(format!(
-                "{name}: lost_inside {}, true {}",
-                h["lost_inside"],
-                t.lost_inside()
+                "{name}: matched_by {}, not fingerprint",
+                h["matched_by"]
             ));
+        }
+        let p = &mut *problems;
+        exact(
+            p,
+            &name,
+            "hop packets_in",
+            &h["packets_in"],
+            t.packets_in as i64,
+        );
+        exact(
+            p,
+            &name,
+            "hop packets_out",
+            &h["packets_out"],
+            t.packets_out as i64,
+        );
+        exact(
+            p,
+            &name,
+            "hop lost_inside",
+            &h["lost_inside"],
+            t.lost_inside(),
+        );
+        exact(
+            p,
+            &name,
+            "hop lost_upstream",
+            &h["lost_upstream"],
+            t.lost_upstream,
+        );
+        match streams.iter().find(|v| egress_of(v)) {
+            Some(s) => {
+                let split = &s["loss_split"];
+                exact(
+                    p,
+                    &name,
+                    "loss_split.upstream",
+                    &split["upstream"],
+                    t.lost_upstream,
+                );
+                exact(
+                    p,
+                    &name,
+                    "loss_split.inside_middlebox",
+                    &split["inside_middlebox"],
+                    t.lost_inside(),
+                );
+            }
+            None => p.push(format!("{name}: no egress stream")),
         }
         let true_p50 = median(&t.delay_ms);
         let p50 = h["forwarding_delay"]["p50"].as_f64().map(|s| s * 1e3);
