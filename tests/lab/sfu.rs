@@ -110,7 +110,8 @@ fn configure(dir: &Path) -> Result<std::path::PathBuf, String> {
     let main = format!(
         "general: {{\n  configs_folder = \"{}\"\n  plugins_folder = \"{}\"\n  \
          transports_folder = \"{}\"\n  events_folder = \"{}\"\n  loggers_folder = \"{}\"\n  \
-         debug_level = 4\n  debug_timestamps = true\n  session_timeout = 120\n}}\n\
+         interface = \"{MB_IP}\"\n  debug_level = 4\n  debug_timestamps = true\n  \
+         session_timeout = 120\n}}\n\
          media: {{\n  rtp_port_range = \"20000-20099\"\n}}\n\
          nat: {{\n  ice_enforce_list = \"v1,v2\"\n  ignore_mdns = true\n}}\n\
          events: {{\n  broadcast = false\n}}\n",
