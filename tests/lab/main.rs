@@ -321,6 +321,13 @@ fn call(lab: &Lab, dir: &Scratch, s: Scenario) -> Result<Outcome, String> {
         }
         e.stop("TERM", STOP_TIMEOUT)?;
     }
+    if s == Scenario::Sfu {
+        // janus sends RTCP and ICE consent checks of its own until it stops: between the
+        // probe's end and tcpdump's, they would be in the capture only.
+        if let Some(mut r) = relay.take() {
+            r.stop("TERM", STOP_TIMEOUT)?;
+        }
+    }
     std::thread::sleep(SETTLE);
     let st = probe.stop("TERM", STOP_TIMEOUT)?;
     if !st.success() {
