@@ -9,8 +9,9 @@
 //!   between a GStreamer `webrtcbin` publisher and two subscribers (sfu.rs, janus_peer.py);
 //!   its assertions are sfu_truth.rs.
 //!
-//! In the first two, each end is GStreamer `rtpbin` sending and receiving PCMU audio and VP8 video with RTCP
-//! (gst.rs). The assertions (truth.rs) hold the probe's numbers against the impairment logs.
+//! In the first two, each end is GStreamer `rtpbin` sending and receiving PCMU audio and VP8
+//! video with RTCP (gst.rs). The assertions (truth.rs) hold the probe's numbers against the
+//! impairment logs.
 //!
 //! This binary has its own `main` (`harness = false`) so that it is also the impairment helper:
 //! `lab --impair …` runs impair.rs inside a namespace. Needs root, iproute2, iptables, tcpdump,
