@@ -2,7 +2,9 @@
 //! rewrites SSRC, sequence numbers and timestamps toward its subscribers, with WebRTC ends.
 //!
 //! ```text
-//!  caller: janus_peer.py publish ──VP8+Opus (SRTP)──▶ janus 10.77.1.1 ──▶ callee: 2 × janus_peer.py subscribe
+//!  caller                      middlebox                     callee
+//!  janus_peer.py publish ──▶ janus (VideoRoom) ──┬──▶ janus_peer.py subscribe
+//!  VP8 + Opus, SRTP          10.77.1.1:8088 HTTP └──▶ janus_peer.py subscribe
 //! ```
 //!
 //! Janus runs from its own configuration in the scratch directory: the HTTP transport alone,
