@@ -44,7 +44,6 @@ pub struct Fate {
     /// RTP timestamp and UDP payload length (pairing across an SSRC-rewriting SFU: sfu.rs).
     pub ts: Option<u32>,
     pub len: Option<u64>,
-    pub pt: Option<u8>,
     /// `address:port` of source and destination.
     pub src: String,
     pub dst: String,
@@ -70,7 +69,6 @@ pub fn read_fates(path: &Path, node: Node) -> Result<Vec<Fate>, String> {
                 seq: v["seq"].as_u64().map(|x| x as u16),
                 ts: v["ts"].as_u64().map(|x| x as u32),
                 len: v["len"].as_u64(),
-                pt: v["pt"].as_u64().map(|x| x as u8),
                 src: v["src"].as_str().unwrap_or("").to_owned(),
                 dst: v["dst"].as_str().unwrap_or("").to_owned(),
                 accepted: v["verdict"]
