@@ -22,6 +22,7 @@
 #[path = "../live/compare.rs"]
 mod compare;
 mod gst;
+mod hop_truth;
 mod impair;
 #[allow(dead_code)]
 #[path = "../live/netns.rs"]
