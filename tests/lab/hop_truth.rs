@@ -25,6 +25,20 @@
 use crate::truth::{Truth, DELAY_TOLERANCE_MS};
 use serde_json::Value;
 
+/// Whether the rtcprobe under test must report `hops`: false while the hop matcher (issue 10)
+/// is not merged, so the checks run only when the replay has them; true once it is, so that a
+/// matcher that finds no hop at all fails the lab instead of skipping its checks.
+pub const HOPS_REQUIRED: bool = false;
+
+/// The replay's hops; `None` (a problem if [`HOPS_REQUIRED`]) when it reports none.
+pub fn hops_of<'a>(report: &'a Value, problems: &mut Vec<String>) -> Option<&'a [Value]> {
+    let hops = report["hops"].as_array().map(Vec::as_slice);
+    if hops.is_none() && HOPS_REQUIRED {
+        problems.push("the replay reports no hops".into());
+    }
+    hops
+}
+
 /// The two streams of one RTP stream's hop in the replay, and the `loss_downstream` its egress
 /// stream must have (truth.rs, `None` without a receiver report).
 pub struct Legs<'a> {

@@ -406,7 +406,7 @@ fn write_truth(
 /// processing time is in it, unlike queue 3's holding time alone); the egress stream's
 /// `loss_split` must say the same upstream and inside loss.
 pub fn check_hops(report: &Value, truth: &[HopTruth], problems: &mut Vec<String>) {
-    let Some(hops) = report["hops"].as_array() else {
+    let Some(hops) = crate::hop_truth::hops_of(report, problems) else {
         return;
     };
     let streams = report["streams"].as_array().cloned().unwrap_or_default();

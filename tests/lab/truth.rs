@@ -238,6 +238,7 @@ pub fn check(s: Scenario, o: &Outcome) -> Vec<String> {
     let report = &o.replay.0;
     let streams = report["streams"].as_array().cloned().unwrap_or_default();
     let truth = truths(&o.fates);
+    let hops = hop_truth::hops_of(report, &mut problems);
     let rtt = true_rtt_ms(&o.fates);
     let (ec, ee) = (
         turnaround_error_ms(&o.fates, Node::Caller),
@@ -359,7 +360,7 @@ pub fn check(s: Scenario, o: &Outcome) -> Vec<String> {
         if !has_e2e {
             problems.push(format!("{name}: no end_to_end RTT on either leg"));
         }
-        if let Some(hops) = report["hops"].as_array() {
+        if let Some(hops) = hops {
             let legs = hop_truth::Legs {
                 ingress,
                 egress,
@@ -368,7 +369,7 @@ pub fn check(s: Scenario, o: &Outcome) -> Vec<String> {
             hop_truth::check(&name, hops, &legs, t, &mut problems);
         }
     }
-    if let Some(hops) = report["hops"].as_array() {
+    if let Some(hops) = hops {
         hop_truth::check_count(hops, truth.len(), &mut problems);
     }
     problems
