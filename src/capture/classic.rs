@@ -118,6 +118,7 @@ impl Classic {
     }
 
     /// Advance to the next record.
+    #[inline]
     pub(super) fn next(&mut self) -> Next {
         if self.end - self.start < RECORD_HEADER && !self.fill(RECORD_HEADER) {
             return if self.start == self.end {

@@ -20,6 +20,7 @@ pub mod emodel;
 mod foreign;
 mod interval;
 pub mod jitter;
+mod keyhash;
 pub mod obs;
 pub mod record;
 mod rtcp;
@@ -497,6 +498,12 @@ impl Engine {
         let unvalidated: u64 = self.candidates.values().map(|c| c.packets).sum();
         self.counters.rtp_unvalidated += unvalidated;
         self.candidates.clear();
+    }
+
+    /// Whether streams ended since the last [`Engine::drain_finished`] (a per-packet check).
+    #[inline]
+    pub fn has_finished(&self) -> bool {
+        !self.finished.is_empty()
     }
 
     /// Records of streams that ended since the last call, with their order of first appearance.
