@@ -186,7 +186,7 @@ pub fn triage<'a>(cfg: &Resolved, counters: &mut Counters, dg: &Datagram<'a>) ->
             0
         }
     };
-    let (src, dst) = (dg.src, dg.dst);
+    let (src, dst) = (&dg.src, &dg.dst);
     match c.inner {
         Demuxed::Rtp(_) | Demuxed::Rtcp(_) if !cfg.port_allowed(src.port(), dst.port()) => {
             counters.port_filtered += 1;
@@ -194,7 +194,7 @@ pub fn triage<'a>(cfg: &Resolved, counters: &mut Counters, dg: &Datagram<'a>) ->
         Demuxed::Rtp(buf) => match rtp::Packet::new_header_only(buf) {
             Ok(p) => {
                 let len = if wire_len == 0 { buf.len() } else { wire_len };
-                return Triage::Rtp(RtpMeta::new(src, dst, &p, len));
+                return Triage::Rtp(RtpMeta::new(*src, *dst, &p, len));
             }
             Err(_) => counters.rtp_invalid += 1,
         },
@@ -333,17 +333,18 @@ impl Engine {
     /// SRTCP), so that the caller can forward them (replay's raw RTCP for HEP sinks).
     pub fn on_datagram<'a>(&mut self, now: i64, dg: &Datagram<'a>) -> Option<&'a [u8]> {
         // Disjoint borrows: no copy of the 29 counters per datagram.
-        let t = triage(&self.cfg, &mut self.counters, dg);
-        match t {
-            Triage::Rtp(mut m) => {
+        let mut t = triage(&self.cfg, &mut self.counters, dg);
+        // By reference: the 88-byte header fields are not copied out of `t` again.
+        match &mut t {
+            Triage::Rtp(m) => {
                 m.point = self.point;
-                self.on_rtp_meta(now, &m);
+                self.on_rtp_meta(now, m);
             }
-            Triage::Rtcp { buf, complete } => {
+            &mut Triage::Rtcp { buf, complete } => {
                 self.on_rtcp(now, dg.src, dg.dst, buf, complete);
                 return Some(buf);
             }
-            Triage::Stun(m) => self.on_stun(now, dg.src, dg.dst, &m),
+            Triage::Stun(m) => self.on_stun(now, dg.src, dg.dst, m),
             Triage::Done => {}
         }
         None
