@@ -214,14 +214,11 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
         heartbeats.push(heartbeat);
     }
     let notifier = Notifier::from_env();
-    let status = match pipeline.is_inline() {
-        true => format!("capturing on {}, analysing on its thread", names.join(", ")),
-        false => format!(
-            "capturing on {} with {} workers",
-            names.join(", "),
-            opts.workers
-        ),
+    let how = match pipeline.is_inline() {
+        true => "analysing on the capture thread".to_string(),
+        false => format!("with {} workers", opts.workers),
     };
+    let status = format!("capturing on {} {how}", names.join(", "));
     tracing::info!(
         interfaces = %names.join(","),
         workers = opts.workers,
