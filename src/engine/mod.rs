@@ -172,6 +172,7 @@ pub enum Triage<'a> {
 /// apply the port filter, and count what needs no stream state. The live pipeline's capture
 /// thread calls it to decide which worker gets the datagram; the counters it increments are
 /// never incremented by the stateful half, so per-thread counters add up to one engine's.
+#[inline]
 pub fn triage<'a>(cfg: &Resolved, counters: &mut Counters, dg: &Datagram<'a>) -> Triage<'a> {
     counters.udp_datagrams += 1;
     let c = classify(dg.payload);
@@ -372,6 +373,7 @@ impl Engine {
     }
 
     /// [`Engine::on_rtp`] from the header fields alone.
+    #[inline]
     pub fn on_rtp_meta(&mut self, now: i64, m: &RtpMeta) {
         self.cut(now);
         self.counters.rtp_packets += 1;
