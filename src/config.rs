@@ -162,6 +162,8 @@ impl Default for CaptureConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct PipelineConfig {
     /// Shard workers; 0 = one per core minus one for capture, at least 1. At most 64.
+    /// With one capture where workers do not pay ([`crate::pipeline::pipeline_pays`]: one
+    /// core, or more workers than cores), the capture thread analyses the packets itself.
     pub workers: usize,
     /// Capacity of each worker's queue, in batches. A full queue drops (and counts) rather
     /// than stall capture. Default 512 (32,768 packets: about 30 ms at 1 M packets/s).

@@ -323,8 +323,11 @@ impl<S: Ended> Run<S> {
     }
 
     /// Streams that ended (BYE, eviction, expiry) go to the sink at once, and to `forward`
-    /// at the next tick. Nothing ended: no allocation (an empty `Vec` is taken).
+    /// at the next tick. Nothing ended (nearly every frame): one check, nothing taken.
     fn take_ended(&mut self) {
+        if !self.engine.has_finished() {
+            return;
+        }
         let ended = self.engine.drain_finished();
         if ended.is_empty() {
             return;

@@ -4,6 +4,8 @@
 //!   same report as the single-threaded replay, for every fixture and the generated impairment
 //!   mixes, with 1, 2, 3 and 7 workers, including the RTTs that pair two SSRCs (`sr_chain`,
 //!   `end_to_end`) when those SSRCs live in different shards (src/engine/foreign.rs).
+//! * The same without worker threads ([`Pipeline::start_inline`], `rtcprobe run` where
+//!   workers do not pay): the capture thread runs the one worker.
 //! * Workers held back: the queues fill, the capture side drops and counts without blocking,
 //!   allocates a bounded number of batches, and the streams that lost packets in the probe are
 //!   flagged with the exact count, kept out of their network loss.
@@ -119,6 +121,51 @@ fn several_workers_equal_the_single_threaded_replay_exactly() {
             assert_eq!(single.summary, piped.summary, "{at}");
             assert_eq!(streams(&single), streams(&piped), "{at}");
         }
+    }
+}
+
+/// The pipeline without threads (`rtcprobe run` where workers do not pay): the feeder hands
+/// each batch to the worker on its own thread; same streams, counters and snapshots.
+#[test]
+fn the_inline_pipeline_equals_the_single_threaded_replay_exactly() {
+    use rtcprobe::capture::{FileSource, PacketSource};
+    for path in captures() {
+        let single = replay_file(&path, &Resolved::default()).expect("replay");
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let records = RecordsOut {
+            tx: Some(tx),
+            wait: true,
+            forward: None,
+        };
+        let pipeline =
+            Pipeline::start_inline(&Resolved::default(), &opts(3), Some(records)).expect("start");
+        assert!(pipeline.is_inline());
+        let mut feeder = pipeline.feeder(0, "test".into());
+        let mut src = FileSource::open(&path).expect("open");
+        let mut interfaces = 1;
+        loop {
+            if src.interface_count() > interfaces {
+                interfaces = src.interface_count();
+                feeder.set_interface_names(src.interface_names());
+            }
+            let Ok(Some(f)) = src.next_frame() else { break };
+            feeder.frame_of(f.linktype, f.interface, f.ts_ns, f.data);
+        }
+        drop(feeder);
+        let board = std::sync::Arc::clone(&pipeline.board);
+        pipeline.finish();
+        let mut streams_inline: Vec<_> = rx.try_iter().collect();
+        streams_inline.sort_by_key(|(order, _)| *order);
+        let inline = Report {
+            summary: single.summary.clone(),
+            streams: streams_inline.into_iter().map(|(_, r)| r).collect(),
+        };
+        let at = path.display();
+        assert_eq!(streams(&single), streams(&inline), "{at}");
+        // The worker's last snapshot was published from the capture thread.
+        let totals = board.totals();
+        assert_eq!(totals.counters, single.summary.counters, "{at}");
+        assert_eq!(totals.frames, single.summary.frames, "{at}");
     }
 }
 

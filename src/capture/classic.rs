@@ -118,6 +118,7 @@ impl Classic {
     }
 
     /// Advance to the next record.
+    #[inline]
     pub(super) fn next(&mut self) -> Next {
         if self.end - self.start < RECORD_HEADER && !self.fill(RECORD_HEADER) {
             return if self.start == self.end {
@@ -126,18 +127,26 @@ impl Classic {
                 Next::Handoff
             };
         }
-        let Some(h) = self.buf.get(self.start..self.start + RECORD_HEADER) else {
+        let Some(&h) = self
+            .buf
+            .get(self.start..)
+            .and_then(<[u8]>::first_chunk::<RECORD_HEADER>)
+        else {
             return Next::Handoff;
         };
+        // The four fields at once, in the file's byte order (a swap rather than a branch each).
         let be = self.big_endian;
-        let (Some(sec), Some(frac), Some(caplen), Some(orig_len)) = (
-            read_u32(h, 0, be),
-            read_u32(h, 4, be),
-            read_u32(h, 8, be),
-            read_u32(h, 12, be),
-        ) else {
-            return Next::Handoff;
+        let word = |b: [u8; 4]| {
+            let w = u32::from_le_bytes(b);
+            if be {
+                w.swap_bytes()
+            } else {
+                w
+            }
         };
+        let [s0, s1, s2, s3, f0, f1, f2, f3, c0, c1, c2, c3, o0, o1, o2, o3] = h;
+        let (sec, frac) = (word([s0, s1, s2, s3]), word([f0, f1, f2, f3]));
+        let (caplen, orig_len) = (word([c0, c1, c2, c3]), word([o0, o1, o2, o3]));
         // A fraction of a second past one second is no timestamp a capture tool writes;
         // libpcap's reading of it is its own.
         let frac_max = if self.nanos { 1_000_000_000 } else { 1_000_000 };

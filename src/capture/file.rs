@@ -92,6 +92,7 @@ impl FileSource {
     }
 
     /// Interfaces described so far (pcapng; 1 for classic pcap).
+    #[inline]
     pub fn interface_count(&self) -> usize {
         match &self.cap {
             Reader::Pcap(_) => 1,
@@ -137,6 +138,7 @@ impl PacketSource for FileSource {
         self.linktype
     }
 
+    #[inline]
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         match self.fast.as_mut().map(Classic::next) {
             Some(Next::Frame {

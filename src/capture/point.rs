@@ -75,12 +75,17 @@ impl PointResolver {
 
     /// Where `frame`, captured on interface `iface` (pcapng interface id; 0 for other sources)
     /// with link type `link`, was seen.
+    #[inline]
     pub fn point(&mut self, link: LinkType, iface: u32, frame: &[u8]) -> ObservationPoint {
         match origin(link, frame) {
             Origin::Interface(i) => self.ifindex(i),
             Origin::Incoming => self.iface(iface, Some(0)),
             Origin::Outgoing => self.iface(iface, Some(1)),
-            Origin::Unknown => self.iface(iface, None),
+            // The common frame, on the source's first (often only) interface: no call.
+            Origin::Unknown => match self.by_iface.first() {
+                Some(&(id, p, _)) if id == iface => p,
+                _ => self.iface(iface, None),
+            },
         }
     }
 

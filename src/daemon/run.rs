@@ -150,7 +150,7 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
         wait: false,
         forward: Some((forwarder.sender(), record_options(&settings.records))),
     });
-    let pipeline = Pipeline::start(&settings.engine, &opts, sources.len(), records_out)?;
+    let pipeline = Pipeline::start_chosen(&settings.engine, &opts, sources.len(), records_out)?;
     pipeline.board.sinks.store(Arc::new(forwarder.views()));
     let healthy = Arc::new(AtomicBool::new(true));
     let endpoint = match (&opts.labels, serve) {
@@ -214,11 +214,11 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
         heartbeats.push(heartbeat);
     }
     let notifier = Notifier::from_env();
-    let status = format!(
-        "capturing on {} with {} workers",
-        names.join(", "),
-        opts.workers
-    );
+    let how = match pipeline.is_inline() {
+        true => "analysing on the capture thread".to_string(),
+        false => format!("with {} workers", opts.workers),
+    };
+    let status = format!("capturing on {} {how}", names.join(", "));
     tracing::info!(
         interfaces = %names.join(","),
         workers = opts.workers,

@@ -20,6 +20,7 @@ pub mod emodel;
 mod foreign;
 mod interval;
 pub mod jitter;
+mod keyhash;
 pub mod obs;
 pub mod record;
 mod rtcp;
@@ -171,6 +172,7 @@ pub enum Triage<'a> {
 /// apply the port filter, and count what needs no stream state. The live pipeline's capture
 /// thread calls it to decide which worker gets the datagram; the counters it increments are
 /// never incremented by the stateful half, so per-thread counters add up to one engine's.
+#[inline]
 pub fn triage<'a>(cfg: &Resolved, counters: &mut Counters, dg: &Datagram<'a>) -> Triage<'a> {
     counters.udp_datagrams += 1;
     let c = classify(dg.payload);
@@ -185,7 +187,7 @@ pub fn triage<'a>(cfg: &Resolved, counters: &mut Counters, dg: &Datagram<'a>) ->
             0
         }
     };
-    let (src, dst) = (dg.src, dg.dst);
+    let (src, dst) = (&dg.src, &dg.dst);
     match c.inner {
         Demuxed::Rtp(_) | Demuxed::Rtcp(_) if !cfg.port_allowed(src.port(), dst.port()) => {
             counters.port_filtered += 1;
@@ -193,7 +195,7 @@ pub fn triage<'a>(cfg: &Resolved, counters: &mut Counters, dg: &Datagram<'a>) ->
         Demuxed::Rtp(buf) => match rtp::Packet::new_header_only(buf) {
             Ok(p) => {
                 let len = if wire_len == 0 { buf.len() } else { wire_len };
-                return Triage::Rtp(RtpMeta::new(src, dst, &p, len));
+                return Triage::Rtp(RtpMeta::new(*src, *dst, &p, len));
             }
             Err(_) => counters.rtp_invalid += 1,
         },
@@ -332,17 +334,18 @@ impl Engine {
     /// SRTCP), so that the caller can forward them (replay's raw RTCP for HEP sinks).
     pub fn on_datagram<'a>(&mut self, now: i64, dg: &Datagram<'a>) -> Option<&'a [u8]> {
         // Disjoint borrows: no copy of the 29 counters per datagram.
-        let t = triage(&self.cfg, &mut self.counters, dg);
-        match t {
-            Triage::Rtp(mut m) => {
+        let mut t = triage(&self.cfg, &mut self.counters, dg);
+        // By reference: the 88-byte header fields are not copied out of `t` again.
+        match &mut t {
+            Triage::Rtp(m) => {
                 m.point = self.point;
-                self.on_rtp_meta(now, &m);
+                self.on_rtp_meta(now, m);
             }
-            Triage::Rtcp { buf, complete } => {
+            &mut Triage::Rtcp { buf, complete } => {
                 self.on_rtcp(now, dg.src, dg.dst, buf, complete);
                 return Some(buf);
             }
-            Triage::Stun(m) => self.on_stun(now, dg.src, dg.dst, &m),
+            Triage::Stun(m) => self.on_stun(now, dg.src, dg.dst, m),
             Triage::Done => {}
         }
         None
@@ -370,6 +373,7 @@ impl Engine {
     }
 
     /// [`Engine::on_rtp`] from the header fields alone.
+    #[inline]
     pub fn on_rtp_meta(&mut self, now: i64, m: &RtpMeta) {
         self.cut(now);
         self.counters.rtp_packets += 1;
@@ -497,6 +501,12 @@ impl Engine {
         let unvalidated: u64 = self.candidates.values().map(|c| c.packets).sum();
         self.counters.rtp_unvalidated += unvalidated;
         self.candidates.clear();
+    }
+
+    /// Whether streams ended since the last [`Engine::drain_finished`] (a per-packet check).
+    #[inline]
+    pub fn has_finished(&self) -> bool {
+        !self.finished.is_empty()
     }
 
     /// Records of streams that ended since the last call, with their order of first appearance.

@@ -222,6 +222,7 @@ impl SeqTracker {
 
     /// Feeds the sequence number of the next packet of this source, in capture order
     /// (RFC 3550 A.1 `update_seq`).
+    #[inline]
     pub fn update(&mut self, seq: u16) -> SeqEvent {
         if self.probation > 0 {
             return self.update_probation(seq);
@@ -240,6 +241,7 @@ impl SeqTracker {
 
     /// A packet within A.1's bands (`udelta` ahead of the highest, below `MAX_DROPOUT`, or
     /// behind it by less than `MAX_MISORDER`): counted as received and classified.
+    #[inline]
     fn accept(&mut self, seq: u16, udelta: u16) -> SeqEvent {
         self.received += 1;
         if udelta == 0 {

@@ -224,6 +224,7 @@ impl Stream {
     /// valid: A.1 "bad" packets are left out ([`SeqEvent::Bad`]), and so is a probation run cut
     /// short by a jump ([`SeqEvent::ProbationRestart`]); the caller counts both apart. While on
     /// probation, `packets` is the current run.
+    #[inline]
     pub fn on_rtp(&mut self, now: i64, seq: u16, ts: u32, pt: u8, wire_len: usize) -> SeqEvent {
         if now < self.last_seen || self.went_back {
             self.note_time(now);

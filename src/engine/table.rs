@@ -26,14 +26,14 @@
 //! block cost 50,000 comparisons. The common RTCP matches (same ports, RFC 5761 mux, or RTP
 //! ports plus one, RFC 3550 §11) are exact hash lookups that never scan.
 
+use super::keyhash::KeyHasher;
 use super::rtcp::flow_score;
 use super::stream::Stream;
 use super::{ObservationPoint, StreamKey};
-use foldhash::fast::RandomState;
 use foldhash::HashMap;
 use hashbrown::HashTable;
 use std::cell::Cell;
-use std::hash::{BuildHasher, Hash};
+use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 
 /// No slot (end of a list).
@@ -67,7 +67,7 @@ type Link = (u32, u32);
 
 /// A slab of values by [`StreamKey`], in activity order (see the module docs).
 pub struct Lru<V> {
-    hasher: RandomState,
+    hasher: KeyHasher,
     /// The slot of each entry, found by the hash of its key and compared with the key in the
     /// slot: the key (68 bytes) is stored once, in the slab, and the table holds 4 bytes.
     map: HashTable<u32>,
@@ -81,7 +81,7 @@ pub struct Lru<V> {
 impl<V> Default for Lru<V> {
     fn default() -> Self {
         Lru {
-            hasher: RandomState::default(),
+            hasher: KeyHasher::default(),
             map: HashTable::new(),
             slots: Vec::new(),
             links: Vec::new(),
@@ -93,11 +93,11 @@ impl<V> Default for Lru<V> {
 }
 
 /// Hash of the key in slot `i` (for rehashing: every slot the map holds is live).
-fn slot_hash<V: Keyed>(hasher: &RandomState, slots: &[Slot<V>], i: u32) -> u64 {
+fn slot_hash<V: Keyed>(hasher: &KeyHasher, slots: &[Slot<V>], i: u32) -> u64 {
     slots
         .get(i as usize)
         .and_then(Option::as_ref)
-        .map_or(0, |v| hasher.hash_one(v.key()))
+        .map_or(0, |v| hasher.hash(v.key()))
 }
 
 impl<V: Keyed> Lru<V> {
@@ -110,6 +110,7 @@ impl<V: Keyed> Lru<V> {
     }
 
     /// The slot holding `key`.
+    #[inline]
     fn find(&self, key: &StreamKey) -> Option<u32> {
         let slots = &self.slots;
         let live = |&i: &u32| {
@@ -118,7 +119,7 @@ impl<V: Keyed> Lru<V> {
                 .and_then(Option::as_ref)
                 .is_some_and(|v| v.key() == key)
         };
-        self.map.find(self.hasher.hash_one(key), live).copied()
+        self.map.find(self.hasher.hash(key), live).copied()
     }
 
     pub fn contains_key(&self, key: &StreamKey) -> bool {
@@ -170,13 +171,13 @@ impl<V: Keyed> Lru<V> {
         self.link_head(i);
         let (hasher, slots) = (&self.hasher, &self.slots);
         self.map
-            .insert_unique(hasher.hash_one(key), i, |&j| slot_hash(hasher, slots, j));
+            .insert_unique(hasher.hash(&key), i, |&j| slot_hash(hasher, slots, j));
         i
     }
 
     /// Takes slot `i` out of the map.
     fn unmap(&mut self, key: &StreamKey, i: u32) {
-        if let Ok(e) = self.map.find_entry(self.hasher.hash_one(key), |&j| j == i) {
+        if let Ok(e) = self.map.find_entry(self.hasher.hash(key), |&j| j == i) {
             e.remove();
         }
     }

@@ -14,6 +14,7 @@
 
 use super::event::{Batch, Event};
 use super::snapshot::{publish, CaptureSnapshot};
+use super::worker::Worker;
 use crate::capture::PointResolver;
 use crate::config::Resolved;
 use crate::engine::{shard, triage, Counters, Shard, StreamKey, Triage};
@@ -67,6 +68,8 @@ struct Lane {
     /// during a flood of new SSRCs every dropped packet is a new key, and a list searched per
     /// packet made the capture thread slowest exactly when the queue was full (issue 11).
     drops: HashMap<StreamKey, u32>,
+    /// Inline mode: the worker this thread runs itself, handed each batch instead of the queue.
+    inline: Option<Box<Worker>>,
 }
 
 /// One capture thread's router into the shard workers.
@@ -104,6 +107,7 @@ impl Feeder {
                 batch: Batch::with_capacity(batch_events, 0),
                 batch_since: 0,
                 drops: HashMap::default(),
+                inline: None,
             })
             .collect();
         Feeder {
@@ -134,6 +138,14 @@ impl Feeder {
     /// compound is copied to each worker owning one of its SSRCs, each datagram is seen once.
     pub fn with_rtcp_tap(mut self, tap: Option<RtcpTap>) -> Self {
         self.rtcp_tap = tap;
+        self
+    }
+
+    /// Run `worker` on this thread as the only lane's ([`super::Pipeline::start_inline`]).
+    pub fn with_inline(mut self, worker: Option<Worker>) -> Self {
+        if let (Some(w), Some(lane)) = (worker, self.lanes.first_mut()) {
+            lane.inline = Some(Box::new(w));
+        }
         self
     }
 
@@ -288,6 +300,12 @@ impl Feeder {
         let Some(lane) = self.lanes.get_mut(i) else {
             return;
         };
+        if let Some(w) = &mut lane.inline {
+            // Also when empty (`idle`, `flush`): the worker's snapshot may be due.
+            w.handle_inline(&lane.batch);
+            lane.batch.clear();
+            return;
+        }
         if lane.batch.is_empty() && lane.drops.is_empty() {
             return;
         }
@@ -422,6 +440,11 @@ impl Drop for Feeder {
             let after = pending(self);
             if after == 0 || after >= before {
                 break;
+            }
+        }
+        for lane in &mut self.lanes {
+            if let Some(w) = lane.inline.take() {
+                w.finish();
             }
         }
         self.publish();

@@ -8,7 +8,7 @@
 
 use super::feeder::{Feeder, Overflow};
 use super::worker::RecordsOut;
-use super::{Options, Pipeline};
+use super::{pipeline_pays, Options, Pipeline};
 use crate::capture::{FileSource, PacketSource};
 use crate::config::Resolved;
 use crate::engine::record::{rfc3339_micros, StreamRecord};
@@ -196,18 +196,6 @@ pub fn replay_workers_into<S: Ended + Send + 'static>(
     }
     let hook = forward.map(|(tx, o)| crate::forward::Hook::new(tx, o));
     crate::replay::replay_file_until(path, cfg, hook, stop, sink)
-}
-
-/// Whether a replay through `workers` shard workers beats the single thread on `cores` cores.
-///
-/// The reading thread (read, decode, triage, route, an event per packet) and the workers
-/// (the engine) each need a core of their own to gain anything: with one worker the work is
-/// only split in two with a hand-over between, and with fewer cores than threads they take
-/// turns. Measured (docs/benchmarks.md, "Replay through the live pipeline"): on 2 cores every
-/// worker count is slower than the single thread, so the pipeline is used from 2 workers up
-/// and only when every worker and the reader have a core.
-pub fn pipeline_pays(workers: usize, cores: usize) -> bool {
-    workers >= 2 && cores > workers
 }
 
 /// A report of streams ended by workers side by side: in order of first appearance, ties (none

@@ -69,6 +69,19 @@ impl Options {
     }
 }
 
+/// Whether `workers` shard workers on threads of their own beat processing every packet on
+/// the thread that reads them, on a host with `cores` cores (`replay --workers N`, and
+/// `rtcprobe run` with one capture).
+///
+/// Measured on a quiet 2-core host (docs/benchmarks.md, "Replay through the live pipeline"):
+/// the pipeline with 1 or 2 workers ran 1.17x the single thread, with 3 workers 1.0x
+/// (0.99-1.03). So from 2 cores the pipeline is used while no worker lacks a core; with one
+/// core, or more workers than cores (no faster, and threads taking turns), one thread does
+/// it all.
+pub fn pipeline_pays(workers: usize, cores: usize) -> bool {
+    cores >= 2 && workers <= cores
+}
+
 /// Running workers, and what feeders need to reach them.
 pub struct Pipeline {
     pub board: Arc<Board>,
@@ -83,6 +96,8 @@ pub struct Pipeline {
     rtcp_tap: Option<RtcpTap>,
     /// The run's observation point names: feeders intern, workers name records.
     points: Arc<PointNames>,
+    /// Inline mode ([`Pipeline::start_inline`]): the one worker, until the feeder takes it.
+    inline: std::sync::Mutex<Option<Worker>>,
 }
 
 impl Pipeline {
@@ -94,6 +109,55 @@ impl Pipeline {
         captures: usize,
         records: Option<RecordsOut>,
     ) -> std::io::Result<Pipeline> {
+        Pipeline::start_with(cfg, opts, captures, records, false)
+    }
+
+    /// A pipeline without threads, for one capture where [`pipeline_pays`] says no: one
+    /// worker, run by the capture thread itself through the feeder ([`Pipeline::feeder`] of
+    /// slot 0), which hands each batch to it instead of queueing it and publishes its
+    /// snapshots. The same events, engine, snapshots and records as with one worker thread;
+    /// nothing is ever dropped on a full queue (there is none: a slow engine slows the reading,
+    /// and the kernel's buffer absorbs it), and [`Pipeline::hold`] has no effect.
+    pub fn start_inline(
+        cfg: &Resolved,
+        opts: &Options,
+        records: Option<RecordsOut>,
+    ) -> std::io::Result<Pipeline> {
+        let opts = Options {
+            workers: 1,
+            ..opts.clone()
+        };
+        Pipeline::start_with(cfg, &opts, 1, records, true)
+    }
+
+    /// [`Pipeline::start`], or for one capture where [`pipeline_pays`] says no on this host,
+    /// [`Pipeline::start_inline`] (`rtcprobe run`).
+    pub fn start_chosen(
+        cfg: &Resolved,
+        opts: &Options,
+        captures: usize,
+        records: Option<RecordsOut>,
+    ) -> std::io::Result<Pipeline> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if captures == 1 && !pipeline_pays(opts.workers, cores) {
+            tracing::info!(
+                workers = opts.workers,
+                cores,
+                "one capture, workers no faster than one thread here: the capture thread \
+                 analyses its packets itself (docs/benchmarks.md)"
+            );
+            return Pipeline::start_inline(cfg, opts, records);
+        }
+        Pipeline::start(cfg, opts, captures, records)
+    }
+
+    fn start_with(
+        cfg: &Resolved,
+        opts: &Options,
+        captures: usize,
+        records: Option<RecordsOut>,
+        inline: bool,
+    ) -> std::io::Result<Pipeline> {
         let n = opts.workers.clamp(1, 64);
         let count = u32::try_from(n).unwrap_or(64);
         let board = Arc::new(Board::new(captures, n));
@@ -104,6 +168,7 @@ impl Pipeline {
             .and_then(|(tx, _)| tx.rtcp_tap());
         let points = Arc::new(PointNames::with_interface_names(&cfg.interface_names));
         let (mut links, mut controls, mut workers) = (Vec::new(), Vec::new(), Vec::new());
+        let mut inline_worker = None;
         for (i, slot) in board.shards.iter().enumerate() {
             let (tx, rx) = bounded(opts.queue_batches.max(1));
             let (recycle_tx, recycle_rx) = bounded(opts.queue_batches.max(1));
@@ -128,11 +193,15 @@ impl Pipeline {
                 opts.labels.clone().map(Aggregator::new),
             );
             w.ended_linger = opts.ended_linger;
-            workers.push(
-                std::thread::Builder::new()
-                    .name(format!("rtcprobe-w{i}"))
-                    .spawn(move || w.run())?,
-            );
+            if inline {
+                inline_worker = Some(w);
+            } else {
+                workers.push(
+                    std::thread::Builder::new()
+                        .name(format!("rtcprobe-w{i}"))
+                        .spawn(move || w.run())?,
+                );
+            }
             links.push((tx, recycle_rx));
             controls.push(ctl_tx);
         }
@@ -146,7 +215,13 @@ impl Pipeline {
             hold,
             rtcp_tap,
             points,
+            inline: std::sync::Mutex::new(inline_worker),
         })
+    }
+
+    /// Whether the capture thread runs the engine itself ([`Pipeline::start_inline`]).
+    pub fn is_inline(&self) -> bool {
+        self.workers.is_empty()
     }
 
     /// The run's observation point names (for a live capture's [`PointResolver::live`]).
@@ -155,6 +230,7 @@ impl Pipeline {
     }
 
     /// A feeder for capture slot `capture` (0-based, < `captures` given to [`Pipeline::start`]).
+    /// Inline, the first feeder made runs the worker.
     pub fn feeder(&self, capture: usize, source: String) -> Feeder {
         let links = self
             .links
@@ -174,6 +250,7 @@ impl Pipeline {
             PointResolver::file(Arc::clone(&self.points)),
         )
         .with_rtcp_tap(self.rtcp_tap.clone())
+        .with_inline(self.inline.lock().ok().and_then(|mut w| w.take()))
     }
 
     /// Batches waiting in all queues (the health line shows it).
@@ -197,5 +274,27 @@ impl Pipeline {
                 tracing::error!("a pipeline worker panicked");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pipeline_pays;
+
+    #[test]
+    fn worker_threads_are_chosen_from_two_cores_while_each_has_a_core() {
+        // One core: one thread does it all, whatever the workers asked.
+        for workers in [1, 2, 8] {
+            assert!(!pipeline_pays(workers, 1), "{workers} workers on 1 core");
+        }
+        // Two cores: 1 and 2 workers measured 1.17x one thread; 3 no faster.
+        assert!(pipeline_pays(1, 2));
+        assert!(pipeline_pays(2, 2));
+        assert!(!pipeline_pays(3, 2));
+        // More cores: up to one worker per core.
+        assert!(pipeline_pays(3, 4));
+        assert!(pipeline_pays(4, 4));
+        assert!(!pipeline_pays(5, 4));
+        assert!(pipeline_pays(64, 64));
     }
 }

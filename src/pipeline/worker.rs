@@ -72,6 +72,8 @@ pub struct Worker {
     events: u64,
     records_dropped: u64,
     capture_now: i64,
+    /// When the next snapshot is due in inline mode ([`Worker::handle_inline`]).
+    next_snapshot: Instant,
 }
 
 impl Worker {
@@ -115,6 +117,7 @@ impl Worker {
             events: 0,
             records_dropped: 0,
             capture_now: 0,
+            next_snapshot: Instant::now() + snapshot_interval,
         }
     }
 
@@ -122,11 +125,7 @@ impl Worker {
     pub fn run(mut self) {
         let mut next_snapshot = Instant::now() + self.snapshot_interval;
         loop {
-            while let Ok(c) = self.control.try_recv() {
-                match c {
-                    Control::Reconfigure(cfg) => self.engine.reconfigure(*cfg),
-                }
-            }
+            self.controls();
             if self.hold.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(1));
                 continue;
@@ -147,6 +146,35 @@ impl Worker {
                 next_snapshot = Instant::now() + self.snapshot_interval;
             }
         }
+        self.finish();
+    }
+
+    /// Apply the control messages waiting.
+    fn controls(&mut self) {
+        while let Ok(c) = self.control.try_recv() {
+            match c {
+                Control::Reconfigure(cfg) => self.engine.reconfigure(*cfg),
+            }
+        }
+    }
+
+    /// Inline mode (no thread: the capture thread calls this with each batch it would have
+    /// queued, see [`super::Pipeline::start`]): control messages, the batch, and the snapshot
+    /// when one is due (`batch` may be empty: only the last two).
+    pub fn handle_inline(&mut self, batch: &Batch) {
+        self.controls();
+        if !batch.is_empty() {
+            self.handle(batch);
+        }
+        let now = Instant::now();
+        if now >= self.next_snapshot {
+            self.snapshot();
+            self.next_snapshot = now + self.snapshot_interval;
+        }
+    }
+
+    /// End every stream, hand the records on, publish the last snapshot.
+    pub fn finish(mut self) {
         self.engine.finish_all_as(self.end_reason);
         self.hand_on();
         self.snapshot();

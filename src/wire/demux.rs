@@ -66,6 +66,7 @@ pub struct Classified<'a> {
 ///
 /// A ChannelData length beyond the captured bytes is clamped, like any snap-length cut: the inner
 /// data is then a prefix. A ChannelData header shorter than 4 bytes is [`Demuxed::Unknown`].
+#[inline]
 pub fn classify(payload: &[u8]) -> Classified<'_> {
     let direct = |inner| Classified { inner, turn: None };
     match payload {

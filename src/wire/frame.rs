@@ -33,6 +33,7 @@ pub struct Datagram<'a> {
 /// [`UdpPacket::new_checked`]. In addition: [`DecodeError::NotUdp`] for any other upper-layer
 /// protocol, and `Malformed(Udp)` when the IP header leaves less than 8 bytes for UDP or the UDP
 /// length field claims more than the IP header does.
+#[inline]
 pub fn decode_udp(link: LinkType, frame: &[u8]) -> Result<Datagram<'_>, DecodeError> {
     let l = link::decode(link, frame)?;
     let (src, dst, t): (IpAddr, IpAddr, Transport<'_>) = match l.network {

@@ -118,6 +118,7 @@ pub struct LinkFrame<'a> {
 /// Errors: [`DecodeError::Truncated`]`(Link)` when the header or a VLAN tag is cut,
 /// [`DecodeError::Malformed`]`(Link)` for more than [`MAX_VLAN_TAGS`] tags, and
 /// [`DecodeError::NotIp`] for any other EtherType or address family.
+#[inline]
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<LinkFrame<'_>, DecodeError> {
     match link {
         LinkType::Ethernet => {
@@ -232,6 +233,7 @@ fn address_family(family: u32) -> Option<Network> {
 /// | PCP 3 | DEI 1 | VID 12 | EtherType 16  |
 /// +---------------------+------------------+
 /// ```
+#[inline]
 fn dispatch(mut ethertype: u16, mut payload: &[u8]) -> Result<LinkFrame<'_>, DecodeError> {
     let mut vlan = None;
     let mut tags = 0;
