@@ -91,6 +91,12 @@ pub struct EngineConfig {
     /// inclusive ranges (`"10000-20000"` or `"5004"`) are considered for RTP/RTCP.
     /// STUN and TURN are still recognised on any port. Default: empty (all ports).
     pub rtp_port_ranges: Vec<String>,
+    /// Pair the streams that enter and leave a middlebox (relay, SFU, TURN server, router) on
+    /// this host into hops (loss inside the box, forwarding delay; docs/output.md "Hops").
+    /// Off by default: the matcher keeps every packet of every stream until its copy is seen,
+    /// which costs about as much per packet as the rest of the analysis (docs/benchmarks.md);
+    /// turn it on where the probe watches a middlebox. Default false.
+    pub hops: bool,
 }
 
 impl Default for EngineConfig {
@@ -100,6 +106,7 @@ impl Default for EngineConfig {
             max_candidates: 16_384,
             idle_timeout_secs: 60,
             rtp_port_ranges: Vec::new(),
+            hops: false,
         }
     }
 }
@@ -274,6 +281,8 @@ pub struct Resolved {
     /// Names of Linux cooked v2 interface indexes in a replay (`replay --point-name N=NAME`),
     /// so that its observation points are named as the live probe named them. Not a config key.
     pub interface_names: Vec<(u32, String)>,
+    /// `engine.hops`: run the middlebox hop matcher.
+    pub hops: bool,
 }
 
 impl Default for Resolved {
@@ -398,6 +407,7 @@ impl Config {
             rtp_port_ranges: ranges,
             clock_rates,
             interface_names: Vec::new(),
+            hops: e.hops,
         })
     }
 }
