@@ -60,7 +60,7 @@ pub struct Args {
     /// Replay through the live pipeline with this many shard workers (default: the
     /// single-threaded engine; with --realtime: `pipeline.workers` from the config).
     /// Without --realtime, --listen or --linger the pipeline is used only where it beats
-    /// one thread: on 2 cores or more, with no more workers than cores.
+    /// one thread: with a core for the reading thread and one for each worker.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
     workers: Option<u16>,
     /// With --realtime or --workers: serve the Prometheus endpoint (/metrics, /healthz,
