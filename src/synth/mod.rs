@@ -11,6 +11,7 @@
 
 mod build;
 pub mod frame;
+pub mod hop;
 pub mod middlebox;
 pub mod pcap;
 pub mod rng;
