@@ -27,6 +27,7 @@
 pub mod capture;
 pub mod cli_assets;
 pub mod config;
+pub mod correlate;
 pub mod daemon;
 pub mod engine;
 pub mod export;
