@@ -6,6 +6,7 @@
 
 use crate::capture::{CaptureError, FileSource, PacketSource};
 use crate::config::Resolved;
+use crate::correlate::hop::{self, HopCounters, HopMatcher, HopRecord};
 use crate::engine::record::{rfc3339_micros, StreamRecord};
 use crate::engine::{Counters, Engine};
 use crate::forward::Hook;
@@ -42,6 +43,40 @@ pub struct Summary {
 pub struct Report {
     pub summary: Summary,
     pub streams: Vec<StreamRecord>,
+    /// Middlebox hops found (docs/output.md, "Hops"); absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hops: Vec<HopRecord>,
+    /// What the hop matcher counted about its own bounds; absent when all zero.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub hop_matcher: HopCounters,
+}
+
+fn is_zero(c: &HopCounters) -> bool {
+    *c == HopCounters::default()
+}
+
+/// Hops of `m` (finished), and each egress stream's loss split into `streams`.
+pub fn settle_hops(m: &HopMatcher, streams: &mut [StreamRecord]) -> Vec<HopRecord> {
+    let hops = m.report();
+    let mut by_key: std::collections::HashMap<(&str, &str, u32), usize> =
+        std::collections::HashMap::new();
+    let keys: Vec<(String, String, u32)> = streams
+        .iter()
+        .map(|r| (r.src.clone(), r.dst.clone(), r.ssrc))
+        .collect();
+    for (i, k) in keys.iter().enumerate() {
+        by_key.entry((k.0.as_str(), k.1.as_str(), k.2)).or_insert(i);
+    }
+    for h in &hops {
+        let k = (h.egress.src.as_str(), h.egress.dst.as_str(), h.egress.ssrc);
+        if let Some(r) = by_key.get(&k).and_then(|&i| streams.get_mut(i)) {
+            let split = r.loss_split.get_or_insert_with(Default::default);
+            split.upstream += h.lost_upstream;
+            split.inside_middlebox += h.lost_inside;
+            split.downstream = r.loss_downstream;
+        }
+    }
+    hops
 }
 
 /// Why a replay produced no report at all.
@@ -99,6 +134,8 @@ pub struct Run {
     forward: Option<Hook>,
     /// Records of streams that ended while `forward` was draining them.
     ended: Vec<(u64, StreamRecord)>,
+    /// Middlebox hops, beside the engine (`crate::correlate::hop`); `None` when turned off.
+    hops: Option<HopMatcher>,
 }
 
 impl Run {
@@ -112,7 +149,14 @@ impl Run {
             undecoded: BTreeMap::new(),
             forward: None,
             ended: Vec::new(),
+            hops: Some(HopMatcher::new(hop::Limits::default())),
         }
+    }
+
+    /// Do not look for middlebox hops (benchmarks compare with and without).
+    pub fn without_hops(mut self) -> Self {
+        self.hops = None;
+        self
     }
 
     /// Also make interval and final records, timed by the capture (`replay --records`).
@@ -138,6 +182,11 @@ impl Run {
         self.engine.set_frame(self.frames);
         match decode_udp(link, data) {
             Ok(dg) => {
+                if let Some(m) = &mut self.hops {
+                    if let Some((k, p)) = hop::summarize(&dg) {
+                        m.on_rtp(ts_ns, &k, &p);
+                    }
+                }
                 let rtcp = self.engine.on_datagram(ts_ns, &dg);
                 if let (Some(buf), Some(f)) = (rtcp, &self.forward) {
                     f.rtcp(ts_ns, dg.src, dg.dst, buf);
@@ -180,7 +229,14 @@ impl Run {
         }
         recs.append(&mut self.ended);
         recs.sort_by_key(|(order, _)| *order);
-        let streams: Vec<StreamRecord> = recs.into_iter().map(|(_, r)| r).collect();
+        let mut streams: Vec<StreamRecord> = recs.into_iter().map(|(_, r)| r).collect();
+        let (hops, hop_matcher) = match &mut self.hops {
+            Some(m) => {
+                m.finish(self.last);
+                (settle_hops(m, &mut streams), *m.counters())
+            }
+            None => (Vec::new(), HopCounters::default()),
+        };
         // Capture timestamps span all of i64 (libpcap saturates); the difference may not fit.
         let duration_secs = self
             .first
@@ -199,6 +255,8 @@ impl Run {
                 error,
             },
             streams,
+            hops,
+            hop_matcher,
         }
     }
 }

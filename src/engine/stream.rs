@@ -424,6 +424,7 @@ impl Stream {
             srtcp: self.srtcp,
             probe_dropped: self.probe_dropped,
             probe_drop: self.probe_drop_at.is_some(),
+            loss_split: None,
             first_seen_ns: self.first_seen,
             last_seen_ns: self.latest_seen,
             probe_drop_at_ns: self.probe_drop_at,

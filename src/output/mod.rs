@@ -42,6 +42,7 @@ pub fn write(
                 let shown = Shown {
                     summary: &report.summary,
                     streams: sel.apply(report),
+                    hops: &report.hops,
                 };
                 serde_json::to_writer_pretty(&mut *out, &shown)?;
             }
@@ -56,6 +57,8 @@ pub fn write(
 struct Shown<'a> {
     summary: &'a crate::replay::Summary,
     streams: Vec<&'a crate::engine::record::StreamRecord>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    hops: &'a [crate::correlate::hop::HopRecord],
 }
 
 /// A float with a fixed number of decimals, or `-` when absent.

@@ -162,7 +162,12 @@ mod tests {
         let summary = crate::replay::Run::new(Default::default())
             .finish(String::new(), 1, None)
             .summary;
-        Report { summary, streams }
+        Report {
+            summary,
+            streams,
+            hops: Vec::new(),
+            hop_matcher: Default::default(),
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@
 use super::event::{Batch, Event};
 use super::snapshot::{publish, CaptureSnapshot};
 use crate::config::Resolved;
+use crate::correlate::hop::HopMatcher;
 use crate::engine::{shard, triage, Counters, Shard, StreamKey, Triage};
 use crate::forward::tap::RtcpTap;
 use crate::wire::{decode_udp, LinkType};
@@ -77,6 +78,9 @@ pub struct Feeder {
     pub batches_allocated: u64,
     /// Sinks forwarding raw RTCP: each RTCP datagram is offered here once, before routing.
     rtcp_tap: Option<RtcpTap>,
+    /// The hop stage: every RTP packet this capture thread sees, in capture order (ingress and
+    /// egress streams of a hop are on different workers when SSRCs are rewritten).
+    hops: Option<HopMatcher>,
 }
 
 impl Feeder {
@@ -111,7 +115,19 @@ impl Feeder {
             slot,
             batches_allocated: 0,
             rtcp_tap: None,
+            hops: None,
         }
+    }
+
+    /// Also pair middlebox hops here, on the capture thread (`crate::correlate::hop`).
+    pub fn with_hops(mut self, m: HopMatcher) -> Self {
+        self.hops = Some(m);
+        self
+    }
+
+    /// The hop matcher, taken at the end of the capture.
+    pub fn take_hops(&mut self) -> Option<HopMatcher> {
+        self.hops.take()
     }
 
     /// Also offer every RTCP datagram to `tap` (sinks forwarding raw RTCP). Here, before a
@@ -152,6 +168,11 @@ impl Feeder {
                 return;
             }
         };
+        if let Some(m) = &mut self.hops {
+            if let Some((k, p)) = crate::correlate::hop::summarize(&dg) {
+                m.on_rtp(ts_ns, &k, &p);
+            }
+        }
         let n = self.shards();
         let mut counters = std::mem::take(&mut self.stats.counters);
         let t = triage(&self.cfg, &mut counters, &dg);

@@ -11,10 +11,11 @@ use super::worker::RecordsOut;
 use super::{Options, Pipeline};
 use crate::capture::{FileSource, PacketSource};
 use crate::config::Resolved;
+use crate::correlate::hop::{self, HopMatcher};
 use crate::engine::record::{rfc3339_micros, StreamRecord};
 use crate::forward::record::RecordOptions;
 use crate::forward::RecordTx;
-use crate::replay::{ReplayError, Report, Summary};
+use crate::replay::{settle_hops, ReplayError, Report, Summary};
 use crate::wire::LinkType;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -76,7 +77,9 @@ pub fn replay(
     )
     .map_err(|e| open_error(&file, &e))?;
     started(&pipeline);
-    let mut feeder = pipeline.feeder(0, file.clone());
+    let mut feeder = pipeline
+        .feeder(0, file.clone())
+        .with_hops(HopMatcher::new(hop::Limits::default()));
     let error = feed(&mut src, link, &mut feeder, pace, stop);
     feeder.flush();
     feeder.publish();
@@ -89,6 +92,7 @@ pub fn replay(
         );
     }
     let stats = feeder.stats().clone();
+    let mut hops = feeder.take_hops();
     drop(feeder);
     let board = std::sync::Arc::clone(&pipeline.board);
     pipeline.finish();
@@ -96,7 +100,14 @@ pub fn replay(
     records.sort_by(|(a, ra), (b, rb)| {
         (a, &ra.src, &ra.dst, ra.ssrc).cmp(&(b, &rb.src, &rb.dst, rb.ssrc))
     });
-    let streams: Vec<StreamRecord> = records.into_iter().map(|(_, r)| r).collect();
+    let mut streams: Vec<StreamRecord> = records.into_iter().map(|(_, r)| r).collect();
+    let (hops, hop_matcher) = match &mut hops {
+        Some(m) => {
+            m.finish(stats.last_ns);
+            (settle_hops(m, &mut streams), *m.counters())
+        }
+        None => (Vec::new(), Default::default()),
+    };
     let totals = board.totals();
     let first = (stats.frames > 0).then_some(stats.first_ns);
     Ok(Report {
@@ -113,6 +124,8 @@ pub fn replay(
             error,
         },
         streams,
+        hops,
+        hop_matcher,
     })
 }
 
