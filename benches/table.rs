@@ -14,7 +14,7 @@
 //! `TABLE_BENCH_ONLY` runs the cases whose name contains it). docs/benchmarks.md records results.
 
 use rtcprobe::config::Resolved;
-use rtcprobe::engine::{Engine, RtpMeta};
+use rtcprobe::engine::{Engine, ObservationPoint, RtpMeta};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::process::Command;
 
@@ -97,6 +97,7 @@ impl Case {
                         pt: 0,
                         ts: u32::from(p) * 160,
                         wire_len: 172,
+                        point: ObservationPoint::CAPTURE,
                     };
                     e.on_rtp_meta(now, &m);
                     now += PACKET_GAP_NS;

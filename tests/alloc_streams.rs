@@ -5,7 +5,7 @@
 //! nothing that grows with the number of streams seen (no per-stream table churn, no rehash).
 
 use rtcprobe::config::Resolved;
-use rtcprobe::engine::{Engine, RtpMeta};
+use rtcprobe::engine::{Engine, ObservationPoint, RtpMeta};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -55,6 +55,7 @@ fn meta(i: u32, seq: u16) -> RtpMeta {
         pt: if i % 2 == 0 { 0 } else { 8 },
         ts: u32::from(seq) * 160,
         wire_len: 172,
+        point: ObservationPoint::CAPTURE,
     }
 }
 

@@ -20,6 +20,7 @@ pub mod emodel;
 mod foreign;
 mod interval;
 pub mod jitter;
+pub mod obs;
 pub mod record;
 mod rtcp;
 pub mod rtt;
@@ -44,18 +45,24 @@ use crate::wire::stun::Message;
 use crate::wire::{rtp, Datagram};
 pub use counters::{Counters, RtcpTypes};
 pub use interval::Cut;
+pub use obs::{ObservationPoint, PointNames};
 use record::StreamRecord;
 pub use shard::Shard;
 use std::net::SocketAddr;
 use stream::Stream;
 use table::{Lru, StreamTable};
 
-/// Identity of a stream: RFC 3550 SSRC on one directed 5-tuple (UDP implied).
+/// Identity of a stream: RFC 3550 SSRC on one directed 5-tuple (UDP implied), at one
+/// observation point. The point comes last so that keys still sort by 5-tuple and SSRC first:
+/// the copies of one forwarded flow seen on two interfaces are two streams, next to each other
+/// ([`obs`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct StreamKey {
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub ssrc: u32,
+    /// Where the stream's packets were seen.
+    pub point: ObservationPoint,
 }
 
 /// Hashed on every RTP packet: the common IPv4 case is packed into two words instead of
@@ -75,6 +82,7 @@ impl std::hash::Hash for StreamKey {
                 state.write_u32(self.ssrc);
             }
         }
+        state.write_u16(self.point.index());
     }
 }
 
@@ -116,9 +124,12 @@ pub struct RtpMeta {
     pub ts: u32,
     /// UDP payload length on the wire (the snap length may have cut the capture).
     pub wire_len: u32,
+    /// Where the packet was seen.
+    pub point: ObservationPoint,
 }
 
 impl RtpMeta {
+    /// The fields of `p`, seen at [`ObservationPoint::CAPTURE`] (set `point` for another).
     pub fn new(src: SocketAddr, dst: SocketAddr, p: &rtp::Packet<'_>, wire_len: usize) -> Self {
         RtpMeta {
             src,
@@ -128,6 +139,17 @@ impl RtpMeta {
             pt: p.payload_type(),
             ts: p.timestamp(),
             wire_len: u32::try_from(wire_len).unwrap_or(u32::MAX),
+            point: ObservationPoint::CAPTURE,
+        }
+    }
+
+    /// The stream the packet belongs to.
+    pub fn key(&self) -> StreamKey {
+        StreamKey {
+            src: self.src,
+            dst: self.dst,
+            ssrc: self.ssrc,
+            point: self.point,
         }
     }
 }
@@ -200,6 +222,10 @@ pub struct Engine {
     /// Order given to the next new candidate: the caller's frame number when it sets one
     /// ([`Engine::set_frame`]), so that output order does not depend on the shard count.
     frame: u64,
+    /// Where the next datagrams were seen ([`Engine::set_point`]).
+    point: ObservationPoint,
+    /// Names of the observation points, for records.
+    points: std::sync::Arc<PointNames>,
     /// Valid streams in activity order, indexed by SSRC (to attach RTCP, which may arrive on
     /// another port, RFC 3550 §11) and by (source IP, destination IP) (the reverse direction).
     streams: StreamTable,
@@ -236,6 +262,8 @@ impl Engine {
             cfg,
             shard,
             frame: 0,
+            point: ObservationPoint::CAPTURE,
+            points: std::sync::Arc::default(),
             streams: StreamTable::default(),
             candidates: Lru::default(),
             stun: stun::StunRtt::default(),
@@ -264,6 +292,23 @@ impl Engine {
         self.frame = frame;
     }
 
+    /// The next datagrams ([`Engine::on_datagram`], [`Engine::on_rtcp`]) were seen at
+    /// `point`, until the next call. RTP through [`Engine::on_rtp_meta`] carries its own.
+    pub fn set_point(&mut self, point: ObservationPoint) {
+        self.point = point;
+    }
+
+    /// Name records' observation points from `names` (the table the capture interns into).
+    /// Without a call every point is named from an empty table: `capture` or `other`.
+    pub fn set_point_names(&mut self, names: std::sync::Arc<PointNames>) {
+        self.points = names;
+    }
+
+    /// The table records' observation points are named from.
+    pub fn point_names(&self) -> &std::sync::Arc<PointNames> {
+        &self.points
+    }
+
     pub fn counters(&self) -> &Counters {
         &self.counters
     }
@@ -287,7 +332,10 @@ impl Engine {
         let t = triage(&self.cfg, &mut counters, dg);
         self.counters = counters;
         match t {
-            Triage::Rtp(m) => self.on_rtp_meta(now, &m),
+            Triage::Rtp(mut m) => {
+                m.point = self.point;
+                self.on_rtp_meta(now, &m);
+            }
             Triage::Rtcp { buf, complete } => {
                 self.on_rtcp(now, dg.src, dg.dst, buf, complete);
                 return Some(buf);
@@ -323,11 +371,7 @@ impl Engine {
     pub fn on_rtp_meta(&mut self, now: i64, m: &RtpMeta) {
         self.cut(now);
         self.counters.rtp_packets += 1;
-        let key = StreamKey {
-            src: m.src,
-            dst: m.dst,
-            ssrc: m.ssrc,
-        };
+        let key = m.key();
         let (seq, ts, pt, wire_len) = (m.seq, m.ts, m.pt, m.wire_len as usize);
         if let Some(s) = self.streams.touch_mut(&key) {
             if s.on_rtp(now, seq, ts, pt, wire_len) == seq::SeqEvent::Bad {
@@ -384,9 +428,11 @@ impl Engine {
             }
         }
         let key = s.key;
-        let early = self
-            .pending_srs
-            .take(|p| p.ssrc == key.ssrc && rtcp::flow_score(key.src, key.dst, p.src, p.dst) > 0);
+        let early = self.pending_srs.take(|p| {
+            p.ssrc == key.ssrc
+                && p.point == key.point
+                && rtcp::flow_score(key.src, key.dst, p.src, p.dst) > 0
+        });
         for p in early {
             s.srs.push(p.entry);
             let n = s.sender.map_or(0, |i| i.sender_reports) + 1;

@@ -6,10 +6,19 @@
 //! * Report blocks and feedback are about the stream they name (media SSRC) flowing in the
 //!   *reverse* direction of the RTCP packet.
 //!
+//! Both look first among the streams seen at the RTCP packet's own observation point
+//! ([`super::obs`]): a host that forwards a call sees the media and its RTCP on both interfaces,
+//! and each copy of a report belongs with the copy of the stream seen where it was seen (its
+//! capture times pair with that copy's for `capture_point` RTT). Only when no stream of the
+//! SSRC matches at that point does a stream seen elsewhere take it (media and RTCP captured on
+//! different interfaces, e.g. asymmetric routing, or `any` with RTCP on another port's path).
+//!
 //! RTT methods computed here are described in [`super::rtt`].
 
 use super::record::SenderInfo;
-use super::rtt::{ntp_middle, short_diff_to_ns, short_to_ns, RttMethod, SrEntry, SR_BLOCKS};
+use super::rtt::{
+    ntp_middle, short_diff_to_ns, short_to_ns, PendingSr, RttMethod, SrEntry, SR_BLOCKS,
+};
 use super::{shard, EndReason, Engine, StreamKey};
 use crate::wire::rtcp::{self, Compound, Packet, PsFeedbackKind, ReportBlock, RtpFeedbackKind};
 use std::net::SocketAddr;
@@ -36,14 +45,16 @@ pub(super) fn flow_score(
 }
 
 impl Engine {
-    /// The stream sent by `ssrc` that an RTCP packet from `src` to `dst` belongs to.
+    /// The stream sent by `ssrc` that an RTCP packet from `src` to `dst` belongs to, preferably
+    /// one seen at the packet's own observation point (see the module docs).
     fn sender_stream(&self, src: SocketAddr, dst: SocketAddr, ssrc: u32) -> Option<StreamKey> {
-        self.streams.best_flow(ssrc, src, dst)
+        self.streams.best_flow(ssrc, self.point, src, dst)
     }
 
-    /// The stream with `ssrc` that a report sent from `src` to `dst` describes (reverse direction).
+    /// The stream with `ssrc` that a report sent from `src` to `dst` describes (reverse
+    /// direction), preferably one seen at the report's observation point.
     fn described_stream(&self, src: SocketAddr, dst: SocketAddr, ssrc: u32) -> Option<StreamKey> {
-        self.streams.best_flow(ssrc, dst, src)
+        self.streams.best_flow(ssrc, self.point, dst, src)
     }
 
     /// Handle one RTCP datagram (compound, RFC 3550 §6.1, or reduced-size, RFC 5506).
@@ -228,8 +239,15 @@ impl Engine {
         let Some(k) = self.sender_stream(src, dst, ssrc) else {
             // The stream may still be in probation (an SR between its first RTP packets):
             // keep the SR so that a report answering it still yields an RTT once it is valid.
-            self.pending_srs
-                .push(src, dst, ssrc, *entry, packet_count, octet_count);
+            self.pending_srs.push(PendingSr {
+                point: self.point,
+                src,
+                dst,
+                ssrc,
+                entry: *entry,
+                packet_count,
+                octet_count,
+            });
             return;
         };
         let mut chain = None;
@@ -345,7 +363,13 @@ impl Engine {
         // other stream with the SSRC (a middlebox facing its sides from unrelated addresses,
         // even of two IP versions). Two or more unrelated ones are SSRC collisions between
         // calls (RFC 3550 §8.1: random SSRCs do collide among many streams) and are ignored.
-        let same_ssrc = || self.streams.ssrc_keys(k.ssrc).filter(|p| *p != k);
+        // The same flow seen at another observation point (a forwarding host capturing it on
+        // both interfaces) is this leg again, not another one.
+        let same_ssrc = || {
+            self.streams
+                .ssrc_keys(k.ssrc)
+                .filter(|p| p.src != k.src || p.dst != k.dst)
+        };
         let connected = |p: &StreamKey| p.dst.ip() == k.src.ip() || p.src.ip() == k.dst.ip();
         let any_connected = same_ssrc().any(connected);
         let lone = same_ssrc().nth(1).is_none();

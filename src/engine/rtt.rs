@@ -158,6 +158,8 @@ pub const PENDING_SRS: usize = 64;
 /// An SR that arrived before its stream was validated.
 #[derive(Debug, Clone, Copy)]
 pub struct PendingSr {
+    /// Where the SR was seen: it belongs to a stream seen at the same point.
+    pub point: super::ObservationPoint,
     pub src: std::net::SocketAddr,
     pub dst: std::net::SocketAddr,
     pub ssrc: u32,
@@ -173,26 +175,11 @@ pub struct PendingSrs {
 }
 
 impl PendingSrs {
-    pub fn push(
-        &mut self,
-        src: std::net::SocketAddr,
-        dst: std::net::SocketAddr,
-        ssrc: u32,
-        entry: SrEntry,
-        packet_count: u32,
-        octet_count: u32,
-    ) {
+    pub fn push(&mut self, sr: PendingSr) {
         if self.entries.len() >= PENDING_SRS {
             self.entries.pop_front();
         }
-        self.entries.push_back(PendingSr {
-            src,
-            dst,
-            ssrc,
-            entry,
-            packet_count,
-            octet_count,
-        });
+        self.entries.push_back(sr);
     }
 
     /// Remove and return, oldest first, the SRs `belongs` accepts.

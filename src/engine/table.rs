@@ -27,7 +27,7 @@
 
 use super::rtcp::flow_score;
 use super::stream::Stream;
-use super::StreamKey;
+use super::{ObservationPoint, StreamKey};
 use foldhash::HashMap;
 use std::cell::Cell;
 use std::hash::Hash;
@@ -399,16 +399,24 @@ impl StreamTable {
         self.truncated.get()
     }
 
-    /// The stream sending `ssrc` that best matches an RTCP packet's 5-tuple `from` → `to`
-    /// (`rtcp::flow_score`): the same ports, else the RTP ports one below, else the last (newest)
-    /// of the first [`SCAN_CAP`] streams of `ssrc` between the same addresses. This is the
-    /// highest score, ties to the newest, of a full scan whenever `ssrc` has at most
-    /// [`SCAN_CAP`] streams.
-    pub fn best_flow(&self, ssrc: u32, from: SocketAddr, to: SocketAddr) -> Option<StreamKey> {
+    /// The stream sending `ssrc` that best matches an RTCP packet's 5-tuple `from` → `to` seen
+    /// at `point` (`rtcp::flow_score`): the same ports, else the RTP ports one below, else the
+    /// last (newest) of the first [`SCAN_CAP`] streams of `ssrc` between the same addresses;
+    /// each first among the streams seen at `point`, then among those seen elsewhere (highest
+    /// score, ties to the newest). This is the result of a full scan whenever `ssrc` has at
+    /// most [`SCAN_CAP`] streams.
+    pub fn best_flow(
+        &self,
+        ssrc: u32,
+        point: ObservationPoint,
+        from: SocketAddr,
+        to: SocketAddr,
+    ) -> Option<StreamKey> {
         let exact = StreamKey {
             src: from,
             dst: to,
             ssrc,
+            point,
         };
         if self.lru.contains_key(&exact) {
             return Some(exact);
@@ -417,16 +425,24 @@ impl StreamTable {
             let below = StreamKey {
                 src: SocketAddr::new(from.ip(), sp),
                 dst: SocketAddr::new(to.ip(), dp),
-                ssrc,
+                ..exact
             };
             if self.lru.contains_key(&below) {
                 return Some(below);
             }
         }
-        self.ssrc_keys(ssrc)
-            .filter(|k| flow_score(k.src, k.dst, from, to) > 0)
-            .last()
-            .copied()
+        let mut best: Option<((bool, u8), StreamKey)> = None;
+        for k in self.ssrc_keys(ssrc) {
+            let score = flow_score(k.src, k.dst, from, to);
+            if score == 0 {
+                continue;
+            }
+            let rank = (k.point == point, score);
+            if best.map_or(true, |(r, _)| rank >= r) {
+                best = Some((rank, *k));
+            }
+        }
+        best.map(|(_, k)| k)
     }
 }
 

@@ -14,6 +14,7 @@ fn key(i: u32, ssrc: u32) -> StreamKey {
         src: SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 5004)),
         dst: SocketAddr::from(([10, 1, 0, 1], 6000)),
         ssrc,
+        point: ObservationPoint::CAPTURE,
     }
 }
 
@@ -35,6 +36,7 @@ fn meta(i: u32, ssrc: u32, seq: u16) -> RtpMeta {
         pt: 0,
         ts: u32::from(seq) * 160,
         wire_len: 172,
+        point: k.point,
     }
 }
 
@@ -167,21 +169,45 @@ fn lookups_of_a_crowded_ssrc_stop_at_the_cap_but_exact_matches_do_not() {
     assert_eq!(t.truncated_scans(), 1);
     // Past the cap, exact 5-tuple matches (mux, and RTP ports plus one) are still found.
     let last = key(n - 1, 9);
-    assert_eq!(t.best_flow(9, last.src, last.dst), Some(last));
+    assert_eq!(
+        t.best_flow(9, ObservationPoint::CAPTURE, last.src, last.dst),
+        Some(last)
+    );
     let plus_one = |a: SocketAddr| SocketAddr::new(a.ip(), a.port() + 1);
     assert_eq!(
-        t.best_flow(9, plus_one(last.src), plus_one(last.dst)),
+        t.best_flow(
+            9,
+            ObservationPoint::CAPTURE,
+            plus_one(last.src),
+            plus_one(last.dst)
+        ),
         Some(last)
     );
     // Same addresses, other ports: the newest among the first SCAN_CAP.
     let first = key(0, 9);
     let other = |a: SocketAddr| SocketAddr::new(a.ip(), 7000);
     assert_eq!(
-        t.best_flow(9, other(first.src), other(first.dst)),
+        t.best_flow(
+            9,
+            ObservationPoint::CAPTURE,
+            other(first.src),
+            other(first.dst)
+        ),
         Some(first)
     );
-    assert_eq!(t.best_flow(9, other(last.src), other(last.dst)), None);
-    assert_eq!(t.best_flow(8, first.src, first.dst), None);
+    assert_eq!(
+        t.best_flow(
+            9,
+            ObservationPoint::CAPTURE,
+            other(last.src),
+            other(last.dst)
+        ),
+        None
+    );
+    assert_eq!(
+        t.best_flow(8, ObservationPoint::CAPTURE, first.src, first.dst),
+        None
+    );
 }
 
 #[test]
@@ -378,4 +404,37 @@ proptest! {
             prop_assert_eq!(e.stream_count(), live.len());
         }
     }
+}
+
+#[test]
+fn rtcp_lookups_prefer_the_stream_seen_at_the_same_point() {
+    let names = crate::engine::PointNames::new("any");
+    let (a, b) = (names.intern("eth0"), names.intern("eth1"));
+    let mut t = StreamTable::default();
+    let at = |p| StreamKey {
+        point: p,
+        ..key(1, 9)
+    };
+    t.insert(stream(at(a), 1));
+    t.insert(stream(at(b), 2));
+    let k = key(1, 9);
+    let plus_one = |x: SocketAddr| SocketAddr::new(x.ip(), x.port() + 1);
+    let other = |x: SocketAddr| SocketAddr::new(x.ip(), 7000);
+    for p in [a, b] {
+        assert_eq!(t.best_flow(9, p, k.src, k.dst), Some(at(p)));
+        assert_eq!(
+            t.best_flow(9, p, plus_one(k.src), plus_one(k.dst)),
+            Some(at(p))
+        );
+        assert_eq!(t.best_flow(9, p, other(k.src), other(k.dst)), Some(at(p)));
+    }
+    // Seen at a third point, where the stream is not: a copy seen elsewhere takes it, the
+    // better 5-tuple match first, ties to the newest.
+    let c = names.intern("eth2");
+    assert_eq!(t.best_flow(9, c, k.src, k.dst), Some(at(b)));
+    t.remove(&at(b));
+    assert_eq!(
+        t.best_flow(9, c, plus_one(k.src), plus_one(k.dst)),
+        Some(at(a))
+    );
 }

@@ -312,12 +312,7 @@ impl Feeder {
             match *ev {
                 Event::Rtp { meta, .. } => {
                     self.stats.pipeline_dropped_rtp += 1;
-                    let key = StreamKey {
-                        src: meta.src,
-                        dst: meta.dst,
-                        ssrc: meta.ssrc,
-                    };
-                    remember(&mut lane.drops, key, 1, &mut self.stats.counters);
+                    remember(&mut lane.drops, meta.key(), 1, &mut self.stats.counters);
                 }
                 Event::ProbeDrop { key, packets, .. } => {
                     // Not news lost: still to be told.

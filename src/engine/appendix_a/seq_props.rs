@@ -410,6 +410,7 @@ fn check_stream(first: u16, steps: &[Step]) -> Result<(), TestCaseError> {
         src: ([10, 0, 0, 1], 4000).into(),
         dst: ([10, 0, 0, 2], 5000).into(),
         ssrc: 1,
+        point: crate::engine::ObservationPoint::CAPTURE,
     };
     let cfg = Resolved::default();
     let mut s = Stream::new(key, 0, 0, first, 0, &cfg);
