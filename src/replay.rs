@@ -8,7 +8,7 @@ use crate::capture::{CaptureError, FileSource, PacketSource};
 use crate::config::Resolved;
 use crate::correlate::hop::{self, HopCounters, HopMatcher, HopRecord};
 use crate::engine::record::{rfc3339_micros, StreamRecord};
-use crate::engine::{Counters, Engine};
+use crate::engine::{Counters, Engine, ObservationPoint};
 use crate::forward::Hook;
 use crate::wire::{decode_udp, DecodeError, LinkType};
 use serde::Serialize;
@@ -183,7 +183,7 @@ impl Run {
         match decode_udp(link, data) {
             Ok(dg) => {
                 if let Some(m) = &mut self.hops {
-                    if let Some((k, p)) = hop::summarize(&dg) {
+                    if let Some((k, p)) = hop::summarize(&dg, ObservationPoint::CAPTURE) {
                         m.on_rtp(ts_ns, &k, &p);
                     }
                 }

@@ -15,7 +15,7 @@ use super::event::{Batch, Event};
 use super::snapshot::{publish, CaptureSnapshot};
 use crate::config::Resolved;
 use crate::correlate::hop::HopMatcher;
-use crate::engine::{shard, triage, Counters, Shard, StreamKey, Triage};
+use crate::engine::{shard, triage, Counters, ObservationPoint, Shard, StreamKey, Triage};
 use crate::forward::tap::RtcpTap;
 use crate::wire::{decode_udp, LinkType};
 use arc_swap::ArcSwap;
@@ -169,7 +169,7 @@ impl Feeder {
             }
         };
         if let Some(m) = &mut self.hops {
-            if let Some((k, p)) = crate::correlate::hop::summarize(&dg) {
+            if let Some((k, p)) = crate::correlate::hop::summarize(&dg, ObservationPoint::CAPTURE) {
                 m.on_rtp(ts_ns, &k, &p);
             }
         }

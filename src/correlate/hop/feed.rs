@@ -2,13 +2,14 @@
 //! an RTP packet (RFC 7983 demultiplex and TURN unwrapping as the engine does), nothing else.
 
 use super::RtpSummary;
-use crate::engine::StreamKey;
+use crate::engine::{ObservationPoint, StreamKey};
 use crate::wire::demux::{classify, Demuxed};
 use crate::wire::{rtp, Datagram};
 
-/// The RTP packet a datagram carries, if any: its stream and summary. The payload length is
-/// taken from the wire length when the snap length cut the packet (plain UDP only).
-pub fn summarize(dg: &Datagram<'_>) -> Option<(StreamKey, RtpSummary)> {
+/// The RTP packet a datagram seen at `point` carries, if any: its stream and summary. The
+/// payload length is taken from the wire length when the snap length cut the packet (plain
+/// UDP only).
+pub fn summarize(dg: &Datagram<'_>, point: ObservationPoint) -> Option<(StreamKey, RtpSummary)> {
     let c = classify(dg.payload);
     let Demuxed::Rtp(buf) = c.inner else {
         return None;
@@ -23,6 +24,7 @@ pub fn summarize(dg: &Datagram<'_>) -> Option<(StreamKey, RtpSummary)> {
         src: dg.src,
         dst: dg.dst,
         ssrc: p.ssrc(),
+        point,
     };
     let s = RtpSummary {
         ssrc: p.ssrc(),

@@ -34,7 +34,8 @@
 //! packets per hop and `max_streams × RING` in total; a packet pushed out before its timeout
 //! unforwarded is counted `evicted`, not lost), at most [`MAX_OUT`] hops per ingress stream
 //! and `max_hops` hops, [`MAX_ATTEMPTS`] failed pairing verifications per stream, and the
-//! signature and SSRC indexes are cleared (counted) when they reach their caps. Rings are
+//! signature index is a fixed table (replaced, never grown) and the SSRC index is cleared
+//! (counted) at its cap. Rings are
 //! allocated when a stream is created and reused: a steady-state packet allocates nothing.
 
 mod feed;
@@ -143,6 +144,14 @@ const EMPTY: Entry = Entry {
     fwd: 0,
 };
 
+/// One bucket of the signature index: (signature, stream, its extended seq), newest first.
+type SigBucket = [Option<(u64, Sref, u64)>; 4];
+
+/// Buckets of the signature index: four per stream slot, a power of two.
+fn sig_buckets(max_streams: usize) -> usize {
+    (max_streams.clamp(1, 1 << 20) * 4).next_power_of_two()
+}
+
 /// A stream's slot in the matcher (generation-checked by hops and indexes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Sref {
@@ -217,8 +226,9 @@ pub struct HopMatcher {
     /// Eviction cursor (CLOCK over the slots).
     hand: usize,
     by_ssrc: HashMap<u32, [Option<Sref>; 4]>,
-    /// Signature → the last few (stream, extended seq) that ended with it.
-    sigs: HashMap<u64, [Option<(Sref, u64)>; 4]>,
+    /// Signature index: a fixed direct-mapped table (allocated once, entries replaced, never
+    /// grown) of the last few (signature, stream, extended seq) per bucket.
+    sigs: Box<[SigBucket]>,
     hops: Vec<Hop>,
     counters: HopCounters,
 }
@@ -287,7 +297,7 @@ impl HopMatcher {
             free: Vec::new(),
             hand: 0,
             by_ssrc: HashMap::default(),
-            sigs: HashMap::default(),
+            sigs: vec![[None; 4]; sig_buckets(limits.max_streams)].into_boxed_slice(),
             hops: Vec::new(),
             counters: HopCounters::default(),
         }
@@ -307,7 +317,7 @@ impl HopMatcher {
         self.slots.len()
     }
 
-    /// Index entries held (signature and SSRC indexes, each capped).
+    /// Index entries held (the fixed signature table's buckets and the capped SSRC index).
     pub fn index_len(&self) -> usize {
         self.sigs.len() + self.by_ssrc.len()
     }

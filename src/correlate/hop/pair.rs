@@ -7,8 +7,6 @@ use super::{
     MAX_ATTEMPTS, MAX_OUT, MIN_CONFIDENCE, MIN_MATCH, NONE, RING, SIG_LEN, WINDOW,
 };
 
-/// Signature index entries per tracked stream before the index is cleared.
-const SIGS_PER_STREAM: usize = 16;
 /// Packets of a new stream checked for being an RTX stream.
 const RTX_LOOK: u32 = 16;
 
@@ -155,16 +153,19 @@ impl HopMatcher {
         let Some(sig) = self.signature(r) else {
             return;
         };
-        if self.sigs.len() >= SIGS_PER_STREAM * self.limits.max_streams {
-            self.sigs.clear();
-            self.counters.index_resets += 1;
-        }
-        let list = self.sigs.entry(sig).or_insert([None; 4]);
-        if let Some(same) = list.iter_mut().flatten().find(|(s, _)| *s == r) {
-            same.1 = ext;
+        let n = self.sigs.len();
+        let Some(list) = self.sigs.get_mut(sig as usize % n.max(1)) else {
+            return;
+        };
+        if let Some(same) = list
+            .iter_mut()
+            .flatten()
+            .find(|(g, s, _)| *g == sig && *s == r)
+        {
+            same.2 = ext;
         } else {
             list.rotate_right(1);
-            list[0] = Some((r, ext));
+            list[0] = Some((sig, r, ext));
         }
     }
 
@@ -204,8 +205,12 @@ impl HopMatcher {
                 n += 1;
             }
         }
-        if let Some(list) = self.signature(e).and_then(|s| self.sigs.get(&s)) {
-            for (r, iext) in list.iter().flatten() {
+        let sig = self.signature(e);
+        let n_buckets = self.sigs.len().max(1);
+        if let Some((sig, list)) =
+            sig.and_then(|g| Some((g, self.sigs.get(g as usize % n_buckets)?)))
+        {
+            for (_, r, iext) in list.iter().flatten().filter(|x| x.0 == sig) {
                 if *r != e && !cands.iter().flatten().any(|c| c.0 == *r) {
                     if let Some(slot) = cands.get_mut(n) {
                         *slot = Some((*r, *iext, MatchedBy::Fingerprint));

@@ -11,7 +11,7 @@ fn run(s: &HopScenario) -> (HopMatcher, Vec<HopRecord>, HopsTruth) {
     let mut last = 0;
     for f in &cap.frames {
         let dg = decode_udp(LinkType::Ethernet, &f.bytes).unwrap();
-        if let Some((k, p)) = summarize(&dg) {
+        if let Some((k, p)) = summarize(&dg, crate::engine::ObservationPoint::CAPTURE) {
             m.on_rtp(f.ts_ns, &k, &p);
         }
         last = f.ts_ns;
@@ -127,4 +127,81 @@ fn rtx_repairs_are_counted_apart_and_never_as_loss_or_hops() {
 #[test]
 fn constant_size_audio_pairs_by_ssrc() {
     check("audio_relay");
+}
+
+/// A key on `port`, seen at `point`.
+fn key(port: u16, ssrc: u32, point: &crate::engine::PointNames, at: &str) -> StreamKey {
+    crate::engine::StreamKey {
+        src: std::net::SocketAddr::from(([10, 0, 0, 1], port)),
+        dst: std::net::SocketAddr::from(([10, 0, 0, 2], 9)),
+        ssrc,
+        point: point.intern(at),
+    }
+}
+
+fn pkt(ssrc: u32, i: u32, size: u32) -> RtpSummary {
+    RtpSummary {
+        ssrc,
+        seq: i as u16,
+        ts: i * 3000,
+        pt: 96,
+        marker: i % 3 == 0,
+        payload_len: size,
+    }
+}
+
+#[test]
+fn a_forwarding_host_seen_on_two_interfaces_is_one_ssrc_hop_with_its_delay() {
+    // Same 5-tuple and SSRC, two observation points (in on eth0, out on eth1 0.3 ms later).
+    let names = crate::engine::PointNames::new("capture");
+    let (a, b) = (key(5000, 7, &names, "eth0"), key(5000, 7, &names, "eth1"));
+    let mut m = HopMatcher::new(Limits::default());
+    for i in 0..200u32 {
+        let t = i64::from(i) * 10_000_000;
+        let p = pkt(7, i, 300 + (i * 37) % 900);
+        m.on_rtp(t, &a, &p);
+        if i != 100 {
+            m.on_rtp(t + 300_000, &b, &p);
+        }
+    }
+    m.finish(3_000_000_000);
+    let r = m.report();
+    assert_eq!(r.len(), 1, "{r:#?}");
+    assert_eq!(r[0].matched_by, MatchedBy::Ssrc);
+    assert_eq!((r[0].ingress_key, r[0].egress_key), (a, b));
+    assert_eq!(
+        (r[0].packets_in, r[0].packets_out, r[0].lost_inside),
+        (200, 199, 1)
+    );
+    assert_eq!(r[0].forwarding_delay.unwrap().p50, 0.0003);
+}
+
+#[test]
+fn a_flood_of_unmatched_streams_does_not_grow_memory() {
+    let names = crate::engine::PointNames::new("capture");
+    let limits = Limits {
+        max_streams: 64,
+        max_hops: 16,
+    };
+    let mut m = HopMatcher::new(limits);
+    let mut peak = (0, 0);
+    for s in 0..20_000u32 {
+        let k = key(
+            (s % 60_000) as u16,
+            s.wrapping_mul(2_654_435_761),
+            &names,
+            "eth0",
+        );
+        for i in 0..6u32 {
+            let t = i64::from(s) * 1_000_000 + i64::from(i);
+            m.on_rtp(t, &k, &pkt(k.ssrc, s ^ i, 100 + (s * 7 + i * 13) % 1000));
+        }
+        peak = (peak.0.max(m.slot_capacity()), peak.1.max(m.index_len()));
+    }
+    assert!(m.stream_count() <= 64 && peak.0 <= 64, "{peak:?}");
+    assert!(peak.1 <= 256 + 2 * 64 + 1, "{peak:?}");
+    assert_eq!(m.counters().streams_evicted, 20_000 - 64);
+    assert!(m.counters().index_resets > 0);
+    m.finish(i64::MAX);
+    assert!(m.report().is_empty());
 }
