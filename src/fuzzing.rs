@@ -360,7 +360,8 @@ pub fn http_head(data: &[u8]) {
 
 /// The hop matcher (`crate::correlate::hop`) on arbitrary packet summaries: 13-byte records
 /// (stream selector: 8 ports × 2 observation points; SSRC selector; seq; RTP timestamp;
-/// PT + marker; payload size; time step in µs, negative = jump back) into a matcher capped at
+/// PT + marker; payload size; time step in µs, negative = jump back, or a [`WILD_TIMES`] jump)
+/// into a matcher capped at
 /// 8 streams and 4 hops. No panic, the caps hold, and every hop's books balance:
 /// `packets_in = packets_out + lost_inside + evicted`.
 pub fn hops(data: &[u8]) {
@@ -391,7 +392,11 @@ pub fn hops(data: &[u8]) {
             marker: b(8) & 0x80 != 0,
             payload_len: u32::from(be16(9)),
         };
-        now = now.saturating_add(i64::from(be16(11) as i16) * 1000);
+        let step = be16(11) as i16;
+        now = match WILD_TIMES.iter().find(|w| w.0 == step) {
+            Some(w) => w.1,
+            None => now.saturating_add(i64::from(step) * 1000),
+        };
         m.on_rtp(now, &key, &p);
         assert!(m.stream_count() <= 8 && m.slot_capacity() <= 8);
     }

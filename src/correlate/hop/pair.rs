@@ -53,7 +53,7 @@ impl HopMatcher {
                     x.ext != NONE
                         && x.fwd & (1 << bit) == 0
                         && same(x, &copy, ts_off)
-                        && copy.t - x.t <= FORWARD_TIMEOUT_NS
+                        && copy.t.saturating_sub(x.t) <= FORWARD_TIMEOUT_NS
                 })
                 .min_by_key(|x| (x.ext as i64).abs_diff(pred))
                 .copied();
@@ -62,7 +62,7 @@ impl HopMatcher {
             return false;
         };
         let dup = orig.fwd & (1 << bit) != 0;
-        let delay = copy.t - orig.t;
+        let delay = copy.t.saturating_sub(orig.t);
         let late = delay > FORWARD_TIMEOUT_NS;
         if !dup && !late {
             if let Some(x) = self
@@ -98,7 +98,7 @@ impl HopMatcher {
             hop.packets_out += 1;
             hop.delays.add(delay);
             if let Some(prev) = hop.last_delay {
-                let d = (delay - prev).abs() as f64;
+                let d = delay.abs_diff(prev) as f64;
                 hop.jitter_ns += (d - hop.jitter_ns) / 16.0;
             }
             hop.last_delay = Some(delay);
@@ -273,7 +273,9 @@ impl HopMatcher {
                 .ok()
                 .and_then(|p| is.ring.get(p % RING))
                 .is_some_and(|o| {
-                    o.ext as i64 == p && same(o, c, ts_off) && c.t - o.t <= FORWARD_TIMEOUT_NS
+                    o.ext as i64 == p
+                        && same(o, c, ts_off)
+                        && c.t.saturating_sub(o.t) <= FORWARD_TIMEOUT_NS
                 });
             if ok {
                 matched += 1;
