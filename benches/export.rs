@@ -43,6 +43,7 @@ fn record(j: u32) -> StreamRecord {
         ),
         dst: format!("192.0.2.{}:{}", j & 255, 30_000 + j % 20_000),
         ssrc: 0x1000_0000 + j,
+        observed_at: "capture".into(),
         payload_types: vec![if j % 3 == 0 { 96 } else { 0 }],
         clock_rate: Some(if j % 3 == 0 { 90_000 } else { 8_000 }),
         clock_rate_source: Some("static"),

@@ -1,15 +1,21 @@
 //! End-to-end replay throughput: a 1,000-stream, 1,000,000-packet synthetic capture (written
-//! once to `target/bench-replay-1000x1M.pcap`), read (a) by a bare libpcap loop that only touches
-//! each packet, and (b) by `rtcprobe replay`'s full decode-and-track path, single-threaded.
-//! Prints packets per second for both and their ratio; docs/benchmarks.md records the results.
+//! once to `target/bench-replay-1000x1M.pcap`), read (a) by a bare libpcap loop
+//! (`pcap_next_ex` through the `pcap` crate) that only touches each packet, (b) by
+//! [`FileSource`]'s frame loop alone (the block reader), and (c) by `rtcprobe replay`'s full
+//! decode-and-track path, single-threaded; then (d) through the live pipeline with 1, 2 and 3
+//! shard workers, and (e) by `replay --workers N` as the CLI runs it ([`replay_workers`]).
 //!
-//! `cargo bench --bench replay` (set `REPLAY_BENCH_RUNS`, default 5; the best run is reported,
-//! as the least disturbed by the rest of the machine).
+//! The readers run alternately, one after the other in each round (bare, block, replay, bare,
+//! …), so that the load of a shared machine hits all of them alike; each round gives a ratio
+//! to the bare loop, and the median of the rounds is reported with the load average.
+//!
+//! `cargo bench --bench replay` (`REPLAY_BENCH_RUNS` rounds, default 7).
 
+use rtcprobe::capture::{FileSource, PacketSource};
 use rtcprobe::config::Resolved;
 use rtcprobe::engine::EndReason;
 use rtcprobe::pipeline::feeder::Overflow;
-use rtcprobe::pipeline::file::{replay as piped, Pace};
+use rtcprobe::pipeline::file::{replay as piped, replay_workers, Pace};
 use rtcprobe::pipeline::Options;
 use rtcprobe::replay::replay_file;
 use rtcprobe::synth::pcap::TsResolution;
@@ -35,16 +41,39 @@ fn capture() -> PathBuf {
     path
 }
 
-/// The baseline: libpcap hands out every packet and we only sum the lengths.
+/// The baseline: libpcap's `pcap_next_ex` hands out every packet; we read its first and last
+/// byte and sum the lengths.
 fn bare_libpcap(path: &Path) -> (u64, f64) {
     let start = Instant::now();
-    let mut cap = pcap::Capture::from_file(path).expect("open");
-    let (mut n, mut bytes) = (0u64, 0u64);
+    let mut cap =
+        pcap::Capture::from_file_with_precision(path, pcap::Precision::Nano).expect("open");
+    let (mut n, mut sum) = (0u64, 0u64);
     while let Ok(p) = cap.next_packet() {
         n += 1;
-        bytes = bytes.wrapping_add(p.data.len() as u64);
+        let edge = p
+            .data
+            .first()
+            .map_or(0, |b| *b ^ p.data.last().map_or(0, |b| *b));
+        sum = sum.wrapping_add(p.data.len() as u64 + u64::from(edge));
     }
-    std::hint::black_box(bytes);
+    std::hint::black_box(sum);
+    (n, start.elapsed().as_secs_f64())
+}
+
+/// The same touch through rtcprobe's own file reader (the block reader for classic pcap).
+fn frame_loop(path: &Path) -> (u64, f64) {
+    let start = Instant::now();
+    let mut src = FileSource::open(path).expect("open");
+    let (mut n, mut sum) = (0u64, 0u64);
+    while let Ok(Some(f)) = src.next_frame() {
+        n += 1;
+        let edge = f
+            .data
+            .first()
+            .map_or(0, |b| *b ^ f.data.last().map_or(0, |b| *b));
+        sum = sum.wrapping_add(f.data.len() as u64 + u64::from(edge));
+    }
+    std::hint::black_box(sum);
     (n, start.elapsed().as_secs_f64())
 }
 
@@ -55,10 +84,8 @@ fn full_replay(path: &Path) -> (u64, f64, usize) {
     (report.summary.frames, secs, report.streams.len())
 }
 
-/// The same file through the live pipeline: the reading thread decodes and routes, `workers`
-/// shard workers run the engines (waiting on full queues, so nothing is dropped).
-fn pipeline_replay(path: &Path, workers: usize) -> (u64, f64, usize) {
-    let opts = Options {
+fn options(workers: usize) -> Options {
+    Options {
         workers,
         queue_batches: 512,
         batch_events: 64,
@@ -67,13 +94,18 @@ fn pipeline_replay(path: &Path, workers: usize) -> (u64, f64, usize) {
         end_reason: EndReason::EndOfCapture,
         labels: None,
         ended_linger: std::time::Duration::ZERO,
-    };
+    }
+}
+
+/// The same file through the live pipeline: the reading thread decodes and routes, `workers`
+/// shard workers run the engines (waiting on full queues, so nothing is dropped).
+fn pipeline_replay(path: &Path, workers: usize) -> (u64, f64, usize) {
     let stop = AtomicBool::new(false);
     let start = Instant::now();
     let report = piped(
         path,
         &Resolved::default(),
-        &opts,
+        &options(workers),
         Pace::Fast,
         &stop,
         std::time::Duration::ZERO,
@@ -85,6 +117,44 @@ fn pipeline_replay(path: &Path, workers: usize) -> (u64, f64, usize) {
     (report.summary.frames, secs, report.streams.len())
 }
 
+/// `replay --workers N` as the CLI runs it: the pipeline or the single thread, whichever
+/// [`replay_workers`] picks for N on this machine.
+fn cli_workers(path: &Path, workers: usize) -> (u64, f64, usize) {
+    let stop = AtomicBool::new(false);
+    let start = Instant::now();
+    let report = replay_workers(path, &Resolved::default(), &options(workers), &stop, None)
+        .expect("replay --workers");
+    let secs = start.elapsed().as_secs_f64();
+    (report.summary.frames, secs, report.streams.len())
+}
+
+/// CPU time of the calling thread, seconds: on a shared machine the single-threaded readers
+/// are compared by it as well as by wall time, which the other builds' load stretches.
+fn thread_cpu() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec for clock_gettime to write.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
 fn main() {
     // `cargo test --benches` / `cargo bench --no-run` must not run the long benchmark.
     if std::env::args().any(|a| a == "--list" || a == "--test") {
@@ -94,51 +164,95 @@ fn main() {
     let runs: usize = std::env::var("REPLAY_BENCH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
-    let mut best_bare = f64::MAX;
-    let mut best_full = f64::MAX;
+        .unwrap_or(7)
+        .max(1);
+    let load_before = loadavg();
+    let (mut bare, mut block, mut full) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut block_ratio, mut full_ratio) = (Vec::new(), Vec::new());
     let (mut frames, mut streams) = (0, 0);
+    let (mut cpu_block_ratio, mut cpu_full_ratio, mut cpu_bare) =
+        (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
+        let c0 = thread_cpu();
         let (n, s) = bare_libpcap(&path);
-        best_bare = best_bare.min(s);
-        frames = n;
+        let c1 = thread_cpu();
+        let (n1, s1) = frame_loop(&path);
+        let c2 = thread_cpu();
         let (n2, s2, st) = full_replay(&path);
-        assert_eq!(n, n2);
-        best_full = best_full.min(s2);
-        streams = st;
+        let c3 = thread_cpu();
+        cpu_bare.push(c1 - c0);
+        cpu_block_ratio.push((c1 - c0) / (c2 - c1));
+        cpu_full_ratio.push((c1 - c0) / (c3 - c2));
+        assert_eq!((n, n1), (n2, n2));
+        bare.push(s);
+        block.push(s1);
+        full.push(s2);
+        block_ratio.push(s / s1);
+        full_ratio.push(s / s2);
+        (frames, streams) = (n, st);
     }
     assert_eq!(streams, STREAMS as usize, "every stream reported");
+    let pps = |secs: f64| frames as f64 / secs;
+    println!(
+        "capture: {} ({frames} frames, {streams} streams), {runs} alternating rounds, load {load_before} -> {}",
+        path.display(),
+        loadavg()
+    );
+    println!(
+        "bare libpcap loop : {:>12.0} packets/s (median)",
+        pps(median(&mut bare))
+    );
+    println!(
+        "FileSource loop   : {:>12.0} packets/s (median), {:.2}x the bare loop (median of rounds)",
+        pps(median(&mut block)),
+        median(&mut block_ratio)
+    );
+    println!(
+        "rtcprobe replay   : {:>12.0} packets/s (median), {:.2}x the bare loop (median of rounds; {})",
+        pps(median(&mut full)),
+        median(&mut full_ratio.clone()),
+        full_ratio
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "by CPU time       : bare loop {:.3} s; FileSource loop {:.2}x, replay {:.2}x the bare loop (medians; replay: {})",
+        median(&mut cpu_bare),
+        median(&mut cpu_block_ratio),
+        median(&mut cpu_full_ratio.clone()),
+        cpu_full_ratio
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    // The pipeline against the single thread, alternately as well.
     let worker_counts = [1usize, 2, 3];
-    let mut best_piped = [f64::MAX; 3];
+    let mut piped_ratio = vec![Vec::new(); worker_counts.len()];
+    let mut cli_ratio = vec![Vec::new(); worker_counts.len()];
+    let load_before = loadavg();
     for _ in 0..runs {
-        for (best, &w) in best_piped.iter_mut().zip(&worker_counts) {
+        for (i, &w) in worker_counts.iter().enumerate() {
+            let (_, single, _) = full_replay(&path);
             let (n, s, st) = pipeline_replay(&path, w);
             assert_eq!((n, st), (frames, streams));
-            *best = best.min(s);
+            let (n, c, st) = cli_workers(&path, w);
+            assert_eq!((n, st), (frames, streams));
+            piped_ratio[i].push(single / s);
+            cli_ratio[i].push(single / c);
         }
     }
-    let bare_pps = frames as f64 / best_bare;
-    let full_pps = frames as f64 / best_full;
     println!(
-        "capture: {} ({frames} frames, {streams} streams)",
-        path.display()
+        "pipeline vs single thread, load {load_before} -> {}",
+        loadavg()
     );
-    println!(
-        "bare libpcap loop : {:>12.0} packets/s ({best_bare:.3} s)",
-        bare_pps
-    );
-    println!(
-        "rtcprobe replay   : {:>12.0} packets/s ({best_full:.3} s)",
-        full_pps
-    );
-    println!("ratio             : {:.1} %", 100.0 * full_pps / bare_pps);
-    for (best, w) in best_piped.iter().zip(worker_counts) {
-        let pps = frames as f64 / best;
+    for (i, w) in worker_counts.iter().enumerate() {
         println!(
-            "pipeline, {w} worker{}: {:>12.0} packets/s ({best:.3} s, {:.2}x single-threaded)",
-            if w == 1 { " " } else { "s" },
-            pps,
-            pps / full_pps
+            "pipeline, {w} worker(s): {:.2}x single-threaded; replay --workers {w}: {:.2}x (medians of {runs})",
+            median(&mut piped_ratio[i]),
+            median(&mut cli_ratio[i]),
         );
     }
     println!(

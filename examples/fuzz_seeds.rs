@@ -359,6 +359,48 @@ fn packet_path_seeds(seeds: &mut Seeds, cap: &Capture, tag: &str, rtp_head: usiz
     }
 }
 
+/// `pcap_file`: the first frames of `cap` as a classic pcap file after each header selector
+/// (byte orders, resolutions, snapshot lengths, version 2.3), cut at a few places; and a
+/// pcapng file of them with no selector header (top bit set).
+fn pcap_file_seeds(seeds: &mut Seeds, cap: &Capture) {
+    let frames: Vec<&[u8]> = cap
+        .frames
+        .iter()
+        .take(6)
+        .map(|f| f.bytes.as_slice())
+        .collect();
+    for sel in [0u8, 1, 2, 3, 4, 8, 12, 0x10] {
+        let big = sel & 2 != 0;
+        let mut body = vec![sel];
+        for (i, f) in frames.iter().enumerate() {
+            let len = u32::try_from(f.len()).unwrap_or(u32::MAX);
+            for v in [1_700_000_000 + i as u32, 20_000 * i as u32, len, len] {
+                body.extend_from_slice(&if big {
+                    v.to_be_bytes()
+                } else {
+                    v.to_le_bytes()
+                });
+            }
+            body.extend_from_slice(f);
+        }
+        seeds.add("pcap_file", format!("classic-{sel:02x}"), body.clone());
+        if sel == 0 {
+            for cut in [30, 100, body.len() - 7] {
+                seeds.add("pcap_file", format!("cut-{cut}"), body[..cut].to_vec());
+            }
+        }
+    }
+    let mut ng = vec![0x80];
+    if let Ok(mut w) = rtcprobe::synth::pcap::PcapngWriter::new(&mut ng) {
+        if let Ok(i) = w.add_interface(1, 65_535) {
+            for (n, f) in frames.iter().enumerate() {
+                let _ = w.write_frame(i, 1_700_000_000_000_000_000 + n as i64, f);
+            }
+        }
+    }
+    seeds.add("pcap_file", "pcapng".into(), ng);
+}
+
 fn main() -> ExitCode {
     let Some(dir) = std::env::args().nth(1) else {
         eprintln!("usage: fuzz_seeds OUT_DIR   (writes OUT_DIR/<target>/<seed>)");
@@ -397,6 +439,8 @@ fn main() -> ExitCode {
             packet_path_seeds(&mut seeds, &cap, tag, 3, 11_000_000_000);
         }
     }
+
+    pcap_file_seeds(&mut seeds, &mixed);
 
     match seeds.write(Path::new(&dir)) {
         Ok(n) => {

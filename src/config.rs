@@ -269,6 +269,9 @@ pub struct Resolved {
     pub rtp_port_ranges: Vec<(u16, u16)>,
     /// Configured clock rates, indexed by payload type (0 = not configured).
     pub clock_rates: [u32; 128],
+    /// Names of Linux cooked v2 interface indexes in a replay (`replay --point-name N=NAME`),
+    /// so that its observation points are named as the live probe named them. Not a config key.
+    pub interface_names: Vec<(u32, String)>,
 }
 
 impl Default for Resolved {
@@ -392,6 +395,7 @@ impl Config {
             idle_timeout_ns: (e.idle_timeout_secs as i64).saturating_mul(1_000_000_000),
             rtp_port_ranges: ranges,
             clock_rates,
+            interface_names: Vec::new(),
         })
     }
 }

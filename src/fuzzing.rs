@@ -316,6 +316,102 @@ pub fn packet_path(data: &[u8]) {
     }
 }
 
+/// A capture file (`FileSource`: the block reader, then libpcap) read exactly as libpcap
+/// alone reads it: the same frames, then the same end or the same error. The first byte picks
+/// a classic pcap file header ([`pcap_file_header`]) put before the rest, or (with its top bit
+/// set) none, so that the rest is the whole file.
+pub fn pcap_file(data: &[u8]) {
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    let mut file = if sel & 0x80 == 0 {
+        pcap_file_header(sel)
+    } else {
+        Vec::new()
+    };
+    file.extend_from_slice(rest);
+    let path = std::env::temp_dir().join(format!(
+        "rtcprobe-fuzz-pcap-{}-{:?}.pcap",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    if std::fs::write(&path, &file).is_err() {
+        return;
+    }
+    let frames = same_as_libpcap(&path);
+    let _ = std::fs::remove_file(&path);
+    if let Err(e) = frames {
+        panic!("{e}");
+    }
+}
+
+/// A classic pcap file header (Ethernet) picked by `sel`: bit 0 nanosecond magic, bit 1
+/// big-endian, bits 2-3 the snapshot length (0, 64, 65,535 or 4 GiB - 1), bit 4 version 2.3.
+pub fn pcap_file_header(sel: u8) -> Vec<u8> {
+    let magic: u32 = if sel & 1 == 0 {
+        0xa1b2_c3d4
+    } else {
+        0xa1b2_3c4d
+    };
+    let snaplen: u32 = [0, 64, 65_535, u32::MAX][usize::from(sel >> 2 & 3)];
+    let minor: u16 = if sel & 0x10 == 0 { 4 } else { 3 };
+    let mut h = Vec::with_capacity(24);
+    let big = sel & 2 != 0;
+    let mut put = |b: &[u8]| h.extend_from_slice(b);
+    if big {
+        put(&magic.to_be_bytes());
+        put(&2u16.to_be_bytes());
+        put(&minor.to_be_bytes());
+        put(&[0; 8]);
+        put(&snaplen.to_be_bytes());
+        put(&1u32.to_be_bytes());
+    } else {
+        put(&magic.to_le_bytes());
+        put(&2u16.to_le_bytes());
+        put(&minor.to_le_bytes());
+        put(&[0; 8]);
+        put(&snaplen.to_le_bytes());
+        put(&1u32.to_le_bytes());
+    }
+    h
+}
+
+/// Read `path` with [`crate::capture::FileSource::open`] and
+/// [`crate::capture::FileSource::open_libpcap`] side by side (at most 100,000 frames); the
+/// frames read, or what differed.
+pub fn same_as_libpcap(path: &std::path::Path) -> Result<u64, String> {
+    use crate::capture::{FileSource, PacketSource};
+    let (mut ours, mut theirs) = match (FileSource::open(path), FileSource::open_libpcap(path)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(a), Err(b)) if a.to_string() == b.to_string() => return Ok(0),
+        (a, b) => return Err(format!("open: {:?} vs {:?}", a.err(), b.err())),
+    };
+    if ours.linktype() != theirs.linktype() {
+        return Err(format!(
+            "linktype {} vs {}",
+            ours.linktype(),
+            theirs.linktype()
+        ));
+    }
+    for n in 0..100_000u64 {
+        let a = ours.next_frame().map_err(|e| e.to_string());
+        let b = theirs.next_frame().map_err(|e| e.to_string());
+        let same = match (&a, &b) {
+            (Ok(Some(x)), Ok(Some(y))) => {
+                (x.ts_ns, x.orig_len, x.data) == (y.ts_ns, y.orig_len, y.data)
+            }
+            _ => format!("{a:?}") == format!("{b:?}"),
+        };
+        if !same {
+            return Err(format!("frame {}: {a:?} vs {b:?}", n + 1));
+        }
+        if !matches!(a, Ok(Some(_))) {
+            return Ok(n);
+        }
+    }
+    Ok(100_000)
+}
+
 /// One disk-buffer segment of a sink (src/forward/buffer.rs): NDJSON record lines and tapped
 /// RTCP lines, read back after a restart, so as hostile as any file. Every line goes through
 /// what a sender does with it: a tapped RTCP line is parsed and encoded as a HEP packet (and
@@ -411,6 +507,27 @@ pub fn hops(data: &[u8]) {
         );
         assert!(h.confidence > 0.0 && h.confidence <= 1.0);
     }
+}
+
+/// A pcapng file from memory, read with a small buffer (so that refills and growth run), every
+/// packet decoded with its interface's link type: no panic, bounded memory.
+pub fn pcapng(data: &[u8]) {
+    use crate::capture::pcapng::PcapngSource;
+    let Ok(mut src) = PcapngSource::from_reader(std::io::Cursor::new(data), "fuzz".into(), 256)
+    else {
+        return;
+    };
+    for _ in 0..10_000 {
+        match src.next_frame() {
+            Ok(Some(f)) => {
+                if let Some(link) = LinkType::from_dlt(f.linktype) {
+                    let _ = wire::decode_udp(link, f.data);
+                }
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let _ = src.interface_names();
 }
 
 #[cfg(test)]

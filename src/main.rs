@@ -13,7 +13,7 @@ use rtcprobe::output::{self, Filter, Format, Selection, SortKey};
 use rtcprobe::pipeline::feeder::Overflow;
 use rtcprobe::pipeline::file::{self as piped, Pace};
 use rtcprobe::pipeline::progress;
-use rtcprobe::replay::replay_file_with;
+use rtcprobe::replay::replay_file_into;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -80,6 +80,8 @@ enum Command {
         realtime: bool,
         /// Replay through the live pipeline with this many shard workers (default: the
         /// single-threaded engine; with --realtime: `pipeline.workers` from the config).
+        /// Without --realtime, --listen or --linger the pipeline is used only where it beats
+        /// one thread: from 2 workers, with a core for each worker and one for reading.
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
         workers: Option<u16>,
         /// With --realtime or --workers: serve the Prometheus endpoint (/metrics, /healthz,
@@ -108,6 +110,11 @@ enum Command {
         /// default `records.interval_secs` of the config, or 1 with --report.
         #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
         interval_secs: Option<u64>,
+        /// Name Linux cooked v2 interface index N as NAME (repeatable): a `tcpdump -i any`
+        /// capture carries only the index, so its points are `if<N>` unless named as the live
+        /// probe named them (it logs `replay --point-name N=NAME` for each).
+        #[arg(long, value_name = "N=NAME", value_parser = parse_point_name)]
+        point_name: Vec<(u32, String)>,
     },
     /// Run the probe daemon: capture live, analyse, publish (see systemd/rtcprobe.service).
     ///
@@ -305,6 +312,7 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
             records,
             report: report_file,
             interval_secs,
+            point_name,
         } => {
             let Some(file) = file else {
                 println!("{}", output::LEGEND);
@@ -322,6 +330,7 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                 settings.records.interval_secs
             };
             settings.records.interval_secs = interval_secs.unwrap_or(default_secs);
+            settings.engine.interface_names = point_name;
             let forwarder = start_forwarder(&settings, records.as_ref(), report_file.is_some())?;
             let collector = match (&forwarder, &report_file) {
                 (Some(f), Some(_)) => Some(rtcprobe::report::spawn_collector(f.tap())?),
@@ -330,7 +339,22 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
             let forward = forwarder
                 .as_ref()
                 .map(|f| (f.sender(), forward::record_options(&settings.records)));
-            let report = if realtime || workers.is_some() {
+            // Streams are rendered as they end and printed in order at the end (bounded
+            // memory: docs/output.md, "Order and memory").
+            let shown = output::Collector::new(format, selection, legend);
+            let (summary, shown) = if let (false, None, true, Some(n)) =
+                (realtime, &listen, linger <= 0.0, workers)
+            {
+                // As fast as possible: the pipeline only where it beats the single thread.
+                let mut opts = pipeline_options(&settings, Overflow::Wait, EndReason::EndOfCapture);
+                opts.workers = usize::from(n);
+                let stop = Arc::new(AtomicBool::new(false));
+                for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+                    signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop))?;
+                    signal_hook::flag::register(sig, Arc::clone(&stop))?;
+                }
+                piped::replay_workers_into(&file, &settings.engine, &opts, &stop, forward, shown)?
+            } else if realtime || workers.is_some() {
                 let pace = if realtime { Pace::Realtime } else { Pace::Fast };
                 let mut opts = pipeline_options(&settings, Overflow::Wait, EndReason::EndOfCapture);
                 if let Some(n) = workers {
@@ -365,7 +389,7 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                 };
                 let plan = show_progress.then(|| progress::plan(&file)).flatten();
                 let mut progress = None;
-                let report = piped::replay(
+                let streams = piped::replay_into(
                     &file,
                     &settings.engine,
                     &opts,
@@ -411,19 +435,20 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                             Err(e) => failed = Some(format!("cannot listen on {addr}: {e}")),
                         }
                     },
+                    shown,
                 );
                 if let Some(p) = progress {
                     p.finish();
                 }
-                let report = report?;
+                let streams = streams?;
                 drop(endpoint);
                 if let Some(e) = failed {
                     anyhow::bail!(e);
                 }
-                report
+                streams
             } else {
                 let hook = forward.map(|(tx, o)| forward::Hook::new(tx, o));
-                replay_file_with(&file, &settings.engine, hook)?
+                replay_file_into(&file, &settings.engine, hook, shown)?
             };
             if let Some(f) = forwarder {
                 for s in f.finish() {
@@ -443,20 +468,19 @@ fn run(cli: Cli, set_log: &SetLogLevel) -> anyhow::Result<ExitCode> {
                     interval_secs: settings.records.interval_secs,
                     version: env!("CARGO_PKG_VERSION"),
                 };
-                rtcprobe::report::write(path, &report.summary, c, &info)
+                rtcprobe::report::write(path, &summary, c, &info)
                     .with_context(|| format!("writing {}", path.display()))?;
             }
             let stdout = std::io::stdout();
             let shown_on_terminal = format == Format::Table && stdout.is_terminal();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            let written = output::write(&report, format, &selection, legend, &mut out)
-                .and_then(|()| out.flush());
+            let written = shown.write(&summary, &mut out).and_then(|()| out.flush());
             match written {
                 // A reader that stopped reading (`| head`) is not an error.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
                 r => r.context("writing the report")?,
             }
-            if let Some(e) = &report.summary.error {
+            if let Some(e) = &summary.error {
                 // Once: the table on a terminal already shows it.
                 if !shown_on_terminal {
                     eprintln!("rtcprobe: capture incomplete: {e}");
@@ -571,4 +595,18 @@ fn start_forwarder(
     let f = Forwarder::start(&sinks, &dir, true, std::time::Duration::from_secs(30))
         .with_context(|| format!("starting the sinks (buffers in {})", dir.display()))?;
     Ok(Some(f))
+}
+
+/// `replay --point-name N=NAME`: an interface index and a non-empty name of at most 64 bytes.
+fn parse_point_name(s: &str) -> Result<(u32, String), String> {
+    let (i, name) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected N=NAME, e.g. 2=eth0"))?;
+    let i = i
+        .parse::<u32>()
+        .map_err(|e| format!("{i:?}: not an interface index: {e}"))?;
+    if name.is_empty() || name.len() > 64 {
+        return Err(format!("{name:?}: a name of 1 to 64 bytes"));
+    }
+    Ok((i, name.to_owned()))
 }

@@ -3,20 +3,75 @@
 //! The same engine as live capture, fed from a file; time is the capture timestamp. A damaged
 //! or truncated file stops the read with an error naming the packet, and everything read before
 //! it is still analysed and reported ([`Report::summary`] `error`).
+//!
+//! Streams are handed to an [`Ended`] sink as they end (idle, evicted, BYE), not kept until
+//! the end of the file: with [`crate::output::Collector`] as the sink, replay memory is bounded
+//! by the stream table (`max_streams`), not by the number of streams in the file.
+//! [`replay_file`] keeps them all in a [`Report`] (tests, small files).
 
-use crate::capture::{CaptureError, FileSource, PacketSource};
+use crate::capture::{CaptureError, FileSource, PacketSource, PointResolver};
 use crate::config::Resolved;
-use crate::correlate::hop::{self, HopCounters, HopMatcher, HopRecord};
+use crate::correlate::hop::{self, Done, HopCounters, HopMatcher, HopRecord};
 use crate::engine::record::{rfc3339_micros, StreamRecord};
-use crate::engine::{Counters, Engine, ObservationPoint};
+use crate::engine::{Counters, Engine};
 use crate::forward::Hook;
 use crate::wire::{decode_udp, DecodeError, LinkType};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// How often (capture time) idle streams are expired.
 const EXPIRE_EVERY_NS: i64 = 1_000_000_000;
+/// Final records held for the sinks between expiry ticks before they are handed on early
+/// (many streams evicted within one second of capture time).
+const MAX_PENDING: usize = 1_024;
+
+/// Where a replay puts the record of each stream when it ends, with its order of first
+/// appearance (the frame number of its first packet), and each middlebox hop when it ends,
+/// numbered in the order hops end (`crate::correlate::hop`).
+pub trait Ended {
+    fn ended(&mut self, order: u64, record: StreamRecord);
+    /// A hop ended; `seq` is its place in the output (default: not wanted).
+    fn hop(&mut self, seq: u64, hop: HopRecord) {
+        let _ = (seq, hop);
+    }
+}
+
+/// Keep the streams (hops are not wanted).
+impl Ended for Vec<(u64, StreamRecord)> {
+    fn ended(&mut self, order: u64, record: StreamRecord) {
+        self.push((order, record));
+    }
+}
+
+/// Keep everything: streams and hops (a [`Report`]).
+#[derive(Debug, Default)]
+pub struct Kept {
+    pub streams: Vec<(u64, StreamRecord)>,
+    pub hops: Vec<(u64, HopRecord)>,
+}
+
+impl Ended for Kept {
+    fn ended(&mut self, order: u64, record: StreamRecord) {
+        self.streams.push((order, record));
+    }
+    fn hop(&mut self, seq: u64, hop: HopRecord) {
+        self.hops.push((seq, hop));
+    }
+}
+
+impl Kept {
+    /// The hops in output order.
+    pub fn sorted_hops(&mut self) -> Vec<HopRecord> {
+        self.hops.sort_by_key(|(seq, _)| *seq);
+        std::mem::take(&mut self.hops)
+            .into_iter()
+            .map(|(_, h)| h)
+            .collect()
+    }
+}
 
 /// The capture as a whole.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -36,6 +91,9 @@ pub struct Summary {
     pub streams: usize,
     /// Set when the file could not be read to its end: which packet and why.
     pub error: Option<String>,
+    /// What the hop matcher counted about its own bounds; absent when all zero.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub hop_matcher: HopCounters,
 }
 
 /// The result of a replay: a summary and one record per stream, in order of first appearance.
@@ -46,37 +104,35 @@ pub struct Report {
     /// Middlebox hops found (docs/output.md, "Hops"); absent when there are none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hops: Vec<HopRecord>,
-    /// What the hop matcher counted about its own bounds; absent when all zero.
-    #[serde(skip_serializing_if = "is_zero")]
-    pub hop_matcher: HopCounters,
+}
+
+impl Report {
+    /// The report of what `kept` kept: streams in order of first appearance (ties, streams
+    /// ended side by side by pipeline workers, by key and observation point), hops in the
+    /// order they ended.
+    pub fn of(summary: Summary, mut kept: Kept) -> Self {
+        let hops = kept.sorted_hops();
+        let mut records = kept.streams;
+        records.sort_by(|(a, ra), (b, rb)| {
+            (a, &ra.src, &ra.dst, ra.ssrc, &ra.observed_at).cmp(&(
+                b,
+                &rb.src,
+                &rb.dst,
+                rb.ssrc,
+                &rb.observed_at,
+            ))
+        });
+        let streams = records.into_iter().map(|(_, r)| r).collect();
+        Report {
+            summary,
+            streams,
+            hops,
+        }
+    }
 }
 
 fn is_zero(c: &HopCounters) -> bool {
     *c == HopCounters::default()
-}
-
-/// Hops of `m` (finished), and each egress stream's loss split into `streams`.
-pub fn settle_hops(m: &HopMatcher, streams: &mut [StreamRecord]) -> Vec<HopRecord> {
-    let hops = m.report();
-    let mut by_key: std::collections::HashMap<(&str, &str, u32), usize> =
-        std::collections::HashMap::new();
-    let keys: Vec<(String, String, u32)> = streams
-        .iter()
-        .map(|r| (r.src.clone(), r.dst.clone(), r.ssrc))
-        .collect();
-    for (i, k) in keys.iter().enumerate() {
-        by_key.entry((k.0.as_str(), k.1.as_str(), k.2)).or_insert(i);
-    }
-    for h in &hops {
-        let k = (h.egress.src.as_str(), h.egress.dst.as_str(), h.egress.ssrc);
-        if let Some(r) = by_key.get(&k).and_then(|&i| streams.get_mut(i)) {
-            let split = r.loss_split.get_or_insert_with(Default::default);
-            split.upstream += h.lost_upstream;
-            split.inside_middlebox += h.lost_inside;
-            split.downstream = r.loss_downstream;
-        }
-    }
-    hops
 }
 
 /// Why a replay produced no report at all.
@@ -99,6 +155,32 @@ pub fn replay_file_with(
     cfg: &Resolved,
     records: Option<Hook>,
 ) -> Result<Report, ReplayError> {
+    let (summary, kept) = replay_file_into(path, cfg, records, Kept::default())?;
+    Ok(Report::of(summary, kept))
+}
+
+/// Analyse a whole capture file, handing each stream to `sink` when it ends (bounded memory
+/// with a sink that does not keep them all); returns the summary and the sink.
+pub fn replay_file_into<S: Ended>(
+    path: &Path,
+    cfg: &Resolved,
+    records: Option<Hook>,
+    sink: S,
+) -> Result<(Summary, S), ReplayError> {
+    replay_file_until(path, cfg, records, &AtomicBool::new(false), sink)
+}
+
+/// [`replay_file_into`] that also stops early when `stop` is set (SIGTERM/SIGINT: what was
+/// read is reported), and logs each stream's start and end at debug level as the pipeline's
+/// workers do: `replay --workers N` when the single thread is the faster
+/// ([`crate::pipeline::file::replay_workers_into`]).
+pub fn replay_file_until<S: Ended>(
+    path: &Path,
+    cfg: &Resolved,
+    records: Option<Hook>,
+    stop: &AtomicBool,
+    sink: S,
+) -> Result<(Summary, S), ReplayError> {
     let mut src = FileSource::open(path)?;
     let file = path.display().to_string();
     let linktype = src.linktype();
@@ -106,22 +188,90 @@ pub fn replay_file_with(
         path: file.clone(),
         linktype,
     })?;
-    let mut run = Run::new(cfg.clone());
+    let debug = tracing::enabled!(tracing::Level::DEBUG);
+    let mut run = Run::with_sink(cfg.clone(), Logged { sink, debug });
     if let Some(h) = records {
         run = run.with_records(h);
     }
+    let mut interfaces = 1;
     let error = loop {
+        // Every 4,096 frames: a load per frame is not free at millions of frames a second.
+        if run.frames % 4096 == 0 && stop.load(Ordering::Relaxed) {
+            break None;
+        }
+        if src.interface_count() > interfaces {
+            // A pcapng file with several interfaces: each is an observation point.
+            interfaces = src.interface_count();
+            run.set_interface_names(src.interface_names());
+        }
         match src.next_frame() {
-            Ok(Some(f)) => run.frame(link, f.ts_ns, f.data),
+            Ok(Some(f)) if debug => {
+                let created = run.engine.counters().streams_created;
+                let (iface, ts_ns, data) = (f.interface, f.ts_ns, f.data);
+                match LinkType::from_dlt(f.linktype) {
+                    Some(l) => run.frame_on(l, iface, ts_ns, data),
+                    None => run.frame_of(f.linktype, iface, ts_ns, data),
+                }
+                if run.engine.counters().streams_created != created {
+                    if let Some(dg) =
+                        LinkType::from_dlt(f.linktype).and_then(|l| decode_udp(l, data).ok())
+                    {
+                        let p = dg.payload;
+                        let ssrc = p
+                            .get(8..12)
+                            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                            .map_or(0, u32::from_be_bytes);
+                        tracing::debug!(
+                            src = %dg.src,
+                            dst = %dg.dst,
+                            ssrc = %format_args!("0x{ssrc:08X}"),
+                            pt = p.get(1).map_or(0, |b| b & 0x7f),
+                            "stream started"
+                        );
+                    }
+                }
+            }
+            Ok(Some(f)) if f.linktype == linktype => {
+                run.frame_on(link, f.interface, f.ts_ns, f.data)
+            }
+            Ok(Some(f)) => run.frame_of(f.linktype, f.interface, f.ts_ns, f.data),
             Ok(None) => break None,
             Err(e) => break Some(e.to_string()),
         }
     };
-    Ok(run.finish(file, linktype, error))
+    let (summary, logged) = run.finish_into(file, linktype, error);
+    Ok((summary, logged.sink))
 }
 
-/// The decode-and-track loop over frames, independent of where frames come from.
-pub struct Run {
+/// A sink that logs each stream's end at debug level (when enabled) before handing it on.
+struct Logged<S> {
+    sink: S,
+    debug: bool,
+}
+
+impl<S: Ended> Ended for Logged<S> {
+    fn ended(&mut self, order: u64, r: StreamRecord) {
+        if self.debug {
+            tracing::debug!(
+                src = %r.src,
+                dst = %r.dst,
+                ssrc = %format_args!("0x{:08X}", r.ssrc),
+                packets = r.packets,
+                missing = r.missing,
+                ended_by = r.ended_by,
+                "stream ended"
+            );
+        }
+        self.sink.ended(order, r);
+    }
+    fn hop(&mut self, seq: u64, hop: HopRecord) {
+        self.sink.hop(seq, hop);
+    }
+}
+
+/// The decode-and-track loop over frames, independent of where frames come from; ended
+/// streams go to `S` as they end.
+pub struct Run<S: Ended = Kept> {
     engine: Engine,
     frames: u64,
     /// Earliest capture time seen.
@@ -132,24 +282,53 @@ pub struct Run {
     undecoded: BTreeMap<&'static str, u64>,
     /// Interval and final records for the sinks (`replay --records`), if wanted.
     forward: Option<Hook>,
-    /// Records of streams that ended while `forward` was draining them.
-    ended: Vec<(u64, StreamRecord)>,
+    /// Final records not yet handed to `forward` (it gets them after the interval records
+    /// closed before them, at the next expiry tick).
+    pending: Vec<(u64, StreamRecord)>,
+    sink: S,
+    /// Streams ended so far.
+    streams: usize,
+    /// Names where each frame was seen ([`crate::engine::obs`]).
+    points: PointResolver,
     /// Middlebox hops, beside the engine (`crate::correlate::hop`); `None` when turned off.
     hops: Option<HopMatcher>,
 }
 
 impl Run {
+    /// A run that keeps every stream and hop for a [`Report`] ([`Run::finish`]).
     pub fn new(cfg: Resolved) -> Self {
+        Run::with_sink(cfg, Kept::default())
+    }
+
+    /// End all streams and build the report, streams in order of first appearance.
+    pub fn finish(self, file: String, linktype: i32, error: Option<String>) -> Report {
+        let (summary, kept) = self.finish_into(file, linktype, error);
+        Report::of(summary, kept)
+    }
+}
+
+impl<S: Ended> Run<S> {
+    /// A run handing ended streams to `sink`.
+    pub fn with_sink(cfg: Resolved, sink: S) -> Self {
+        let names = std::sync::Arc::new(crate::engine::PointNames::with_interface_names(
+            &cfg.interface_names,
+        ));
+        let mut engine = Engine::new(cfg);
+        engine.set_point_names(std::sync::Arc::clone(&names));
+        let hops = HopMatcher::new(hop::Limits::default()).with_point_names(Arc::clone(&names));
         Run {
-            engine: Engine::new(cfg),
+            engine,
             frames: 0,
             first: None,
             last: i64::MIN,
             next_expire: i64::MIN,
             undecoded: BTreeMap::new(),
             forward: None,
-            ended: Vec::new(),
-            hops: Some(HopMatcher::new(hop::Limits::default())),
+            pending: Vec::new(),
+            sink,
+            streams: 0,
+            points: PointResolver::file(names),
+            hops: Some(hops),
         }
     }
 
@@ -157,6 +336,11 @@ impl Run {
     pub fn without_hops(mut self) -> Self {
         self.hops = None;
         self
+    }
+
+    /// Name the pcapng interfaces (`if_name` by interface id) for [`Run::frame_on`].
+    pub fn set_interface_names(&mut self, names: Vec<Option<String>>) {
+        self.points.set_interface_names(names);
     }
 
     /// Also make interval and final records, timed by the capture (`replay --records`).
@@ -168,23 +352,51 @@ impl Run {
 
     /// Decode one frame and feed the engine.
     pub fn frame(&mut self, link: LinkType, ts_ns: i64, data: &[u8]) {
+        self.frame_on(link, 0, ts_ns, data);
+    }
+
+    /// [`Run::frame_on`] for a frame of a pcapng interface whose link type (`linktype`)
+    /// differs from the file's first: one we do not decode is counted as `unsupported_link`.
+    pub fn frame_of(&mut self, linktype: i32, iface: u32, ts_ns: i64, data: &[u8]) {
+        match LinkType::from_dlt(linktype) {
+            Some(link) => self.frame_on(link, iface, ts_ns, data),
+            None => {
+                self.frames += 1;
+                *self.undecoded.entry("unsupported_link").or_default() += 1;
+            }
+        }
+    }
+
+    /// [`Run::frame`] for a frame of pcapng interface `iface`.
+    pub fn frame_on(&mut self, link: LinkType, iface: u32, ts_ns: i64, data: &[u8]) {
         self.frames += 1;
         // The earliest, not the first: merged captures go backwards in time (docs/output.md).
         self.first = Some(self.first.map_or(ts_ns, |f| f.min(ts_ns)));
         self.last = self.last.max(ts_ns);
         if ts_ns >= self.next_expire {
             if self.next_expire != i64::MIN {
+                // Hops first: a split reaches its stream before the engine ends it.
+                if let Some(m) = &mut self.hops {
+                    m.expire(ts_ns, self.engine.idle_timeout_ns());
+                }
+                self.hops_done();
                 self.engine.expire(ts_ns);
+                self.take_ended();
             }
             self.hand_on();
             self.next_expire = ts_ns.saturating_add(EXPIRE_EVERY_NS);
         }
         self.engine.set_frame(self.frames);
+        let point = self.points.point(link, iface, data);
+        self.engine.set_point(point);
         match decode_udp(link, data) {
             Ok(dg) => {
                 if let Some(m) = &mut self.hops {
-                    if let Some((k, p)) = hop::summarize(&dg, ObservationPoint::CAPTURE) {
+                    if let Some((k, p)) = hop::summarize(&dg, point) {
                         m.on_rtp(ts_ns, &k, &p);
+                    }
+                    if m.has_done() {
+                        self.hops_done();
                     }
                 }
                 let rtcp = self.engine.on_datagram(ts_ns, &dg);
@@ -193,6 +405,30 @@ impl Run {
                 }
             }
             Err(e) => self.count_undecoded(e),
+        }
+        self.take_ended();
+    }
+
+    /// Streams that ended (BYE, eviction, expiry) go to the sink at once, and to `forward`
+    /// at the next tick. Nothing ended: no allocation (an empty `Vec` is taken).
+    fn take_ended(&mut self) {
+        let ended = self.engine.drain_finished();
+        if ended.is_empty() {
+            return;
+        }
+        self.streams += ended.len();
+        if self.forward.is_none() {
+            for (order, r) in ended {
+                self.sink.ended(order, r);
+            }
+            return;
+        }
+        for (order, r) in &ended {
+            self.sink.ended(*order, r.clone());
+        }
+        self.pending.extend(ended);
+        if self.pending.len() >= MAX_PENDING {
+            self.hand_on();
         }
     }
 
@@ -207,9 +443,26 @@ impl Run {
     fn hand_on(&mut self) {
         if let Some(f) = &mut self.forward {
             f.cuts(&self.engine.drain_cuts());
-            let ended = self.engine.drain_finished();
-            f.ended(&ended);
-            self.ended.extend(ended);
+            f.ended(&self.pending);
+            self.pending.clear();
+        }
+    }
+
+    /// Hand out what the hop matcher ended: splits to their streams in the engine, hops to
+    /// the sink.
+    fn hops_done(&mut self) {
+        let Some(m) = &mut self.hops else { return };
+        for d in m.drain() {
+            match d {
+                Done::Split {
+                    key,
+                    upstream,
+                    inside,
+                } => {
+                    self.engine.add_loss_split(&key, upstream, inside);
+                }
+                Done::Hop { seq, hop } => self.sink.hop(seq, *hop),
+            }
         }
     }
 
@@ -217,47 +470,42 @@ impl Run {
         *self.undecoded.entry(e.reason()).or_default() += 1;
     }
 
-    /// End all streams and build the report.
-    pub fn finish(mut self, file: String, linktype: i32, error: Option<String>) -> Report {
+    /// End all streams; the summary, and the sink with every stream.
+    pub fn finish_into(
+        mut self,
+        file: String,
+        linktype: i32,
+        error: Option<String>,
+    ) -> (Summary, S) {
+        if let Some(m) = &mut self.hops {
+            m.finish(self.last);
+        }
+        self.hops_done();
         self.engine.finish_all();
-        if let Some(f) = &mut self.forward {
-            f.cuts(&self.engine.drain_cuts());
-        }
-        let mut recs = self.engine.drain_finished();
-        if let Some(f) = &mut self.forward {
-            f.ended(&recs);
-        }
-        recs.append(&mut self.ended);
-        recs.sort_by_key(|(order, _)| *order);
-        let mut streams: Vec<StreamRecord> = recs.into_iter().map(|(_, r)| r).collect();
-        let (hops, hop_matcher) = match &mut self.hops {
-            Some(m) => {
-                m.finish(self.last);
-                (settle_hops(m, &mut streams), *m.counters())
-            }
-            None => (Vec::new(), HopCounters::default()),
-        };
+        self.take_ended();
+        self.hand_on();
         // Capture timestamps span all of i64 (libpcap saturates); the difference may not fit.
         let duration_secs = self
             .first
             .map_or(0.0, |f| self.last.abs_diff(f) as f64 / 1e9);
-        Report {
-            summary: Summary {
-                file,
-                linktype,
-                frames: self.frames,
-                first_packet: self.first.map(rfc3339_micros),
-                last_packet: self.first.map(|_| rfc3339_micros(self.last)),
-                duration_secs,
-                undecoded: self.undecoded,
-                counters: self.engine.counters().clone(),
-                streams: streams.len(),
-                error,
-            },
-            streams,
-            hops,
-            hop_matcher,
-        }
+        let summary = Summary {
+            file,
+            linktype,
+            frames: self.frames,
+            first_packet: self.first.map(rfc3339_micros),
+            last_packet: self.first.map(|_| rfc3339_micros(self.last)),
+            duration_secs,
+            undecoded: self.undecoded,
+            counters: self.engine.counters().clone(),
+            streams: self.streams,
+            error,
+            hop_matcher: self
+                .hops
+                .as_ref()
+                .map(|m| *m.counters())
+                .unwrap_or_default(),
+        };
+        (summary, self.sink)
     }
 }
 

@@ -1,6 +1,10 @@
 //! Steady-state RTP handling allocates nothing: a counting global allocator watches the whole
 //! decode-and-track path (link → IP → UDP → demux → RTP → engine) over 100,000 packets of 500
-//! established streams, with loss, reordering and duplicates mixed in.
+//! established streams, with loss, reordering and duplicates mixed in. A stream's cold state
+//! (the sequence tracker's rare-path box, the stream's cold box and its ring of recent
+//! duplicates: engine/seq.rs, engine/stream.rs) is allocated once, on its first loss or
+//! duplicate, so one warm-up round duplicates every stream's packet. The window of 200 rounds
+//! holds at most 6 gaps per stream, under `seq::MAX_GAPS`: no window bitmap either.
 
 use rtcprobe::config::Resolved;
 use rtcprobe::replay::Run;
@@ -60,6 +64,9 @@ fn frame(buf: &mut Vec<u8>, i: u32, seq: u16, ts: u32) {
     buf.resize(buf.len() + 160, 0xd5);
 }
 
+/// The warm-up round in which every stream's packet is duplicated.
+const PRIME_ROUND: u32 = 10;
+
 #[test]
 fn steady_state_rtp_does_not_allocate() {
     let mut run = Run::new(Resolved::default());
@@ -70,7 +77,7 @@ fn steady_state_rtp_does_not_allocate() {
             // Impairments: every 97th packet lost, every 89th repeats the previous sequence
             // number (a duplicate and a gap), every 83rd duplicated on the wire.
             let k = round * STREAMS + i;
-            if k % 97 == 0 {
+            if k % 97 == 0 && round != PRIME_ROUND {
                 continue;
             }
             let seq = if k % 89 == 0 {
@@ -82,7 +89,7 @@ fn steady_state_rtp_does_not_allocate() {
             now += 40_000;
             COUNTING.with(|c| c.set(counting));
             run.frame(LinkType::Ethernet, now, &buf);
-            if k % 83 == 0 {
+            if k % 83 == 0 || round == PRIME_ROUND {
                 run.frame(LinkType::Ethernet, now + 1_000, &buf);
             }
             COUNTING.with(|c| c.set(false));
@@ -114,5 +121,54 @@ fn steady_state_rtp_does_not_allocate() {
     assert_eq!(
         allocs, 0,
         "allocations in steady state over {total} packets"
+    );
+}
+
+/// The same from a capture file, as `replay` reads it: the block reader's frames
+/// (`FileSource::next_frame`, no copy) through `Run::frame`.
+#[test]
+fn steady_state_replay_from_a_file_does_not_allocate() {
+    use rtcprobe::capture::{FileSource, PacketSource};
+    use rtcprobe::synth::pcap::{PcapWriter, TsResolution};
+    let path = std::env::temp_dir().join(format!("rtcprobe-alloc-{}.pcap", std::process::id()));
+    let f = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+    let mut w = PcapWriter::new(f, 1, 65_535, TsResolution::Nano).expect("header");
+    let mut buf = Vec::with_capacity(2048);
+    let mut now: i64 = 1_700_000_000_000_000_000;
+    for round in 0..220u32 {
+        for i in 0..STREAMS {
+            frame(&mut buf, i, round as u16, round.wrapping_mul(160));
+            now += 40_000;
+            w.write_frame(now, &buf).expect("frame");
+        }
+    }
+    w.into_inner().expect("flush");
+    let mut src = FileSource::open(&path).expect("open");
+    let link = LinkType::from_dlt(src.linktype()).expect("ethernet");
+    let mut run = Run::new(Resolved::default());
+    let warm = u64::from(20 * STREAMS);
+    let mut read = 0u64;
+    ALLOCS.store(0, Ordering::Relaxed);
+    loop {
+        COUNTING.with(|c| c.set(read >= warm));
+        let Some(f) = src.next_frame().expect("read") else {
+            COUNTING.with(|c| c.set(false));
+            break;
+        };
+        run.frame(link, f.ts_ns, f.data);
+        COUNTING.with(|c| c.set(false));
+        read += 1;
+    }
+    let allocs = ALLOCS.load(Ordering::Relaxed);
+    std::fs::remove_file(&path).expect("remove");
+    let report = run.finish("alloc".into(), 1, None);
+    assert_eq!(report.summary.frames, u64::from(220 * STREAMS));
+    let total: u64 = report.streams.iter().map(|s| s.packets).sum();
+    assert!(total > 100_000, "{total}");
+    assert_eq!(
+        allocs,
+        0,
+        "allocations in steady state over {} frames read from a file",
+        read - warm
     );
 }

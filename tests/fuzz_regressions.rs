@@ -17,7 +17,7 @@ use rtcprobe::fuzzing;
 type Harness = fn(&[u8]);
 
 /// The harness of each fuzz target, by the target's name.
-const HARNESSES: [(&str, Harness); 8] = [
+const HARNESSES: [(&str, Harness); 10] = [
     ("rtp", fuzzing::rtp),
     ("rtcp", fuzzing::rtcp),
     ("stun", fuzzing::stun),
@@ -26,6 +26,8 @@ const HARNESSES: [(&str, Harness); 8] = [
     ("packet_path", fuzzing::packet_path),
     ("buffer_line", fuzzing::buffer_line),
     ("http_head", fuzzing::http_head),
+    ("pcap_file", fuzzing::pcap_file),
+    ("pcapng", fuzzing::pcapng),
 ];
 
 fn fuzz_dir() -> PathBuf {

@@ -124,7 +124,7 @@ fn every_hop_scenario_gives_exact_hops_and_loss_split_in_replay_and_pipeline() {
         }
         let p = through_pipeline(&path, 3);
         assert_eq!(p.hops, r.hops, "{name}: pipeline hops");
-        assert_eq!(p.hop_matcher, r.hop_matcher, "{name}");
+        assert_eq!(p.summary.hop_matcher, r.summary.hop_matcher, "{name}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS rtcprobe_records
     probe_drop UInt8,
     probe_dropped UInt64,
     r_factor Nullable(Float64),
-    mos Nullable(Float64)
+    mos Nullable(Float64),
+    observed_at Nullable(String)
 )
 ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMMDD(interval_end)

@@ -42,6 +42,9 @@ use std::time::{Duration, Instant};
 /// Kernel capture buffer the probe uses unless configured otherwise: 64 MiB (see the module doc).
 pub const DEFAULT_BUFFER_BYTES: u32 = 64 << 20;
 
+/// `LINKTYPE_LINUX_SLL2`, asked for on `any`.
+const LINKTYPE_LINUX_SLL2: i32 = 276;
+
 /// How to open a live capture. See `pcap_create(3PCAP)` and `pcap_activate(3PCAP)`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LiveOptions {
@@ -149,6 +152,18 @@ impl LiveSource {
             .promisc(opts.promiscuous)
             .precision(Precision::Nano);
         let mut cap = cap.open().map_err(|e| open_err(reason(e)))?;
+        // On `any`, Linux cooked v2 carries each frame's interface index: a forwarded packet is
+        // seen arriving on one interface and leaving on another, two observation points
+        // (crate::engine::obs). libpcap ≥ 1.10 offers it; older ones keep v1 and its direction.
+        // Before the filter: BPF is compiled for the link type.
+        if opts.interface == "any" {
+            if let Err(e) = cap.set_datalink(pcap::Linktype(LINKTYPE_LINUX_SLL2)) {
+                tracing::info!(
+                    interface = %opts.interface,
+                    "Linux cooked v2 headers refused ({e}): observation points by direction only"
+                );
+            }
+        }
         if !opts.filter.is_empty() {
             cap.filter(&opts.filter, true)
                 .map_err(|e| open_err(filter_reason(&opts.filter, e)))?;
@@ -276,6 +291,8 @@ impl LiveSource {
             ts_ns,
             orig_len: h.len,
             data: bytes,
+            interface: 0,
+            linktype: self.linktype,
         }
     }
 

@@ -2,13 +2,19 @@
 //!
 //! A source yields captured frames with their capture timestamp (ns since the Unix epoch), the
 //! original length and the link type. Replay and live capture feed the same engine through this
-//! trait; the engine never sees where a frame came from. This module is IO: nothing here decodes.
+//! trait. Where a frame was seen (its observation point: interface, cooked-header interface index
+//! or direction, pcapng interface) is named by [`point`]; the engine sees only the interned id.
+//! This module is IO: nothing here decodes beyond the link header's origin fields.
 
+mod classic;
 pub mod file;
 pub mod live;
+pub mod pcapng;
+pub mod point;
 
 pub use file::FileSource;
 pub use live::{Fanout, LiveOptions, LiveSource, LiveStats, Next};
+pub use point::PointResolver;
 
 /// One captured frame, borrowed from the source's buffer until the next call.
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +25,10 @@ pub struct Frame<'a> {
     pub orig_len: u32,
     /// The captured bytes.
     pub data: &'a [u8],
+    /// The pcapng interface (numbered across the file) it was captured on; 0 for other sources.
+    pub interface: u32,
+    /// The pcap LINKTYPE_ of `data` (pcapng interfaces may differ from each other).
+    pub linktype: i32,
 }
 
 /// Why a source stopped early.

@@ -3,7 +3,8 @@
 //! Start-up opens every capture before saying READY (so systemd and tests know capture is
 //! live), then the main thread only supervises: signals, the watchdog, the health line and
 //! reloads. SIGTERM/SIGINT stop capture (after reading, for at most `capture.timeout_ms` +
-//! 0.1 s and 2 s, the frames the kernel already captured), let the workers drain their queues
+//! 0.1 s and 2 s, the frames the kernel already captured; what is left is logged as a count),
+//! let the workers drain their queues
 //! and end every stream (`ended_by = "shutdown"`), write the final records and summary, and exit 0; a second
 //! signal exits at once. SIGHUP re-reads the configuration, applies what can change without
 //! losing stream state and logs, key by key, what changed and what needs a restart.
@@ -171,7 +172,16 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
     let mut heartbeats = Vec::new();
     let mut threads = Vec::new();
     let names: Vec<String> = sources.iter().map(|s| s.interface().to_string()).collect();
+    // One named interface is the capture's only point: it is called `capture`, as in a replay
+    // of a file recorded there, so that live and replay records are identical (docs/output.md).
+    // Several interfaces (or `any`, whose frames name their own interface) are told apart.
+    let single = sources.len() == 1;
     for (i, source) in sources.into_iter().enumerate() {
+        let point_source = if single && source.interface() != "any" {
+            crate::engine::obs::CAPTURE_NAME.to_string()
+        } else {
+            source.interface().to_string()
+        };
         let link = LinkType::from_dlt(source.linktype()).with_context(|| {
             format!(
                 "{}: unsupported link type {}",
@@ -182,7 +192,12 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
         let (tx, rx) = crossbeam_channel::unbounded();
         let heartbeat = Arc::new(AtomicI64::new(wall_ns() / 1_000_000_000));
         let t = CaptureThread {
-            feeder: pipeline.feeder(i, source.interface().to_string()),
+            feeder: pipeline
+                .feeder(i, source.interface().to_string())
+                .with_points(crate::capture::PointResolver::live(
+                    Arc::clone(pipeline.points()),
+                    &point_source,
+                )),
             source,
             link,
             stop: Arc::clone(&capture_stop),
@@ -318,10 +333,35 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
         sent,
         totals.records_dropped + sink_dropped,
     );
+    let undrained = undrained(&board);
+    if undrained > 0 {
+        tracing::warn!(
+            frames = undrained,
+            "up to {undrained} frames the kernel captured were not read before the capture \
+             drain ended (capture.timeout_ms + 0.1 s, at most 2 s): not analysed"
+        );
+    }
     if let Some(path) = &args.summary {
         write_summary(path, &totals)?;
     }
     Ok(())
+}
+
+/// Frames the kernel captured for the probe (libpcap's `ps_recv`, which on Linux counts the
+/// ring's drops too) that no capture thread read: still in the ring when the drain deadline
+/// passed, or arrived after it. An upper bound: frames libpcap discarded itself (arrived
+/// before the filter was set, or failed a filter replaced by a reload) count too. Read once
+/// the capture threads have ended (their last statistics come after their last frame).
+fn undrained(board: &Board) -> u64 {
+    board
+        .captures
+        .iter()
+        .map(|c| {
+            let c = c.load();
+            c.kernel_received
+                .saturating_sub(c.kernel_dropped.saturating_add(c.frames))
+        })
+        .sum()
 }
 
 /// Open one live source per interface and fanout member, before anything else starts: a

@@ -226,3 +226,96 @@ fn an_sfu_fanning_out_pairs_each_egress_leg_with_the_ingress_leg() {
     // The ingress leg reaches two receivers: no single end-to-end round trip.
     assert!(e2e(s_a).is_none());
 }
+
+/// The records of a call captured on both interfaces of M (side 0 at `v1`, side 1 at `v2`),
+/// through `count` shards fed as the pipeline feeds them (RTP to its SSRC's owner, RTCP to
+/// every shard owning an SSRC it mentions).
+fn replay_sides(call: &Call, count: u32) -> Vec<StreamRecord> {
+    use super::shard::{self, Shard};
+    let names = super::obs::PointNames::shared("capture");
+    let points = [names.intern("v1"), names.intern("v2")];
+    let frames = call.build_sides();
+    let mut recs = Vec::new();
+    for index in 0..count {
+        let mut e = Engine::with_shard(Resolved::default(), Shard { index, count });
+        e.set_point_names(names.clone());
+        for (side, f) in &frames {
+            let dg = decode_udp(LinkType::Ethernet, &f.bytes).expect("synthetic frames decode");
+            let mine = match f.kind {
+                crate::synth::FrameKind::Rtp { .. } => {
+                    let ssrc = dg.payload.get(8..12).expect("RTP header");
+                    let ssrc = u32::from_be_bytes(ssrc.try_into().expect("4 bytes"));
+                    Shard::of(count, ssrc) == index
+                }
+                _ => shard::rtcp_shards(dg.payload, true, count) & (1 << index) != 0,
+            };
+            if mine {
+                e.set_point(points[usize::from(*side)]);
+                e.on_datagram(f.ts_ns, &dg);
+            }
+        }
+        e.finish_all();
+        recs.extend(e.drain_finished().into_iter().map(|(_, r)| r));
+    }
+    recs
+}
+
+#[test]
+fn a_forwarding_host_seen_on_both_interfaces_gives_the_true_round_trip_at_each() {
+    // Every RTP and RTCP packet is seen twice, same 5-tuple, on the interface facing its
+    // sender and `forward_ns` later on the one facing its receiver. Each copy of a stream is
+    // a stream of its own (observed_at v1 / v2) and each must give the true round trip.
+    let call = Call::forwarding();
+    for count in [2, 3] {
+        // The two SSRCs are owned by different shards: the foreign tables pair them.
+        let recs = replay_sides(&call, count);
+        assert_eq!(recs.len(), 4, "{count} shards: each SSRC at each interface");
+        let want = call.true_rtt_ns() as f64 / 1e6;
+        for r in &recs {
+            let got = r.rtt_ms.get("end_to_end").expect("end_to_end");
+            assert!(
+                (got.min - want).abs() < TOL_MS && (got.max - want).abs() < TOL_MS,
+                "{count} shards, {} ssrc {:x}: {got:?}, true {want} ms",
+                r.observed_at,
+                r.ssrc
+            );
+        }
+    }
+    let recs = replay_sides(&call, 1);
+    assert_eq!(recs.len(), 4, "each SSRC at each interface");
+    let want = call.true_rtt_ns() as f64 / 1e6;
+    for r in &recs {
+        let e2e = r
+            .rtt_ms
+            .get("end_to_end")
+            .unwrap_or_else(|| panic!("{} {} → {}: no end_to_end", r.observed_at, r.src, r.dst));
+        for (what, got) in [("last", e2e.last), ("min", e2e.min), ("max", e2e.max)] {
+            assert!(
+                (got - want).abs() < TOL_MS,
+                "{} {} → {} ssrc {:x}: end_to_end {what} {got} ms, true {want} ms",
+                r.observed_at,
+                r.src,
+                r.dst,
+                r.ssrc
+            );
+        }
+    }
+    // capture_point is the round trip from where each copy was seen: across the router for
+    // the copy on the sender's side, not for the one on the receiver's side.
+    let cp = |at: &str, ssrc: u32| {
+        let r = recs
+            .iter()
+            .find(|r| r.observed_at == at && r.ssrc == ssrc)
+            .expect("stream");
+        r.rtt_ms["capture_point"].last
+    };
+    let (oa, ob, f) = (
+        call.owd_a_ns as f64 / 1e6,
+        call.owd_b_ns as f64 / 1e6,
+        call.forward_ns as f64 / 1e6,
+    );
+    assert!((cp("v2", call.ssrc_a) - 2.0 * ob).abs() < TOL_MS);
+    assert!((cp("v1", call.ssrc_a) - (2.0 * ob + 2.0 * f)).abs() < TOL_MS);
+    assert!((cp("v1", call.ssrc_b) - 2.0 * oa).abs() < TOL_MS);
+    assert!((cp("v2", call.ssrc_b) - (2.0 * oa + 2.0 * f)).abs() < TOL_MS);
+}

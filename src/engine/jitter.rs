@@ -21,8 +21,8 @@
 /// RFC 3550 A.8 interarrival jitter estimator for one source.
 #[derive(Debug, Clone, Default)]
 pub struct Jitter {
-    /// Arrival time (ns) and RTP timestamp of the previous packet.
-    prev: Option<(i64, u32)>,
+    /// Arrival time (ns) of the previous packet, if `primed`.
+    prev_ns: i64,
     /// Current estimate J, in timestamp units.
     jitter: f64,
     /// Largest J seen.
@@ -31,6 +31,11 @@ pub struct Jitter {
     sum: f64,
     /// Updates that produced an estimate (every packet after the first).
     samples: u64,
+    /// RTP timestamp of the previous packet, if `primed`.
+    prev_ts: u32,
+    /// A previous packet was seen. (Apart from the time and timestamp rather than an
+    /// `Option` of both: 48 bytes instead of 56, in the stream's hot part.)
+    primed: bool,
 }
 
 const NANOS_PER_SEC: f64 = 1e9;
@@ -48,7 +53,8 @@ impl Jitter {
         if clock_rate == 0 {
             return;
         }
-        if let Some((prev_ns, prev_ts)) = self.prev {
+        if self.primed {
+            let (prev_ns, prev_ts) = (self.prev_ns, self.prev_ts);
             // Exact product (in i64 when it fits, as it always does for packets less than
             // ~15 minutes apart); one rounding in the conversion, one in the division.
             let d_ns = arrival_ns.wrapping_sub(prev_ns);
@@ -67,7 +73,7 @@ impl Jitter {
             self.sum += self.jitter;
             self.samples += 1;
         }
-        self.prev = Some((arrival_ns, rtp_ts));
+        (self.prev_ns, self.prev_ts, self.primed) = (arrival_ns, rtp_ts, true);
     }
 
     /// Current estimate J, in timestamp units.

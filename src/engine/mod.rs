@@ -237,7 +237,13 @@ pub struct Engine {
     /// SRs of streams still in probation, attached when they are validated.
     pending_srs: rtt::PendingSrs,
     finished: Vec<(u64, StreamRecord)>,
+    /// Loss splits of streams that are the egress of ended middlebox hops (upstream, inside
+    /// the box; [`Engine::add_loss_split`]): only for tracked streams, removed when the stream
+    /// ends, so bounded by the table. Beside the streams: most streams never have one.
+    loss_splits: foldhash::HashMap<StreamKey, (u64, u64)>,
     next_order: u64,
+    /// Kernel and interface drops so far ([`Engine::on_capture_drop`]).
+    capture_drops: stream::CaptureDrops,
     counters: Counters,
     /// Interval records: length (0 = none), the next boundary (`i64::MIN` before the first
     /// event, `i64::MAX` when off) and the closed intervals not yet taken ([`Engine::drain_cuts`]).
@@ -270,7 +276,9 @@ impl Engine {
             foreign,
             pending_srs: rtt::PendingSrs::default(),
             finished: Vec::new(),
+            loss_splits: foldhash::HashMap::default(),
             next_order: 0,
+            capture_drops: stream::CaptureDrops::default(),
             counters: Counters::default(),
             interval_ns: 0,
             next_cut: i64::MAX,
@@ -328,9 +336,8 @@ impl Engine {
     /// every datagram in capture order. Returns the RTCP bytes when the datagram was RTCP (or
     /// SRTCP), so that the caller can forward them (replay's raw RTCP for HEP sinks).
     pub fn on_datagram<'a>(&mut self, now: i64, dg: &Datagram<'a>) -> Option<&'a [u8]> {
-        let mut counters = std::mem::take(&mut self.counters);
-        let t = triage(&self.cfg, &mut counters, dg);
-        self.counters = counters;
+        // Disjoint borrows: no copy of the 29 counters per datagram.
+        let t = triage(&self.cfg, &mut self.counters, dg);
         match t {
             Triage::Rtp(mut m) => {
                 m.point = self.point;
@@ -394,7 +401,7 @@ impl Engine {
                 self.next_order
             };
             let s = Stream::new(key, order, now, seq, pt, &self.cfg);
-            self.candidates.insert(key, s);
+            self.candidates.insert(s);
         }
         let valid = match self.candidates.touch_mut(&key) {
             Some(c) => {
@@ -434,16 +441,16 @@ impl Engine {
                 && rtcp::flow_score(key.src, key.dst, p.src, p.dst) > 0
         });
         for p in early {
-            s.srs.push(p.entry);
-            let n = s.sender.map_or(0, |i| i.sender_reports) + 1;
-            s.sender = Some(record::SenderInfo {
-                sender_reports: n,
-                packet_count: p.packet_count,
-                octet_count: p.octet_count,
-            });
+            s.on_sr(p.entry, p.packet_count, p.octet_count);
         }
+        s.set_capture_drops_seen(self.capture_drops.count);
         self.counters.streams_created += 1;
         self.streams.insert(s);
+    }
+
+    /// How long a stream may be idle before [`Engine::expire`] ends it, ns.
+    pub fn idle_timeout_ns(&self) -> i64 {
+        self.cfg.idle_timeout_ns
     }
 
     /// End streams idle for longer than `idle_timeout_secs` and forget stale candidates. Call it
@@ -478,6 +485,19 @@ impl Engine {
                 self.counters.rtp_unvalidated += c.packets;
             }
         }
+    }
+
+    /// Add to stream `key`'s loss split what an ended middlebox hop of which it is the egress
+    /// lost upstream and inside the box (`crate::correlate::hop::Done::Split`). False when
+    /// the stream is not (or no longer) tracked: the split is then not shown anywhere.
+    pub fn add_loss_split(&mut self, key: &StreamKey, upstream: u64, inside: u64) -> bool {
+        if self.streams.get(key).is_none() {
+            return false;
+        }
+        let s = self.loss_splits.entry(*key).or_insert((0, 0));
+        s.0 = s.0.saturating_add(upstream);
+        s.1 = s.1.saturating_add(inside);
+        true
     }
 
     /// End every stream (`end_of_capture`); call once when the capture is over.
@@ -524,23 +544,36 @@ impl Engine {
             .get_mut(key)
             .or_else(|| self.candidates.get_mut(key))
         {
-            Some(s) => s.on_probe_drop(now, packets),
+            Some(s) => s.on_probe_drop(now, packets, self.capture_drops.count),
             None => self.counters.probe_dropped_unattributed += packets,
         }
     }
 
     /// The kernel or the interface dropped packets at about `now` (pcap statistics): which
-    /// streams lost them is unknown, so every live stream is flagged.
+    /// streams lost them is unknown, so every live stream is flagged. O(1): the drop is noted
+    /// once here and each stream's record compares ([`stream::CaptureDrops`]).
     pub fn on_capture_drop(&mut self, now: i64) {
         self.cut(now);
-        for s in self.streams.values_mut() {
-            s.on_probe_drop(now, 0);
-        }
+        self.capture_drops.count += 1;
+        self.capture_drops.last_at = now;
     }
 
     /// The stream's record, with the STUN RTT of its 5-tuple pair (kept apart from streams).
     fn record_of(&self, s: &Stream, why: EndReason) -> StreamRecord {
-        s.record(why, self.stun.stats(s.key.src, s.key.dst).as_ref())
+        let mut r = s.record(
+            why,
+            self.stun.stats(s.key.src, s.key.dst).as_ref(),
+            self.capture_drops,
+        );
+        r.observed_at = self.points.name(s.key.point).to_string();
+        if let Some(&(upstream, inside)) = self.loss_splits.get(&s.key) {
+            r.loss_split = Some(record::LossSplit {
+                upstream,
+                inside_middlebox: inside,
+                downstream: r.loss_downstream,
+            });
+        }
+        r
     }
 
     fn finish(&mut self, key: &StreamKey, why: EndReason) {
@@ -548,6 +581,9 @@ impl Engine {
             return;
         };
         let record = self.record_of(&s, why);
+        if !self.loss_splits.is_empty() {
+            self.loss_splits.remove(key);
+        }
         self.finished.push((s.order, record));
     }
 }

@@ -53,6 +53,8 @@ pub const CAPTURE_NAME: &str = "capture";
 #[derive(Debug)]
 pub struct PointNames {
     inner: RwLock<Inner>,
+    /// Names given to Linux cooked v2 interface indexes ([`PointNames::with_interface_names`]).
+    interface_names: Vec<(u32, Arc<str>)>,
 }
 
 #[derive(Debug)]
@@ -76,7 +78,28 @@ impl PointNames {
                 names: vec![Arc::from(capture_name)],
                 overflow: 0,
             }),
+            interface_names: Vec::new(),
         }
+    }
+
+    /// [`PointNames::default`] that names interface index `N` as given (a replay of a
+    /// `tcpdump -i any` capture, whose frames carry only the index, named as live).
+    pub fn with_interface_names(names: &[(u32, String)]) -> Self {
+        PointNames {
+            interface_names: names
+                .iter()
+                .map(|(i, n)| (*i, Arc::from(n.as_str())))
+                .collect(),
+            ..PointNames::default()
+        }
+    }
+
+    /// The name given to interface index `index`, if any.
+    pub fn interface_name(&self, index: u32) -> Option<&str> {
+        self.interface_names
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, n)| &**n)
     }
 
     /// A shared table, for handing to capture threads and engines.

@@ -14,6 +14,9 @@ pub struct StreamRecord {
     /// `"addr:port"` of the RTP receiver.
     pub dst: String,
     pub ssrc: u32,
+    /// Where the stream was seen: the observation point's name (docs/output.md, "observed_at";
+    /// [`crate::engine::obs`]). The same 5-tuple and SSRC seen at two points are two streams.
+    pub observed_at: String,
     /// Payload types seen, in order of first appearance (at most 8 kept).
     pub payload_types: Vec<u8>,
     /// RTP clock rate in Hz used for jitter, or null if unknown.
@@ -119,7 +122,6 @@ impl StreamRecord {
     }
 }
 
-/// Statistics of one RTT method, milliseconds.
 /// Where an egress stream's packets were lost (docs/output.md, "Loss split"), in packets.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
 pub struct LossSplit {
@@ -133,6 +135,7 @@ pub struct LossSplit {
     pub downstream: Option<i64>,
 }
 
+/// Statistics of one RTT method, milliseconds.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
 pub struct RttSummary {
     pub last: f64,

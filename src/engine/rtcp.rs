@@ -15,7 +15,6 @@
 //!
 //! RTT methods computed here are described in [`super::rtt`].
 
-use super::record::SenderInfo;
 use super::rtt::{
     ntp_middle, short_diff_to_ns, short_to_ns, PendingSr, RttMethod, SrEntry, SR_BLOCKS,
 };
@@ -82,7 +81,7 @@ impl Engine {
             self.counters.srtcp_packets += 1;
             if let Some(k) = rtcp::first_ssrc(buf).and_then(|s| self.sender_stream(src, dst, s)) {
                 if let Some(s) = self.streams.get_mut(&k) {
-                    s.srtcp = true;
+                    s.cold_mut().srtcp = true;
                 }
             }
             return;
@@ -100,6 +99,8 @@ impl Engine {
             }
             match p {
                 Packet::SenderReport(sr) => {
+                    // Where this direction's capture_point is measured (super::foreign).
+                    self.foreign.on_sr_seen(now, self.point, src.ip(), dst.ip());
                     let mut entry = SrEntry {
                         ntp: sr.ntp_timestamp(),
                         capture_ns: now,
@@ -120,7 +121,8 @@ impl Engine {
                             sr.octet_count(),
                         );
                     } else {
-                        self.foreign.on_sr(now, sr.ssrc(), src, dst, &entry);
+                        self.foreign
+                            .on_sr(now, self.point, sr.ssrc(), src, dst, &entry);
                     }
                     for b in sr.report_blocks() {
                         if shard.owns(b.ssrc()) {
@@ -145,8 +147,9 @@ impl Engine {
                             continue;
                         };
                         if let Some(s) = self.streams.get_mut(&k) {
-                            if s.cname.as_deref().map(str::as_bytes) != Some(cname) {
-                                s.cname = Some(String::from_utf8_lossy(cname).into_owned());
+                            let c = s.cold_mut();
+                            if c.cname.as_deref().map(str::as_bytes) != Some(cname) {
+                                c.cname = Some(String::from_utf8_lossy(cname).into_owned());
                             }
                         }
                     }
@@ -167,10 +170,11 @@ impl Engine {
                     };
                     match fb.kind() {
                         RtpFeedbackKind::GenericNack(nack) => {
-                            s.feedback.nacks += 1;
-                            s.feedback.nack_packets += nack.lost_packets().count() as u64;
+                            let f = &mut s.cold_mut().feedback;
+                            f.nacks += 1;
+                            f.nack_packets += nack.lost_packets().count() as u64;
                         }
-                        RtpFeedbackKind::TransportCc(_) => s.feedback.transport_cc += 1,
+                        RtpFeedbackKind::TransportCc(_) => s.cold_mut().feedback.transport_cc += 1,
                         _ => {}
                     }
                 }
@@ -186,13 +190,13 @@ impl Engine {
             PsFeedbackKind::Pli if !shard.owns(fb.media_ssrc()) => {}
             PsFeedbackKind::Pli => {
                 if let Some(s) = self.described_mut(src, dst, fb.media_ssrc()) {
-                    s.feedback.plis += 1;
+                    s.cold_mut().feedback.plis += 1;
                 }
             }
             PsFeedbackKind::Fir(fir) => {
                 for (ssrc, _seq) in fir.entries().filter(|(s, _)| shard.owns(*s)) {
                     if let Some(s) = self.described_mut(src, dst, ssrc) {
-                        s.feedback.firs += 1;
+                        s.cold_mut().feedback.firs += 1;
                     }
                 }
             }
@@ -200,7 +204,7 @@ impl Engine {
                 let bps = remb.bitrate_bps();
                 for ssrc in remb.ssrcs().filter(|s| shard.owns(*s)) {
                     if let Some(s) = self.described_mut(src, dst, ssrc) {
-                        s.feedback.remb_bps = Some(bps);
+                        s.cold_mut().feedback.remb_bps = Some(bps);
                     }
                 }
             }
@@ -260,9 +264,9 @@ impl Engine {
             let peer_sr = if self.shard.owns(peer) {
                 self.described_stream(src, dst, peer)
                     .and_then(|pk| self.streams.get(&pk))
-                    .and_then(|p| p.srs.find(lsr).copied())
+                    .and_then(|p| p.sr(lsr).copied())
             } else {
-                self.foreign.sr(peer, dst, src, lsr).copied()
+                self.foreign.sr(self.point, peer, dst, src, lsr).copied()
             };
             let Some(peer_sr) = peer_sr else { continue };
             let mut ours = peer_sr.blocks.iter().take(usize::from(peer_sr.n_blocks));
@@ -275,13 +279,7 @@ impl Engine {
             }
         }
         if let Some(s) = self.streams.get_mut(&k) {
-            s.srs.push(*entry);
-            let n = s.sender.map_or(0, |i| i.sender_reports) + 1;
-            s.sender = Some(SenderInfo {
-                sender_reports: n,
-                packet_count,
-                octet_count,
-            });
+            s.on_sr(*entry, packet_count, octet_count);
             if let Some(rtt) = chain {
                 s.add_rtt(RttMethod::SrChain, rtt);
             }
@@ -316,7 +314,7 @@ impl Engine {
         if b.lsr() == 0 {
             return;
         }
-        let Some(sr) = s.srs.find(b.lsr()).copied() else {
+        let Some(sr) = s.sr(b.lsr()).copied() else {
             return;
         };
         // Capture times are any i64 (libpcap saturates); out-of-range results are refused by
@@ -325,9 +323,9 @@ impl Engine {
             .saturating_sub(sr.capture_ns)
             .saturating_sub(short_to_ns(b.dlsr()));
         if s.add_rtt(RttMethod::CapturePoint, rtt) {
-            s.cp_reporter = Some(reporter);
+            s.cold_mut().cp_reporter = Some(reporter);
             self.foreign
-                .on_capture_point(now, k.src.ip(), k.dst.ip(), rtt);
+                .on_capture_point(now, k.point, k.src.ip(), k.dst.ip(), rtt);
             self.end_to_end(&k);
         }
     }
@@ -335,8 +333,14 @@ impl Engine {
     /// A report block about an SSRC another shard owns: only its `capture_point` RTT is kept,
     /// as the opposite direction of a leg for `end_to_end` (super::foreign).
     fn foreign_report(&mut self, now: i64, src: SocketAddr, dst: SocketAddr, b: &ReportBlock<'_>) {
-        self.foreign
-            .on_report(now, src, dst, b.ssrc(), b.lsr(), short_to_ns(b.dlsr()));
+        self.foreign.on_report(
+            now,
+            self.point,
+            (src, dst),
+            b.ssrc(),
+            b.lsr(),
+            short_to_ns(b.dlsr()),
+        );
     }
 
     /// `end_to_end` of stream `k`, after its `capture_point` got a new sample (docs/output.md,
@@ -354,7 +358,7 @@ impl Engine {
     /// egress legs pair with the ingress leg; the ingress leg alone has no `end_to_end`.
     fn end_to_end(&mut self, k: &StreamKey) {
         let Some(s) = self.streams.get(k) else { return };
-        let (Some(reporter), order) = (s.cp_reporter, s.order) else {
+        let (Some(reporter), order) = (s.cp_reporter(), s.order) else {
             return;
         };
         let Some(own) = self.leg_rtt(k) else { return };
@@ -378,10 +382,10 @@ impl Engine {
                 .filter(move |p| if any_connected { connected(p) } else { lone })
                 .filter_map(|p| self.streams.get(p))
         };
-        let mut others = legs().filter(|p| p.cp_reporter.is_some_and(|r| r != reporter));
+        let mut others = legs().filter(|p| p.cp_reporter().is_some_and(|r| r != reporter));
         let Some(first) = others.next() else {
             // One RTCP session, unless a leg without reports yet turns out to be another.
-            if legs().any(|p| p.cp_reporter.is_none()) {
+            if legs().any(|p| p.cp_reporter().is_none()) {
                 return;
             }
             drop(others);
@@ -392,7 +396,7 @@ impl Engine {
         };
         let (mut ingress, mut several) = (first, false);
         for p in others {
-            several |= p.cp_reporter != first.cp_reporter;
+            several |= p.cp_reporter() != first.cp_reporter();
             if (p.order, p.key) < (ingress.order, ingress.key) {
                 ingress = p;
             }
@@ -410,15 +414,15 @@ impl Engine {
 
     /// The round trip between the two hosts of leg `k` through the probe: its latest
     /// `capture_point` plus the latest one of any stream flowing the opposite way between the
-    /// same two IP addresses (in this shard or another: [`super::foreign`]).
+    /// same two IP addresses (in this shard or another: [`super::foreign`]), measured at the
+    /// same observation point: on a forwarding host seen on both interfaces, the copy on the
+    /// sender's side spans the host's delay in its own `capture_point` and the copy on the
+    /// receiver's side in the opposite direction's, so each counts it exactly once.
     fn leg_rtt(&self, k: &StreamKey) -> Option<i64> {
-        let cp = self
-            .streams
-            .get(k)?
-            .rtt
-            .get(RttMethod::CapturePoint as usize)
-            .filter(|r| r.samples > 0)?
-            .last_ns;
-        Some(cp.saturating_add(self.foreign.capture_point(k.dst.ip(), k.src.ip())?))
+        let cp = self.streams.get(k)?.rtt(RttMethod::CapturePoint)?.last_ns;
+        let back = self
+            .foreign
+            .capture_point(k.point, k.dst.ip(), k.src.ip())?;
+        Some(cp.saturating_add(back))
     }
 }

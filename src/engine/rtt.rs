@@ -120,35 +120,39 @@ pub const SR_BLOCKS: usize = 4;
 /// longer than SR interval, or loss of the newest SR).
 pub const SR_HISTORY: usize = 8;
 
-/// A fixed ring of the most recent SRs of one sender.
-#[derive(Debug, Clone, Copy, Default)]
+/// A ring of the most recent SRs of one sender, grown one entry at a time up to
+/// [`SR_HISTORY`]: a sender with few SRs costs only those.
+#[derive(Debug, Clone, Default)]
 pub struct SrHistory {
-    entries: [SrEntry; SR_HISTORY],
+    /// Oldest first until full; then `next` is the entry the next SR replaces.
+    entries: Vec<SrEntry>,
     next: usize,
-    len: usize,
 }
 
 impl SrHistory {
     pub fn push(&mut self, e: SrEntry) {
-        if let Some(slot) = self.entries.get_mut(self.next) {
+        if self.entries.len() < SR_HISTORY {
+            self.entries.reserve_exact(1);
+            self.entries.push(e);
+        } else if let Some(slot) = self.entries.get_mut(self.next) {
             *slot = e;
         }
         self.next = (self.next + 1) % SR_HISTORY;
-        self.len = (self.len + 1).min(SR_HISTORY);
+    }
+
+    /// Entries from the most recent back.
+    fn recent_first(&self) -> impl Iterator<Item = &SrEntry> {
+        let len = self.entries.len();
+        (1..=len).filter_map(move |back| self.entries.get((self.next + 2 * len - back) % len))
     }
 
     /// The most recent SR whose NTP middle 32 bits equal `lsr`.
     pub fn find(&self, lsr: u32) -> Option<&SrEntry> {
-        (1..=self.len)
-            .map(|back| (self.next + SR_HISTORY - back) % SR_HISTORY)
-            .filter_map(|i| self.entries.get(i))
-            .find(|e| ntp_middle(e.ntp) == lsr)
+        self.recent_first().find(|e| ntp_middle(e.ntp) == lsr)
     }
 
     pub fn latest(&self) -> Option<&SrEntry> {
-        (self.len > 0)
-            .then(|| self.entries.get((self.next + SR_HISTORY - 1) % SR_HISTORY))
-            .flatten()
+        self.recent_first().next()
     }
 }
 

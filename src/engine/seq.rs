@@ -52,6 +52,11 @@
 //!   packet that would map below extended sequence number 0 (possible only in the first cycle) is
 //!   reported as late with `ext_seq` 0 and is not remembered. The same window holds the
 //!   probation run, so probation needs no state of its own beyond the previous sequence number.
+//!   The window is stored compactly and gives exactly the bitmap's answers: nothing while
+//!   every number from the base up has arrived once (the common case: no loss, no disorder),
+//!   then a few gap ranges, and the 512-byte bitmap only while more than [`MAX_GAPS`] gaps lie
+//!   in the window at once. That, the duplicate and reorder counters and the totals across
+//!   restarts live in a box allocated on first use, so a clean source's tracker is 40 bytes.
 //! * **Interval loss** ([`SeqTracker::interval_fraction_lost`]) is computed over the totals, so an
 //!   interval that spans a restart still reports what was expected and received in it.
 //!
@@ -74,6 +79,8 @@ const WINDOW_WORDS: usize = (WINDOW_BITS / 64) as usize;
 const fn is_jump(udelta: u16) -> bool {
     udelta >= MAX_DROPOUT && udelta as u64 <= RTP_SEQ_MOD - MAX_MISORDER as u64
 }
+/// A.1 `probation` for a new run: `MIN_SEQUENTIAL - 1` more sequential packets needed.
+const PROBATION: u8 = (MIN_SEQUENTIAL - 1) as u8;
 /// A.1's `bad_seq` sentinel: `RTP_SEQ_MOD + 1`, which no 16-bit sequence number equals.
 const NO_BAD_SEQ: u32 = (RTP_SEQ_MOD + 1) as u32;
 
@@ -134,106 +141,16 @@ pub enum SeqEvent {
     Bad,
 }
 
-/// Bitmap of the extended sequence numbers received in `(highest - WINDOW_BITS, highest]`.
+mod window;
+use window::Window;
+pub use window::MAX_GAPS;
+
+/// What only some sources need: loss or disorder in the window, duplicates, restarts, the
+/// running totals of earlier segments. Boxed, and allocated the first time it is needed, so
+/// that a clean stream's tracker stays within its 40 bytes.
 #[derive(Debug, Clone)]
-#[repr(C)]
-struct Window {
-    /// First, next to the tracker's hot fields (`repr(C)` keeps the order).
-    highest: u64,
-    bits: [u64; WINDOW_WORDS],
-}
-
-impl Window {
-    fn new(highest: u64) -> Self {
-        Window {
-            bits: [0; WINDOW_WORDS],
-            highest,
-        }
-    }
-
-    fn covers(&self, ext: u64) -> bool {
-        ext <= self.highest && self.highest - ext < WINDOW_BITS
-    }
-
-    /// Word index and mask of `ext`. The index is `< WINDOW_WORDS` by construction, and the
-    /// accessors below still go through `get` so that no arithmetic slip can panic.
-    fn slot(ext: u64) -> (usize, u64) {
-        let pos = ext % WINDOW_BITS;
-        ((pos / 64) as usize, 1u64 << (pos % 64))
-    }
-
-    /// Whether `ext` was received; `None` outside the window.
-    fn get(&self, ext: u64) -> Option<bool> {
-        if !self.covers(ext) {
-            return None;
-        }
-        let (word, mask) = Self::slot(ext);
-        self.bits.get(word).map(|w| w & mask != 0)
-    }
-
-    fn write(&mut self, ext: u64, value: bool) {
-        let (word, mask) = Self::slot(ext);
-        if let Some(w) = self.bits.get_mut(word) {
-            if value {
-                *w |= mask;
-            } else {
-                *w &= !mask;
-            }
-        }
-    }
-
-    /// Marks `ext` received if it is inside the window.
-    fn set(&mut self, ext: u64) {
-        if self.covers(ext) {
-            self.write(ext, true);
-        }
-    }
-
-    /// Moves the top of the window to `new_highest`, forgetting the slots it reuses.
-    fn advance(&mut self, new_highest: u64) {
-        if new_highest <= self.highest {
-            return;
-        }
-        if new_highest - self.highest >= WINDOW_BITS {
-            self.bits = [0; WINDOW_WORDS];
-        } else {
-            for ext in self.highest + 1..=new_highest {
-                self.write(ext, false);
-            }
-        }
-        self.highest = new_highest;
-    }
-
-    /// Received extended sequence numbers in `(lo, highest]`; `lo` must be covered or `highest`.
-    fn count_above(&self, lo: u64) -> u64 {
-        (lo.saturating_add(1)..=self.highest)
-            .filter(|&ext| self.get(ext) == Some(true))
-            .count() as u64
-    }
-}
-
-/// Per-source sequence state: RFC 3550 A.1 plus the A.3 counters, totals kept across restarts.
-#[derive(Debug, Clone)]
-#[repr(C)]
-pub struct SeqTracker {
-    /// A.1 `max_seq`: highest sequence number seen (during probation: of the run).
-    max_seq: u16,
-    /// A.1's `max_seq` during probation: the previous packet's sequence number, which the next
-    /// one must follow for the run to count as sequential.
-    prev_seq: u16,
-    /// A.1 `cycles`: count of wraps, shifted left by 16.
-    cycles: u64,
-    /// A.1 `base_seq`, extended: first sequence number of the current segment (during
-    /// probation: the lowest of the run).
-    base: u64,
-    /// A.1 `bad_seq`: last bad sequence number + 1, or [`NO_BAD_SEQ`].
-    bad_seq: u32,
-    /// A.1 `probation`: sequential packets still needed.
-    probation: u32,
-    /// A.1 `received` for the current segment (during probation: packets of the run).
-    received: u64,
-    /// Distinct extended sequence numbers in `[base, highest]` received in this segment.
-    distinct: u64,
+struct Rare {
+    window: Window,
     /// Packets of this segment counted as received that are neither duplicates nor distinct
     /// numbers in `[base, highest]`: late packets from before a valid segment's base. With
     /// `received = distinct + duplicates + stray`, `expected - distinct - stray` is the
@@ -241,9 +158,6 @@ pub struct SeqTracker {
     stray: u64,
     duplicates: u64,
     reordered: u64,
-    /// The per-packet fields above and the window's top share the first cache lines
-    /// (`repr(C)` keeps this order); the rarely touched totals follow the window.
-    window: Window,
     /// Expected and received of the segments before the last restart, and their
     /// `expected - distinct - stray`.
     folded_expected: u64,
@@ -257,6 +171,35 @@ pub struct SeqTracker {
     received_prior: u64,
 }
 
+/// Per-source sequence state: RFC 3550 A.1 plus the A.3 counters, totals kept across restarts.
+///
+/// 40 bytes: what an in-order packet touches, plus the base. While the source has been clean
+/// (every number from the base to the highest received once), the window is implicit; the rest
+/// is one box (`Rare`), allocated on first use.
+#[derive(Debug, Clone)]
+pub struct SeqTracker {
+    /// A.1 `received` for the current segment (during probation: packets of the run).
+    received: u64,
+    /// Distinct extended sequence numbers in `[base, highest]` received in this segment.
+    distinct: u64,
+    /// A.1 `cycles`, as a count of wraps (`cycles = wraps << 16`).
+    wraps: u32,
+    /// A.1 `bad_seq`: last bad sequence number + 1, or [`NO_BAD_SEQ`].
+    bad_seq: u32,
+    /// A.1 `max_seq`: highest sequence number seen (during probation: of the run).
+    max_seq: u16,
+    /// A.1's `max_seq` during probation: the previous packet's sequence number, which the next
+    /// one must follow for the run to count as sequential.
+    prev_seq: u16,
+    /// A.1 `base_seq`, extended: first sequence number of the current segment (during
+    /// probation: the lowest of the run). Always below 2^16: a segment starts at a sequence
+    /// number with no cycle, and probation only lowers it.
+    base: u16,
+    /// A.1 `probation`: sequential packets still needed.
+    probation: u8,
+    rare: Option<Box<Rare>>,
+}
+
 impl SeqTracker {
     /// Starts tracking a source at its first packet (A.1: `init_seq(s, seq); s->max_seq = seq - 1;
     /// s->probation = MIN_SEQUENTIAL;` followed by `update_seq(s, seq)`): the source is on
@@ -265,23 +208,13 @@ impl SeqTracker {
         let mut t = SeqTracker {
             max_seq: first_seq,
             prev_seq: first_seq,
-            cycles: 0,
-            base: u64::from(first_seq),
+            wraps: 0,
+            base: first_seq,
             bad_seq: NO_BAD_SEQ,
-            probation: MIN_SEQUENTIAL - 1,
+            probation: PROBATION,
             received: 0,
             distinct: 0,
-            stray: 0,
-            folded_expected: 0,
-            folded_received: 0,
-            folded_missing: 0,
-            duplicates: 0,
-            reordered: 0,
-            restarts: 0,
-            discarded: 0,
-            expected_prior: 0,
-            received_prior: 0,
-            window: Window::new(u64::from(first_seq)),
+            rare: None,
         };
         t.start_run(first_seq);
         t
@@ -311,19 +244,22 @@ impl SeqTracker {
         self.received += 1;
         if udelta == 0 {
             // A.1 takes this branch as "in order" and counts it; it is a repeat of the highest.
-            self.duplicates += 1;
+            self.rare_mut().duplicates += 1;
             return SeqEvent::Duplicate {
                 ext_seq: self.highest_ext_seq(),
             };
         }
         if udelta < MAX_DROPOUT {
+            let old = self.highest_ext_seq();
             if seq < self.max_seq {
-                self.cycles += RTP_SEQ_MOD;
+                self.wraps += 1;
             }
             self.max_seq = seq;
             let ext = self.highest_ext_seq();
-            self.window.advance(ext);
-            self.window.set(ext);
+            // In order and the window clean: it stays clean, nothing to note.
+            if udelta > 1 || self.rare.is_some() {
+                self.rare_mut().window.advance_set(old, ext);
+            }
             self.distinct += 1;
             return SeqEvent::Valid {
                 ext_seq: ext,
@@ -332,30 +268,38 @@ impl SeqTracker {
         }
         // Behind the highest by 1..MAX_MISORDER: duplicate or reordered.
         let back = u64::from(SeqNum(self.max_seq).distance(SeqNum(seq)));
-        let Some(ext) = self.highest_ext_seq().checked_sub(back) else {
-            self.reordered += 1;
-            self.stray += 1;
+        let highest = self.highest_ext_seq();
+        let Some(ext) = highest.checked_sub(back) else {
+            let r = self.rare_mut();
+            r.reordered += 1;
+            r.stray += 1;
             return SeqEvent::Late { ext_seq: 0 };
         };
-        match self.window.get(ext) {
+        let (valid, base) = (self.is_valid(), self.base_ext_seq());
+        let r = self.rare_mut();
+        match r.window.get(ext, highest) {
             Some(true) => {
-                self.duplicates += 1;
+                r.duplicates += 1;
                 SeqEvent::Duplicate { ext_seq: ext }
             }
             seen => {
+                let mut base = base;
                 if seen.is_some() {
-                    self.window.set(ext);
-                    if !self.is_valid() && ext < self.base {
-                        // On probation the run starts at its lowest packet (module doc).
-                        self.base = ext;
+                    r.window.set(ext, highest);
+                    if !valid && ext < base {
+                        // On probation the run starts at its lowest packet (module doc); the
+                        // run's base is a sequence number of its first cycle (module doc of
+                        // the `base` field), so it fits.
+                        base = ext;
                     }
                 }
-                if seen.is_some() && ext >= self.base {
+                r.reordered += 1;
+                if seen.is_some() && ext >= base {
                     self.distinct += 1;
                 } else {
-                    self.stray += 1;
+                    r.stray += 1;
                 }
-                self.reordered += 1;
+                self.base = u16::try_from(base).unwrap_or(self.base);
                 SeqEvent::Late { ext_seq: ext }
             }
         }
@@ -371,7 +315,7 @@ impl SeqTracker {
         if is_jump(udelta) {
             // Never sequential: the previous packet is within MAX_MISORDER of the highest.
             let discarded = self.received;
-            self.discarded += discarded;
+            self.rare_mut().discarded += discarded;
             self.start_run(seq);
             return SeqEvent::ProbationRestart { discarded };
         }
@@ -379,7 +323,7 @@ impl SeqTracker {
         self.probation = if sequential {
             self.probation - 1
         } else {
-            MIN_SEQUENTIAL - 1
+            PROBATION
         };
         if self.probation > 0 {
             return SeqEvent::Probation;
@@ -392,41 +336,71 @@ impl SeqTracker {
     /// A new probation run from its first packet `seq`. Nothing has been folded or reported
     /// before the source is first valid, so the run's counters start from zero.
     fn start_run(&mut self, seq: u16) {
-        self.probation = MIN_SEQUENTIAL - 1;
+        self.probation = PROBATION;
         self.prev_seq = seq;
         self.max_seq = seq;
-        self.cycles = 0;
-        self.base = u64::from(seq);
+        self.wraps = 0;
+        self.base = seq;
         self.received = 1;
         self.distinct = 1;
-        self.stray = 0;
-        self.duplicates = 0;
-        self.reordered = 0;
-        self.window = Window::new(self.base);
-        self.window.set(self.base);
+        if let Some(r) = self.rare.as_deref_mut() {
+            r.stray = 0;
+            r.duplicates = 0;
+            r.reordered = 0;
+            r.window = Window::new(u64::from(seq));
+        }
+    }
+
+    /// The rare-path state, allocated on first use with the window as it stands (clean: every
+    /// number from the base up).
+    #[inline]
+    fn rare_mut(&mut self) -> &mut Rare {
+        let base = self.base_ext_seq();
+        self.rare.get_or_insert_with(|| {
+            Box::new(Rare {
+                window: Window::new(base),
+                stray: 0,
+                duplicates: 0,
+                reordered: 0,
+                folded_expected: 0,
+                folded_received: 0,
+                folded_missing: 0,
+                restarts: 0,
+                discarded: 0,
+                expected_prior: 0,
+                received_prior: 0,
+            })
+        })
+    }
+
+    fn rare_or<T>(&self, f: impl FnOnce(&Rare) -> T, none: T) -> T {
+        self.rare.as_deref().map_or(none, f)
     }
 
     /// A.1 restart: fold the segment into the totals, then `init_seq(s, seq)` and count `seq`.
     fn restart(&mut self, seq: u16) {
-        self.folded_missing += self.segment_missing(self.highest_ext_seq());
-        self.folded_expected += self.segment_expected();
-        self.folded_received += self.received;
-        self.restarts += 1;
-        self.base = u64::from(seq);
+        let missing = self.segment_missing(self.highest_ext_seq());
+        let expected = self.segment_expected();
+        let received = self.received;
+        let r = self.rare_mut();
+        r.folded_missing += missing;
+        r.folded_expected += expected;
+        r.folded_received += received;
+        r.restarts += 1;
+        r.stray = 0;
+        r.window = Window::new(u64::from(seq));
+        self.base = seq;
         self.max_seq = seq;
-        self.cycles = 0;
+        self.wraps = 0;
         self.bad_seq = NO_BAD_SEQ;
         self.received = 1;
         self.distinct = 1;
-        self.stray = 0;
-        self.window = Window::new(self.base);
-        self.window.set(self.base);
     }
 
     /// A.3 `expected` of the current segment: `extended_max - base_seq + 1` (0 on probation).
     fn segment_expected(&self) -> u64 {
         if self.is_valid() {
-            self.highest_ext_seq() - self.base + 1
+            self.highest_ext_seq() - self.base_ext_seq() + 1
         } else {
             0
         }
@@ -441,12 +415,12 @@ impl SeqTracker {
     /// restarts. The packets of the probation run count once the source becomes valid; the
     /// [`SeqTracker::discarded`] ones and A.1's "bad" ones never do.
     pub fn received(&self) -> u64 {
-        self.folded_received + if self.is_valid() { self.received } else { 0 }
+        self.rare_or(|r| r.folded_received, 0) + if self.is_valid() { self.received } else { 0 }
     }
 
     /// A.3 `expected = extended_max - base_seq + 1`, summed over restarts.
     pub fn expected(&self) -> u64 {
-        self.folded_expected + self.segment_expected()
+        self.rare_or(|r| r.folded_expected, 0) + self.segment_expected()
     }
 
     /// A.3 cumulative number of packets lost, `expected - received`: negative when duplicates
@@ -476,34 +450,34 @@ impl SeqTracker {
     /// The settled loss when numbers less than `horizon` behind the highest may still arrive.
     fn missing_below(&self, horizon: u64) -> u64 {
         let seg = match self.highest_ext_seq().checked_sub(horizon) {
-            Some(ext) if self.is_valid() && ext >= self.base => self.segment_missing(ext),
+            Some(ext) if self.is_valid() && ext >= self.base_ext_seq() => self.segment_missing(ext),
             _ => 0,
         };
-        self.folded_missing.saturating_add(seg)
+        self.rare_or(|r| r.folded_missing, 0).saturating_add(seg)
     }
 
     /// Of the current segment, numbers in `[base, ext]` never received, less its stray packets.
     fn segment_missing(&self, ext: u64) -> u64 {
         self.missing_upto(ext)
             .unwrap_or(0)
-            .saturating_sub(self.stray)
+            .saturating_sub(self.rare_or(|r| r.stray, 0))
     }
 
     /// Packets whose extended sequence number had already been received (during probation: in
     /// the current run).
     pub fn duplicates(&self) -> u64 {
-        self.duplicates
+        self.rare_or(|r| r.duplicates, 0)
     }
 
     /// Packets that arrived after a higher sequence number (late, not duplicates; during
     /// probation: in the current run).
     pub fn reordered(&self) -> u64 {
-        self.reordered
+        self.rare_or(|r| r.reordered, 0)
     }
 
     /// A.1 restarts seen (two sequential packets after a large jump).
     pub fn restarts(&self) -> u64 {
-        self.restarts
+        self.rare_or(|r| r.restarts, 0)
     }
 
     /// Probation packets that will never be counted: the runs that a jump of at least
@@ -511,19 +485,19 @@ impl SeqTracker {
     /// it feeds, except [`SeqEvent::Bad`] ones, has `received() + discarded()` of them once the
     /// source is valid.
     pub fn discarded(&self) -> u64 {
-        self.discarded
+        self.rare_or(|r| r.discarded, 0)
     }
 
     /// Extended highest sequence number of the current segment (A.1 `cycles + max_seq`).
     /// During probation: the highest of the run.
     pub fn highest_ext_seq(&self) -> u64 {
-        self.cycles + u64::from(self.max_seq)
+        (u64::from(self.wraps) << 16) + u64::from(self.max_seq)
     }
 
     /// Extended base sequence number of the current segment (during probation: the lowest of the
     /// current probation run).
     pub fn base_ext_seq(&self) -> u64 {
-        self.base
+        u64::from(self.base)
     }
 
     /// Sequence numbers in `[base, ext]` never received, counted once each: the loss before the
@@ -531,12 +505,18 @@ impl SeqTracker {
     /// `ext` is below the base, above our highest, or too far below it for the window.
     pub fn missing_upto(&self, ext: u64) -> Option<u64> {
         let highest = self.highest_ext_seq();
-        if !self.is_valid() || ext < self.base || ext > highest || highest - ext > WINDOW_BITS {
+        let base = self.base_ext_seq();
+        if !self.is_valid() || ext < base || ext > highest || highest - ext > WINDOW_BITS {
             return None;
         }
         let missing_total = self.segment_expected().saturating_sub(self.distinct);
         let above = highest - ext;
-        let missing_above = above.saturating_sub(self.window.count_above(ext));
+        let received_above = match self.rare.as_deref() {
+            Some(r) => r.window.count_above(ext, highest),
+            // Clean: every number from the base up (and `ext` is at least the base).
+            None => above,
+        };
+        let missing_above = above.saturating_sub(received_above);
         Some(missing_total.saturating_sub(missing_above))
     }
 
@@ -557,10 +537,11 @@ impl SeqTracker {
     pub fn interval_fraction_lost(&mut self) -> u8 {
         let expected = self.expected();
         let received = self.received();
-        let expected_interval = expected.saturating_sub(self.expected_prior);
-        let received_interval = received.saturating_sub(self.received_prior);
-        self.expected_prior = expected;
-        self.received_prior = received;
+        let r = self.rare_mut();
+        let expected_interval = expected.saturating_sub(r.expected_prior);
+        let received_interval = received.saturating_sub(r.received_prior);
+        r.expected_prior = expected;
+        r.received_prior = received;
         if expected_interval == 0 || received_interval >= expected_interval {
             return 0;
         }

@@ -7,11 +7,22 @@
 use super::clock::{static_clock_rate, ClockRateEstimator, COMMON_RATES};
 use super::jitter::Jitter;
 use super::record::{rfc3339_micros, Feedback, RemoteReport, RttSummary, SenderInfo, StreamRecord};
-use super::rtt::{RttMethod, RttStats, SrHistory};
+use super::rtt::{RttMethod, RttStats, SrEntry, SrHistory};
 use super::seq::{SeqEvent, SeqTracker};
 use super::{EndReason, StreamKey};
 use crate::config::Resolved;
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+
+/// Kernel or interface drops the engine was told about ([`super::Engine::on_capture_drop`]):
+/// which streams lost packets is unknown, so every stream live at the time is flagged. Kept
+/// once in the engine, not written into every stream: each stream compares the count with the
+/// one it saw when it became live.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CaptureDrops {
+    pub count: u64,
+    pub last_at: i64,
+}
 
 /// Payload types remembered per stream.
 const MAX_PTS: usize = 8;
@@ -59,12 +70,43 @@ pub struct Remote {
     pub downstream: Option<i64>,
 }
 
+/// What only some streams need, or only RTCP and rare events touch: boxed, allocated on first
+/// use ([`Stream::cold_mut`]), so that a stream with no RTCP costs its inline part only.
+#[derive(Debug, Clone, Default)]
+pub struct Cold {
+    pub srs: SrHistory,
+    pub sender: Option<SenderInfo>,
+    pub remote: Option<Remote>,
+    /// One per [`RttMethod`] but `stun` (STUN round trips are per 5-tuple pair, in the engine).
+    pub rtt: [RttStats; 3],
+    /// SSRC that wrote the report block of the latest `capture_point` sample: which RTCP
+    /// session this leg belongs to (a relay forwarding RTCP shows one reporter on two legs).
+    pub cp_reporter: Option<u32>,
+    pub feedback: Feedback,
+    pub cname: Option<String>,
+    pub srtcp: bool,
+    /// Extended sequence numbers of the most recent duplicates (ring by duplicate count), to
+    /// tell how many of the probe's duplicates lie above a receiver report's highest.
+    recent_dups: Option<Box<[u64; RECENT_DUPS]>>,
+    /// RTP packets of this stream the probe itself dropped (pipeline queue full).
+    probe_dropped: u64,
+    /// Capture time of the latest probe drop that may have hit this stream, if any, and the
+    /// engine's count of capture drops then (to tell which came last, see [`Stream::record`]).
+    probe_drop_at: Option<(i64, u64)>,
+    /// The latest capture time of any packet, once capture time went backwards (before,
+    /// it is `last_seen`).
+    latest_seen: i64,
+}
+
 /// All state of one stream.
 ///
-/// `repr(C)` keeps the declaration order: the fields every RTP packet touches come first and
-/// sit together (with the sequence tracker's own hot fields right after), the RTCP/RTT state
-/// last. With thousands of interleaved streams each packet finds its stream cold in the cache,
-/// so the number of cache lines it touches is what the per-packet cost is made of.
+/// `repr(C)` keeps the declaration order: the first 128 bytes (two cache lines) hold
+/// everything an RTP packet in order touches, the sequence tracker's hot part included; the
+/// rest of the inline part is read per packet only on rare paths (another payload type,
+/// capture time going backwards, probation), and [`Cold`] (RTCP, RTT, remote report, feedback,
+/// CNAME, duplicates, probe drops) is boxed on first use. With thousands of interleaved streams
+/// each packet finds its stream cold in the cache, so the number of cache lines it touches is
+/// what the per-packet cost is made of, and the inline size is what a table of them costs.
 #[derive(Debug, Clone)]
 #[repr(C)]
 pub struct Stream {
@@ -72,42 +114,35 @@ pub struct Stream {
     pub bytes: u64,
     pub last_seen: i64,
     max_gap_ns: i64,
-    /// Known clock rate (static or configured); None while inferring.
-    clock_rate: Option<u32>,
-    main_pt: u8,
-    pts: [u8; MAX_PTS],
-    n_pts: usize,
     jitter: Jitter,
-    /// Boxed: only streams of unconfigured dynamic payload types need it (about 1.5 KiB).
-    inference: Option<Box<Inference>>,
     pub seq: SeqTracker,
+    /// Known clock rate (static or configured); None while inferring.
+    clock_rate: Option<NonZeroU32>,
+    main_pt: u8,
+    n_pts: u8,
     clock_source: Option<ClockSource>,
-    recent_dups: [u64; RECENT_DUPS],
+    /// Capture time went backwards at some packet: `first_seen` and `latest_seen` need
+    /// updating on every packet from then on.
+    went_back: bool,
+    // ---- end of the hot part (see `hot_part_fits_two_cache_lines`) ----
     pub key: StreamKey,
+    /// The engine's capture drop count when the stream became live (wrapping; it fits beside
+    /// the key).
+    capture_drops_seen: u32,
     /// Order of first appearance, for output ordering.
     pub order: u64,
-    /// Earliest and latest capture time of any packet: what records report, so that a capture
-    /// going backwards in time never gives `last_seen` before `first_seen`. (`last_seen`, the
-    /// time of the latest packet to *arrive*, is what idle expiry and gaps use.)
+    /// Earliest capture time of any packet: what records report as `first_seen`, so that a
+    /// capture going backwards in time never gives `last_seen` before `first_seen`.
+    /// (`last_seen`, the time of the latest packet to *arrive*, is what idle expiry and gaps
+    /// use; the latest time of any packet is [`Stream::latest_seen`].)
     pub first_seen: i64,
-    pub latest_seen: i64,
-    pub srs: SrHistory,
-    pub sender: Option<SenderInfo>,
-    pub remote: Option<Remote>,
-    pub rtt: [RttStats; 4],
-    /// SSRC that wrote the report block of the latest `capture_point` sample: which RTCP
-    /// session this leg belongs to (a relay forwarding RTCP shows one reporter on two legs).
-    pub cp_reporter: Option<u32>,
-    pub feedback: Feedback,
-    pub cname: Option<String>,
-    pub srtcp: bool,
     /// Bytes of the current A.1 probation run, to take back out of `bytes` with its packets if a
     /// jump restarts probation (the run is then never counted).
     probation_bytes: u64,
-    /// RTP packets of this stream the probe itself dropped (pipeline queue full).
-    probe_dropped: u64,
-    /// Capture time of the latest probe drop that may have hit this stream, if any.
-    pub probe_drop_at: Option<i64>,
+    pts: [u8; MAX_PTS],
+    /// Boxed: only streams of unconfigured dynamic payload types need it (about 1.5 KiB).
+    inference: Option<Box<Inference>>,
+    cold: Option<Box<Cold>>,
 }
 
 impl Stream {
@@ -121,8 +156,8 @@ impl Stream {
         cfg: &Resolved,
     ) -> Self {
         let (clock_rate, clock_source) = match (cfg.clock_rate(pt), static_clock_rate(pt)) {
-            (Some(r), _) => (Some(r), Some(ClockSource::Config)),
-            (None, Some(r)) => (Some(r), Some(ClockSource::Static)),
+            (Some(r), _) => (NonZeroU32::new(r), Some(ClockSource::Config)),
+            (None, Some(r)) => (NonZeroU32::new(r), Some(ClockSource::Static)),
             (None, None) => (None, None),
         };
         Stream {
@@ -131,7 +166,7 @@ impl Stream {
             seq: SeqTracker::new(first_seq),
             jitter: Jitter::new(),
             clock_rate,
-            clock_source,
+            clock_source: clock_rate.and(clock_source),
             inference: clock_rate.is_none().then(|| {
                 Box::new(Inference {
                     estimator: ClockRateEstimator::new(),
@@ -139,27 +174,46 @@ impl Stream {
                 })
             }),
             main_pt: pt,
-            recent_dups: [0; RECENT_DUPS],
             pts: [0; MAX_PTS],
             n_pts: 0,
             packets: 0,
             bytes: 0,
             first_seen: now,
-            latest_seen: now,
             last_seen: now,
+            went_back: false,
             max_gap_ns: 0,
-            srs: SrHistory::default(),
-            sender: None,
-            remote: None,
-            rtt: [RttStats::default(); 4],
-            cp_reporter: None,
-            feedback: Feedback::default(),
-            cname: None,
-            srtcp: false,
             probation_bytes: 0,
-            probe_dropped: 0,
-            probe_drop_at: None,
+            capture_drops_seen: 0,
+            cold: None,
         }
+    }
+
+    /// The cold part, allocated on first use.
+    pub fn cold_mut(&mut self) -> &mut Cold {
+        self.cold.get_or_insert_with(Box::default)
+    }
+
+    /// The cold part, if anything needed it yet.
+    pub fn cold(&self) -> Option<&Cold> {
+        self.cold.as_deref()
+    }
+
+    /// Latest capture time of any packet (`last_seen` unless capture time went backwards).
+    pub fn latest_seen(&self) -> i64 {
+        match self.cold() {
+            Some(c) if self.went_back => c.latest_seen,
+            _ => self.last_seen,
+        }
+    }
+
+    /// Keeps `first_seen` and the latest time right when capture time goes backwards (rare:
+    /// merged captures). Before it first does, the latest time is `last_seen`.
+    #[cold]
+    fn note_time(&mut self, now: i64) {
+        self.first_seen = self.first_seen.min(now);
+        let latest = self.latest_seen().max(now);
+        self.went_back = true;
+        self.cold_mut().latest_seen = latest;
     }
 
     /// Account one RTP packet. The first packet of the stream was passed to [`Stream::new`] and
@@ -171,8 +225,9 @@ impl Stream {
     /// short by a jump ([`SeqEvent::ProbationRestart`]); the caller counts both apart. While on
     /// probation, `packets` is the current run.
     pub fn on_rtp(&mut self, now: i64, seq: u16, ts: u32, pt: u8, wire_len: usize) -> SeqEvent {
-        self.first_seen = self.first_seen.min(now);
-        self.latest_seen = self.latest_seen.max(now);
+        if now < self.last_seen || self.went_back {
+            self.note_time(now);
+        }
         let ev = if self.packets == 0 {
             SeqEvent::Probation
         } else {
@@ -189,12 +244,7 @@ impl Stream {
                 self.bytes = self.bytes.saturating_sub(self.probation_bytes);
                 self.probation_bytes = 0;
             }
-            SeqEvent::Duplicate { ext_seq } => {
-                let i = (self.seq.duplicates().saturating_sub(1) % RECENT_DUPS as u64) as usize;
-                if let Some(slot) = self.recent_dups.get_mut(i) {
-                    *slot = ext_seq;
-                }
-            }
+            SeqEvent::Duplicate { ext_seq } => self.note_dup(ext_seq),
             _ => {}
         }
         if self.packets > 0 {
@@ -207,17 +257,35 @@ impl Stream {
             self.probation_bytes += wire_len as u64;
         }
         self.last_seen = now;
-        self.note_pt(pt);
         if pt == self.main_pt {
+            // Known: the first packet noted the main payload type.
+            if self.n_pts == 0 {
+                self.note_pt(pt);
+            }
             self.on_timing(now, ts, &ev);
+        } else {
+            self.note_pt(pt);
         }
         ev
     }
 
+    #[cold]
+    fn note_dup(&mut self, ext_seq: u64) {
+        let i = (self.seq.duplicates().saturating_sub(1) % RECENT_DUPS as u64) as usize;
+        let dups = self
+            .cold_mut()
+            .recent_dups
+            .get_or_insert_with(|| Box::new([0; RECENT_DUPS]));
+        if let Some(slot) = dups.get_mut(i) {
+            *slot = ext_seq;
+        }
+    }
+
     fn note_pt(&mut self, pt: u8) {
-        let known = self.pts.get(..self.n_pts).is_some_and(|s| s.contains(&pt));
-        if !known && self.n_pts < MAX_PTS {
-            if let Some(slot) = self.pts.get_mut(self.n_pts) {
+        let n = usize::from(self.n_pts);
+        let known = self.pts.get(..n).is_some_and(|s| s.contains(&pt));
+        if !known && n < MAX_PTS {
+            if let Some(slot) = self.pts.get_mut(n) {
                 *slot = pt;
                 self.n_pts += 1;
             }
@@ -228,7 +296,7 @@ impl Stream {
     /// rate is being inferred.
     fn on_timing(&mut self, now: i64, ts: u32, ev: &SeqEvent) {
         if let Some(rate) = self.clock_rate {
-            self.jitter.update(now, ts, rate);
+            self.jitter.update(now, ts, rate.get());
             return;
         }
         let Some(inf) = self.inference.as_deref_mut() else {
@@ -253,7 +321,7 @@ impl Stream {
     /// The clock rate, where it came from, and the jitter estimator computed with it.
     fn clock(&self) -> (Option<u32>, Option<ClockSource>, Option<&Jitter>) {
         if let Some(rate) = self.clock_rate {
-            return (Some(rate), self.clock_source, Some(&self.jitter));
+            return (Some(rate.get()), self.clock_source, Some(&self.jitter));
         }
         let Some(inf) = self.inference.as_deref() else {
             return (None, None, None);
@@ -293,14 +361,15 @@ impl Stream {
             .seq
             .missing_upto(ext)
             .map(|missing| i64::from(cumulative_lost) - self.lost_upto(ext, missing));
-        let reports = self.remote.map_or(0, |r| r.reports) + 1;
-        self.remote = Some(Remote {
+        let c = self.cold_mut();
+        let reports = c.remote.map_or(0, |r| r.reports) + 1;
+        c.remote = Some(Remote {
             fraction_lost,
             cumulative_lost,
             ext_highest_seq,
             jitter,
             reports,
-            downstream: downstream.or(self.remote.and_then(|r| r.downstream)),
+            downstream: downstream.or(c.remote.and_then(|r| r.downstream)),
         });
     }
 
@@ -312,31 +381,94 @@ impl Stream {
         let total = self.seq.duplicates();
         let recent = total.min(RECENT_DUPS as u64) as usize;
         let above = self
-            .recent_dups
-            .iter()
-            .take(recent)
-            .filter(|&&d| d > ext)
-            .count() as u64;
+            .cold()
+            .and_then(|c| c.recent_dups.as_deref())
+            .map_or(0, |d| d.iter().take(recent).filter(|&&d| d > ext).count())
+            as u64;
         missing as i64 - (total - above) as i64
     }
 
+    /// Add an RTT sample of `method` (not `stun`: see [`Cold::rtt`]); returns whether it was kept.
     pub fn add_rtt(&mut self, method: RttMethod, rtt_ns: i64) -> bool {
-        self.rtt
+        if method as usize >= 3 {
+            return false;
+        }
+        self.cold_mut()
+            .rtt
             .get_mut(method as usize)
             .is_some_and(|s| s.add(rtt_ns))
     }
 
+    /// The statistics of `method` (not `stun`), if any sample came.
+    pub fn rtt(&self, method: RttMethod) -> Option<&RttStats> {
+        self.cold()?
+            .rtt
+            .get(method as usize)
+            .filter(|r| r.samples > 0)
+    }
+
+    /// SSRC that wrote the report of the latest `capture_point` sample ([`Cold::cp_reporter`]).
+    pub fn cp_reporter(&self) -> Option<u32> {
+        self.cold()?.cp_reporter
+    }
+
+    /// The most recent SR of this stream's sender whose NTP middle bits are `lsr`.
+    pub fn sr(&self, lsr: u32) -> Option<&SrEntry> {
+        self.cold()?.srs.find(lsr)
+    }
+
+    /// An SR of this stream's sender (RFC 3550 §6.4.1): remembered for RTTs, counters kept.
+    pub fn on_sr(&mut self, entry: SrEntry, packet_count: u32, octet_count: u32) {
+        let c = self.cold_mut();
+        c.srs.push(entry);
+        let n = c.sender.map_or(0, |i| i.sender_reports) + 1;
+        c.sender = Some(SenderInfo {
+            sender_reports: n,
+            packet_count,
+            octet_count,
+        });
+    }
+
     /// The probe dropped `packets` of this stream itself (0: an unknown number, from kernel or
-    /// interface drop statistics).
-    pub fn on_probe_drop(&mut self, now: i64, packets: u64) {
-        self.probe_dropped += packets;
-        self.probe_drop_at = Some(now);
+    /// interface drop statistics). `drops_seen` is the engine's count of capture drops so far
+    /// (see [`Stream::record`]).
+    pub fn on_probe_drop(&mut self, now: i64, packets: u64, drops_seen: u64) {
+        let c = self.cold_mut();
+        c.probe_dropped += packets;
+        c.probe_drop_at = Some((now, drops_seen));
+    }
+
+    /// The stream became live when the engine had counted `drops` capture drops (kernel or
+    /// interface, [`CaptureDrops`]): later ones flag it.
+    pub fn set_capture_drops_seen(&mut self, drops: u64) {
+        // Wrapping: only whether the count moved matters (2^32 drops in one stream's life
+        // are out of reach).
+        self.capture_drops_seen = drops as u32;
+    }
+
+    /// Capture time of the latest probe drop that may have hit this stream: its own (pipeline)
+    /// or a capture drop while it was live, whichever came last.
+    fn probe_drop_at(&self, drops: CaptureDrops) -> Option<i64> {
+        let flagged = (drops.count as u32 != self.capture_drops_seen).then_some(drops.last_at);
+        match self.cold().and_then(|c| c.probe_drop_at) {
+            Some((at, seen)) if flagged.is_none() || seen == drops.count => Some(at),
+            _ => flagged,
+        }
     }
 
     /// The stream's record, as it stands now. `stun` replaces the stream's own STUN RTT slot
-    /// (STUN round trips are tracked per 5-tuple pair, outside the stream).
-    pub fn record(&self, ended_by: EndReason, stun: Option<&RttStats>) -> StreamRecord {
+    /// (STUN round trips are tracked per 5-tuple pair, outside the stream); `drops` are the
+    /// engine's capture drops.
+    pub fn record(
+        &self,
+        ended_by: EndReason,
+        stun: Option<&RttStats>,
+        drops: CaptureDrops,
+    ) -> StreamRecord {
         let (rate, source, jitter) = self.clock();
+        let no_cold = Cold::default();
+        let cold = self.cold().unwrap_or(&no_cold);
+        let probe_drop_at = self.probe_drop_at(drops);
         // Jitter needs a rate and two packets; an inferred rate that is not a common one has no
         // estimator (it is reported, the jitter is null).
         let jitter = jitter.filter(|j| j.samples() > 0);
@@ -345,7 +477,7 @@ impl Stream {
         for m in RttMethod::ALL {
             let stats = match (m, stun) {
                 (RttMethod::Stun, Some(s)) => Some(s),
-                _ => self.rtt.get(m as usize),
+                _ => cold.rtt.get(m as usize),
             };
             if let Some(s) = stats.filter(|s| s.samples > 0) {
                 rtt_ms.insert(
@@ -364,7 +496,7 @@ impl Stream {
         // network: they come off every loss figure (and are reported as `probe_dropped`).
         // Drops after the highest sequence number received (the stream's tail) were never
         // counted as missing, so at most the counted loss is taken back.
-        let probe_dropped = i64::try_from(self.probe_dropped)
+        let probe_dropped = i64::try_from(cold.probe_dropped)
             .unwrap_or(i64::MAX)
             .min(self.seq.lost().max(0));
         let upstream = self
@@ -376,13 +508,15 @@ impl Stream {
             src: addr(&self.key.src),
             dst: addr(&self.key.dst),
             ssrc: self.key.ssrc,
-            payload_types: self.pts.iter().take(self.n_pts).copied().collect(),
+            // Named by the engine, which holds the names (Engine::record_of).
+            observed_at: String::new(),
+            payload_types: self.pts.iter().take(self.n_pts.into()).copied().collect(),
             clock_rate: rate,
             clock_rate_source: source.map(ClockSource::name),
             packets: self.packets,
             bytes: self.bytes,
             first_seen: rfc3339_micros(self.first_seen),
-            last_seen: rfc3339_micros(self.latest_seen),
+            last_seen: rfc3339_micros(self.latest_seen()),
             expected: self.seq.expected(),
             lost: self.seq.lost() - probe_dropped,
             missing: u64::try_from(
@@ -396,7 +530,7 @@ impl Stream {
                 EndReason::Active => self.seq.lost_settled(),
                 _ => self.seq.lost_final(),
             }
-            .saturating_sub(self.probe_dropped),
+            .saturating_sub(cold.probe_dropped),
             duplicates: self.seq.duplicates(),
             reordered: self.seq.reordered(),
             seq_restarts: self.seq.restarts(),
@@ -405,29 +539,29 @@ impl Stream {
             max_jitter_ms: jit(&|j, r| j.max_secs(r)),
             mean_jitter_ms: jit(&|j, r| j.mean_secs(r)),
             rtt_ms,
-            remote: self.remote.map(|r| RemoteReport {
+            remote: cold.remote.map(|r| RemoteReport {
                 fraction_lost: f64::from(r.fraction_lost) / 256.0,
                 cumulative_lost: i64::from(r.cumulative_lost),
                 ext_highest_seq: r.ext_highest_seq,
                 jitter_ms: rate.map(|rate| f64::from(r.jitter) * 1e3 / f64::from(rate)),
                 reports: r.reports,
             }),
-            loss_upstream: self.remote.map(|_| upstream),
-            loss_downstream: self
+            loss_upstream: cold.remote.map(|_| upstream),
+            loss_downstream: cold
                 .remote
                 .and_then(|r| r.downstream)
                 .map(|d| d + probe_dropped),
-            sender: self.sender,
-            feedback: self.feedback,
-            cname: self.cname.clone(),
+            sender: cold.sender,
+            feedback: cold.feedback,
+            cname: cold.cname.clone(),
             ended_by: ended_by.name(),
-            srtcp: self.srtcp,
-            probe_dropped: self.probe_dropped,
-            probe_drop: self.probe_drop_at.is_some(),
+            srtcp: cold.srtcp,
+            probe_dropped: cold.probe_dropped,
+            probe_drop: probe_drop_at.is_some(),
             loss_split: None,
             first_seen_ns: self.first_seen,
-            last_seen_ns: self.latest_seen,
-            probe_drop_at_ns: self.probe_drop_at,
+            last_seen_ns: self.latest_seen(),
+            probe_drop_at_ns: probe_drop_at,
         }
     }
 }
@@ -436,3 +570,6 @@ impl Stream {
 fn addr(a: &std::net::SocketAddr) -> String {
     a.to_string()
 }
+
+#[cfg(test)]
+mod tests;

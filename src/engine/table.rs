@@ -2,8 +2,9 @@
 //! (amortised: hash-map and slab growth).
 //!
 //! [`Lru`] keeps entries in a slab (a `Vec` of slots reused through a free list, so ending a
-//! stream frees no memory and a new one allocates none once the slab has grown) with a hash map
-//! from [`StreamKey`] to slot, and threads a doubly-linked list through the slots (its links in a
+//! stream frees no memory and a new one allocates none once the slab has grown, and a slab less
+//! than a quarter full is compacted, see [`StreamTable::remove`]) with a hash table of slot
+//! numbers by [`StreamKey`] (the key itself is stored once, in the value: [`Keyed`]), and threads a doubly-linked list through the slots (its links in a
 //! dense array beside them) in **activity order**: [`Lru::touch_mut`] (every packet) moves an
 //! entry to the head; the tail is the least recently active entry, which eviction takes
 //! ([`Lru::lru`]) and idle expiry walks from, stopping at the first entry that is not idle (so it
@@ -28,21 +29,36 @@
 use super::rtcp::flow_score;
 use super::stream::Stream;
 use super::{ObservationPoint, StreamKey};
+use foldhash::fast::RandomState;
 use foldhash::HashMap;
+use hashbrown::HashTable;
 use std::cell::Cell;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::net::{IpAddr, SocketAddr};
 
 /// No slot (end of a list).
 const NIL: u32 = u32::MAX;
 
+/// Slabs of fewer slots than this are never compacted (see [`StreamTable::remove`]).
+/// (Small in unit tests, so that the model test compacts often.)
+pub const MIN_COMPACT: usize = if cfg!(test) { 8 } else { 1024 };
+
 /// Most entries of one index key a lookup examines (oldest first).
 pub const SCAN_CAP: usize = 256;
 
-struct Slot<V> {
-    key: StreamKey,
-    value: Option<V>,
+/// A value that carries its own key: the slab stores the key once, inside the value.
+pub trait Keyed {
+    fn key(&self) -> &StreamKey;
 }
+
+impl Keyed for Stream {
+    fn key(&self) -> &StreamKey {
+        &self.key
+    }
+}
+
+/// A slab slot: a value, or free.
+type Slot<V> = Option<V>;
 
 /// A slot's place in the activity list: (towards the head, more recently active; towards the
 /// tail). Kept apart from the slots, densely, so that moving an entry to the head touches the
@@ -51,7 +67,10 @@ type Link = (u32, u32);
 
 /// A slab of values by [`StreamKey`], in activity order (see the module docs).
 pub struct Lru<V> {
-    map: HashMap<StreamKey, u32>,
+    hasher: RandomState,
+    /// The slot of each entry, found by the hash of its key and compared with the key in the
+    /// slot: the key (68 bytes) is stored once, in the slab, and the table holds 4 bytes.
+    map: HashTable<u32>,
     slots: Vec<Slot<V>>,
     links: Vec<Link>,
     free: Vec<u32>,
@@ -62,7 +81,8 @@ pub struct Lru<V> {
 impl<V> Default for Lru<V> {
     fn default() -> Self {
         Lru {
-            map: HashMap::default(),
+            hasher: RandomState::default(),
+            map: HashTable::new(),
             slots: Vec::new(),
             links: Vec::new(),
             free: Vec::new(),
@@ -72,7 +92,15 @@ impl<V> Default for Lru<V> {
     }
 }
 
-impl<V> Lru<V> {
+/// Hash of the key in slot `i` (for rehashing: every slot the map holds is live).
+fn slot_hash<V: Keyed>(hasher: &RandomState, slots: &[Slot<V>], i: u32) -> u64 {
+    slots
+        .get(i as usize)
+        .and_then(Option::as_ref)
+        .map_or(0, |v| hasher.hash_one(v.key()))
+}
+
+impl<V: Keyed> Lru<V> {
     pub fn len(&self) -> usize {
         self.map.len()
     }
@@ -81,85 +109,103 @@ impl<V> Lru<V> {
         self.map.is_empty()
     }
 
+    /// The slot holding `key`.
+    fn find(&self, key: &StreamKey) -> Option<u32> {
+        let slots = &self.slots;
+        let live = |&i: &u32| {
+            slots
+                .get(i as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(|v| v.key() == key)
+        };
+        self.map.find(self.hasher.hash_one(key), live).copied()
+    }
+
     pub fn contains_key(&self, key: &StreamKey) -> bool {
-        self.map.contains_key(key)
+        self.find(key).is_some()
     }
 
     pub fn get(&self, key: &StreamKey) -> Option<&V> {
-        let i = *self.map.get(key)?;
-        self.slots.get(i as usize)?.value.as_ref()
+        let i = self.find(key)?;
+        self.slots.get(i as usize)?.as_ref()
     }
 
     /// The entry, without counting it as activity.
     pub fn get_mut(&mut self, key: &StreamKey) -> Option<&mut V> {
-        let i = *self.map.get(key)?;
-        self.slots.get_mut(i as usize)?.value.as_mut()
+        let i = self.find(key)?;
+        self.slots.get_mut(i as usize)?.as_mut()
     }
 
     /// The entry, moved to the head of the activity list: call it for each packet.
     pub fn touch_mut(&mut self, key: &StreamKey) -> Option<&mut V> {
-        let i = *self.map.get(key)?;
+        let i = self.find(key)?;
         if self.head != i {
             self.unlink(i);
             self.link_head(i);
         }
-        self.slots.get_mut(i as usize)?.value.as_mut()
+        self.slots.get_mut(i as usize)?.as_mut()
     }
 
     /// Add an entry at the head (most recently active), replacing any entry with the same key.
     /// Returns its slot.
-    pub fn insert(&mut self, key: StreamKey, value: V) -> u32 {
-        if let Some(old) = self.map.get(&key).copied() {
+    pub fn insert(&mut self, value: V) -> u32 {
+        let key = *value.key();
+        if let Some(old) = self.find(&key) {
             self.release(old);
         }
         let i = match self.free.pop() {
             Some(i) => {
                 if let Some(s) = self.slots.get_mut(i as usize) {
-                    s.key = key;
-                    s.value = Some(value);
+                    *s = Some(value);
                 }
                 i
             }
             None => {
-                self.slots.push(Slot {
-                    key,
-                    value: Some(value),
-                });
+                self.slots.push(Some(value));
                 self.links.push((NIL, NIL));
                 // Slots never outnumber u32::MAX - 1 here: the tables are bounded far below.
                 (self.slots.len() - 1) as u32
             }
         };
         self.link_head(i);
-        self.map.insert(key, i);
+        let (hasher, slots) = (&self.hasher, &self.slots);
+        self.map
+            .insert_unique(hasher.hash_one(key), i, |&j| slot_hash(hasher, slots, j));
         i
+    }
+
+    /// Takes slot `i` out of the map.
+    fn unmap(&mut self, key: &StreamKey, i: u32) {
+        if let Ok(e) = self.map.find_entry(self.hasher.hash_one(key), |&j| j == i) {
+            e.remove();
+        }
     }
 
     /// Remove an entry; returns its slot and value.
     pub fn remove(&mut self, key: &StreamKey) -> Option<(u32, V)> {
-        let i = self.map.remove(key)?;
+        let i = self.find(key)?;
+        self.unmap(key, i);
         self.unlink(i);
         self.free.push(i);
-        let v = self.slots.get_mut(i as usize)?.value.take()?;
+        let v = self.slots.get_mut(i as usize)?.take()?;
         Some((i, v))
     }
 
     fn release(&mut self, i: u32) {
-        if let Some(s) = self.slots.get_mut(i as usize) {
-            let k = s.key;
-            self.map.remove(&k);
+        if let Some(k) = self.key_of(i).copied() {
+            self.unmap(&k, i);
         }
         self.unlink(i);
         self.free.push(i);
         if let Some(s) = self.slots.get_mut(i as usize) {
-            s.value = None;
+            *s = None;
         }
     }
 
     /// The least recently active entry (the tail).
     pub fn lru(&self) -> Option<(&StreamKey, &V)> {
-        let s = self.slots.get(self.tail as usize)?;
-        Some((&s.key, s.value.as_ref()?))
+        let v = self.slots.get(self.tail as usize)?.as_ref()?;
+        Some((v.key(), v))
     }
 
     /// Entries from least to most recently active.
@@ -167,19 +213,19 @@ impl<V> Lru<V> {
     pub fn iter_lru(&self) -> impl Iterator<Item = (&StreamKey, &V)> {
         let mut i = self.tail;
         std::iter::from_fn(move || {
-            let s = self.slots.get(i as usize)?;
+            let v = self.slots.get(i as usize)?.as_ref()?;
             i = self.links.get(i as usize)?.0;
-            Some((&s.key, s.value.as_ref()?))
+            Some((v.key(), v))
         })
     }
 
     /// Every entry, in slot order.
     pub fn values(&self) -> impl Iterator<Item = &V> {
-        self.slots.iter().filter_map(|s| s.value.as_ref())
+        self.slots.iter().filter_map(Option::as_ref)
     }
 
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
-        self.slots.iter_mut().filter_map(|s| s.value.as_mut())
+        self.slots.iter_mut().filter_map(Option::as_mut)
     }
 
     /// Remove every entry, keeping the memory for reuse.
@@ -193,14 +239,51 @@ impl<V> Lru<V> {
     }
 
     pub(super) fn key_of(&self, slot: u32) -> Option<&StreamKey> {
-        self.slots
-            .get(slot as usize)
-            .filter(|s| s.value.is_some())
-            .map(|s| &s.key)
+        self.slots.get(slot as usize)?.as_ref().map(Keyed::key)
     }
 
     pub(super) fn slot_count(&self) -> usize {
         self.slots.len()
+    }
+
+    /// Whether the live entries fill less than a quarter of a slab worth compacting.
+    fn sparse(&self) -> bool {
+        self.slots.len() >= MIN_COMPACT && self.map.len() < self.slots.len() / 4
+    }
+
+    /// Moves the live entries to the front of the slab, keeping their order (so
+    /// [`Lru::values`] and the activity list are unchanged), and gives back the memory of the
+    /// free slots and of the map's excess capacity. Returns each old slot's new one ([`NIL`]
+    /// for free slots). O(slots): called when fewer than a quarter are live, so at least three
+    /// removals per slot pay for it.
+    fn compact(&mut self) -> Vec<u32> {
+        let mut remap = vec![NIL; self.slots.len()];
+        let mut n = 0u32;
+        for (r, s) in remap.iter_mut().zip(&self.slots) {
+            if s.is_some() {
+                *r = n;
+                n += 1;
+            }
+        }
+        let moved = |i: u32| remap.get(i as usize).copied().unwrap_or(NIL);
+        let mut links = vec![(NIL, NIL); n as usize];
+        for (i, &(p, q)) in self.links.iter().enumerate() {
+            if let Some(l) = links.get_mut(moved(i as u32) as usize) {
+                *l = (moved(p), moved(q));
+            }
+        }
+        self.slots.retain(Option::is_some);
+        self.slots.shrink_to_fit();
+        self.links = links;
+        self.free = Vec::new();
+        self.head = moved(self.head);
+        self.tail = moved(self.tail);
+        for v in self.map.iter_mut() {
+            *v = moved(*v);
+        }
+        let (hasher, slots) = (&self.hasher, &self.slots);
+        self.map.shrink_to_fit(|&j| slot_hash(hasher, slots, j));
+        remap
     }
 
     fn unlink(&mut self, i: u32) {
@@ -228,6 +311,19 @@ impl<V> Lru<V> {
             None => self.tail = i,
         }
         self.head = i;
+    }
+}
+
+/// Hands the allocator's free memory back to the system after a compaction: glibc keeps
+/// freed heap memory for reuse (and a second wave of streams allocated after the first's
+/// memory was freed lands partly elsewhere, growing the resident set). It only releases what
+/// is free, costs a walk of the free lists, and runs at compaction rate (amortised O(1)).
+/// Other allocators (musl, jemalloc) return or reuse memory themselves.
+fn trim() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim has no preconditions; it releases free memory only.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -266,6 +362,23 @@ impl<K: Hash + Eq> Index<K> {
         if let Some(l) = self.links.get_mut(last as usize) {
             l.1 = slot;
         }
+    }
+
+    /// Follows [`Lru::compact`]: `remap` gives each old slot's new one.
+    fn remap(&mut self, remap: &[u32]) {
+        let moved = |i: u32| remap.get(i as usize).copied().unwrap_or(NIL);
+        let live = remap.iter().filter(|&&r| r != NIL).count();
+        let mut links = vec![(NIL, NIL); live];
+        for (i, &(p, q)) in self.links.iter().enumerate() {
+            if let Some(l) = links.get_mut(moved(i as u32) as usize) {
+                *l = (moved(p), moved(q));
+            }
+        }
+        self.links = links;
+        for h in self.heads.values_mut() {
+            *h = (moved(h.0), moved(h.1));
+        }
+        self.heads.shrink_to_fit();
     }
 
     fn remove(&mut self, key: &K, slot: u32) {
@@ -343,16 +456,26 @@ impl StreamTable {
         if self.lru.contains_key(&key) {
             self.remove(&key);
         }
-        let slot = self.lru.insert(key, s);
+        let slot = self.lru.insert(s);
         let n = self.lru.slot_count();
         self.by_ssrc.push(key.ssrc, slot, n);
         self.by_ips.push((key.src.ip(), key.dst.ip()), slot, n);
     }
 
+    /// Remove a stream. When fewer than a quarter of the slab's slots are then live (and the
+    /// slab has at least [`MIN_COMPACT`]), the slab is compacted and its memory, the maps' and
+    /// the indexes' excess given back (amortised O(1), see `Lru::compact`): after a wave of
+    /// streams ends, the table shrinks with it rather than holding its peak.
     pub fn remove(&mut self, key: &StreamKey) -> Option<Stream> {
         let (slot, s) = self.lru.remove(key)?;
         self.by_ssrc.remove(&key.ssrc, slot);
         self.by_ips.remove(&(key.src.ip(), key.dst.ip()), slot);
+        if self.lru.sparse() {
+            let remap = self.lru.compact();
+            self.by_ssrc.remap(&remap);
+            self.by_ips.remap(&remap);
+            trim();
+        }
         Some(s)
     }
 

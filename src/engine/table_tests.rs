@@ -22,7 +22,7 @@ fn stream(k: StreamKey, order: u64) -> Stream {
     Stream::new(k, order, T0, 1, 0, &Resolved::default())
 }
 
-fn lru_keys<V>(l: &Lru<V>) -> Vec<StreamKey> {
+fn lru_keys<V: Keyed>(l: &Lru<V>) -> Vec<StreamKey> {
     l.iter_lru().map(|(k, _)| *k).collect()
 }
 
@@ -65,24 +65,33 @@ fn ended(e: &mut Engine) -> Vec<(u32, &'static str)> {
     v
 }
 
+/// A test value with its key.
+struct Entry(StreamKey, i32);
+
+impl Keyed for Entry {
+    fn key(&self) -> &StreamKey {
+        &self.0
+    }
+}
+
 #[test]
 fn touching_moves_an_entry_to_the_most_recent_end() {
     let mut l = Lru::default();
     let (a, b, c) = (key(1, 1), key(2, 2), key(3, 3));
-    l.insert(a, 1);
-    l.insert(b, 2);
-    l.insert(c, 3);
+    l.insert(Entry(a, 1));
+    l.insert(Entry(b, 2));
+    l.insert(Entry(c, 3));
     assert_eq!(lru_keys(&l), [a, b, c]);
-    assert_eq!(l.touch_mut(&a), Some(&mut 1));
+    assert_eq!(l.touch_mut(&a).map(|e| e.1), Some(1));
     assert_eq!(lru_keys(&l), [b, c, a]);
     assert_eq!(l.lru().map(|(k, _)| *k), Some(b));
     // get_mut is not activity.
     assert!(l.get_mut(&b).is_some());
     assert_eq!(lru_keys(&l), [b, c, a]);
-    assert_eq!(l.remove(&c).map(|(_, v)| v), Some(3));
+    assert_eq!(l.remove(&c).map(|(_, v)| v.1), Some(3));
     assert_eq!(lru_keys(&l), [b, a]);
     // The freed slot is reused: no growth.
-    l.insert(key(4, 4), 4);
+    l.insert(Entry(key(4, 4), 4));
     assert_eq!(l.slot_count(), 3);
     assert_eq!(lru_keys(&l), [b, a, key(4, 4)]);
 }
@@ -156,6 +165,67 @@ fn index_lists_remove_in_any_position_and_keep_insertion_order() {
     assert_eq!(ssrc(&t), []);
     assert!(t.by_ssrc.heads.is_empty() && t.by_ips.heads.is_empty());
     assert_eq!(t.len(), 0);
+}
+
+#[test]
+fn a_sparse_table_compacts_keeping_every_order() {
+    let mut t = StreamTable::default();
+    let keys: Vec<_> = (0..64).map(|i| key(i, i % 2)).collect();
+    for (n, k) in keys.iter().enumerate() {
+        t.insert(stream(*k, n as u64));
+    }
+    // Activity order differs from insertion order.
+    for k in keys.iter().step_by(3) {
+        assert!(t.touch_mut(k).is_some());
+    }
+    let before = lru_keys(&t.lru);
+    let kept: Vec<_> = keys
+        .iter()
+        .copied()
+        .filter(|k| k.src.port() == 5004 && key_index(k) % 9 == 4)
+        .collect();
+    for k in &keys {
+        if !kept.contains(k) {
+            assert!(t.remove(k).is_some());
+        }
+    }
+    assert!(
+        t.lru.slot_count() < 64 / 4,
+        "compacted: {} slots",
+        t.lru.slot_count()
+    );
+    let want: Vec<_> = before
+        .iter()
+        .filter(|k| kept.contains(k))
+        .copied()
+        .collect();
+    assert_eq!(lru_keys(&t.lru), want);
+    for ssrc in 0..2 {
+        let got: Vec<_> = t.ssrc_keys(ssrc).copied().collect();
+        let want: Vec<_> = kept.iter().filter(|k| k.ssrc == ssrc).copied().collect();
+        assert_eq!(got, want, "index in insertion order");
+    }
+    for k in &kept {
+        assert_eq!(t.get(k).map(|s| s.key), Some(*k));
+        assert_eq!(
+            t.ips_keys(k.src.ip(), k.dst.ip())
+                .copied()
+                .collect::<Vec<_>>(),
+            [*k]
+        );
+    }
+    // New streams still go last in their index lists, first out of the activity list last.
+    let k = key(200, 1);
+    t.insert(stream(k, 200));
+    assert_eq!(t.ssrc_keys(1).last(), Some(&k));
+    assert_eq!(t.lru().map(|s| s.key), want.first().copied());
+}
+
+fn key_index(k: &StreamKey) -> u32 {
+    match k.src.ip() {
+        IpAddr::V4(a) => u32::from(a) & 0xffff,
+        IpAddr::V6(_) => 0,
+    }
 }
 
 #[test]

@@ -151,6 +151,8 @@ fn stream_labels(l: &Labeller, r: &StreamRecord) -> String {
         }
         None => s.push_str("none"),
     }
+    s.push_str("\",observed_at=\"");
+    escape_into(&mut s, &r.observed_at);
     s.push('"');
     if l.cname_label {
         s.push_str(",cname=\"");
@@ -278,6 +280,18 @@ pub fn encode(sc: &Scrape<'_>) -> Encoded {
             let _ = write!(ls, "\",reason=\"{reason}\"");
             o.sample(names::CAPTURE_DROPPED.name, "", &ls, v);
         }
+    }
+    o.family(&names::CAPTURE_UNNAMED_POINT);
+    for cap in &captures {
+        let mut ls = String::from("source=\"");
+        escape_into(&mut ls, &cap.source);
+        ls.push('"');
+        o.sample(
+            names::CAPTURE_UNNAMED_POINT.name,
+            "",
+            &ls,
+            cap.unnamed_point_frames,
+        );
     }
     o.family(&names::DECODE_ERRORS);
     let mut reasons: Vec<(&str, u64)> = t.undecoded.iter().map(|(k, v)| (*k, *v)).collect();

@@ -62,6 +62,7 @@ pub(crate) fn test_record() -> StreamRecord {
         src: "10.0.0.1:4000".into(),
         dst: "10.0.0.2:5000".into(),
         ssrc: 1,
+        observed_at: "capture".into(),
         payload_types: vec![0],
         clock_rate: Some(8000),
         clock_rate_source: Some("static"),

@@ -93,6 +93,8 @@ metrics! {
         "Frames read by each capture thread.";
     CAPTURE_DROPPED = "rtcprobe_capture_dropped_packets_total", Counter,
         "Packets the probe did not analyse: kernel (buffer full), interface (driver) or pipeline (full worker queue).";
+    CAPTURE_UNNAMED_POINT = "rtcprobe_capture_unnamed_point_frames_total", Counter,
+        "Frames seen at an observation point past the 64 named per run (their streams are observed_at=other).";
     DECODE_ERRORS = "rtcprobe_decode_errors_total", Counter,
         "Frames or datagrams that did not decode, by bounded reason.";
     DATAGRAMS = "rtcprobe_engine_datagrams_total", Counter,

@@ -83,6 +83,10 @@ pub struct Record {
     /// (PCMU, PCMA, G.729, G.723.1); null otherwise.
     pub r_factor: Option<f64>,
     pub mos: Option<f64>,
+    /// Where the stream was seen (the observation point, docs/output.md "observed_at"). Added
+    /// within schema version 1: a record buffered by an older probe has none.
+    #[serde(default)]
+    pub observed_at: Option<String>,
 }
 
 impl Record {
@@ -109,7 +113,7 @@ struct Mark {
     lost: i64,
 }
 
-type Key = (String, String, u32, i64);
+type Key = (String, String, u32, String, i64);
 
 /// Per-stream interval bookkeeping for one engine (one worker, or a single-threaded replay).
 #[derive(Debug)]
@@ -230,6 +234,7 @@ impl Intervals {
             probe_dropped: s.probe_dropped,
             r_factor: None,
             mos: None,
+            observed_at: Some(s.observed_at.clone()),
         };
         if let Some(e) = quality(&r) {
             r.r_factor = Some(round2(e.r_factor));
@@ -279,7 +284,13 @@ fn round2(v: f64) -> f64 {
 }
 
 fn key(s: &StreamRecord) -> Key {
-    (s.src.clone(), s.dst.clone(), s.ssrc, s.first_seen_ns)
+    (
+        s.src.clone(),
+        s.dst.clone(),
+        s.ssrc,
+        s.observed_at.clone(),
+        s.first_seen_ns,
+    )
 }
 
 /// `"addr:port"` (IPv6 `"[addr]:port"`) to its parts; the engine formats them, so parsing
@@ -292,13 +303,20 @@ fn split(a: &str) -> (String, u16) {
 }
 
 /// 128 bits of two independent FNV-1a 64 hashes (different offset bases) over the identifying
-/// fields, as 32 hex digits. Not cryptographic: it only needs to be stable and collision-free
+/// fields, as 32 hex digits. The observation point is one of them (the copies of a forwarded
+/// stream seen on two interfaces are two records), appended only when it is not the single
+/// point of a capture that tells none apart, so that such records keep the IDs they had
+/// before observation points existed. Not cryptographic: it only needs to be stable and collision-free
 /// in practice across one deployment's records.
 fn record_id(host: &str, s: &StreamRecord, start: i64, kind: &str) -> String {
-    let text = format!(
+    let mut text = format!(
         "{host}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{start}\u{1f}{kind}",
         s.src, s.dst, s.ssrc, s.first_seen_ns
     );
+    if s.observed_at != crate::engine::obs::CAPTURE_NAME {
+        text.push('\u{1f}');
+        text.push_str(&s.observed_at);
+    }
     let fnv = |basis: u64| {
         text.bytes().fold(basis, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)

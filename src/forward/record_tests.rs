@@ -11,6 +11,7 @@ fn stream(first: i64, last: i64, packets: u64, lost: i64, drop_at: Option<i64>) 
         src: "10.0.0.1:5004".into(),
         dst: "[2001:db8::1]:6000".into(),
         ssrc: 0x1234,
+        observed_at: "capture".into(),
         payload_types: vec![111],
         clock_rate: Some(48_000),
         clock_rate_source: Some("config"),

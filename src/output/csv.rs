@@ -11,7 +11,7 @@ const METHODS: [&str; 4] = ["capture_point", "end_to_end", "sr_chain", "stun"];
 
 /// Every CSV column, in order (docs/output.md, "CSV columns").
 #[rustfmt::skip]
-pub const CSV_COLUMNS: [&str; 61] = [
+pub const CSV_COLUMNS: [&str; 62] = [
     "src", "dst", "ssrc", "payload_types", "clock_rate", "clock_rate_source", "packets", "bytes",
     "first_seen", "last_seen", "expected", "lost", "missing", "duplicates", "reordered",
     "seq_restarts", "max_gap_ms", "jitter_ms", "max_jitter_ms", "mean_jitter_ms",
@@ -28,7 +28,7 @@ pub const CSV_COLUMNS: [&str; 61] = [
     "sender_sender_reports", "sender_packet_count", "sender_octet_count",
     "feedback_nacks", "feedback_nack_packets", "feedback_plis", "feedback_firs",
     "feedback_remb_bps", "feedback_transport_cc", "cname", "ended_by", "srtcp", "probe_dropped",
-    "probe_drop",
+    "probe_drop", "observed_at",
 ];
 
 /// Write the header row and one row per stream.
@@ -40,7 +40,7 @@ pub fn write_csv(streams: &[&StreamRecord], out: &mut dyn Write) -> std::io::Res
     Ok(())
 }
 
-fn row(r: &StreamRecord) -> Vec<String> {
+pub(super) fn row(r: &StreamRecord) -> Vec<String> {
     fn o<T: ToString>(v: Option<T>) -> String {
         v.map_or(String::new(), |v| v.to_string())
     }
@@ -100,6 +100,7 @@ fn row(r: &StreamRecord) -> Vec<String> {
         r.srtcp.to_string(),
         r.probe_dropped.to_string(),
         r.probe_drop.to_string(),
+        quote(&r.observed_at),
     ]);
     v
 }

@@ -3,15 +3,22 @@
 //! JSON is the documented, stable interface (docs/output.md). The table is for people and may
 //! change. CSV flattens each stream to one row with the same names as the JSON keys
 //! (`rtt_ms.capture_point.last` becomes `rtt_capture_point_last_ms`).
+//!
+//! A replay renders each stream when it ends ([`Collector`]) and prints them in order at the
+//! end through a bounded external sort ([`spill`]): output memory does not grow with the file
+//! (docs/output.md, "Order and memory").
 
 mod codec;
+pub mod collect;
 mod csv;
 pub mod select;
+pub mod spill;
 mod table;
 
 pub use self::csv::{write_csv, CSV_COLUMNS};
+pub use collect::Collector;
 pub use select::{Filter, Selection, SortKey};
-pub use table::{write_table, LEGEND};
+pub use table::LEGEND;
 
 use crate::replay::Report;
 use std::io::Write;
@@ -26,6 +33,8 @@ pub enum Format {
 
 /// Write `report` in `format`, showing the streams `sel` selects (the summary is always the
 /// whole capture's). `legend` prints the table's full legend instead of its one-line footer.
+///
+/// The same path as a bounded replay ([`Collector`]), fed the report's streams.
 pub fn write(
     report: &Report,
     format: Format,
@@ -33,32 +42,15 @@ pub fn write(
     legend: bool,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
-    match format {
-        Format::Table => write_table(report, sel, legend, out),
-        Format::Json => {
-            if sel.is_all() {
-                serde_json::to_writer_pretty(&mut *out, report)?;
-            } else {
-                let shown = Shown {
-                    summary: &report.summary,
-                    streams: sel.apply(report),
-                    hops: &report.hops,
-                };
-                serde_json::to_writer_pretty(&mut *out, &shown)?;
-            }
-            writeln!(out)
-        }
-        Format::Csv => write_csv(&sel.apply(report), out),
+    let mut c = Collector::new(format, sel.clone(), legend);
+    for (i, r) in report.streams.iter().enumerate() {
+        // The report's streams are in order of first appearance already.
+        c.push(i as u64, r);
     }
-}
-
-/// A report with only the selected streams, serialised like [`Report`].
-#[derive(serde::Serialize)]
-struct Shown<'a> {
-    summary: &'a crate::replay::Summary,
-    streams: Vec<&'a crate::engine::record::StreamRecord>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    hops: &'a [crate::correlate::hop::HopRecord],
+    for (i, h) in report.hops.iter().enumerate() {
+        c.push_hop(i as u64, h);
+    }
+    c.write(&report.summary, out)
 }
 
 /// A float with a fixed number of decimals, or `-` when absent.

@@ -126,7 +126,7 @@ pub fn shown_rtt(r: &StreamRecord) -> Option<(f64, &'static str)> {
 }
 
 /// Higher is worse; `f64::NEG_INFINITY` (sorted last) when the stream has no value.
-fn score(key: SortKey, r: &StreamRecord) -> f64 {
+pub(super) fn score(key: SortKey, r: &StreamRecord) -> f64 {
     let none = f64::NEG_INFINITY;
     let v = match key {
         SortKey::Loss => missing_ratio(r),
@@ -166,7 +166,6 @@ mod tests {
             summary,
             streams,
             hops: Vec::new(),
-            hop_matcher: Default::default(),
         }
     }
 

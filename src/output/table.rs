@@ -8,18 +8,26 @@
 
 use super::select::{missing_ratio, shown_rtt, Selection};
 use super::{codec, opt};
-use crate::replay::Report;
+use crate::engine::record::StreamRecord;
+use crate::replay::Summary;
 use std::io::Write;
 
+/// Cells of a row after the row number.
+pub const CELLS: usize = HEADERS.len() - 1;
+
 #[rustfmt::skip]
-const HEADERS: [&str; 19] = [
-    "#", "Source", "Destination", "SSRC", "PT", "Codec", "Clock(Hz)", "Packets", "Missing",
+const HEADERS: [&str; 20] = [
+    "#", "Source", "Destination", "At", "SSRC", "PT", "Codec", "Clock(Hz)", "Packets", "Missing",
     "Loss(%)", "Dup", "Reord", "Up/Down", "Jitter(ms)", "MaxJit(ms)", "MaxGap(ms)", "RTT(ms)",
     "MOS", "Ended",
 ];
 
 /// Left-aligned (text) columns; the others are numbers, right-aligned.
-const TEXT_COLUMNS: [usize; 5] = [1, 2, 4, 5, 18];
+const TEXT_COLUMNS: [usize; 6] = [1, 2, 3, 5, 6, 19];
+
+/// The observation point column: printed only when the rows shown were seen at more than one
+/// point ([`Widths::show_at`], docs/output.md).
+const AT: usize = 3;
 
 /// Always printed under the table: the abbreviations a first-time reader trips over.
 pub const FOOTER: &str = "Missing = packets never received, Loss(%) = Missing/expected, Dup = \
@@ -32,6 +40,8 @@ pub const LEGEND: &str = "\
 #           row number (with --sort: rank, worst first)
 Source      RTP sender, address:port
 Destination RTP receiver, address:port
+At          where the stream was seen (observation point: interface, if<N>, :in/:out); shown
+            only when the streams were seen at more than one point
 SSRC        RTP synchronisation source, hexadecimal (--filter accepts 0x… or decimal)
 PT          RTP payload types seen, in order of first appearance
 Codec       RFC 3551 name of each static payload type; dyn/RATE for a dynamic one (96-127)
@@ -55,14 +65,8 @@ MOS         E-model (ITU-T G.107) estimate 1-4.5 from codec, loss, jitter and RT
             without G.113 values (only G.711, G.729, G.723.1 have them)
 Ended       why the stream ended: bye, idle, end_of_capture, evicted, shutdown";
 
-/// Write the summary, the selected streams and the footer (or the full legend).
-pub fn write_table(
-    report: &Report,
-    sel: &Selection,
-    legend: bool,
-    out: &mut dyn Write,
-) -> std::io::Result<()> {
-    let s = &report.summary;
+/// The lines above the table: the capture in one line, a note on a long span, the read error.
+pub fn write_head(s: &Summary, out: &mut dyn Write) -> std::io::Result<()> {
     let c = &s.counters;
     writeln!(
         out,
@@ -90,71 +94,100 @@ pub fn write_table(
     if let Some(e) = &s.error {
         writeln!(out, "capture incomplete: {e}")?;
     }
-    let shown = sel.apply(report);
-    if !sel.is_all() {
-        let mut how = format!(
-            "showing {} of {}",
-            shown.len(),
-            plural(s.streams as u64, "stream")
-        );
-        if let Some(k) = sel.sort {
-            let key = format!("{k:?}").to_lowercase();
-            how.push_str(&format!(", sorted by {key}, worst first"));
-        }
-        writeln!(out, "{how}")?;
+    Ok(())
+}
+
+/// `showing N of M streams[, sorted by KEY, worst first]`, printed when a selection applies.
+pub fn selection_line(sel: &Selection, shown: u64, streams: u64) -> String {
+    let mut how = format!("showing {shown} of {}", plural(streams, "stream"));
+    if let Some(k) = sel.sort {
+        let key = format!("{k:?}").to_lowercase();
+        how.push_str(&format!(", sorted by {key}, worst first"));
     }
-    let rows: Vec<[String; 19]> = shown
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let rtt =
-                shown_rtt(r).map_or_else(|| "-".into(), |(v, m)| format!("{v:.1} {}", short(m)));
-            let pts: Vec<String> = r.payload_types.iter().map(u8::to_string).collect();
-            [
-                (i + 1).to_string(),
-                r.src.clone(),
-                r.dst.clone(),
-                format!("0x{:08X}", r.ssrc),
-                pts.join(","),
-                codec::names(&r.payload_types, r.clock_rate),
-                r.clock_rate.map_or("-".into(), |c| {
-                    let tag = if r.clock_rate_source == Some("inferred") {
-                        "~"
-                    } else {
-                        ""
-                    };
-                    format!("{tag}{c}")
-                }),
-                r.packets.to_string(),
-                r.missing.to_string(),
-                opt(missing_ratio(r).map(|v| v * 100.0), 2),
-                r.duplicates.to_string(),
-                r.reordered.to_string(),
-                match (r.loss_upstream, r.loss_downstream) {
-                    (Some(u), Some(d)) => format!("{}/{}", u.max(0), d.max(0)),
-                    (Some(u), None) => format!("{}/-", u.max(0)),
-                    _ => "-".into(),
-                },
-                opt(r.jitter_ms, 3),
-                opt(r.max_jitter_ms, 3),
-                format!("{:.1}", r.max_gap_ms),
-                rtt,
-                opt(r.quality().map(|q| q.mos), 2),
-                r.ended_by.to_string(),
-            ]
-        })
-        .collect();
-    let mut widths = HEADERS.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+    how
+}
+
+/// The cells of one row after `#` (the row number, known only when printing).
+pub fn cells(r: &StreamRecord) -> [String; CELLS] {
+    let rtt = shown_rtt(r).map_or_else(|| "-".into(), |(v, m)| format!("{v:.1} {}", short(m)));
+    let pts: Vec<String> = r.payload_types.iter().map(u8::to_string).collect();
+    [
+        r.src.clone(),
+        r.dst.clone(),
+        r.observed_at.clone(),
+        format!("0x{:08X}", r.ssrc),
+        pts.join(","),
+        codec::names(&r.payload_types, r.clock_rate),
+        r.clock_rate.map_or("-".into(), |c| {
+            let tag = if r.clock_rate_source == Some("inferred") {
+                "~"
+            } else {
+                ""
+            };
+            format!("{tag}{c}")
+        }),
+        r.packets.to_string(),
+        r.missing.to_string(),
+        opt(missing_ratio(r).map(|v| v * 100.0), 2),
+        r.duplicates.to_string(),
+        r.reordered.to_string(),
+        match (r.loss_upstream, r.loss_downstream) {
+            (Some(u), Some(d)) => format!("{}/{}", u.max(0), d.max(0)),
+            (Some(u), None) => format!("{}/-", u.max(0)),
+            _ => "-".into(),
+        },
+        opt(r.jitter_ms, 3),
+        opt(r.max_jitter_ms, 3),
+        format!("{:.1}", r.max_gap_ms),
+        rtt,
+        opt(r.quality().map(|q| q.mos), 2),
+        r.ended_by.to_string(),
+    ]
+}
+
+/// Column widths: the headers', widened by the cells seen ([`Widths::fit`]); and whether the
+/// observation point column is shown (rows seen at more than one point).
+#[derive(Debug, Clone)]
+pub struct Widths {
+    widths: [usize; HEADERS.len()],
+    /// The first point seen, and whether another one was seen too.
+    first_point: Option<String>,
+    several_points: bool,
+}
+
+impl Default for Widths {
+    fn default() -> Self {
+        Widths {
+            widths: HEADERS.map(str::len),
+            first_point: None,
+            several_points: false,
         }
     }
-    let line = |cells: &[String]| -> String {
+}
+
+impl Widths {
+    /// Widen to fit a row's cells (`cells` without the row number) and a row count of `rows`.
+    pub fn fit<'a>(&mut self, cells: impl IntoIterator<Item = &'a str>, rows: u64) {
+        let [num, rest @ ..] = &mut self.widths;
+        *num = (*num).max(rows.to_string().len());
+        for (i, (w, c)) in rest.iter_mut().zip(cells).enumerate() {
+            *w = (*w).max(c.chars().count());
+            if i + 1 == AT && !self.several_points {
+                match &self.first_point {
+                    None => self.first_point = Some(c.to_string()),
+                    Some(p) => self.several_points = p != c,
+                }
+            }
+        }
+    }
+
+    /// One aligned line: text columns left-aligned, numbers right-aligned, two spaces apart.
+    pub fn line<'a>(&self, cells: impl IntoIterator<Item = &'a str>) -> String {
         cells
-            .iter()
-            .zip(widths)
+            .into_iter()
+            .zip(self.widths)
             .enumerate()
+            .filter(|&(i, _)| i != AT || self.several_points)
             .map(|(i, (c, w))| {
                 if TEXT_COLUMNS.contains(&i) {
                     format!("{c:<w$}")
@@ -166,13 +199,24 @@ pub fn write_table(
             .join("  ")
             .trim_end()
             .to_string()
-    };
-    writeln!(out, "{}", line(&HEADERS.map(String::from)))?;
-    for row in &rows {
-        writeln!(out, "{}", line(row))?;
     }
-    if rows.is_empty() {
-        let none = if report.streams.is_empty() {
+
+    /// The header line.
+    pub fn header(&self) -> String {
+        self.line(HEADERS)
+    }
+}
+
+/// What follows the rows: the "no streams" line when there are none, then the footer or the
+/// full legend.
+pub fn write_tail(
+    out: &mut dyn Write,
+    rows: u64,
+    streams: u64,
+    legend: bool,
+) -> std::io::Result<()> {
+    if rows == 0 {
+        let none = if streams == 0 {
             "(no RTP streams)"
         } else {
             "(no stream matches --filter)"

@@ -6,7 +6,7 @@
 //! batches of 64, measured with crossbeam-channel), and comes back to its sender empty through
 //! a recycling queue, so that steady state allocates nothing.
 
-use crate::engine::{RtpMeta, StreamKey};
+use crate::engine::{ObservationPoint, RtpMeta, StreamKey};
 use std::net::SocketAddr;
 
 /// One unit of work for a shard worker. `now` is the capture time (ns since the epoch), the
@@ -19,10 +19,11 @@ pub enum Event {
         frame: u64,
         meta: RtpMeta,
     },
-    /// RTCP bytes at `start..start + len` of the batch arena.
+    /// RTCP bytes at `start..start + len` of the batch arena, seen at `point`.
     Rtcp {
         now: i64,
         frame: u64,
+        point: ObservationPoint,
         src: SocketAddr,
         dst: SocketAddr,
         start: u32,
@@ -53,6 +54,14 @@ pub enum Event {
     CaptureDrop {
         now: i64,
     },
+    /// A middlebox hop of which `key` is the egress ended (`crate::correlate::hop`, on the
+    /// capture thread): add its loss upstream of and inside the box to the stream's split.
+    LossSplit {
+        now: i64,
+        key: StreamKey,
+        upstream: u32,
+        inside: u32,
+    },
 }
 
 impl Event {
@@ -64,7 +73,8 @@ impl Event {
             | Event::Stun { now, .. }
             | Event::Tick { now }
             | Event::ProbeDrop { now, .. }
-            | Event::CaptureDrop { now } => now,
+            | Event::CaptureDrop { now }
+            | Event::LossSplit { now, .. } => now,
         }
     }
 }

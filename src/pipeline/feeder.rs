@@ -7,19 +7,22 @@
 //!
 //! Live capture must never block ([`Overflow::Drop`]): a full queue drops the batch and
 //! counts it. RTP packets dropped that way are remembered per stream (bounded) and reported to
-//! the worker in the next batch that gets through, so the stream's loss excludes them and the
+//! the worker in the next batches that get through (at most a batch's worth in each, all of them
+//! when the feeder is dropped), so the stream's loss excludes them and the
 //! stream is flagged. Replaying a file can wait instead ([`Overflow::Wait`]): nothing is lost,
 //! and the result equals the single-threaded replay.
 
 use super::event::{Batch, Event};
 use super::snapshot::{publish, CaptureSnapshot};
+use crate::capture::PointResolver;
 use crate::config::Resolved;
-use crate::correlate::hop::HopMatcher;
-use crate::engine::{shard, triage, Counters, ObservationPoint, Shard, StreamKey, Triage};
+use crate::correlate::hop::{self, Done, HopMatcher, HopRecord};
+use crate::engine::{shard, triage, Counters, Shard, StreamKey, Triage};
 use crate::forward::tap::RtcpTap;
 use crate::wire::{decode_udp, LinkType};
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use foldhash::HashMap;
 use std::sync::Arc;
 
 /// Expire idle streams every second of capture time, as the single-threaded replay does.
@@ -61,8 +64,10 @@ struct Lane {
     batch: Batch,
     /// Capture time of the batch's first event.
     batch_since: i64,
-    /// RTP packets dropped on a full queue, per stream, not yet reported to the worker.
-    drops: Vec<(StreamKey, u32)>,
+    /// RTP packets dropped on a full queue, per stream, not yet reported to the worker. A map:
+    /// during a flood of new SSRCs every dropped packet is a new key, and a list searched per
+    /// packet made the capture thread slowest exactly when the queue was full (issue 11).
+    drops: HashMap<StreamKey, u32>,
 }
 
 /// One capture thread's router into the shard workers.
@@ -78,9 +83,12 @@ pub struct Feeder {
     pub batches_allocated: u64,
     /// Sinks forwarding raw RTCP: each RTCP datagram is offered here once, before routing.
     rtcp_tap: Option<RtcpTap>,
+    /// Names where each frame was seen ([`crate::engine::obs`]).
+    points: PointResolver,
     /// The hop stage: every RTP packet this capture thread sees, in capture order (ingress and
-    /// egress streams of a hop are on different workers when SSRCs are rewritten).
-    hops: Option<HopMatcher>,
+    /// egress streams of a hop are on different workers when SSRCs are rewritten); ended hops
+    /// go to the sender, splits to the worker owning the egress stream.
+    hops: Option<(HopMatcher, crossbeam_channel::Sender<(u64, HopRecord)>)>,
 }
 
 impl Feeder {
@@ -91,6 +99,7 @@ impl Feeder {
         batch_events: usize,
         source: String,
         slot: Arc<ArcSwap<CaptureSnapshot>>,
+        points: PointResolver,
     ) -> Self {
         let batch_events = batch_events.max(1);
         let lanes = links
@@ -99,7 +108,7 @@ impl Feeder {
                 link,
                 batch: Batch::with_capacity(batch_events, 0),
                 batch_since: 0,
-                drops: Vec::new(),
+                drops: HashMap::default(),
             })
             .collect();
         Feeder {
@@ -115,19 +124,80 @@ impl Feeder {
             slot,
             batches_allocated: 0,
             rtcp_tap: None,
+            points,
             hops: None,
         }
     }
 
-    /// Also pair middlebox hops here, on the capture thread (`crate::correlate::hop`).
-    pub fn with_hops(mut self, m: HopMatcher) -> Self {
-        self.hops = Some(m);
+    /// Also pair middlebox hops here, on the capture thread (`crate::correlate::hop`), sending
+    /// each hop to `tx` when it ends.
+    pub fn with_hops(
+        mut self,
+        m: HopMatcher,
+        tx: crossbeam_channel::Sender<(u64, HopRecord)>,
+    ) -> Self {
+        self.hops = Some((m, tx));
         self
     }
 
-    /// The hop matcher, taken at the end of the capture.
-    pub fn take_hops(&mut self) -> Option<HopMatcher> {
-        self.hops.take()
+    /// End every hop (the capture is over): call before [`Feeder::flush`], so that the splits
+    /// reach the workers before they end their streams. The matcher's counters.
+    pub fn finish_hops(&mut self) -> hop::HopCounters {
+        let now = self.stats.last_ns;
+        let Some((m, _)) = &mut self.hops else {
+            return hop::HopCounters::default();
+        };
+        m.finish(now);
+        let c = *m.counters();
+        self.hops_done(now);
+        c
+    }
+
+    /// Expire idle hop streams at a tick, before the tick reaches the workers.
+    fn expire_hops(&mut self, now: i64) {
+        let idle = self.cfg.idle_timeout_ns;
+        if let Some((m, _)) = &mut self.hops {
+            m.expire(now, idle);
+            self.hops_done(now);
+        }
+    }
+
+    /// Hand out what the hop matcher ended: splits to the workers owning their streams (in
+    /// capture order with the stream's packets), hops to the sender.
+    fn hops_done(&mut self, now: i64) {
+        let Some((mut m, tx)) = self.hops.take() else {
+            return;
+        };
+        let n = self.shards();
+        for d in m.drain() {
+            match d {
+                Done::Split {
+                    key,
+                    upstream,
+                    inside,
+                } => {
+                    let ev = Event::LossSplit {
+                        now,
+                        key,
+                        upstream: u32::try_from(upstream).unwrap_or(u32::MAX),
+                        inside: u32::try_from(inside).unwrap_or(u32::MAX),
+                    };
+                    self.push(Shard::of(n, key.ssrc) as usize, ev, &[]);
+                }
+                // The receiving end gone (the replay is being torn down): nothing to keep.
+                Done::Hop { seq, hop } => {
+                    let _ = tx.send((seq, *hop));
+                }
+            }
+        }
+        self.hops = Some((m, tx));
+    }
+
+    /// Name observation points with `points` (a live interface's resolver instead of the
+    /// file resolver [`super::Pipeline::feeder`] gives).
+    pub fn with_points(mut self, points: PointResolver) -> Self {
+        self.points = points;
+        self
     }
 
     /// Also offer every RTCP datagram to `tap` (sinks forwarding raw RTCP). Here, before a
@@ -148,6 +218,28 @@ impl Feeder {
 
     /// Decode one frame captured at `ts_ns` and route it.
     pub fn frame(&mut self, link: LinkType, ts_ns: i64, data: &[u8]) {
+        self.frame_on(link, 0, ts_ns, data);
+    }
+
+    /// Name pcapng interfaces (`if_name` by interface number) for [`Feeder::frame_on`].
+    pub fn set_interface_names(&mut self, names: Vec<Option<String>>) {
+        self.points.set_interface_names(names);
+    }
+
+    /// [`Feeder::frame_on`] for a frame of a pcapng interface whose link type (`linktype`)
+    /// differs from the file's first: one we do not decode is counted as `unsupported_link`.
+    pub fn frame_of(&mut self, linktype: i32, iface: u32, ts_ns: i64, data: &[u8]) {
+        match LinkType::from_dlt(linktype) {
+            Some(link) => self.frame_on(link, iface, ts_ns, data),
+            None => {
+                self.stats.frames += 1;
+                *self.stats.undecoded.entry("unsupported_link").or_default() += 1;
+            }
+        }
+    }
+
+    /// [`Feeder::frame`] for a frame of pcapng interface `iface`.
+    pub fn frame_on(&mut self, link: LinkType, iface: u32, ts_ns: i64, data: &[u8]) {
         self.stats.frames += 1;
         let frame = self.stats.frames;
         // Earliest and latest, not first and last: merged captures go backwards in time.
@@ -157,6 +249,7 @@ impl Feeder {
         self.stats.last_ns = self.stats.last_ns.max(ts_ns);
         if ts_ns >= self.next_tick {
             if self.next_tick != i64::MIN {
+                self.expire_hops(ts_ns);
                 self.broadcast(Event::Tick { now: ts_ns });
             }
             self.next_tick = ts_ns.saturating_add(TICK_EVERY_NS);
@@ -168,17 +261,24 @@ impl Feeder {
                 return;
             }
         };
-        if let Some(m) = &mut self.hops {
-            if let Some((k, p)) = crate::correlate::hop::summarize(&dg, ObservationPoint::CAPTURE) {
+        let n = self.shards();
+        // Disjoint borrows: no copy of the 29 counters per datagram.
+        let t = triage(&self.cfg, &mut self.stats.counters, &dg);
+        let point = self.points.point(link, iface, data);
+        if point == crate::engine::ObservationPoint::OTHER {
+            self.stats.unnamed_point_frames += 1;
+        }
+        if let Some((m, _)) = &mut self.hops {
+            if let Some((k, p)) = hop::summarize(&dg, point) {
                 m.on_rtp(ts_ns, &k, &p);
             }
+            if m.has_done() {
+                self.hops_done(ts_ns);
+            }
         }
-        let n = self.shards();
-        let mut counters = std::mem::take(&mut self.stats.counters);
-        let t = triage(&self.cfg, &mut counters, &dg);
-        self.stats.counters = counters;
         match t {
-            Triage::Rtp(meta) => {
+            Triage::Rtp(mut meta) => {
+                meta.point = point;
                 self.stats.rtp_frames += 1;
                 let i = Shard::of(n, meta.ssrc) as usize;
                 self.push(
@@ -201,6 +301,7 @@ impl Feeder {
                         let ev = Event::Rtcp {
                             now: ts_ns,
                             frame,
+                            point,
                             src: dg.src,
                             dst: dg.dst,
                             start: 0,
@@ -270,13 +371,25 @@ impl Feeder {
             return;
         }
         let mut batch = std::mem::take(&mut lane.batch);
-        if !lane.drops.is_empty() {
+        // A full queue will refuse the batch: the reports stay pending rather than ride in a
+        // batch that is dropped and be taken back one by one.
+        let refused = overflow == Overflow::Drop && lane.link.tx.is_full();
+        if !lane.drops.is_empty() && !refused {
             let now = batch.events.first().map_or(self.stats.last_ns, Event::now);
-            let reports =
-                lane.drops
-                    .drain(..)
-                    .map(|(key, packets)| Event::ProbeDrop { now, key, packets });
-            batch.events.splice(0..0, reports);
+            // At most a batch's worth of reports, in front of the batch's events; the rest
+            // wait for the next batch. All 4,096 at once grew batches (reused for good) to
+            // thousands of events each during a flood.
+            let (before, mut room) = (batch.events.len(), self.batch_events);
+            lane.drops.retain(|&key, &mut packets| {
+                if room == 0 {
+                    return true;
+                }
+                room -= 1;
+                batch.events.push(Event::ProbeDrop { now, key, packets });
+                false
+            });
+            let reports = batch.events.len() - before;
+            batch.events.rotate_right(reports);
         }
         let result = match overflow {
             Overflow::Wait => lane
@@ -345,6 +458,7 @@ impl Feeder {
     pub fn idle(&mut self, now: i64) {
         let now = now.saturating_sub(IDLE_TICK_LAG_NS).max(self.stats.last_ns);
         if self.next_tick != i64::MIN && now >= self.next_tick {
+            self.expire_hops(now);
             self.broadcast(Event::Tick { now });
             self.next_tick = now.saturating_add(TICK_EVERY_NS);
         }
@@ -379,17 +493,27 @@ impl Drop for Feeder {
         if self.overflow == Overflow::Drop {
             self.overflow = Overflow::Drain;
         }
-        self.flush();
+        // Drop reports go a batch's worth at a time: flush until none is left, or until a
+        // round sends none (a worker that does not take its batches).
+        let pending = |f: &Feeder| f.lanes.iter().map(|l| l.drops.len()).sum::<usize>();
+        loop {
+            let before = pending(self);
+            self.flush();
+            let after = pending(self);
+            if after == 0 || after >= before {
+                break;
+            }
+        }
         self.publish();
     }
 }
 
 /// Add `packets` to `key`'s pending drops; past the bound they are counted as unattributed.
-fn remember(drops: &mut Vec<(StreamKey, u32)>, key: StreamKey, packets: u32, c: &mut Counters) {
-    if let Some(e) = drops.iter_mut().find(|(k, _)| *k == key) {
-        e.1 = e.1.saturating_add(packets);
+fn remember(drops: &mut HashMap<StreamKey, u32>, key: StreamKey, packets: u32, c: &mut Counters) {
+    if let Some(e) = drops.get_mut(&key) {
+        *e = e.saturating_add(packets);
     } else if drops.len() < MAX_PENDING_DROPS {
-        drops.push((key, packets));
+        drops.insert(key, packets);
     } else {
         c.probe_dropped_unattributed += u64::from(packets);
     }

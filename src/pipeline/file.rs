@@ -12,14 +12,17 @@ use super::{Options, Pipeline};
 use crate::capture::{FileSource, PacketSource};
 use crate::config::Resolved;
 use crate::correlate::hop::{self, HopMatcher};
-use crate::engine::record::{rfc3339_micros, StreamRecord};
+use crate::engine::record::rfc3339_micros;
 use crate::forward::record::RecordOptions;
 use crate::forward::RecordTx;
-use crate::replay::{settle_hops, ReplayError, Report, Summary};
+use crate::replay::{Ended, Kept, ReplayError, Report, Summary};
 use crate::wire::LinkType;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How often a replay publishes its capture counters (progress, `/metrics`).
+const PUBLISH_EVERY: Duration = Duration::from_millis(500);
 
 /// How a file is fed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +51,35 @@ pub fn replay(
     forward: Option<(RecordTx, RecordOptions)>,
     started: &mut dyn FnMut(&Pipeline),
 ) -> Result<Report, ReplayError> {
+    let (summary, records) = replay_into(
+        path,
+        cfg,
+        opts,
+        pace,
+        stop,
+        linger,
+        forward,
+        started,
+        Kept::default(),
+    )?;
+    Ok(Report::of(summary, records))
+}
+
+/// [`replay`], handing each stream to `sink` as it ends (in no particular order: workers end
+/// streams side by side) instead of keeping them all: bounded memory with a sink that does
+/// not keep them (`rtcprobe replay --workers N`, [`crate::output::Collector`]).
+#[allow(clippy::too_many_arguments)] // as `replay`, plus the sink
+pub fn replay_into<S: Ended + Send + 'static>(
+    path: &Path,
+    cfg: &Resolved,
+    opts: &Options,
+    pace: Pace,
+    stop: &AtomicBool,
+    linger: Duration,
+    forward: Option<(RecordTx, RecordOptions)>,
+    started: &mut dyn FnMut(&Pipeline),
+    mut sink: S,
+) -> Result<(Summary, S), ReplayError> {
     let mut src = FileSource::open(path)?;
     let file = path.display().to_string();
     let linktype = src.linktype();
@@ -61,9 +93,36 @@ pub fn replay(
         Pace::Realtime => Overflow::Drop,
     };
     let (tx, rx) = crossbeam_channel::bounded(65_536);
+    // Hops end on the reading thread (the feeder's matcher), streams on the workers.
+    let (hop_tx, hop_rx) = crossbeam_channel::bounded(4_096);
     let collector = std::thread::Builder::new()
         .name("rtcprobe-records".into())
-        .spawn(move || rx.iter().collect::<Vec<(u64, StreamRecord)>>())
+        .spawn(move || {
+            let mut n = 0usize;
+            let (mut rx, mut hop_rx) = (Some(rx), Some(hop_rx));
+            while rx.is_some() || hop_rx.is_some() {
+                let mut sel = crossbeam_channel::Select::new();
+                let r = rx.as_ref().map(|c| sel.recv(c));
+                let h = hop_rx.as_ref().map(|c| sel.recv(c));
+                let op = sel.select();
+                let i = op.index();
+                if Some(i) == r {
+                    match rx.as_ref().map(|c| op.recv(c)) {
+                        Some(Ok((order, rec))) => {
+                            sink.ended(order, rec);
+                            n += 1;
+                        }
+                        _ => rx = None,
+                    }
+                } else if Some(i) == h {
+                    match hop_rx.as_ref().map(|c| op.recv(c)) {
+                        Some(Ok((seq, hop))) => sink.hop(seq, hop),
+                        _ => hop_rx = None,
+                    }
+                }
+            }
+            (sink, n)
+        })
         .map_err(|e| open_error(&file, &e))?;
     let pipeline = Pipeline::start(
         cfg,
@@ -77,10 +136,13 @@ pub fn replay(
     )
     .map_err(|e| open_error(&file, &e))?;
     started(&pipeline);
-    let mut feeder = pipeline
-        .feeder(0, file.clone())
-        .with_hops(HopMatcher::new(hop::Limits::default()));
+    let names = std::sync::Arc::clone(pipeline.point_names());
+    let mut feeder = pipeline.feeder(0, file.clone()).with_hops(
+        HopMatcher::new(hop::Limits::default()).with_point_names(names),
+        hop_tx,
+    );
     let error = feed(&mut src, link, &mut feeder, pace, stop);
+    let hop_matcher = feeder.finish_hops();
     feeder.flush();
     feeder.publish();
     let until = Instant::now() + linger;
@@ -92,26 +154,19 @@ pub fn replay(
         );
     }
     let stats = feeder.stats().clone();
-    let mut hops = feeder.take_hops();
     drop(feeder);
     let board = std::sync::Arc::clone(&pipeline.board);
     pipeline.finish();
-    let mut records = collector.join().unwrap_or_default();
-    records.sort_by(|(a, ra), (b, rb)| {
-        (a, &ra.src, &ra.dst, ra.ssrc).cmp(&(b, &rb.src, &rb.dst, rb.ssrc))
-    });
-    let mut streams: Vec<StreamRecord> = records.into_iter().map(|(_, r)| r).collect();
-    let (hops, hop_matcher) = match &mut hops {
-        Some(m) => {
-            m.finish(stats.last_ns);
-            (settle_hops(m, &mut streams), *m.counters())
-        }
-        None => (Vec::new(), Default::default()),
-    };
+    let (sink, streams) = collector.join().map_err(|_| {
+        open_error(
+            &file,
+            &std::io::Error::other("the thread collecting the streams failed"),
+        )
+    })?;
     let totals = board.totals();
     let first = (stats.frames > 0).then_some(stats.first_ns);
-    Ok(Report {
-        summary: Summary {
+    Ok((
+        Summary {
             file,
             linktype,
             frames: stats.frames,
@@ -120,13 +175,66 @@ pub fn replay(
             duration_secs: first.map_or(0.0, |f| stats.last_ns.abs_diff(f) as f64 / 1e9),
             undecoded: totals.undecoded,
             counters: totals.counters,
-            streams: streams.len(),
+            streams,
             error,
+            hop_matcher,
         },
-        streams,
-        hops,
-        hop_matcher,
-    })
+        sink,
+    ))
+}
+
+/// `replay --workers N` without `--realtime`, `--listen` or `--linger`: through the pipeline
+/// when [`pipeline_pays`] says it is faster for `opts.workers` on this machine, else on one
+/// thread ([`crate::replay::replay_file_until`]). Both give the same report and records.
+pub fn replay_workers(
+    path: &Path,
+    cfg: &Resolved,
+    opts: &Options,
+    stop: &AtomicBool,
+    forward: Option<(RecordTx, RecordOptions)>,
+) -> Result<Report, ReplayError> {
+    let (summary, records) = replay_workers_into(path, cfg, opts, stop, forward, Kept::default())?;
+    Ok(Report::of(summary, records))
+}
+
+/// [`replay_workers`], handing each stream to `sink` as it ends (bounded memory: the CLI's
+/// [`crate::output::Collector`]).
+pub fn replay_workers_into<S: Ended + Send + 'static>(
+    path: &Path,
+    cfg: &Resolved,
+    opts: &Options,
+    stop: &AtomicBool,
+    forward: Option<(RecordTx, RecordOptions)>,
+    sink: S,
+) -> Result<(Summary, S), ReplayError> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if pipeline_pays(opts.workers, cores) {
+        return replay_into(
+            path,
+            cfg,
+            opts,
+            Pace::Fast,
+            stop,
+            Duration::ZERO,
+            forward,
+            &mut |_| {},
+            sink,
+        );
+    }
+    let hook = forward.map(|(tx, o)| crate::forward::Hook::new(tx, o));
+    crate::replay::replay_file_until(path, cfg, hook, stop, sink)
+}
+
+/// Whether a replay through `workers` shard workers beats the single thread on `cores` cores.
+///
+/// The reading thread (read, decode, triage, route, an event per packet) and the workers
+/// (the engine) each need a core of their own to gain anything: with one worker the work is
+/// only split in two with a hand-over between, and with fewer cores than threads they take
+/// turns. Measured (docs/benchmarks.md, "Replay through the live pipeline"): on 2 cores every
+/// worker count is slower than the single thread, so the pipeline is used from 2 workers up
+/// and only when every worker and the reader have a core.
+pub fn pipeline_pays(workers: usize, cores: usize) -> bool {
+    workers >= 2 && cores > workers
 }
 
 fn open_error(file: &str, e: &std::io::Error) -> ReplayError {
@@ -147,10 +255,17 @@ fn feed(
     // Realtime: frame at capture time t is sent at wall time start + (t − t0).
     let mut origin: Option<(i64, Instant)> = None;
     let mut last_publish = Instant::now();
+    let mut interfaces = 1;
     loop {
         if stop.load(Ordering::Relaxed) {
             return None;
         }
+        if src.interface_count() > interfaces {
+            // A pcapng file with several interfaces: each is an observation point.
+            interfaces = src.interface_count();
+            feeder.set_interface_names(src.interface_names());
+        }
+        let first = src.linktype();
         let f = match src.next_frame() {
             Ok(Some(f)) => f,
             Ok(None) => return None,
@@ -171,8 +286,15 @@ fn feed(
                 feeder.idle(t0.saturating_add(elapsed));
             }
         }
-        feeder.frame(link, ts_ns, f.data);
-        if last_publish.elapsed() >= Duration::from_millis(500) {
+        if f.linktype == first {
+            feeder.frame_on(link, f.interface, ts_ns, f.data);
+        } else {
+            feeder.frame_of(f.linktype, f.interface, ts_ns, f.data);
+        }
+        // As fast as possible, the clock every 1,024 frames: read per frame it was 4 % of the
+        // samples (perf). Paced replays may be slower than that, and sleep anyway.
+        let due = pace == Pace::Realtime || feeder.stats().frames % 1024 == 0;
+        if due && last_publish.elapsed() >= PUBLISH_EVERY {
             feeder.publish();
             last_publish = Instant::now();
         }

@@ -23,8 +23,9 @@ pub mod progress;
 pub mod snapshot;
 pub mod worker;
 
+use crate::capture::PointResolver;
 use crate::config::Resolved;
-use crate::engine::{EndReason, Engine, Shard};
+use crate::engine::{EndReason, Engine, PointNames, Shard};
 use crate::export::aggregate::Aggregator;
 use crate::export::labels::Labeller;
 use crate::forward::tap::RtcpTap;
@@ -80,6 +81,8 @@ pub struct Pipeline {
     pub hold: Arc<AtomicBool>,
     /// Given to every feeder: sinks forwarding raw RTCP ([`crate::forward::tap`]).
     rtcp_tap: Option<RtcpTap>,
+    /// The run's observation point names: feeders intern, workers name records.
+    points: Arc<PointNames>,
 }
 
 impl Pipeline {
@@ -99,6 +102,7 @@ impl Pipeline {
             .as_ref()
             .and_then(|r| r.forward.as_ref())
             .and_then(|(tx, _)| tx.rtcp_tap());
+        let points = Arc::new(PointNames::with_interface_names(&cfg.interface_names));
         let (mut links, mut controls, mut workers) = (Vec::new(), Vec::new(), Vec::new());
         for (i, slot) in board.shards.iter().enumerate() {
             let (tx, rx) = bounded(opts.queue_batches.max(1));
@@ -108,8 +112,10 @@ impl Pipeline {
                 index: u32::try_from(i).unwrap_or(0),
                 count,
             };
+            let mut engine = Engine::with_shard(cfg.clone(), shard);
+            engine.set_point_names(Arc::clone(&points));
             let mut w = Worker::new(
-                Engine::with_shard(cfg.clone(), shard),
+                engine,
                 shard,
                 rx,
                 recycle_tx,
@@ -139,7 +145,13 @@ impl Pipeline {
             opts: opts.clone(),
             hold,
             rtcp_tap,
+            points,
         })
+    }
+
+    /// The run's observation point names (for a live capture's [`PointResolver::live`]).
+    pub fn points(&self) -> &Arc<PointNames> {
+        &self.points
     }
 
     /// A feeder for capture slot `capture` (0-based, < `captures` given to [`Pipeline::start`]).
@@ -159,8 +171,14 @@ impl Pipeline {
             self.opts.batch_events,
             source,
             self.board.capture_slot(capture),
+            PointResolver::file(Arc::clone(&self.points)),
         )
         .with_rtcp_tap(self.rtcp_tap.clone())
+    }
+
+    /// The run's observation point names (the hop matcher names its streams with them).
+    pub fn point_names(&self) -> &Arc<PointNames> {
+        &self.points
     }
 
     /// Batches waiting in all queues (the health line shows it).

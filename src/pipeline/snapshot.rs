@@ -43,6 +43,9 @@ pub struct CaptureSnapshot {
     pub if_dropped: u64,
     /// Packets the kernel says it received for this handle (libpcap `ps_recv`).
     pub kernel_received: u64,
+    /// Frames whose observation point got no name of its own (the run's table of
+    /// [`crate::engine::obs::MAX_POINTS`] was full): their streams are `observed_at = "other"`.
+    pub unnamed_point_frames: u64,
 }
 
 /// One worker's streams and counters.

@@ -168,6 +168,7 @@ impl Worker {
                 }
                 Event::Rtcp {
                     frame,
+                    point,
                     src,
                     dst,
                     start,
@@ -176,6 +177,7 @@ impl Worker {
                     ..
                 } => {
                     self.engine.set_frame(frame);
+                    self.engine.set_point(point);
                     self.engine
                         .on_rtcp(now, src, dst, batch.bytes(start, len), complete);
                 }
@@ -198,6 +200,15 @@ impl Worker {
                     self.engine.on_probe_drop(now, &key, u64::from(packets))
                 }
                 Event::CaptureDrop { .. } => self.engine.on_capture_drop(now),
+                Event::LossSplit {
+                    key,
+                    upstream,
+                    inside,
+                    ..
+                } => {
+                    self.engine
+                        .add_loss_split(&key, u64::from(upstream), u64::from(inside));
+                }
             }
         }
         self.hand_on();

@@ -31,7 +31,8 @@ pub const TABLE_ROWS: usize = 10_000;
 pub const MAX_STREAMS: usize = 50_000;
 
 /// What identifies a stream's records: src, dst, SSRC and first packet time.
-type Key = (String, u16, String, u16, u32, String);
+/// 5-tuple, SSRC, first packet time and observation point (records of older probes: none).
+type Key = (String, u16, String, u16, u32, String, Option<String>);
 
 /// What the report knows about one stream, from its latest record.
 #[derive(Debug, Clone, Default)]
@@ -187,6 +188,7 @@ impl Collector {
             r.dst_port,
             r.ssrc,
             r.first_seen.clone(),
+            r.observed_at.clone(),
         );
         let full = self.streams.len() >= MAX_STREAMS;
         let view = match self.streams.get_mut(&key) {

@@ -53,6 +53,7 @@ fn rec(src: &str, dst: &str, ssrc: u32, k: i64, kind: &str) -> Record {
         probe_dropped: 0,
         r_factor: Some(93.0),
         mos: Some(4.41),
+        observed_at: None,
     }
 }
 
@@ -68,6 +69,7 @@ fn summary_of(streams: usize) -> Summary {
         counters: Counters::default(),
         streams,
         error: None,
+        hop_matcher: Default::default(),
     }
 }
 

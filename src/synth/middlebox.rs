@@ -12,6 +12,11 @@
 //!   forwards) and its own reports (M reports on what it receives, with its own SSRCs
 //!   `sfu_ssrc_a`, `sfu_ssrc_b`, answering `forward_ns` later than its DLSR says).
 //!
+//! * [`Kind::Forwarding`] is a plain IP router (or bridge) captured on both of its interfaces
+//!   (`any`): A and B address each other (`m_a`, `m_b` are not used) and every frame, RTP and
+//!   RTCP, is seen twice with the same 5-tuple: on the interface facing its sender, then
+//!   `forward_ns` later on the interface facing its receiver ([`Call::build_sides`]).
+//!
 //! Ground truth ([`Call::true_rtt_ns`]): the round trip between A and B is the round trip of
 //! the leg to A plus that of the leg to B, each including M's turnaround:
 //! `2·owd_a + 2·owd_b + 2·forward` in both kinds. Every DLSR is a multiple of 128/65536 s, so
@@ -31,6 +36,8 @@ pub enum Kind {
     Relay,
     /// Terminates RTCP: its own SRs and reports on each leg (an SFU that keeps SSRCs).
     Sfu,
+    /// Forwards every frame unchanged, seen on the interface facing A and on the one facing B.
+    Forwarding,
 }
 
 /// A call A ↔ M ↔ B (see the module doc).
@@ -98,19 +105,58 @@ impl Call {
         2 * (self.owd_a_ns + self.owd_b_ns + self.forward_ns)
     }
 
+    /// A plain router between A and B, captured on both interfaces ([`Kind::Forwarding`]):
+    /// 12 ms one way to A, 9 ms to B, 4.5 ms through the router.
+    pub fn forwarding() -> Self {
+        Call {
+            kind: Kind::Forwarding,
+            owd_a_ns: 12 * MS,
+            owd_b_ns: 9 * MS,
+            forward_ns: 9 * MS / 2,
+            ..Call::relay()
+        }
+    }
+
     /// The capture on M: frames sorted by capture time. Stream indices in [`FrameKind`]:
     /// 0 = A→M (SSRC a), 1 = M→B (a), 2 = B→M (b), 3 = M→A (b).
     pub fn build(&self) -> Capture {
+        let frames = self.build_sides();
+        let truth = Truth {
+            frames: frames.len() as u64,
+            ..Truth::default()
+        };
+        let frames = frames.into_iter().map(|(_, f)| f).collect();
+        Capture { frames, truth }
+    }
+
+    /// [`Call::build`] with the side of M each frame was seen on: 0 the interface facing A,
+    /// 1 the one facing B (an observation point each, for [`Kind::Forwarding`]).
+    pub fn build_sides(&self) -> Vec<(u8, Frame)> {
         let mut frames = Vec::new();
         let f = self.forward_ns;
+        // A router keeps the endpoints' addresses: both legs are A ↔ B.
+        let (m_a, m_b) = if self.kind == Kind::Forwarding {
+            (self.b, self.a)
+        } else {
+            (self.m_a, self.m_b)
+        };
         let mut push = |t: i64, src, dst, payload: &[u8], kind| {
             let bytes = udp_frame(L2L3::from(Encap::Ethernet), src, dst, payload);
-            frames.push(Frame {
-                ts_ns: t,
-                linktype: Encap::Ethernet.linktype(),
-                bytes,
-                kind,
-            });
+            // Legs 0 (A→M) and 3 (M→A) are on A's side, 1 and 2 on B's; RTCP is tagged with
+            // the leg it travels on.
+            let side = match kind {
+                FrameKind::Rtp { stream } | FrameKind::Rtcp { stream } => u8::from(stream % 3 != 0),
+                _ => 0,
+            };
+            frames.push((
+                side,
+                Frame {
+                    ts_ns: t,
+                    linktype: Encap::Ethernet.linktype(),
+                    bytes,
+                    kind,
+                },
+            ));
         };
         // Media: each packet at M on its way in, and `f` later on its way out.
         let n = self.secs * (SEC / PTIME_NS) as u32;
@@ -118,13 +164,13 @@ impl Call {
             for (ssrc, legs, owd, idx) in [
                 (
                     self.ssrc_a,
-                    [(self.a, self.m_a), (self.m_b, self.b)],
+                    [(self.a, m_a), (m_b, self.b)],
                     self.owd_a_ns,
                     0,
                 ),
                 (
                     self.ssrc_b,
-                    [(self.b, self.m_b), (self.m_a, self.a)],
+                    [(self.b, m_b), (m_a, self.a)],
                     self.owd_b_ns,
                     2,
                 ),
@@ -174,7 +220,7 @@ impl Call {
             for (k, (ssrc, legs, owd_s, owd_r, rx, m_rx, idx)) in [
                 (
                     self.ssrc_a,
-                    [(self.a, self.m_a), (self.m_b, self.b)],
+                    [(self.a, m_a), (m_b, self.b)],
                     self.owd_a_ns,
                     self.owd_b_ns,
                     self.ssrc_b,
@@ -183,7 +229,7 @@ impl Call {
                 ),
                 (
                     self.ssrc_b,
-                    [(self.b, self.m_b), (self.m_a, self.a)],
+                    [(self.b, m_b), (m_a, self.a)],
                     self.owd_b_ns,
                     self.owd_a_ns,
                     self.ssrc_a,
@@ -205,7 +251,7 @@ impl Call {
                     FrameKind::Rtcp { stream: idx },
                 );
                 match self.kind {
-                    Kind::Relay => {
+                    Kind::Relay | Kind::Forwarding => {
                         // Forwarded out, answered by the receiver, forwarded back.
                         let out = at_m + f;
                         push(
@@ -265,11 +311,7 @@ impl Call {
                 }
             }
         }
-        frames.sort_by_key(|fr| fr.ts_ns);
-        let truth = Truth {
-            frames: frames.len() as u64,
-            ..Truth::default()
-        };
-        Capture { frames, truth }
+        frames.sort_by_key(|(_, fr)| fr.ts_ns);
+        frames
     }
 }

@@ -10,6 +10,8 @@
 //! What it does not do: model real codecs, encrypt anything, or decode.
 
 mod build;
+pub mod churn;
+pub mod forwarding;
 pub mod frame;
 pub mod hop;
 pub mod middlebox;

@@ -151,18 +151,57 @@ impl<W: Write> PcapngWriter<W> {
         tsresol: u8,
         tsoffset_secs: Option<i64>,
     ) -> io::Result<u32> {
+        self.add_idb(linktype, snaplen, tsresol, tsoffset_secs, None)
+    }
+
+    /// [`add_interface_with`](Self::add_interface_with) without an offset, naming the
+    /// interface (`if_name`, option 2: what tshark shows as `frame.interface_name`).
+    pub fn add_named_interface(
+        &mut self,
+        linktype: u32,
+        snaplen: u32,
+        tsresol: u8,
+        name: &str,
+    ) -> io::Result<u32> {
+        self.add_idb(linktype, snaplen, tsresol, None, Some(name))
+    }
+
+    fn add_idb(
+        &mut self,
+        linktype: u32,
+        snaplen: u32,
+        tsresol: u8,
+        tsoffset_secs: Option<i64>,
+        name: Option<&str>,
+    ) -> io::Result<u32> {
         let units: u64 = match tsresol {
             0..=9 => 10u64.pow(u32::from(tsresol)),
             0x80..=0x9E => 1u64 << (tsresol & 0x7F),
             _ => return Err(io::Error::new(io::ErrorKind::InvalidInput, "tsresol")),
         };
-        let len: u32 = 32 + if tsoffset_secs.is_some() { 12 } else { 0 };
+        let name = name.map(str::as_bytes).unwrap_or_default();
+        if name.len() > 255 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "if_name"));
+        }
+        let name_opt = if name.is_empty() {
+            0
+        } else {
+            4 + name.len().div_ceil(4) * 4
+        };
+        let len: u32 = 32 + if tsoffset_secs.is_some() { 12 } else { 0 } + name_opt as u32;
         let mut b = Vec::with_capacity(len as usize);
         b.extend_from_slice(&1u32.to_le_bytes());
         b.extend_from_slice(&len.to_le_bytes());
         b.extend_from_slice(&(linktype as u16).to_le_bytes());
         b.extend_from_slice(&0u16.to_le_bytes());
         b.extend_from_slice(&snaplen.to_le_bytes());
+        if !name.is_empty() {
+            // if_name (code 2), UTF-8, padded to 4 bytes.
+            b.extend_from_slice(&2u16.to_le_bytes());
+            b.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            b.extend_from_slice(name);
+            b.resize(b.len() + (4 - name.len() % 4) % 4, 0);
+        }
         // if_tsresol (code 9, length 1), padded to 4 bytes.
         b.extend_from_slice(&9u16.to_le_bytes());
         b.extend_from_slice(&1u16.to_le_bytes());

@@ -8,7 +8,9 @@
 //!
 //! It deliberately does not decode 802.3 length frames (LLC/SNAP), MPLS, PPPoE, tunnels (GRE,
 //! VXLAN, …) or radio headers: those are reported as [`DecodeError::NotIp`]. It does not look at
-//! MAC addresses, the SLL packet type (direction) or the VLAN priority bits.
+//! MAC addresses or the VLAN priority bits. [`origin`] reads where a Linux cooked frame was
+//! seen (SLL2's interface index, SLL's packet type), which tells the two copies of a forwarded
+//! packet apart.
 
 use super::{DecodeError, Layer};
 
@@ -171,6 +173,38 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<LinkFrame<'_>, DecodeError
 }
 
 const TRUNCATED: DecodeError = DecodeError::Truncated(Layer::Link);
+
+/// Where a Linux cooked frame says it was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// The link header does not say (Ethernet, raw IP, …, or a cut cooked header).
+    Unknown,
+    /// SLL2: the kernel's interface index.
+    Interface(u32),
+    /// SLL v1 packet type 0–3 (to us, broadcast, multicast, to another host): arriving.
+    Incoming,
+    /// SLL v1 packet type 4 (`PACKET_OUTGOING`): leaving.
+    Outgoing,
+}
+
+/// Where `frame`, captured on a `link` interface, was seen (see the headers in [`decode`]).
+/// SLL v1 has no interface index, only the direction; a forwarded packet is captured once
+/// arriving on one interface and once leaving on another, so the direction still tells the
+/// copies apart. SLL2's packet type is not needed: the index already differs.
+pub fn origin(link: LinkType, frame: &[u8]) -> Origin {
+    match link {
+        LinkType::LinuxSll => match frame.first_chunk::<2>().map(|t| u16::from_be_bytes(*t)) {
+            Some(0..=3) => Origin::Incoming,
+            Some(4) => Origin::Outgoing,
+            _ => Origin::Unknown,
+        },
+        LinkType::LinuxSll2 => match frame.get(4..8).and_then(|b| <[u8; 4]>::try_from(b).ok()) {
+            Some(i) => Origin::Interface(u32::from_be_bytes(i)),
+            None => Origin::Unknown,
+        },
+        _ => Origin::Unknown,
+    }
+}
 
 fn untagged(network: Network, payload: &[u8]) -> LinkFrame<'_> {
     LinkFrame {

@@ -78,8 +78,13 @@ pub fn sorted(mut v: Vec<Value>) -> Vec<Value> {
 }
 
 pub fn key(s: &Value) -> String {
+    // A stream is also where it was seen (observation points, issue 10), when records say so.
+    let at = s["observed_at"]
+        .as_str()
+        .map(|p| format!(" at {p}"))
+        .unwrap_or_default();
     format!(
-        "{}:{} → {}:{} ssrc {}",
+        "{}:{} → {}:{} ssrc {}{at}",
         s["src_ip"], s["src_port"], s["dst_ip"], s["dst_port"], s["ssrc"]
     )
 }

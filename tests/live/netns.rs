@@ -80,22 +80,8 @@ impl VethPair {
 
     /// Start `cmd` (from [`VethPair::command`]) in the background, stdout and stderr going to
     /// `<log>.out` and `<log>.err`.
-    pub fn spawn(&self, mut cmd: Command, log: &Path) -> Result<Proc, String> {
-        let out = log.with_extension("out");
-        let err = log.with_extension("err");
-        let file = |p: &Path| std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()));
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(file(&out)?)
-            .stderr(file(&err)?)
-            .spawn()
-            .map_err(|e| format!("spawn {cmd:?}: {e}"))?;
-        Ok(Proc {
-            what: format!("{:?}", cmd.get_args().skip(3).collect::<Vec<_>>()),
-            child,
-            out,
-            err,
-        })
+    pub fn spawn(&self, cmd: Command, log: &Path) -> Result<Proc, String> {
+        spawn(cmd, log)
     }
 
     /// Run `cmd` to completion within `timeout`, killing it past that.
@@ -108,6 +94,26 @@ impl VethPair {
             stderr: std::fs::read(&p.err).unwrap_or_default(),
         })
     }
+}
+
+/// Start `cmd` in the background, stdout and stderr going to `<log>.out` and `<log>.err`
+/// (the media lab's namespaces use it too: tests/lab/topo.rs).
+pub fn spawn(mut cmd: Command, log: &Path) -> Result<Proc, String> {
+    let out = log.with_extension("out");
+    let err = log.with_extension("err");
+    let file = |p: &Path| std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()));
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(file(&out)?)
+        .stderr(file(&err)?)
+        .spawn()
+        .map_err(|e| format!("spawn {cmd:?}: {e}"))?;
+    Ok(Proc {
+        what: format!("{:?}", cmd.get_args().skip(3).collect::<Vec<_>>()),
+        child,
+        out,
+        err,
+    })
 }
 
 impl Drop for VethPair {

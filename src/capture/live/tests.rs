@@ -136,6 +136,8 @@ fn any_device_yields_decodable_frames() {
     let got = drain(&mut src, 1);
     assert_eq!(got.len(), 1, "linktype {}", src.linktype());
     assert_eq!(got[0].1, b"via any");
+    // Cooked v2, with the interface index observation points need (libpcap ≥ 1.10).
+    assert_eq!(src.linktype(), LINKTYPE_LINUX_SLL2);
 }
 
 #[test]

@@ -70,6 +70,14 @@ impl DelayHist {
         self.max_ns = self.max_ns.max(ns);
     }
 
+    /// Forget every value (the buckets are kept: no allocation).
+    pub fn clear(&mut self) {
+        self.counts.fill(0);
+        self.n = 0;
+        self.min_ns = i64::MAX;
+        self.max_ns = i64::MIN;
+    }
+
     pub fn count(&self) -> u64 {
         self.n
     }

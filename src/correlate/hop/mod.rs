@@ -29,17 +29,31 @@
 //! runs from its first to its last forwarded packet, so packets before a hop starts, after it
 //! ends (layer switch, end of capture) or of layers never forwarded are not loss.
 //!
+//! **Incremental**: a hop is final when it ends: its egress stream ends (idle for the engine's
+//! idle timeout, [`HopMatcher::expire`]; evicted; end of capture, [`HopMatcher::finish`]) or it
+//! is detached (layer switch). Then its in-flight ingress packets are settled at once, its
+//! [`HopRecord`] is handed out ([`HopMatcher::drain`], [`Done::Hop`], numbered in the order
+//! hops end) and its slot reused; when the egress stream ends, its loss split
+//! ([`Done::Split`]: upstream and inside the box, summed over its hops) is handed out for the
+//! engine's record of that stream. Nothing is kept for the end of the capture.
+//!
+//! **Direction**: a stream is never paired with a stream going back toward its sender (an
+//! egress whose destination is the ingress's source: the callee's video leaving toward the
+//! caller is not a copy of the caller's video, however alike two test sources look), and a
+//! candidate with the egress's SSRC is preferred to one found by fingerprint.
+//!
 //! **Bounded**: at most `max_streams` streams (the least recently seen is evicted, counted), each
 //! with a ring of its last [`RING`] packets awaiting their copies (so at most [`RING`] in-flight
 //! packets per hop and `max_streams × RING` in total; a packet pushed out before its timeout
 //! unforwarded is counted `evicted`, not lost), at most [`MAX_OUT`] hops per ingress stream
-//! and `max_hops` hops, [`MAX_ATTEMPTS`] failed pairing verifications per stream, and the
+//! and `max_hops` open hops (slots reused once a hop ends), [`MAX_ATTEMPTS`] failed pairing verifications per stream, and the
 //! signature index is a fixed table (replaced, never grown) and the SSRC index is cleared
 //! (counted) at its cap. Rings are
 //! allocated when a stream is created and reused: a steady-state packet allocates nothing.
 
 mod feed;
 mod hist;
+mod life;
 mod pair;
 #[cfg(test)]
 mod tests;
@@ -47,9 +61,11 @@ mod tests;
 pub use feed::summarize;
 pub use hist::DelayHist;
 
-use crate::engine::StreamKey;
+use crate::engine::{PointNames, StreamKey};
 use foldhash::HashMap;
 use serde::Serialize;
+use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// In-flight packets kept per stream (a power of two dividing 65536, so a 16-bit sequence
 /// number alone finds its slot).
@@ -117,6 +133,34 @@ pub struct HopCounters {
     pub index_resets: u64,
     pub pairing_attempts: u64,
     pub duplicate_arrivals: u64,
+    /// Candidates refused because the egress goes back toward the ingress sender.
+    pub reverse_refused: u64,
+    /// Ended hops and loss splits dropped because nobody drained them ([`MAX_DONE`]).
+    pub done_dropped: u64,
+}
+
+/// Ended hops and splits held until [`HopMatcher::drain`]; more are dropped (counted).
+pub const MAX_DONE: usize = 4096;
+
+/// What the matcher hands out as hops and streams end.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Done {
+    /// A hop ended; `seq` numbers ended hops from 0 in the order they ended (the output order).
+    Hop { seq: u64, hop: Box<HopRecord> },
+    /// An egress stream ended: what of its loss happened upstream of the box and inside it,
+    /// in packets, summed over its hops. For the engine's record of the stream `key`.
+    Split {
+        key: StreamKey,
+        upstream: u64,
+        inside: u64,
+    },
+}
+
+/// A hop's slot, generation-checked (slots are reused once a hop ends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Href {
+    id: u32,
+    gen: u32,
 }
 
 /// One in-flight packet. `ext == NONE` marks an empty slot.
@@ -174,11 +218,18 @@ struct StreamState {
     /// The hop this stream is the egress of, if paired.
     in_hop: Option<u32>,
     /// The hop whose RTX stream this is.
-    rtx_of: Option<u32>,
+    rtx_of: Option<Href>,
+    /// Hops this stream feeds, by the bit they own in `fwd` ([`FREE`]: none).
     out: [u32; MAX_OUT],
+    /// Hops this stream ever fed: a stream that feeds one never looks for a source.
     n_out: usize,
     attempts: u32,
+    /// Loss of ended hops of which this stream was the egress: upstream, inside.
+    split: Option<(u64, u64)>,
 }
+
+/// An unused `out` entry.
+const FREE: u32 = u32::MAX;
 
 struct Slot {
     gen: u32,
@@ -189,6 +240,9 @@ struct Slot {
 
 /// One (ingress, egress) pair and what the box did on it.
 struct Hop {
+    gen: u32,
+    /// False once ended: the slot (and its histogram) waits for reuse.
+    live: bool,
     ingress: Sref,
     egress: Sref,
     ingress_key: StreamKey,
@@ -199,7 +253,6 @@ struct Hop {
     confidence: f64,
     seq_off: i64,
     ts_off: u32,
-    active: bool,
     misses: u32,
     first_fwd: u64,
     max_fwd: u64,
@@ -217,7 +270,9 @@ struct Hop {
 }
 
 /// The matcher (see the module docs). Call [`HopMatcher::on_rtp`] for every RTP packet in
-/// capture order and [`HopMatcher::finish`] at the end; read [`HopMatcher::report`].
+/// capture order, [`HopMatcher::expire`] about once a second of capture time and
+/// [`HopMatcher::finish`] at the end; take what ended with [`HopMatcher::drain`] after each;
+/// [`HopMatcher::report`] shows the open hops.
 pub struct HopMatcher {
     limits: Limits,
     slots: Vec<Slot>,
@@ -230,6 +285,13 @@ pub struct HopMatcher {
     /// grown) of the last few (signature, stream, extended seq) per bucket.
     sigs: Box<[SigBucket]>,
     hops: Vec<Hop>,
+    free_hops: Vec<u32>,
+    /// Open hops (≤ `max_hops`).
+    open_hops: usize,
+    done: VecDeque<Done>,
+    /// Hops ended so far (the next [`Done::Hop`] `seq`).
+    ended_hops: u64,
+    names: Arc<PointNames>,
     counters: HopCounters,
 }
 
@@ -239,14 +301,18 @@ pub struct StreamRef {
     pub src: String,
     pub dst: String,
     pub ssrc: u32,
+    /// The observation point's name, as `observed_at` in stream records.
+    pub observed_at: String,
 }
 
-impl From<&StreamKey> for StreamRef {
-    fn from(k: &StreamKey) -> Self {
+impl StreamRef {
+    /// `k` with its point named by `names`.
+    pub fn of(k: &StreamKey, names: &PointNames) -> Self {
         StreamRef {
             src: k.src.to_string(),
             dst: k.dst.to_string(),
             ssrc: k.ssrc,
+            observed_at: names.name(k.point).to_string(),
         }
     }
 }
@@ -299,12 +365,29 @@ impl HopMatcher {
             by_ssrc: HashMap::default(),
             sigs: vec![[None; 4]; sig_buckets(limits.max_streams)].into_boxed_slice(),
             hops: Vec::new(),
+            free_hops: Vec::new(),
+            open_hops: 0,
+            done: VecDeque::new(),
+            ended_hops: 0,
+            names: PointNames::shared("capture"),
             counters: HopCounters::default(),
         }
     }
 
-    pub fn counters(&self) -> &HopCounters {
-        &self.counters
+    /// Name observation points in [`HopRecord`]s with `names` (the engine's).
+    pub fn with_point_names(mut self, names: Arc<PointNames>) -> Self {
+        self.names = names;
+        self
+    }
+
+    /// Whether something ended since the last [`HopMatcher::drain`] (cheap: check per frame).
+    pub fn has_done(&self) -> bool {
+        !self.done.is_empty()
+    }
+
+    /// Hops and loss splits that ended since the last call, in the order they ended.
+    pub fn drain(&mut self) -> std::collections::vec_deque::Drain<'_, Done> {
+        self.done.drain(..)
     }
 
     /// Streams tracked now (≤ `max_streams`).
@@ -374,10 +457,16 @@ impl HopMatcher {
         }
         if let Some(h) = in_hop {
             if !self.forward(now, h, r, ext, true) {
-                self.miss(h, r);
+                self.miss(now, h, r);
             }
         } else if let Some(h) = rtx_of {
-            self.rtx(h, r, ext);
+            if self
+                .hops
+                .get(h.id as usize)
+                .is_some_and(|x| x.live && x.gen == h.gen)
+            {
+                self.rtx(h.id, r, ext);
+            }
         } else if n_out == 0 {
             self.try_pair(now, r, ext, packets);
         }
@@ -435,9 +524,10 @@ impl HopMatcher {
             hist_pos: 0,
             in_hop: None,
             rtx_of: None,
-            out: [0; MAX_OUT],
+            out: [FREE; MAX_OUT],
             n_out: 0,
             attempts: 0,
+            split: None,
         });
         self.by_key.insert(*key, slot);
         let r = Sref { slot, gen };
@@ -449,126 +539,6 @@ impl HopMatcher {
         list.rotate_right(1);
         list[0] = Some(r);
         r
-    }
-
-    /// Make room: the first stream idle for a second under the CLOCK hand (bounded look),
-    /// else the one under the hand.
-    fn evict(&mut self, now: i64) {
-        let n = self.slots.len();
-        if n == 0 {
-            return;
-        }
-        let mut victim = None;
-        for k in 0..64.min(n) {
-            let i = (self.hand + k) % n;
-            if let Some(st) = self
-                .slots
-                .get(i)
-                .filter(|s| s.live)
-                .and_then(|s| s.state.as_ref())
-            {
-                victim.get_or_insert(i);
-                if now.saturating_sub(st.last_seen) > FORWARD_TIMEOUT_NS {
-                    victim = Some(i);
-                    break;
-                }
-            }
-        }
-        let i = victim.unwrap_or(self.hand % n);
-        self.hand = (i + 1) % n;
-        self.counters.streams_evicted += 1;
-        self.close(i as u32, now, false);
-    }
-
-    /// Retire a stream's in-flight packets and forget it (its slot keeps the ring for reuse).
-    fn close(&mut self, slot: u32, now: i64, at_end: bool) {
-        let Some(s) = self.slots.get(slot as usize).filter(|s| s.live) else {
-            return;
-        };
-        let r = Sref { slot, gen: s.gen };
-        let Some(st) = s.state.as_ref() else { return };
-        let (key, in_hop, ring_len) = (st.key, st.in_hop, st.ring.len());
-        for i in 0..ring_len {
-            let e = self.state(r).and_then(|s| s.ring.get(i).copied());
-            if let Some(e) = e.filter(|e| e.ext != NONE) {
-                self.retire(r, &e, now, at_end);
-            }
-        }
-        if let Some(h) = in_hop.and_then(|h| self.hops.get_mut(h as usize)) {
-            h.active = false;
-        }
-        self.by_key.remove(&key);
-        if let Some(s) = self.slots.get_mut(slot as usize) {
-            // Keep the state (its ring) for reuse; a new generation invalidates references.
-            s.gen = s.gen.wrapping_add(1);
-            s.live = false;
-        }
-        self.free.push(slot);
-    }
-
-    /// An in-flight packet leaves stream `r`'s ring: settle it for every hop it feeds.
-    fn retire(&mut self, r: Sref, e: &Entry, now: i64, at_end: bool) {
-        let Some(st) = self.state(r) else { return };
-        let (out, n) = (st.out, st.n_out);
-        for (b, &h) in out.iter().enumerate().take(n) {
-            let Some(hop) = self.hops.get_mut(h as usize) else {
-                continue;
-            };
-            if hop.packets_out == 0 || e.ext < hop.first_fwd || e.ext > hop.max_fwd {
-                continue;
-            }
-            hop.packets_in += 1;
-            if e.fwd & (1 << b) == 0 {
-                if at_end || now.saturating_sub(e.t) >= FORWARD_TIMEOUT_NS {
-                    hop.lost_inside += 1;
-                } else {
-                    hop.evicted += 1;
-                    self.counters.inflight_evicted += 1;
-                }
-            }
-        }
-    }
-
-    /// Settle every in-flight packet: call once when the capture is over.
-    pub fn finish(&mut self, now: i64) {
-        let mut live: Vec<u32> = self.by_key.values().copied().collect();
-        live.sort_unstable();
-        for slot in live {
-            self.close(slot, now, true);
-        }
-    }
-
-    /// The hops, in order of pairing.
-    pub fn report(&self) -> Vec<HopRecord> {
-        let s = |ns: Option<i64>| ns.unwrap_or(0) as f64 / 1e9;
-        self.hops
-            .iter()
-            .filter(|h| h.packets_out > 0)
-            .map(|h| HopRecord {
-                ingress: StreamRef::from(&h.ingress_key),
-                egress: StreamRef::from(&h.egress_key),
-                matched_by: h.matched_by,
-                confidence: (h.confidence * 1000.0).round() / 1000.0,
-                packets_in: h.packets_in,
-                packets_out: h.packets_out,
-                lost_inside: h.lost_inside,
-                lost_upstream: (h.max_fwd - h.first_fwd + 1).saturating_sub(h.packets_in),
-                evicted: h.evicted,
-                late: h.late,
-                duplicates_out: h.duplicates_out,
-                rtx_packets: h.rtx_packets,
-                forwarding_delay: (h.delays.count() > 0).then(|| DelaySummary {
-                    min: s(h.delays.min_ns()),
-                    p50: s(h.delays.quantile_ns(0.5)),
-                    p95: s(h.delays.quantile_ns(0.95)),
-                    p99: s(h.delays.quantile_ns(0.99)),
-                    max: s(h.delays.max_ns()),
-                }),
-                jitter_added: h.jitter_ns / 1e9,
-                ingress_key: h.ingress_key,
-                egress_key: h.egress_key,
-            })
-            .collect()
     }
 }
 

@@ -3,9 +3,13 @@
 
 use super::hist::DelayHist;
 use super::{
-    Entry, Hop, HopMatcher, MatchedBy, Sref, DETACH_MISSES, FORWARD_TIMEOUT_NS, MAPPED, MARKER,
-    MAX_ATTEMPTS, MAX_OUT, MIN_CONFIDENCE, MIN_MATCH, NONE, RING, SIG_LEN, WINDOW,
+    Entry, Hop, HopMatcher, Href, MatchedBy, Sref, DETACH_MISSES, FORWARD_TIMEOUT_NS, FREE, MAPPED,
+    MARKER, MAX_ATTEMPTS, MIN_CONFIDENCE, MIN_MATCH, NONE, RING, SIG_LEN, WINDOW,
 };
+
+/// The best pairing candidate so far: (rank: not by SSRC, first seen), stream, its packet
+/// matching the egress packet, how, confidence.
+type Best = ((bool, i64), Sref, u64, MatchedBy, f64);
 
 /// Packets of a new stream checked for being an RTX stream.
 const RTX_LOOK: u32 = 16;
@@ -24,7 +28,7 @@ impl HopMatcher {
     /// `scan`: when the sequence offset does not hold (an SFU renumbering), look through the
     /// ingress ring for the nearest unforwarded packet of the same shape. False: no original.
     pub(super) fn forward(&mut self, now: i64, h: u32, e: Sref, ext: u64, scan: bool) -> bool {
-        let Some(hop) = self.hops.get(h as usize) else {
+        let Some(hop) = self.hops.get(h as usize).filter(|h| h.live) else {
             return false;
         };
         let (ing, bit, seq_off, ts_off) = (hop.ingress, hop.bit, hop.seq_off, hop.ts_off);
@@ -107,18 +111,19 @@ impl HopMatcher {
     }
 
     /// An egress packet did not map: after [`DETACH_MISSES`] in a row, the hop ends and the
-    /// stream looks for its new source (a simulcast layer switch).
-    pub(super) fn miss(&mut self, h: u32, e: Sref) {
-        let Some(hop) = self.hops.get_mut(h as usize) else {
+    /// stream looks for its new source (a simulcast layer switch). The detached hop ends:
+    /// it forwards nothing more.
+    pub(super) fn miss(&mut self, now: i64, h: u32, e: Sref) {
+        let Some(hop) = self.hops.get_mut(h as usize).filter(|h| h.live) else {
             return;
         };
         hop.misses += 1;
         if hop.misses >= DETACH_MISSES {
-            hop.active = false;
             if let Some(s) = self.state_mut(e) {
                 s.in_hop = None;
                 s.attempts = 0;
             }
+            self.end_hop(h, now, true);
         }
     }
 
@@ -186,7 +191,7 @@ impl HopMatcher {
         let Some(es) = self.state(e) else {
             return;
         };
-        let (first_seen, ssrc) = (es.first_seen, es.key.ssrc);
+        let (first_seen, ssrc, edst) = (es.first_seen, es.key.ssrc, es.key.dst);
         let seq = ext as u16;
         // (candidate, its packet matching `ext`, how)
         let mut cands: [Option<(Sref, u64, MatchedBy)>; 8] = [None; 8];
@@ -219,20 +224,27 @@ impl HopMatcher {
                 }
             }
         }
-        // The earliest-seen candidate that verifies: a copy of a copy (another egress of the
-        // same ingress) is seen later than the original.
-        let mut best: Option<(i64, Sref, u64, MatchedBy, f64)> = None;
+        // A candidate with the egress's SSRC first, then the earliest seen that verifies: a
+        // copy of a copy (another egress of the same ingress) is seen later than the original.
+        // Never one the egress goes back toward (its sender is the egress's destination).
+        let mut best: Option<Best> = None;
         for (r, iext, by) in cands.into_iter().flatten() {
             let Some(is) = self.state(r) else { continue };
             let seen = is.first_seen;
             if seen > first_seen || is.in_hop.is_some() || is.rtx_of.is_some() {
                 continue;
             }
+            if is.key.src == edst {
+                self.counters.reverse_refused += 1;
+                continue;
+            }
+            let rank = (by != MatchedBy::Ssrc, seen);
+            if best.is_some_and(|b| b.0 <= rank) {
+                continue;
+            }
             self.counters.pairing_attempts += 1;
             if let Some(conf) = self.verify(e, ext, r, iext, by) {
-                if best.map_or(true, |b| seen < b.0) {
-                    best = Some((seen, r, iext, by, conf));
-                }
+                best = Some((rank, r, iext, by, conf));
             }
         }
         let Some((_, r, iext, by, conf)) = best else {
@@ -298,13 +310,14 @@ impl HopMatcher {
         let (Some(es), Some(is)) = (self.state(e), self.state(i)) else {
             return;
         };
-        if self.hops.len() >= self.limits.max_hops || is.n_out >= MAX_OUT {
+        let free_bit = is.out.iter().position(|&o| o == FREE);
+        let Some(bit) = free_bit.filter(|_| self.open_hops < self.limits.max_hops) else {
             self.counters.hops_refused += 1;
             if let Some(s) = self.state_mut(e) {
                 s.attempts = MAX_ATTEMPTS;
             }
             return;
-        }
+        };
         let ts_off = match (
             es.ring.get(ext as usize % RING),
             is.ring.get(iext as usize % RING),
@@ -312,11 +325,24 @@ impl HopMatcher {
             (Some(c), Some(o)) => c.ts.wrapping_sub(o.ts),
             _ => return,
         };
-        let (ekey, ikey, bit) = (es.key, is.key, is.n_out);
+        let (ekey, ikey) = (es.key, is.key);
         let hist = es.hist;
         let pos = es.hist_pos;
-        let h = self.hops.len() as u32;
-        self.hops.push(Hop {
+        // A free slot (its histogram cleared and reused), else a new one.
+        let (h, gen, delays) = match self.free_hops.pop() {
+            Some(h) => match self.hops.get_mut(h as usize) {
+                Some(old) => {
+                    let mut d = std::mem::take(&mut old.delays);
+                    d.clear();
+                    (h, old.gen, d)
+                }
+                None => return,
+            },
+            None => (self.hops.len() as u32, 0, DelayHist::default()),
+        };
+        let hop = Hop {
+            gen,
+            live: true,
             ingress: i,
             egress: e,
             ingress_key: ikey,
@@ -326,7 +352,6 @@ impl HopMatcher {
             confidence: conf,
             seq_off: ext as i64 - iext as i64,
             ts_off,
-            active: true,
             misses: 0,
             first_fwd: 0,
             max_fwd: 0,
@@ -337,10 +362,15 @@ impl HopMatcher {
             late: 0,
             duplicates_out: 0,
             rtx_packets: 0,
-            delays: DelayHist::default(),
+            delays,
             jitter_ns: 0.0,
             last_delay: None,
-        });
+        };
+        match self.hops.get_mut(h as usize) {
+            Some(slot) => *slot = hop,
+            None => self.hops.push(hop),
+        }
+        self.open_hops += 1;
         if let Some(s) = self.state_mut(i) {
             if let Some(o) = s.out.get_mut(bit) {
                 *o = h;
@@ -350,6 +380,7 @@ impl HopMatcher {
         if let Some(s) = self.state_mut(e) {
             s.in_hop = Some(h);
         }
+        let _ = gen;
         // The window in arrival order, oldest first.
         for k in 0..WINDOW {
             let x = hist[(pos + k) % WINDOW];
@@ -372,12 +403,11 @@ impl HopMatcher {
         };
         let (key, pt) = (es.key, es.pt);
         let mut hit = None;
-        for (h, hop) in self.hops.iter().enumerate() {
+        for (h, hop) in self.hops.iter().enumerate().filter(|(_, h)| h.live) {
             let k = &hop.egress_key;
             // RFC 4588 §8.6: the RTX stream has its own SSRC and payload type.
             let other_pt = self.state(hop.egress).is_some_and(|s| s.pt != pt);
-            if hop.active && k.src == key.src && k.dst == key.dst && k.ssrc != key.ssrc && other_pt
-            {
+            if k.src == key.src && k.dst == key.dst && k.ssrc != key.ssrc && other_pt {
                 hit = Some(h as u32);
                 if self.rtx_match(h as u32, e, ext).is_some() {
                     break;
@@ -388,8 +418,9 @@ impl HopMatcher {
         let Some(h) = hit else {
             return false;
         };
+        let gen = self.hops.get(h as usize).map_or(0, |x| x.gen);
         if let Some(s) = self.state_mut(e) {
-            s.rtx_of = Some(h);
+            s.rtx_of = Some(Href { id: h, gen });
         }
         self.rtx(h, e, ext);
         true

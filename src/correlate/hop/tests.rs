@@ -4,21 +4,37 @@ use super::*;
 use crate::synth::hop::{self, HopScenario, HopTruth, HopsTruth};
 use crate::wire::{decode_udp, LinkType};
 
+/// The hops `m` handed out so far, in the order they ended.
+pub(super) fn ended(m: &mut HopMatcher, into: &mut Vec<HopRecord>) {
+    let mut last = into.len() as u64;
+    for d in m.drain() {
+        if let Done::Hop { seq, hop } = d {
+            assert_eq!(seq, last, "hops are numbered in the order they end");
+            last += 1;
+            into.push(*hop);
+        }
+    }
+}
+
 /// Feed a scenario's capture through the matcher, as replay does.
 fn run(s: &HopScenario) -> (HopMatcher, Vec<HopRecord>, HopsTruth) {
     let (cap, truth) = s.build();
     let mut m = HopMatcher::new(Limits::default());
     let mut last = 0;
+    let mut got = Vec::new();
     for f in &cap.frames {
         let dg = decode_udp(LinkType::Ethernet, &f.bytes).unwrap();
         if let Some((k, p)) = summarize(&dg, crate::engine::ObservationPoint::CAPTURE) {
             m.on_rtp(f.ts_ns, &k, &p);
         }
+        ended(&mut m, &mut got);
         last = f.ts_ns;
     }
     m.finish(last);
-    let r = m.report();
-    (m, r, truth)
+    ended(&mut m, &mut got);
+    assert!(m.report().is_empty(), "every hop ended");
+    assert_eq!(m.open_hop_count(), 0);
+    (m, got, truth)
 }
 
 /// The ingress and egress keys of a truth hop.
@@ -30,6 +46,7 @@ fn keys(s: &HopScenario, t: &HopTruth) -> (StreamRef, StreamRef) {
         src: src.to_string(),
         dst: dst.to_string(),
         ssrc,
+        observed_at: "capture".to_string(),
     };
     (r(i.src, i.dst, i.ssrc), r(e.src, e.dst, essrc))
 }
@@ -153,9 +170,9 @@ fn pkt(ssrc: u32, i: u32, size: u32) -> RtpSummary {
 #[test]
 fn a_forwarding_host_seen_on_two_interfaces_is_one_ssrc_hop_with_its_delay() {
     // Same 5-tuple and SSRC, two observation points (in on eth0, out on eth1 0.3 ms later).
-    let names = crate::engine::PointNames::new("capture");
+    let names = crate::engine::PointNames::shared("capture");
     let (a, b) = (key(5000, 7, &names, "eth0"), key(5000, 7, &names, "eth1"));
-    let mut m = HopMatcher::new(Limits::default());
+    let mut m = HopMatcher::new(Limits::default()).with_point_names(names.clone());
     for i in 0..200u32 {
         let t = i64::from(i) * 10_000_000;
         let p = pkt(7, i, 300 + (i * 37) % 900);
@@ -165,8 +182,16 @@ fn a_forwarding_host_seen_on_two_interfaces_is_one_ssrc_hop_with_its_delay() {
         }
     }
     m.finish(3_000_000_000);
-    let r = m.report();
+    let mut r = Vec::new();
+    ended(&mut m, &mut r);
     assert_eq!(r.len(), 1, "{r:#?}");
+    assert_eq!(
+        (
+            r[0].ingress.observed_at.as_str(),
+            r[0].egress.observed_at.as_str()
+        ),
+        ("eth0", "eth1")
+    );
     assert_eq!(r[0].matched_by, MatchedBy::Ssrc);
     assert_eq!((r[0].ingress_key, r[0].egress_key), (a, b));
     assert_eq!(

@@ -520,3 +520,36 @@ fn settled_loss_is_monotonic_and_ends_at_lost_plus_duplicates() {
         assert!(t.duplicates() > 0 && t.reordered() > 0 && t.lost_settled() > 0);
     }
 }
+
+/// The clean tracker is 40 bytes inline; what loss, disorder, duplicates and restarts need is
+/// one box of this size (plus the 512-byte bitmap only while more than `MAX_GAPS` gaps lie in
+/// the window).
+#[test]
+fn sizes_are_pinned() {
+    assert_eq!(std::mem::size_of::<SeqTracker>(), 40);
+    assert_eq!(std::mem::size_of::<Rare>(), 232);
+}
+
+/// More gaps than the list holds: the window turns into the bitmap and still answers exactly.
+#[test]
+fn many_gaps_fall_back_to_the_bitmap_with_the_same_answers() {
+    let mut t = SeqTracker::new(0);
+    // Every third number lost, 40 times: 40 gaps within the window.
+    let mut got = Vec::new();
+    for s in 1..120u16 {
+        if s % 3 != 0 {
+            t.update(s);
+            got.push(u64::from(s));
+        }
+    }
+    got.push(0);
+    let highest = t.highest_ext_seq();
+    for ext in [0, 1, 50, 99, 100, highest] {
+        let missing = (0..=ext).filter(|e| !got.contains(e)).count() as u64;
+        assert_eq!(t.missing_upto(ext), Some(missing), "ext {ext}");
+    }
+    // A late packet fills one gap.
+    assert_eq!(t.update(117), SeqEvent::Late { ext_seq: 117 });
+    assert_eq!(t.missing_upto(highest), Some(39 - 1));
+    assert_eq!(t.update(117), SeqEvent::Duplicate { ext_seq: 117 });
+}

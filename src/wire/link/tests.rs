@@ -169,3 +169,27 @@ fn raw_ip_by_version_nibble() {
         Network::Ipv6
     );
 }
+
+#[test]
+fn origin_of_cooked_frames() {
+    let sll2 = [
+        0x08, 0x00, 0x00, 0x00, // protocol IPv4, reserved
+        0x00, 0x00, 0x01, 0x07, // ifindex 263
+        0x00, 0x01, 0x04, 0x06, // ARPHRD, packet type OUTGOING, address length
+    ];
+    assert_eq!(origin(LinkType::LinuxSll2, &sll2), Origin::Interface(263));
+    assert_eq!(origin(LinkType::LinuxSll2, &sll2[..7]), Origin::Unknown);
+    for (pkttype, want) in [
+        (0u8, Origin::Incoming), // to us
+        (3, Origin::Incoming),   // to another host (forwarded)
+        (4, Origin::Outgoing),
+        (5, Origin::Unknown), // loopback-internal
+    ] {
+        assert_eq!(
+            origin(LinkType::LinuxSll, &[0x00, pkttype, 0x00, 0x01]),
+            want
+        );
+    }
+    assert_eq!(origin(LinkType::LinuxSll, &[0x00]), Origin::Unknown);
+    assert_eq!(origin(LinkType::Ethernet, &sll2), Origin::Unknown);
+}
