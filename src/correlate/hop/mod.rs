@@ -70,6 +70,9 @@ use std::sync::Arc;
 /// In-flight packets kept per stream (a power of two dividing 65536, so a 16-bit sequence
 /// number alone finds its slot).
 pub const RING: usize = 256;
+/// A new stream's ring: grown to [`RING`] before its packet `SMALL_RING + 1` (no packet is
+/// pushed out before), so that a flood of short streams costs little.
+pub const SMALL_RING: usize = 8;
 /// Arrivals per stream kept for verification (the pairing window).
 pub const WINDOW: usize = 32;
 /// Packets whose (timestamp delta, marker, size) make a signature.
@@ -191,9 +194,9 @@ const EMPTY: Entry = Entry {
 /// One bucket of the signature index: (signature, stream, its extended seq), newest first.
 type SigBucket = [Option<(u64, Sref, u64)>; 4];
 
-/// Buckets of the signature index: four per stream slot, a power of two.
+/// Buckets of the signature index: one per stream slot (of four entries), a power of two.
 fn sig_buckets(max_streams: usize) -> usize {
-    (max_streams.clamp(1, 1 << 20) * 4).next_power_of_two()
+    max_streams.clamp(1, 1 << 20).next_power_of_two()
 }
 
 /// A stream's slot in the matcher (generation-checked by hops and indexes).
@@ -230,6 +233,30 @@ struct StreamState {
 
 /// An unused `out` entry.
 const FREE: u32 = u32::MAX;
+
+impl StreamState {
+    /// The ring slot of extended sequence number `ext` (whatever it holds).
+    fn at(&self, ext: u64) -> Option<&Entry> {
+        self.ring
+            .get(ext as usize & (self.ring.len().wrapping_sub(1)))
+    }
+
+    fn at_mut(&mut self, ext: u64) -> Option<&mut Entry> {
+        let mask = self.ring.len().wrapping_sub(1);
+        self.ring.get_mut(ext as usize & mask)
+    }
+
+    /// From [`SMALL_RING`] to [`RING`] entries, each packet moved to its new slot.
+    fn grow(&mut self) {
+        let mut big = vec![EMPTY; RING].into_boxed_slice();
+        for e in self.ring.iter().filter(|e| e.ext != NONE) {
+            if let Some(x) = big.get_mut(e.ext as usize % RING) {
+                *x = *e;
+            }
+        }
+        self.ring = big;
+    }
+}
 
 struct Slot {
     gen: u32,
@@ -430,8 +457,10 @@ impl HopMatcher {
         st.packets += 1;
         let ext = extend(st.max_ext, p.seq);
         st.max_ext = st.max_ext.max(ext);
-        let i = (ext as usize) % RING;
-        let Some(old) = st.ring.get(i).copied() else {
+        if st.packets == SMALL_RING as u64 + 1 && st.ring.len() < RING {
+            st.grow();
+        }
+        let Some(old) = st.at(ext).copied() else {
             return;
         };
         if old.ext == ext {
@@ -446,7 +475,7 @@ impl HopMatcher {
             flags: if p.marker { MARKER } else { 0 },
             fwd: 0,
         };
-        if let Some(slot) = st.ring.get_mut(i) {
+        if let Some(slot) = st.at_mut(ext) {
             *slot = e;
         }
         st.hist[st.hist_pos] = ext;
@@ -510,7 +539,7 @@ impl HopMatcher {
                 old.ring.fill(EMPTY);
                 old.ring
             }
-            None => vec![EMPTY; RING].into_boxed_slice(),
+            None => vec![EMPTY; SMALL_RING].into_boxed_slice(),
         };
         s.state = Some(StreamState {
             key: *key,

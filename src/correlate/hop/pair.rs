@@ -4,7 +4,7 @@
 use super::hist::DelayHist;
 use super::{
     Entry, Hop, HopMatcher, Href, MatchedBy, Sref, DETACH_MISSES, FORWARD_TIMEOUT_NS, FREE, MAPPED,
-    MARKER, MAX_ATTEMPTS, MIN_CONFIDENCE, MIN_MATCH, NONE, RING, SIG_LEN, WINDOW,
+    MARKER, MAX_ATTEMPTS, MIN_CONFIDENCE, MIN_MATCH, NONE, SIG_LEN, WINDOW,
 };
 
 /// The best pairing candidate so far: (rank: not by SSRC, first seen), stream, its packet
@@ -34,7 +34,7 @@ impl HopMatcher {
         let (ing, bit, seq_off, ts_off) = (hop.ingress, hop.bit, hop.seq_off, hop.ts_off);
         let Some(copy) = self
             .state(e)
-            .and_then(|s| s.ring.get(ext as usize % RING))
+            .and_then(|s| s.at(ext))
             .copied()
             .filter(|c| c.ext == ext)
         else {
@@ -46,7 +46,7 @@ impl HopMatcher {
         let pred = ext as i64 - seq_off;
         let mut found = usize::try_from(pred)
             .ok()
-            .and_then(|p| is.ring.get(p % RING))
+            .and_then(|p| is.at(p as u64))
             .filter(|x| x.ext as i64 == pred && same(x, &copy, ts_off))
             .copied();
         if found.is_none() && scan {
@@ -69,17 +69,11 @@ impl HopMatcher {
         let delay = copy.t.saturating_sub(orig.t);
         let late = delay > FORWARD_TIMEOUT_NS;
         if !dup && !late {
-            if let Some(x) = self
-                .state_mut(ing)
-                .and_then(|s| s.ring.get_mut(orig.ext as usize % RING))
-            {
+            if let Some(x) = self.state_mut(ing).and_then(|s| s.at_mut(orig.ext)) {
                 x.fwd |= 1 << bit;
             }
         }
-        if let Some(c) = self
-            .state_mut(e)
-            .and_then(|s| s.ring.get_mut(ext as usize % RING))
-        {
+        if let Some(c) = self.state_mut(e).and_then(|s| s.at_mut(ext)) {
             c.flags |= MAPPED;
         }
         let _ = now;
@@ -139,7 +133,7 @@ impl HopMatcher {
         for k in 0..=SIG_LEN {
             let pos = (st.hist_pos + WINDOW - 1 - SIG_LEN + k) % WINDOW;
             let ext = *st.hist.get(pos)?;
-            let e = st.ring.get(ext as usize % RING).filter(|e| e.ext == ext)?;
+            let e = st.at(ext).filter(|e| e.ext == ext)?;
             if let Some(p) = prev_ts {
                 let v = u64::from(e.ts.wrapping_sub(p))
                     | u64::from(e.size) << 32
@@ -202,8 +196,7 @@ impl HopMatcher {
                 continue;
             };
             let anchor = is
-                .ring
-                .get(usize::from(seq) % RING)
+                .at(u64::from(seq))
                 .filter(|x| x.ext != NONE && x.ext as u16 == seq);
             if let (Some(a), Some(slot)) = (anchor, cands.get_mut(n)) {
                 *slot = Some((r, a.ext, MatchedBy::Ssrc));
@@ -262,19 +255,15 @@ impl HopMatcher {
     /// that `ext` ↔ `iext` give; the confidence if enough are.
     fn verify(&self, e: Sref, ext: u64, i: Sref, iext: u64, by: MatchedBy) -> Option<f64> {
         let (es, is) = (self.state(e)?, self.state(i)?);
-        let copy = es.ring.get(ext as usize % RING).filter(|x| x.ext == ext)?;
-        let orig = is
-            .ring
-            .get(iext as usize % RING)
-            .filter(|x| x.ext == iext)?;
+        let copy = es.at(ext).filter(|x| x.ext == ext)?;
+        let orig = is.at(iext).filter(|x| x.ext == iext)?;
         let seq_off = ext as i64 - iext as i64;
         let ts_off = copy.ts.wrapping_sub(orig.ts);
         let (mut matched, mut checked) = (0u32, 0u32);
         let mut sizes = [None::<u16>; 3];
         for &x in &es.hist {
             let Some(c) = es
-                .ring
-                .get(x as usize % RING)
+                .at(x)
                 .filter(|c| c.ext == x && x != NONE && c.flags & MAPPED == 0)
             else {
                 continue;
@@ -283,7 +272,7 @@ impl HopMatcher {
             let p = x as i64 - seq_off;
             let ok = usize::try_from(p)
                 .ok()
-                .and_then(|p| is.ring.get(p % RING))
+                .and_then(|p| is.at(p as u64))
                 .is_some_and(|o| {
                     o.ext as i64 == p
                         && same(o, c, ts_off)
@@ -318,10 +307,7 @@ impl HopMatcher {
             }
             return;
         };
-        let ts_off = match (
-            es.ring.get(ext as usize % RING),
-            is.ring.get(iext as usize % RING),
-        ) {
+        let ts_off = match (es.at(ext), is.at(iext)) {
             (Some(c), Some(o)) => c.ts.wrapping_sub(o.ts),
             _ => return,
         };
@@ -386,7 +372,7 @@ impl HopMatcher {
             let x = hist[(pos + k) % WINDOW];
             let unmapped = self
                 .state(e)
-                .and_then(|s| s.ring.get(x as usize % RING))
+                .and_then(|s| s.at(x))
                 .is_some_and(|c| c.ext == x && x != NONE && c.flags & MAPPED == 0);
             if unmapped {
                 self.forward(now, h, e, x, false);
@@ -429,11 +415,7 @@ impl HopMatcher {
     /// The ingress slot of the packet that RTX packet `ext` of `e` repeats on hop `h`.
     fn rtx_match(&self, h: u32, e: Sref, ext: u64) -> Option<usize> {
         let hop = self.hops.get(h as usize)?;
-        let c = self
-            .state(e)?
-            .ring
-            .get(ext as usize % RING)
-            .filter(|c| c.ext == ext)?;
+        let c = self.state(e)?.at(ext).filter(|c| c.ext == ext)?;
         let is = self.state(hop.ingress)?;
         is.ring.iter().position(|o| {
             o.ext != NONE
