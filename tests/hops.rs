@@ -9,8 +9,11 @@ use rtcprobe::pipeline::feeder::Overflow;
 use rtcprobe::pipeline::file::{replay as piped, Pace};
 use rtcprobe::pipeline::Options;
 use rtcprobe::replay::{replay_file, Report};
+use rtcprobe::synth::frame::{udp_frame, L2L3};
 use rtcprobe::synth::hop::{named, NAMES};
-use rtcprobe::synth::pcap::TsResolution;
+use rtcprobe::synth::pcap::{PcapWriter, TsResolution};
+use rtcprobe::synth::rtp::{rtp_packet, RtpHeader};
+use rtcprobe::synth::Encap;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
@@ -125,6 +128,121 @@ fn every_hop_scenario_gives_exact_hops_and_loss_split_in_replay_and_pipeline() {
         let p = through_pipeline(&path, 3);
         assert_eq!(p.hops, r.hops, "{name}: pipeline hops");
         assert_eq!(p.summary.hop_matcher, r.summary.hop_matcher, "{name}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A Linux cooked v2 frame (`tcpdump -i any`, libpcap ≥ 1.10) of an RTP packet seen on
+/// interface `ifindex`: protocol(2) reserved(2) ifindex(4) arphrd(2) pkttype(1) addrlen(1)
+/// addr(8), then the IPv4 packet.
+fn sll2(ifindex: u32, out: bool, src: &str, dst: &str, h: &RtpHeader, size: usize) -> Vec<u8> {
+    let ip = udp_frame(
+        L2L3::from(Encap::RawIp),
+        src.parse().unwrap(),
+        dst.parse().unwrap(),
+        &rtp_packet(h, &vec![0x5a; size]),
+    );
+    let mut b = vec![0x08, 0x00, 0, 0];
+    b.extend_from_slice(&ifindex.to_be_bytes());
+    b.extend_from_slice(&1u16.to_be_bytes());
+    b.push(if out { 4 } else { 0 });
+    b.push(6);
+    b.extend_from_slice(&[2, 0, 0x5e, 0, 0, 1, 0, 0]);
+    b.extend_from_slice(&ip);
+    b
+}
+
+/// Issue 10, found in the media lab: on a forwarding host captured on `any`, both directions
+/// of a call with look-alike video (two identical test sources) were paired the wrong way:
+/// the callee's video (arriving on the callee's interface) was taken for a copy of the caller's
+/// video (first seen earlier, same sizes, markers and timestamp steps), and the hop summaries
+/// named every stream's point `capture`. Each copy must pair with its own stream (`ssrc`), at
+/// the frame's real point, and a stream going back toward a sender is never its copy.
+#[test]
+fn a_forwarding_host_pairs_each_direction_with_itself_never_the_reverse() {
+    let dir = std::env::temp_dir().join(format!("rtcprobe-hops-2way-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = ("10.0.1.1:5000", "10.0.2.1:6000");
+    // (time, frame): A's video arrives on if2 and leaves on if3 0.3 ms later; B's video, 5 ms
+    // behind, arrives on if3 and leaves on if2. Same shapes both ways; packet 50 of A's and 70
+    // of B's are lost inside the host.
+    let mut frames: Vec<(i64, Vec<u8>)> = Vec::new();
+    let t0 = 1_700_000_000_000_000_000i64;
+    let (mut frame, mut left) = (0u32, 0u32);
+    for k in 0..400u32 {
+        if left == 0 {
+            left = 1 + (k * 7 + 3) % 4;
+            frame += u32::from(k > 0);
+        }
+        left -= 1;
+        let size = 200 + ((k * 7919) % 1000) as usize;
+        for (ssrc, seq0, ts0, from, to, inn, out, lag, lost) in [
+            (0xA1u32, 1000u16, 5000u32, a, b, 2, 3, 0, 50),
+            (0xB1, 30000, 900_000, b, a, 3, 2, 5_000_000, 70),
+        ] {
+            let h = RtpHeader {
+                payload_type: 96,
+                marker: left == 0,
+                seq: seq0.wrapping_add(k as u16),
+                timestamp: ts0.wrapping_add(frame * 3000),
+                ssrc,
+                ..RtpHeader::default()
+            };
+            let t = t0 + i64::from(k) * 10_000_000 + lag;
+            frames.push((t, sll2(inn, false, from, to, &h, size)));
+            if k != lost {
+                frames.push((t + 300_000, sll2(out, true, from, to, &h, size)));
+            }
+        }
+    }
+    frames.sort_by_key(|f| f.0);
+    let path = dir.join("two-way.pcap");
+    let f = std::fs::File::create(&path).unwrap();
+    let mut w = PcapWriter::new(f, 276, 65535, TsResolution::Nano).unwrap();
+    for (t, b) in &frames {
+        w.write_frame(*t, b).unwrap();
+    }
+    w.into_inner().unwrap();
+    let r = replay_file(&path, &Resolved::default()).unwrap();
+    let got: Vec<_> = r
+        .hops
+        .iter()
+        .map(|h| {
+            (
+                h.ingress.ssrc,
+                h.ingress.observed_at.as_str(),
+                h.egress.ssrc,
+                h.egress.observed_at.as_str(),
+                h.matched_by,
+                (h.packets_in, h.packets_out, h.lost_inside),
+            )
+        })
+        .collect();
+    use rtcprobe::correlate::hop::MatchedBy::Ssrc;
+    assert_eq!(
+        got,
+        vec![
+            (0xA1, "if2", 0xA1, "if3", Ssrc, (400, 399, 1)),
+            (0xB1, "if3", 0xB1, "if2", Ssrc, (400, 399, 1)),
+        ],
+        "{:#?}",
+        r.hops
+    );
+    assert!(r.summary.hop_matcher.reverse_refused > 0);
+    // Each egress copy's loss split: one packet lost inside the host, none upstream.
+    for (ssrc, at) in [(0xA1, "if3"), (0xB1, "if2")] {
+        let s = r
+            .streams
+            .iter()
+            .find(|s| s.ssrc == ssrc && s.observed_at == at)
+            .unwrap();
+        let split = s.loss_split.unwrap();
+        assert_eq!(
+            (split.upstream, split.inside_middlebox),
+            (0, 1),
+            "{ssrc:#x}"
+        );
+        assert_eq!(s.lost, 1);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
