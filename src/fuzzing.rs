@@ -457,8 +457,8 @@ pub fn http_head(data: &[u8]) {
 /// The hop matcher (`crate::correlate::hop`) on arbitrary packet summaries: 13-byte records
 /// (stream selector: 8 ports × 2 observation points; SSRC selector; seq; RTP timestamp;
 /// PT + marker; payload size; time step in µs, negative = jump back, or a [`WILD_TIMES`] jump)
-/// into a matcher capped at
-/// 8 streams and 4 hops. No panic, the caps hold, and every hop's books balance:
+/// into a matcher capped at 8 streams and 4 hops; bit 6 of the selector adds an expiry tick.
+/// No panic, the caps hold, hops end in order and every ended hop's books balance:
 /// `packets_in = packets_out + lost_inside + evicted`.
 pub fn hops(data: &[u8]) {
     use crate::correlate::hop::{HopMatcher, Limits, RtpSummary};
@@ -470,6 +470,7 @@ pub fn hops(data: &[u8]) {
         max_hops: 4,
     });
     let mut now: i64 = 1_700_000_000_000_000_000;
+    let mut seq = 0u64;
     for r in data.chunks_exact(13) {
         let b = |i: usize| r.get(i).copied().unwrap_or(0);
         let be16 = |i: usize| u16::from_be_bytes([b(i), b(i + 1)]);
@@ -494,18 +495,39 @@ pub fn hops(data: &[u8]) {
             None => now.saturating_add(i64::from(step) * 1000),
         };
         m.on_rtp(now, &key, &p);
+        if sel & 0x40 != 0 {
+            // An expiry tick, with an idle timeout from the record (0.1-25.5 s).
+            m.expire(now, i64::from(b(12).max(1)) * 100_000_000);
+        }
         assert!(m.stream_count() <= 8 && m.slot_capacity() <= 8);
+        assert!(m.open_hop_count() <= 4 && m.report().len() <= 4);
+        check_ended(&mut m, &mut seq);
     }
     m.finish(now);
-    let hops = m.report();
-    assert!(hops.len() <= 4);
-    for h in &hops {
-        assert_eq!(
-            h.packets_in,
-            h.packets_out + h.lost_inside + h.evicted,
-            "{h:?}"
-        );
-        assert!(h.confidence > 0.0 && h.confidence <= 1.0);
+    check_ended(&mut m, &mut seq);
+    assert_eq!(m.open_hop_count(), 0);
+}
+
+/// Every ended hop's books balance (`packets_in = packets_out + lost_inside + evicted`), hops
+/// are numbered in the order they end, and splits are what hops lost.
+fn check_ended(m: &mut crate::correlate::hop::HopMatcher, seq: &mut u64) {
+    use crate::correlate::hop::Done;
+    for d in m.drain() {
+        match d {
+            Done::Hop { seq: s, hop: h } => {
+                assert_eq!(s, *seq);
+                *seq += 1;
+                assert_eq!(
+                    h.packets_in,
+                    h.packets_out + h.lost_inside + h.evicted,
+                    "{h:?}"
+                );
+                assert!(h.confidence > 0.0 && h.confidence <= 1.0);
+            }
+            Done::Split { upstream, inside, .. } => {
+                assert!(upstream < 1 << 40 && inside < 1 << 40);
+            }
+        }
     }
 }
 
