@@ -218,6 +218,11 @@ struct StreamState {
     /// Extended sequence numbers of the last [`WINDOW`] arrivals, oldest first from `hist_pos`.
     hist: [u64; WINDOW],
     hist_pos: usize,
+    /// (timestamp delta, size, marker) of the last [`SIG_LEN`] arrivals, oldest first: the
+    /// signature's input, kept as packets arrive (no ring lookups per packet).
+    sig_vals: [u64; SIG_LEN],
+    /// RTP timestamp of the latest arrival.
+    prev_ts: u32,
     /// The hop this stream is the egress of, if paired.
     in_hop: Option<u32>,
     /// The hop whose RTX stream this is.
@@ -480,6 +485,13 @@ impl HopMatcher {
         }
         st.hist[st.hist_pos] = ext;
         st.hist_pos = (st.hist_pos + 1) % WINDOW;
+        if st.packets > 1 {
+            st.sig_vals.rotate_left(1);
+            st.sig_vals[SIG_LEN - 1] = u64::from(e.ts.wrapping_sub(st.prev_ts))
+                | u64::from(e.size) << 32
+                | u64::from(e.flags & MARKER) << 48;
+        }
+        st.prev_ts = e.ts;
         let (in_hop, rtx_of, n_out, packets) = (st.in_hop, st.rtx_of, st.n_out, st.packets);
         if old.ext != NONE {
             self.retire(r, &old, now, false);
@@ -551,6 +563,8 @@ impl HopMatcher {
             ring,
             hist: [NONE; WINDOW],
             hist_pos: 0,
+            sig_vals: [0; SIG_LEN],
+            prev_ts: 0,
             in_hop: None,
             rtx_of: None,
             out: [FREE; MAX_OUT],

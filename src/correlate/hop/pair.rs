@@ -126,23 +126,17 @@ impl HopMatcher {
     /// fingerprint in it).
     fn signature(&self, r: Sref) -> Option<u64> {
         let st = self.state(r)?;
+        // The first arrival has no delta: SIG_LEN + 1 arrivals make a signature.
+        if st.packets <= SIG_LEN as u64 {
+            return None;
+        }
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut prev_ts: Option<u32> = None;
-        let mut first_size = None;
+        let size = |v: u64| (v >> 32) & 0xffff;
+        let first = size(st.sig_vals[0]);
         let mut varied = false;
-        for k in 0..=SIG_LEN {
-            let pos = (st.hist_pos + WINDOW - 1 - SIG_LEN + k) % WINDOW;
-            let ext = *st.hist.get(pos)?;
-            let e = st.at(ext).filter(|e| e.ext == ext)?;
-            if let Some(p) = prev_ts {
-                let v = u64::from(e.ts.wrapping_sub(p))
-                    | u64::from(e.size) << 32
-                    | u64::from(e.flags & MARKER) << 48;
-                h = (h ^ v).wrapping_mul(0x0100_0000_01b3).rotate_left(29);
-                varied |= first_size.is_some_and(|s| s != e.size);
-                first_size.get_or_insert(e.size);
-            }
-            prev_ts = Some(e.ts);
+        for &v in &st.sig_vals {
+            h = (h ^ v).wrapping_mul(0x0100_0000_01b3).rotate_left(29);
+            varied |= size(v) != first;
         }
         varied.then_some(h)
     }
