@@ -524,7 +524,9 @@ fn check_ended(m: &mut crate::correlate::hop::HopMatcher, seq: &mut u64) {
                 );
                 assert!(h.confidence > 0.0 && h.confidence <= 1.0);
             }
-            Done::Split { upstream, inside, .. } => {
+            Done::Split {
+                upstream, inside, ..
+            } => {
                 assert!(upstream < 1 << 40 && inside < 1 << 40);
             }
         }

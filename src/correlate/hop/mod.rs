@@ -465,13 +465,6 @@ impl HopMatcher {
         if st.packets == SMALL_RING as u64 + 1 && st.ring.len() < RING {
             st.grow();
         }
-        let Some(old) = st.at(ext).copied() else {
-            return;
-        };
-        if old.ext == ext {
-            self.counters.duplicate_arrivals += 1;
-            return;
-        }
         let e = Entry {
             t: now,
             ext,
@@ -480,24 +473,26 @@ impl HopMatcher {
             flags: if p.marker { MARKER } else { 0 },
             fwd: 0,
         };
-        if let Some(slot) = st.at_mut(ext) {
-            *slot = e;
-        }
-        st.hist[st.hist_pos] = ext;
-        st.hist_pos = (st.hist_pos + 1) % WINDOW;
-        if st.packets > 1 {
-            st.sig_vals.rotate_left(1);
-            st.sig_vals[SIG_LEN - 1] = u64::from(e.ts.wrapping_sub(st.prev_ts))
-                | u64::from(e.size) << 32
-                | u64::from(e.flags & MARKER) << 48;
-        }
-        st.prev_ts = e.ts;
         let (in_hop, rtx_of, n_out, packets) = (st.in_hop, st.rtx_of, st.n_out, st.packets);
-        if old.ext != NONE {
-            self.retire(r, &old, now, false);
+        if let (Some(h), 0) = (in_hop, n_out) {
+            // A paired egress stream (the common case): a copy is accounted on its hop and
+            // not stored (pairing again only looks at packets that did not map).
+            if self.forward(now, h, r, e, true) {
+                return;
+            }
+            if self.store(r, e, now) {
+                self.miss(now, h, r);
+                if self.state(r).is_some_and(|s| s.in_hop.is_none()) {
+                    self.index(r, ext);
+                }
+            }
+            return;
+        }
+        if !self.store(r, e, now) {
+            return;
         }
         if let Some(h) = in_hop {
-            if !self.forward(now, h, r, ext, true) {
+            if !self.forward(now, h, r, e, true) {
                 self.miss(now, h, r);
             }
         } else if let Some(h) = rtx_of {
@@ -517,6 +512,37 @@ impl HopMatcher {
         {
             self.index(r, ext);
         }
+    }
+
+    /// Keep packet `e` of stream `r` in flight (its ring, arrival window and signature input),
+    /// settling the packet it pushes out. False for a duplicate (counted; nothing changes).
+    fn store(&mut self, r: Sref, e: Entry, now: i64) -> bool {
+        let Some(st) = self.state_mut(r) else {
+            return false;
+        };
+        let Some(old) = st.at(e.ext).copied() else {
+            return false;
+        };
+        if old.ext == e.ext {
+            self.counters.duplicate_arrivals += 1;
+            return false;
+        }
+        if let Some(slot) = st.at_mut(e.ext) {
+            *slot = e;
+        }
+        st.hist[st.hist_pos] = e.ext;
+        st.hist_pos = (st.hist_pos + 1) % WINDOW;
+        if st.packets > 1 {
+            st.sig_vals.rotate_left(1);
+            st.sig_vals[SIG_LEN - 1] = u64::from(e.ts.wrapping_sub(st.prev_ts))
+                | u64::from(e.size) << 32
+                | u64::from(e.flags & MARKER) << 48;
+        }
+        st.prev_ts = e.ts;
+        if old.ext != NONE {
+            self.retire(r, &old, now, false);
+        }
+        true
     }
 
     /// The stream's slot, created (evicting if full) on its first packet.

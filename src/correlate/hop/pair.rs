@@ -27,19 +27,12 @@ impl HopMatcher {
     /// Map egress packet `ext` of stream `e` to its original on hop `h` and account it.
     /// `scan`: when the sequence offset does not hold (an SFU renumbering), look through the
     /// ingress ring for the nearest unforwarded packet of the same shape. False: no original.
-    pub(super) fn forward(&mut self, now: i64, h: u32, e: Sref, ext: u64, scan: bool) -> bool {
+    pub(super) fn forward(&mut self, now: i64, h: u32, e: Sref, copy: Entry, scan: bool) -> bool {
         let Some(hop) = self.hops.get(h as usize).filter(|h| h.live) else {
             return false;
         };
         let (ing, bit, seq_off, ts_off) = (hop.ingress, hop.bit, hop.seq_off, hop.ts_off);
-        let Some(copy) = self
-            .state(e)
-            .and_then(|s| s.at(ext))
-            .copied()
-            .filter(|c| c.ext == ext)
-        else {
-            return false;
-        };
+        let ext = copy.ext;
         let Some(is) = self.state(ing) else {
             return false;
         };
@@ -73,7 +66,12 @@ impl HopMatcher {
                 x.fwd |= 1 << bit;
             }
         }
-        if let Some(c) = self.state_mut(e).and_then(|s| s.at_mut(ext)) {
+        // Only a stored copy is marked (a paired stream's copies are not stored).
+        if let Some(c) = self
+            .state_mut(e)
+            .and_then(|s| s.at_mut(ext))
+            .filter(|c| c.ext == ext)
+        {
             c.flags |= MAPPED;
         }
         let _ = now;
@@ -367,9 +365,10 @@ impl HopMatcher {
             let unmapped = self
                 .state(e)
                 .and_then(|s| s.at(x))
-                .is_some_and(|c| c.ext == x && x != NONE && c.flags & MAPPED == 0);
-            if unmapped {
-                self.forward(now, h, e, x, false);
+                .copied()
+                .filter(|c| c.ext == x && x != NONE && c.flags & MAPPED == 0);
+            if let Some(c) = unmapped {
+                self.forward(now, h, e, c, false);
             }
         }
     }
