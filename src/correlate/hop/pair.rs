@@ -1,0 +1,445 @@
+//! Pairing (by SSRC, by fingerprint, RTX) and per-packet forwarding accounting of
+//! [`HopMatcher`]; the rules are in the parent module's docs.
+
+use super::hist::DelayHist;
+use super::{
+    Entry, Hop, HopMatcher, MatchedBy, Sref, DETACH_MISSES, FORWARD_TIMEOUT_NS, MAPPED, MARKER,
+    MAX_ATTEMPTS, MAX_OUT, MIN_CONFIDENCE, MIN_MATCH, NONE, RING, SIG_LEN, WINDOW,
+};
+
+/// Packets of a new stream checked for being an RTX stream.
+const RTX_LOOK: u32 = 16;
+
+/// Same media under a (timestamp) offset: equal size and marker, timestamp shifted by `ts_off`,
+/// the original no later than the copy.
+fn same(orig: &Entry, copy: &Entry, ts_off: u32) -> bool {
+    orig.ts.wrapping_add(ts_off) == copy.ts
+        && orig.size == copy.size
+        && orig.flags & MARKER == copy.flags & MARKER
+        && orig.t <= copy.t
+}
+
+impl HopMatcher {
+    /// Map egress packet `ext` of stream `e` to its original on hop `h` and account it.
+    /// `scan`: when the sequence offset does not hold (an SFU renumbering), look through the
+    /// ingress ring for the nearest unforwarded packet of the same shape. False: no original.
+    pub(super) fn forward(&mut self, now: i64, h: u32, e: Sref, ext: u64, scan: bool) -> bool {
+        let Some(hop) = self.hops.get(h as usize) else {
+            return false;
+        };
+        let (ing, bit, seq_off, ts_off) = (hop.ingress, hop.bit, hop.seq_off, hop.ts_off);
+        let Some(copy) = self
+            .state(e)
+            .and_then(|s| s.ring.get(ext as usize % RING))
+            .copied()
+            .filter(|c| c.ext == ext)
+        else {
+            return false;
+        };
+        let Some(is) = self.state(ing) else {
+            return false;
+        };
+        let pred = ext as i64 - seq_off;
+        let mut found = usize::try_from(pred)
+            .ok()
+            .and_then(|p| is.ring.get(p % RING))
+            .filter(|x| x.ext as i64 == pred && same(x, &copy, ts_off))
+            .copied();
+        if found.is_none() && scan {
+            found = is
+                .ring
+                .iter()
+                .filter(|x| {
+                    x.ext != NONE
+                        && x.fwd & (1 << bit) == 0
+                        && same(x, &copy, ts_off)
+                        && copy.t.saturating_sub(x.t) <= FORWARD_TIMEOUT_NS
+                })
+                .min_by_key(|x| (x.ext as i64).abs_diff(pred))
+                .copied();
+        }
+        let Some(orig) = found else {
+            return false;
+        };
+        let dup = orig.fwd & (1 << bit) != 0;
+        let delay = copy.t.saturating_sub(orig.t);
+        let late = delay > FORWARD_TIMEOUT_NS;
+        if !dup && !late {
+            if let Some(x) = self
+                .state_mut(ing)
+                .and_then(|s| s.ring.get_mut(orig.ext as usize % RING))
+            {
+                x.fwd |= 1 << bit;
+            }
+        }
+        if let Some(c) = self
+            .state_mut(e)
+            .and_then(|s| s.ring.get_mut(ext as usize % RING))
+        {
+            c.flags |= MAPPED;
+        }
+        let _ = now;
+        let Some(hop) = self.hops.get_mut(h as usize) else {
+            return true;
+        };
+        hop.misses = 0;
+        hop.seq_off = ext as i64 - orig.ext as i64;
+        if dup {
+            hop.duplicates_out += 1;
+        } else if late {
+            hop.late += 1;
+        } else {
+            if hop.packets_out == 0 {
+                hop.first_fwd = orig.ext;
+                hop.max_fwd = orig.ext;
+            }
+            hop.first_fwd = hop.first_fwd.min(orig.ext);
+            hop.max_fwd = hop.max_fwd.max(orig.ext);
+            hop.packets_out += 1;
+            hop.delays.add(delay);
+            if let Some(prev) = hop.last_delay {
+                let d = delay.abs_diff(prev) as f64;
+                hop.jitter_ns += (d - hop.jitter_ns) / 16.0;
+            }
+            hop.last_delay = Some(delay);
+        }
+        true
+    }
+
+    /// An egress packet did not map: after [`DETACH_MISSES`] in a row, the hop ends and the
+    /// stream looks for its new source (a simulcast layer switch).
+    pub(super) fn miss(&mut self, h: u32, e: Sref) {
+        let Some(hop) = self.hops.get_mut(h as usize) else {
+            return;
+        };
+        hop.misses += 1;
+        if hop.misses >= DETACH_MISSES {
+            hop.active = false;
+            if let Some(s) = self.state_mut(e) {
+                s.in_hop = None;
+                s.attempts = 0;
+            }
+        }
+    }
+
+    /// The signature of stream `r`'s last [`SIG_LEN`] arrivals: (timestamp delta, size,
+    /// marker) of each, hashed. `None` when incomplete or when every size is equal (no
+    /// fingerprint in it).
+    fn signature(&self, r: Sref) -> Option<u64> {
+        let st = self.state(r)?;
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut prev_ts: Option<u32> = None;
+        let mut first_size = None;
+        let mut varied = false;
+        for k in 0..=SIG_LEN {
+            let pos = (st.hist_pos + WINDOW - 1 - SIG_LEN + k) % WINDOW;
+            let ext = *st.hist.get(pos)?;
+            let e = st.ring.get(ext as usize % RING).filter(|e| e.ext == ext)?;
+            if let Some(p) = prev_ts {
+                let v = u64::from(e.ts.wrapping_sub(p))
+                    | u64::from(e.size) << 32
+                    | u64::from(e.flags & MARKER) << 48;
+                h = (h ^ v).wrapping_mul(0x0100_0000_01b3).rotate_left(29);
+                varied |= first_size.is_some_and(|s| s != e.size);
+                first_size.get_or_insert(e.size);
+            }
+            prev_ts = Some(e.ts);
+        }
+        varied.then_some(h)
+    }
+
+    /// Index stream `r`'s latest signature (ending at its packet `ext`).
+    pub(super) fn index(&mut self, r: Sref, ext: u64) {
+        let Some(sig) = self.signature(r) else {
+            return;
+        };
+        let n = self.sigs.len();
+        let Some(list) = self.sigs.get_mut(sig as usize % n.max(1)) else {
+            return;
+        };
+        if let Some(same) = list
+            .iter_mut()
+            .flatten()
+            .find(|(g, s, _)| *g == sig && *s == r)
+        {
+            same.2 = ext;
+        } else {
+            list.rotate_right(1);
+            list[0] = Some((sig, r, ext));
+        }
+    }
+
+    /// Look for the ingress stream that egress stream `e` (unpaired, newest packet `ext`)
+    /// copies; pair them if one verifies.
+    pub(super) fn try_pair(&mut self, now: i64, e: Sref, ext: u64, packets: u64) {
+        if !self.state(e).is_some_and(|s| s.attempts < MAX_ATTEMPTS) {
+            return;
+        }
+        // RTX streams are recognised on their first packets (an RTX packet is rare but, once
+        // seen, decisive); looking longer would cost every unpaired stream a scan of the hops.
+        if packets <= u64::from(RTX_LOOK) && self.try_rtx(e, ext) {
+            return;
+        }
+        if packets < u64::from(MIN_MATCH) {
+            return;
+        }
+        let Some(es) = self.state(e) else {
+            return;
+        };
+        let (first_seen, ssrc) = (es.first_seen, es.key.ssrc);
+        let seq = ext as u16;
+        // (candidate, its packet matching `ext`, how)
+        let mut cands: [Option<(Sref, u64, MatchedBy)>; 8] = [None; 8];
+        let mut n = 0;
+        let ssrc_list = self.by_ssrc.get(&ssrc).copied().unwrap_or([None; 4]);
+        for r in ssrc_list.into_iter().flatten() {
+            let Some(is) = self.state(r).filter(|_| r != e) else {
+                continue;
+            };
+            let anchor = is
+                .ring
+                .get(usize::from(seq) % RING)
+                .filter(|x| x.ext != NONE && x.ext as u16 == seq);
+            if let (Some(a), Some(slot)) = (anchor, cands.get_mut(n)) {
+                *slot = Some((r, a.ext, MatchedBy::Ssrc));
+                n += 1;
+            }
+        }
+        let sig = self.signature(e);
+        let n_buckets = self.sigs.len().max(1);
+        if let Some((sig, list)) =
+            sig.and_then(|g| Some((g, self.sigs.get(g as usize % n_buckets)?)))
+        {
+            for (_, r, iext) in list.iter().flatten().filter(|x| x.0 == sig) {
+                if *r != e && !cands.iter().flatten().any(|c| c.0 == *r) {
+                    if let Some(slot) = cands.get_mut(n) {
+                        *slot = Some((*r, *iext, MatchedBy::Fingerprint));
+                        n += 1;
+                    }
+                }
+            }
+        }
+        // The earliest-seen candidate that verifies: a copy of a copy (another egress of the
+        // same ingress) is seen later than the original.
+        let mut best: Option<(i64, Sref, u64, MatchedBy, f64)> = None;
+        for (r, iext, by) in cands.into_iter().flatten() {
+            let Some(is) = self.state(r) else { continue };
+            let seen = is.first_seen;
+            if seen > first_seen || is.in_hop.is_some() || is.rtx_of.is_some() {
+                continue;
+            }
+            self.counters.pairing_attempts += 1;
+            if let Some(conf) = self.verify(e, ext, r, iext, by) {
+                if best.map_or(true, |b| seen < b.0) {
+                    best = Some((seen, r, iext, by, conf));
+                }
+            }
+        }
+        let Some((_, r, iext, by, conf)) = best else {
+            if n > 0 {
+                if let Some(s) = self.state_mut(e) {
+                    s.attempts += 1;
+                }
+            }
+            return;
+        };
+        self.pair(now, e, ext, r, iext, by, conf);
+    }
+
+    /// Check that egress `e`'s unmapped window packets are copies of `i`'s under the offsets
+    /// that `ext` ↔ `iext` give; the confidence if enough are.
+    fn verify(&self, e: Sref, ext: u64, i: Sref, iext: u64, by: MatchedBy) -> Option<f64> {
+        let (es, is) = (self.state(e)?, self.state(i)?);
+        let copy = es.ring.get(ext as usize % RING).filter(|x| x.ext == ext)?;
+        let orig = is
+            .ring
+            .get(iext as usize % RING)
+            .filter(|x| x.ext == iext)?;
+        let seq_off = ext as i64 - iext as i64;
+        let ts_off = copy.ts.wrapping_sub(orig.ts);
+        let (mut matched, mut checked) = (0u32, 0u32);
+        let mut sizes = [None::<u16>; 3];
+        for &x in &es.hist {
+            let Some(c) = es
+                .ring
+                .get(x as usize % RING)
+                .filter(|c| c.ext == x && x != NONE && c.flags & MAPPED == 0)
+            else {
+                continue;
+            };
+            checked += 1;
+            let p = x as i64 - seq_off;
+            let ok = usize::try_from(p)
+                .ok()
+                .and_then(|p| is.ring.get(p % RING))
+                .is_some_and(|o| {
+                    o.ext as i64 == p
+                        && same(o, c, ts_off)
+                        && c.t.saturating_sub(o.t) <= FORWARD_TIMEOUT_NS
+                });
+            if ok {
+                matched += 1;
+                if !sizes.contains(&Some(c.size)) {
+                    if let Some(s) = sizes.iter_mut().find(|s| s.is_none()) {
+                        *s = Some(c.size);
+                    }
+                }
+            }
+        }
+        let conf = f64::from(matched) / f64::from(checked.max(1));
+        // A fingerprint needs variety: three sizes at least (constant-size audio has none).
+        let varied = by == MatchedBy::Ssrc || sizes.iter().all(Option::is_some);
+        (matched >= MIN_MATCH && conf >= MIN_CONFIDENCE && varied).then_some(conf)
+    }
+
+    /// Create the hop `i` → `e` and account `e`'s window packets on it.
+    #[allow(clippy::too_many_arguments)]
+    fn pair(&mut self, now: i64, e: Sref, ext: u64, i: Sref, iext: u64, by: MatchedBy, conf: f64) {
+        let (Some(es), Some(is)) = (self.state(e), self.state(i)) else {
+            return;
+        };
+        if self.hops.len() >= self.limits.max_hops || is.n_out >= MAX_OUT {
+            self.counters.hops_refused += 1;
+            if let Some(s) = self.state_mut(e) {
+                s.attempts = MAX_ATTEMPTS;
+            }
+            return;
+        }
+        let ts_off = match (
+            es.ring.get(ext as usize % RING),
+            is.ring.get(iext as usize % RING),
+        ) {
+            (Some(c), Some(o)) => c.ts.wrapping_sub(o.ts),
+            _ => return,
+        };
+        let (ekey, ikey, bit) = (es.key, is.key, is.n_out);
+        let hist = es.hist;
+        let pos = es.hist_pos;
+        let h = self.hops.len() as u32;
+        self.hops.push(Hop {
+            ingress: i,
+            egress: e,
+            ingress_key: ikey,
+            egress_key: ekey,
+            bit: bit as u8,
+            matched_by: by,
+            confidence: conf,
+            seq_off: ext as i64 - iext as i64,
+            ts_off,
+            active: true,
+            misses: 0,
+            first_fwd: 0,
+            max_fwd: 0,
+            packets_in: 0,
+            packets_out: 0,
+            lost_inside: 0,
+            evicted: 0,
+            late: 0,
+            duplicates_out: 0,
+            rtx_packets: 0,
+            delays: DelayHist::default(),
+            jitter_ns: 0.0,
+            last_delay: None,
+        });
+        if let Some(s) = self.state_mut(i) {
+            if let Some(o) = s.out.get_mut(bit) {
+                *o = h;
+            }
+            s.n_out += 1;
+        }
+        if let Some(s) = self.state_mut(e) {
+            s.in_hop = Some(h);
+        }
+        // The window in arrival order, oldest first.
+        for k in 0..WINDOW {
+            let x = hist[(pos + k) % WINDOW];
+            let unmapped = self
+                .state(e)
+                .and_then(|s| s.ring.get(x as usize % RING))
+                .is_some_and(|c| c.ext == x && x != NONE && c.flags & MAPPED == 0);
+            if unmapped {
+                self.forward(now, h, e, x, false);
+            }
+        }
+    }
+
+    /// Is stream `e` the RTX stream (RFC 4588) of an egress stream on its 5-tuple? Its packet
+    /// `ext` must be an ingress packet of that hop, two bytes longer, with the hop's timestamp
+    /// offset. Counts the packet if so.
+    fn try_rtx(&mut self, e: Sref, ext: u64) -> bool {
+        let Some(es) = self.state(e) else {
+            return false;
+        };
+        let (key, pt) = (es.key, es.pt);
+        let mut hit = None;
+        for (h, hop) in self.hops.iter().enumerate() {
+            let k = &hop.egress_key;
+            // RFC 4588 §8.6: the RTX stream has its own SSRC and payload type.
+            let other_pt = self.state(hop.egress).is_some_and(|s| s.pt != pt);
+            if hop.active && k.src == key.src && k.dst == key.dst && k.ssrc != key.ssrc && other_pt
+            {
+                hit = Some(h as u32);
+                if self.rtx_match(h as u32, e, ext).is_some() {
+                    break;
+                }
+                hit = None;
+            }
+        }
+        let Some(h) = hit else {
+            return false;
+        };
+        if let Some(s) = self.state_mut(e) {
+            s.rtx_of = Some(h);
+        }
+        self.rtx(h, e, ext);
+        true
+    }
+
+    /// The ingress slot of the packet that RTX packet `ext` of `e` repeats on hop `h`.
+    fn rtx_match(&self, h: u32, e: Sref, ext: u64) -> Option<usize> {
+        let hop = self.hops.get(h as usize)?;
+        let c = self
+            .state(e)?
+            .ring
+            .get(ext as usize % RING)
+            .filter(|c| c.ext == ext)?;
+        let is = self.state(hop.ingress)?;
+        is.ring.iter().position(|o| {
+            o.ext != NONE
+                && o.size.checked_add(2) == Some(c.size)
+                && o.ts.wrapping_add(hop.ts_off) == c.ts
+                && o.t <= c.t
+        })
+    }
+
+    /// Account RTX packet `ext` of `e` on hop `h`: a repair. An original never forwarded counts
+    /// as forwarded (without a delay sample); it is never a new packet.
+    pub(super) fn rtx(&mut self, h: u32, e: Sref, ext: u64) {
+        let Some(idx) = self.rtx_match(h, e, ext) else {
+            return;
+        };
+        let Some(hop) = self.hops.get(h as usize) else {
+            return;
+        };
+        let (ing, bit) = (hop.ingress, hop.bit);
+        let mut repaired = None;
+        if let Some(o) = self.state_mut(ing).and_then(|s| s.ring.get_mut(idx)) {
+            if o.fwd & (1 << bit) == 0 {
+                o.fwd |= 1 << bit;
+                repaired = Some(o.ext);
+            }
+        }
+        if let Some(hop) = self.hops.get_mut(h as usize) {
+            hop.rtx_packets += 1;
+            if let Some(x) = repaired {
+                if hop.packets_out == 0 {
+                    hop.first_fwd = x;
+                    hop.max_fwd = x;
+                }
+                hop.first_fwd = hop.first_fwd.min(x);
+                hop.max_fwd = hop.max_fwd.max(x);
+                hop.packets_out += 1;
+            }
+        }
+    }
+}
