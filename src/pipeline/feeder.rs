@@ -13,6 +13,7 @@
 //! and the result equals the single-threaded replay.
 
 use super::event::{Batch, Event};
+use super::hops::HopStage;
 use super::snapshot::{publish, CaptureSnapshot};
 use crate::capture::PointResolver;
 use crate::config::Resolved;
@@ -84,6 +85,8 @@ pub struct Feeder {
     rtcp_tap: Option<RtcpTap>,
     /// Names where each frame was seen ([`crate::engine::obs`]).
     points: PointResolver,
+    /// Middlebox hops ([`super::hops`]): every datagram, in capture order.
+    hops: Option<HopStage>,
 }
 
 impl Feeder {
@@ -120,6 +123,7 @@ impl Feeder {
             batches_allocated: 0,
             rtcp_tap: None,
             points,
+            hops: None,
         }
     }
 
@@ -128,6 +132,25 @@ impl Feeder {
     pub fn with_points(mut self, points: PointResolver) -> Self {
         self.points = points;
         self
+    }
+
+    /// Also pair middlebox hops here and publish them with the capture counters.
+    pub fn with_hops(mut self, stage: HopStage) -> Self {
+        self.hops = Some(stage);
+        self
+    }
+
+    /// The capture is over: settle the hops' in-flight packets (see [`HopStage::finish`]).
+    pub fn finish_hops(&mut self) {
+        if let Some(h) = &mut self.hops {
+            h.finish(self.stats.last_ns);
+            self.stats.hops = Some(h.snapshot(self.stats.last_ns));
+        }
+    }
+
+    /// The hop stage, if any (its matcher for reports and tests).
+    pub fn hops(&self) -> Option<&HopStage> {
+        self.hops.as_ref()
     }
 
     /// Also offer every RTCP datagram to `tap` (sinks forwarding raw RTCP). Here, before a
@@ -196,6 +219,9 @@ impl Feeder {
         let point = self.points.point(link, iface, data);
         if point == crate::engine::ObservationPoint::OTHER {
             self.stats.unnamed_point_frames += 1;
+        }
+        if let Some(h) = &mut self.hops {
+            h.on_datagram(ts_ns, &dg, point);
         }
         match t {
             Triage::Rtp(mut meta) => {
@@ -397,7 +423,10 @@ impl Feeder {
     }
 
     /// Make the counters visible to readers.
-    pub fn publish(&self) {
+    pub fn publish(&mut self) {
+        if let Some(h) = &mut self.hops {
+            self.stats.hops = Some(h.snapshot(self.stats.last_ns));
+        }
         publish(&self.slot, self.stats.clone());
     }
 
@@ -424,6 +453,7 @@ impl Drop for Feeder {
                 break;
             }
         }
+        self.finish_hops();
         self.publish();
     }
 }

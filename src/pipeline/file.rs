@@ -23,6 +23,18 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// How often a replay publishes its capture counters (progress, `/metrics`).
 const PUBLISH_EVERY: Duration = Duration::from_millis(500);
 
+/// The hop stage of a replay: the exporter's default caps (a replay's `--listen` endpoint
+/// uses the default exporter settings), stopped hops kept for the whole replay.
+fn replay_hops(p: &Pipeline) -> super::hops::HopStage {
+    let e = crate::config::ExporterConfig::default();
+    super::hops::HopStage::new(
+        Default::default(),
+        std::sync::Arc::clone(p.points()),
+        e.max_stream_series,
+        i64::MAX,
+    )
+}
+
 /// How a file is fed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pace {
@@ -115,8 +127,12 @@ pub fn replay_into<S: Ended + Send + 'static>(
     )
     .map_err(|e| open_error(&file, &e))?;
     started(&pipeline);
-    let mut feeder = pipeline.feeder(0, file.clone());
+    let mut feeder = pipeline
+        .feeder(0, file.clone())
+        .with_hops(replay_hops(&pipeline));
     let error = feed(&mut src, link, &mut feeder, pace, stop);
+    // The file is over: the hops are final while the pipeline lingers for scrapes.
+    feeder.finish_hops();
     feeder.flush();
     feeder.publish();
     let until = Instant::now() + linger;

@@ -19,6 +19,7 @@
 pub mod event;
 pub mod feeder;
 pub mod file;
+pub mod hops;
 pub mod progress;
 pub mod snapshot;
 pub mod worker;

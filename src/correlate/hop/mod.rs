@@ -43,9 +43,11 @@ mod hist;
 mod pair;
 #[cfg(test)]
 mod tests;
+mod view;
 
 pub use feed::summarize;
 pub use hist::DelayHist;
+pub use view::HopView;
 
 use crate::engine::StreamKey;
 use foldhash::HashMap;
