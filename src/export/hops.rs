@@ -203,8 +203,8 @@ fn per_hop(o: &mut Out<'_>, l: &Labeller, hops: &[LiveHop]) {
     o.family(&names::HOP_PAIR_DELAY);
     for (ls, h) in &labelled {
         if let Some(d) = &h.record.forwarding_delay {
-            for (q, v) in [("0.5", d.p50), ("0.99", d.p99)] {
-                let with = format!("{ls},quantile=\"{q}\"");
+            for (stat, v) in [("p50", d.p50), ("p99", d.p99)] {
+                let with = format!("{ls},stat=\"{stat}\"");
                 o.sample(names::HOP_PAIR_DELAY.name, "", &with, v);
             }
         }

@@ -130,7 +130,7 @@ metrics! {
     HOP_PAIR_LOST_INSIDE = "rtcprobe_hop_pair_packets_lost_inside_total", Counter,
         "Per hop: packets that arrived at the middlebox and were never forwarded.";
     HOP_PAIR_DELAY = "rtcprobe_hop_pair_forwarding_delay_seconds", Gauge,
-        "Per hop: forwarding delay quantile (0.5, 0.99) since the hop was paired.";
+        "Per hop: forwarding delay percentile (stat p50, p99) since the hop was paired.";
     HOP_JITTER_ADDED = "rtcprobe_hop_jitter_added_seconds", Gauge,
         "Per hop: jitter the middlebox added (RFC 3550 6.4.1 smoothing of forwarding delay changes).";
     HOPS_OMITTED = "rtcprobe_export_hops_omitted", Gauge,
