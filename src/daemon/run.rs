@@ -72,21 +72,13 @@ pub fn pipeline_options(s: &Settings, overflow: Overflow, end: EndReason) -> Opt
 
 /// A capture thread's hop stage: as many hops shown as per-stream series, stopped ones kept
 /// as long as ended streams' series.
-fn hop_stage(
-    s: &Settings,
-    names: Arc<crate::engine::PointNames>,
-) -> crate::pipeline::hops::HopStage {
+fn hop_stage(s: &Settings, p: &crate::pipeline::Pipeline) -> crate::pipeline::hops::HopStage {
     let linger = i64::try_from(
         s.exporter
             .ended_series_linger_secs
             .saturating_mul(1_000_000_000),
     );
-    crate::pipeline::hops::HopStage::new(
-        Default::default(),
-        names,
-        s.exporter.max_stream_series,
-        linger.unwrap_or(i64::MAX),
-    )
+    p.hop_stage(s.exporter.max_stream_series, linger.unwrap_or(i64::MAX))
 }
 
 /// Run the daemon until SIGTERM/SIGINT.
@@ -217,7 +209,7 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
                     Arc::clone(pipeline.points()),
                     &point_source,
                 ))
-                .with_hops(hop_stage(&settings, Arc::clone(pipeline.points()))),
+                .with_hops(hop_stage(&settings, &pipeline)),
             source,
             link,
             stop: Arc::clone(&capture_stop),

@@ -23,6 +23,7 @@ pub mod deadletter;
 pub mod delivery;
 pub mod file;
 pub mod hep;
+pub mod hop_record;
 pub mod http;
 pub mod prompb;
 pub mod record;
@@ -71,6 +72,18 @@ pub struct RecordTx {
 
 impl RecordTx {
     pub fn send(&self, r: &Record) {
+        let sinks = self.sinks.load();
+        if sinks.is_empty() {
+            return;
+        }
+        let Ok(line) = serde_json::to_vec(r) else {
+            return;
+        };
+        offer(&sinks, self.wait, &Arc::new(line));
+    }
+
+    /// A hop record (schema version 2, [`hop_record`]) to every sink, like [`RecordTx::send`].
+    pub fn send_hop(&self, r: &hop_record::HopRecordOut) {
         let sinks = self.sinks.load();
         if sinks.is_empty() {
             return;

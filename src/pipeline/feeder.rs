@@ -203,6 +203,9 @@ impl Feeder {
         if ts_ns >= self.next_tick {
             if self.next_tick != i64::MIN {
                 self.broadcast(Event::Tick { now: ts_ns });
+                if let Some(h) = &mut self.hops {
+                    h.tick(ts_ns);
+                }
             }
             self.next_tick = ts_ns.saturating_add(TICK_EVERY_NS);
         }
@@ -406,6 +409,9 @@ impl Feeder {
         let now = now.saturating_sub(IDLE_TICK_LAG_NS).max(self.stats.last_ns);
         if self.next_tick != i64::MIN && now >= self.next_tick {
             self.broadcast(Event::Tick { now });
+            if let Some(h) = &mut self.hops {
+                h.tick(now);
+            }
             self.next_tick = now.saturating_add(TICK_EVERY_NS);
         }
         self.flush();

@@ -26,11 +26,8 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(500);
 /// The hop stage of a replay: the exporter's default caps (a replay's `--listen` endpoint
 /// uses the default exporter settings), stopped hops kept for the whole replay.
 fn replay_hops(p: &Pipeline) -> super::hops::HopStage {
-    let e = crate::config::ExporterConfig::default();
-    super::hops::HopStage::new(
-        Default::default(),
-        std::sync::Arc::clone(p.points()),
-        e.max_stream_series,
+    p.hop_stage(
+        crate::config::ExporterConfig::default().max_stream_series,
         i64::MAX,
     )
 }

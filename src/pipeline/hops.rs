@@ -26,6 +26,9 @@ use crate::correlate::hop::{
 use crate::engine::{ObservationPoint, PointNames, StreamKey};
 use crate::export::aggregate::Histogram;
 use crate::export::labels::Kind;
+use crate::forward::hop_record;
+use crate::forward::record::RecordOptions;
+use crate::forward::RecordTx;
 use crate::wire::Datagram;
 use foldhash::HashMap;
 use serde::Serialize;
@@ -140,6 +143,18 @@ struct Seen {
     delay_sum: f64,
     /// Capture time the hop was first seen stopped.
     ended_at: Option<i64>,
+    /// Capture time the hop was first seen, and the end of its latest record.
+    since_ns: Option<i64>,
+    mark_ns: i64,
+    final_sent: bool,
+}
+
+/// Hop records for the sinks (schema version 2, [`crate::forward::hop_record`]).
+struct Records {
+    tx: RecordTx,
+    opts: RecordOptions,
+    /// The next interval boundary (capture time); `i64::MIN` before the first packet.
+    next_cut: i64,
 }
 
 /// The matcher and its published view, owned by one capture thread's feeder.
@@ -154,6 +169,7 @@ pub struct HopStage {
     totals: BTreeMap<HopLabels, HopTotals>,
     last: Option<Instant>,
     snapshot: Arc<HopSnapshot>,
+    records: Option<Records>,
 }
 
 impl HopStage {
@@ -169,11 +185,106 @@ impl HopStage {
             totals: BTreeMap::new(),
             last: None,
             snapshot: Arc::default(),
+            records: None,
+        }
+    }
+
+    /// Also send hop records to the sinks: one per hop and interval of `opts.interval_ns`
+    /// (capture time) and one when the hop stops, like the stream records.
+    pub fn with_records(mut self, tx: RecordTx, opts: RecordOptions) -> Self {
+        self.records = Some(Records {
+            tx,
+            opts,
+            next_cut: i64::MIN,
+        });
+        self
+    }
+
+    /// A capture-time tick (the feeder's, every second): hops that stopped since the last
+    /// one get their final record.
+    pub fn tick(&mut self, now: i64) {
+        if self.records.is_some() {
+            self.emit(now, now, false, false);
+        }
+    }
+
+    /// Close the record interval when `now` reached its boundary (before `now`'s packet is
+    /// handled: the interval holds the packets before the boundary, as stream records do).
+    fn cut(&mut self, now: i64) {
+        let Some(r) = &mut self.records else { return };
+        let every = r.opts.interval_ns.max(1);
+        if r.next_cut == i64::MIN {
+            r.next_cut = now
+                .div_euclid(every)
+                .saturating_add(1)
+                .saturating_mul(every);
+            return;
+        }
+        if now < r.next_cut {
+            return;
+        }
+        let boundary = r.next_cut;
+        r.next_cut = now
+            .div_euclid(every)
+            .saturating_add(1)
+            .saturating_mul(every);
+        self.emit(boundary, boundary, true, false);
+    }
+
+    /// Send records: interval records of the hops still forwarding (`intervals`), final
+    /// records of those that stopped (all of them when `all_final`), ending at `end`.
+    fn emit(&mut self, now: i64, end: i64, intervals: bool, all_final: bool) {
+        let Some(rec) = &self.records else { return };
+        let reports = self.matcher.report();
+        let state: Vec<(bool, bool)> = self.matcher.views().map(|v| (v.active, v.settled)).collect();
+        let mut occurrences: HashMap<(StreamKey, StreamKey), u32> = HashMap::default();
+        for (r, (active, settled)) in reports.iter().zip(state) {
+            let n = occurrences
+                .entry((r.ingress_key, r.egress_key))
+                .or_default();
+            let id = (r.ingress_key, r.egress_key, *n);
+            *n += 1;
+            let seen = self.seen.entry(id).or_default();
+            let since = *seen.since_ns.get_or_insert(now);
+            if seen.final_sent {
+                continue;
+            }
+            // A stopped hop's last in-flight packets settle as its ingress goes on: its final
+            // record waits for that, until then it gets interval records like an active one.
+            let kind = if settled || all_final {
+                seen.final_sent = true;
+                hop_record::HOP_FINAL
+            } else if intervals && (active || !settled) {
+                hop_record::HOP_INTERVAL
+            } else {
+                continue;
+            };
+            let start = if seen.mark_ns == 0 {
+                since
+            } else {
+                seen.mark_ns
+            };
+            seen.mark_ns = end;
+            let (ip, ep) = (
+                self.names.name(r.ingress_key.point),
+                self.names.name(r.egress_key.point),
+            );
+            let hid = hop_record::HopId {
+                ingress_observed_at: &ip,
+                egress_observed_at: &ep,
+                occurrence: id.2,
+                since_ns: since,
+            };
+            let out = hop_record::hop_record(&rec.opts, r, &hid, kind, start, end);
+            rec.tx.send_hop(&out);
         }
     }
 
     /// Feed one decoded datagram seen at `point` (call for every datagram, in capture order).
     pub fn on_datagram(&mut self, now: i64, dg: &Datagram<'_>, point: ObservationPoint) {
+        if self.records.is_some() {
+            self.cut(now);
+        }
         if let Some((k, p)) = summarize(dg, point) {
             self.matcher.on_rtp(now, &k, &p);
         }
@@ -183,6 +294,7 @@ impl HopStage {
     /// shutdown), then rebuild the snapshot.
     pub fn finish(&mut self, now: i64) {
         self.matcher.finish(now);
+        self.emit(now, now, false, true);
         self.rebuild(now);
     }
 
