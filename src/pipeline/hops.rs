@@ -236,7 +236,11 @@ impl HopStage {
     fn emit(&mut self, now: i64, end: i64, intervals: bool, all_final: bool) {
         let Some(rec) = &self.records else { return };
         let reports = self.matcher.report();
-        let state: Vec<(bool, bool)> = self.matcher.views().map(|v| (v.active, v.settled)).collect();
+        let state: Vec<(bool, bool)> = self
+            .matcher
+            .views()
+            .map(|v| (v.active, v.settled))
+            .collect();
         let mut occurrences: HashMap<(StreamKey, StreamKey), u32> = HashMap::default();
         for (r, (active, settled)) in reports.iter().zip(state) {
             let n = occurrences
