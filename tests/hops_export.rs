@@ -4,16 +4,18 @@
 //! `/hops` must equal the hop matcher's report for the same frames (the `hops` of
 //! `replay --format json`), field by field, and the scenario's truth; `/metrics` must carry
 //! the same totals, and a forwarding delay histogram whose buckets hold exactly the true
-//! delays. Every process is killed on drop and every wait is bounded.
+//! delays. A real Prometheus (Debian `prometheus`) scraping a realtime replay of a relay
+//! must have data for every expression of the dashboard's "media server" row and of the
+//! middlebox loss alert. Every process is killed on drop and every wait is bounded.
 
 #[allow(dead_code)]
 #[path = "exporter/http.rs"]
 mod http;
 
-use http::{get, Scratch};
+use http::{get, get_json, urlencode, Scratch};
 use rtcprobe::correlate::hop::{summarize, HopMatcher, HopRecord, Limits};
 use rtcprobe::engine::ObservationPoint;
-use rtcprobe::synth::hop::{named, HopsTruth, NAMES};
+use rtcprobe::synth::hop::{egress_to, named, scenario, video_in, HopsTruth, NAMES};
 use rtcprobe::synth::pcap::TsResolution;
 use rtcprobe::wire::{decode_udp, LinkType};
 use serde_json::Value;
@@ -262,4 +264,192 @@ fn hops_endpoint_and_metrics_equal_the_replay_hops_and_the_truth_on_every_scenar
         check(name, &truth, &reference, &hops, &metrics);
         promtool(&dir, name, &metrics);
     }
+}
+
+const PROMETHEUS: &str = "/usr/bin/prometheus";
+
+/// Every `expr` about hops of the dashboard and the alert rules (variables as Grafana's
+/// "All"; alert comparisons cut off, as tests/exporter.rs does: a healthy hop must not fire).
+fn hop_exprs() -> Vec<String> {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(e)) = m.get("expr") {
+                    out.push(e.clone());
+                }
+                m.values().for_each(|v| walk(v, out));
+            }
+            Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let d: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("grafana/rtcprobe.json")).expect("dashboard"),
+    )
+    .expect("dashboard is JSON");
+    let mut out = Vec::new();
+    walk(&d["panels"], &mut out);
+    let alerts = std::fs::read_to_string(root.join("prometheus/alerts.yml")).expect("alerts");
+    let mut lines = alerts.lines().peekable();
+    while let Some(l) = lines.next() {
+        if l.trim() == "expr: |" {
+            let indent = l.len() - l.trim_start().len();
+            let mut e = String::new();
+            while let Some(n) = lines.peek() {
+                if n.len() - n.trim_start().len() <= indent {
+                    break;
+                }
+                e.push_str(n.trim());
+                e.push(' ');
+                lines.next();
+            }
+            out.push(e.rsplit_once('>').map_or(e.clone(), |(m, _)| m.to_string()));
+        }
+    }
+    out.into_iter()
+        .filter(|e| e.contains("rtcprobe_hop"))
+        .map(|e| {
+            e.replace("$__rate_interval", "1m")
+                .replace("$peer_group", ".*")
+                .replace("$instance", ".*")
+        })
+        .collect()
+}
+
+fn query(prom: SocketAddr, expr: &str, time: f64) -> Result<Vec<Value>, String> {
+    let path = format!("/api/v1/query?query={}&time={time:.3}", urlencode(expr));
+    let v = get_json(prom, &path).ok_or_else(|| format!("no answer for {expr}"))?;
+    if v["status"] != "success" {
+        return Err(format!("{expr}: {}", v["error"]));
+    }
+    Ok(v["data"]["result"].as_array().cloned().unwrap_or_default())
+}
+
+fn scalar(prom: SocketAddr, expr: &str, time: f64) -> Option<f64> {
+    query(prom, expr, time)
+        .ok()?
+        .first()?
+        .get("value")?
+        .get(1)?
+        .as_str()?
+        .parse()
+        .ok()
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+#[test]
+fn prometheus_has_data_for_the_media_server_row_and_the_middlebox_alert() {
+    if !std::path::Path::new(PROMETHEUS).exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{PROMETHEUS} missing under CI=true: scripts/setup-test installs prometheus"
+        );
+        eprintln!("skipped: {PROMETHEUS} not found (scripts/setup-test installs it)");
+        return;
+    }
+    let dir = Scratch::new("hops-prom");
+    // A relay fanning one video stream out to two receivers, losing 5 % inside: 6 s.
+    let mut a = egress_to(2, 0);
+    a.inside_loss = 0.05;
+    a.delay_ns = 4_000_000;
+    let b = egress_to(3, 0);
+    let s = scenario(11, vec![video_in(1, 0x5151)], vec![a, b], 600);
+    let (cap, _) = s.build();
+    let pcap = dir.path("relay.pcap");
+    cap.write_pcap(
+        std::fs::File::create(&pcap).expect("pcap"),
+        TsResolution::Nano,
+        65535,
+    )
+    .expect("write");
+    let want = reference(&cap.frames);
+    let lost_inside: u64 = want.iter().map(|h| h.lost_inside).sum();
+    assert!(lost_inside > 0);
+    let target = format!("127.0.0.1:{}", free_port());
+    let prom_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let cfg = dir.path("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+             scrape_configs:\n  - job_name: rtcprobe\n    static_configs:\n      - targets: ['{target}']\n"
+        ),
+    )
+    .expect("prometheus.yml");
+    let _prom = Killer(
+        Command::new(PROMETHEUS)
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address={prom_addr}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus"),
+    );
+    let t0 = Instant::now();
+    while get(prom_addr, "/-/ready").map(|(s, _)| s) != Some(200) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "prometheus not ready"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let rtcprobe = dir.path("rtcprobe.toml");
+    std::fs::write(&rtcprobe, "[exporter]\nper_stream_series = true\n").expect("config");
+    let _probe = Killer(
+        Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
+            .args(["replay", "--realtime", "--linger", "10", "--format", "json"])
+            .arg("--config")
+            .arg(&rtcprobe)
+            .args(["--listen", &target, "--progress-every", "0"])
+            .arg(&pcap)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("rtcprobe"),
+    );
+    // Wait until Prometheus has the final hop totals (the end of file settles them).
+    let t0 = Instant::now();
+    let at = loop {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no final hop scrape"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        let now = unix_now();
+        let got = scalar(
+            prom_addr,
+            "sum(rtcprobe_hop_packets_lost_inside_total)",
+            now,
+        );
+        if got == Some(lost_inside as f64) {
+            std::thread::sleep(Duration::from_secs(2));
+            break unix_now();
+        }
+    };
+    let out: u64 = want.iter().map(|h| h.packets_out).sum();
+    assert_eq!(
+        scalar(prom_addr, "sum(rtcprobe_hop_packets_out_total)", at),
+        Some(out as f64)
+    );
+    let mut empty = Vec::new();
+    let exprs = hop_exprs();
+    assert!(exprs.len() >= 8, "{exprs:#?}");
+    for e in exprs {
+        match query(prom_addr, &e, at) {
+            Err(err) => panic!("invalid: {err}"),
+            Ok(r) if r.is_empty() => empty.push(e),
+            Ok(_) => {}
+        }
+    }
+    assert!(empty.is_empty(), "queries without data: {empty:#?}");
 }
