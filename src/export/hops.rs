@@ -214,3 +214,101 @@ fn per_hop(o: &mut Out<'_>, l: &Labeller, hops: &[LiveHop]) {
         o.sample(names::HOP_JITTER_ADDED.name, "", ls, h.record.jitter_added);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ExporterConfig;
+    use crate::engine::{ObservationPoint, PointNames};
+    use crate::pipeline::hops::HopStage;
+
+    /// A board whose one capture thread paired the hops of a synthetic relay.
+    fn board() -> Board {
+        let (cap, _) = crate::synth::hop::named("fanout").unwrap().build();
+        let mut st = HopStage::new(Default::default(), PointNames::shared("capture"), 100, 0);
+        let mut last = 0;
+        for f in &cap.frames {
+            let link = crate::wire::LinkType::from_dlt(f.linktype as i32).unwrap();
+            let dg = crate::wire::decode_udp(link, &f.bytes).unwrap();
+            st.on_datagram(f.ts_ns, &dg, ObservationPoint::CAPTURE);
+            last = f.ts_ns;
+        }
+        st.finish(last);
+        let b = Board::new(1, 1);
+        let snap = CaptureSnapshot {
+            hops: Some(st.snapshot(last)),
+            ..Default::default()
+        };
+        crate::pipeline::snapshot::publish(&b.captures[0], snap);
+        b
+    }
+
+    #[test]
+    fn with_hashed_addresses_no_raw_address_reaches_hops_or_metrics() {
+        let b = board();
+        let cfg = ExporterConfig {
+            address_labels: "hash".into(),
+            hash_key: "0123456789abcdef".into(),
+            ..Default::default()
+        };
+        let l = Labeller::new(&cfg, vec![]);
+        let body = String::from_utf8(body(&b, &l, 100)).unwrap();
+        let hops: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(hops.as_array().unwrap().len(), 3, "{body}");
+        let metrics = super::super::metrics::encode(&Scrape {
+            board: &b,
+            labeller: &l,
+            per_stream: true,
+            max_stream_series: 100,
+            openmetrics: false,
+            last_duration_secs: 0.0,
+            scrapes: 0,
+            omitted_total: 0,
+            healthy: true,
+            http: Default::default(),
+        })
+        .body;
+        assert!(metrics.contains("rtcprobe_hop_pair_packets_out_total{"));
+        // The scenario's hosts are 10.1.0.0/16 (in) and 10.2.0.0/16 (out).
+        for raw in ["10.1.0.", "10.2.0."] {
+            assert!(!body.contains(raw), "{raw} in /hops: {body}");
+            assert!(!metrics.contains(raw), "{raw} in /metrics");
+        }
+        // With addresses kept, they are there (the check above can fail).
+        let keep = Labeller::new(&ExporterConfig::default(), vec![]);
+        assert!(String::from_utf8(body_of(&b, &keep))
+            .unwrap()
+            .contains("10.2.0."));
+    }
+
+    fn body_of(b: &Board, l: &Labeller) -> Vec<u8> {
+        body(b, l, 100)
+    }
+
+    #[test]
+    fn the_cap_bounds_hops_and_per_hop_series_and_counts_the_rest() {
+        let b = board();
+        let l = Labeller::new(&ExporterConfig::default(), vec![]);
+        let (hops, omitted) = live_hops(&b, 2);
+        assert_eq!((hops.len(), omitted), (2, 1));
+        let metrics = super::super::metrics::encode(&Scrape {
+            board: &b,
+            labeller: &l,
+            per_stream: true,
+            max_stream_series: 2,
+            openmetrics: false,
+            last_duration_secs: 0.0,
+            scrapes: 0,
+            omitted_total: 0,
+            healthy: true,
+            http: Default::default(),
+        })
+        .body;
+        let per_hop = metrics
+            .lines()
+            .filter(|l| l.starts_with("rtcprobe_hop_pair_packets_out_total{"))
+            .count();
+        assert_eq!(per_hop, 2);
+        assert!(metrics.contains("rtcprobe_export_hops_omitted 1\n"));
+    }
+}

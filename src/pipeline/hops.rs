@@ -439,6 +439,70 @@ pub fn delay_buckets(h: &DelayHist) -> ([u64; DELAY_BOUNDS_US.len() + 1], f64) {
 mod tests {
     use super::*;
 
+    /// A stage fed a synthetic hop scenario, `every` frames between snapshots; each
+    /// snapshot's totals.
+    fn staged(
+        name: &str,
+        every: usize,
+        linger_ns: i64,
+    ) -> (HopStage, Vec<BTreeMap<HopLabels, HopTotals>>) {
+        let (cap, _) = crate::synth::hop::named(name).unwrap().build();
+        let names = PointNames::shared("capture");
+        let mut st = HopStage::new(Limits::default(), names, 8, linger_ns);
+        let mut seen = Vec::new();
+        for (n, f) in cap.frames.iter().enumerate() {
+            let link = crate::wire::LinkType::from_dlt(f.linktype as i32).unwrap();
+            let dg = crate::wire::decode_udp(link, &f.bytes).unwrap();
+            st.on_datagram(f.ts_ns, &dg, ObservationPoint::CAPTURE);
+            if n % every == 0 {
+                st.rebuild(f.ts_ns);
+                seen.push(st.snapshot.totals.clone());
+            }
+        }
+        let end = cap.frames.last().unwrap().ts_ns;
+        st.finish(end);
+        seen.push(st.snapshot.totals.clone());
+        (st, seen)
+    }
+
+    #[test]
+    fn totals_never_go_down_and_end_as_the_report_says() {
+        // Simulcast: hops stop (layer switches) and settle later; fan-out: three at once.
+        for name in ["simulcast", "fanout", "sfu"] {
+            let (st, seen) = staged(name, 97, i64::MAX);
+            for w in seen.windows(2) {
+                for (k, b) in &w[1] {
+                    let a = w[0].get(k).cloned().unwrap_or_default();
+                    assert!(b.packets_in >= a.packets_in, "{name}");
+                    assert!(b.packets_out >= a.packets_out, "{name}");
+                    assert!(b.lost_inside >= a.lost_inside, "{name}");
+                    assert!(b.delay.count >= a.delay.count, "{name}");
+                    assert!(b
+                        .delay
+                        .counts
+                        .iter()
+                        .zip(&a.delay.counts)
+                        .all(|(x, y)| x >= y));
+                }
+            }
+            let report = st.matcher().report();
+            let last = seen.last().unwrap();
+            let sum = |f: fn(&HopTotals) -> u64| last.values().map(f).sum::<u64>();
+            let want = |f: fn(&HopRecord) -> u64| report.iter().map(f).sum::<u64>();
+            assert_eq!(sum(|t| t.packets_in), want(|h| h.packets_in), "{name}");
+            assert_eq!(sum(|t| t.packets_out), want(|h| h.packets_out), "{name}");
+            assert_eq!(sum(|t| t.lost_inside), want(|h| h.lost_inside), "{name}");
+            assert_eq!(sum(|t| t.active), 0, "{name}: the end stops every hop");
+            // The published list: every hop (stopped ones linger for ever here), capped at 8.
+            assert_eq!(st.snapshot.hops.len(), report.len().min(8), "{name}");
+        }
+        // Without linger only the hops stopped by the end itself are shown: in the simulcast
+        // scenario, the three layers forwarded when the capture ended, not the three before.
+        let (st, _) = staged("simulcast", 97, 0);
+        assert_eq!(st.matcher().report().len(), 6);
+        assert_eq!(st.snapshot.hops.len(), 3);
+    }
+
     #[test]
     fn bounds_in_seconds_are_the_microsecond_bounds() {
         assert_eq!(DELAY_BOUNDS.len(), DELAY_BOUNDS_US.len());
