@@ -154,6 +154,12 @@ impl Hook {
         self.intervals.interval_ns()
     }
 
+    /// Where and how this hook's records go, for the hop records of a hop stage beside the
+    /// engine ([`crate::pipeline::hops::HopStage::with_records`]).
+    pub fn hop_records(&self) -> (RecordTx, RecordOptions) {
+        (self.tx.clone(), self.intervals.options().clone())
+    }
+
     /// Call with the intervals the engine closed ([`crate::engine::Engine::drain_cuts`]), before
     /// the records
     /// of streams that ended after them.

@@ -151,6 +151,11 @@ impl Intervals {
         self.opts.interval_ns
     }
 
+    /// The options records are made with.
+    pub fn options(&self) -> &RecordOptions {
+        &self.opts
+    }
+
     /// The final record of a stream that ended; forgets the stream.
     pub fn finish(&mut self, s: &StreamRecord) -> Record {
         let end = s.last_seen_ns;
