@@ -286,6 +286,35 @@ mod tests {
     }
 
     #[test]
+    fn openmetrics_names_hop_counter_families_without_total_and_per_hop_series_need_the_switch() {
+        let b = board();
+        let l = Labeller::new(&ExporterConfig::default(), vec![]);
+        let scrape = |openmetrics, per_stream| {
+            super::super::metrics::encode(&Scrape {
+                board: &b,
+                labeller: &l,
+                per_stream,
+                max_stream_series: 100,
+                openmetrics,
+                last_duration_secs: 0.0,
+                scrapes: 0,
+                omitted_total: 0,
+                healthy: true,
+                http: Default::default(),
+            })
+            .body
+        };
+        let om = scrape(true, true);
+        assert!(om.contains("# TYPE rtcprobe_hop_packets_lost_inside counter\n"));
+        assert!(om.contains("rtcprobe_hop_packets_lost_inside_total{ingress_point=\"capture\""));
+        assert!(om.contains("# TYPE rtcprobe_hop_forwarding_delay_seconds histogram\n"));
+        assert!(om.contains("le=\"+Inf\""));
+        let text = scrape(false, false);
+        assert!(text.contains("rtcprobe_hop_packets_out_total{"));
+        assert!(!text.contains("rtcprobe_hop_pair_packets_out_total{"));
+    }
+
+    #[test]
     fn the_cap_bounds_hops_and_per_hop_series_and_counts_the_rest() {
         let b = board();
         let l = Labeller::new(&ExporterConfig::default(), vec![]);
