@@ -514,7 +514,7 @@ fn check_ended(m: &mut crate::correlate::hop::HopMatcher, seq: &mut u64) {
     use crate::correlate::hop::Done;
     for d in m.drain() {
         match d {
-            Done::Hop { seq: s, hop: h } => {
+            Done::Hop { seq: s, hop: h, .. } => {
                 assert_eq!(s, *seq);
                 *seq += 1;
                 assert_eq!(

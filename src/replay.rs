@@ -11,10 +11,11 @@
 
 use crate::capture::{CaptureError, FileSource, PacketSource, PointResolver};
 use crate::config::Resolved;
-use crate::correlate::hop::{self, Done, HopCounters, HopMatcher, HopRecord};
+use crate::correlate::hop::{HopCounters, HopRecord};
 use crate::engine::record::{rfc3339_micros, StreamRecord};
 use crate::engine::{Counters, Engine};
 use crate::forward::Hook;
+use crate::pipeline::hops::HopStage;
 use crate::wire::{decode_udp, DecodeError, LinkType};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -290,8 +291,9 @@ pub struct Run<S: Ended = Kept> {
     streams: usize,
     /// Names where each frame was seen ([`crate::engine::obs`]).
     points: PointResolver,
-    /// Middlebox hops, beside the engine (`crate::correlate::hop`); `None` when turned off.
-    hops: Option<HopMatcher>,
+    /// Middlebox hops, beside the engine (`crate::pipeline::hops`, the pipeline's stage);
+    /// `None` when turned off.
+    hops: Option<HopStage>,
 }
 
 impl Run {
@@ -315,7 +317,7 @@ impl<S: Ended> Run<S> {
         ));
         let mut engine = Engine::new(cfg);
         engine.set_point_names(std::sync::Arc::clone(&names));
-        let hops = HopMatcher::new(hop::Limits::default()).with_point_names(Arc::clone(&names));
+        let hops = crate::pipeline::file::replay_hops(Arc::clone(&names));
         Run {
             engine,
             frames: 0,
@@ -346,6 +348,8 @@ impl<S: Ended> Run<S> {
     /// Also make interval and final records, timed by the capture (`replay --records`).
     pub fn with_records(mut self, hook: Hook) -> Self {
         self.engine.set_interval(hook.interval_ns());
+        let (tx, opts) = hook.hop_records();
+        self.hops = self.hops.map(|h| h.with_records(tx, opts));
         self.forward = Some(hook);
         self
     }
@@ -376,10 +380,10 @@ impl<S: Ended> Run<S> {
         if ts_ns >= self.next_expire {
             if self.next_expire != i64::MIN {
                 // Hops first: a split reaches its stream before the engine ends it.
-                if let Some(m) = &mut self.hops {
-                    m.expire(ts_ns, self.engine.idle_timeout_ns());
+                if let Some(h) = &mut self.hops {
+                    h.expire(ts_ns, self.engine.idle_timeout_ns());
                 }
-                self.hops_done();
+                self.hops_done(ts_ns);
                 self.engine.expire(ts_ns);
                 self.take_ended();
             }
@@ -391,13 +395,12 @@ impl<S: Ended> Run<S> {
         self.engine.set_point(point);
         match decode_udp(link, data) {
             Ok(dg) => {
-                if let Some(m) = &mut self.hops {
-                    if let Some((k, p)) = hop::summarize(&dg, point) {
-                        m.on_rtp(ts_ns, &k, &p);
-                    }
-                    if m.has_done() {
-                        self.hops_done();
-                    }
+                if self
+                    .hops
+                    .as_mut()
+                    .is_some_and(|h| h.on_datagram(ts_ns, &dg, point))
+                {
+                    self.hops_done(ts_ns);
                 }
                 let rtcp = self.engine.on_datagram(ts_ns, &dg);
                 if let (Some(buf), Some(f)) = (rtcp, &self.forward) {
@@ -448,22 +451,18 @@ impl<S: Ended> Run<S> {
         }
     }
 
-    /// Hand out what the hop matcher ended: splits to their streams in the engine, hops to
-    /// the sink.
-    fn hops_done(&mut self) {
-        let Some(m) = &mut self.hops else { return };
-        for d in m.drain() {
-            match d {
-                Done::Split {
-                    key,
-                    upstream,
-                    inside,
-                } => {
-                    self.engine.add_loss_split(&key, upstream, inside);
-                }
-                Done::Hop { seq, hop } => self.sink.hop(seq, *hop),
-            }
-        }
+    /// Hand out what the hop stage ended at `now`: splits to their streams in the engine,
+    /// hops to the sink (the stage makes their records).
+    fn hops_done(&mut self, now: i64) {
+        let Some(h) = &mut self.hops else { return };
+        let (engine, sink) = (&mut self.engine, &mut self.sink);
+        h.drain(
+            now,
+            &mut |key, upstream, inside| {
+                engine.add_loss_split(&key, upstream, inside);
+            },
+            &mut |seq, hop| sink.hop(seq, hop),
+        );
     }
 
     fn count_undecoded(&mut self, e: DecodeError) {
@@ -477,10 +476,10 @@ impl<S: Ended> Run<S> {
         linktype: i32,
         error: Option<String>,
     ) -> (Summary, S) {
-        if let Some(m) = &mut self.hops {
-            m.finish(self.last);
+        if let Some(h) = &mut self.hops {
+            h.finish(self.last);
         }
-        self.hops_done();
+        self.hops_done(self.last);
         self.engine.finish_all();
         self.take_ended();
         self.hand_on();
@@ -502,7 +501,7 @@ impl<S: Ended> Run<S> {
             hop_matcher: self
                 .hops
                 .as_ref()
-                .map(|m| *m.counters())
+                .map(|h| *h.matcher().counters())
                 .unwrap_or_default(),
         };
         (summary, self.sink)

@@ -157,7 +157,7 @@ fn record_json_is_flat_and_round_trips() {
     let v = serde_json::to_value(&f).unwrap();
     let obj = v.as_object().unwrap();
     assert!(obj.values().all(|x| !x.is_object() && !x.is_array()));
-    assert_eq!(obj["schema_version"], 1);
+    assert_eq!(obj["schema_version"], 2);
     let back: Record = serde_json::from_value(v).unwrap();
     assert_eq!(back, f);
 }

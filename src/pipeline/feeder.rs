@@ -13,10 +13,11 @@
 //! and the result equals the single-threaded replay.
 
 use super::event::{Batch, Event};
+use super::hops::HopStage;
 use super::snapshot::{publish, CaptureSnapshot};
 use crate::capture::PointResolver;
 use crate::config::Resolved;
-use crate::correlate::hop::{self, Done, HopMatcher, HopRecord};
+use crate::correlate::hop::HopCounters;
 use crate::engine::{shard, triage, Counters, Shard, StreamKey, Triage};
 use crate::forward::tap::RtcpTap;
 use crate::wire::{decode_udp, LinkType};
@@ -85,10 +86,9 @@ pub struct Feeder {
     rtcp_tap: Option<RtcpTap>,
     /// Names where each frame was seen ([`crate::engine::obs`]).
     points: PointResolver,
-    /// The hop stage: every RTP packet this capture thread sees, in capture order (ingress and
-    /// egress streams of a hop are on different workers when SSRCs are rewritten); ended hops
-    /// go to the sender, splits to the worker owning the egress stream.
-    hops: Option<(HopMatcher, crossbeam_channel::Sender<(u64, HopRecord)>)>,
+    /// Middlebox hops ([`super::hops`]): every datagram, in capture order; ended hops go to
+    /// the stage's collector, splits to the worker owning the egress stream.
+    hops: Option<HopStage>,
 }
 
 impl Feeder {
@@ -129,75 +129,72 @@ impl Feeder {
         }
     }
 
-    /// Also pair middlebox hops here, on the capture thread (`crate::correlate::hop`), sending
-    /// each hop to `tx` when it ends.
-    pub fn with_hops(
-        mut self,
-        m: HopMatcher,
-        tx: crossbeam_channel::Sender<(u64, HopRecord)>,
-    ) -> Self {
-        self.hops = Some((m, tx));
-        self
-    }
-
-    /// End every hop (the capture is over): call before [`Feeder::flush`], so that the splits
-    /// reach the workers before they end their streams. The matcher's counters.
-    pub fn finish_hops(&mut self) -> hop::HopCounters {
-        let now = self.stats.last_ns;
-        let Some((m, _)) = &mut self.hops else {
-            return hop::HopCounters::default();
-        };
-        m.finish(now);
-        let c = *m.counters();
-        self.hops_done(now);
-        c
-    }
-
-    /// Expire idle hop streams at a tick, before the tick reaches the workers.
-    fn expire_hops(&mut self, now: i64) {
-        let idle = self.cfg.idle_timeout_ns;
-        if let Some((m, _)) = &mut self.hops {
-            m.expire(now, idle);
-            self.hops_done(now);
-        }
-    }
-
-    /// Hand out what the hop matcher ended: splits to the workers owning their streams (in
-    /// capture order with the stream's packets), hops to the sender.
-    fn hops_done(&mut self, now: i64) {
-        let Some((mut m, tx)) = self.hops.take() else {
-            return;
-        };
-        let n = self.shards();
-        for d in m.drain() {
-            match d {
-                Done::Split {
-                    key,
-                    upstream,
-                    inside,
-                } => {
-                    let ev = Event::LossSplit {
-                        now,
-                        key,
-                        upstream: u32::try_from(upstream).unwrap_or(u32::MAX),
-                        inside: u32::try_from(inside).unwrap_or(u32::MAX),
-                    };
-                    self.push(Shard::of(n, key.ssrc) as usize, ev, &[]);
-                }
-                // The receiving end gone (the replay is being torn down): nothing to keep.
-                Done::Hop { seq, hop } => {
-                    let _ = tx.send((seq, *hop));
-                }
-            }
-        }
-        self.hops = Some((m, tx));
-    }
-
     /// Name observation points with `points` (a live interface's resolver instead of the
     /// file resolver [`super::Pipeline::feeder`] gives).
     pub fn with_points(mut self, points: PointResolver) -> Self {
         self.points = points;
         self
+    }
+
+    /// Also pair middlebox hops here, on the capture thread (`crate::correlate::hop`: the
+    /// ingress and egress streams of a hop are on different workers when SSRCs are
+    /// rewritten), and publish them with the capture counters.
+    pub fn with_hops(mut self, stage: HopStage) -> Self {
+        self.hops = Some(stage);
+        self
+    }
+
+    /// End every hop (the capture is over): call before [`Feeder::flush`], so that the splits
+    /// reach the workers before they end their streams. The matcher's counters.
+    pub fn finish_hops(&mut self) -> HopCounters {
+        let now = self.stats.last_ns;
+        let Some(h) = &mut self.hops else {
+            return HopCounters::default();
+        };
+        h.finish(now);
+        self.hops_done(now);
+        let Some(h) = &mut self.hops else {
+            return HopCounters::default();
+        };
+        self.stats.hops = Some(h.snapshot(now, true));
+        *h.matcher().counters()
+    }
+
+    /// The hop stage, if any (its matcher for reports and tests).
+    pub fn hops(&self) -> Option<&HopStage> {
+        self.hops.as_ref()
+    }
+
+    /// Expire idle hop streams at a tick, before the tick reaches the workers.
+    fn expire_hops(&mut self, now: i64) {
+        let idle = self.cfg.idle_timeout_ns;
+        if let Some(h) = &mut self.hops {
+            h.expire(now, idle);
+            self.hops_done(now);
+        }
+    }
+
+    /// Hand out what the hop stage ended: splits to the workers owning their streams (in
+    /// capture order with the stream's packets); hops go to the stage's collector.
+    fn hops_done(&mut self, now: i64) {
+        let Some(mut h) = self.hops.take() else {
+            return;
+        };
+        let n = self.shards();
+        h.drain(
+            now,
+            &mut |key, upstream, inside| {
+                let ev = Event::LossSplit {
+                    now,
+                    key,
+                    upstream: u32::try_from(upstream).unwrap_or(u32::MAX),
+                    inside: u32::try_from(inside).unwrap_or(u32::MAX),
+                };
+                self.push(Shard::of(n, key.ssrc) as usize, ev, &[]);
+            },
+            &mut |_, _| {},
+        );
+        self.hops = Some(h);
     }
 
     /// Also offer every RTCP datagram to `tap` (sinks forwarding raw RTCP). Here, before a
@@ -268,13 +265,12 @@ impl Feeder {
         if point == crate::engine::ObservationPoint::OTHER {
             self.stats.unnamed_point_frames += 1;
         }
-        if let Some((m, _)) = &mut self.hops {
-            if let Some((k, p)) = hop::summarize(&dg, point) {
-                m.on_rtp(ts_ns, &k, &p);
-            }
-            if m.has_done() {
-                self.hops_done(ts_ns);
-            }
+        if self
+            .hops
+            .as_mut()
+            .is_some_and(|h| h.on_datagram(ts_ns, &dg, point))
+        {
+            self.hops_done(ts_ns);
         }
         match t {
             Triage::Rtp(mut meta) => {
@@ -477,7 +473,10 @@ impl Feeder {
     }
 
     /// Make the counters visible to readers.
-    pub fn publish(&self) {
+    pub fn publish(&mut self) {
+        if let Some(h) = &mut self.hops {
+            self.stats.hops = Some(h.snapshot(self.stats.last_ns, false));
+        }
         publish(&self.slot, self.stats.clone());
     }
 
@@ -493,6 +492,8 @@ impl Drop for Feeder {
         if self.overflow == Overflow::Drop {
             self.overflow = Overflow::Drain;
         }
+        // Hops first: their splits go to the workers with the last batches.
+        self.finish_hops();
         // Drop reports go a batch's worth at a time: flush until none is left, or until a
         // round sends none (a worker that does not take its batches).
         let pending = |f: &Feeder| f.lanes.iter().map(|l| l.drops.len()).sum::<usize>();

@@ -11,7 +11,6 @@ use super::worker::RecordsOut;
 use super::{Options, Pipeline};
 use crate::capture::{FileSource, PacketSource};
 use crate::config::Resolved;
-use crate::correlate::hop::{self, HopMatcher};
 use crate::engine::record::rfc3339_micros;
 use crate::forward::record::RecordOptions;
 use crate::forward::RecordTx;
@@ -23,6 +22,26 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How often a replay publishes its capture counters (progress, `/metrics`).
 const PUBLISH_EVERY: Duration = Duration::from_millis(500);
+
+/// The hop stage of a replay: the exporter's default caps (a replay's `--listen` endpoint
+/// uses the default exporter settings), stopped hops kept for the whole replay.
+fn replay_hops_of(p: &Pipeline) -> super::hops::HopStage {
+    p.hop_stage(
+        crate::config::ExporterConfig::default().max_stream_series,
+        i64::MAX,
+    )
+}
+
+/// [`replay_hops_of`] for the single-threaded replay (`crate::replay::Run`), whose engine
+/// names points with `names`: the same stage, so that it makes the pipeline's hops.
+pub fn replay_hops(names: std::sync::Arc<crate::engine::PointNames>) -> super::hops::HopStage {
+    super::hops::HopStage::new(
+        Default::default(),
+        names,
+        crate::config::ExporterConfig::default().max_stream_series,
+        i64::MAX,
+    )
+}
 
 /// How a file is fed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,12 +155,12 @@ pub fn replay_into<S: Ended + Send + 'static>(
     )
     .map_err(|e| open_error(&file, &e))?;
     started(&pipeline);
-    let names = std::sync::Arc::clone(pipeline.point_names());
-    let mut feeder = pipeline.feeder(0, file.clone()).with_hops(
-        HopMatcher::new(hop::Limits::default()).with_point_names(names),
-        hop_tx,
-    );
+    let mut feeder = pipeline
+        .feeder(0, file.clone())
+        .with_hops(replay_hops_of(&pipeline).with_collector(hop_tx));
     let error = feed(&mut src, link, &mut feeder, pace, stop);
+    // The file is over: the hops are final (before the workers end their streams) while the
+    // pipeline lingers for scrapes.
     let hop_matcher = feeder.finish_hops();
     feeder.flush();
     feeder.publish();

@@ -19,6 +19,7 @@
 pub mod event;
 pub mod feeder;
 pub mod file;
+pub mod hops;
 pub mod progress;
 pub mod snapshot;
 pub mod worker;
@@ -83,6 +84,11 @@ pub struct Pipeline {
     rtcp_tap: Option<RtcpTap>,
     /// The run's observation point names: feeders intern, workers name records.
     points: Arc<PointNames>,
+    /// Where hop records go (the sinks of the stream records), for [`Pipeline::hop_stage`].
+    hop_records: Option<(
+        crate::forward::RecordTx,
+        crate::forward::record::RecordOptions,
+    )>,
 }
 
 impl Pipeline {
@@ -103,6 +109,7 @@ impl Pipeline {
             .and_then(|r| r.forward.as_ref())
             .and_then(|(tx, _)| tx.rtcp_tap());
         let points = Arc::new(PointNames::with_interface_names(&cfg.interface_names));
+        let hop_records = records.as_ref().and_then(|r| r.forward.clone());
         let (mut links, mut controls, mut workers) = (Vec::new(), Vec::new(), Vec::new());
         for (i, slot) in board.shards.iter().enumerate() {
             let (tx, rx) = bounded(opts.queue_batches.max(1));
@@ -146,6 +153,7 @@ impl Pipeline {
             hold,
             rtcp_tap,
             points,
+            hop_records,
         })
     }
 
@@ -176,9 +184,16 @@ impl Pipeline {
         .with_rtcp_tap(self.rtcp_tap.clone())
     }
 
-    /// The run's observation point names (the hop matcher names its streams with them).
-    pub fn point_names(&self) -> &Arc<PointNames> {
-        &self.points
+    /// A capture thread's hop stage ([`hops`]): the run's point names, hop records to the
+    /// record sinks when there are any, at most `cap` hops published, stopped ones kept
+    /// `linger_ns` of capture time.
+    pub fn hop_stage(&self, cap: usize, linger_ns: i64) -> hops::HopStage {
+        let stage =
+            hops::HopStage::new(Default::default(), Arc::clone(&self.points), cap, linger_ns);
+        match &self.hop_records {
+            Some((tx, opts)) => stage.with_records(tx.clone(), opts.clone()),
+            None => stage,
+        }
     }
 
     /// Batches waiting in all queues (the health line shows it).

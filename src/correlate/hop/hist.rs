@@ -15,7 +15,7 @@ const SUB_BITS: u32 = 5;
 pub const BUCKETS: usize = 64 + 20 * 32;
 
 /// Forwarding delays (ns in, seconds out).
-#[derive(Clone)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DelayHist {
     counts: Box<[u32; BUCKETS]>,
     n: u64,

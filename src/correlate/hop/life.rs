@@ -164,23 +164,24 @@ impl HopMatcher {
         hop.gen = hop.gen.wrapping_add(1);
         self.open_hops = self.open_hops.saturating_sub(1);
         self.free_hops.push(h);
-        let rec = forwarded.then(|| self.record(h));
+        let rec = forwarded.then(|| (self.record(h), self.delays(h)));
         if let Some(es) = self.state_mut(eg) {
             if es.in_hop == Some(h) {
                 es.in_hop = None;
             }
-            if let Some(r) = &rec {
+            if let Some((r, _)) = &rec {
                 let s = es.split.get_or_insert((0, 0));
                 s.0 += r.lost_upstream;
                 s.1 += r.lost_inside;
             }
         }
-        if let Some(r) = rec {
+        if let Some((r, delays)) = rec {
             let seq = self.ended_hops;
             self.ended_hops += 1;
             self.push_done(Done::Hop {
                 seq,
                 hop: Box::new(r),
+                delays,
             });
         }
     }
@@ -193,8 +194,16 @@ impl HopMatcher {
         self.done.push_back(d);
     }
 
+    /// A copy of hop `h`'s delay histogram (one allocation per ended hop, none per packet).
+    fn delays(&self, h: u32) -> super::DelayHist {
+        self.hops
+            .get(h as usize)
+            .map(|h| h.delays.clone())
+            .unwrap_or_default()
+    }
+
     /// Hop `h` as reported (open or just ended).
-    fn record(&self, h: u32) -> HopRecord {
+    pub(super) fn record(&self, h: u32) -> HopRecord {
         let s = |ns: Option<i64>| ns.unwrap_or(0) as f64 / 1e9;
         let Some(h) = self.hops.get(h as usize) else {
             // Callers pass a hop they just read; an empty record rather than a panic.
@@ -223,6 +232,8 @@ impl HopMatcher {
             jitter_added: h.jitter_ns / 1e9,
             ingress_key: h.ingress_key,
             egress_key: h.egress_key,
+            ingress_pt: h.pt,
+            paired_ns: h.paired_ns,
         }
     }
 
@@ -281,6 +292,8 @@ impl HopRecord {
             jitter_added: 0.0,
             ingress_key: k,
             egress_key: k,
+            ingress_pt: 0,
+            paired_ns: 0,
         }
     }
 }

@@ -57,9 +57,11 @@ mod life;
 mod pair;
 #[cfg(test)]
 mod tests;
+mod view;
 
 pub use feed::summarize;
 pub use hist::DelayHist;
+pub use view::OpenHop;
 
 use crate::engine::{PointNames, StreamKey};
 use foldhash::HashMap;
@@ -149,7 +151,12 @@ pub const MAX_DONE: usize = 4096;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Done {
     /// A hop ended; `seq` numbers ended hops from 0 in the order they ended (the output order).
-    Hop { seq: u64, hop: Box<HopRecord> },
+    /// `delays` is the hop's forwarding delay histogram (the exporter's totals need it).
+    Hop {
+        seq: u64,
+        hop: Box<HopRecord>,
+        delays: DelayHist,
+    },
     /// An egress stream ended: what of its loss happened upstream of the box and inside it,
     /// in packets, summed over its hops. For the engine's record of the stream `key`.
     Split {
@@ -281,6 +288,9 @@ struct Hop {
     egress_key: StreamKey,
     /// The bit of `fwd` this hop owns in the ingress ring.
     bit: u8,
+    /// Payload type of the ingress stream when paired, and the capture time of pairing.
+    pt: u8,
+    paired_ns: i64,
     matched_by: MatchedBy,
     confidence: f64,
     seq_off: i64,
@@ -381,6 +391,12 @@ pub struct HopRecord {
     pub ingress_key: StreamKey,
     #[serde(skip)]
     pub egress_key: StreamKey,
+    /// Payload type of the ingress stream when paired (the exporter's `kind` label).
+    #[serde(skip)]
+    pub ingress_pt: u8,
+    /// Capture time the hop was paired (ns): with the two keys, it names the hop.
+    #[serde(skip)]
+    pub paired_ns: i64,
 }
 
 impl HopMatcher {

@@ -303,7 +303,7 @@ impl HopMatcher {
             (Some(c), Some(o)) => c.ts.wrapping_sub(o.ts),
             _ => return,
         };
-        let (ekey, ikey) = (es.key, is.key);
+        let (ekey, ikey, pt) = (es.key, is.key, is.pt);
         let hist = es.hist;
         let pos = es.hist_pos;
         // A free slot (its histogram cleared and reused), else a new one.
@@ -326,6 +326,8 @@ impl HopMatcher {
             ingress_key: ikey,
             egress_key: ekey,
             bit: bit as u8,
+            pt,
+            paired_ns: now,
             matched_by: by,
             confidence: conf,
             seq_off: ext as i64 - iext as i64,

@@ -8,7 +8,7 @@ use crate::wire::{decode_udp, LinkType};
 pub(super) fn ended(m: &mut HopMatcher, into: &mut Vec<HopRecord>) {
     let mut last = into.len() as u64;
     for d in m.drain() {
-        if let Done::Hop { seq, hop } = d {
+        if let Done::Hop { seq, hop, .. } = d {
             assert_eq!(seq, last, "hops are numbered in the order they end");
             last += 1;
             into.push(*hop);
