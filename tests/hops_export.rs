@@ -56,7 +56,16 @@ fn reference(frames: &[rtcprobe::synth::Frame]) -> Vec<HopRecord> {
         last = f.ts_ns;
     }
     m.finish(last);
-    m.report()
+    // Hops are handed out as they end (the replay's order); every one ends at the finish.
+    let mut hops: Vec<(u64, _)> = m
+        .drain()
+        .filter_map(|d| match d {
+            rtcprobe::correlate::hop::Done::Hop { seq, hop, .. } => Some((seq, *hop)),
+            _ => None,
+        })
+        .collect();
+    hops.sort_by_key(|h| h.0);
+    hops.into_iter().map(|h| h.1).collect()
 }
 
 /// `name{labels} value` lines of one family (exact name), as (labels, value).
@@ -131,7 +140,8 @@ fn serve(dir: &Scratch, name: &str) -> (Value, String) {
 fn check(name: &str, truth: &HopsTruth, reference: &[HopRecord], hops: &Value, metrics: &str) {
     let arr = hops.as_array().expect("array");
     assert_eq!(arr.len(), reference.len(), "{name}: {hops:#}");
-    for (got, want) in arr.iter().zip(reference) {
+    // Stopped hops are listed the last to end first; the reference in the order they ended.
+    for (got, want) in arr.iter().rev().zip(reference) {
         let mut got = got.clone();
         let obj = got.as_object_mut().expect("object");
         assert_eq!(obj.remove("ingress_observed_at"), Some("capture".into()));

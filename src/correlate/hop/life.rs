@@ -209,15 +209,29 @@ impl HopMatcher {
             // Callers pass a hop they just read; an empty record rather than a panic.
             return HopRecord::empty();
         };
+        // An open hop's ingress packets still in flight arrived too (only their fate is
+        // undecided): without them they would show as lost upstream.
+        let in_flight = match self
+            .state(h.ingress)
+            .filter(|_| h.live && h.packets_out > 0)
+        {
+            Some(is) => is
+                .ring
+                .iter()
+                .filter(|e| e.ext != NONE && e.ext >= h.first_fwd && e.ext <= h.max_fwd)
+                .count() as u64,
+            None => 0,
+        };
+        let packets_in = h.packets_in + in_flight;
         HopRecord {
             ingress: StreamRef::of(&h.ingress_key, &self.names),
             egress: StreamRef::of(&h.egress_key, &self.names),
             matched_by: h.matched_by,
             confidence: (h.confidence * 1000.0).round() / 1000.0,
-            packets_in: h.packets_in,
+            packets_in,
             packets_out: h.packets_out,
             lost_inside: h.lost_inside,
-            lost_upstream: (h.max_fwd - h.first_fwd + 1).saturating_sub(h.packets_in),
+            lost_upstream: (h.max_fwd - h.first_fwd + 1).saturating_sub(packets_in),
             evicted: h.evicted,
             late: h.late,
             duplicates_out: h.duplicates_out,
