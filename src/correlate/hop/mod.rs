@@ -232,6 +232,8 @@ struct StreamState {
     /// Hops this stream ever fed: a stream that feeds one never looks for a source.
     n_out: usize,
     attempts: u32,
+    /// Pairing looks since the stream started or was detached.
+    tries: u32,
     /// Loss of ended hops of which this stream was the egress: upstream, inside.
     split: Option<(u64, u64)>,
 }
@@ -271,34 +273,39 @@ struct Slot {
 }
 
 /// One (ingress, egress) pair and what the box did on it.
+///
+/// `repr(C)`, cache-line aligned: what every forwarded packet reads and writes comes first,
+/// in the first two lines (perf: the hop was one of the few cache misses per packet).
+#[repr(C, align(64))]
 struct Hop {
-    gen: u32,
     /// False once ended: the slot (and its histogram) waits for reuse.
     live: bool,
-    ingress: Sref,
-    egress: Sref,
-    ingress_key: StreamKey,
-    egress_key: StreamKey,
     /// The bit of `fwd` this hop owns in the ingress ring.
     bit: u8,
     matched_by: MatchedBy,
-    confidence: f64,
+    misses: u32,
+    ingress: Sref,
     seq_off: i64,
     ts_off: u32,
-    misses: u32,
+    gen: u32,
     first_fwd: u64,
     max_fwd: u64,
-    packets_in: u64,
     packets_out: u64,
-    lost_inside: u64,
-    evicted: u64,
-    late: u64,
-    duplicates_out: u64,
-    rtx_packets: u64,
-    delays: DelayHist,
     /// RFC 3550 §6.4.1-style smoothing of |ΔD| over forwarding delays, in ns.
     jitter_ns: f64,
+    delays: DelayHist,
     last_delay: Option<i64>,
+    duplicates_out: u64,
+    late: u64,
+    // Cold: pairing, settling, reporting.
+    egress: Sref,
+    confidence: f64,
+    packets_in: u64,
+    lost_inside: u64,
+    evicted: u64,
+    rtx_packets: u64,
+    ingress_key: StreamKey,
+    egress_key: StreamKey,
 }
 
 /// The matcher (see the module docs). Call [`HopMatcher::on_rtp`] for every RTP packet in
@@ -477,7 +484,7 @@ impl HopMatcher {
         if let (Some(h), 0) = (in_hop, n_out) {
             // A paired egress stream (the common case): a copy is accounted on its hop and
             // not stored (pairing again only looks at packets that did not map).
-            if self.forward(now, h, r, e, true) {
+            if self.forward(h, r, e, true, false) {
                 return;
             }
             if self.store(r, e, now) {
@@ -492,7 +499,7 @@ impl HopMatcher {
             return;
         }
         if let Some(h) = in_hop {
-            if !self.forward(now, h, r, e, true) {
+            if !self.forward(h, r, e, true, true) {
                 self.miss(now, h, r);
             }
         } else if let Some(h) = rtx_of {
@@ -504,7 +511,7 @@ impl HopMatcher {
                 self.rtx(h.id, r, ext);
             }
         } else if n_out == 0 {
-            self.try_pair(now, r, ext, packets);
+            self.try_pair(r, ext, packets);
         }
         if self
             .state(r)
@@ -596,6 +603,7 @@ impl HopMatcher {
             out: [FREE; MAX_OUT],
             n_out: 0,
             attempts: 0,
+            tries: 0,
             split: None,
         });
         self.by_key.insert(*key, slot);
