@@ -213,15 +213,24 @@ struct Sref {
     gen: u32,
 }
 
+/// One stream's state. `repr(C)`: what a packet of a paired stream reads and writes comes
+/// first, within the cache line that starts its [`Slot`].
+#[repr(C)]
 struct StreamState {
-    key: StreamKey,
-    first_seen: i64,
     last_seen: i64,
     packets: u64,
     /// Highest extended sequence number (starts at 2^32 + first seq: never underflows).
     max_ext: u64,
-    pt: u8,
     ring: Box<[Entry]>,
+    /// The hop this stream is the egress of, if paired.
+    in_hop: Option<u32>,
+    /// Hops this stream ever fed: a stream that feeds one never looks for a source.
+    n_out: usize,
+    /// The hop whose RTX stream this is.
+    rtx_of: Option<Href>,
+    key: StreamKey,
+    first_seen: i64,
+    pt: u8,
     /// Extended sequence numbers of the last [`WINDOW`] arrivals, oldest first from `hist_pos`.
     hist: [u64; WINDOW],
     hist_pos: usize,
@@ -230,15 +239,11 @@ struct StreamState {
     sig_vals: [u64; SIG_LEN],
     /// RTP timestamp of the latest arrival.
     prev_ts: u32,
-    /// The hop this stream is the egress of, if paired.
-    in_hop: Option<u32>,
-    /// The hop whose RTX stream this is.
-    rtx_of: Option<Href>,
     /// Hops this stream feeds, by the bit they own in `fwd` ([`FREE`]: none).
     out: [u32; MAX_OUT],
-    /// Hops this stream ever fed: a stream that feeds one never looks for a source.
-    n_out: usize,
     attempts: u32,
+    /// Pairing looks since the stream started or was detached.
+    tries: u32,
     /// Loss of ended hops of which this stream was the egress: upstream, inside.
     split: Option<(u64, u64)>,
 }
@@ -270,6 +275,9 @@ impl StreamState {
     }
 }
 
+/// `repr(C)`, cache-line aligned: the generation check and the stream's hot fields share one
+/// line (perf: a packet touched several lines of its stream's state).
+#[repr(C, align(64))]
 struct Slot {
     gen: u32,
     /// False once the stream is closed: `state` then only keeps its ring for reuse.
@@ -278,37 +286,42 @@ struct Slot {
 }
 
 /// One (ingress, egress) pair and what the box did on it.
+///
+/// `repr(C)`, cache-line aligned: what every forwarded packet reads and writes comes first,
+/// in the first two lines (perf: the hop was one of the few cache misses per packet).
+#[repr(C, align(64))]
 struct Hop {
-    gen: u32,
     /// False once ended: the slot (and its histogram) waits for reuse.
     live: bool,
-    ingress: Sref,
-    egress: Sref,
-    ingress_key: StreamKey,
-    egress_key: StreamKey,
     /// The bit of `fwd` this hop owns in the ingress ring.
     bit: u8,
     /// Payload type of the ingress stream when paired, and the capture time of pairing.
     pt: u8,
     paired_ns: i64,
     matched_by: MatchedBy,
-    confidence: f64,
+    misses: u32,
+    ingress: Sref,
     seq_off: i64,
     ts_off: u32,
-    misses: u32,
+    gen: u32,
     first_fwd: u64,
     max_fwd: u64,
-    packets_in: u64,
     packets_out: u64,
-    lost_inside: u64,
-    evicted: u64,
-    late: u64,
-    duplicates_out: u64,
-    rtx_packets: u64,
-    delays: DelayHist,
     /// RFC 3550 §6.4.1-style smoothing of |ΔD| over forwarding delays, in ns.
     jitter_ns: f64,
+    delays: DelayHist,
     last_delay: Option<i64>,
+    duplicates_out: u64,
+    late: u64,
+    // Cold: pairing, settling, reporting.
+    egress: Sref,
+    confidence: f64,
+    packets_in: u64,
+    lost_inside: u64,
+    evicted: u64,
+    rtx_packets: u64,
+    ingress_key: StreamKey,
+    egress_key: StreamKey,
 }
 
 /// The matcher (see the module docs). Call [`HopMatcher::on_rtp`] for every RTP packet in
@@ -493,7 +506,7 @@ impl HopMatcher {
         if let (Some(h), 0) = (in_hop, n_out) {
             // A paired egress stream (the common case): a copy is accounted on its hop and
             // not stored (pairing again only looks at packets that did not map).
-            if self.forward(now, h, r, e, true) {
+            if self.forward(h, r, e, true, false) {
                 return;
             }
             if self.store(r, e, now) {
@@ -508,7 +521,7 @@ impl HopMatcher {
             return;
         }
         if let Some(h) = in_hop {
-            if !self.forward(now, h, r, e, true) {
+            if !self.forward(h, r, e, true, true) {
                 self.miss(now, h, r);
             }
         } else if let Some(h) = rtx_of {
@@ -520,7 +533,7 @@ impl HopMatcher {
                 self.rtx(h.id, r, ext);
             }
         } else if n_out == 0 {
-            self.try_pair(now, r, ext, packets);
+            self.try_pair(r, ext, packets);
         }
         if self
             .state(r)
@@ -612,6 +625,7 @@ impl HopMatcher {
             out: [FREE; MAX_OUT],
             n_out: 0,
             attempts: 0,
+            tries: 0,
             split: None,
         });
         self.by_key.insert(*key, slot);

@@ -11,6 +11,10 @@ use super::{
 /// matching the egress packet, how, confidence.
 type Best = ((bool, i64), Sref, u64, MatchedBy, f64);
 
+/// Pairing looks of an unpaired stream at every packet, then at every [`LATER_EVERY`]-th.
+const EAGER_TRIES: u32 = 64;
+const LATER_EVERY: u32 = 16;
+
 /// Packets of a new stream checked for being an RTX stream.
 const RTX_LOOK: u32 = 16;
 
@@ -24,10 +28,18 @@ fn same(orig: &Entry, copy: &Entry, ts_off: u32) -> bool {
 }
 
 impl HopMatcher {
-    /// Map egress packet `ext` of stream `e` to its original on hop `h` and account it.
+    /// Map egress packet `copy` of stream `e` to its original on hop `h` and account it.
     /// `scan`: when the sequence offset does not hold (an SFU renumbering), look through the
-    /// ingress ring for the nearest unforwarded packet of the same shape. False: no original.
-    pub(super) fn forward(&mut self, now: i64, h: u32, e: Sref, copy: Entry, scan: bool) -> bool {
+    /// ingress ring for the nearest unforwarded packet of the same shape. `stored`: `copy` is
+    /// in `e`'s ring (marked as mapped there). False: no original.
+    pub(super) fn forward(
+        &mut self,
+        h: u32,
+        e: Sref,
+        copy: Entry,
+        scan: bool,
+        stored: bool,
+    ) -> bool {
         let Some(hop) = self.hops.get(h as usize).filter(|h| h.live) else {
             return false;
         };
@@ -67,14 +79,15 @@ impl HopMatcher {
             }
         }
         // Only a stored copy is marked (a paired stream's copies are not stored).
-        if let Some(c) = self
-            .state_mut(e)
-            .and_then(|s| s.at_mut(ext))
-            .filter(|c| c.ext == ext)
-        {
-            c.flags |= MAPPED;
+        if stored {
+            if let Some(c) = self
+                .state_mut(e)
+                .and_then(|s| s.at_mut(ext))
+                .filter(|c| c.ext == ext)
+            {
+                c.flags |= MAPPED;
+            }
         }
-        let _ = now;
         let Some(hop) = self.hops.get_mut(h as usize) else {
             return true;
         };
@@ -114,6 +127,7 @@ impl HopMatcher {
             if let Some(s) = self.state_mut(e) {
                 s.in_hop = None;
                 s.attempts = 0;
+                s.tries = 0;
             }
             self.end_hop(h, now, true);
         }
@@ -162,8 +176,15 @@ impl HopMatcher {
 
     /// Look for the ingress stream that egress stream `e` (unpaired, newest packet `ext`)
     /// copies; pair them if one verifies.
-    pub(super) fn try_pair(&mut self, now: i64, e: Sref, ext: u64, packets: u64) {
-        if !self.state(e).is_some_and(|s| s.attempts < MAX_ATTEMPTS) {
+    pub(super) fn try_pair(&mut self, e: Sref, ext: u64, packets: u64) {
+        let Some(st) = self.state_mut(e).filter(|s| s.attempts < MAX_ATTEMPTS) else {
+            return;
+        };
+        // A stream unpaired after [`EAGER_TRIES`] looks (most are no middlebox's copy: the
+        // senders, and everything on a probe beside no middlebox) looks at every
+        // [`LATER_EVERY`]-th packet only: still found, a little later, at a fraction of the cost.
+        st.tries = st.tries.saturating_add(1);
+        if st.tries > EAGER_TRIES && st.tries % LATER_EVERY != 0 {
             return;
         }
         // RTX streams are recognised on their first packets (an RTX packet is rare but, once
@@ -240,7 +261,7 @@ impl HopMatcher {
             }
             return;
         };
-        self.pair(now, e, ext, r, iext, by, conf);
+        self.pair(e, ext, r, iext, by, conf);
     }
 
     /// Check that egress `e`'s unmapped window packets are copies of `i`'s under the offsets
@@ -287,7 +308,7 @@ impl HopMatcher {
 
     /// Create the hop `i` → `e` and account `e`'s window packets on it.
     #[allow(clippy::too_many_arguments)]
-    fn pair(&mut self, now: i64, e: Sref, ext: u64, i: Sref, iext: u64, by: MatchedBy, conf: f64) {
+    fn pair(&mut self, e: Sref, ext: u64, i: Sref, iext: u64, by: MatchedBy, conf: f64) {
         let (Some(es), Some(is)) = (self.state(e), self.state(i)) else {
             return;
         };
@@ -299,8 +320,9 @@ impl HopMatcher {
             }
             return;
         };
-        let ts_off = match (es.at(ext), is.at(iext)) {
-            (Some(c), Some(o)) => c.ts.wrapping_sub(o.ts),
+        // Paired at the capture time of the egress packet that verified.
+        let (ts_off, now) = match (es.at(ext), is.at(iext)) {
+            (Some(c), Some(o)) => (c.ts.wrapping_sub(o.ts), c.t),
             _ => return,
         };
         let (ekey, ikey, pt) = (es.key, is.key, is.pt);
@@ -370,7 +392,7 @@ impl HopMatcher {
                 .copied()
                 .filter(|c| c.ext == x && x != NONE && c.flags & MAPPED == 0);
             if let Some(c) = unmapped {
-                self.forward(now, h, e, c, false);
+                self.forward(h, e, c, false, true);
             }
         }
     }
