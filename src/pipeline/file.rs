@@ -32,7 +32,7 @@ fn replay_hops_of(p: &Pipeline) -> super::hops::HopStage {
     )
 }
 
-/// [`replay_hops_of`] for the single-threaded replay (`crate::replay::Run`), whose engine
+/// The replay's hop stage for the single-threaded replay (`crate::replay::Run`), whose engine
 /// names points with `names`: the same stage, so that it makes the pipeline's hops.
 pub fn replay_hops(names: std::sync::Arc<crate::engine::PointNames>) -> super::hops::HopStage {
     super::hops::HopStage::new(
