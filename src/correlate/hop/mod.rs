@@ -40,7 +40,13 @@
 //! **Direction**: a stream is never paired with a stream going back toward its sender (an
 //! egress whose destination is the ingress's source: the callee's video leaving toward the
 //! caller is not a copy of the caller's video, however alike two test sources look), and a
-//! candidate with the egress's SSRC is preferred to one found by fingerprint.
+//! candidate with the egress's SSRC is preferred to one found by fingerprint. Two identical
+//! test videos, one per call end, are not paired backwards by fingerprint either: a stream
+//! that shares its SSRC with another stream is paired by SSRC only (seen first, it is an
+//! original that the other copies: never an egress by fingerprint, and a fingerprint hop it
+//! was taken into before its copy appeared is undone, counted `fingerprint_undone`), and a
+//! fingerprint egress goes to another IP than its ingress's destination (a box never sends
+//! to its own receiving address; IPs, not ports).
 //!
 //! **Bounded**: at most `max_streams` streams (the least recently seen is evicted, counted), each
 //! with a ring of its last [`RING`] packets awaiting their copies (so at most [`RING`] in-flight
@@ -144,6 +150,9 @@ pub struct HopCounters {
     pub reverse_refused: u64,
     /// Ended hops and loss splits dropped because nobody drained them ([`MAX_DONE`]).
     pub done_dropped: u64,
+    /// Hops paired by fingerprint undone: their egress was an original (another stream
+    /// copies it by SSRC).
+    pub fingerprint_undone: u64,
 }
 
 /// Ended hops and splits held until [`HopMatcher::drain`]; more are dropped (counted).

@@ -198,16 +198,30 @@ impl HopMatcher {
         let Some(es) = self.state(e) else {
             return;
         };
+        // The capture time of `e`'s newest packet.
+        let now = es.last_seen;
         let (first_seen, ssrc, edst) = (es.first_seen, es.key.ssrc, es.key.dst);
         let seq = ext as u16;
         // (candidate, its packet matching `ext`, how)
         let mut cands: [Option<(Sref, u64, MatchedBy)>; 8] = [None; 8];
         let mut n = 0;
         let ssrc_list = self.by_ssrc.get(&ssrc).copied().unwrap_or([None; 4]);
+        // Other streams with this SSRC: seen later, they copy `e` (an original, never an
+        // egress by fingerprint); seen earlier, `e` copies one of them (pair by SSRC only).
+        let mut by_ssrc_only = false;
         for r in ssrc_list.into_iter().flatten() {
             let Some(is) = self.state(r).filter(|_| r != e) else {
                 continue;
             };
+            by_ssrc_only = true;
+            if is.first_seen <= first_seen {
+                if let Some(h) = is.in_hop {
+                    // An original taken as the egress of another stream by fingerprint before
+                    // its copy appeared: that hop was wrong, undo it (nothing reported).
+                    self.unpair_fingerprint(h, now);
+                }
+            }
+            let Some(is) = self.state(r) else { continue };
             let anchor = is
                 .at(u64::from(seq))
                 .filter(|x| x.ext != NONE && x.ext as u16 == seq);
@@ -216,13 +230,18 @@ impl HopMatcher {
                 n += 1;
             }
         }
-        let sig = self.signature(e);
+        let sig = self.signature(e).filter(|_| !by_ssrc_only);
         let n_buckets = self.sigs.len().max(1);
         if let Some((sig, list)) =
             sig.and_then(|g| Some((g, self.sigs.get(g as usize % n_buckets)?)))
         {
             for (_, r, iext) in list.iter().flatten().filter(|x| x.0 == sig) {
-                if *r != e && !cands.iter().flatten().any(|c| c.0 == *r) {
+                // A box never sends to its own receiving address: a fingerprint egress goes
+                // to another IP than its ingress (IPs, not ports: senders change ports).
+                let same_dst = self
+                    .state(*r)
+                    .is_some_and(|is| is.key.dst.ip() == edst.ip());
+                if *r != e && !same_dst && !cands.iter().flatten().any(|c| c.0 == *r) {
                     if let Some(slot) = cands.get_mut(n) {
                         *slot = Some((*r, *iext, MatchedBy::Fingerprint));
                         n += 1;
@@ -262,6 +281,29 @@ impl HopMatcher {
             return;
         };
         self.pair(e, ext, r, iext, by, conf);
+    }
+
+    /// Undo hop `h` if it was paired by fingerprint: its egress turned out to be an original
+    /// (another stream copies it by SSRC). Ended as if it had forwarded nothing: no record, no
+    /// split, its ingress packets released for the ingress's other hops.
+    fn unpair_fingerprint(&mut self, h: u32, now: i64) {
+        let Some(hop) = self
+            .hops
+            .get_mut(h as usize)
+            .filter(|x| x.live && x.matched_by == MatchedBy::Fingerprint)
+        else {
+            return;
+        };
+        hop.packets_out = 0;
+        let e = hop.egress;
+        self.counters.fingerprint_undone += 1;
+        self.end_hop(h, now, false);
+        // Its copies were accounted on that hop, not stored: forget the older packets too, so
+        // that its SSRC copy pairs with it on packets stored from now on (one hop, not one
+        // cut short by the gap and another after it).
+        if let Some(s) = self.state_mut(e).filter(|s| s.n_out == 0) {
+            s.ring.fill(super::EMPTY);
+        }
     }
 
     /// Check that egress `e`'s unmapped window packets are copies of `i`'s under the offsets

@@ -1,6 +1,7 @@
 //! The matcher against the synthetic hop scenarios' exact truth (`synth::hop`).
 
 use super::*;
+use crate::engine::PointNames;
 use crate::synth::hop::{self, HopScenario, HopTruth, HopsTruth};
 use crate::wire::{decode_udp, LinkType};
 
@@ -229,4 +230,115 @@ fn a_flood_of_unmatched_streams_does_not_grow_memory() {
     assert!(m.counters().index_resets > 0);
     m.finish(i64::MAX);
     assert!(m.report().is_empty());
+}
+
+/// A key from `src` to `dst` (`[a, b, c, d, port]`) seen at `at`.
+fn key_at(src: [u16; 5], dst: [u16; 5], ssrc: u32, names: &PointNames, at: &str) -> StreamKey {
+    let addr = |a: [u16; 5]| {
+        let ip = std::net::Ipv4Addr::new(a[0] as u8, a[1] as u8, a[2] as u8, a[3] as u8);
+        std::net::SocketAddr::from((ip, a[4]))
+    };
+    StreamKey {
+        src: addr(src),
+        dst: addr(dst),
+        ssrc,
+        point: names.intern(at),
+    }
+}
+
+/// Both ends of a call through a forwarding host seen on two interfaces, the same test video
+/// each way (same sizes, markers and timestamp steps), senders sending from another port than
+/// they receive on; B starts 0.5 s after A and its copy leaves `b_delay_ns` after it arrives.
+/// The hops that ended and the matcher.
+fn two_identical_videos_through_a_router(b_delay_ns: i64) -> (HopMatcher, Vec<HopRecord>) {
+    let names = PointNames::shared("capture");
+    let (a, b) = ([10, 1, 0, 1], [10, 2, 0, 1]);
+    let at = |ip: [u16; 4], port| [ip[0], ip[1], ip[2], ip[3], port];
+    let a_in = key_at(at(a, 5000), at(b, 6002), 0xA, &names, "eth0");
+    let a_out = key_at(at(a, 5000), at(b, 6002), 0xA, &names, "eth1");
+    let b_in = key_at(at(b, 6000), at(a, 5002), 0xB, &names, "eth1");
+    let b_out = key_at(at(b, 6000), at(a, 5002), 0xB, &names, "eth0");
+    let mut m = HopMatcher::new(Limits::default()).with_point_names(names);
+    let mut frames = Vec::new();
+    for i in 0..300u32 {
+        let t = i64::from(i) * 10_000_000;
+        let size = 300 + (i * 37) % 900;
+        frames.push((t, a_in, pkt(0xA, i, size)));
+        frames.push((t + 300_000, a_out, pkt(0xA, i, size)));
+        frames.push((t + 500_000_000, b_in, pkt(0xB, i, size)));
+        frames.push((t + 500_000_000 + b_delay_ns, b_out, pkt(0xB, i, size)));
+    }
+    frames.sort_by_key(|f| f.0);
+    let mut got = Vec::new();
+    let mut last = 0;
+    for (t, k, p) in &frames {
+        m.on_rtp(*t, k, p);
+        ended(&mut m, &mut got);
+        last = *t;
+    }
+    m.finish(last);
+    ended(&mut m, &mut got);
+    let mut pairs: Vec<_> = got.iter().map(|h| (h.ingress_key, h.egress_key)).collect();
+    pairs.sort_by_key(|p| p.0.ssrc);
+    assert_eq!(pairs, vec![(a_in, a_out), (b_in, b_out)], "{got:#?}");
+    for h in &got {
+        assert_eq!(h.matched_by, MatchedBy::Ssrc);
+    }
+    (m, got)
+}
+
+#[test]
+fn a_stream_copied_by_ssrc_is_never_an_egress_by_fingerprint() {
+    // The copy leaves 0.3 ms later: B's ingress has its SSRC twin before it could pair.
+    let (m, got) = two_identical_videos_through_a_router(300_000);
+    assert_eq!(m.counters().fingerprint_undone, 0);
+    let b = got.iter().find(|h| h.ingress.ssrc == 0xB).unwrap();
+    assert_eq!((b.packets_in, b.packets_out, b.lost_inside), (300, 300, 0));
+    // The copy leaves 100 ms later (ten packets): B's ingress is first taken by fingerprint
+    // as a copy of A's, undone (not reported) when its SSRC twin appears; the twin then pairs
+    // with it by SSRC.
+    let (m, got) = two_identical_videos_through_a_router(100_000_000);
+    assert_eq!(m.counters().fingerprint_undone, 1);
+    let b = got.iter().find(|h| h.ingress.ssrc == 0xB).unwrap();
+    assert_eq!((b.lost_inside, b.lost_upstream), (0, 0), "{b:#?}");
+    assert!(b.packets_out >= 250, "{b:#?}");
+}
+
+#[test]
+fn a_fingerprint_egress_never_goes_to_its_ingress_destination_ip() {
+    // A relay (10.77.0.1) receives the same test video from A and, 0.5 s later, from B, on
+    // two ports; it forwards A's to B with a new SSRC, sequence and timestamp base. B's
+    // ingress also looks like a copy of A's (same sizes, markers, steps, later) but goes to
+    // the same IP as A's: no hop.
+    let names = PointNames::shared("capture");
+    let r = |port| [10, 77, 0, 1, port];
+    let a_in = key_at([10, 1, 0, 1, 5000], r(30000), 0xA, &names, "capture");
+    let b_in = key_at([10, 2, 0, 1, 6000], r(30004), 0xB, &names, "capture");
+    let a_out = key_at(r(30002), [10, 2, 0, 1, 6002], 0x5EED, &names, "capture");
+    let mut m = HopMatcher::new(Limits::default()).with_point_names(names);
+    let mut frames = Vec::new();
+    for i in 0..300u32 {
+        let t = i64::from(i) * 10_000_000;
+        let size = 300 + (i * 37) % 900;
+        frames.push((t, a_in, pkt(0xA, i, size)));
+        let mut copy = pkt(0x5EED, i, size);
+        copy.seq = copy.seq.wrapping_add(1000);
+        copy.ts = copy.ts.wrapping_add(777);
+        frames.push((t + 5_000_000, a_out, copy));
+        frames.push((t + 500_000_000, b_in, pkt(0xB, i, size)));
+    }
+    frames.sort_by_key(|f| f.0);
+    let mut got = Vec::new();
+    let mut last = 0;
+    for (t, k, p) in &frames {
+        m.on_rtp(*t, k, p);
+        ended(&mut m, &mut got);
+        last = *t;
+    }
+    m.finish(last);
+    ended(&mut m, &mut got);
+    let pairs: Vec<_> = got.iter().map(|h| (h.ingress_key, h.egress_key)).collect();
+    assert_eq!(pairs, vec![(a_in, a_out)], "{got:#?}");
+    assert_eq!(got[0].matched_by, MatchedBy::Fingerprint);
+    assert_eq!((got[0].packets_in, got[0].packets_out), (300, 300));
 }
