@@ -228,7 +228,10 @@ fn a_forwarding_host_pairs_each_direction_with_itself_never_the_reverse() {
         "{:#?}",
         r.hops
     );
-    assert!(r.summary.hop_matcher.reverse_refused > 0);
+    // The reverse is refused before the direction rule is asked: each stream shares its SSRC
+    // with its copy, so it pairs by SSRC only (no fingerprint candidate, none undone).
+    assert_eq!(r.summary.hop_matcher.reverse_refused, 0);
+    assert_eq!(r.summary.hop_matcher.fingerprint_undone, 0);
     // Each egress copy's loss split: one packet lost inside the host, none upstream.
     for (ssrc, at) in [(0xA1, "if3"), (0xB1, "if2")] {
         let s = r
