@@ -72,6 +72,7 @@ fn record(j: u32) -> StreamRecord {
         srtcp: false,
         probe_dropped: 0,
         probe_drop: false,
+        loss_split: None,
         first_seen_ns: 0,
         last_seen_ns: 0,
         probe_drop_at_ns: None,

@@ -454,6 +454,85 @@ pub fn http_head(data: &[u8]) {
     let _ = serde_norway::from_slice::<crate::export::web_config::WebConfig>(data);
 }
 
+/// The hop matcher (`crate::correlate::hop`) on arbitrary packet summaries: 13-byte records
+/// (stream selector: 8 ports × 2 observation points; SSRC selector; seq; RTP timestamp;
+/// PT + marker; payload size; time step in µs, negative = jump back, or a [`WILD_TIMES`] jump)
+/// into a matcher capped at 8 streams and 4 hops; bit 6 of the selector adds an expiry tick.
+/// No panic, the caps hold, hops end in order and every ended hop's books balance:
+/// `packets_in = packets_out + lost_inside + evicted`.
+pub fn hops(data: &[u8]) {
+    use crate::correlate::hop::{HopMatcher, Limits, RtpSummary};
+    use crate::engine::{PointNames, StreamKey};
+    let names = PointNames::new("capture");
+    let points = [names.intern("in"), names.intern("out")];
+    let mut m = HopMatcher::new(Limits {
+        max_streams: 8,
+        max_hops: 4,
+    });
+    let mut now: i64 = 1_700_000_000_000_000_000;
+    let mut seq = 0u64;
+    for r in data.chunks_exact(13) {
+        let b = |i: usize| r.get(i).copied().unwrap_or(0);
+        let be16 = |i: usize| u16::from_be_bytes([b(i), b(i + 1)]);
+        let sel = b(0);
+        let key = StreamKey {
+            src: std::net::SocketAddr::from(([10, 0, 0, 1], 5000 + u16::from(sel & 7))),
+            dst: std::net::SocketAddr::from(([10, 0, 0, 2], 6000)),
+            ssrc: u32::from(b(1) & 3),
+            point: points[usize::from(sel >> 7)],
+        };
+        let p = RtpSummary {
+            ssrc: key.ssrc,
+            seq: be16(2),
+            ts: u32::from_be_bytes([b(4), b(5), b(6), b(7)]),
+            pt: b(8) & 0x7f,
+            marker: b(8) & 0x80 != 0,
+            payload_len: u32::from(be16(9)),
+        };
+        let step = be16(11) as i16;
+        now = match WILD_TIMES.iter().find(|w| w.0 == step) {
+            Some(w) => w.1,
+            None => now.saturating_add(i64::from(step) * 1000),
+        };
+        m.on_rtp(now, &key, &p);
+        if sel & 0x40 != 0 {
+            // An expiry tick, with an idle timeout from the record (0.1-25.5 s).
+            m.expire(now, i64::from(b(12).max(1)) * 100_000_000);
+        }
+        assert!(m.stream_count() <= 8 && m.slot_capacity() <= 8);
+        assert!(m.open_hop_count() <= 4 && m.report().len() <= 4);
+        check_ended(&mut m, &mut seq);
+    }
+    m.finish(now);
+    check_ended(&mut m, &mut seq);
+    assert_eq!(m.open_hop_count(), 0);
+}
+
+/// Every ended hop's books balance (`packets_in = packets_out + lost_inside + evicted`), hops
+/// are numbered in the order they end, and splits are what hops lost.
+fn check_ended(m: &mut crate::correlate::hop::HopMatcher, seq: &mut u64) {
+    use crate::correlate::hop::Done;
+    for d in m.drain() {
+        match d {
+            Done::Hop { seq: s, hop: h, .. } => {
+                assert_eq!(s, *seq);
+                *seq += 1;
+                assert_eq!(
+                    h.packets_in,
+                    h.packets_out + h.lost_inside + h.evicted,
+                    "{h:?}"
+                );
+                assert!(h.confidence > 0.0 && h.confidence <= 1.0);
+            }
+            Done::Split {
+                upstream, inside, ..
+            } => {
+                assert!(upstream < 1 << 40 && inside < 1 << 40);
+            }
+        }
+    }
+}
+
 /// A pcapng file from memory, read with a small buffer (so that refills and growth run), every
 /// packet decoded with its interface's link type: no panic, bounded memory.
 pub fn pcapng(data: &[u8]) {
@@ -494,6 +573,26 @@ mod tests {
         super::packet_path(&input);
         for cut in 0..input.len() {
             super::packet_path(&input[..cut]);
+        }
+    }
+
+    #[test]
+    fn hop_harness_runs_a_forwarded_stream_and_its_cuts() {
+        // Stream 0 seen "in", then the same packets "out" (selector bit 7) 1 ms later.
+        let mut input = Vec::new();
+        for seq in 0u16..40 {
+            for (sel, step) in [(0u8, 9_000u16), (0x80, 1_000)] {
+                input.extend_from_slice(&[sel, 1]);
+                input.extend_from_slice(&seq.to_be_bytes());
+                input.extend_from_slice(&(u32::from(seq) * 3000).to_be_bytes());
+                input.push(96);
+                input.extend_from_slice(&(200 + seq * 31).to_be_bytes());
+                input.extend_from_slice(&step.to_be_bytes());
+            }
+        }
+        super::hops(&input);
+        for cut in (0..input.len()).step_by(7) {
+            super::hops(&input[..cut]);
         }
     }
 }

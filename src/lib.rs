@@ -20,6 +20,8 @@
 //!   lock-free queues; [`daemon`] supervises it as `rtcprobe run`.
 //! * [`export`] serves Prometheus metrics built at scrape time from the snapshots; the workers
 //!   keep the cumulative aggregates it encodes, labelled by bounded label sets.
+//! * [`correlate`] sits beside the engine, above single streams: [`correlate::hop`] pairs the
+//!   streams entering and leaving a middlebox (relay, SFU) and measures what the box adds.
 //! * [`capture`], [`output`], [`pipeline`], [`daemon`], [`export`] and the binary do the IO.
 //! * [`cli_assets`] writes the man pages and shell completions of the binary's clap definitions.
 //! * [`synth`] builds synthetic captures with known ground truth for tests and benchmarks.
@@ -27,6 +29,7 @@
 pub mod capture;
 pub mod cli_assets;
 pub mod config;
+pub mod correlate;
 pub mod daemon;
 pub mod engine;
 pub mod export;

@@ -11,14 +11,17 @@
 
 use crate::capture::{CaptureError, FileSource, PacketSource, PointResolver};
 use crate::config::Resolved;
+use crate::correlate::hop::{HopCounters, HopRecord};
 use crate::engine::record::{rfc3339_micros, StreamRecord};
 use crate::engine::{Counters, Engine};
 use crate::forward::Hook;
+use crate::pipeline::hops::HopStage;
 use crate::wire::{decode_udp, DecodeError, LinkType};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// How often (capture time) idle streams are expired.
 const EXPIRE_EVERY_NS: i64 = 1_000_000_000;
@@ -27,15 +30,47 @@ const EXPIRE_EVERY_NS: i64 = 1_000_000_000;
 const MAX_PENDING: usize = 1_024;
 
 /// Where a replay puts the record of each stream when it ends, with its order of first
-/// appearance (the frame number of its first packet).
+/// appearance (the frame number of its first packet), and each middlebox hop when it ends,
+/// numbered in the order hops end (`crate::correlate::hop`).
 pub trait Ended {
     fn ended(&mut self, order: u64, record: StreamRecord);
+    /// A hop ended; `seq` is its place in the output (default: not wanted).
+    fn hop(&mut self, seq: u64, hop: HopRecord) {
+        let _ = (seq, hop);
+    }
 }
 
-/// Keep them all (a [`Report`]).
+/// Keep the streams (hops are not wanted).
 impl Ended for Vec<(u64, StreamRecord)> {
     fn ended(&mut self, order: u64, record: StreamRecord) {
         self.push((order, record));
+    }
+}
+
+/// Keep everything: streams and hops (a [`Report`]).
+#[derive(Debug, Default)]
+pub struct Kept {
+    pub streams: Vec<(u64, StreamRecord)>,
+    pub hops: Vec<(u64, HopRecord)>,
+}
+
+impl Ended for Kept {
+    fn ended(&mut self, order: u64, record: StreamRecord) {
+        self.streams.push((order, record));
+    }
+    fn hop(&mut self, seq: u64, hop: HopRecord) {
+        self.hops.push((seq, hop));
+    }
+}
+
+impl Kept {
+    /// The hops in output order.
+    pub fn sorted_hops(&mut self) -> Vec<HopRecord> {
+        self.hops.sort_by_key(|(seq, _)| *seq);
+        std::mem::take(&mut self.hops)
+            .into_iter()
+            .map(|(_, h)| h)
+            .collect()
     }
 }
 
@@ -57,6 +92,9 @@ pub struct Summary {
     pub streams: usize,
     /// Set when the file could not be read to its end: which packet and why.
     pub error: Option<String>,
+    /// What the hop matcher counted about its own bounds; absent when all zero.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub hop_matcher: HopCounters,
 }
 
 /// The result of a replay: a summary and one record per stream, in order of first appearance.
@@ -64,6 +102,38 @@ pub struct Summary {
 pub struct Report {
     pub summary: Summary,
     pub streams: Vec<StreamRecord>,
+    /// Middlebox hops found (docs/output.md, "Hops"); absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hops: Vec<HopRecord>,
+}
+
+impl Report {
+    /// The report of what `kept` kept: streams in order of first appearance (ties, streams
+    /// ended side by side by pipeline workers, by key and observation point), hops in the
+    /// order they ended.
+    pub fn of(summary: Summary, mut kept: Kept) -> Self {
+        let hops = kept.sorted_hops();
+        let mut records = kept.streams;
+        records.sort_by(|(a, ra), (b, rb)| {
+            (a, &ra.src, &ra.dst, ra.ssrc, &ra.observed_at).cmp(&(
+                b,
+                &rb.src,
+                &rb.dst,
+                rb.ssrc,
+                &rb.observed_at,
+            ))
+        });
+        let streams = records.into_iter().map(|(_, r)| r).collect();
+        Report {
+            summary,
+            streams,
+            hops,
+        }
+    }
+}
+
+fn is_zero(c: &HopCounters) -> bool {
+    *c == HopCounters::default()
 }
 
 /// Why a replay produced no report at all.
@@ -86,12 +156,8 @@ pub fn replay_file_with(
     cfg: &Resolved,
     records: Option<Hook>,
 ) -> Result<Report, ReplayError> {
-    let (summary, mut streams) = replay_file_into(path, cfg, records, Vec::new())?;
-    streams.sort_by_key(|(order, _)| *order);
-    Ok(Report {
-        summary,
-        streams: streams.into_iter().map(|(_, r)| r).collect(),
-    })
+    let (summary, kept) = replay_file_into(path, cfg, records, Kept::default())?;
+    Ok(Report::of(summary, kept))
 }
 
 /// Analyse a whole capture file, handing each stream to `sink` when it ends (bounded memory
@@ -199,11 +265,14 @@ impl<S: Ended> Ended for Logged<S> {
         }
         self.sink.ended(order, r);
     }
+    fn hop(&mut self, seq: u64, hop: HopRecord) {
+        self.sink.hop(seq, hop);
+    }
 }
 
 /// The decode-and-track loop over frames, independent of where frames come from; ended
 /// streams go to `S` as they end.
-pub struct Run<S: Ended = Vec<(u64, StreamRecord)>> {
+pub struct Run<S: Ended = Kept> {
     engine: Engine,
     frames: u64,
     /// Earliest capture time seen.
@@ -222,22 +291,21 @@ pub struct Run<S: Ended = Vec<(u64, StreamRecord)>> {
     streams: usize,
     /// Names where each frame was seen ([`crate::engine::obs`]).
     points: PointResolver,
+    /// Middlebox hops, beside the engine (`crate::pipeline::hops`, the pipeline's stage);
+    /// `None` when turned off.
+    hops: Option<HopStage>,
 }
 
 impl Run {
-    /// A run that keeps every stream for a [`Report`] ([`Run::finish`]).
+    /// A run that keeps every stream and hop for a [`Report`] ([`Run::finish`]).
     pub fn new(cfg: Resolved) -> Self {
-        Run::with_sink(cfg, Vec::new())
+        Run::with_sink(cfg, Kept::default())
     }
 
     /// End all streams and build the report, streams in order of first appearance.
     pub fn finish(self, file: String, linktype: i32, error: Option<String>) -> Report {
-        let (summary, mut recs) = self.finish_into(file, linktype, error);
-        recs.sort_by_key(|(order, _)| *order);
-        Report {
-            summary,
-            streams: recs.into_iter().map(|(_, r)| r).collect(),
-        }
+        let (summary, kept) = self.finish_into(file, linktype, error);
+        Report::of(summary, kept)
     }
 }
 
@@ -249,6 +317,7 @@ impl<S: Ended> Run<S> {
         ));
         let mut engine = Engine::new(cfg);
         engine.set_point_names(std::sync::Arc::clone(&names));
+        let hops = crate::pipeline::file::replay_hops(Arc::clone(&names));
         Run {
             engine,
             frames: 0,
@@ -261,7 +330,14 @@ impl<S: Ended> Run<S> {
             sink,
             streams: 0,
             points: PointResolver::file(names),
+            hops: Some(hops),
         }
+    }
+
+    /// Do not look for middlebox hops (benchmarks compare with and without).
+    pub fn without_hops(mut self) -> Self {
+        self.hops = None;
+        self
     }
 
     /// Name the pcapng interfaces (`if_name` by interface id) for [`Run::frame_on`].
@@ -272,6 +348,8 @@ impl<S: Ended> Run<S> {
     /// Also make interval and final records, timed by the capture (`replay --records`).
     pub fn with_records(mut self, hook: Hook) -> Self {
         self.engine.set_interval(hook.interval_ns());
+        let (tx, opts) = hook.hop_records();
+        self.hops = self.hops.map(|h| h.with_records(tx, opts));
         self.forward = Some(hook);
         self
     }
@@ -301,6 +379,11 @@ impl<S: Ended> Run<S> {
         self.last = self.last.max(ts_ns);
         if ts_ns >= self.next_expire {
             if self.next_expire != i64::MIN {
+                // Hops first: a split reaches its stream before the engine ends it.
+                if let Some(h) = &mut self.hops {
+                    h.expire(ts_ns, self.engine.idle_timeout_ns());
+                }
+                self.hops_done(ts_ns);
                 self.engine.expire(ts_ns);
                 self.take_ended();
             }
@@ -312,6 +395,13 @@ impl<S: Ended> Run<S> {
         self.engine.set_point(point);
         match decode_udp(link, data) {
             Ok(dg) => {
+                if self
+                    .hops
+                    .as_mut()
+                    .is_some_and(|h| h.on_datagram(ts_ns, &dg, point))
+                {
+                    self.hops_done(ts_ns);
+                }
                 let rtcp = self.engine.on_datagram(ts_ns, &dg);
                 if let (Some(buf), Some(f)) = (rtcp, &self.forward) {
                     f.rtcp(ts_ns, dg.src, dg.dst, buf);
@@ -364,6 +454,20 @@ impl<S: Ended> Run<S> {
         }
     }
 
+    /// Hand out what the hop stage ended at `now`: splits to their streams in the engine,
+    /// hops to the sink (the stage makes their records).
+    fn hops_done(&mut self, now: i64) {
+        let Some(h) = &mut self.hops else { return };
+        let (engine, sink) = (&mut self.engine, &mut self.sink);
+        h.drain(
+            now,
+            &mut |key, upstream, inside| {
+                engine.add_loss_split(&key, upstream, inside);
+            },
+            &mut |seq, hop| sink.hop(seq, hop),
+        );
+    }
+
     fn count_undecoded(&mut self, e: DecodeError) {
         *self.undecoded.entry(e.reason()).or_default() += 1;
     }
@@ -375,6 +479,10 @@ impl<S: Ended> Run<S> {
         linktype: i32,
         error: Option<String>,
     ) -> (Summary, S) {
+        if let Some(h) = &mut self.hops {
+            h.finish(self.last);
+        }
+        self.hops_done(self.last);
         self.engine.finish_all();
         self.take_ended();
         self.hand_on();
@@ -393,6 +501,11 @@ impl<S: Ended> Run<S> {
             counters: self.engine.counters().clone(),
             streams: self.streams,
             error,
+            hop_matcher: self
+                .hops
+                .as_ref()
+                .map(|h| *h.matcher().counters())
+                .unwrap_or_default(),
         };
         (summary, self.sink)
     }

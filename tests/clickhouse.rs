@@ -50,8 +50,16 @@ fn replayed_records_in_clickhouse_equal_the_file_sink() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let from_file = read_records(&file);
+    // The single-threaded replay makes hop records too (the SFU's hops): they go to the hop
+    // table, the stream records to this one.
+    let (hop_lines, from_file): (Vec<_>, Vec<_>) = read_records(&file)
+        .into_iter()
+        .partition(|r| r["kind"].as_str().is_some_and(|k| k.starts_with("hop_")));
     assert!(from_file.len() > 20, "{} records", from_file.len());
+    let hop_rows = ch
+        .query("SELECT count() FROM rtcprobe_hops FINAL FORMAT TSV")
+        .expect("count hops");
+    assert_eq!(hop_rows.trim(), hop_lines.len().to_string());
     let rows = ch
         .query("SELECT * FROM rtcprobe_records FINAL ORDER BY record_id FORMAT JSONEachRow")
         .expect("select");
@@ -146,5 +154,119 @@ fn replayed_records_in_clickhouse_equal_the_file_sink() {
         worst
             .first()
             .map_or(serde_json::Value::Null, |w| w["loss_ratio"].clone())
+    );
+}
+
+/// Records schema v2: the hop records of a synthetic 1→3 fan-out replayed through the
+/// pipeline go to the hop table (sql/clickhouse/rtcprobe_hops.sql) and, queried back, equal the
+/// file sink's hop records; the stream records still go to the records table, and no hop
+/// record lands there.
+#[test]
+fn hop_records_go_to_the_hop_table_and_equal_the_file_sink() {
+    if !have(CLICKHOUSE, "clickhouse-server") {
+        return;
+    }
+    let tmp = TempDir::new("ch-hops");
+    let dir = &tmp.0;
+    let ch = ClickHouse::start(dir);
+    // Both tables, as docs/central-store.md says.
+    ch.create_table();
+    let s = rtcprobe::synth::hop::named("fanout").expect("scenario");
+    let (cap, _) = s.build();
+    let pcap = dir.join("fanout.pcap");
+    cap.write_pcap(
+        std::fs::File::create(&pcap).expect("pcap"),
+        rtcprobe::synth::pcap::TsResolution::Nano,
+        65535,
+    )
+    .expect("write");
+    let file = dir.join("records.ndjson");
+    let cfg = dir.join("rtcprobe.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[records]\nhost = \"probe-test\"\ninterval_secs = 5\nstate_dir = \"{}/state\"\n\
+             [[sinks]]\ntype = \"clickhouse\"\nurl = \"http://127.0.0.1:{}\"\n\
+             [sinks.delivery]\nbatch_records = 16\nbatch_timeout_ms = 100\n\
+             [[sinks]]\ntype = \"file\"\npath = \"{}\"\n",
+            dir.display(),
+            ch.http,
+            file.display()
+        ),
+    )
+    .expect("config");
+    let out = Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
+        .args([
+            "replay",
+            "--workers",
+            "2",
+            "--linger",
+            "0.01",
+            "--format",
+            "json",
+        ])
+        .arg("--config")
+        .arg(&cfg)
+        .arg(&pcap)
+        .output()
+        .expect("rtcprobe replay");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = read_records(&file);
+    let hops: Vec<&serde_json::Value> = all
+        .iter()
+        .filter(|r| r["kind"].as_str().is_some_and(|k| k.starts_with("hop_")))
+        .collect();
+    let finals = hops.iter().filter(|r| r["kind"] == "hop_final").count();
+    assert_eq!(finals, 3, "a 1→3 fan-out is three hops: {hops:#?}");
+    let rows = ch
+        .query("SELECT * FROM rtcprobe_hops FINAL FORMAT JSONEachRow")
+        .expect("select hops");
+    let rows: std::collections::BTreeMap<String, serde_json::Value> = rows
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("row");
+            (v["record_id"].as_str().unwrap_or_default().to_string(), v)
+        })
+        .collect();
+    assert_eq!(rows.len(), hops.len());
+    for rec in &hops {
+        let row = &rows[rec["record_id"].as_str().expect("id")];
+        for (k, want) in rec.as_object().expect("object") {
+            let got = &row[k];
+            let same = match (want, got) {
+                (serde_json::Value::String(w), serde_json::Value::String(g))
+                    if w.ends_with('Z') && w.len() == 27 =>
+                {
+                    w[..19].replace('T', " ") == *g
+                }
+                (serde_json::Value::Number(w), serde_json::Value::String(g)) => w.to_string() == *g,
+                (serde_json::Value::Number(w), serde_json::Value::Number(g)) => {
+                    (w.as_f64().unwrap_or(0.0) - g.as_f64().unwrap_or(1.0)).abs() < 1e-9
+                }
+                (w, g) => w == g,
+            };
+            assert!(
+                same,
+                "hop record {} key {k}: file {want} vs clickhouse {got}",
+                rec["record_id"]
+            );
+        }
+    }
+    let streams = all.len() - hops.len();
+    let count = |q: &str| {
+        ch.query(q)
+            .expect("count")
+            .trim()
+            .parse::<usize>()
+            .expect("number")
+    };
+    assert_eq!(count("SELECT count() FROM rtcprobe_records FINAL"), streams);
+    assert_eq!(
+        count("SELECT count() FROM rtcprobe_records WHERE kind LIKE 'hop_%'"),
+        0
     );
 }

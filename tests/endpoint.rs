@@ -357,6 +357,9 @@ fn streams_endpoint_false_gives_404() {
     let (_p, addr) = serve(&dir.0, "streams_endpoint = false", 1, 30);
     let resp = raw(addr, b"GET /streams HTTP/1.0\r\n\r\n");
     assert_eq!(statuses(&resp), vec![404], "{resp}");
+    // `/hops` follows the same switch.
+    let resp = raw(addr, b"GET /hops HTTP/1.0\r\n\r\n");
+    assert_eq!(statuses(&resp), vec![404], "{resp}");
     let resp = raw(addr, b"GET /metrics HTTP/1.0\r\n\r\n");
     assert_eq!(statuses(&resp), vec![200]);
 }

@@ -471,3 +471,101 @@ fn captured_replay_equals_original() {
     let problems = check_against_original(&as_live, &beside, &orig, Some(&pacing));
     assert!(problems.is_empty(), "{}", problems.join("\n  "));
 }
+
+/// Hops live (records schema v2): a synthetic relay (one stream in, two copies out, one of
+/// them losing 5 % inside the middlebox and delayed 4 ms) sent through the veth as recorded;
+/// `rtcprobe run`'s hop records equal, field by field, those of `rtcprobe replay` (through the
+/// pipeline, where hop records are made) of what tcpdump captured beside it, and their counts
+/// equal the scenario's truth.
+#[test]
+fn live_hops_equal_replay_hops() {
+    let test = "live_hops_equal_replay_hops";
+    if !prerequisites(test, &["ip", "tcpreplay", "tcpdump"]) {
+        return;
+    }
+    let _serial = serial();
+    let dir = Scratch::new(test);
+    use rtcprobe::synth::hop::{egress_to, scenario, video_in};
+    let mut lossy = egress_to(2, 0);
+    lossy.inside_loss = 0.05;
+    lossy.delay_ns = 4_000_000;
+    let s = scenario(
+        21,
+        vec![video_in(1, 0x4242)],
+        vec![lossy, egress_to(3, 0)],
+        500,
+    );
+    let (cap, truth) = s.build();
+    let file = dir.path("relay.pcap");
+    cap.write_pcap(
+        std::fs::File::create(&file).expect("pcap"),
+        rtcprobe::synth::pcap::TsResolution::Nano,
+        65535,
+    )
+    .expect("write");
+    let pair = VethPair::new("hops").unwrap_or_else(|e| panic!("{e}"));
+    let live = live_run(&pair, &dir, &file, Speed::Recorded);
+    drop(pair);
+    let engine = dir.path("engine.toml");
+    std::fs::write(&engine, ENGINE_TOML).expect("write config");
+    let records = dir.path("beside.ndjson");
+    let out = Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
+        .args([
+            "replay",
+            "--workers",
+            "2",
+            "--linger",
+            "0.01",
+            "--format",
+            "json",
+        ])
+        .arg("--config")
+        .arg(&engine)
+        .arg("--records")
+        .arg(&records)
+        .arg(dir.path("cap.pcap"))
+        .output()
+        .expect("rtcprobe replay");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hops = |rs: &[Value]| -> Vec<Value> {
+        let mut v: Vec<Value> = rs
+            .iter()
+            .filter(|r| r["kind"].as_str().is_some_and(|k| k.starts_with("hop_")))
+            .cloned()
+            .collect();
+        v.sort_by_key(|r| r["record_id"].to_string());
+        v
+    };
+    let (live_hops, beside) = (hops(&live.records), hops(&read_records(&records)));
+    let finals: Vec<&Value> = live_hops
+        .iter()
+        .filter(|r| r["kind"] == "hop_final")
+        .collect();
+    assert_eq!(finals.len(), 2, "{live_hops:#?}");
+    assert!(
+        live_hops.len() > finals.len(),
+        "no hop_interval record: {live_hops:#?}"
+    );
+    assert_eq!(
+        live_hops,
+        beside,
+        "live vs replay hop records (files in {})",
+        dir.0.display()
+    );
+    for t in &truth.hops {
+        let to = s.egress[t.egress].dst;
+        let r = finals
+            .iter()
+            .find(|r| {
+                r["egress_dst_ip"] == to.ip().to_string() && r["egress_dst_port"] == to.port()
+            })
+            .unwrap_or_else(|| panic!("no hop to {to}: {finals:#?}"));
+        assert_eq!(r["packets_out"], t.packets_out, "{r}");
+        assert_eq!(r["lost_inside"], t.lost_inside, "{r}");
+        assert_eq!(r["packets_in"], t.packets_in, "{r}");
+    }
+}

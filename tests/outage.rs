@@ -261,7 +261,22 @@ fn every_record_survives_a_store_outage_and_a_probe_restart_exactly_once() {
     assert!(!err2.contains("left buffered"), "run 2: {err2}");
     assert_eq!(buffered_segments(&buffer), 0, "buffer not drained");
 
-    let from_file = read_records(&file);
+    // Hop records (schema v2, sample-sfu.pcap has hops) go to the hop table: each once there.
+    let (hops, from_file): (Vec<_>, Vec<_>) = read_records(&file)
+        .into_iter()
+        .partition(|r| r["kind"].as_str().is_some_and(|k| k.starts_with("hop_")));
+    assert!(!hops.is_empty(), "no hop records from sample-sfu.pcap");
+    let hop_ids = ch
+        .query("SELECT record_id FROM rtcprobe_hops FINAL FORMAT TSV")
+        .expect("hop rows");
+    let mut hop_ids: Vec<&str> = hop_ids.lines().collect();
+    hop_ids.sort_unstable();
+    let mut want: Vec<&str> = hops
+        .iter()
+        .filter_map(|r| r["record_id"].as_str())
+        .collect();
+    want.sort_unstable();
+    assert_eq!(hop_ids, want, "hop records in clickhouse");
     let inserted = count(&ch, "SELECT count() FROM rtcprobe_inserts");
     let unique = count(&ch, "SELECT uniqExact(record_id) FROM rtcprobe_inserts");
     let lost = proxy.lost.load(Ordering::Relaxed);

@@ -144,6 +144,8 @@ fn every_record_of_the_fixtures_validates_against_the_schema() {
         schema["$schema"],
         "https://json-schema.org/draft/2020-12/schema"
     );
+    let hop_schema: Value = serde_json::from_str(include_str!("../docs/records-hop.schema.json"))
+        .expect("hop schema is JSON");
     // The validator itself: a few records it must refuse.
     let bad = serde_json::json!({"schema_version": 2});
     assert!(validate(&schema, &bad).is_err());
@@ -176,7 +178,13 @@ fn every_record_of_the_fixtures_validates_against_the_schema() {
         let text = std::fs::read_to_string(&out).expect("records");
         for line in text.lines() {
             let rec: Value = serde_json::from_str(line).expect("JSON line");
-            if let Err(e) = validate(&schema, &rec) {
+            // The single-threaded replay makes hop records too (sample-sfu's hops).
+            let schema = if rec["kind"].as_str().is_some_and(|k| k.starts_with("hop_")) {
+                &hop_schema
+            } else {
+                &schema
+            };
+            if let Err(e) = validate(schema, &rec) {
                 panic!("{fixture}: {e}\n{line}");
             }
             for (k, v) in rec.as_object().into_iter().flatten() {
@@ -204,4 +212,181 @@ fn every_record_of_the_fixtures_validates_against_the_schema() {
         non_null.len(),
         schema["properties"].as_object().map_or(0, Map::len)
     );
+}
+
+/// What `replay --format json` reports as `hops` for these frames (the matcher fed every
+/// datagram in capture order, finished at the last frame).
+fn reference_hops(frames: &[rtcprobe::synth::Frame]) -> Vec<rtcprobe::correlate::hop::HopRecord> {
+    use rtcprobe::correlate::hop::{summarize, HopMatcher, Limits};
+    let mut m = HopMatcher::new(Limits::default());
+    let mut last = 0;
+    for f in frames {
+        let link = rtcprobe::wire::LinkType::from_dlt(f.linktype as i32).expect("link type");
+        if let Ok(dg) = rtcprobe::wire::decode_udp(link, &f.bytes) {
+            if let Some((k, p)) = summarize(&dg, rtcprobe::engine::ObservationPoint::CAPTURE) {
+                m.on_rtp(f.ts_ns, &k, &p);
+            }
+        }
+        last = f.ts_ns;
+    }
+    m.finish(last);
+    // Hops are handed out as they end (the replay's order); every one ends at the finish.
+    let mut hops: Vec<(u64, _)> = m
+        .drain()
+        .filter_map(|d| match d {
+            rtcprobe::correlate::hop::Done::Hop { seq, hop, .. } => Some((seq, *hop)),
+            _ => None,
+        })
+        .collect();
+    hops.sort_by_key(|h| h.0);
+    hops.into_iter().map(|h| h.1).collect()
+}
+
+/// Schema version 2: every synthetic hop scenario replayed through the pipeline with a file
+/// sink gives stream records valid under records.schema.json and hop records valid under
+/// records-hop.schema.json; each hop has one `hop_final` record whose numbers are the replay's
+/// hop (and the scenario's truth), its interval records never go down, and IDs are unique.
+#[test]
+fn hop_records_validate_and_their_finals_equal_the_replay_hops() {
+    use rtcprobe::synth::hop::{named, NAMES};
+    let streams: Value =
+        serde_json::from_str(include_str!("../docs/records.schema.json")).expect("schema");
+    let hops: Value =
+        serde_json::from_str(include_str!("../docs/records-hop.schema.json")).expect("schema");
+    let dir = std::env::temp_dir().join(format!("rtcprobe-hop-records-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let cfg = dir.join("rtcprobe.toml");
+    std::fs::write(&cfg, "[records]\ninterval_secs = 5\n").expect("config");
+    let mut intervals = 0;
+    for name in NAMES {
+        let s = named(name).expect("scenario");
+        let (cap, truth) = s.build();
+        let pcap = dir.join(format!("{name}.pcap"));
+        let f = std::fs::File::create(&pcap).expect("pcap");
+        cap.write_pcap(f, rtcprobe::synth::pcap::TsResolution::Nano, 65535)
+            .expect("write");
+        let want = reference_hops(&cap.frames);
+        let out = dir.join(format!("{name}.ndjson"));
+        let st = Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
+            // --linger: through the pipeline (its capture thread's hop stage makes the hop
+            // records) even where one thread would be faster.
+            .args([
+                "replay",
+                "--workers",
+                "2",
+                "--linger",
+                "0.01",
+                "--format",
+                "json",
+            ])
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--records")
+            .arg(&out)
+            .arg(&pcap)
+            .env("STATE_DIRECTORY", &dir)
+            .output()
+            .expect("rtcprobe replay");
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        let text = std::fs::read_to_string(&out).expect("records");
+        let recs: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect();
+        let mut ids = std::collections::BTreeSet::new();
+        let mut finals = Vec::new();
+        let mut last_out: std::collections::BTreeMap<String, u64> = Default::default();
+        for rec in &recs {
+            assert!(ids.insert(rec["record_id"].to_string()), "{name}: {rec}");
+            let kind = rec["kind"].as_str().expect("kind");
+            let schema = if kind.starts_with("hop_") {
+                &hops
+            } else {
+                &streams
+            };
+            if let Err(e) = validate(schema, rec) {
+                panic!("{name}: {e}\n{rec}");
+            }
+            if !kind.starts_with("hop_") {
+                continue;
+            }
+            let hop = format!("{}>{}", rec["ingress_ssrc"], rec["egress_ssrc"]);
+            let out = rec["packets_out"].as_u64().expect("packets_out");
+            let before = last_out.insert(hop.clone(), out).unwrap_or(0);
+            assert!(out >= before, "{name}: {hop} went down");
+            match kind {
+                "hop_final" => finals.push(rec.clone()),
+                _ => intervals += 1,
+            }
+        }
+        assert_eq!(finals.len(), want.len(), "{name}: {finals:#?}");
+        for h in &want {
+            let r = finals
+                .iter()
+                .find(|r| r["ingress_ssrc"] == h.ingress.ssrc && r["egress_ssrc"] == h.egress.ssrc)
+                .unwrap_or_else(|| panic!("{name}: no final record for {h:?}"));
+            for (k, v) in [
+                ("packets_in", h.packets_in),
+                ("packets_out", h.packets_out),
+                ("lost_inside", h.lost_inside),
+                ("lost_upstream", h.lost_upstream),
+                ("rtx_packets", h.rtx_packets),
+            ] {
+                assert_eq!(r[k], v, "{name}: {k} of {r}");
+            }
+            let p50 = h.forwarding_delay.map(|d| d.p50 * 1e3);
+            assert_eq!(r["forwarding_delay_p50_ms"].as_f64(), p50, "{name}");
+            assert_eq!(
+                r["egress_dst_port"],
+                h.egress
+                    .dst
+                    .rsplit(':')
+                    .next()
+                    .unwrap()
+                    .parse::<u16>()
+                    .unwrap()
+            );
+        }
+        // The single-threaded replay has the same hop stage: the same hop records.
+        let one = dir.join(format!("{name}-one.ndjson"));
+        let st = Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
+            .args(["replay", "--format", "json", "--config"])
+            .arg(&cfg)
+            .arg("--records")
+            .arg(&one)
+            .arg(&pcap)
+            .env("STATE_DIRECTORY", &dir)
+            .output()
+            .expect("rtcprobe replay");
+        assert!(st.status.success());
+        let hop_lines = |t: &str| {
+            let mut v: Vec<Value> = t
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).expect("JSON line"))
+                .filter(|r| r["kind"].as_str().is_some_and(|k| k.starts_with("hop_")))
+                .collect();
+            v.sort_by_key(|r| r["record_id"].to_string());
+            v
+        };
+        let single = hop_lines(&std::fs::read_to_string(&one).expect("records"));
+        assert!(!single.is_empty(), "{name}");
+        assert_eq!(single, hop_lines(&text), "{name}: one thread vs pipeline");
+        let inside: u64 = truth.hops.iter().map(|h| h.lost_inside).sum();
+        let got: u64 = finals
+            .iter()
+            .map(|r| r["lost_inside"].as_u64().unwrap())
+            .sum();
+        assert_eq!(got, inside, "{name}");
+        // A mutated hop record must fail: the checks are live.
+        if let Some(mut r) = finals.first().cloned() {
+            r["matched_by"] = Value::from("guess");
+            assert!(validate(&hops, &r).is_err());
+        }
+    }
+    assert!(intervals > 0, "no hop_interval record in any scenario");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,4 +1,5 @@
--- rtcprobe records, schema version 1 (docs/records.md), for the `clickhouse` sink.
+-- rtcprobe stream records, schema version 2 (docs/records.md: the keys of version 1), for the
+-- `clickhouse` sink; hop records go to rtcprobe_hops.sql.
 --
 -- ReplacingMergeTree with record_id last in the sorting key: at-least-once delivery may insert
 -- a record twice, and merges keep one (query with FINAL, or uniqExact(record_id), for exact

@@ -64,7 +64,7 @@ pub struct Args {
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
     workers: Option<u16>,
     /// With --realtime or --workers: serve the Prometheus endpoint (/metrics, /healthz,
-    /// /streams; the `[exporter]` settings of --config) on this address:port while the
+    /// /streams, /hops; the `[exporter]` settings of --config) on this address:port while the
     /// capture is replayed. Port 0 picks a free port; the address is logged on stderr.
     #[arg(long, value_name = "ADDR:PORT")]
     listen: Option<String>,

@@ -59,7 +59,8 @@ pub struct ExporterConfig {
     /// plain HTTP without authentication. See docs/security.md.
     pub web_config_file: String,
     /// Serve `/streams` (the live streams as JSON, with the `address_labels` and
-    /// `cname_label` rules applied). Default true; false answers 404.
+    /// `cname_label` rules applied) and `/hops` (the middlebox hops, addresses as
+    /// `address_labels` says). Default true; false answers 404 to both.
     pub streams_endpoint: bool,
     /// Open connections to the endpoint at most. Over it, a new connection evicts the one
     /// that has waited longest for its request (docs/security.md). Default 128.

@@ -70,6 +70,17 @@ pub fn pipeline_options(s: &Settings, overflow: Overflow, end: EndReason) -> Opt
     }
 }
 
+/// A capture thread's hop stage: as many hops shown as per-stream series, stopped ones kept
+/// as long as ended streams' series.
+fn hop_stage(s: &Settings, p: &crate::pipeline::Pipeline) -> crate::pipeline::hops::HopStage {
+    let linger = i64::try_from(
+        s.exporter
+            .ended_series_linger_secs
+            .saturating_mul(1_000_000_000),
+    );
+    p.hop_stage(s.exporter.max_stream_series, linger.unwrap_or(i64::MAX))
+}
+
 /// Run the daemon until SIGTERM/SIGINT.
 pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
     let mut settings = match &args.config {
@@ -197,7 +208,8 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
                 .with_points(crate::capture::PointResolver::live(
                     Arc::clone(pipeline.points()),
                     &point_source,
-                )),
+                ))
+                .with_hops(hop_stage(&settings, &pipeline)),
             source,
             link,
             stop: Arc::clone(&capture_stop),

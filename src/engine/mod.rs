@@ -239,6 +239,10 @@ pub struct Engine {
     /// SRs of streams still in probation, attached when they are validated.
     pending_srs: rtt::PendingSrs,
     finished: Vec<(u64, StreamRecord)>,
+    /// Loss splits of streams that are the egress of ended middlebox hops (upstream, inside
+    /// the box; [`Engine::add_loss_split`]): only for tracked streams, removed when the stream
+    /// ends, so bounded by the table. Beside the streams: most streams never have one.
+    loss_splits: foldhash::HashMap<StreamKey, (u64, u64)>,
     next_order: u64,
     /// Kernel and interface drops so far ([`Engine::on_capture_drop`]).
     capture_drops: stream::CaptureDrops,
@@ -274,6 +278,7 @@ impl Engine {
             foreign,
             pending_srs: rtt::PendingSrs::default(),
             finished: Vec::new(),
+            loss_splits: foldhash::HashMap::default(),
             next_order: 0,
             capture_drops: stream::CaptureDrops::default(),
             counters: Counters::default(),
@@ -447,6 +452,11 @@ impl Engine {
         self.streams.insert(s);
     }
 
+    /// How long a stream may be idle before [`Engine::expire`] ends it, ns.
+    pub fn idle_timeout_ns(&self) -> i64 {
+        self.cfg.idle_timeout_ns
+    }
+
     /// End streams idle for longer than `idle_timeout_secs` and forget stale candidates. Call it
     /// whenever capture time has advanced (about once a second is plenty).
     ///
@@ -479,6 +489,19 @@ impl Engine {
                 self.counters.rtp_unvalidated += c.packets;
             }
         }
+    }
+
+    /// Add to stream `key`'s loss split what an ended middlebox hop of which it is the egress
+    /// lost upstream and inside the box (`crate::correlate::hop::Done::Split`). False when
+    /// the stream is not (or no longer) tracked: the split is then not shown anywhere.
+    pub fn add_loss_split(&mut self, key: &StreamKey, upstream: u64, inside: u64) -> bool {
+        if self.streams.get(key).is_none() {
+            return false;
+        }
+        let s = self.loss_splits.entry(*key).or_insert((0, 0));
+        s.0 = s.0.saturating_add(upstream);
+        s.1 = s.1.saturating_add(inside);
+        true
     }
 
     /// End every stream (`end_of_capture`); call once when the capture is over.
@@ -553,6 +576,13 @@ impl Engine {
             self.capture_drops,
         );
         r.observed_at = self.points.name(s.key.point).to_string();
+        if let Some(&(upstream, inside)) = self.loss_splits.get(&s.key) {
+            r.loss_split = Some(record::LossSplit {
+                upstream,
+                inside_middlebox: inside,
+                downstream: r.loss_downstream,
+            });
+        }
         r
     }
 
@@ -561,6 +591,9 @@ impl Engine {
             return;
         };
         let record = self.record_of(&s, why);
+        if !self.loss_splits.is_empty() {
+            self.loss_splits.remove(key);
+        }
         self.finished.push((s.order, record));
     }
 }

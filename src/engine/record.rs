@@ -72,6 +72,10 @@ pub struct StreamRecord {
     /// True when the probe dropped packets while this stream was active (pipeline, kernel or
     /// interface drops): its loss figures may be short of packets the probe never saw.
     pub probe_drop: bool,
+    /// For a stream leaving a middlebox (the egress of a hop, `crate::correlate::hop`): its
+    /// loss split by where it happened. Absent for every other stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_split: Option<LossSplit>,
     /// Capture times (ns since the epoch) behind `first_seen`/`last_seen` and of the latest
     /// probe drop: not in the JSON output, used to build forwarded records (src/forward).
     #[serde(skip)]
@@ -116,6 +120,19 @@ impl StreamRecord {
             },
         )
     }
+}
+
+/// Where an egress stream's packets were lost (docs/output.md, "Loss split"), in packets.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct LossSplit {
+    /// Before the middlebox: sequence numbers of the forwarded ingress range that never
+    /// reached the probe on the way in.
+    pub upstream: u64,
+    /// Inside the middlebox: arrived, never forwarded.
+    pub inside_middlebox: u64,
+    /// After the probe on the way out: the receiver's reports say so (`loss_downstream`);
+    /// null without receiver reports.
+    pub downstream: Option<i64>,
 }
 
 /// Statistics of one RTT method, milliseconds.

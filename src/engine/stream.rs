@@ -559,6 +559,7 @@ impl Stream {
             srtcp: cold.srtcp,
             probe_dropped: cold.probe_dropped,
             probe_drop: probe_drop_at.is_some(),
+            loss_split: None,
             first_seen_ns: self.first_seen,
             last_seen_ns: self.latest_seen(),
             probe_drop_at_ns: probe_drop_at,

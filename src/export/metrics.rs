@@ -54,14 +54,14 @@ pub struct Encoded {
     pub omitted: u64,
 }
 
-struct Out<'a> {
+pub(super) struct Out<'a> {
     s: String,
     om: bool,
     _p: std::marker::PhantomData<&'a ()>,
 }
 
 impl Out<'_> {
-    fn family(&mut self, m: &Metric) {
+    pub(super) fn family(&mut self, m: &Metric) {
         let name = if self.om && m.kind == Type::Counter {
             m.name.trim_end_matches("_total")
         } else {
@@ -72,7 +72,13 @@ impl Out<'_> {
     }
 
     /// `name{labels} value`; `labels` is already `k="v",…` (escaped) or empty.
-    fn sample(&mut self, name: &str, suffix: &str, labels: &str, value: impl std::fmt::Display) {
+    pub(super) fn sample(
+        &mut self,
+        name: &str,
+        suffix: &str,
+        labels: &str,
+        value: impl std::fmt::Display,
+    ) {
         self.s.push_str(name);
         self.s.push_str(suffix);
         if !labels.is_empty() {
@@ -83,7 +89,7 @@ impl Out<'_> {
         let _ = writeln!(self.s, " {value}");
     }
 
-    fn histogram(&mut self, m: &Metric, labels: &str, h: &Histogram) {
+    pub(super) fn histogram(&mut self, m: &Metric, labels: &str, h: &Histogram) {
         let mut cumulative = 0u64;
         let sep = if labels.is_empty() { "" } else { "," };
         for (i, c) in h.counts.iter().enumerate() {
@@ -324,6 +330,7 @@ pub fn encode(sc: &Scrape<'_>) -> Encoded {
     o.sample(names::STREAMS_EVICTED.name, "", "", c.streams_evicted);
     o.family(&names::RECORDS_DROPPED);
     o.sample(names::RECORDS_DROPPED.name, "", "", t.records_dropped);
+    super::hops::encode(&mut o, sc, &captures);
     sinks(&mut o, &sc.board.sinks.load());
 
     let omitted = if sc.per_stream {

@@ -10,13 +10,15 @@
 //! workers ([`aggregate`]) with the labels of [`labels`]; every metric name is in [`names`].
 //!
 //! `/streams` shows the live streams with the privacy rules of the labels: addresses in the
-//! `address_labels` form, the CNAME only with `cname_label`.
+//! `address_labels` form, the CNAME only with `cname_label`. `/hops` shows the middlebox hops
+//! ([`hops`]) under the same switch and rules.
 //!
 //! What it does not do: HTTP/2, or push.
 
 pub mod aggregate;
 pub mod auth;
 pub mod guard;
+pub mod hops;
 pub mod labels;
 pub mod limits;
 pub mod metrics;
@@ -91,6 +93,7 @@ pub(crate) fn test_record() -> StreamRecord {
         srtcp: false,
         probe_dropped: 0,
         probe_drop: false,
+        loss_split: None,
         first_seen_ns: 0,
         last_seen_ns: 0,
         probe_drop_at_ns: None,

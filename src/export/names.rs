@@ -103,6 +103,38 @@ metrics! {
         "Streams evicted because the stream table was full (engine.max_streams).";
     RECORDS_DROPPED = "rtcprobe_pipeline_records_dropped_total", Counter,
         "Records of ended streams dropped because the records queue was full.";
+    HOP_FORWARDING_DELAY = "rtcprobe_hop_forwarding_delay_seconds", Histogram,
+        "Middlebox hops: forwarding delay of each forwarded packet (egress minus ingress capture time).";
+    HOP_PACKETS_IN = "rtcprobe_hop_packets_in_total", Counter,
+        "Middlebox hops: ingress packets in the forwarded range, settled (forwarded, lost inside or evicted).";
+    HOP_PACKETS_OUT = "rtcprobe_hop_packets_out_total", Counter,
+        "Middlebox hops: egress packets that are copies of ingress packets.";
+    HOP_LOST_INSIDE = "rtcprobe_hop_packets_lost_inside_total", Counter,
+        "Middlebox hops: packets that arrived at the middlebox and were never forwarded (within 1 s).";
+    HOP_LOST_UPSTREAM = "rtcprobe_hop_packets_lost_upstream_total", Counter,
+        "Middlebox hops: sequence numbers of the forwarded range that never reached the middlebox.";
+    HOP_LATE = "rtcprobe_hop_packets_late_total", Counter,
+        "Middlebox hops: copies forwarded more than 1 s after their original (the original counts as lost inside).";
+    HOP_RTX = "rtcprobe_hop_rtx_packets_total", Counter,
+        "Middlebox hops: RTX repairs (RFC 4588) sent on the egress side; neither packets out nor loss.";
+    HOPS_ACTIVE = "rtcprobe_hops_active", Gauge,
+        "Middlebox hops still forwarding at the latest hop snapshot.";
+    HOP_MATCHER_EVICTIONS = "rtcprobe_hop_matcher_evictions_total", Counter,
+        "Hop matcher bounds that bit: streams evicted (table full) or in-flight packets pushed out unforwarded.";
+    HOP_MATCHER_REFUSED = "rtcprobe_hop_matcher_refused_hops_total", Counter,
+        "Hop pairings refused because the matcher's hop caps were reached.";
+    HOP_MATCHER_INDEX_RESETS = "rtcprobe_hop_matcher_index_resets_total", Counter,
+        "Times the hop matcher's SSRC index was cleared at its cap.";
+    HOP_PAIR_PACKETS_OUT = "rtcprobe_hop_pair_packets_out_total", Counter,
+        "Per hop: egress packets that are copies of ingress packets.";
+    HOP_PAIR_LOST_INSIDE = "rtcprobe_hop_pair_packets_lost_inside_total", Counter,
+        "Per hop: packets that arrived at the middlebox and were never forwarded.";
+    HOP_PAIR_DELAY = "rtcprobe_hop_pair_forwarding_delay_seconds", Gauge,
+        "Per hop: forwarding delay percentile (stat p50, p99) since the hop was paired.";
+    HOP_JITTER_ADDED = "rtcprobe_hop_jitter_added_seconds", Gauge,
+        "Per hop: jitter the middlebox added (RFC 3550 6.4.1 smoothing of forwarding delay changes).";
+    HOPS_OMITTED = "rtcprobe_export_hops_omitted", Gauge,
+        "Hops left out of per-hop series and /hops at this scrape (over exporter.max_stream_series).";
     FORWARD_SENT = "rtcprobe_forward_records_sent_total", Counter,
         "Records a sink delivered: accepted by the store, or written to the file of a file sink.";
     FORWARD_FAILED = "rtcprobe_forward_records_failed_total", Counter,

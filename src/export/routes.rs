@@ -29,7 +29,7 @@ use std::time::Instant;
 pub type Body = Full<Bytes>;
 
 const INDEX: &[u8] = b"<html><body><h1>rtcprobe</h1><a href=\"/metrics\">/metrics</a> \
-    <a href=\"/streams\">/streams</a> <a href=\"/healthz\">/healthz</a></body></html>\n";
+    <a href=\"/streams\">/streams</a> <a href=\"/hops\">/hops</a> <a href=\"/healthz\">/healthz</a></body></html>\n";
 
 /// Answer one request.
 pub async fn handle(
@@ -141,6 +141,15 @@ async fn route(req: &Request<Incoming>, shared: &Arc<Shared>, site: &Arc<Site>) 
                     .map(|r| super::private_record(&s.labeller, r))
                     .collect();
                 serde_json::to_vec(&streams).unwrap_or_default()
+            })
+            .await
+            .unwrap_or_default();
+            text(StatusCode::OK, "application/json", body)
+        }
+        "/hops" if shared.streams_endpoint => {
+            let s = Arc::clone(shared);
+            let body = tokio::task::spawn_blocking(move || {
+                super::hops::body(&s.board, &s.labeller, s.max_stream_series)
             })
             .await
             .unwrap_or_default();

@@ -23,6 +23,7 @@ pub mod deadletter;
 pub mod delivery;
 pub mod file;
 pub mod hep;
+pub mod hop_record;
 pub mod http;
 pub mod prompb;
 pub mod record;
@@ -71,6 +72,18 @@ pub struct RecordTx {
 
 impl RecordTx {
     pub fn send(&self, r: &Record) {
+        let sinks = self.sinks.load();
+        if sinks.is_empty() {
+            return;
+        }
+        let Ok(line) = serde_json::to_vec(r) else {
+            return;
+        };
+        offer(&sinks, self.wait, &Arc::new(line));
+    }
+
+    /// A hop record (schema version 2, [`hop_record`]) to every sink, like [`RecordTx::send`].
+    pub fn send_hop(&self, r: &hop_record::HopRecordOut) {
         let sinks = self.sinks.load();
         if sinks.is_empty() {
             return;
@@ -139,6 +152,12 @@ impl Hook {
     /// The record interval, for [`crate::engine::Engine::set_interval`].
     pub fn interval_ns(&self) -> i64 {
         self.intervals.interval_ns()
+    }
+
+    /// Where and how this hook's records go, for the hop records of a hop stage beside the
+    /// engine ([`crate::pipeline::hops::HopStage::with_records`]).
+    pub fn hop_records(&self) -> (RecordTx, RecordOptions) {
+        (self.tx.clone(), self.intervals.options().clone())
     }
 
     /// Call with the intervals the engine closed ([`crate::engine::Engine::drain_cuts`]), before

@@ -1,4 +1,5 @@
-//! The forwarded record, schema version 1 (docs/records.md, docs/records.schema.json), and the
+//! The forwarded stream record, schema version 2 (docs/records.md, docs/records.schema.json:
+//! the keys of version 1, unchanged; version 2 adds the hop records of [`super::hop_record`]), and the
 //! sans-IO bookkeeping that turns a worker's streams into interval and final records.
 //!
 //! A record is flat (no nested objects) so that every store takes it as it is: ClickHouse
@@ -16,7 +17,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 /// The schema version written in every record.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One forwarded record: an interval of one stream, or its end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,6 +149,11 @@ impl Intervals {
 
     pub fn interval_ns(&self) -> i64 {
         self.opts.interval_ns
+    }
+
+    /// The options records are made with.
+    pub fn options(&self) -> &RecordOptions {
+        &self.opts
     }
 
     /// The final record of a stream that ended; forgets the stream.

@@ -40,6 +40,7 @@ fn stream(first: i64, last: i64, packets: u64, lost: i64, drop_at: Option<i64>) 
         srtcp: false,
         probe_dropped: 0,
         probe_drop: drop_at.is_some(),
+        loss_split: None,
         first_seen_ns: first,
         last_seen_ns: last,
         probe_drop_at_ns: drop_at,
@@ -156,7 +157,7 @@ fn record_json_is_flat_and_round_trips() {
     let v = serde_json::to_value(&f).unwrap();
     let obj = v.as_object().unwrap();
     assert!(obj.values().all(|x| !x.is_object() && !x.is_array()));
-    assert_eq!(obj["schema_version"], 1);
+    assert_eq!(obj["schema_version"], 2);
     let back: Record = serde_json::from_value(v).unwrap();
     assert_eq!(back, f);
 }

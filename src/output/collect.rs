@@ -10,10 +10,15 @@
 //! entries in key order, up to `--top`: the same bytes as rendering the whole report at once
 //! (docs/output.md, "Order and memory"), whatever the order streams ended in and however many
 //! pipeline workers ended them.
+//!
+//! Middlebox hops (`crate::correlate::hop`) are rendered the same way when they end, into a
+//! second sorter keyed by the order hops ended in, and printed after the streams (JSON only:
+//! `hops`, absent when there are none).
 
 use super::spill::{Entry, Sorted, Sorter};
 use super::table::{self, Widths};
 use super::{select, Format, Selection};
+use crate::correlate::hop::HopRecord;
 use crate::engine::record::StreamRecord;
 use crate::replay::{Ended, Summary};
 use std::io::{self, Write};
@@ -28,6 +33,8 @@ pub struct Collector {
     sel: Selection,
     legend: bool,
     sorter: Sorter,
+    /// Rendered hops, keyed by the order they ended in.
+    hops: Sorter,
     /// Table column widths over every selected row, when all of them are shown (no `--top`).
     widths: Widths,
     /// The first error of the spill file, returned by [`Collector::write`].
@@ -47,8 +54,39 @@ impl Collector {
             sel,
             legend,
             sorter,
+            hops: Sorter::new(super::spill::DEFAULT_BUDGET / 4, super::spill::FAN_IN),
             widths: Widths::default(),
             error: None,
+        }
+    }
+
+    /// Hold rendered hops in `sorter` (tests: a small budget).
+    pub fn with_hop_sorter(mut self, sorter: Sorter) -> Self {
+        self.hops = sorter;
+        self
+    }
+
+    /// The most rendered hops held in memory at once.
+    pub fn peak_hops_in_memory(&self) -> usize {
+        self.hops.peak_entries()
+    }
+
+    /// Render hop `h` (the `seq`-th to end) and keep it for printing (JSON only).
+    pub fn push_hop(&mut self, seq: u64, h: &HopRecord) {
+        if self.error.is_some() || self.format != Format::Json {
+            return;
+        }
+        let text = serde_json::to_string_pretty(h).unwrap_or_else(|e| {
+            // Hops hold only strings and numbers: this cannot fail.
+            tracing::error!("cannot render a hop as JSON: {e}");
+            "null".into()
+        });
+        let entry = Entry {
+            key: seq.to_be_bytes().to_vec(),
+            payload: indent(&text, "    ").into_bytes(),
+        };
+        if let Err(e) = self.hops.push(entry) {
+            self.error = Some(e);
         }
     }
 
@@ -112,12 +150,13 @@ impl Collector {
             return Err(e);
         }
         let sorted = self.sorter.finish()?;
+        let hops = self.hops.finish()?;
         let shown = self
             .sel
             .top
             .map_or(sorted.len(), |n| sorted.len().min(n as u64));
         match self.format {
-            Format::Json => write_json(summary, &sorted, shown, out),
+            Format::Json => write_json(summary, &sorted, shown, &hops, out),
             Format::Csv => {
                 writeln!(out, "{}", super::CSV_COLUMNS.join(","))?;
                 each(&sorted, shown, &mut |p| {
@@ -157,6 +196,9 @@ impl Collector {
 impl Ended for Collector {
     fn ended(&mut self, order: u64, record: StreamRecord) {
         self.push(order, &record);
+    }
+    fn hop(&mut self, seq: u64, hop: HopRecord) {
+        self.push_hop(seq, &hop);
     }
 }
 
@@ -216,11 +258,13 @@ fn indent(text: &str, pad: &str) -> String {
     s
 }
 
-/// `{ "summary": …, "streams": [ … ] }` exactly as `serde_json::to_writer_pretty` writes it.
+/// `{ "summary": …, "streams": [ … ], "hops": [ … ] }` exactly as
+/// `serde_json::to_writer_pretty` writes a [`crate::replay::Report`] (`hops` absent when empty).
 fn write_json(
     summary: &Summary,
     sorted: &Sorted,
     shown: u64,
+    hops: &Sorted,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let s = serde_json::to_string_pretty(summary).map_err(io::Error::other)?;
@@ -231,16 +275,27 @@ fn write_json(
         s.trim_start()
     )?;
     if shown == 0 {
-        out.write_all(b"]\n}\n")?;
-        return Ok(());
+        out.write_all(b"]")?;
+    } else {
+        let mut first = true;
+        each(sorted, shown, &mut |p| {
+            out.write_all(if first { b"\n" } else { b",\n" })?;
+            first = false;
+            out.write_all(p)
+        })?;
+        out.write_all(b"\n  ]")?;
     }
-    let mut first = true;
-    each(sorted, shown, &mut |p| {
-        out.write_all(if first { b"\n" } else { b",\n" })?;
-        first = false;
-        out.write_all(p)
-    })?;
-    out.write_all(b"\n  ]\n}\n")
+    if !hops.is_empty() {
+        out.write_all(b",\n  \"hops\": [")?;
+        let mut first = true;
+        each(hops, hops.len(), &mut |p| {
+            out.write_all(if first { b"\n" } else { b",\n" })?;
+            first = false;
+            out.write_all(p)
+        })?;
+        out.write_all(b"\n  ]")?;
+    }
+    out.write_all(b"\n}\n")
 }
 
 #[cfg(test)]

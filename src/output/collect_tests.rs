@@ -25,7 +25,11 @@ fn report(streams: Vec<StreamRecord>) -> Report {
         .finish(String::from("f.pcap"), 1, None)
         .summary;
     summary.streams = streams.len();
-    Report { summary, streams }
+    Report {
+        summary,
+        streams,
+        hops: Vec::new(),
+    }
 }
 
 fn render(c: Collector, s: &Summary) -> String {

@@ -47,6 +47,9 @@ pub fn write(
         // The report's streams are in order of first appearance already.
         c.push(i as u64, r);
     }
+    for (i, h) in report.hops.iter().enumerate() {
+        c.push_hop(i as u64, h);
+    }
     c.write(&report.summary, out)
 }
 

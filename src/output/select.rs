@@ -162,7 +162,11 @@ mod tests {
         let summary = crate::replay::Run::new(Default::default())
             .finish(String::new(), 1, None)
             .summary;
-        Report { summary, streams }
+        Report {
+            summary,
+            streams,
+            hops: Vec::new(),
+        }
     }
 
     #[test]

@@ -54,6 +54,14 @@ pub enum Event {
     CaptureDrop {
         now: i64,
     },
+    /// A middlebox hop of which `key` is the egress ended (`crate::correlate::hop`, on the
+    /// capture thread): add its loss upstream of and inside the box to the stream's split.
+    LossSplit {
+        now: i64,
+        key: StreamKey,
+        upstream: u32,
+        inside: u32,
+    },
 }
 
 impl Event {
@@ -65,7 +73,8 @@ impl Event {
             | Event::Stun { now, .. }
             | Event::Tick { now }
             | Event::ProbeDrop { now, .. }
-            | Event::CaptureDrop { now } => now,
+            | Event::CaptureDrop { now }
+            | Event::LossSplit { now, .. } => now,
         }
     }
 }

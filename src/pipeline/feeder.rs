@@ -13,10 +13,12 @@
 //! and the result equals the single-threaded replay.
 
 use super::event::{Batch, Event};
+use super::hops::HopStage;
 use super::snapshot::{publish, CaptureSnapshot};
 use super::worker::Worker;
 use crate::capture::PointResolver;
 use crate::config::Resolved;
+use crate::correlate::hop::HopCounters;
 use crate::engine::{shard, triage, Counters, Shard, StreamKey, Triage};
 use crate::forward::tap::RtcpTap;
 use crate::wire::{decode_udp, LinkType};
@@ -87,6 +89,9 @@ pub struct Feeder {
     rtcp_tap: Option<RtcpTap>,
     /// Names where each frame was seen ([`crate::engine::obs`]).
     points: PointResolver,
+    /// Middlebox hops ([`super::hops`]): every datagram, in capture order; ended hops go to
+    /// the stage's collector, splits to the worker owning the egress stream.
+    hops: Option<HopStage>,
 }
 
 impl Feeder {
@@ -124,6 +129,7 @@ impl Feeder {
             batches_allocated: 0,
             rtcp_tap: None,
             points,
+            hops: None,
         }
     }
 
@@ -132,6 +138,67 @@ impl Feeder {
     pub fn with_points(mut self, points: PointResolver) -> Self {
         self.points = points;
         self
+    }
+
+    /// Also pair middlebox hops here, on the capture thread (`crate::correlate::hop`: the
+    /// ingress and egress streams of a hop are on different workers when SSRCs are
+    /// rewritten), and publish them with the capture counters.
+    pub fn with_hops(mut self, stage: HopStage) -> Self {
+        self.hops = Some(stage);
+        self
+    }
+
+    /// End every hop (the capture is over): call before [`Feeder::flush`], so that the splits
+    /// reach the workers before they end their streams. The matcher's counters.
+    pub fn finish_hops(&mut self) -> HopCounters {
+        let now = self.stats.last_ns;
+        let Some(h) = &mut self.hops else {
+            return HopCounters::default();
+        };
+        h.finish(now);
+        self.hops_done(now);
+        let Some(h) = &mut self.hops else {
+            return HopCounters::default();
+        };
+        self.stats.hops = Some(h.snapshot(now, true));
+        *h.matcher().counters()
+    }
+
+    /// The hop stage, if any (its matcher for reports and tests).
+    pub fn hops(&self) -> Option<&HopStage> {
+        self.hops.as_ref()
+    }
+
+    /// Expire idle hop streams at a tick, before the tick reaches the workers.
+    fn expire_hops(&mut self, now: i64) {
+        let idle = self.cfg.idle_timeout_ns;
+        if let Some(h) = &mut self.hops {
+            h.expire(now, idle);
+            self.hops_done(now);
+        }
+    }
+
+    /// Hand out what the hop stage ended: splits to the workers owning their streams (in
+    /// capture order with the stream's packets); hops go to the stage's collector.
+    fn hops_done(&mut self, now: i64) {
+        let Some(mut h) = self.hops.take() else {
+            return;
+        };
+        let n = self.shards();
+        h.drain(
+            now,
+            &mut |key, upstream, inside| {
+                let ev = Event::LossSplit {
+                    now,
+                    key,
+                    upstream: u32::try_from(upstream).unwrap_or(u32::MAX),
+                    inside: u32::try_from(inside).unwrap_or(u32::MAX),
+                };
+                self.push(Shard::of(n, key.ssrc) as usize, ev, &[]);
+            },
+            &mut |_, _| {},
+        );
+        self.hops = Some(h);
     }
 
     /// Also offer every RTCP datagram to `tap` (sinks forwarding raw RTCP). Here, before a
@@ -191,6 +258,7 @@ impl Feeder {
         self.stats.last_ns = self.stats.last_ns.max(ts_ns);
         if ts_ns >= self.next_tick {
             if self.next_tick != i64::MIN {
+                self.expire_hops(ts_ns);
                 self.broadcast(Event::Tick { now: ts_ns });
             }
             self.next_tick = ts_ns.saturating_add(TICK_EVERY_NS);
@@ -208,6 +276,13 @@ impl Feeder {
         let point = self.points.point(link, iface, data);
         if point == crate::engine::ObservationPoint::OTHER {
             self.stats.unnamed_point_frames += 1;
+        }
+        if self
+            .hops
+            .as_mut()
+            .is_some_and(|h| h.on_datagram(ts_ns, &dg, point))
+        {
+            self.hops_done(ts_ns);
         }
         match t {
             Triage::Rtp(mut meta) => {
@@ -397,6 +472,7 @@ impl Feeder {
     pub fn idle(&mut self, now: i64) {
         let now = now.saturating_sub(IDLE_TICK_LAG_NS).max(self.stats.last_ns);
         if self.next_tick != i64::MIN && now >= self.next_tick {
+            self.expire_hops(now);
             self.broadcast(Event::Tick { now });
             self.next_tick = now.saturating_add(TICK_EVERY_NS);
         }
@@ -415,7 +491,10 @@ impl Feeder {
     }
 
     /// Make the counters visible to readers.
-    pub fn publish(&self) {
+    pub fn publish(&mut self) {
+        if let Some(h) = &mut self.hops {
+            self.stats.hops = Some(h.snapshot(self.stats.last_ns, false));
+        }
         publish(&self.slot, self.stats.clone());
     }
 
@@ -431,6 +510,8 @@ impl Drop for Feeder {
         if self.overflow == Overflow::Drop {
             self.overflow = Overflow::Drain;
         }
+        // Hops first: their splits go to the workers with the last batches.
+        self.finish_hops();
         // Drop reports go a batch's worth at a time: flush until none is left, or until a
         // round sends none (a worker that does not take its batches).
         let pending = |f: &Feeder| f.lanes.iter().map(|l| l.drops.len()).sum::<usize>();

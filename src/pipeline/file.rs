@@ -11,10 +11,10 @@ use super::worker::RecordsOut;
 use super::{pipeline_pays, Options, Pipeline};
 use crate::capture::{FileSource, PacketSource};
 use crate::config::Resolved;
-use crate::engine::record::{rfc3339_micros, StreamRecord};
+use crate::engine::record::rfc3339_micros;
 use crate::forward::record::RecordOptions;
 use crate::forward::RecordTx;
-use crate::replay::{Ended, ReplayError, Report, Summary};
+use crate::replay::{Ended, Kept, ReplayError, Report, Summary};
 use crate::wire::LinkType;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +22,26 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How often a replay publishes its capture counters (progress, `/metrics`).
 const PUBLISH_EVERY: Duration = Duration::from_millis(500);
+
+/// The hop stage of a replay: the exporter's default caps (a replay's `--listen` endpoint
+/// uses the default exporter settings), stopped hops kept for the whole replay.
+fn replay_hops_of(p: &Pipeline) -> super::hops::HopStage {
+    p.hop_stage(
+        crate::config::ExporterConfig::default().max_stream_series,
+        i64::MAX,
+    )
+}
+
+/// The replay's hop stage for the single-threaded replay (`crate::replay::Run`), whose engine
+/// names points with `names`: the same stage, so that it makes the pipeline's hops.
+pub fn replay_hops(names: std::sync::Arc<crate::engine::PointNames>) -> super::hops::HopStage {
+    super::hops::HopStage::new(
+        Default::default(),
+        names,
+        crate::config::ExporterConfig::default().max_stream_series,
+        i64::MAX,
+    )
+}
 
 /// How a file is fed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,9 +79,9 @@ pub fn replay(
         linger,
         forward,
         started,
-        Vec::new(),
+        Kept::default(),
     )?;
-    Ok(report(summary, records))
+    Ok(Report::of(summary, records))
 }
 
 /// [`replay`], handing each stream to `sink` as it ends (in no particular order: workers end
@@ -92,13 +112,33 @@ pub fn replay_into<S: Ended + Send + 'static>(
         Pace::Realtime => Overflow::Drop,
     };
     let (tx, rx) = crossbeam_channel::bounded(65_536);
+    // Hops end on the reading thread (the feeder's matcher), streams on the workers.
+    let (hop_tx, hop_rx) = crossbeam_channel::bounded(4_096);
     let collector = std::thread::Builder::new()
         .name("rtcprobe-records".into())
         .spawn(move || {
             let mut n = 0usize;
-            for (order, r) in rx.iter() {
-                sink.ended(order, r);
-                n += 1;
+            let (mut rx, mut hop_rx) = (Some(rx), Some(hop_rx));
+            while rx.is_some() || hop_rx.is_some() {
+                let mut sel = crossbeam_channel::Select::new();
+                let r = rx.as_ref().map(|c| sel.recv(c));
+                let h = hop_rx.as_ref().map(|c| sel.recv(c));
+                let op = sel.select();
+                let i = op.index();
+                if Some(i) == r {
+                    match rx.as_ref().map(|c| op.recv(c)) {
+                        Some(Ok((order, rec))) => {
+                            sink.ended(order, rec);
+                            n += 1;
+                        }
+                        _ => rx = None,
+                    }
+                } else if Some(i) == h {
+                    match hop_rx.as_ref().map(|c| op.recv(c)) {
+                        Some(Ok((seq, hop))) => sink.hop(seq, hop),
+                        _ => hop_rx = None,
+                    }
+                }
             }
             (sink, n)
         })
@@ -115,8 +155,13 @@ pub fn replay_into<S: Ended + Send + 'static>(
     )
     .map_err(|e| open_error(&file, &e))?;
     started(&pipeline);
-    let mut feeder = pipeline.feeder(0, file.clone());
+    let mut feeder = pipeline
+        .feeder(0, file.clone())
+        .with_hops(replay_hops_of(&pipeline).with_collector(hop_tx));
     let error = feed(&mut src, link, &mut feeder, pace, stop);
+    // The file is over: the hops are final (before the workers end their streams) while the
+    // pipeline lingers for scrapes.
+    let hop_matcher = feeder.finish_hops();
     feeder.flush();
     feeder.publish();
     let until = Instant::now() + linger;
@@ -151,6 +196,7 @@ pub fn replay_into<S: Ended + Send + 'static>(
             counters: totals.counters,
             streams,
             error,
+            hop_matcher,
         },
         sink,
     ))
@@ -166,8 +212,8 @@ pub fn replay_workers(
     stop: &AtomicBool,
     forward: Option<(RecordTx, RecordOptions)>,
 ) -> Result<Report, ReplayError> {
-    let (summary, records) = replay_workers_into(path, cfg, opts, stop, forward, Vec::new())?;
-    Ok(report(summary, records))
+    let (summary, records) = replay_workers_into(path, cfg, opts, stop, forward, Kept::default())?;
+    Ok(Report::of(summary, records))
 }
 
 /// [`replay_workers`], handing each stream to `sink` as it ends (bounded memory: the CLI's
@@ -196,22 +242,6 @@ pub fn replay_workers_into<S: Ended + Send + 'static>(
     }
     let hook = forward.map(|(tx, o)| crate::forward::Hook::new(tx, o));
     crate::replay::replay_file_until(path, cfg, hook, stop, sink)
-}
-
-/// A report of streams ended by workers side by side: in order of first appearance, ties (none
-/// in practice: each frame starts at most one stream) by key and observation point.
-fn report(summary: Summary, mut records: Vec<(u64, StreamRecord)>) -> Report {
-    records.sort_by(|(a, ra), (b, rb)| {
-        (a, &ra.src, &ra.dst, ra.ssrc, &ra.observed_at).cmp(&(
-            b,
-            &rb.src,
-            &rb.dst,
-            rb.ssrc,
-            &rb.observed_at,
-        ))
-    });
-    let streams = records.into_iter().map(|(_, r)| r).collect();
-    Report { summary, streams }
 }
 
 fn open_error(file: &str, e: &std::io::Error) -> ReplayError {

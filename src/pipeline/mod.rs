@@ -19,6 +19,7 @@
 pub mod event;
 pub mod feeder;
 pub mod file;
+pub mod hops;
 pub mod progress;
 pub mod snapshot;
 pub mod worker;
@@ -99,6 +100,11 @@ pub struct Pipeline {
     points: Arc<PointNames>,
     /// Inline mode ([`Pipeline::start_inline`]): the one worker, until the feeder takes it.
     inline: std::sync::Mutex<Option<Worker>>,
+    /// Where hop records go (the sinks of the stream records), for [`Pipeline::hop_stage`].
+    hop_records: Option<(
+        crate::forward::RecordTx,
+        crate::forward::record::RecordOptions,
+    )>,
 }
 
 impl Pipeline {
@@ -168,6 +174,7 @@ impl Pipeline {
             .and_then(|r| r.forward.as_ref())
             .and_then(|(tx, _)| tx.rtcp_tap());
         let points = Arc::new(PointNames::with_interface_names(&cfg.interface_names));
+        let hop_records = records.as_ref().and_then(|r| r.forward.clone());
         let (mut links, mut controls, mut workers) = (Vec::new(), Vec::new(), Vec::new());
         let mut inline_worker = None;
         for (i, slot) in board.shards.iter().enumerate() {
@@ -217,6 +224,7 @@ impl Pipeline {
             rtcp_tap,
             points,
             inline: std::sync::Mutex::new(inline_worker),
+            hop_records,
         })
     }
 
@@ -252,6 +260,18 @@ impl Pipeline {
         )
         .with_rtcp_tap(self.rtcp_tap.clone())
         .with_inline(self.inline.lock().ok().and_then(|mut w| w.take()))
+    }
+
+    /// A capture thread's hop stage ([`hops`]): the run's point names, hop records to the
+    /// record sinks when there are any, at most `cap` hops published, stopped ones kept
+    /// `linger_ns` of capture time.
+    pub fn hop_stage(&self, cap: usize, linger_ns: i64) -> hops::HopStage {
+        let stage =
+            hops::HopStage::new(Default::default(), Arc::clone(&self.points), cap, linger_ns);
+        match &self.hop_records {
+            Some((tx, opts)) => stage.with_records(tx.clone(), opts.clone()),
+            None => stage,
+        }
     }
 
     /// Batches waiting in all queues (the health line shows it).

@@ -46,6 +46,9 @@ pub struct CaptureSnapshot {
     /// Frames whose observation point got no name of its own (the run's table of
     /// [`crate::engine::obs::MAX_POINTS`] was full): their streams are `observed_at = "other"`.
     pub unnamed_point_frames: u64,
+    /// This capture thread's middlebox hops, when it pairs them ([`super::hops`]).
+    #[serde(skip)]
+    pub hops: Option<Arc<super::hops::HopSnapshot>>,
 }
 
 /// One worker's streams and counters.

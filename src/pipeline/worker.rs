@@ -228,6 +228,15 @@ impl Worker {
                     self.engine.on_probe_drop(now, &key, u64::from(packets))
                 }
                 Event::CaptureDrop { .. } => self.engine.on_capture_drop(now),
+                Event::LossSplit {
+                    key,
+                    upstream,
+                    inside,
+                    ..
+                } => {
+                    self.engine
+                        .add_loss_split(&key, u64::from(upstream), u64::from(inside));
+                }
             }
         }
         self.hand_on();

@@ -69,6 +69,7 @@ fn summary_of(streams: usize) -> Summary {
         counters: Counters::default(),
         streams,
         error: None,
+        hop_matcher: Default::default(),
     }
 }
 

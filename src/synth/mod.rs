@@ -13,6 +13,7 @@ mod build;
 pub mod churn;
 pub mod forwarding;
 pub mod frame;
+pub mod hop;
 pub mod middlebox;
 pub mod pcap;
 pub mod rng;

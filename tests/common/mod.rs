@@ -202,15 +202,21 @@ impl ClickHouse {
             .map_err(|e| e.to_string())
     }
 
-    /// Create the records table from sql/clickhouse/rtcprobe_records.sql, without its TTL line
-    /// on servers older than 19.6 (the DDL says so).
+    /// Create the records and hop tables from sql/clickhouse/rtcprobe_records.sql and
+    /// rtcprobe_hops.sql (docs/central-store.md), without their TTL lines on servers older
+    /// than 19.6 (the DDL says so).
     pub fn create_table(&self) {
+        for ddl in [
+            include_str!("../../sql/clickhouse/rtcprobe_records.sql"),
+            include_str!("../../sql/clickhouse/rtcprobe_hops.sql"),
+        ] {
+            self.create_from(ddl);
+        }
+    }
+
+    fn create_from(&self, ddl: &str) {
         let version = self.query("SELECT version()").expect("version");
-        let ddl = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/sql/clickhouse/rtcprobe_records.sql"
-        ))
-        .expect("DDL");
+        let ddl = ddl.to_string();
         let mut parts = version
             .trim()
             .split('.')
