@@ -70,8 +70,10 @@ use std::sync::Arc;
 /// In-flight packets kept per stream (a power of two dividing 65536, so a 16-bit sequence
 /// number alone finds its slot).
 pub const RING: usize = 256;
-/// A new stream's ring: grown to [`RING`] before its packet `SMALL_RING + 1` (no packet is
-/// pushed out before), so that a flood of short streams costs little.
+/// A new stream's ring: grown to [`RING`] as soon as a packet would push another out of it
+/// (its packet `SMALL_RING + 1` at the latest, earlier when a gap or reordering spreads the
+/// first sequence numbers: no packet ever leaves a small ring), so that a flood of short
+/// streams costs little.
 pub const SMALL_RING: usize = 8;
 /// Arrivals per stream kept for verification (the pairing window).
 pub const WINDOW: usize = 32;
@@ -469,7 +471,10 @@ impl HopMatcher {
         st.packets += 1;
         let ext = extend(st.max_ext, p.seq);
         st.max_ext = st.max_ext.max(ext);
-        if st.packets == SMALL_RING as u64 + 1 && st.ring.len() < RING {
+        // Grown on the first collision, not after SMALL_RING packets: a packet pushed out of
+        // a new stream's ring before its hop exists is counted on no hop (an overtaken first
+        // packet plus a gap spans more than SMALL_RING sequence numbers).
+        if st.ring.len() < RING && st.at(ext).is_some_and(|o| o.ext != NONE && o.ext != ext) {
             st.grow();
         }
         let e = Entry {

@@ -230,3 +230,54 @@ fn a_flood_of_unmatched_streams_does_not_grow_memory() {
     m.finish(i64::MAX);
     assert!(m.report().is_empty());
 }
+
+/// One forwarding host seen at two observation points (as above): the ingress packets `first`
+/// (3.5 ms apart, in that order), then the rest up to `n` (10 ms apart; numbers missing from
+/// `first` below its highest are lost upstream), each forwarded in arrival order 6 ms later.
+/// The hop's (packets in, out, lost inside, lost upstream).
+fn forwarded_after(first: &[u32], n: u32) -> (u64, u64, u64, u64) {
+    let names = crate::engine::PointNames::shared("capture");
+    let (a, b) = (key(5000, 7, &names, "eth0"), key(5000, 7, &names, "eth1"));
+    let mut m = HopMatcher::new(Limits::default()).with_point_names(names.clone());
+    let rest = first.iter().max().map_or(0, |x| x + 1)..n;
+    let mut ev = Vec::new();
+    let mut t = 0;
+    for (k, i) in first.iter().copied().chain(rest).enumerate() {
+        let p = pkt(7, 24_000 + i, 300 + (i * 37) % 900);
+        ev.push((t, a, p));
+        ev.push((t + 6_000_000, b, p));
+        t += if k < first.len() {
+            3_500_000
+        } else {
+            10_000_000
+        };
+    }
+    ev.sort_by_key(|e| e.0);
+    for (t, k, p) in &ev {
+        m.on_rtp(*t, k, p);
+    }
+    m.finish(t + 1_000_000_000);
+    let mut r = Vec::new();
+    ended(&mut m, &mut r);
+    assert_eq!(r.len(), 1, "{r:#?}");
+    (
+        r[0].packets_in,
+        r[0].packets_out,
+        r[0].lost_inside,
+        r[0].lost_upstream,
+    )
+}
+
+#[test]
+fn a_packet_overtaken_at_the_hops_start_is_counted_in_and_out() {
+    assert_eq!(forwarded_after(&[1, 0], 100), (100, 100, 0, 0));
+    assert_eq!(forwarded_after(&[2, 0, 1], 100), (100, 100, 0, 0));
+    // The lab's case (forwarding, caller video): 1 overtaken by 2, 7 lost upstream, so that
+    // the first eight arrivals span nine sequence numbers.
+    let lab = [2, 1, 3, 4, 5, 6, 8, 9, 10];
+    assert_eq!(forwarded_after(&lab, 100), (98, 98, 0, 1));
+    assert_eq!(
+        forwarded_after(&[1, 0, 2, 3, 4, 5, 6, 15], 100),
+        (92, 92, 0, 8)
+    );
+}
