@@ -208,15 +208,24 @@ struct Sref {
     gen: u32,
 }
 
+/// One stream's state. `repr(C)`: what a packet of a paired stream reads and writes comes
+/// first, within the cache line that starts its [`Slot`].
+#[repr(C)]
 struct StreamState {
-    key: StreamKey,
-    first_seen: i64,
     last_seen: i64,
     packets: u64,
     /// Highest extended sequence number (starts at 2^32 + first seq: never underflows).
     max_ext: u64,
-    pt: u8,
     ring: Box<[Entry]>,
+    /// The hop this stream is the egress of, if paired.
+    in_hop: Option<u32>,
+    /// Hops this stream ever fed: a stream that feeds one never looks for a source.
+    n_out: usize,
+    /// The hop whose RTX stream this is.
+    rtx_of: Option<Href>,
+    key: StreamKey,
+    first_seen: i64,
+    pt: u8,
     /// Extended sequence numbers of the last [`WINDOW`] arrivals, oldest first from `hist_pos`.
     hist: [u64; WINDOW],
     hist_pos: usize,
@@ -225,14 +234,8 @@ struct StreamState {
     sig_vals: [u64; SIG_LEN],
     /// RTP timestamp of the latest arrival.
     prev_ts: u32,
-    /// The hop this stream is the egress of, if paired.
-    in_hop: Option<u32>,
-    /// The hop whose RTX stream this is.
-    rtx_of: Option<Href>,
     /// Hops this stream feeds, by the bit they own in `fwd` ([`FREE`]: none).
     out: [u32; MAX_OUT],
-    /// Hops this stream ever fed: a stream that feeds one never looks for a source.
-    n_out: usize,
     attempts: u32,
     /// Pairing looks since the stream started or was detached.
     tries: u32,
@@ -267,6 +270,9 @@ impl StreamState {
     }
 }
 
+/// `repr(C)`, cache-line aligned: the generation check and the stream's hot fields share one
+/// line (perf: a packet touched several lines of its stream's state).
+#[repr(C, align(64))]
 struct Slot {
     gen: u32,
     /// False once the stream is closed: `state` then only keeps its ring for reuse.
