@@ -57,6 +57,8 @@ mod life;
 mod pair;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_start;
 
 pub use feed::summarize;
 pub use hist::DelayHist;
