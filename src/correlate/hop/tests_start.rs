@@ -133,3 +133,19 @@ fn packets_lost_inside_around_the_pairing_window_are_counted() {
         assert_eq!(hop(how, &first, 100, lost), ((99, 97, 2, 1), by));
     }
 }
+
+#[test]
+fn copies_before_a_late_pairing_are_counted() {
+    // Every third packet of the first 80 lost inside the SFU: no four egress packets in a
+    // row have the ingress's timestamp steps, so the fingerprint pairs only after packet 80,
+    // when more egress packets have arrived than the pairing window holds.
+    let lost = |i| i < 80 && i % 3 == 1;
+    assert_eq!(
+        hop(Box_::Sfu, &[], 120, lost),
+        ((120, 93, 27, 0), MatchedBy::Fingerprint)
+    );
+    assert_eq!(
+        hop(Box_::Router, &[], 120, lost),
+        ((120, 93, 27, 0), MatchedBy::Ssrc)
+    );
+}
