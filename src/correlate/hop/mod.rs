@@ -26,8 +26,10 @@
 //! **Loss inside** the box: an ingress packet that arrived, that a later ingress packet of the
 //! same hop was forwarded, and that was itself not forwarded within [`FORWARD_TIMEOUT_NS`]
 //! (copies later than that are counted `late` and the packet as lost). A hop's ingress range
-//! runs from its first to its last forwarded packet, so packets before a hop starts, after it
-//! ends (layer switch, end of capture) or of layers never forwarded are not loss.
+//! runs from its first to its last forwarded packet (copies that arrived before the hop was
+//! paired included: they are still in the egress stream's ring), so packets before a hop
+//! starts, after it ends (layer switch, end of capture) or of layers never forwarded are not
+//! loss.
 //!
 //! **Incremental**: a hop is final when it ends: its egress stream ends (idle for the engine's
 //! idle timeout, [`HopMatcher::expire`]; evicted; end of capture, [`HopMatcher::finish`]) or it
