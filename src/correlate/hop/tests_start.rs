@@ -24,13 +24,24 @@ fn at(ip: [u8; 4], port: u16) -> SocketAddr {
 
 /// One hop: the ingress packets `first` (3.5 ms apart, in that order), then the rest up to
 /// `n` (10 ms apart; numbers missing from `first` below its highest are lost upstream), each
-/// forwarded in arrival order 6 ms later unless `dropped` (lost inside the box). The hop's
-/// (packets in, out, lost inside, lost upstream) and how it was matched.
+/// forwarded 6 ms later unless `dropped` (lost inside the box). The hop's (packets in, out,
+/// lost inside, lost upstream) and how it was matched.
 fn hop(
     how: Box_,
     first: &[u32],
     n: u32,
     dropped: fn(u32) -> bool,
+) -> ((u64, u64, u64, u64), MatchedBy) {
+    hop_held(how, first, n, dropped, |_| 0)
+}
+
+/// [`hop`], each packet `i` held `held(i)` ns more inside the box (the box reorders).
+fn hop_held(
+    how: Box_,
+    first: &[u32],
+    n: u32,
+    dropped: fn(u32) -> bool,
+    held: fn(u32) -> i64,
 ) -> ((u64, u64, u64, u64), MatchedBy) {
     let names = PointNames::shared("capture");
     let a = StreamKey {
@@ -75,7 +86,7 @@ fn hop(
                     ..p
                 },
             };
-            ev.push((t + 6_000_000, b, c));
+            ev.push((t + 6_000_000 + held(i), b, c));
         }
         t += if k < first.len() {
             3_500_000
@@ -114,6 +125,9 @@ fn a_packet_overtaken_at_the_hops_start_is_counted_in_and_out() {
         assert_eq!(hop(how, &[2, 0, 1], 100, none), ((100, 100, 0, 0), by));
         // The lab's case (forwarding, caller video): 1 overtaken by 2, 7 lost upstream, so
         // that the first eight arrivals span nine sequence numbers.
+        // Overtaken by the 12 after it: it arrives after the hop is paired, below its range.
+        let late = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0];
+        assert_eq!(hop(how, &late, 100, none), ((100, 100, 0, 0), by));
         let lab = [2, 1, 3, 4, 5, 6, 8, 9, 10];
         assert_eq!(hop(how, &lab, 100, none), ((98, 98, 0, 1), by));
         let wide = [1, 0, 2, 3, 4, 5, 6, 15];
@@ -148,4 +162,27 @@ fn copies_before_a_late_pairing_are_counted() {
         hop(Box_::Router, &[], 120, lost),
         ((120, 93, 27, 0), MatchedBy::Ssrc)
     );
+}
+
+#[test]
+fn copies_reordered_by_the_box_around_the_pairing_are_counted() {
+    let first: Vec<u32> = (0..40).collect();
+    for (how, by) in [
+        (Box_::Router, MatchedBy::Ssrc),
+        (Box_::Sfu, MatchedBy::Fingerprint),
+    ] {
+        // The first copy overtaken by the next two; around the pairing (the eighth copy), one
+        // held past the next four, and one lost inside the box held past the hop's start.
+        let held = |i| match i {
+            0 => 8_000_000,
+            7 => 16_000_000,
+            _ => 0,
+        };
+        assert_eq!(
+            hop_held(how, &first, 100, none, held),
+            ((100, 100, 0, 0), by)
+        );
+        let lost = |i| i == 0 || i == 9;
+        assert_eq!(hop_held(how, &first, 100, lost, held), ((99, 98, 1, 0), by));
+    }
 }
