@@ -249,38 +249,3 @@ impl HopMatcher {
         &self.counters
     }
 }
-
-impl HopRecord {
-    fn empty() -> Self {
-        let k = crate::engine::StreamKey {
-            src: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-            dst: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-            ssrc: 0,
-            point: crate::engine::ObservationPoint::CAPTURE,
-        };
-        let r = StreamRef {
-            src: String::new(),
-            dst: String::new(),
-            ssrc: 0,
-            observed_at: String::new(),
-        };
-        HopRecord {
-            ingress: r.clone(),
-            egress: r,
-            matched_by: super::MatchedBy::Ssrc,
-            confidence: 0.0,
-            packets_in: 0,
-            packets_out: 0,
-            lost_inside: 0,
-            lost_upstream: 0,
-            evicted: 0,
-            late: 0,
-            duplicates_out: 0,
-            rtx_packets: 0,
-            forwarding_delay: None,
-            jitter_added: 0.0,
-            ingress_key: k,
-            egress_key: k,
-        }
-    }
-}
