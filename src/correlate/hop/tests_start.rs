@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 
 /// How the box forwards in [`hop`].
 #[derive(Clone, Copy)]
-enum Box_ {
+enum Middlebox {
     /// A forwarding host seen at two observation points: same 5-tuple and SSRC.
     Router,
     /// An SFU rewriting SSRC, sequence numbers and timestamps (each shifted by a constant,
@@ -27,7 +27,7 @@ fn at(ip: [u8; 4], port: u16) -> SocketAddr {
 /// forwarded 6 ms later unless `dropped` (lost inside the box). The hop's (packets in, out,
 /// lost inside, lost upstream) and how it was matched.
 fn hop(
-    how: Box_,
+    how: Middlebox,
     first: &[u32],
     n: u32,
     dropped: fn(u32) -> bool,
@@ -37,7 +37,7 @@ fn hop(
 
 /// [`hop`], each packet `i` held `held(i)` ns more inside the box (the box reorders).
 fn hop_held(
-    how: Box_,
+    how: Middlebox,
     first: &[u32],
     n: u32,
     dropped: fn(u32) -> bool,
@@ -51,11 +51,11 @@ fn hop_held(
         point: names.intern("eth0"),
     };
     let b = match how {
-        Box_::Router => StreamKey {
+        Middlebox::Router => StreamKey {
             point: names.intern("eth1"),
             ..a
         },
-        Box_::Sfu => StreamKey {
+        Middlebox::Sfu => StreamKey {
             src: at([10, 0, 0, 2], 7000),
             dst: at([10, 0, 0, 3], 9),
             ssrc: 99,
@@ -78,8 +78,8 @@ fn hop_held(
         ev.push((t, a, p));
         if !dropped(i) {
             let c = match how {
-                Box_::Router => p,
-                Box_::Sfu => RtpSummary {
+                Middlebox::Router => p,
+                Middlebox::Sfu => RtpSummary {
                     ssrc: 99,
                     seq: p.seq.wrapping_add(5000),
                     ts: p.ts.wrapping_add(12_345),
@@ -118,8 +118,8 @@ fn none(_: u32) -> bool {
 #[test]
 fn a_packet_overtaken_at_the_hops_start_is_counted_in_and_out() {
     for (how, by) in [
-        (Box_::Router, MatchedBy::Ssrc),
-        (Box_::Sfu, MatchedBy::Fingerprint),
+        (Middlebox::Router, MatchedBy::Ssrc),
+        (Middlebox::Sfu, MatchedBy::Fingerprint),
     ] {
         assert_eq!(hop(how, &[1, 0], 100, none), ((100, 100, 0, 0), by));
         assert_eq!(hop(how, &[2, 0, 1], 100, none), ((100, 100, 0, 0), by));
@@ -138,8 +138,8 @@ fn a_packet_overtaken_at_the_hops_start_is_counted_in_and_out() {
 #[test]
 fn packets_lost_inside_around_the_pairing_window_are_counted() {
     for (how, by) in [
-        (Box_::Router, MatchedBy::Ssrc),
-        (Box_::Sfu, MatchedBy::Fingerprint),
+        (Middlebox::Router, MatchedBy::Ssrc),
+        (Middlebox::Sfu, MatchedBy::Fingerprint),
     ] {
         // Reordered, lost upstream (9) and lost inside (4, 12) among the first packets.
         let first = [1, 0, 3, 2, 4, 5, 6, 7, 8, 10, 11, 12];
@@ -155,11 +155,11 @@ fn copies_before_a_late_pairing_are_counted() {
     // when more egress packets have arrived than the pairing window holds.
     let lost = |i| i < 80 && i % 3 == 1;
     assert_eq!(
-        hop(Box_::Sfu, &[], 120, lost),
+        hop(Middlebox::Sfu, &[], 120, lost),
         ((120, 93, 27, 0), MatchedBy::Fingerprint)
     );
     assert_eq!(
-        hop(Box_::Router, &[], 120, lost),
+        hop(Middlebox::Router, &[], 120, lost),
         ((120, 93, 27, 0), MatchedBy::Ssrc)
     );
 }
@@ -168,8 +168,8 @@ fn copies_before_a_late_pairing_are_counted() {
 fn copies_reordered_by_the_box_around_the_pairing_are_counted() {
     let first: Vec<u32> = (0..40).collect();
     for (how, by) in [
-        (Box_::Router, MatchedBy::Ssrc),
-        (Box_::Sfu, MatchedBy::Fingerprint),
+        (Middlebox::Router, MatchedBy::Ssrc),
+        (Middlebox::Sfu, MatchedBy::Fingerprint),
     ] {
         // The first copy overtaken by the next two; around the pairing (the eighth copy), one
         // held past the next four, and one lost inside the box held past the hop's start.
