@@ -26,8 +26,10 @@
 //! **Loss inside** the box: an ingress packet that arrived, that a later ingress packet of the
 //! same hop was forwarded, and that was itself not forwarded within [`FORWARD_TIMEOUT_NS`]
 //! (copies later than that are counted `late` and the packet as lost). A hop's ingress range
-//! runs from its first to its last forwarded packet, so packets before a hop starts, after it
-//! ends (layer switch, end of capture) or of layers never forwarded are not loss.
+//! runs from its first to its last forwarded packet (copies that arrived before the hop was
+//! paired included: they are still in the egress stream's ring), so packets before a hop
+//! starts, after it ends (layer switch, end of capture) or of layers never forwarded are not
+//! loss.
 //!
 //! **Incremental**: a hop is final when it ends: its egress stream ends (idle for the engine's
 //! idle timeout, [`HopMatcher::expire`]; evicted; end of capture, [`HopMatcher::finish`]) or it
@@ -64,6 +66,8 @@ mod pair;
 mod record;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_start;
 mod view;
 
 pub use feed::summarize;
@@ -80,8 +84,10 @@ use std::sync::Arc;
 /// In-flight packets kept per stream (a power of two dividing 65536, so a 16-bit sequence
 /// number alone finds its slot).
 pub const RING: usize = 256;
-/// A new stream's ring: grown to [`RING`] before its packet `SMALL_RING + 1` (no packet is
-/// pushed out before), so that a flood of short streams costs little.
+/// A new stream's ring: grown to [`RING`] as soon as a packet would push another out of it
+/// (its packet `SMALL_RING + 1` at the latest, earlier when a gap or reordering spreads the
+/// first sequence numbers: no packet ever leaves a small ring), so that a flood of short
+/// streams costs little.
 pub const SMALL_RING: usize = 8;
 /// Arrivals per stream kept for verification (the pairing window).
 pub const WINDOW: usize = 32;
@@ -440,7 +446,10 @@ impl HopMatcher {
         st.packets += 1;
         let ext = extend(st.max_ext, p.seq);
         st.max_ext = st.max_ext.max(ext);
-        if st.packets == SMALL_RING as u64 + 1 && st.ring.len() < RING {
+        // Grown on the first collision, not after SMALL_RING packets: a packet pushed out of
+        // a new stream's ring before its hop exists is counted on no hop (an overtaken first
+        // packet plus a gap spans more than SMALL_RING sequence numbers).
+        if st.ring.len() < RING && st.at(ext).is_some_and(|o| o.ext != NONE && o.ext != ext) {
             st.grow();
         }
         let e = Entry {

@@ -370,6 +370,7 @@ impl HopMatcher {
         let (ekey, ikey, pt) = (es.key, is.key, is.pt);
         let hist = es.hist;
         let pos = es.hist_pos;
+        let (max_ext, ring_len) = (es.max_ext, es.ring.len() as u64);
         // A free slot (its histogram cleared and reused), else a new one.
         let (h, gen, delays) = match self.free_hops.pop() {
             Some(h) => match self.hops.get_mut(h as usize) {
@@ -425,17 +426,30 @@ impl HopMatcher {
             s.in_hop = Some(h);
         }
         let _ = gen;
+        // Copies that arrived before the window (a pairing found late: a fingerprint spoilt by
+        // loss inside the box, verifications that failed) are the hop's too: its range and
+        // both counts start at its first copy. They arrived before every window packet; in
+        // sequence order among themselves. One pass over the ring, once per hop.
+        for x in max_ext.saturating_sub(ring_len.saturating_sub(1))..=max_ext {
+            if !hist.contains(&x) {
+                self.account_stored(h, e, x);
+            }
+        }
         // The window in arrival order, oldest first.
         for k in 0..WINDOW {
-            let x = hist[(pos + k) % WINDOW];
-            let unmapped = self
-                .state(e)
-                .and_then(|s| s.at(x))
-                .copied()
-                .filter(|c| c.ext == x && x != NONE && c.flags & MAPPED == 0);
-            if let Some(c) = unmapped {
-                self.forward(h, e, c, false, true);
-            }
+            self.account_stored(h, e, hist[(pos + k) % WINDOW]);
+        }
+    }
+
+    /// Account egress `e`'s stored packet `x`, if there and not yet mapped, on new hop `h`.
+    fn account_stored(&mut self, h: u32, e: Sref, x: u64) {
+        let unmapped = self
+            .state(e)
+            .and_then(|s| s.at(x))
+            .copied()
+            .filter(|c| c.ext == x && x != NONE && c.flags & MAPPED == 0);
+        if let Some(c) = unmapped {
+            self.forward(h, e, c, false, true);
         }
     }
 
