@@ -97,7 +97,10 @@ fn replay(path: &Path, hops: bool) -> (u64, f64, usize) {
     let start = cpu_secs();
     let mut src = FileSource::open(path).expect("open");
     let link = LinkType::from_dlt(src.linktype()).expect("link type");
-    let mut run = Run::new(Resolved::default());
+    let mut run = Run::new(Resolved {
+        hops: true,
+        ..Resolved::default()
+    });
     if !hops {
         run = run.without_hops();
     }

@@ -315,9 +315,11 @@ impl<S: Ended> Run<S> {
         let names = std::sync::Arc::new(crate::engine::PointNames::with_interface_names(
             &cfg.interface_names,
         ));
+        let hops = cfg
+            .hops
+            .then(|| crate::pipeline::file::replay_hops(Arc::clone(&names)));
         let mut engine = Engine::new(cfg);
         engine.set_point_names(std::sync::Arc::clone(&names));
-        let hops = crate::pipeline::file::replay_hops(Arc::clone(&names));
         Run {
             engine,
             frames: 0,
@@ -330,7 +332,7 @@ impl<S: Ended> Run<S> {
             sink,
             streams: 0,
             points: PointResolver::file(names),
-            hops: Some(hops),
+            hops,
         }
     }
 

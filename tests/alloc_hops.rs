@@ -45,7 +45,10 @@ static GLOBAL: Counting = Counting;
 #[test]
 fn steady_state_hop_matching_does_not_allocate() {
     let (cap, truth) = rtcprobe::synth::hop::named("fanout").unwrap().build();
-    let mut run = Run::new(Resolved::default());
+    let mut run = Run::new(Resolved {
+        hops: true,
+        ..Resolved::default()
+    });
     // Warm-up: the first third (every stream created, every hop paired); then count until the
     // receivers' final reports (RTCP creates per-stream report state: not steady state).
     let rtp = cap

@@ -185,7 +185,7 @@ fn hop_records_go_to_the_hop_table_and_equal_the_file_sink() {
     std::fs::write(
         &cfg,
         format!(
-            "[records]\nhost = \"probe-test\"\ninterval_secs = 5\nstate_dir = \"{}/state\"\n\
+            "[engine]\nhops = true\n[records]\nhost = \"probe-test\"\ninterval_secs = 5\nstate_dir = \"{}/state\"\n\
              [[sinks]]\ntype = \"clickhouse\"\nurl = \"http://127.0.0.1:{}\"\n\
              [sinks.delivery]\nbatch_records = 16\nbatch_timeout_ms = 100\n\
              [[sinks]]\ntype = \"file\"\npath = \"{}\"\n",

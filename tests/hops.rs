@@ -31,7 +31,7 @@ fn through_pipeline(path: &std::path::Path, workers: usize) -> Report {
     let stop = AtomicBool::new(false);
     piped(
         path,
-        &Resolved::default(),
+        &hops_on(),
         &opts,
         Pace::Fast,
         &stop,
@@ -52,7 +52,7 @@ fn every_hop_scenario_gives_exact_hops_and_loss_split_in_replay_and_pipeline() {
         let path = dir.join(format!("{name}.pcap"));
         let f = std::fs::File::create(&path).unwrap();
         cap.write_pcap(f, TsResolution::Nano, 65535).unwrap();
-        let r = replay_file(&path, &Resolved::default()).unwrap();
+        let r = replay_file(&path, &hops_on()).unwrap();
         assert_eq!(r.hops.len(), truth.hops.len(), "{name}: {:#?}", r.hops);
         for t in &truth.hops {
             let (i, e) = (&s.ingress[t.ingress], &s.egress[t.egress]);
@@ -203,7 +203,7 @@ fn a_forwarding_host_pairs_each_direction_with_itself_never_the_reverse() {
         w.write_frame(*t, b).unwrap();
     }
     w.into_inner().unwrap();
-    let r = replay_file(&path, &Resolved::default()).unwrap();
+    let r = replay_file(&path, &hops_on()).unwrap();
     let got: Vec<_> = r
         .hops
         .iter()
@@ -248,4 +248,12 @@ fn a_forwarding_host_pairs_each_direction_with_itself_never_the_reverse() {
         assert_eq!(s.lost, 1);
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The default configuration with the hop matcher on (`engine.hops`).
+fn hops_on() -> Resolved {
+    Resolved {
+        hops: true,
+        ..Resolved::default()
+    }
 }

@@ -57,6 +57,7 @@ const BUDGET: usize = 16 << 10;
 fn cfg() -> Resolved {
     Resolved {
         idle_timeout_ns: (IDLE_SECS * 1_000_000_000) as i64,
+        hops: true,
         ..Resolved::default()
     }
 }

@@ -94,7 +94,11 @@ fn total(body: &str, name: &str) -> f64 {
 fn serve(dir: &Scratch, name: &str) -> (Value, String) {
     let pcap = dir.path(&format!("{name}.pcap"));
     let cfg = dir.path("rtcprobe.toml");
-    std::fs::write(&cfg, "[exporter]\nper_stream_series = true\n").expect("config");
+    std::fs::write(
+        &cfg,
+        "[engine]\nhops = true\n[exporter]\nper_stream_series = true\n",
+    )
+    .expect("config");
     let listen = format!("127.0.0.1:{}", free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
         .args([
@@ -414,7 +418,11 @@ fn prometheus_has_data_for_the_media_server_row_and_the_middlebox_alert() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let rtcprobe = dir.path("rtcprobe.toml");
-    std::fs::write(&rtcprobe, "[exporter]\nper_stream_series = true\n").expect("config");
+    std::fs::write(
+        &rtcprobe,
+        "[engine]\nhops = true\n[exporter]\nper_stream_series = true\n",
+    )
+    .expect("config");
     let _probe = Killer(
         Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
             .args(["replay", "--realtime", "--linger", "10", "--format", "json"])

@@ -248,7 +248,8 @@ fn stop_tcpdump(d: &mut Proc) {
 /// `sample-sfu.pcap` get their clock rates from here, since a rate inferred from arrival times
 /// would change with `--multiplier`.
 /// Records every 2 s of capture time, with one host name, so that record IDs agree.
-const ENGINE_TOML: &str = "[records]\ninterval_secs = 2\nhost = \"live-test\"\n\n\
+const ENGINE_TOML: &str =
+    "[engine]\nhops = true\n[records]\ninterval_secs = 2\nhost = \"live-test\"\n\n\
                            [payload_types]\n\"96\" = 90000\n\"111\" = 48000\n";
 
 /// The daemon's configuration: capture on the veth end with the same filter, kernel buffer and

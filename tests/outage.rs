@@ -217,7 +217,7 @@ fn every_record_survives_a_store_outage_and_a_probe_restart_exactly_once() {
     std::fs::write(
         &cfg,
         format!(
-            "[records]\nhost = \"probe-outage\"\ninterval_secs = 1\nstate_dir = \"{d}/state\"\n\
+            "[engine]\nhops = true\n[records]\nhost = \"probe-outage\"\ninterval_secs = 1\nstate_dir = \"{d}/state\"\n\
              [[sinks]]\ntype = \"clickhouse\"\nname = \"ch\"\nurl = \"http://127.0.0.1:{}\"\n\
              [sinks.delivery]\nbatch_records = 8\nbatch_timeout_ms = 200\n\
              retry_initial_ms = 100\nretry_max_ms = 1000\n\

@@ -256,7 +256,11 @@ fn hop_records_validate_and_their_finals_equal_the_replay_hops() {
     let dir = std::env::temp_dir().join(format!("rtcprobe-hop-records-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let cfg = dir.join("rtcprobe.toml");
-    std::fs::write(&cfg, "[records]\ninterval_secs = 5\n").expect("config");
+    std::fs::write(
+        &cfg,
+        "[engine]\nhops = true\n[records]\ninterval_secs = 5\n",
+    )
+    .expect("config");
     let mut intervals = 0;
     for name in NAMES {
         let s = named(name).expect("scenario");

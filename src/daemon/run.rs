@@ -202,14 +202,18 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
         })?;
         let (tx, rx) = crossbeam_channel::unbounded();
         let heartbeat = Arc::new(AtomicI64::new(wall_ns() / 1_000_000_000));
+        let feeder = pipeline
+            .feeder(i, source.interface().to_string())
+            .with_points(crate::capture::PointResolver::live(
+                Arc::clone(pipeline.points()),
+                &point_source,
+            ));
         let t = CaptureThread {
-            feeder: pipeline
-                .feeder(i, source.interface().to_string())
-                .with_points(crate::capture::PointResolver::live(
-                    Arc::clone(pipeline.points()),
-                    &point_source,
-                ))
-                .with_hops(hop_stage(&settings, &pipeline)),
+            feeder: if settings.engine.hops {
+                feeder.with_hops(hop_stage(&settings, &pipeline))
+            } else {
+                feeder
+            },
             source,
             link,
             stop: Arc::clone(&capture_stop),

@@ -155,9 +155,15 @@ pub fn replay_into<S: Ended + Send + 'static>(
     )
     .map_err(|e| open_error(&file, &e))?;
     started(&pipeline);
-    let mut feeder = pipeline
-        .feeder(0, file.clone())
-        .with_hops(replay_hops_of(&pipeline).with_collector(hop_tx));
+    let feeder = pipeline.feeder(0, file.clone());
+    // `engine.hops`; without it the hop channel closes at once and the collector waits only
+    // for the streams.
+    let mut feeder = if cfg.hops {
+        feeder.with_hops(replay_hops_of(&pipeline).with_collector(hop_tx))
+    } else {
+        drop(hop_tx);
+        feeder
+    };
     let error = feed(&mut src, link, &mut feeder, pace, stop);
     // The file is over: the hops are final (before the workers end their streams) while the
     // pipeline lingers for scrapes.

@@ -25,10 +25,9 @@
 use crate::truth::{Truth, DELAY_TOLERANCE_MS};
 use serde_json::Value;
 
-/// Whether the rtcprobe under test must report `hops`: false while the hop matcher (issue 10)
-/// is not merged, so the checks run only when the replay has them; true once it is, so that a
+/// Whether the rtcprobe under test must report `hops` (the lab turns `engine.hops` on): a
 /// matcher that finds no hop at all fails the lab instead of skipping its checks.
-pub const HOPS_REQUIRED: bool = false;
+pub const HOPS_REQUIRED: bool = true;
 
 /// The replay's hops; `None` (a problem if [`HOPS_REQUIRED`]) when it reports none.
 pub fn hops_of<'a>(report: &'a Value, problems: &mut Vec<String>) -> Option<&'a [Value]> {

@@ -48,10 +48,11 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// After the ends stop: held packets leave the queues and reach the probe.
 const SETTLE: Duration = Duration::from_millis(700);
 
-/// The engine settings of both the live probe and the replay of its capture (111: the
-/// `sfu_janus` scenario's Opus).
-const ENGINE_TOML: &str = "[records]\ninterval_secs = 5\nhost = \"lab\"\n\n[payload_types]\n\
-                           \"96\" = 90000\n\"111\" = 48000\n";
+/// The engine settings of both the live probe and the replay of its capture (hops on: the
+/// probe watches the middlebox; 111: the `sfu_janus` scenario's Opus).
+const ENGINE_TOML: &str =
+    "[engine]\nhops = true\n\n[records]\ninterval_secs = 5\nhost = \"lab\"\n\n\
+                           [payload_types]\n\"96\" = 90000\n\"111\" = 48000\n";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
