@@ -17,7 +17,7 @@ use rtcprobe::fuzzing;
 type Harness = fn(&[u8]);
 
 /// The harness of each fuzz target, by the target's name.
-const HARNESSES: [(&str, Harness); 10] = [
+const HARNESSES: [(&str, Harness); 11] = [
     ("rtp", fuzzing::rtp),
     ("rtcp", fuzzing::rtcp),
     ("stun", fuzzing::stun),
@@ -28,6 +28,7 @@ const HARNESSES: [(&str, Harness); 10] = [
     ("http_head", fuzzing::http_head),
     ("pcap_file", fuzzing::pcap_file),
     ("pcapng", fuzzing::pcapng),
+    ("hops", fuzzing::hops),
 ];
 
 fn fuzz_dir() -> PathBuf {
