@@ -97,6 +97,10 @@ pub struct EngineConfig {
     /// which costs about as much per packet as the rest of the analysis (docs/benchmarks.md);
     /// turn it on where the probe watches a middlebox. Default false.
     pub hops: bool,
+    /// Depth of the emulated fixed jitter buffer, ms: audio packets delayed more than this past
+    /// their talkspurt's earliest are counted late (docs/output.md, "Audio"). 1 to 1000.
+    /// Default 60.
+    pub jitter_buffer_ms: u32,
 }
 
 impl Default for EngineConfig {
@@ -107,6 +111,7 @@ impl Default for EngineConfig {
             idle_timeout_secs: 60,
             rtp_port_ranges: Vec::new(),
             hops: false,
+            jitter_buffer_ms: crate::engine::audio::DEFAULT_JITTER_BUFFER_MS,
         }
     }
 }
@@ -283,6 +288,8 @@ pub struct Resolved {
     pub interface_names: Vec<(u32, String)>,
     /// `engine.hops`: run the middlebox hop matcher.
     pub hops: bool,
+    /// `engine.jitter_buffer_ms`.
+    pub jitter_buffer_ms: u32,
 }
 
 impl Default for Resolved {
@@ -369,6 +376,13 @@ impl Config {
                 fix: "use a number of seconds from 1 to 86400".into(),
             });
         }
+        if e.jitter_buffer_ms == 0 || e.jitter_buffer_ms > 1000 {
+            problems.push(Problem {
+                key: "engine.jitter_buffer_ms".into(),
+                value: e.jitter_buffer_ms.to_string(),
+                fix: "use a buffer depth in milliseconds from 1 to 1000".into(),
+            });
+        }
         let mut ranges = Vec::new();
         for (i, r) in e.rtp_port_ranges.iter().enumerate() {
             match parse_range(r) {
@@ -408,6 +422,7 @@ impl Config {
             clock_rates,
             interface_names: Vec::new(),
             hops: e.hops,
+            jitter_buffer_ms: e.jitter_buffer_ms,
         })
     }
 }

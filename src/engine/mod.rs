@@ -14,6 +14,7 @@
 //! What the engine deliberately does not do: decrypt SRTP/SRTCP, reassemble IP fragments, or
 //! follow signalling (SDP): RTP is recognised from the packets alone.
 
+pub mod audio;
 pub mod clock;
 mod counters;
 pub mod emodel;

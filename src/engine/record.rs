@@ -3,6 +3,8 @@
 //! Built from a stream's state when it ends (BYE, idle, eviction, end of capture). Field names
 //! and units are an interface that users and other tools rely on: change them only with the docs.
 
+use super::audio::pattern::BurstGapMetrics;
+use super::audio::{AudioCounters, JitterBufferRecord, LossRuns};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -76,6 +78,31 @@ pub struct StreamRecord {
     /// loss split by where it happened. Absent for every other stream.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loss_split: Option<LossSplit>,
+    /// Audio experience (docs/output.md, "Audio"; [`super::audio`]); null for video (90 kHz)
+    /// streams and streams that never passed probation. BurstR = 1/(p + q) of the G.107
+    /// two-state Markov model over the effective loss (network loss and fixed-buffer
+    /// discards): the E-model's BurstR input.
+    pub burst_r: Option<f64>,
+    /// BurstR over network loss alone.
+    pub burst_r_network: Option<f64>,
+    /// Network loss runs by length in packets: buckets `1`, `2`, `3`, `4-5`, `6-10`, `11-20`,
+    /// `21+`.
+    pub loss_runs: Option<LossRuns>,
+    /// RFC 3611 §4.7.2 burst/gap metrics (Gmin 16) over packets lost or discarded by the fixed
+    /// buffer, and over network loss alone.
+    pub burst_gap: Option<BurstGapMetrics>,
+    pub burst_gap_network: Option<BurstGapMetrics>,
+    /// The emulated fixed and adaptive jitter buffers; null without a known clock rate.
+    pub jitter_buffer: Option<JitterBufferRecord>,
+    /// (Sequence numbers never received + fixed-buffer discards) / expected: the E-model's
+    /// effective loss input.
+    pub effective_loss_ratio: Option<f64>,
+    /// Measured packetisation interval: the smallest positive RTP timestamp step between
+    /// consecutive in-order packets, ms.
+    pub ptime_ms: Option<f64>,
+    /// The counters behind the audio fields, for interval records. Not in the JSON output.
+    #[serde(skip)]
+    pub audio_counters: Option<AudioCounters>,
     /// Capture times (ns since the epoch) behind `first_seen`/`last_seen` and of the latest
     /// probe drop: not in the JSON output, used to build forwarded records (src/forward).
     #[serde(skip)]

@@ -4,6 +4,7 @@
 //! legs is two streams. All methods take the capture time; nothing here reads a clock, and the
 //! per-packet path ([`Stream::on_rtp`]) never allocates.
 
+use super::audio::{Audio, AudioRecord};
 use super::clock::{static_clock_rate, ClockRateEstimator, COMMON_RATES};
 use super::jitter::Jitter;
 use super::record::{rfc3339_micros, Feedback, RemoteReport, RttSummary, SenderInfo, StreamRecord};
@@ -143,6 +144,11 @@ pub struct Stream {
     /// Boxed: only streams of unconfigured dynamic payload types need it (about 1.5 KiB).
     inference: Option<Box<Inference>>,
     cold: Option<Box<Cold>>,
+    /// Audio experience state ([`super::audio`]), boxed when the stream passes probation;
+    /// never for 90 kHz (video) streams.
+    audio: Option<Box<Audio>>,
+    /// `engine.jitter_buffer_ms`.
+    jitter_buffer_ms: u32,
 }
 
 impl Stream {
@@ -185,6 +191,8 @@ impl Stream {
             probation_bytes: 0,
             capture_drops_seen: 0,
             cold: None,
+            audio: None,
+            jitter_buffer_ms: cfg.jitter_buffer_ms,
         }
     }
 
@@ -258,6 +266,7 @@ impl Stream {
             self.probation_bytes += wire_len as u64;
         }
         self.last_seen = now;
+        self.on_audio(now, ts, pt, &ev);
         if pt == self.main_pt {
             // Known: the first packet noted the main payload type.
             if self.n_pts == 0 {
@@ -268,6 +277,45 @@ impl Stream {
             self.note_pt(pt);
         }
         ev
+    }
+
+    /// The audio hook ([`super::audio`]): boxed on the first packet after probation.
+    #[inline]
+    fn on_audio(&mut self, now: i64, ts: u32, pt: u8, ev: &SeqEvent) {
+        if matches!(ev, SeqEvent::Probation | SeqEvent::ProbationRestart { .. }) {
+            return;
+        }
+        // The engine's RTP metadata does not carry the marker bit yet: talkspurts are found
+        // from timestamp jumps (module doc of `audio`).
+        let marker = false;
+        let main = pt == self.main_pt;
+        let base = self.seq.base_ext_seq();
+        match self.audio.as_deref_mut() {
+            Some(a) => a.on_packet(now, ts, marker, main, ev, base),
+            None => self.start_audio(ev),
+        }
+    }
+
+    #[cold]
+    fn start_audio(&mut self, ev: &SeqEvent) {
+        if self.clock_rate.is_some_and(|r| r.get() == 90_000) {
+            return;
+        }
+        let ext = match *ev {
+            SeqEvent::Valid { ext_seq, .. } => ext_seq,
+            _ => self.seq.highest_ext_seq(),
+        };
+        self.audio = Some(Box::new(Audio::new(
+            self.clock_rate.map(|r| r.get()),
+            self.jitter_buffer_ms,
+            self.seq.base_ext_seq(),
+            ext,
+        )));
+    }
+
+    /// The audio fields of the record, if the stream has audio state.
+    pub fn audio_record(&self, ended: bool, expected: u64, missing: u64) -> Option<AudioRecord> {
+        Some(self.audio.as_deref()?.record(ended, expected, missing))
     }
 
     #[cold]
@@ -505,6 +553,16 @@ impl Stream {
             .missing_upto(self.seq.highest_ext_seq())
             .map_or(self.seq.lost().max(0), |m| m as i64)
             - probe_dropped;
+        let lost = self.seq.lost() - probe_dropped;
+        let missing = u64::try_from(
+            lost.saturating_add(i64::try_from(self.seq.duplicates()).unwrap_or(i64::MAX)),
+        )
+        .unwrap_or(0);
+        let audio = self.audio_record(
+            !matches!(ended_by, EndReason::Active),
+            self.seq.expected(),
+            missing,
+        );
         StreamRecord {
             src: addr(&self.key.src),
             dst: addr(&self.key.dst),
@@ -519,12 +577,8 @@ impl Stream {
             first_seen: rfc3339_micros(self.first_seen),
             last_seen: rfc3339_micros(self.latest_seen()),
             expected: self.seq.expected(),
-            lost: self.seq.lost() - probe_dropped,
-            missing: u64::try_from(
-                (self.seq.lost() - probe_dropped)
-                    .saturating_add(i64::try_from(self.seq.duplicates()).unwrap_or(i64::MAX)),
-            )
-            .unwrap_or(0),
+            lost,
+            missing,
             // Live: only what can no longer arrive; ended: everything. Less every packet the
             // probe dropped (live, some may not be settled yet): never above the final value.
             lost_settled: match ended_by {
@@ -560,6 +614,15 @@ impl Stream {
             probe_dropped: cold.probe_dropped,
             probe_drop: probe_drop_at.is_some(),
             loss_split: None,
+            burst_r: audio.and_then(|a| a.burst_r),
+            burst_r_network: audio.and_then(|a| a.burst_r_network),
+            loss_runs: audio.map(|a| a.loss_runs),
+            burst_gap: audio.and_then(|a| a.burst_gap),
+            burst_gap_network: audio.and_then(|a| a.burst_gap_network),
+            jitter_buffer: audio.and_then(|a| a.jitter_buffer),
+            effective_loss_ratio: audio.and_then(|a| a.effective_loss_ratio),
+            ptime_ms: audio.and_then(|a| a.ptime_ms),
+            audio_counters: audio.map(|a| a.counters),
             first_seen_ns: self.first_seen,
             last_seen_ns: self.latest_seen(),
             probe_drop_at_ns: probe_drop_at,
