@@ -11,7 +11,7 @@ const METHODS: [&str; 4] = ["capture_point", "end_to_end", "sr_chain", "stun"];
 
 /// Every CSV column, in order (docs/output.md, "CSV columns").
 #[rustfmt::skip]
-pub const CSV_COLUMNS: [&str; 62] = [
+pub const CSV_COLUMNS: [&str; 86] = [
     "src", "dst", "ssrc", "payload_types", "clock_rate", "clock_rate_source", "packets", "bytes",
     "first_seen", "last_seen", "expected", "lost", "missing", "duplicates", "reordered",
     "seq_restarts", "max_gap_ms", "jitter_ms", "max_jitter_ms", "mean_jitter_ms",
@@ -29,6 +29,15 @@ pub const CSV_COLUMNS: [&str; 62] = [
     "feedback_nacks", "feedback_nack_packets", "feedback_plis", "feedback_firs",
     "feedback_remb_bps", "feedback_transport_cc", "cname", "ended_by", "srtcp", "probe_dropped",
     "probe_drop", "observed_at",
+    // Audio (engine/audio), after observed_at so that earlier columns keep their positions.
+    "burst_r", "burst_r_network", "loss_runs_1", "loss_runs_2", "loss_runs_3", "loss_runs_4-5",
+    "loss_runs_6-10", "loss_runs_11-20", "loss_runs_21+", "burst_gap_burst_density",
+    "burst_gap_gap_density", "burst_gap_burst_duration_ms", "burst_gap_gap_duration_ms",
+    "burst_gap_network_burst_density", "burst_gap_network_gap_density",
+    "burst_gap_network_burst_duration_ms", "burst_gap_network_gap_duration_ms",
+    "jitter_buffer_fixed_ms", "jitter_buffer_fixed_late", "jitter_buffer_adaptive_late",
+    "jitter_buffer_adaptive_mean_delay_ms", "jitter_buffer_adaptive_max_delay_ms",
+    "effective_loss_ratio", "ptime_ms",
 ];
 
 /// Write the header row and one row per stream.
@@ -102,7 +111,45 @@ pub(super) fn row(r: &StreamRecord) -> Vec<String> {
         r.probe_drop.to_string(),
         quote(&r.observed_at),
     ]);
+    audio_cells(r, &mut v);
     v
+}
+
+/// The audio columns (docs/output.md, "Audio").
+fn audio_cells(r: &StreamRecord, v: &mut Vec<String>) {
+    fn o<T: ToString>(v: Option<T>) -> String {
+        v.map_or(String::new(), |v| v.to_string())
+    }
+    v.push(o(r.burst_r));
+    v.push(o(r.burst_r_network));
+    let runs = r.loss_runs.map(|l| {
+        [
+            l.one,
+            l.two,
+            l.three,
+            l.four_five,
+            l.six_ten,
+            l.eleven_twenty,
+            l.more,
+        ]
+    });
+    for i in 0..7 {
+        v.push(o(runs.and_then(|b| b.get(i).copied())));
+    }
+    for bg in [r.burst_gap, r.burst_gap_network] {
+        v.push(o(bg.map(|b| b.burst_density)));
+        v.push(o(bg.map(|b| b.gap_density)));
+        v.push(o(bg.and_then(|b| b.burst_duration_ms)));
+        v.push(o(bg.and_then(|b| b.gap_duration_ms)));
+    }
+    let jb = r.jitter_buffer;
+    v.push(o(jb.map(|j| j.fixed_ms)));
+    v.push(o(jb.map(|j| j.fixed_late)));
+    v.push(o(jb.map(|j| j.adaptive_late)));
+    v.push(o(jb.and_then(|j| j.adaptive_mean_delay_ms)));
+    v.push(o(jb.and_then(|j| j.adaptive_max_delay_ms)));
+    v.push(o(r.effective_loss_ratio));
+    v.push(o(r.ptime_ms));
 }
 
 fn quote(s: &str) -> String {
