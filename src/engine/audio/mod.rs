@@ -33,6 +33,8 @@ pub mod pattern;
 mod appendix_a2;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod truth_tests;
 
 use super::seq::SeqEvent;
 use jbuf::JitterBuffers;
