@@ -52,7 +52,17 @@ CREATE TABLE IF NOT EXISTS rtcprobe_records
     probe_dropped UInt64,
     r_factor Nullable(Float64),
     mos Nullable(Float64),
-    observed_at Nullable(String)
+    observed_at Nullable(String),
+    burst_r Nullable(Float64),
+    effective_loss_ratio Nullable(Float64),
+    burst_density Nullable(Float64),
+    gap_density Nullable(Float64),
+    burst_duration_ms Nullable(Float64),
+    gap_duration_ms Nullable(Float64),
+    jitter_buffer_fixed_late Nullable(UInt64),
+    jitter_buffer_adaptive_late Nullable(UInt64),
+    jitter_buffer_delay_ms Nullable(Float64),
+    ptime_ms Nullable(Float64)
 )
 ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMMDD(interval_end)

@@ -10,6 +10,7 @@
 //! stream key, first packet time, interval start, kind): the same capture replayed twice gives
 //! the same IDs, which is what lets a store deduplicate at-least-once delivery.
 
+use crate::engine::audio::AudioCounters;
 use crate::engine::emodel;
 use crate::engine::record::{rfc3339_micros, StreamRecord};
 use serde::{Deserialize, Serialize};
@@ -88,6 +89,32 @@ pub struct Record {
     /// within schema version 1: a record buffered by an older probe has none.
     #[serde(default)]
     pub observed_at: Option<String>,
+    /// Audio experience (docs/records.md, "Audio"; [`crate::engine::audio`]), added within
+    /// schema version 2 (absent, so null, in records an older probe buffered). Over this
+    /// record's period for interval records (sequence numbers settled in it), over the whole
+    /// stream for final records; null for video and streams without audio state.
+    #[serde(default)]
+    pub burst_r: Option<f64>,
+    #[serde(default)]
+    pub effective_loss_ratio: Option<f64>,
+    #[serde(default)]
+    pub burst_density: Option<f64>,
+    #[serde(default)]
+    pub gap_density: Option<f64>,
+    #[serde(default)]
+    pub burst_duration_ms: Option<f64>,
+    #[serde(default)]
+    pub gap_duration_ms: Option<f64>,
+    /// Packets the emulated fixed / adaptive jitter buffer discarded as late, cumulative.
+    #[serde(default)]
+    pub jitter_buffer_fixed_late: Option<u64>,
+    #[serde(default)]
+    pub jitter_buffer_adaptive_late: Option<u64>,
+    /// The adaptive buffer's mean delay since the stream began, ms.
+    #[serde(default)]
+    pub jitter_buffer_delay_ms: Option<f64>,
+    #[serde(default)]
+    pub ptime_ms: Option<f64>,
 }
 
 impl Record {
@@ -112,6 +139,8 @@ struct Mark {
     bytes: u64,
     expected: u64,
     lost: i64,
+    duplicates: u64,
+    audio: AudioCounters,
 }
 
 type Key = (String, String, u32, String, i64);
@@ -178,6 +207,8 @@ impl Intervals {
             bytes: 0,
             expected: 0,
             lost: 0,
+            duplicates: 0,
+            audio: AudioCounters::default(),
         });
         let start = prev.end_ns.min(end);
         self.marks.insert(
@@ -188,6 +219,8 @@ impl Intervals {
                 bytes: s.bytes,
                 expected: s.expected,
                 lost: s.lost,
+                duplicates: s.duplicates,
+                audio: s.audio_counters.unwrap_or_default(),
             },
         );
         let (src_ip, src_port) = split(&s.src);
@@ -241,12 +274,53 @@ impl Intervals {
             r_factor: None,
             mos: None,
             observed_at: Some(s.observed_at.clone()),
+            burst_r: None,
+            effective_loss_ratio: None,
+            burst_density: None,
+            gap_density: None,
+            burst_duration_ms: None,
+            gap_duration_ms: None,
+            jitter_buffer_fixed_late: s.jitter_buffer.map(|j| j.fixed_late),
+            jitter_buffer_adaptive_late: s.jitter_buffer.map(|j| j.adaptive_late),
+            jitter_buffer_delay_ms: s.jitter_buffer.and_then(|j| j.adaptive_mean_delay_ms),
+            ptime_ms: s.ptime_ms,
         };
+        audio_period(&mut r, s, &prev, kind == "final");
         if let Some(e) = quality(&r) {
             r.r_factor = Some(round2(e.r_factor));
             r.mos = Some(round2(e.mos));
         }
         r
+    }
+}
+
+/// The audio fields of a record's period: the whole stream for a final record (as the stream
+/// record has them), else the counters' growth since the previous record of the stream.
+fn audio_period(r: &mut Record, s: &StreamRecord, prev: &Mark, whole: bool) {
+    let Some(now) = s.audio_counters else {
+        return;
+    };
+    let (bg, markov, ratio) = if whole {
+        (now.burst_gap, now.markov, s.effective_loss_ratio)
+    } else {
+        let expected = s.expected.saturating_sub(prev.expected);
+        let missing = (s.lost.saturating_add(s.duplicates as i64))
+            .saturating_sub(prev.lost.saturating_add(prev.duplicates as i64))
+            .max(0) as u64;
+        let late = now.fixed_late.saturating_sub(prev.audio.fixed_late);
+        (
+            now.burst_gap.since(&prev.audio.burst_gap),
+            now.markov.since(&prev.audio.markov),
+            (expected > 0).then(|| (missing + late) as f64 / expected as f64),
+        )
+    };
+    r.burst_r = markov.burst_r();
+    r.effective_loss_ratio = ratio;
+    if let Some(m) = bg.metrics(s.ptime_ms) {
+        r.burst_density = Some(m.burst_density);
+        r.gap_density = Some(m.gap_density);
+        r.burst_duration_ms = m.burst_duration_ms;
+        r.gap_duration_ms = m.gap_duration_ms;
     }
 }
 

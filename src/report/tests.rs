@@ -54,6 +54,16 @@ fn rec(src: &str, dst: &str, ssrc: u32, k: i64, kind: &str) -> Record {
         r_factor: Some(93.0),
         mos: Some(4.41),
         observed_at: None,
+        burst_r: None,
+        effective_loss_ratio: None,
+        burst_density: None,
+        gap_density: None,
+        burst_duration_ms: None,
+        gap_duration_ms: None,
+        jitter_buffer_fixed_late: None,
+        jitter_buffer_adaptive_late: None,
+        jitter_buffer_delay_ms: None,
+        ptime_ms: None,
     }
 }
 

@@ -66,6 +66,17 @@ impl Markov {
         self.last = if lost { 2 } else { 1 };
     }
 
+    /// The transitions counted since `base` (a snapshot of the same stream): an interval's.
+    pub fn since(&self, base: &Markov) -> Markov {
+        Markov {
+            found_found: self.found_found.saturating_sub(base.found_found),
+            found_lost: self.found_lost.saturating_sub(base.found_lost),
+            lost_found: self.lost_found.saturating_sub(base.lost_found),
+            lost_lost: self.lost_lost.saturating_sub(base.lost_lost),
+            last: self.last,
+        }
+    }
+
     /// BurstR = 1/(p + q) (ITU-T G.107 (06/2015) §7.2, eq. 7-30 and the text after it): 1 for
     /// random loss, above 1 for bursty loss. 1 when nothing was lost (random by convention: G.107
     /// uses BurstR only with Ppl > 0); None before two positions were settled or when p + q = 0
