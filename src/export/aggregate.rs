@@ -59,6 +59,8 @@ pub struct AggValues {
     pub plis: u64,
     pub firs: u64,
     pub probe_dropped: u64,
+    /// Packets the emulated fixed jitter buffer discarded (audio streams, engine/audio).
+    pub jitter_buffer_late: u64,
     /// Streams that ended, all reasons (not a sum over live streams).
     pub streams_ended: u64,
 }
@@ -78,6 +80,7 @@ impl AggValues {
             plis: r.feedback.plis,
             firs: r.feedback.firs,
             probe_dropped: r.probe_dropped,
+            jitter_buffer_late: r.jitter_buffer.map_or(0, |j| j.fixed_late),
             streams_ended: 0,
         }
     }
@@ -104,6 +107,7 @@ impl AggValues {
             plis,
             firs,
             probe_dropped,
+            jitter_buffer_late,
             streams_ended,
         } = o;
         self.packets = f(self.packets, *packets);
@@ -117,6 +121,7 @@ impl AggValues {
         self.plis = f(self.plis, *plis);
         self.firs = f(self.firs, *firs);
         self.probe_dropped = f(self.probe_dropped, *probe_dropped);
+        self.jitter_buffer_late = f(self.jitter_buffer_late, *jitter_buffer_late);
         self.streams_ended = f(self.streams_ended, *streams_ended);
     }
 }

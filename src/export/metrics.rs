@@ -210,7 +210,7 @@ pub fn encode(sc: &Scrape<'_>) -> Encoded {
         .map(|(k, v)| (agg_labels(l, k), v))
         .collect();
     type Field = fn(&super::aggregate::AggValues) -> u64;
-    let fields: [(Metric, Field); 9] = [
+    let fields: [(Metric, Field); 10] = [
         (names::RTP_PACKETS, |v| v.packets),
         (names::RTP_BYTES, |v| v.bytes),
         (names::RTP_LOST, |v| v.lost),
@@ -219,6 +219,7 @@ pub fn encode(sc: &Scrape<'_>) -> Encoded {
         (names::RTP_DUPLICATES, |v| v.duplicates),
         (names::RTP_REORDERED, |v| v.reordered),
         (names::RTP_PROBE_DROPPED, |v| v.probe_dropped),
+        (names::RTP_JITTER_BUFFER_LATE, |v| v.jitter_buffer_late),
         (names::STREAMS_ENDED, |v| v.streams_ended),
     ];
     for (m, f) in fields {
@@ -419,6 +420,7 @@ fn sum(
     r.plis += b.plis;
     r.firs += b.firs;
     r.probe_dropped += b.probe_dropped;
+    r.jitter_buffer_late += b.jitter_buffer_late;
     r.streams_ended += b.streams_ended;
     r
 }

@@ -57,6 +57,8 @@ metrics! {
         "RTP packets whose sequence number had already been received.";
     RTP_REORDERED = "rtcprobe_rtp_reordered_packets_total", Counter,
         "RTP packets that arrived after a packet with a higher sequence number.";
+    RTP_JITTER_BUFFER_LATE = "rtcprobe_rtp_jitter_buffer_late_packets_total", Counter,
+        "Audio RTP packets an emulated fixed jitter buffer (engine.jitter_buffer_ms) would discard as late.";
     RTP_PROBE_DROPPED = "rtcprobe_rtp_probe_dropped_packets_total", Counter,
         "RTP packets of known streams that the probe itself dropped (full pipeline queue); not in the loss counters.";
     RTCP_FEEDBACK = "rtcprobe_rtcp_feedback_messages_total", Counter,
