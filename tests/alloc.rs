@@ -4,7 +4,9 @@
 //! (the sequence tracker's rare-path box, the stream's cold box and its ring of recent
 //! duplicates: engine/seq.rs, engine/stream.rs) is allocated once, on its first loss or
 //! duplicate, so one warm-up round duplicates every stream's packet. The window of 200 rounds
-//! holds at most 6 gaps per stream, under `seq::MAX_GAPS`: no window bitmap either.
+//! holds at most 6 gaps per stream, under `seq::MAX_GAPS`: no window bitmap either. Each stream
+//! has audio state (engine/audio, boxed when the stream passes probation) and jittered, DTX-cut
+//! timestamps, so the jitter buffers, the settle window and the burst/gap counters run too.
 
 use rtcprobe::config::Resolved;
 use rtcprobe::replay::Run;
@@ -85,7 +87,16 @@ fn steady_state_rtp_does_not_allocate() {
             } else {
                 round
             } as u16;
-            frame(&mut buf, i, seq, round.wrapping_mul(160));
+            // Audio experience (engine/audio): up to 100 ms of jitter (as an RTP timestamp
+            // earlier than the packet's send time, so capture time stays monotonic) for the
+            // jitter buffers to find late packets, and a 1 s DTX silence (a timestamp jump
+            // without a sequence gap) every 50 rounds where they re-anchor.
+            let jitter = (k.wrapping_mul(7919) % 800) * u32::from(k % 5 == 0);
+            let ts = round
+                .wrapping_mul(160)
+                .wrapping_add((round / 50) * 8000)
+                .wrapping_sub(jitter);
+            frame(&mut buf, i, seq, ts);
             now += 40_000;
             COUNTING.with(|c| c.set(counting));
             run.frame(LinkType::Ethernet, now, &buf);
@@ -118,6 +129,14 @@ fn steady_state_rtp_does_not_allocate() {
     assert_eq!(report.streams.len(), STREAMS as usize);
     let total: u64 = report.streams.iter().map(|s| s.packets).sum();
     assert!(total > 100_000, "{total}");
+    // The audio path ran: late packets, loss runs and burst/gap were computed.
+    let late: u64 = report
+        .streams
+        .iter()
+        .filter_map(|s| s.jitter_buffer.map(|j| j.fixed_late))
+        .sum();
+    assert!(late > 0, "the jitter buffers saw late packets");
+    assert!(report.streams.iter().all(|s| s.burst_gap.is_some()));
     assert_eq!(
         allocs, 0,
         "allocations in steady state over {total} packets"
