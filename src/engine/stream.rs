@@ -144,11 +144,9 @@ pub struct Stream {
     /// Boxed: only streams of unconfigured dynamic payload types need it (about 1.5 KiB).
     inference: Option<Box<Inference>>,
     cold: Option<Box<Cold>>,
-    /// Audio experience state ([`super::audio`]), boxed when the stream passes probation;
-    /// never for 90 kHz (video) streams.
+    /// Audio experience state ([`super::audio`]), boxed when the stream passes probation
+    /// ([`Stream::start_audio`]); never for 90 kHz (video) streams.
     audio: Option<Box<Audio>>,
-    /// `engine.jitter_buffer_ms`.
-    jitter_buffer_ms: u32,
 }
 
 impl Stream {
@@ -192,7 +190,6 @@ impl Stream {
             capture_drops_seen: 0,
             cold: None,
             audio: None,
-            jitter_buffer_ms: cfg.jitter_buffer_ms,
         }
     }
 
@@ -279,7 +276,7 @@ impl Stream {
         ev
     }
 
-    /// The audio hook ([`super::audio`]): boxed on the first packet after probation.
+    /// The audio hook ([`super::audio`]), once [`Stream::start_audio`] gave the stream its state.
     #[inline]
     fn on_audio(&mut self, now: i64, ts: u32, pt: u8, ev: &SeqEvent) {
         if matches!(ev, SeqEvent::Probation | SeqEvent::ProbationRestart { .. }) {
@@ -290,26 +287,23 @@ impl Stream {
         let marker = false;
         let main = pt == self.main_pt;
         let base = self.seq.base_ext_seq();
-        match self.audio.as_deref_mut() {
-            Some(a) => a.on_packet(now, ts, marker, main, ev, base),
-            None => self.start_audio(ev),
+        if let Some(a) = self.audio.as_deref_mut() {
+            a.on_packet(now, ts, marker, main, ev, base);
         }
     }
 
-    #[cold]
-    fn start_audio(&mut self, ev: &SeqEvent) {
-        if self.clock_rate.is_some_and(|r| r.get() == 90_000) {
+    /// Give a stream that just passed probation its audio state, with a fixed jitter buffer of
+    /// `jitter_buffer_ms` (`engine.jitter_buffer_ms`): the engine calls it when it promotes the
+    /// stream. Not for 90 kHz (video) streams.
+    pub fn start_audio(&mut self, jitter_buffer_ms: u32) {
+        if self.clock_rate.is_some_and(|r| r.get() == 90_000) || self.audio.is_some() {
             return;
         }
-        let ext = match *ev {
-            SeqEvent::Valid { ext_seq, .. } => ext_seq,
-            _ => self.seq.highest_ext_seq(),
-        };
         self.audio = Some(Box::new(Audio::new(
             self.clock_rate.map(|r| r.get()),
-            self.jitter_buffer_ms,
+            jitter_buffer_ms,
             self.seq.base_ext_seq(),
-            ext,
+            self.seq.highest_ext_seq(),
         )));
     }
 

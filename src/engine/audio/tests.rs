@@ -276,3 +276,9 @@ fn ptime_is_the_smallest_step_of_consecutive_packets() {
     }
     assert_eq!(a.record(true, 8, 2).ptime_ms, Some(20.0));
 }
+
+/// The per-stream box (docs/benchmarks.md, "Memory per stream").
+#[test]
+fn audio_state_size_is_pinned() {
+    assert_eq!(std::mem::size_of::<Audio>(), 512);
+}
