@@ -154,12 +154,17 @@ fn engine_bytes_per_active_stream() {
     let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let (plain, _) = measure(false);
     let (with_rtcp, _) = measure(true);
-    assert!(plain <= 512.0, "{plain} bytes per RTP-only stream");
+    // The audio box (engine/audio, 512 bytes: settle window, Markov and RFC 3611 counters
+    // twice, loss-run histogram, two emulated jitter buffers) comes on top of the 450 bytes a
+    // stream cost before it: the 512-byte goal no longer holds (docs/benchmarks.md, "Memory per
+    // stream"); this pins what is.
+    assert!(plain <= 1024.0, "{plain} bytes per RTP-only stream");
     // With RTCP the cold box (384 bytes: SR history header, sender info, remote report, three
-    // RTT statistics, feedback, CNAME, probe drops) and one 72-byte SR entry come on top: the
-    // 512-byte goal is not reached there (docs/benchmarks.md, "Memory per stream"); this pins
-    // what is.
-    assert!(with_rtcp <= 960.0, "{with_rtcp} bytes per stream with RTCP");
+    // RTT statistics, feedback, CNAME, probe drops) and one 72-byte SR entry come on top.
+    assert!(
+        with_rtcp <= 1480.0,
+        "{with_rtcp} bytes per stream with RTCP"
+    );
 }
 
 #[test]

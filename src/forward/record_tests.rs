@@ -228,3 +228,55 @@ fn g711_records_carry_an_e_model_estimate_and_others_do_not() {
     assert_eq!((o.r_factor, o.mos), (None, None));
     assert!(stream(S, 2 * S, 10, 1, None).quality().is_none());
 }
+
+/// Audio keys per period: a loss burst in the second 5 s interval only shows there (after the
+/// 128-packet settle window), the first interval reports no burst/gap and random BurstR; the
+/// final record is the whole stream's, equal to the stream record.
+#[test]
+fn audio_keys_cover_their_period() {
+    use crate::config::Resolved;
+    use crate::engine::Engine;
+    use crate::synth::scenario::{Scenario, StreamSpec, MS};
+    use crate::wire::{decode_udp, LinkType};
+    let mut s = StreamSpec::audio(
+        "10.0.0.1:40000".parse().unwrap(),
+        "10.0.1.1:50000".parse().unwrap(),
+        7,
+    );
+    s.count = 750; // 15 s
+    s.start_ns = 100 * S + 10 * MS;
+    s.impair.loss_bursts = vec![(300, 5)]; // at 6 s
+    let mut sc = Scenario::new(1);
+    sc.add(s);
+    let mut e = Engine::new(Resolved::default());
+    e.set_interval(5 * S);
+    let mut iv = Intervals::new(RecordOptions {
+        interval_ns: 5 * S,
+        host: "h".into(),
+    });
+    let mut recs = Vec::new();
+    for f in sc.build().frames {
+        let dg = decode_udp(LinkType::Ethernet, &f.bytes).expect("decodes");
+        e.on_datagram(f.ts_ns, &dg);
+        for cut in e.drain_cuts() {
+            recs.extend(iv.cut(cut.end_ns, &cut.streams).into_iter().map(|(_, r)| r));
+        }
+    }
+    e.finish_all();
+    let fin: Vec<StreamRecord> = e.drain_finished().into_iter().map(|(_, r)| r).collect();
+    let f = iv.finish(&fin[0]);
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    assert_eq!(recs[0].burst_density, None);
+    assert_eq!(recs[0].burst_r, Some(1.0));
+    assert_eq!(recs[0].effective_loss_ratio, Some(0.0));
+    assert!(recs[1].burst_density.is_some());
+    // One run of 5 among ~250 settled: p ≈ 1/250, q = 1/5, BurstR ≈ 4.9.
+    assert!(recs[1].burst_r.unwrap() > 4.5, "{:?}", recs[1].burst_r);
+    assert_eq!(recs[1].ptime_ms, Some(20.0));
+    let whole = fin[0].burst_gap.unwrap();
+    assert_eq!(f.burst_density, Some(whole.burst_density));
+    assert_eq!(f.gap_duration_ms, whole.gap_duration_ms);
+    assert_eq!(f.burst_r, fin[0].burst_r);
+    assert_eq!(f.effective_loss_ratio, fin[0].effective_loss_ratio);
+    assert_eq!(f.jitter_buffer_fixed_late, Some(0));
+}
