@@ -1,6 +1,9 @@
 //! RFC 3611 Appendix A.2, "Algorithm for Determining the Burst/Gap Metrics", transcribed
 //! literally (names, branches and order as in the RFC) to test [`super::pattern`] against.
-//! Test-only; the production code shares nothing with it.
+//! Test-only; the production code shares nothing with it. (Cross-checked against two deployed
+//! transcriptions of the same appendix, pjmedia's `rtcp_xr.c`, which quotes the RFC's p32 and
+//! p23 lines as its "original version", and FMJ/libjitsi's `BurstMetrics`: same branches, same
+//! final formulas.)
 //!
 //! The RFC's C declares the counters `int` and leaves their arithmetic type to the reader; the
 //! final step divides them, which only makes sense in real arithmetic, so the derived values

@@ -10,7 +10,8 @@
 //! at most [`SETTLE`] packets, and they never go back (counters only grow).
 //!
 //! Settled positions are fed, in runs, to three consumers that are O(1) per run:
-//! * the two-state Markov (Gilbert) model of ITU-T G.107 (06/2015) §7.2 / Annex: transition
+//! * the two-state Markov (Gilbert) model of ITU-T G.107 (06/2015) §3.7 (where `BurstR` enters
+//!   `Ie,eff`; the same clause the E-model's other terms come from, see `engine::emodel`): transition
 //!   counts found→found, found→lost, lost→found, lost→lost, from which `p`, `q` and
 //!   BurstR = 1/(p + q) follow ([`Markov`]);
 //! * RFC 3611 §4.7.2's burst/gap state machine with Gmin = 16, exactly the per-packet counting
@@ -34,7 +35,7 @@ pub const RUN_BUCKET_NAMES: [&str; 7] = ["1", "2", "3", "4-5", "6-10", "11-20", 
 /// RFC 3611 §4.7.2 / Appendix A.2: the gap threshold, in received packets.
 pub const GMIN: u64 = 16;
 
-/// Transition counts of the two-state Markov model (G.107 §7.2: p = P(loss | found),
+/// Transition counts of the two-state Markov model (G.107 §3.7: p = P(loss | found),
 /// q = P(found | loss)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Markov {
@@ -77,7 +78,8 @@ impl Markov {
         }
     }
 
-    /// BurstR = 1/(p + q) (ITU-T G.107 (06/2015) §7.2, eq. 7-30 and the text after it): 1 for
+    /// BurstR = 1/(p + q) (ITU-T G.107 (06/2015) §3.7, the definition of BurstR given with
+    /// `Ie,eff`'s equation for a 2-state Markov loss model): 1 for
     /// random loss, above 1 for bursty loss. 1 when nothing was lost (random by convention: G.107
     /// uses BurstR only with Ppl > 0); None before two positions were settled or when p + q = 0
     /// (one loss run that never ended, after no reception).
