@@ -552,11 +552,14 @@ impl Stream {
             lost.saturating_add(i64::try_from(self.seq.duplicates()).unwrap_or(i64::MAX)),
         )
         .unwrap_or(0);
-        let audio = self.audio_record(
-            !matches!(ended_by, EndReason::Active),
-            self.seq.expected(),
-            missing,
-        );
+        // A dynamic payload type whose inferred rate turned out to be 90 kHz is video: no audio.
+        let audio = self
+            .audio_record(
+                !matches!(ended_by, EndReason::Active),
+                self.seq.expected(),
+                missing,
+            )
+            .filter(|_| rate != Some(90_000));
         StreamRecord {
             src: addr(&self.key.src),
             dst: addr(&self.key.dst),
