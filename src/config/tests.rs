@@ -47,6 +47,23 @@ fn every_problem_names_its_key() {
     );
 }
 
+#[test]
+fn jitter_buffer_depth_is_validated() {
+    assert_eq!(parse("").expect("valid").jitter_buffer_ms, 60);
+    assert_eq!(
+        parse("[engine]\njitter_buffer_ms = 120\n")
+            .expect("valid")
+            .jitter_buffer_ms,
+        120
+    );
+    for bad in ["0", "1001"] {
+        let p = parse(&format!("[engine]\njitter_buffer_ms = {bad}\n")).expect_err("invalid");
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].key, "engine.jitter_buffer_ms");
+        assert_eq!(p[0].value, bad);
+    }
+}
+
 fn settings(s: &str) -> Result<Settings, Vec<Problem>> {
     toml::from_str::<Config>(s).expect("parses").settings()
 }
