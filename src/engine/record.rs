@@ -76,6 +76,9 @@ pub struct StreamRecord {
     /// loss split by where it happened. Absent for every other stream.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loss_split: Option<LossSplit>,
+    /// Frames, frame rate, freezes, pauses, keyframes, resolution of a video stream (clock
+    /// rate 90000; docs/output.md, "video"); null for other streams.
+    pub video: Option<super::video::VideoRecord>,
     /// Capture times (ns since the epoch) behind `first_seen`/`last_seen` and of the latest
     /// probe drop: not in the JSON output, used to build forwarded records (src/forward).
     #[serde(skip)]

@@ -61,5 +61,6 @@ fn inline_size_is_pinned() {
     // 248 before the observation point joined the key (issue 10).
     assert_eq!(size_of::<Stream>(), 256);
     assert_eq!(size_of::<Option<Stream>>(), size_of::<Stream>());
-    assert_eq!(size_of::<Cold>(), 384);
+    // 384 before the video frame tracker's box joined it (issue 14).
+    assert_eq!(size_of::<Cold>(), 400);
 }
