@@ -192,3 +192,210 @@ fn without_a_codec_only_headers_and_audio_has_none() {
         assert_eq!(!s["video"].is_null(), video, "{s}");
     }
 }
+
+/// TShark's RTP timestamp view of a capture: distinct timestamps per (SSRC, payload type),
+/// and `extra` fields per packet for the codec checks.
+fn tshark_rows(path: &std::path::Path, decode: &[&str], fields: &[&str]) -> Vec<Vec<String>> {
+    let mut cmd = std::process::Command::new("tshark");
+    cmd.args(["-n", "-r"])
+        .arg(path)
+        .args(["-o", "rtp.heuristic_rtp:TRUE"])
+        .args(decode)
+        .args(["-Y", "rtp", "-T", "fields", "-E", "occurrence=f"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("run tshark");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+fn replay_json(path: &std::path::Path, config: Option<&str>) -> serde_json::Value {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = Scratch::new(&format!("video-fixture-{n}"));
+    let mut cmd = bin();
+    cmd.args(["replay", "--format", "json"]);
+    if let Some(c) = config {
+        let p = dir.path("c.toml");
+        std::fs::write(&p, c).unwrap();
+        cmd.arg("--config").arg(p);
+    }
+    let out = cmd.arg(path).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Every video stream's frame count equals TShark's count of its distinct RTP timestamps
+/// (`-o rtp.heuristic_rtp:TRUE`, SSRC and payload type as the stream's); returns how many
+/// video streams were compared.
+fn frames_match_tshark(path: &std::path::Path, config: Option<&str>) -> usize {
+    let rows = tshark_rows(path, &[], &["rtp.ssrc", "rtp.p_type", "rtp.timestamp"]);
+    let mut distinct: std::collections::BTreeMap<(u32, u8), std::collections::BTreeSet<u32>> =
+        Default::default();
+    for r in &rows {
+        let ssrc = u32::from_str_radix(r[0].trim_start_matches("0x"), 16).unwrap();
+        distinct
+            .entry((ssrc, r[1].parse().unwrap()))
+            .or_default()
+            .insert(r[2].parse().unwrap());
+    }
+    let j = replay_json(path, config);
+    let mut n = 0;
+    for s in j["streams"].as_array().unwrap() {
+        if s["video"].is_null() {
+            continue;
+        }
+        let key = (
+            s["ssrc"].as_u64().unwrap() as u32,
+            s["payload_types"][0].as_u64().unwrap() as u8,
+        );
+        let want = distinct.get(&key).map_or(0, |t| t.len());
+        assert_eq!(
+            s["video"]["frames"].as_u64().unwrap() as usize,
+            want,
+            "{}: {key:?}",
+            path.display()
+        );
+        n += 1;
+    }
+    n
+}
+
+/// The committed captures with video: frame counts as TShark's timestamps; the Jitsi capture's
+/// PT 98 is VP9 (its descriptors have the RFC 9628 layout: I, B, V flags and a scalability
+/// structure), so configured as VP9 its keyframes are the timestamps of packets with B = 1 and
+/// P = 0 and its resolution the structure's, both read here from TShark's payload bytes.
+#[test]
+fn fixtures_frames_keyframes_resolution_match_tshark() {
+    if !common::have("/usr/bin/tshark", "tshark") {
+        return;
+    }
+    let fx = |n: &str| {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(n)
+    };
+    let jitsi = fx("jitsi-chrome-vp8-flexfec-loss.pcap");
+    assert_eq!(frames_match_tshark(&jitsi, None), 2);
+    assert_eq!(
+        frames_match_tshark(&fx("ndpi-rtp-vlan-h263-mixed.pcapng"), None),
+        1
+    );
+    // Google Meet: SRTP whose streams are too short for a rate: no video stream, nothing to
+    // compare, but nothing wrong either.
+    frames_match_tshark(&fx("ndpi-google-meet-ipv6-webrtc.pcapng"), None);
+
+    let vp9 = "[payload_types]\n\"98\" = { clock_rate_hz = 90000, codec = \"VP9\" }\n";
+    assert_eq!(frames_match_tshark(&jitsi, Some(vp9)), 2);
+    let rows = tshark_rows(&jitsi, &[], &["rtp.p_type", "rtp.timestamp", "rtp.payload"]);
+    let (mut keys, mut size) = (std::collections::BTreeSet::new(), None);
+    for r in rows.iter().filter(|r| r[0] == "98") {
+        let b: Vec<u8> = (0..r[2].len() / 2)
+            .map(|i| u8::from_str_radix(&r[2][2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        // |I|P|L|F|B|E|V|Z|: this stream never sets L or F.
+        assert_eq!(b[0] & 0x30, 0);
+        if b[0] & 0x08 != 0 && b[0] & 0x40 == 0 {
+            keys.insert(r[1].clone());
+        }
+        if b[0] & 0x02 != 0 {
+            let at = 1 + if b[0] & 0x80 != 0 {
+                1 + usize::from(b[1] >> 7)
+            } else {
+                0
+            };
+            let layers = usize::from(b[at] >> 5) + 1;
+            let last = at + 1 + 4 * (layers - 1);
+            size = Some((
+                u16::from_be_bytes([b[last], b[last + 1]]),
+                u16::from_be_bytes([b[last + 2], b[last + 3]]),
+            ));
+        }
+    }
+    let j = replay_json(&jitsi, Some(vp9));
+    let s = j["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["payload_types"][0] == 98)
+        .unwrap();
+    assert_eq!(s["video"]["keyframes"], keys.len(), "{}", s["video"]);
+    let (w, h) = size.expect("a scalability structure");
+    assert_eq!(
+        (&s["video"]["width"], &s["video"]["height"]),
+        (&w.into(), &h.into())
+    );
+}
+
+/// The reference-only captures (not committed, see the shared MANIFEST.md): H.264 over IPv6
+/// (frames; IDR keyframes and SPS resolution against TShark's H.264 dissector) and H.263
+/// (frames). Skipped outside CI when the directory is missing.
+#[test]
+fn reference_captures_match_tshark() {
+    let dir = std::env::var("RTCPROBE_REFERENCE_FIXTURES").map_or_else(
+        |_| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../shared/fixtures/reference-only")
+        },
+        std::path::PathBuf::from,
+    );
+    if !dir.is_dir() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{} missing under CI",
+            dir.display()
+        );
+        eprintln!(
+            "skipped: {} missing (set RTCPROBE_REFERENCE_FIXTURES)",
+            dir.display()
+        );
+        return;
+    }
+    if !common::have("/usr/bin/tshark", "tshark") {
+        return;
+    }
+    assert_eq!(
+        frames_match_tshark(&dir.join("ws-h263-over-rtp.pcap"), None),
+        1
+    );
+    let h264 = dir.join("ms2-h264-ipv6.pcapng");
+    let cfg = "[payload_types]\n\"96\" = { clock_rate_hz = 90000, codec = \"H264\" }\n";
+    assert_eq!(frames_match_tshark(&h264, Some(cfg)), 1);
+    let decode = ["-d", "rtp.pt==96,h264"];
+    let rows = tshark_rows(
+        &h264,
+        &decode,
+        &[
+            "rtp.timestamp",
+            "h264.nal_unit_type",
+            "h264.pic_width_in_mbs_minus1",
+            "h264.pic_height_in_map_units_minus1",
+            "h264.frame_mbs_only_flag",
+        ],
+    );
+    let keys: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .filter(|r| r[1].split(',').any(|t| t == "5"))
+        .map(|r| r[0].as_str())
+        .collect();
+    let sps = rows.iter().find(|r| !r[2].is_empty()).expect("an SPS");
+    let w = (sps[2].parse::<u32>().unwrap() + 1) * 16;
+    let frame_mbs_only: u32 = sps[4].parse().unwrap();
+    let h = (2 - frame_mbs_only) * (sps[3].parse::<u32>().unwrap() + 1) * 16;
+    let j = replay_json(&h264, Some(cfg));
+    let v = &j["streams"][0]["video"];
+    assert_eq!(v["keyframes"], keys.len(), "{v}");
+    assert_eq!((&v["width"], &v["height"]), (&w.into(), &h.into()));
+}
