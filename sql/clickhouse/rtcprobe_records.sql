@@ -52,7 +52,19 @@ CREATE TABLE IF NOT EXISTS rtcprobe_records
     probe_dropped UInt64,
     r_factor Nullable(Float64),
     mos Nullable(Float64),
-    observed_at Nullable(String)
+    observed_at Nullable(String),
+    video_frames Nullable(UInt64),
+    video_frame_rate Nullable(Float64),
+    video_frame_interval_p95_ms Nullable(UInt64),
+    video_freeze_count Nullable(UInt64),
+    video_freeze_duration_ms Nullable(UInt64),
+    video_pauses Nullable(UInt64),
+    video_pause_duration_ms Nullable(UInt64),
+    video_keyframes Nullable(UInt64),
+    video_width Nullable(UInt16),
+    video_height Nullable(UInt16),
+    video_bitrate_bps Nullable(Float64),
+    video_keyframe_requests Nullable(UInt64)
 )
 ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMMDD(interval_end)
