@@ -159,6 +159,71 @@ fn synthetic_vp8_frames_freezes_pauses_keyframes() {
     assert!(vid["bitrate_bps"].as_f64().unwrap() > bytes * 8.0 / 20.0);
 }
 
+/// Interval records (`--records`, 1 s intervals) split the stream's figures: their frames,
+/// freezes, pauses and keyframes add up to the `video` object's, each freeze lands in the
+/// interval where the frame ending it arrived, and each interval's frame rate is its frames
+/// over its length.
+#[test]
+fn interval_records_add_up_to_the_stream() {
+    let spec = spec();
+    let v = build(&spec);
+    let e = expected(&v, &spec);
+    let dir = Scratch::new("video-records");
+    let pcap = dir.path("video.pcap");
+    let f = std::fs::File::create(&pcap).unwrap();
+    v.capture
+        .write_pcap(f, TsResolution::Nano, 65_535)
+        .unwrap();
+    let cfg = dir.path("video.toml");
+    std::fs::write(
+        &cfg,
+        "[payload_types]\n\"96\" = { clock_rate_hz = 90000, codec = \"VP8\" }\n",
+    )
+    .unwrap();
+    let recs = dir.path("records.ndjson");
+    let out = bin()
+        .args(["replay", "--interval-secs", "1", "--config"])
+        .arg(&cfg)
+        .arg("--records")
+        .arg(&recs)
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&recs)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() > 10, "{}", lines.len());
+    let sum = |k: &str| lines.iter().map(|r| r[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(sum("video_frames"), e.frames);
+    assert_eq!(sum("video_freeze_count"), e.freezes.0);
+    assert_eq!(sum("video_freeze_duration_ms"), e.freezes.1);
+    assert_eq!(sum("video_pauses"), e.pauses.0);
+    assert_eq!(sum("video_pause_duration_ms"), e.pauses.1);
+    assert_eq!(sum("video_keyframes"), e.keyframes);
+    let t = |r: &serde_json::Value, k: &str| {
+        rtcprobe::forward::record::parse_rfc3339(r[k].as_str().unwrap()).unwrap()
+    };
+    for r in &lines {
+        let len = (t(r, "interval_end") - t(r, "interval_start")) as f64 / 1e9;
+        let frames = r["video_frames"].as_f64().unwrap();
+        if len > 0.0 {
+            assert!((r["video_frame_rate"].as_f64().unwrap() - frames / len).abs() < 1e-9);
+        }
+        assert_eq!(r["video_width"], 640);
+    }
+    // The 400 ms freeze ends at frame 100's arrival: in the interval that holds it.
+    let at = v.first_arrival_ns[100].unwrap();
+    let holder = lines
+        .iter()
+        .find(|r| t(r, "interval_start") <= at && at < t(r, "interval_end"))
+        .unwrap();
+    assert_eq!(holder["video_freeze_count"], 1, "{holder}");
+    assert_eq!(holder["video_freeze_duration_ms"], 400);
+}
+
 /// Without a codec in the configuration the payload is not read: keyframes and resolution
 /// are unknown (null), the frame figures are the same; an audio stream has no `video`.
 #[test]
