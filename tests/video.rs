@@ -171,9 +171,7 @@ fn interval_records_add_up_to_the_stream() {
     let dir = Scratch::new("video-records");
     let pcap = dir.path("video.pcap");
     let f = std::fs::File::create(&pcap).unwrap();
-    v.capture
-        .write_pcap(f, TsResolution::Nano, 65_535)
-        .unwrap();
+    v.capture.write_pcap(f, TsResolution::Nano, 65_535).unwrap();
     let cfg = dir.path("video.toml");
     std::fs::write(
         &cfg,
@@ -189,7 +187,11 @@ fn interval_records_add_up_to_the_stream() {
         .arg(&pcap)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&recs)
         .unwrap()
         .lines()
