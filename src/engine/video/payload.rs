@@ -94,6 +94,9 @@ impl Hint {
     }
 }
 
+pub use av1::max_frame_size as av1_max_frame_size;
+pub use h264::sps_resolution;
+
 /// The hint of one RTP payload (after the RTP header, extensions and CSRCs) of `codec`.
 pub fn parse(codec: Codec, payload: &[u8]) -> Hint {
     let mut h = Hint::empty();
