@@ -117,3 +117,11 @@ fn keyframes_once_per_frame_and_resolution() {
     // Without parsing: unknown, not zero.
     assert_eq!(Video::default().record(0, 0, 0).keyframes, None);
 }
+
+/// The boxed state's size (docs/benchmarks.md, "Memory per stream"), and the hint's.
+#[test]
+fn sizes_are_pinned() {
+    assert_eq!(std::mem::size_of::<Video>(), 912);
+    assert_eq!(std::mem::size_of::<Hint>(), 6);
+    assert_eq!(std::mem::size_of::<crate::engine::RtpMeta>(), 88);
+}
