@@ -11,7 +11,7 @@ const METHODS: [&str; 4] = ["capture_point", "end_to_end", "sr_chain", "stun"];
 
 /// Every CSV column, in order (docs/output.md, "CSV columns").
 #[rustfmt::skip]
-pub const CSV_COLUMNS: [&str; 62] = [
+pub const CSV_COLUMNS: [&str; 75] = [
     "src", "dst", "ssrc", "payload_types", "clock_rate", "clock_rate_source", "packets", "bytes",
     "first_seen", "last_seen", "expected", "lost", "missing", "duplicates", "reordered",
     "seq_restarts", "max_gap_ms", "jitter_ms", "max_jitter_ms", "mean_jitter_ms",
@@ -29,6 +29,10 @@ pub const CSV_COLUMNS: [&str; 62] = [
     "feedback_nacks", "feedback_nack_packets", "feedback_plis", "feedback_firs",
     "feedback_remb_bps", "feedback_transport_cc", "cname", "ended_by", "srtcp", "probe_dropped",
     "probe_drop", "observed_at",
+    "video_frames", "video_frame_rate", "video_frame_interval_mean_ms",
+    "video_frame_interval_p95_ms", "video_freeze_count", "video_freeze_duration_ms",
+    "video_pauses", "video_pause_duration_ms", "video_keyframes", "video_width", "video_height",
+    "video_bitrate_bps", "video_keyframe_requests",
 ];
 
 /// Write the header row and one row per stream.
@@ -101,6 +105,22 @@ pub(super) fn row(r: &StreamRecord) -> Vec<String> {
         r.probe_dropped.to_string(),
         r.probe_drop.to_string(),
         quote(&r.observed_at),
+    ]);
+    let vid = r.video.as_ref();
+    v.extend([
+        o(vid.map(|x| x.frames)),
+        o(vid.and_then(|x| x.frame_rate)),
+        o(vid.and_then(|x| x.frame_interval_mean_ms)),
+        o(vid.and_then(|x| x.frame_interval_p95_ms)),
+        o(vid.map(|x| x.freeze_count)),
+        o(vid.map(|x| x.freeze_duration_ms)),
+        o(vid.map(|x| x.pauses)),
+        o(vid.map(|x| x.pause_duration_ms)),
+        o(vid.and_then(|x| x.keyframes)),
+        o(vid.and_then(|x| x.width)),
+        o(vid.and_then(|x| x.height)),
+        o(vid.and_then(|x| x.bitrate_bps)),
+        o(vid.map(|x| x.keyframe_requests)),
     ]);
     v
 }
