@@ -86,6 +86,7 @@ fn record(j: u32) -> StreamRecord {
         last_seen_ns: 0,
         probe_drop_at_ns: None,
         lost_settled: 0,
+        video: None,
     }
 }
 

@@ -98,6 +98,8 @@ impl Case {
                         ts: u32::from(p) * 160,
                         wire_len: 172,
                         point: ObservationPoint::CAPTURE,
+                        marker: false,
+                        hint: Default::default(),
                     };
                     e.on_rtp_meta(now, &m);
                     now += PACKET_GAP_NS;

@@ -59,9 +59,10 @@ pub struct Config {
     pub exporter: ExporterConfig,
     /// Clock rates (Hz) of dynamic payload types, keyed by payload type number as a string,
     /// e.g. `"96" = 90000`, `"111" = 48000`. RFC 3551 static types need no entry; an entry
-    /// for a static type overrides the RFC 3551 rate.
+    /// for a static type overrides the RFC 3551 rate. An entry may also name the codec:
+    /// `"96" = { clock_rate_hz = 90000, codec = "VP8" }` ([`PayloadType`]).
     #[serde(default)]
-    pub payload_types: BTreeMap<String, u32>,
+    pub payload_types: BTreeMap<String, PayloadType>,
     /// Interval and final records of every stream (src/forward).
     #[serde(default)]
     pub records: RecordsConfig,
@@ -283,6 +284,8 @@ pub struct Resolved {
     pub rtp_port_ranges: Vec<(u16, u16)>,
     /// Configured clock rates, indexed by payload type (0 = not configured).
     pub clock_rates: [u32; 128],
+    /// Configured video codecs whose payload is parsed, indexed by payload type.
+    pub video_codecs: [Option<crate::engine::video::Codec>; 128],
     /// Names of Linux cooked v2 interface indexes in a replay (`replay --point-name N=NAME`),
     /// so that its observation points are named as the live probe named them. Not a config key.
     pub interface_names: Vec<(u32, String)>,
@@ -290,6 +293,44 @@ pub struct Resolved {
     pub hops: bool,
     /// `engine.jitter_buffer_ms`.
     pub jitter_buffer_ms: u32,
+}
+
+/// One `[payload_types]` entry: a clock rate alone, or a table with the codec's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PayloadType {
+    Rate(u32),
+    Table(PayloadTypeTable),
+}
+
+/// `{ clock_rate_hz = 90000, codec = "VP8" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayloadTypeTable {
+    pub clock_rate_hz: u32,
+    /// SDP encoding name (`a=rtpmap`); `VP8`, `VP9`, `H264` and `AV1` have their payload
+    /// parsed for keyframes and resolution (src/engine/video/payload.rs); others are accepted
+    /// and only named.
+    #[serde(default)]
+    pub codec: Option<String>,
+}
+
+impl PayloadType {
+    /// The clock rate, Hz.
+    pub fn rate(&self) -> u32 {
+        match self {
+            PayloadType::Rate(r) => *r,
+            PayloadType::Table(t) => t.clock_rate_hz,
+        }
+    }
+
+    /// The codec's name, if given.
+    pub fn codec(&self) -> Option<&str> {
+        match self {
+            PayloadType::Rate(_) => None,
+            PayloadType::Table(t) => t.codec.as_deref(),
+        }
+    }
 }
 
 impl Default for Resolved {
@@ -395,7 +436,9 @@ impl Config {
             }
         }
         let mut clock_rates = [0u32; 128];
-        for (k, &rate) in &self.payload_types {
+        let mut video_codecs = [None; 128];
+        for (k, entry) in &self.payload_types {
+            let rate = entry.rate();
             let pt = k.trim().parse::<u8>().ok().filter(|&pt| pt < 128);
             match pt {
                 None => problems.push(Problem {
@@ -408,7 +451,11 @@ impl Config {
                     value: rate.to_string(),
                     fix: "give the clock rate in Hz, from 1000 to 10000000 (e.g. 48000 for Opus, 90000 for video)".into(),
                 }),
-                Some(pt) => clock_rates[usize::from(pt)] = rate,
+                Some(pt) => {
+                    clock_rates[usize::from(pt)] = rate;
+                    video_codecs[usize::from(pt)] =
+                        entry.codec().and_then(crate::engine::video::Codec::from_name);
+                }
             }
         }
         if !problems.is_empty() {
@@ -420,6 +467,7 @@ impl Config {
             idle_timeout_ns: (e.idle_timeout_secs as i64).saturating_mul(1_000_000_000),
             rtp_port_ranges: ranges,
             clock_rates,
+            video_codecs,
             interface_names: Vec::new(),
             hops: e.hops,
             jitter_buffer_ms: e.jitter_buffer_ms,
@@ -579,6 +627,12 @@ impl Resolved {
             .get(usize::from(pt))
             .copied()
             .filter(|&r| r != 0)
+    }
+
+    /// The configured video codec of `pt` whose payload is parsed, if any.
+    #[inline]
+    pub fn video_codec(&self, pt: u8) -> Option<crate::engine::video::Codec> {
+        self.video_codecs.get(usize::from(pt)).copied().flatten()
     }
 
     /// Whether a datagram between these ports may carry RTP/RTCP under `rtp_port_ranges`.

@@ -554,6 +554,30 @@ pub fn pcapng(data: &[u8]) {
     let _ = src.interface_names();
 }
 
+/// Video payload parsers (src/engine/video/payload): the first byte picks the codec (VP8, VP9,
+/// H.264, AV1), the rest is an RTP payload. A resolution is never 0 wide or high; the H.264
+/// SPS and AV1 sequence header parsers also run on the bytes directly, and the frame tracker
+/// takes the hint.
+pub fn video_payload(data: &[u8]) {
+    use crate::engine::video::{payload, Codec, Video};
+    let Some((&sel, p)) = data.split_first() else {
+        return;
+    };
+    let codec = [Codec::Vp8, Codec::Vp9, Codec::H264, Codec::Av1][usize::from(sel % 4)];
+    let h = payload::parse(codec, p);
+    assert!(h.parsed());
+    if let Some((w, ht)) = h.resolution() {
+        assert!(w > 0 && ht > 0);
+    }
+    let _ = payload::sps_resolution(p);
+    let _ = payload::av1_max_frame_size(p);
+    let mut v = Video::default();
+    v.on_packet(0, u32::from(sel), h);
+    let r = v.record(p.len() as u64, 1, 0);
+    assert_eq!(r.frames, 1);
+    assert_eq!(r.keyframes, Some(u64::from(h.keyframe())));
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

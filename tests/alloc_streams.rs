@@ -56,6 +56,8 @@ fn meta(i: u32, seq: u16) -> RtpMeta {
         ts: u32::from(seq) * 160,
         wire_len: 172,
         point: ObservationPoint::CAPTURE,
+        marker: false,
+        hint: Default::default(),
     }
 }
 

@@ -266,8 +266,8 @@ fn csv_columns_are_the_documented_list() {
             serde_json::Value::Object(_) => header.iter().any(|c| {
                 c.starts_with(&format!("{key}_")) || (key == "rtt_ms" && c.starts_with("rtt_"))
             }),
-            // An object that is null here (audio fields of a stream without a clock rate)
-            // has its flattened columns.
+            // An object that is null here (audio fields of a stream without a clock rate,
+            // `video` of an audio stream) has its flattened columns.
             serde_json::Value::Null => {
                 header.contains(&key.as_str())
                     || header.iter().any(|c| c.starts_with(&format!("{key}_")))

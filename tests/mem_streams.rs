@@ -106,6 +106,8 @@ fn wave(e: &mut Engine, mut now: i64, first: u32, rtcp: bool) -> i64 {
                 ts: u32::from(seq) * 160,
                 wire_len: 172,
                 point: rtcprobe::engine::ObservationPoint::CAPTURE,
+                marker: false,
+                hint: Default::default(),
             };
             e.on_rtp_meta(now, &m);
         }

@@ -62,7 +62,19 @@ CREATE TABLE IF NOT EXISTS rtcprobe_records
     jitter_buffer_fixed_late Nullable(UInt64),
     jitter_buffer_adaptive_late Nullable(UInt64),
     jitter_buffer_delay_ms Nullable(Float64),
-    ptime_ms Nullable(Float64)
+    ptime_ms Nullable(Float64),
+    video_frames Nullable(UInt64),
+    video_frame_rate Nullable(Float64),
+    video_frame_interval_p95_ms Nullable(UInt64),
+    video_freeze_count Nullable(UInt64),
+    video_freeze_duration_ms Nullable(UInt64),
+    video_pauses Nullable(UInt64),
+    video_pause_duration_ms Nullable(UInt64),
+    video_keyframes Nullable(UInt64),
+    video_width Nullable(UInt16),
+    video_height Nullable(UInt16),
+    video_bitrate_bps Nullable(Float64),
+    video_keyframe_requests Nullable(UInt64)
 )
 ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMMDD(interval_end)

@@ -28,6 +28,26 @@ fn payload_types_and_ranges() {
     assert!(!r.port_allowed(1, 9999));
 }
 
+/// A `[payload_types]` entry may be a table naming the codec (issue 14): video codecs whose
+/// payload is parsed are resolved; unknown fields in the table are errors.
+#[test]
+fn payload_type_tables_name_the_codec() {
+    let r = parse(
+        "[payload_types]\n\"96\" = { clock_rate_hz = 90000, codec = \"vp8\" }\n\"98\" = { clock_rate_hz = 90000, codec = \"H264\" }\n\"100\" = { clock_rate_hz = 90000, codec = \"H265\" }\n\"111\" = 48000\n",
+    )
+    .expect("valid");
+    use crate::engine::video::Codec;
+    assert_eq!(r.clock_rate(96), Some(90000));
+    assert_eq!(r.video_codec(96), Some(Codec::Vp8));
+    assert_eq!(r.video_codec(98), Some(Codec::H264));
+    assert_eq!(r.video_codec(100), None, "named, not parsed");
+    assert_eq!(r.video_codec(111), None);
+    assert!(toml::from_str::<Config>(
+        "[payload_types]\n\"96\" = { clock_rate_hz = 90000, codecs = \"VP8\" }\n"
+    )
+    .is_err());
+}
+
 #[test]
 fn every_problem_names_its_key() {
     let p = parse(

@@ -31,6 +31,7 @@ pub mod shard;
 pub mod stream;
 mod stun;
 pub mod table;
+pub mod video;
 
 #[cfg(test)]
 mod appendix_a;
@@ -128,6 +129,11 @@ pub struct RtpMeta {
     pub wire_len: u32,
     /// Where the packet was seen.
     pub point: ObservationPoint,
+    /// RTP marker bit (RFC 3550 §5.1; for video, the last packet of a frame, RFC 3551 §5).
+    pub marker: bool,
+    /// Keyframe and resolution from the payload, for payload types configured as a video
+    /// codec ([`video::payload`]); empty otherwise.
+    pub hint: video::Hint,
 }
 
 impl RtpMeta {
@@ -142,6 +148,8 @@ impl RtpMeta {
             ts: p.timestamp(),
             wire_len: u32::try_from(wire_len).unwrap_or(u32::MAX),
             point: ObservationPoint::CAPTURE,
+            marker: p.marker(),
+            hint: video::Hint::default(),
         }
     }
 
@@ -196,7 +204,11 @@ pub fn triage<'a>(cfg: &Resolved, counters: &mut Counters, dg: &Datagram<'a>) ->
         Demuxed::Rtp(buf) => match rtp::Packet::new_header_only(buf) {
             Ok(p) => {
                 let len = if wire_len == 0 { buf.len() } else { wire_len };
-                return Triage::Rtp(RtpMeta::new(*src, *dst, &p, len));
+                let mut m = RtpMeta::new(*src, *dst, &p, len);
+                if let Some(codec) = cfg.video_codec(m.pt) {
+                    m.hint = video::payload::parse(codec, p.payload());
+                }
+                return Triage::Rtp(m);
             }
             Err(_) => counters.rtp_invalid += 1,
         },
@@ -386,8 +398,9 @@ impl Engine {
         let key = m.key();
         let (seq, ts, pt, wire_len) = (m.seq, m.ts, m.pt, m.wire_len as usize);
         if let Some(s) = self.streams.touch_mut(&key) {
-            if s.on_rtp(now, seq, ts, pt, wire_len) == seq::SeqEvent::Bad {
-                self.counters.rtp_unvalidated += 1;
+            match s.on_rtp(now, seq, ts, pt, wire_len) {
+                seq::SeqEvent::Bad => self.counters.rtp_unvalidated += 1,
+                _ => s.on_video(now, m),
             }
             return;
         }
@@ -410,11 +423,13 @@ impl Engine {
         }
         let valid = match self.candidates.touch_mut(&key) {
             Some(c) => {
-                if let seq::SeqEvent::ProbationRestart { discarded } =
-                    c.on_rtp(now, seq, ts, pt, wire_len)
-                {
+                match c.on_rtp(now, seq, ts, pt, wire_len) {
                     // A jump cut the probation run short: those packets are never counted.
-                    self.counters.rtp_unvalidated += discarded;
+                    seq::SeqEvent::ProbationRestart { discarded } => {
+                        self.counters.rtp_unvalidated += discarded;
+                    }
+                    seq::SeqEvent::Bad => {}
+                    _ => c.on_video(now, m),
                 }
                 c.is_valid()
             }

@@ -214,6 +214,8 @@ mod tests {
             ts: u32::from(seq) * 160,
             wire_len: 172,
             point,
+            marker: false,
+            hint: Default::default(),
         };
         for seq in 1..=100u16 {
             if seq % 10 == 0 && seq <= 50 {

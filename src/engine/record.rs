@@ -103,6 +103,9 @@ pub struct StreamRecord {
     /// The counters behind the audio fields, for interval records. Not in the JSON output.
     #[serde(skip)]
     pub audio_counters: Option<AudioCounters>,
+    /// Frames, frame rate, freezes, pauses, keyframes, resolution of a video stream (clock
+    /// rate 90000; docs/output.md, "video"); null for other streams.
+    pub video: Option<super::video::VideoRecord>,
     /// Capture times (ns since the epoch) behind `first_seen`/`last_seen` and of the latest
     /// probe drop: not in the JSON output, used to build forwarded records (src/forward).
     #[serde(skip)]

@@ -10,7 +10,8 @@ use super::jitter::Jitter;
 use super::record::{rfc3339_micros, Feedback, RemoteReport, RttSummary, SenderInfo, StreamRecord};
 use super::rtt::{RttMethod, RttStats, SrEntry, SrHistory};
 use super::seq::{SeqEvent, SeqTracker};
-use super::{EndReason, StreamKey};
+use super::video::Video;
+use super::{EndReason, RtpMeta, StreamKey};
 use crate::config::Resolved;
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
@@ -25,6 +26,8 @@ pub struct CaptureDrops {
     pub last_at: i64,
 }
 
+/// The RTP clock rate of video (RFC 3551 §5).
+const VIDEO_RATE: u32 = 90_000;
 /// Payload types remembered per stream.
 const MAX_PTS: usize = 8;
 /// Extended sequence numbers of the most recent duplicates, to tell how many of the probe's
@@ -97,6 +100,9 @@ pub struct Cold {
     /// The latest capture time of any packet, once capture time went backwards (before,
     /// it is `last_seen`).
     latest_seen: i64,
+    /// Frames, freezes, pauses ([`super::video`]): streams of clock rate 90000, or of a rate
+    /// being inferred, get it when they are created.
+    video: Option<Box<Video>>,
 }
 
 /// All state of one stream.
@@ -188,8 +194,31 @@ impl Stream {
             max_gap_ns: 0,
             probation_bytes: 0,
             capture_drops_seen: 0,
-            cold: None,
+            // Video, or maybe video (rate unknown): the frame tracker from the first packet.
+            cold: matches!(clock_rate.map(NonZeroU32::get), None | Some(VIDEO_RATE)).then(|| {
+                Box::new(Cold {
+                    video: Some(Box::default()),
+                    ..Cold::default()
+                })
+            }),
             audio: None,
+        }
+    }
+
+    /// A packet [`Stream::on_rtp`] counted (not an A.1 "bad" one): video frames, for streams
+    /// of clock rate 90000 or a rate still being inferred, and the main payload type only.
+    /// Audio of a known rate returns after one comparison in the hot part.
+    #[inline]
+    pub fn on_video(&mut self, now: i64, m: &RtpMeta) {
+        if self.clock_rate.is_some_and(|r| r.get() != VIDEO_RATE) || m.pt != self.main_pt {
+            return;
+        }
+        if let Some(v) = self
+            .cold
+            .as_deref_mut()
+            .and_then(|c| c.video.as_deref_mut())
+        {
+            v.on_packet(now, m.ts, m.hint);
         }
     }
 
@@ -620,6 +649,14 @@ impl Stream {
             effective_loss_ratio: audio.and_then(|a| a.effective_loss_ratio),
             ptime_ms: audio.and_then(|a| a.ptime_ms),
             audio_counters: audio.map(|a| a.counters),
+            video: cold
+                .video
+                .as_deref()
+                .filter(|_| rate == Some(VIDEO_RATE))
+                .map(|v| {
+                    let span = self.latest_seen().saturating_sub(self.first_seen);
+                    v.record(self.bytes, span, cold.feedback.plis + cold.feedback.firs)
+                }),
             first_seen_ns: self.first_seen,
             last_seen_ns: self.latest_seen(),
             probe_drop_at_ns: probe_drop_at,

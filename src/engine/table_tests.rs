@@ -37,6 +37,8 @@ fn meta(i: u32, ssrc: u32, seq: u16) -> RtpMeta {
         ts: u32::from(seq) * 160,
         wire_len: 172,
         point: k.point,
+        marker: false,
+        hint: Default::default(),
     }
 }
 

@@ -63,6 +63,11 @@ pub struct AggValues {
     pub jitter_buffer_late: u64,
     /// Streams that ended, all reasons (not a sum over live streams).
     pub streams_ended: u64,
+    /// Video streams (src/engine/video): frames, freezes and their duration (ms), pauses.
+    pub video_frames: u64,
+    pub video_freezes: u64,
+    pub video_freeze_ms: u64,
+    pub video_pauses: u64,
 }
 
 impl AggValues {
@@ -82,6 +87,10 @@ impl AggValues {
             probe_dropped: r.probe_dropped,
             jitter_buffer_late: r.jitter_buffer.map_or(0, |j| j.fixed_late),
             streams_ended: 0,
+            video_frames: r.video.as_ref().map_or(0, |v| v.frames),
+            video_freezes: r.video.as_ref().map_or(0, |v| v.freeze_count),
+            video_freeze_ms: r.video.as_ref().map_or(0, |v| v.freeze_duration_ms),
+            video_pauses: r.video.as_ref().map_or(0, |v| v.pauses),
         }
     }
 
@@ -109,6 +118,10 @@ impl AggValues {
             probe_dropped,
             jitter_buffer_late,
             streams_ended,
+            video_frames,
+            video_freezes,
+            video_freeze_ms,
+            video_pauses,
         } = o;
         self.packets = f(self.packets, *packets);
         self.bytes = f(self.bytes, *bytes);
@@ -123,6 +136,10 @@ impl AggValues {
         self.probe_dropped = f(self.probe_dropped, *probe_dropped);
         self.jitter_buffer_late = f(self.jitter_buffer_late, *jitter_buffer_late);
         self.streams_ended = f(self.streams_ended, *streams_ended);
+        self.video_frames = f(self.video_frames, *video_frames);
+        self.video_freezes = f(self.video_freezes, *video_freezes);
+        self.video_freeze_ms = f(self.video_freeze_ms, *video_freeze_ms);
+        self.video_pauses = f(self.video_pauses, *video_pauses);
     }
 }
 
@@ -404,6 +421,36 @@ mod tests {
         assert_eq!(s3.counters[0].1.lost, 10);
         assert_eq!(s3.counters[0].1.streams_ended, 1);
         assert_eq!(s3.active[0].1, 0);
+    }
+
+    /// Video frames, freezes and pauses are counters like the others: a live stream's current
+    /// values, then its final ones once it ended.
+    #[test]
+    fn video_counters_follow_the_streams() {
+        let mut v = crate::engine::video::Video::default();
+        let ms = 1_000_000;
+        for (i, t) in [0, 33, 66, 100, 133, 166, 700, 733, 6800]
+            .iter()
+            .enumerate()
+        {
+            v.on_packet(t * ms, 3000 * i as u32, Default::default());
+        }
+        let mut r = rec(9, 9, 0);
+        r.video = Some(v.record(9000, 6_800 * ms, 0));
+        let mut a = agg();
+        let s = a.snapshot(&[(1, r.clone())]);
+        let c = s.counters[0].1;
+        assert_eq!(
+            (
+                c.video_frames,
+                c.video_freezes,
+                c.video_freeze_ms,
+                c.video_pauses
+            ),
+            (9, 1, 534, 1)
+        );
+        a.fold_ended(&r);
+        assert_eq!(a.snapshot(&[]).counters[0].1.video_frames, 9);
     }
 
     #[test]

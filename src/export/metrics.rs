@@ -210,7 +210,7 @@ pub fn encode(sc: &Scrape<'_>) -> Encoded {
         .map(|(k, v)| (agg_labels(l, k), v))
         .collect();
     type Field = fn(&super::aggregate::AggValues) -> u64;
-    let fields: [(Metric, Field); 10] = [
+    let fields: [(Metric, Field); 13] = [
         (names::RTP_PACKETS, |v| v.packets),
         (names::RTP_BYTES, |v| v.bytes),
         (names::RTP_LOST, |v| v.lost),
@@ -221,12 +221,20 @@ pub fn encode(sc: &Scrape<'_>) -> Encoded {
         (names::RTP_PROBE_DROPPED, |v| v.probe_dropped),
         (names::RTP_JITTER_BUFFER_LATE, |v| v.jitter_buffer_late),
         (names::STREAMS_ENDED, |v| v.streams_ended),
+        (names::VIDEO_FRAMES, |v| v.video_frames),
+        (names::VIDEO_FREEZES, |v| v.video_freezes),
+        (names::VIDEO_PAUSES, |v| v.video_pauses),
     ];
     for (m, f) in fields {
         o.family(&m);
         for (ls, v) in &labelled {
             o.sample(m.name, "", ls, f(v));
         }
+    }
+    o.family(&names::VIDEO_FREEZE_DURATION);
+    for (ls, v) in &labelled {
+        let secs = v.video_freeze_ms as f64 / 1e3;
+        o.sample(names::VIDEO_FREEZE_DURATION.name, "", ls, secs);
     }
     o.family(&names::RTCP_FEEDBACK);
     let feedback: [(&str, Field); 3] = [

@@ -107,5 +107,6 @@ pub(crate) fn test_record() -> StreamRecord {
         last_seen_ns: 0,
         probe_drop_at_ns: None,
         lost_settled: 0,
+        video: None,
     }
 }

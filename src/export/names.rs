@@ -61,6 +61,14 @@ metrics! {
         "Audio RTP packets an emulated fixed jitter buffer (engine.jitter_buffer_ms) would discard as late.";
     RTP_PROBE_DROPPED = "rtcprobe_rtp_probe_dropped_packets_total", Counter,
         "RTP packets of known streams that the probe itself dropped (full pipeline queue); not in the loss counters.";
+    VIDEO_FRAMES = "rtcprobe_video_frames_total", Counter,
+        "Video streams: frames seen (distinct RTP timestamps); its rate is the frame rate.";
+    VIDEO_FREEZES = "rtcprobe_video_freezes_total", Counter,
+        "Video streams: freezes (W3C webrtc-stats freezeCount, libwebrtc's rule, on frame arrivals).";
+    VIDEO_FREEZE_DURATION = "rtcprobe_video_freeze_duration_seconds_total", Counter,
+        "Video streams: total duration of the freezes (webrtc-stats totalFreezesDuration).";
+    VIDEO_PAUSES = "rtcprobe_video_pauses_total", Counter,
+        "Video streams: pauses, no frame for more than 5 s (webrtc-stats pauseCount).";
     RTCP_FEEDBACK = "rtcprobe_rtcp_feedback_messages_total", Counter,
         "RTCP feedback received about the streams: generic NACK (RFC 4585), PLI (RFC 4585), FIR (RFC 5104).";
     RTCP_PACKETS = "rtcprobe_rtcp_packets_total", Counter,

@@ -13,6 +13,7 @@
 use crate::engine::audio::AudioCounters;
 use crate::engine::emodel;
 use crate::engine::record::{rfc3339_micros, StreamRecord};
+use crate::engine::video::VideoRecord;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -115,6 +116,33 @@ pub struct Record {
     pub jitter_buffer_delay_ms: Option<f64>,
     #[serde(default)]
     pub ptime_ms: Option<f64>,
+    /// Video streams (clock rate 90000, docs/records.md "Video"): this interval's frames,
+    /// frame rate, frame interval p95, freezes, pauses, keyframes, bitrate and keyframe
+    /// requests, and the latest resolution; null for other streams. Added within version 2.
+    #[serde(default)]
+    pub video_frames: Option<u64>,
+    #[serde(default)]
+    pub video_frame_rate: Option<f64>,
+    #[serde(default)]
+    pub video_frame_interval_p95_ms: Option<u64>,
+    #[serde(default)]
+    pub video_freeze_count: Option<u64>,
+    #[serde(default)]
+    pub video_freeze_duration_ms: Option<u64>,
+    #[serde(default)]
+    pub video_pauses: Option<u64>,
+    #[serde(default)]
+    pub video_pause_duration_ms: Option<u64>,
+    #[serde(default)]
+    pub video_keyframes: Option<u64>,
+    #[serde(default)]
+    pub video_width: Option<u16>,
+    #[serde(default)]
+    pub video_height: Option<u16>,
+    #[serde(default)]
+    pub video_bitrate_bps: Option<f64>,
+    #[serde(default)]
+    pub video_keyframe_requests: Option<u64>,
 }
 
 impl Record {
@@ -132,7 +160,7 @@ pub struct RecordOptions {
 }
 
 /// What the previous record of a stream left off at.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Mark {
     end_ns: i64,
     packets: u64,
@@ -141,6 +169,8 @@ struct Mark {
     lost: i64,
     duplicates: u64,
     audio: AudioCounters,
+    /// The video figures then (cumulative), for this interval's differences.
+    video: Option<VideoRecord>,
 }
 
 type Key = (String, String, u32, String, i64);
@@ -201,7 +231,7 @@ impl Intervals {
         end: i64,
     ) -> Record {
         let k = key(s);
-        let prev = self.marks.get(&k).copied().unwrap_or(Mark {
+        let prev = self.marks.get(&k).cloned().unwrap_or(Mark {
             end_ns: s.first_seen_ns,
             packets: 0,
             bytes: 0,
@@ -209,6 +239,7 @@ impl Intervals {
             lost: 0,
             duplicates: 0,
             audio: AudioCounters::default(),
+            video: None,
         });
         let start = prev.end_ns.min(end);
         self.marks.insert(
@@ -221,6 +252,7 @@ impl Intervals {
                 lost: s.lost,
                 duplicates: s.duplicates,
                 audio: s.audio_counters.unwrap_or_default(),
+                video: s.video.clone(),
             },
         );
         let (src_ip, src_port) = split(&s.src);
@@ -284,8 +316,23 @@ impl Intervals {
             jitter_buffer_adaptive_late: s.jitter_buffer.map(|j| j.adaptive_late),
             jitter_buffer_delay_ms: s.jitter_buffer.and_then(|j| j.adaptive_mean_delay_ms),
             ptime_ms: s.ptime_ms,
+            video_frames: None,
+            video_frame_rate: None,
+            video_frame_interval_p95_ms: None,
+            video_freeze_count: None,
+            video_freeze_duration_ms: None,
+            video_pauses: None,
+            video_pause_duration_ms: None,
+            video_keyframes: None,
+            video_width: None,
+            video_height: None,
+            video_bitrate_bps: None,
+            video_keyframe_requests: None,
         };
         audio_period(&mut r, s, &prev, kind == "final");
+        if let Some(v) = &s.video {
+            video_interval(&mut r, v, prev.video.as_ref(), end.saturating_sub(start));
+        }
         if let Some(e) = quality(&r) {
             r.r_factor = Some(round2(e.r_factor));
             r.mos = Some(round2(e.mos));
@@ -356,6 +403,29 @@ fn quality(r: &Record) -> Option<emodel::Estimate> {
                 .or(r.rtt_capture_point_ms),
         },
     )
+}
+
+/// The video figures of one interval: differences of the cumulative ones since the previous
+/// record (`prev`; none: since the stream began), the p95 of this interval's frame intervals
+/// (histogram difference), rates over the interval's `len_ns`; the resolution as it stands.
+fn video_interval(r: &mut Record, v: &VideoRecord, prev: Option<&VideoRecord>, len_ns: i64) {
+    let d = |now: u64, f: fn(&VideoRecord) -> u64| now.saturating_sub(prev.map_or(0, f));
+    let frames = d(v.frames, |p| p.frames);
+    let secs = len_ns as f64 / 1e9;
+    r.video_frames = Some(frames);
+    r.video_frame_rate = (len_ns > 0).then(|| frames as f64 / secs);
+    r.video_frame_interval_p95_ms = v.hist.quantile(0.95, prev.map(|p| &*p.hist));
+    r.video_freeze_count = Some(d(v.freeze_count, |p| p.freeze_count));
+    r.video_freeze_duration_ms = Some(d(v.freeze_duration_ms, |p| p.freeze_duration_ms));
+    r.video_pauses = Some(d(v.pauses, |p| p.pauses));
+    r.video_pause_duration_ms = Some(d(v.pause_duration_ms, |p| p.pause_duration_ms));
+    r.video_keyframes = v
+        .keyframes
+        .map(|k| k.saturating_sub(prev.and_then(|p| p.keyframes).unwrap_or(0)));
+    r.video_width = v.width;
+    r.video_height = v.height;
+    r.video_bitrate_bps = (len_ns > 0).then(|| r.interval_bytes as f64 * 8.0 / secs);
+    r.video_keyframe_requests = Some(d(v.keyframe_requests, |p| p.keyframe_requests));
 }
 
 /// Two decimals: the model is not more precise than that, and stores compare equal values.

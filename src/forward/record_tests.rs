@@ -54,6 +54,7 @@ fn stream(first: i64, last: i64, packets: u64, lost: i64, drop_at: Option<i64>) 
         last_seen_ns: last,
         probe_drop_at_ns: drop_at,
         lost_settled: 0,
+        video: None,
     }
 }
 

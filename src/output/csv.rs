@@ -11,7 +11,7 @@ const METHODS: [&str; 4] = ["capture_point", "end_to_end", "sr_chain", "stun"];
 
 /// Every CSV column, in order (docs/output.md, "CSV columns").
 #[rustfmt::skip]
-pub const CSV_COLUMNS: [&str; 86] = [
+pub const CSV_COLUMNS: [&str; 99] = [
     "src", "dst", "ssrc", "payload_types", "clock_rate", "clock_rate_source", "packets", "bytes",
     "first_seen", "last_seen", "expected", "lost", "missing", "duplicates", "reordered",
     "seq_restarts", "max_gap_ms", "jitter_ms", "max_jitter_ms", "mean_jitter_ms",
@@ -38,6 +38,10 @@ pub const CSV_COLUMNS: [&str; 86] = [
     "jitter_buffer_fixed_ms", "jitter_buffer_fixed_late", "jitter_buffer_adaptive_late",
     "jitter_buffer_adaptive_mean_delay_ms", "jitter_buffer_adaptive_max_delay_ms",
     "effective_loss_ratio", "ptime_ms",
+    "video_frames", "video_frame_rate", "video_frame_interval_mean_ms",
+    "video_frame_interval_p95_ms", "video_freeze_count", "video_freeze_duration_ms",
+    "video_pauses", "video_pause_duration_ms", "video_keyframes", "video_width", "video_height",
+    "video_bitrate_bps", "video_keyframe_requests",
 ];
 
 /// Write the header row and one row per stream.
@@ -112,6 +116,22 @@ pub(super) fn row(r: &StreamRecord) -> Vec<String> {
         quote(&r.observed_at),
     ]);
     audio_cells(r, &mut v);
+    let vid = r.video.as_ref();
+    v.extend([
+        o(vid.map(|x| x.frames)),
+        o(vid.and_then(|x| x.frame_rate)),
+        o(vid.and_then(|x| x.frame_interval_mean_ms)),
+        o(vid.and_then(|x| x.frame_interval_p95_ms)),
+        o(vid.map(|x| x.freeze_count)),
+        o(vid.map(|x| x.freeze_duration_ms)),
+        o(vid.map(|x| x.pauses)),
+        o(vid.map(|x| x.pause_duration_ms)),
+        o(vid.and_then(|x| x.keyframes)),
+        o(vid.and_then(|x| x.width)),
+        o(vid.and_then(|x| x.height)),
+        o(vid.and_then(|x| x.bitrate_bps)),
+        o(vid.map(|x| x.keyframe_requests)),
+    ]);
     v
 }
 

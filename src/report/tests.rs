@@ -64,6 +64,18 @@ fn rec(src: &str, dst: &str, ssrc: u32, k: i64, kind: &str) -> Record {
         jitter_buffer_adaptive_late: None,
         jitter_buffer_delay_ms: None,
         ptime_ms: None,
+        video_frames: None,
+        video_frame_rate: None,
+        video_frame_interval_p95_ms: None,
+        video_freeze_count: None,
+        video_freeze_duration_ms: None,
+        video_pauses: None,
+        video_pause_duration_ms: None,
+        video_keyframes: None,
+        video_width: None,
+        video_height: None,
+        video_bitrate_bps: None,
+        video_keyframe_requests: None,
     }
 }
 

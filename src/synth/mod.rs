@@ -24,6 +24,7 @@ pub mod scenarios;
 mod signal;
 pub mod stun;
 pub mod truth;
+pub mod video;
 
 #[cfg(test)]
 mod tests;

@@ -62,5 +62,6 @@ fn inline_size_is_pinned() {
     // pointer (issue 14).
     assert_eq!(size_of::<Stream>(), 264);
     assert_eq!(size_of::<Option<Stream>>(), size_of::<Stream>());
-    assert_eq!(size_of::<Cold>(), 384);
+    // 384 before the video frame tracker's box joined it (issue 14).
+    assert_eq!(size_of::<Cold>(), 400);
 }
