@@ -304,38 +304,43 @@ struct Slot {
 
 /// One (ingress, egress) pair and what the box did on it.
 ///
-/// `repr(C)`, cache-line aligned: what every forwarded packet reads and writes comes first,
-/// in the first two lines (perf: the hop was one of the few cache misses per packet).
+/// `repr(C)`, cache-line aligned (perf: the hop was one of the few cache misses per packet):
+/// the first line holds what every forwarded packet and every settled ingress packet read and
+/// write, the second the delay histogram's own fields (its counters are behind a pointer,
+/// touched once per [`hist::PENDING`] delays) and the jitter, the third the rest of what a
+/// forwarded packet writes; then what pairing, settling and reporting need.
 #[repr(C, align(64))]
 struct Hop {
     /// False once ended: the slot (and its histogram) waits for reuse.
     live: bool,
     /// The bit of `fwd` this hop owns in the ingress ring.
     bit: u8,
-    /// Payload type of the ingress stream when paired, and the capture time of pairing.
-    pt: u8,
-    paired_ns: i64,
-    matched_by: MatchedBy,
     misses: u32,
     ingress: Sref,
     seq_off: i64,
     ts_off: u32,
-    gen: u32,
     first_fwd: u64,
     max_fwd: u64,
     packets_out: u64,
+    packets_in: u64,
+    // Second line.
+    delays: DelayHist,
     /// RFC 3550 §6.4.1-style smoothing of |ΔD| over forwarding delays, in ns.
     jitter_ns: f64,
-    delays: DelayHist,
+    // Third line.
     last_delay: Option<i64>,
     duplicates_out: u64,
     late: u64,
-    // Cold: pairing, settling, reporting.
-    egress: Sref,
-    confidence: f64,
-    packets_in: u64,
     lost_inside: u64,
     evicted: u64,
+    // Cold: pairing, settling, reporting.
+    gen: u32,
+    /// Payload type of the ingress stream when paired, and the capture time of pairing.
+    pt: u8,
+    paired_ns: i64,
+    matched_by: MatchedBy,
+    egress: Sref,
+    confidence: f64,
     rtx_packets: u64,
     ingress_key: StreamKey,
     egress_key: StreamKey,
@@ -517,8 +522,13 @@ impl HopMatcher {
         if let Some(slot) = st.at_mut(e.ext) {
             *slot = e;
         }
-        st.hist[st.hist_pos] = e.ext;
-        st.hist_pos = (st.hist_pos + 1) % WINDOW;
+        // The arrival window serves only pairing this stream as an egress, which a stream
+        // that feeds a hop never is again (`n_out` never decreases): not kept (one cache line
+        // fewer per ingress packet).
+        if st.n_out == 0 {
+            st.hist[st.hist_pos] = e.ext;
+            st.hist_pos = (st.hist_pos + 1) % WINDOW;
+        }
         if st.packets > 1 {
             st.sig_vals.rotate_left(1);
             st.sig_vals[SIG_LEN - 1] = u64::from(e.ts.wrapping_sub(st.prev_ts))
