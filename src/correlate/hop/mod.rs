@@ -75,8 +75,9 @@ pub use hist::DelayHist;
 pub use record::{DelaySummary, HopRecord, StreamRef};
 pub use view::OpenHop;
 
-use crate::engine::{PointNames, StreamKey};
+use crate::engine::{KeyHasher, PointNames, StreamKey};
 use foldhash::HashMap;
+use hashbrown::HashTable;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -231,7 +232,7 @@ struct Sref {
 }
 
 /// One stream's state. `repr(C)`: what a packet of a paired stream reads and writes comes
-/// first, within the cache line that starts its [`Slot`].
+/// first, within the cache line that starts its [`Slot`], then its key (the lookup's compare).
 #[repr(C)]
 struct StreamState {
     last_seen: i64,
@@ -241,11 +242,13 @@ struct StreamState {
     ring: Box<[Entry]>,
     /// The hop this stream is the egress of, if paired.
     in_hop: Option<u32>,
+    /// Compared by the stream table's lookup: with the fields above, in the first two cache
+    /// lines of the [`Slot`].
+    key: StreamKey,
     /// Hops this stream ever fed: a stream that feeds one never looks for a source.
     n_out: usize,
     /// The hop whose RTX stream this is.
     rtx_of: Option<Href>,
-    key: StreamKey,
     first_seen: i64,
     pt: u8,
     /// Extended sequence numbers of the last [`WINDOW`] arrivals, oldest first from `hist_pos`.
@@ -353,7 +356,11 @@ struct Hop {
 pub struct HopMatcher {
     limits: Limits,
     slots: Vec<Slot>,
-    by_key: HashMap<StreamKey, u32>,
+    /// The slot of each live stream, found by the hash of its key and compared with the key
+    /// in the slot (as the engine's table does): the table holds 4 bytes per stream, so a
+    /// lookup touches the stream's slot and no other cold line.
+    by_key: HashTable<u32>,
+    hasher: KeyHasher,
     free: Vec<u32>,
     /// Eviction cursor (CLOCK over the slots).
     hand: usize,
@@ -380,7 +387,8 @@ impl HopMatcher {
                 max_hops: limits.max_hops,
             },
             slots: Vec::new(),
-            by_key: HashMap::default(),
+            by_key: HashTable::new(),
+            hasher: KeyHasher::default(),
             free: Vec::new(),
             hand: 0,
             by_ssrc: HashMap::default(),
@@ -542,11 +550,37 @@ impl HopMatcher {
         true
     }
 
+    /// The live stream `key` (whose hash is `hash`).
+    #[inline]
+    fn find(&self, hash: u64, key: &StreamKey) -> Option<Sref> {
+        let slots = &self.slots;
+        let is = |&i: &u32| {
+            slots
+                .get(i as usize)
+                .filter(|s| s.live)
+                .and_then(|s| s.state.as_ref())
+                .is_some_and(|st| st.key == *key)
+        };
+        let &slot = self.by_key.find(hash, is)?;
+        let gen = self.slots.get(slot as usize).map_or(0, |s| s.gen);
+        Some(Sref { slot, gen })
+    }
+
+    /// Take stream slot `slot` (holding `key`) out of the table.
+    fn unmap(&mut self, key: &StreamKey, slot: u32) {
+        if let Ok(e) = self
+            .by_key
+            .find_entry(self.hasher.hash(key), |&j| j == slot)
+        {
+            e.remove();
+        }
+    }
+
     /// The stream's slot, created (evicting if full) on its first packet.
     fn stream(&mut self, now: i64, key: &StreamKey, p: &RtpSummary) -> Sref {
-        if let Some(&slot) = self.by_key.get(key) {
-            let gen = self.slots.get(slot as usize).map_or(0, |s| s.gen);
-            return Sref { slot, gen };
+        let hash = self.hasher.hash(key);
+        if let Some(r) = self.find(hash, key) {
+            return r;
         }
         if self.by_key.len() >= self.limits.max_streams {
             self.evict(now);
@@ -596,7 +630,9 @@ impl HopMatcher {
             tries: 0,
             split: None,
         });
-        self.by_key.insert(*key, slot);
+        let (hasher, slots) = (&self.hasher, &self.slots);
+        self.by_key
+            .insert_unique(hash, slot, |&j| slot_hash(hasher, slots, j));
         let r = Sref { slot, gen };
         if self.by_ssrc.len() >= 2 * self.limits.max_streams {
             self.by_ssrc.clear();
@@ -607,6 +643,14 @@ impl HopMatcher {
         list[0] = Some(r);
         r
     }
+}
+
+/// Hash of the key of stream slot `i` (for rehashing: every slot the table holds is live).
+fn slot_hash(hasher: &KeyHasher, slots: &[Slot], i: u32) -> u64 {
+    slots
+        .get(i as usize)
+        .and_then(|s| s.state.as_ref())
+        .map_or(0, |st| hasher.hash(&st.key))
 }
 
 /// The extended sequence number of `seq` nearest to `max_ext` (RFC 3550 A.1's wrap handling,

@@ -354,3 +354,12 @@ fn a_forwarded_packet_touches_the_first_three_lines_of_its_hop() {
     assert!(offset_of!(Hop, jitter_ns) + 8 <= 128);
     assert!(offset_of!(Hop, late) + 8 <= 192);
 }
+
+#[test]
+fn a_lookup_and_a_paired_packet_touch_the_first_two_lines_of_a_slot() {
+    use std::mem::{offset_of, size_of};
+    let state = offset_of!(Slot, state);
+    assert_eq!(std::mem::align_of::<Slot>(), 64);
+    assert!(state + offset_of!(StreamState, in_hop) + 8 <= 64);
+    assert!(state + offset_of!(StreamState, key) + size_of::<StreamKey>() <= 128);
+}
