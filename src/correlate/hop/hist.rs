@@ -82,6 +82,7 @@ fn bounds(i: usize) -> (u64, u64) {
 
 impl DelayHist {
     /// Add one delay (negative delays count as 0).
+    #[inline]
     pub fn add(&mut self, ns: i64) {
         let ns = ns.max(0);
         let us = (ns / 1000) as u64;
@@ -99,6 +100,7 @@ impl DelayHist {
     }
 
     /// Add the buffered buckets to the counters.
+    #[cold]
     fn flush(&mut self) {
         let n = usize::from(self.n_pending);
         for &b in self.pending.iter().take(n) {
