@@ -48,6 +48,8 @@ use crate::wire::stun::Message;
 use crate::wire::{rtp, Datagram};
 pub use counters::{Counters, RtcpTypes};
 pub use interval::Cut;
+/// The stream tables' key hash, also used by the hop matcher's table.
+pub(crate) use keyhash::KeyHasher;
 pub use obs::{ObservationPoint, PointNames};
 use record::StreamRecord;
 pub use shard::Shard;

@@ -89,7 +89,7 @@ impl HopMatcher {
                 inside,
             });
         }
-        self.by_key.remove(&key);
+        self.unmap(&key, slot);
         if let Some(s) = self.slots.get_mut(slot as usize) {
             // Keep the state (its ring) for reuse; a new generation invalidates references.
             s.gen = s.gen.wrapping_add(1);

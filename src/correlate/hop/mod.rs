@@ -75,8 +75,9 @@ pub use hist::DelayHist;
 pub use record::{DelaySummary, HopRecord, StreamRef};
 pub use view::OpenHop;
 
-use crate::engine::{PointNames, StreamKey};
+use crate::engine::{KeyHasher, PointNames, StreamKey};
 use foldhash::HashMap;
+use hashbrown::HashTable;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -231,7 +232,7 @@ struct Sref {
 }
 
 /// One stream's state. `repr(C)`: what a packet of a paired stream reads and writes comes
-/// first, within the cache line that starts its [`Slot`].
+/// first, within the cache line that starts its [`Slot`], then its key (the lookup's compare).
 #[repr(C)]
 struct StreamState {
     last_seen: i64,
@@ -241,11 +242,13 @@ struct StreamState {
     ring: Box<[Entry]>,
     /// The hop this stream is the egress of, if paired.
     in_hop: Option<u32>,
+    /// Compared by the stream table's lookup: with the fields above, in the first two cache
+    /// lines of the [`Slot`].
+    key: StreamKey,
     /// Hops this stream ever fed: a stream that feeds one never looks for a source.
     n_out: usize,
     /// The hop whose RTX stream this is.
     rtx_of: Option<Href>,
-    key: StreamKey,
     first_seen: i64,
     pt: u8,
     /// Extended sequence numbers of the last [`WINDOW`] arrivals, oldest first from `hist_pos`.
@@ -304,38 +307,43 @@ struct Slot {
 
 /// One (ingress, egress) pair and what the box did on it.
 ///
-/// `repr(C)`, cache-line aligned: what every forwarded packet reads and writes comes first,
-/// in the first two lines (perf: the hop was one of the few cache misses per packet).
+/// `repr(C)`, cache-line aligned (perf: the hop was one of the few cache misses per packet):
+/// the first line holds what every forwarded packet and every settled ingress packet read and
+/// write, the second the delay histogram's own fields (its counters are behind a pointer,
+/// touched once per [`hist::PENDING`] delays) and the jitter, the third the rest of what a
+/// forwarded packet writes; then what pairing, settling and reporting need.
 #[repr(C, align(64))]
 struct Hop {
     /// False once ended: the slot (and its histogram) waits for reuse.
     live: bool,
     /// The bit of `fwd` this hop owns in the ingress ring.
     bit: u8,
-    /// Payload type of the ingress stream when paired, and the capture time of pairing.
-    pt: u8,
-    paired_ns: i64,
-    matched_by: MatchedBy,
     misses: u32,
     ingress: Sref,
     seq_off: i64,
     ts_off: u32,
-    gen: u32,
     first_fwd: u64,
     max_fwd: u64,
     packets_out: u64,
+    packets_in: u64,
+    // Second line.
+    delays: DelayHist,
     /// RFC 3550 §6.4.1-style smoothing of |ΔD| over forwarding delays, in ns.
     jitter_ns: f64,
-    delays: DelayHist,
+    // Third line.
     last_delay: Option<i64>,
     duplicates_out: u64,
     late: u64,
-    // Cold: pairing, settling, reporting.
-    egress: Sref,
-    confidence: f64,
-    packets_in: u64,
     lost_inside: u64,
     evicted: u64,
+    // Cold: pairing, settling, reporting.
+    gen: u32,
+    /// Payload type of the ingress stream when paired, and the capture time of pairing.
+    pt: u8,
+    paired_ns: i64,
+    matched_by: MatchedBy,
+    egress: Sref,
+    confidence: f64,
     rtx_packets: u64,
     ingress_key: StreamKey,
     egress_key: StreamKey,
@@ -348,7 +356,11 @@ struct Hop {
 pub struct HopMatcher {
     limits: Limits,
     slots: Vec<Slot>,
-    by_key: HashMap<StreamKey, u32>,
+    /// The slot of each live stream, found by the hash of its key and compared with the key
+    /// in the slot (as the engine's table does): the table holds 4 bytes per stream, so a
+    /// lookup touches the stream's slot and no other cold line.
+    by_key: HashTable<u32>,
+    hasher: KeyHasher,
     free: Vec<u32>,
     /// Eviction cursor (CLOCK over the slots).
     hand: usize,
@@ -375,7 +387,8 @@ impl HopMatcher {
                 max_hops: limits.max_hops,
             },
             slots: Vec::new(),
-            by_key: HashMap::default(),
+            by_key: HashTable::new(),
+            hasher: KeyHasher::default(),
             free: Vec::new(),
             hand: 0,
             by_ssrc: HashMap::default(),
@@ -517,8 +530,13 @@ impl HopMatcher {
         if let Some(slot) = st.at_mut(e.ext) {
             *slot = e;
         }
-        st.hist[st.hist_pos] = e.ext;
-        st.hist_pos = (st.hist_pos + 1) % WINDOW;
+        // The arrival window serves only pairing this stream as an egress, which a stream
+        // that feeds a hop never is again (`n_out` never decreases): not kept (one cache line
+        // fewer per ingress packet).
+        if st.n_out == 0 {
+            st.hist[st.hist_pos] = e.ext;
+            st.hist_pos = (st.hist_pos + 1) % WINDOW;
+        }
         if st.packets > 1 {
             st.sig_vals.rotate_left(1);
             st.sig_vals[SIG_LEN - 1] = u64::from(e.ts.wrapping_sub(st.prev_ts))
@@ -532,11 +550,37 @@ impl HopMatcher {
         true
     }
 
+    /// The live stream `key` (whose hash is `hash`).
+    #[inline]
+    fn find(&self, hash: u64, key: &StreamKey) -> Option<Sref> {
+        let slots = &self.slots;
+        let is = |&i: &u32| {
+            slots
+                .get(i as usize)
+                .filter(|s| s.live)
+                .and_then(|s| s.state.as_ref())
+                .is_some_and(|st| st.key == *key)
+        };
+        let &slot = self.by_key.find(hash, is)?;
+        let gen = self.slots.get(slot as usize).map_or(0, |s| s.gen);
+        Some(Sref { slot, gen })
+    }
+
+    /// Take stream slot `slot` (holding `key`) out of the table.
+    fn unmap(&mut self, key: &StreamKey, slot: u32) {
+        if let Ok(e) = self
+            .by_key
+            .find_entry(self.hasher.hash(key), |&j| j == slot)
+        {
+            e.remove();
+        }
+    }
+
     /// The stream's slot, created (evicting if full) on its first packet.
     fn stream(&mut self, now: i64, key: &StreamKey, p: &RtpSummary) -> Sref {
-        if let Some(&slot) = self.by_key.get(key) {
-            let gen = self.slots.get(slot as usize).map_or(0, |s| s.gen);
-            return Sref { slot, gen };
+        let hash = self.hasher.hash(key);
+        if let Some(r) = self.find(hash, key) {
+            return r;
         }
         if self.by_key.len() >= self.limits.max_streams {
             self.evict(now);
@@ -586,7 +630,9 @@ impl HopMatcher {
             tries: 0,
             split: None,
         });
-        self.by_key.insert(*key, slot);
+        let (hasher, slots) = (&self.hasher, &self.slots);
+        self.by_key
+            .insert_unique(hash, slot, |&j| slot_hash(hasher, slots, j));
         let r = Sref { slot, gen };
         if self.by_ssrc.len() >= 2 * self.limits.max_streams {
             self.by_ssrc.clear();
@@ -597,6 +643,14 @@ impl HopMatcher {
         list[0] = Some(r);
         r
     }
+}
+
+/// Hash of the key of stream slot `i` (for rehashing: every slot the table holds is live).
+fn slot_hash(hasher: &KeyHasher, slots: &[Slot], i: u32) -> u64 {
+    slots
+        .get(i as usize)
+        .and_then(|s| s.state.as_ref())
+        .map_or(0, |st| hasher.hash(&st.key))
 }
 
 /// The extended sequence number of `seq` nearest to `max_ext` (RFC 3550 A.1's wrap handling,

@@ -342,3 +342,24 @@ fn a_fingerprint_egress_never_goes_to_its_ingress_destination_ip() {
     assert_eq!(got[0].matched_by, MatchedBy::Fingerprint);
     assert_eq!((got[0].packets_in, got[0].packets_out), (300, 300));
 }
+
+#[test]
+fn a_forwarded_packet_touches_the_first_three_lines_of_its_hop() {
+    use std::mem::offset_of;
+    // What forward and retire write per packet: the first line; the histogram's own fields
+    // and the jitter: the second; the rest of a forwarded packet's fields: the third.
+    assert_eq!(std::mem::align_of::<Hop>(), 64);
+    assert!(offset_of!(Hop, packets_in) + 8 <= 64);
+    assert_eq!(offset_of!(Hop, delays), 64);
+    assert!(offset_of!(Hop, jitter_ns) + 8 <= 128);
+    assert!(offset_of!(Hop, late) + 8 <= 192);
+}
+
+#[test]
+fn a_lookup_and_a_paired_packet_touch_the_first_two_lines_of_a_slot() {
+    use std::mem::{offset_of, size_of};
+    let state = offset_of!(Slot, state);
+    assert_eq!(std::mem::align_of::<Slot>(), 64);
+    assert!(state + offset_of!(StreamState, in_hop) + 8 <= 64);
+    assert!(state + offset_of!(StreamState, key) + size_of::<StreamKey>() <= 128);
+}
