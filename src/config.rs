@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod exporter;
+pub mod payload;
 
 pub use exporter::ExporterConfig;
 use serde::{Deserialize, Serialize};
@@ -58,11 +59,13 @@ pub struct Config {
     #[serde(default)]
     pub exporter: ExporterConfig,
     /// Clock rates (Hz) of dynamic payload types, keyed by payload type number as a string,
-    /// e.g. `"96" = 90000`, `"111" = 48000`. RFC 3551 static types need no entry; an entry
-    /// for a static type overrides the RFC 3551 rate. An entry may also name the codec:
-    /// `"96" = { clock_rate_hz = 90000, codec = "VP8" }` ([`PayloadType`]).
+    /// e.g. `"96" = 90000`, `"111" = 48000`, or with the codec for the E-model:
+    /// `"111" = { clock_rate = 48000, codec = "opus" }` ([`payload::PayloadType`]). RFC 3551
+    /// static types need no entry; an entry for a static type overrides the RFC 3551 rate.
+    /// Video codecs VP8, VP9, H264 and AV1 have their payload read for keyframes and
+    /// resolution (src/engine/video/payload.rs).
     #[serde(default)]
-    pub payload_types: BTreeMap<String, PayloadType>,
+    pub payload_types: BTreeMap<String, payload::PayloadType>,
     /// Interval and final records of every stream (src/forward).
     #[serde(default)]
     pub records: RecordsConfig,
@@ -295,44 +298,6 @@ pub struct Resolved {
     pub jitter_buffer_ms: u32,
 }
 
-/// One `[payload_types]` entry: a clock rate alone, or a table with the codec's name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum PayloadType {
-    Rate(u32),
-    Table(PayloadTypeTable),
-}
-
-/// `{ clock_rate_hz = 90000, codec = "VP8" }`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PayloadTypeTable {
-    pub clock_rate_hz: u32,
-    /// SDP encoding name (`a=rtpmap`); `VP8`, `VP9`, `H264` and `AV1` have their payload
-    /// parsed for keyframes and resolution (src/engine/video/payload.rs); others are accepted
-    /// and only named.
-    #[serde(default)]
-    pub codec: Option<String>,
-}
-
-impl PayloadType {
-    /// The clock rate, Hz.
-    pub fn rate(&self) -> u32 {
-        match self {
-            PayloadType::Rate(r) => *r,
-            PayloadType::Table(t) => t.clock_rate_hz,
-        }
-    }
-
-    /// The codec's name, if given.
-    pub fn codec(&self) -> Option<&str> {
-        match self {
-            PayloadType::Rate(_) => None,
-            PayloadType::Table(t) => t.codec.as_deref(),
-        }
-    }
-}
-
 impl Default for Resolved {
     fn default() -> Self {
         // The defaults always validate.
@@ -438,7 +403,7 @@ impl Config {
         let mut clock_rates = [0u32; 128];
         let mut video_codecs = [None; 128];
         for (k, entry) in &self.payload_types {
-            let rate = entry.rate();
+            let rate = entry.clock_rate();
             let pt = k.trim().parse::<u8>().ok().filter(|&pt| pt < 128);
             match pt {
                 None => problems.push(Problem {

@@ -230,7 +230,7 @@ fn frame_with(buf: &mut Vec<u8>, i: u32, seq: u16, ts: u32, m_pt: u8) {
 #[test]
 fn steady_state_video_does_not_allocate() {
     let cfg: rtcprobe::config::Config =
-        toml::from_str("[payload_types]\n\"96\" = { clock_rate_hz = 90000, codec = \"VP8\" }\n")
+        toml::from_str("[payload_types]\n\"96\" = { clock_rate = 90000, codec = \"VP8\" }\n")
             .expect("config");
     let mut run = Run::new(cfg.resolve().expect("valid"));
     let mut buf = Vec::with_capacity(2048);

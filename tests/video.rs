@@ -120,7 +120,7 @@ fn synthetic_vp8_frames_freezes_pauses_keyframes() {
     let cfg = dir.path("video.toml");
     std::fs::write(
         &cfg,
-        "[payload_types]\n\"96\" = { clock_rate_hz = 90000, codec = \"VP8\" }\n",
+        "[payload_types]\n\"96\" = { clock_rate = 90000, codec = \"VP8\" }\n",
     )
     .unwrap();
     let out = bin()
@@ -175,7 +175,7 @@ fn interval_records_add_up_to_the_stream() {
     let cfg = dir.path("video.toml");
     std::fs::write(
         &cfg,
-        "[payload_types]\n\"96\" = { clock_rate_hz = 90000, codec = \"VP8\" }\n",
+        "[payload_types]\n\"96\" = { clock_rate = 90000, codec = \"VP8\" }\n",
     )
     .unwrap();
     let recs = dir.path("records.ndjson");
@@ -364,7 +364,7 @@ fn fixtures_frames_keyframes_resolution_match_tshark() {
     // compare, but nothing wrong either.
     frames_match_tshark(&fx("ndpi-google-meet-ipv6-webrtc.pcapng"), None);
 
-    let vp9 = "[payload_types]\n\"98\" = { clock_rate_hz = 90000, codec = \"VP9\" }\n";
+    let vp9 = "[payload_types]\n\"98\" = { clock_rate = 90000, codec = \"VP9\" }\n";
     assert_eq!(frames_match_tshark(&jitsi, Some(vp9)), 2);
     let rows = tshark_rows(&jitsi, &[], &["rtp.p_type", "rtp.timestamp", "rtp.payload"]);
     let (mut keys, mut size) = (std::collections::BTreeSet::new(), None);
@@ -438,7 +438,7 @@ fn reference_captures_match_tshark() {
         1
     );
     let h264 = dir.join("ms2-h264-ipv6.pcapng");
-    let cfg = "[payload_types]\n\"96\" = { clock_rate_hz = 90000, codec = \"H264\" }\n";
+    let cfg = "[payload_types]\n\"96\" = { clock_rate = 90000, codec = \"H264\" }\n";
     assert_eq!(frames_match_tshark(&h264, Some(cfg)), 1);
     let decode = ["-d", "rtp.pt==96,h264"];
     let rows = tshark_rows(

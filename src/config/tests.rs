@@ -33,7 +33,7 @@ fn payload_types_and_ranges() {
 #[test]
 fn payload_type_tables_name_the_codec() {
     let r = parse(
-        "[payload_types]\n\"96\" = { clock_rate_hz = 90000, codec = \"vp8\" }\n\"98\" = { clock_rate_hz = 90000, codec = \"H264\" }\n\"100\" = { clock_rate_hz = 90000, codec = \"H265\" }\n\"111\" = 48000\n",
+        "[payload_types]\n\"96\" = { clock_rate = 90000, codec = \"vp8\" }\n\"98\" = { clock_rate = 90000, codec = \"H264\" }\n\"100\" = { clock_rate = 90000, codec = \"H265\" }\n\"111\" = 48000\n",
     )
     .expect("valid");
     use crate::engine::video::Codec;
@@ -43,7 +43,7 @@ fn payload_type_tables_name_the_codec() {
     assert_eq!(r.video_codec(100), None, "named, not parsed");
     assert_eq!(r.video_codec(111), None);
     assert!(toml::from_str::<Config>(
-        "[payload_types]\n\"96\" = { clock_rate_hz = 90000, codecs = \"VP8\" }\n"
+        "[payload_types]\n\"96\" = { clock_rate = 90000, codecs = \"VP8\" }\n"
     )
     .is_err());
 }

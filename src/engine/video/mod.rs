@@ -13,6 +13,11 @@
 //!   earlier packet of that frame was lost or is later still: the frame is counted, not timed;
 //! * duplicates repeat a known timestamp and are ignored.
 //!
+//! The marker bit travels with the header fields ([`super::RtpMeta::marker`]) but counting does
+//! not need it: a frame starts where the timestamp changes, which also holds when the marker
+//! packet was lost; the marker alone could only split frames of one timestamp, which video
+//! payload formats do not send (RFC 3551 §5: the packets of one frame share its timestamp).
+//!
 //! **Freezes** follow the W3C webrtc-stats definition of `freezeCount` and
 //! `totalFreezesDuration` as libwebrtc implements it (`video/video_quality_observer2.cc`,
 //! `VideoQualityObserver::OnRenderedFrame`): each inter-frame delay, in whole milliseconds, is
