@@ -583,6 +583,7 @@ impl Engine {
                 downstream: r.loss_downstream,
             });
         }
+        r.quality = r.estimate_quality();
         r
     }
 

@@ -560,6 +560,7 @@ impl Stream {
             probe_dropped: cold.probe_dropped,
             probe_drop: probe_drop_at.is_some(),
             loss_split: None,
+            quality: None,
             first_seen_ns: self.first_seen,
             last_seen_ns: self.latest_seen(),
             probe_drop_at_ns: probe_drop_at,

@@ -11,7 +11,7 @@ const METHODS: [&str; 4] = ["capture_point", "end_to_end", "sr_chain", "stun"];
 
 /// Every CSV column, in order (docs/output.md, "CSV columns").
 #[rustfmt::skip]
-pub const CSV_COLUMNS: [&str; 62] = [
+pub const CSV_COLUMNS: [&str; 81] = [
     "src", "dst", "ssrc", "payload_types", "clock_rate", "clock_rate_source", "packets", "bytes",
     "first_seen", "last_seen", "expected", "lost", "missing", "duplicates", "reordered",
     "seq_restarts", "max_gap_ms", "jitter_ms", "max_jitter_ms", "mean_jitter_ms",
@@ -29,6 +29,11 @@ pub const CSV_COLUMNS: [&str; 62] = [
     "feedback_nacks", "feedback_nack_packets", "feedback_plis", "feedback_firs",
     "feedback_remb_bps", "feedback_transport_cc", "cname", "ended_by", "srtcp", "probe_dropped",
     "probe_drop", "observed_at",
+    "quality_codec", "quality_codec_source", "quality_scale", "quality_r_factor", "quality_mos",
+    "quality_mos_lq", "quality_mos_cq", "quality_ppl", "quality_burst_r",
+    "quality_one_way_delay_ms", "quality_rtt_half_ms", "quality_jitter_buffer_ms",
+    "quality_codec_delay_ms", "quality_ptime_ms", "quality_ptime_source", "quality_ie",
+    "quality_bpl", "quality_ie_eff", "quality_idd",
 ];
 
 /// Write the header row and one row per stream.
@@ -101,6 +106,28 @@ pub(super) fn row(r: &StreamRecord) -> Vec<String> {
         r.probe_dropped.to_string(),
         r.probe_drop.to_string(),
         quote(&r.observed_at),
+    ]);
+    let q = r.quality.as_ref();
+    v.extend([
+        o(q.map(|q| q.codec)),
+        o(q.map(|q| q.codec_source)),
+        o(q.map(|q| q.scale)),
+        o(q.map(|q| q.r_factor)),
+        o(q.map(|q| q.mos)),
+        o(q.map(|q| q.mos_lq)),
+        o(q.and_then(|q| q.mos_cq)),
+        o(q.map(|q| q.ppl)),
+        o(q.map(|q| q.burst_r)),
+        o(q.and_then(|q| q.one_way_delay_ms)),
+        o(q.and_then(|q| q.rtt_half_ms)),
+        o(q.and_then(|q| q.jitter_buffer_ms)),
+        o(q.map(|q| q.codec_delay_ms)),
+        o(q.map(|q| q.ptime_ms)),
+        o(q.map(|q| q.ptime_source)),
+        o(q.map(|q| q.ie)),
+        o(q.map(|q| q.bpl)),
+        o(q.map(|q| q.ie_eff)),
+        o(q.map(|q| q.idd)),
     ]);
     v
 }

@@ -132,7 +132,7 @@ pub(super) fn score(key: SortKey, r: &StreamRecord) -> f64 {
         SortKey::Loss => missing_ratio(r),
         SortKey::Jitter => r.jitter_ms,
         SortKey::Rtt => shown_rtt(r).map(|(v, _)| v),
-        SortKey::Mos => r.quality().map(|q| -q.mos),
+        SortKey::Mos => r.quality.map(|q| -q.mos),
         SortKey::Packets => Some(r.packets as f64),
     };
     v.filter(|v| !v.is_nan()).unwrap_or(none)
@@ -178,6 +178,7 @@ mod tests {
             (r.expected, r.packets, r.missing, r.lost) =
                 (100, 100 - missing, missing, missing as i64);
             r.jitter_ms = jitter;
+            r.quality = r.estimate_quality();
             r
         };
         let rep = report(vec![

@@ -140,7 +140,7 @@ pub fn cells(r: &StreamRecord) -> [String; CELLS] {
         opt(r.max_jitter_ms, 3),
         format!("{:.1}", r.max_gap_ms),
         rtt,
-        opt(r.quality().map(|q| q.mos), 2),
+        opt(r.quality.map(|q| q.mos), 2),
         r.ended_by.to_string(),
     ]
 }

@@ -54,6 +54,19 @@ fn rec(src: &str, dst: &str, ssrc: u32, k: i64, kind: &str) -> Record {
         r_factor: Some(93.0),
         mos: Some(4.41),
         observed_at: None,
+        mos_lq: None,
+        mos_cq: None,
+        codec: None,
+        codec_source: None,
+        emodel_scale: None,
+        ppl: None,
+        burst_r: None,
+        ie: None,
+        bpl: None,
+        one_way_delay_ms: None,
+        delay_rtt_half_ms: None,
+        delay_jitter_buffer_ms: None,
+        delay_codec_ms: None,
     }
 }
 
