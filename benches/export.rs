@@ -74,6 +74,7 @@ fn record(j: u32) -> StreamRecord {
         probe_drop: false,
         loss_split: None,
         quality: None,
+        xr_voip: None,
         first_seen_ns: 0,
         last_seen_ns: 0,
         probe_drop_at_ns: None,

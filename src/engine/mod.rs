@@ -30,6 +30,7 @@ pub mod shard;
 pub mod stream;
 mod stun;
 pub mod table;
+pub mod xr;
 
 #[cfg(test)]
 mod appendix_a;
@@ -238,6 +239,8 @@ pub struct Engine {
     foreign: foreign::Foreign,
     /// SRs of streams still in probation, attached when they are validated.
     pending_srs: rtt::PendingSrs,
+    /// Recent RTCP XR receiver reference times, for the `xr` RTT ([`xr`]).
+    rrts: xr::Rrts,
     finished: Vec<(u64, StreamRecord)>,
     /// Loss splits of streams that are the egress of ended middlebox hops (upstream, inside
     /// the box; [`Engine::add_loss_split`]): only for tracked streams, removed when the stream
@@ -277,6 +280,7 @@ impl Engine {
             stun: stun::StunRtt::default(),
             foreign,
             pending_srs: rtt::PendingSrs::default(),
+            rrts: xr::Rrts::default(),
             finished: Vec::new(),
             loss_splits: foldhash::HashMap::default(),
             next_order: 0,

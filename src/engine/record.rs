@@ -48,7 +48,7 @@ pub struct StreamRecord {
     pub max_jitter_ms: Option<f64>,
     pub mean_jitter_ms: Option<f64>,
     /// One entry per RTT method that produced samples: `capture_point`, `end_to_end`,
-    /// `sr_chain`, `stun`.
+    /// `sr_chain`, `stun`, `xr`.
     pub rtt_ms: BTreeMap<&'static str, RttSummary>,
     /// What the far end reported about this stream in RTCP report blocks, or null.
     pub remote: Option<RemoteReport>,
@@ -79,6 +79,9 @@ pub struct StreamRecord {
     /// The E-model estimate of the whole stream and its inputs (docs/output.md, "Quality"),
     /// null for streams of no known voice codec; set by the engine when it builds the record.
     pub quality: Option<Quality>,
+    /// What the receiver itself reported about this stream in its latest RTCP XR VoIP metrics
+    /// block (RFC 3611 §4.7), next to our estimate; null without one (docs/output.md, "xr_voip").
+    pub xr_voip: Option<super::xr::XrVoip>,
     /// Capture times (ns since the epoch) behind `first_seen`/`last_seen` and of the latest
     /// probe drop: not in the JSON output, used to build forwarded records (src/forward).
     #[serde(skip)]

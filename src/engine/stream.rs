@@ -78,7 +78,9 @@ pub struct Cold {
     pub sender: Option<SenderInfo>,
     pub remote: Option<Remote>,
     /// One per [`RttMethod`] but `stun` (STUN round trips are per 5-tuple pair, in the engine).
-    pub rtt: [RttStats; 3],
+    pub rtt: [RttStats; 4],
+    /// The receiver's latest RTCP XR VoIP metrics block about this stream (RFC 3611 §4.7).
+    pub xr_voip: Option<super::xr::XrVoip>,
     /// SSRC that wrote the report block of the latest `capture_point` sample: which RTCP
     /// session this leg belongs to (a relay forwarding RTCP shows one reporter on two legs).
     pub cp_reporter: Option<u32>,
@@ -391,12 +393,12 @@ impl Stream {
 
     /// Add an RTT sample of `method` (not `stun`: see [`Cold::rtt`]); returns whether it was kept.
     pub fn add_rtt(&mut self, method: RttMethod, rtt_ns: i64) -> bool {
-        if method as usize >= 3 {
+        let Some(slot) = method.stream_slot() else {
             return false;
-        }
+        };
         self.cold_mut()
             .rtt
-            .get_mut(method as usize)
+            .get_mut(slot)
             .is_some_and(|s| s.add(rtt_ns))
     }
 
@@ -404,7 +406,7 @@ impl Stream {
     pub fn rtt(&self, method: RttMethod) -> Option<&RttStats> {
         self.cold()?
             .rtt
-            .get(method as usize)
+            .get(method.stream_slot()?)
             .filter(|r| r.samples > 0)
     }
 
@@ -478,7 +480,7 @@ impl Stream {
         for m in RttMethod::ALL {
             let stats = match (m, stun) {
                 (RttMethod::Stun, Some(s)) => Some(s),
-                _ => cold.rtt.get(m as usize),
+                _ => m.stream_slot().and_then(|i| cold.rtt.get(i)),
             };
             if let Some(s) = stats.filter(|s| s.samples > 0) {
                 rtt_ms.insert(
@@ -561,6 +563,7 @@ impl Stream {
             probe_drop: probe_drop_at.is_some(),
             loss_split: None,
             quality: None,
+            xr_voip: cold.xr_voip,
             first_seen_ns: self.first_seen,
             last_seen_ns: self.latest_seen(),
             probe_drop_at_ns: probe_drop_at,

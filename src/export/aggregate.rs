@@ -43,7 +43,7 @@ pub const RTT_BUCKETS: &[f64] = &[
 /// Snapshots a stream without a clock rate waits before it is labelled `unknown`.
 pub const LABEL_AFTER_SNAPSHOTS: u8 = 3;
 /// RTT methods, as in the record's `rtt_ms` keys.
-pub const RTT_METHODS: [&str; 4] = ["capture_point", "end_to_end", "sr_chain", "stun"];
+pub const RTT_METHODS: [&str; 5] = ["capture_point", "end_to_end", "sr_chain", "stun", "xr"];
 
 /// Counter values of one label set (packets; `lost*` are never negative).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -193,7 +193,7 @@ struct Prev {
     waited: u8,
     expected: u64,
     lost: i64,
-    rtt_samples: [u64; 4],
+    rtt_samples: [u64; 5],
     seen: u64,
 }
 

@@ -95,6 +95,7 @@ pub(crate) fn test_record() -> StreamRecord {
         probe_drop: false,
         loss_split: None,
         quality: None,
+        xr_voip: None,
         first_seen_ns: 0,
         last_seen_ns: 0,
         probe_drop_at_ns: None,

@@ -120,6 +120,24 @@ pub struct Record {
     pub delay_jitter_buffer_ms: Option<f64>,
     #[serde(default)]
     pub delay_codec_ms: Option<f64>,
+    /// Latest RTT of the `xr` method (RFC 3611 RRT/DLRR), ms. Added within schema version 2.
+    #[serde(default)]
+    pub rtt_xr_ms: Option<f64>,
+    /// The receiver's own latest RTCP XR VoIP metrics about this stream (RFC 3611 §4.7; null
+    /// without one, or when the endpoint marked the field unavailable): R-factor, MOS-LQ,
+    /// MOS-CQ, loss and discard rates (ratios), jitter buffer nominal delay (ms).
+    #[serde(default)]
+    pub xr_r_factor: Option<u8>,
+    #[serde(default)]
+    pub xr_mos_lq: Option<f64>,
+    #[serde(default)]
+    pub xr_mos_cq: Option<f64>,
+    #[serde(default)]
+    pub xr_loss_rate: Option<f64>,
+    #[serde(default)]
+    pub xr_discard_rate: Option<f64>,
+    #[serde(default)]
+    pub xr_jb_nominal_ms: Option<u16>,
 }
 
 impl Record {
@@ -286,6 +304,13 @@ impl Intervals {
             delay_rtt_half_ms: None,
             delay_jitter_buffer_ms: None,
             delay_codec_ms: None,
+            rtt_xr_ms: rtt("xr"),
+            xr_r_factor: s.xr_voip.and_then(|x| x.r_factor),
+            xr_mos_lq: s.xr_voip.and_then(|x| x.mos_lq),
+            xr_mos_cq: s.xr_voip.and_then(|x| x.mos_cq),
+            xr_loss_rate: s.xr_voip.map(|x| x.loss_rate),
+            xr_discard_rate: s.xr_voip.map(|x| x.discard_rate),
+            xr_jb_nominal_ms: s.xr_voip.map(|x| x.jb_nominal_ms),
         };
         if let Some(q) = quality(s, &r) {
             r.r_factor = Some(q.r_factor);

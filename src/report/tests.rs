@@ -67,6 +67,13 @@ fn rec(src: &str, dst: &str, ssrc: u32, k: i64, kind: &str) -> Record {
         delay_rtt_half_ms: None,
         delay_jitter_buffer_ms: None,
         delay_codec_ms: None,
+        rtt_xr_ms: None,
+        xr_r_factor: None,
+        xr_mos_lq: None,
+        xr_mos_cq: None,
+        xr_loss_rate: None,
+        xr_discard_rate: None,
+        xr_jb_nominal_ms: None,
     }
 }
 
