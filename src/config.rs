@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod exporter;
+pub mod payload;
 
 pub use exporter::ExporterConfig;
 use serde::{Deserialize, Serialize};
@@ -58,10 +59,11 @@ pub struct Config {
     #[serde(default)]
     pub exporter: ExporterConfig,
     /// Clock rates (Hz) of dynamic payload types, keyed by payload type number as a string,
-    /// e.g. `"96" = 90000`, `"111" = 48000`. RFC 3551 static types need no entry; an entry
-    /// for a static type overrides the RFC 3551 rate.
+    /// e.g. `"96" = 90000`, `"111" = 48000`, or with the codec for the E-model:
+    /// `"111" = { clock_rate = 48000, codec = "opus" }` ([`payload::PayloadType`]). RFC 3551
+    /// static types need no entry; an entry for a static type overrides the RFC 3551 rate.
     #[serde(default)]
-    pub payload_types: BTreeMap<String, u32>,
+    pub payload_types: BTreeMap<String, payload::PayloadType>,
     /// Interval and final records of every stream (src/forward).
     #[serde(default)]
     pub records: RecordsConfig,
@@ -278,6 +280,8 @@ pub struct Resolved {
     pub rtp_port_ranges: Vec<(u16, u16)>,
     /// Configured clock rates, indexed by payload type (0 = not configured).
     pub clock_rates: [u32; 128],
+    /// Configured codecs of the E-model table, indexed by payload type.
+    pub codecs: [Option<&'static crate::engine::emodel::Codec>; 128],
     /// Names of Linux cooked v2 interface indexes in a replay (`replay --point-name N=NAME`),
     /// so that its observation points are named as the live probe named them. Not a config key.
     pub interface_names: Vec<(u32, String)>,
@@ -381,8 +385,14 @@ impl Config {
             }
         }
         let mut clock_rates = [0u32; 128];
-        for (k, &rate) in &self.payload_types {
+        let mut codecs = [None; 128];
+        for (k, entry) in &self.payload_types {
+            let rate = entry.clock_rate();
             let pt = k.trim().parse::<u8>().ok().filter(|&pt| pt < 128);
+            // The codec must be one the E-model knows, at this clock rate.
+            let codec = entry
+                .codec()
+                .map(|name| (name, crate::engine::emodel::codec_by_name(name, rate, 1)));
             match pt {
                 None => problems.push(Problem {
                     key: format!("payload_types.{k:?}"),
@@ -394,7 +404,15 @@ impl Config {
                     value: rate.to_string(),
                     fix: "give the clock rate in Hz, from 1000 to 10000000 (e.g. 48000 for Opus, 90000 for video)".into(),
                 }),
-                Some(pt) => clock_rates[usize::from(pt)] = rate,
+                Some(_) if matches!(codec, Some((_, None))) => problems.push(Problem {
+                    key: format!("payload_types.\"{k}\".codec"),
+                    value: entry.codec().unwrap_or_default().to_string(),
+                    fix: "name a voice codec of the E-model table at this clock rate (docs/quality.md): PCMU, PCMA, G722, G729, G723, GSM, AMR, AMR-WB, iLBC, speex (8000/16000/32000), opus (48000); or leave codec out".into(),
+                }),
+                Some(pt) => {
+                    clock_rates[usize::from(pt)] = rate;
+                    codecs[usize::from(pt)] = codec.and_then(|(_, c)| c);
+                }
             }
         }
         if !problems.is_empty() {
@@ -406,6 +424,7 @@ impl Config {
             idle_timeout_ns: (e.idle_timeout_secs as i64).saturating_mul(1_000_000_000),
             rtp_port_ranges: ranges,
             clock_rates,
+            codecs,
             interface_names: Vec::new(),
             hops: e.hops,
         })
@@ -564,6 +583,11 @@ impl Resolved {
             .get(usize::from(pt))
             .copied()
             .filter(|&r| r != 0)
+    }
+
+    /// The codec configured for `pt` (`[payload_types]`, table form), if any.
+    pub fn codec(&self, pt: u8) -> Option<&'static crate::engine::emodel::Codec> {
+        self.codecs.get(usize::from(pt)).copied().flatten()
     }
 
     /// Whether a datagram between these ports may carry RTP/RTCP under `rtp_port_ranges`.

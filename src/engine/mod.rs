@@ -587,6 +587,7 @@ impl Engine {
                 downstream: r.loss_downstream,
             });
         }
+        r.configured_codec = r.payload_types.first().and_then(|pt| self.cfg.codec(*pt));
         r.quality = r.estimate_quality();
         r
     }

@@ -82,6 +82,10 @@ pub struct StreamRecord {
     /// What the receiver itself reported about this stream in its latest RTCP XR VoIP metrics
     /// block (RFC 3611 §4.7), next to our estimate; null without one (docs/output.md, "xr_voip").
     pub xr_voip: Option<super::xr::XrVoip>,
+    /// The codec `[payload_types]` names for the first payload type, if any (set by the
+    /// engine; not in the JSON output, `quality.codec_source` says `"config"`).
+    #[serde(skip)]
+    pub configured_codec: Option<&'static super::emodel::Codec>,
     /// Capture times (ns since the epoch) behind `first_seen`/`last_seen` and of the latest
     /// probe drop: not in the JSON output, used to build forwarded records (src/forward).
     #[serde(skip)]
@@ -127,7 +131,8 @@ pub struct QualityInputs {
 }
 
 /// The E-model inputs of a stream record, the one place they are gathered (docs/output.md,
-/// "Quality"): the codec ([`super::emodel::codec_for_stream`]) of the first payload type; the
+/// "Quality"): the codec of the first payload type (`[payload_types]` when it names one, else
+/// [`super::emodel::codec_for_stream`]); the
 /// loss the receiver reported (`loss_upstream + loss_downstream`) when it did, else the probe's;
 /// the best RTT ([`RTT_PREFERENCE`]) halved, plus a nominal jitter buffer of twice the
 /// interarrival jitter (the receiver's, else the probe's), plus ptime and the codec's
@@ -138,7 +143,14 @@ pub fn quality_inputs(r: &StreamRecord) -> Option<QualityInputs> {
     let late_discards = 0u64;
     let measured_ptime_ms: Option<f64> = None;
 
-    let choice = super::emodel::codec_for_stream(None, *r.payload_types.first()?, r.clock_rate)?;
+    let pt = *r.payload_types.first()?;
+    let choice = match r.configured_codec {
+        Some(codec) => super::emodel::CodecChoice {
+            codec,
+            source: super::emodel::CodecSource::Config,
+        },
+        None => super::emodel::codec_for_stream(None, pt, r.clock_rate)?,
+    };
     if r.expected == 0 {
         return None;
     }

@@ -564,6 +564,7 @@ impl Stream {
             loss_split: None,
             quality: None,
             xr_voip: cold.xr_voip,
+            configured_codec: None,
             first_seen_ns: self.first_seen,
             last_seen_ns: self.latest_seen(),
             probe_drop_at_ns: probe_drop_at,

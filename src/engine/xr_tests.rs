@@ -180,3 +180,23 @@ fn voip_metrics_about_an_unknown_stream_are_unmatched() {
     assert_eq!(e.counters().rtcp_unmatched, 1);
     assert!(records(e)[0].xr_voip.is_none());
 }
+
+/// `[payload_types]` naming a codec: the estimate uses it, `codec_source = "config"`.
+#[test]
+fn a_configured_codec_is_used_for_the_estimate() {
+    let cfg = toml::from_str::<crate::config::Config>(
+        "[payload_types]\n\"0\" = { clock_rate = 8000, codec = \"G729\" }\n",
+    )
+    .expect("parses")
+    .resolve()
+    .expect("valid");
+    assert_eq!(cfg.codec(0).map(|c| c.name), Some("G729"));
+    let mut e = Engine::new(cfg);
+    call(&mut e);
+    let q = records(e)[0].quality.expect("rated");
+    assert_eq!((q.codec, q.codec_source), ("G729", "config"));
+    let mut plain = Engine::new(Resolved::default());
+    call(&mut plain);
+    let q = records(plain)[0].quality.expect("rated");
+    assert_eq!((q.codec, q.codec_source), ("PCMU", "static"));
+}

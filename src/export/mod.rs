@@ -96,6 +96,7 @@ pub(crate) fn test_record() -> StreamRecord {
         loss_split: None,
         quality: None,
         xr_voip: None,
+        configured_codec: None,
         first_seen_ns: 0,
         last_seen_ns: 0,
         probe_drop_at_ns: None,
