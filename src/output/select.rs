@@ -118,9 +118,9 @@ pub fn missing_ratio(r: &StreamRecord) -> Option<f64> {
 }
 
 /// The RTT the table shows: the first method present of capture point, end to end, SR chain,
-/// STUN, with the method.
+/// STUN, XR, with the method.
 pub fn shown_rtt(r: &StreamRecord) -> Option<(f64, &'static str)> {
-    ["capture_point", "end_to_end", "sr_chain", "stun"]
+    ["capture_point", "end_to_end", "sr_chain", "stun", "xr"]
         .iter()
         .find_map(|m| r.rtt_ms.get(m).map(|v| (v.last, *m)))
 }
