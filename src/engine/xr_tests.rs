@@ -1,5 +1,6 @@
 //! XR reported: VoIP metrics blocks built by the generator with known values come out exactly,
-//! and the `xr` RTT from RRT/DLRR equals the generator's round trip.
+//! and the `xr` RTT from RRT/DLRR equals the generator's round trip. Also here, as it needs the
+//! same small call: a codec named in `[payload_types]` drives the stream's estimate.
 
 use super::super::record::StreamRecord;
 use super::super::*;
