@@ -79,8 +79,9 @@ pub struct Cold {
     pub remote: Option<Remote>,
     /// One per [`RttMethod`] but `stun` (STUN round trips are per 5-tuple pair, in the engine).
     pub rtt: [RttStats; 4],
-    /// The receiver's latest RTCP XR VoIP metrics block about this stream (RFC 3611 §4.7).
-    pub xr_voip: Option<super::xr::XrVoip>,
+    /// The receiver's latest RTCP XR VoIP metrics block about this stream (RFC 3611 §4.7);
+    /// boxed: few streams get one, and every stream with RTCP pays for `Cold`.
+    pub xr_voip: Option<Box<super::xr::XrVoip>>,
     /// SSRC that wrote the report block of the latest `capture_point` sample: which RTCP
     /// session this leg belongs to (a relay forwarding RTCP shows one reporter on two legs).
     pub cp_reporter: Option<u32>,
@@ -563,7 +564,7 @@ impl Stream {
             probe_drop: probe_drop_at.is_some(),
             loss_split: None,
             quality: None,
-            xr_voip: cold.xr_voip,
+            xr_voip: cold.xr_voip.as_deref().copied(),
             configured_codec: None,
             first_seen_ns: self.first_seen,
             last_seen_ns: self.latest_seen(),

@@ -198,8 +198,13 @@ impl Engine {
                     };
                     if let Some(s) = self.streams.get_mut(&k) {
                         let cold = s.cold_mut();
-                        let reports = cold.xr_voip.map_or(0, |v| v.reports).saturating_add(1);
-                        cold.xr_voip = Some(XrVoip::of(&m, reports));
+                        let reports = cold.xr_voip.as_ref().map_or(0, |v| v.reports);
+                        let v = XrVoip::of(&m, reports.saturating_add(1));
+                        // One allocation per stream, on its first block; then in place.
+                        match &mut cold.xr_voip {
+                            Some(b) => **b = v,
+                            None => cold.xr_voip = Some(Box::new(v)),
+                        }
                     }
                 }
                 XrBlock::Other { .. } => {}

@@ -61,5 +61,6 @@ fn inline_size_is_pinned() {
     // 248 before the observation point joined the key (issue 10).
     assert_eq!(size_of::<Stream>(), 256);
     assert_eq!(size_of::<Option<Stream>>(), size_of::<Stream>());
-    assert_eq!(size_of::<Cold>(), 384);
+    // 384 before issue 14: + 48 for the `xr` RTT statistics, + 8 for the boxed XR VoIP block.
+    assert_eq!(size_of::<Cold>(), 448);
 }
