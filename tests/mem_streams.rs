@@ -155,11 +155,14 @@ fn engine_bytes_per_active_stream() {
     let (plain, _) = measure(false);
     let (with_rtcp, _) = measure(true);
     assert!(plain <= 512.0, "{plain} bytes per RTP-only stream");
-    // With RTCP the cold box (384 bytes: SR history header, sender info, remote report, three
-    // RTT statistics, feedback, CNAME, probe drops) and one 72-byte SR entry come on top: the
-    // 512-byte goal is not reached there (docs/benchmarks.md, "Memory per stream"); this pins
-    // what is.
-    assert!(with_rtcp <= 960.0, "{with_rtcp} bytes per stream with RTCP");
+    // With RTCP the cold box (448 bytes: SR history header, sender info, remote report, four
+    // RTT statistics (`xr` since issue 14), feedback, CNAME, probe drops, the boxed XR VoIP
+    // block) and one 72-byte SR entry come on top: the 512-byte goal is not reached there
+    // (docs/benchmarks.md, "Memory per stream"); this pins what is (970 measured).
+    assert!(
+        with_rtcp <= 1024.0,
+        "{with_rtcp} bytes per stream with RTCP"
+    );
 }
 
 #[test]
