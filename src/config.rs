@@ -289,6 +289,8 @@ pub struct Resolved {
     pub clock_rates: [u32; 128],
     /// Configured video codecs whose payload is parsed, indexed by payload type.
     pub video_codecs: [Option<crate::engine::video::Codec>; 128],
+    /// Configured codecs of the E-model table, indexed by payload type.
+    pub codecs: [Option<&'static crate::engine::emodel::Codec>; 128],
     /// Names of Linux cooked v2 interface indexes in a replay (`replay --point-name N=NAME`),
     /// so that its observation points are named as the live probe named them. Not a config key.
     pub interface_names: Vec<(u32, String)>,
@@ -402,9 +404,16 @@ impl Config {
         }
         let mut clock_rates = [0u32; 128];
         let mut video_codecs = [None; 128];
+        let mut codecs = [None; 128];
         for (k, entry) in &self.payload_types {
             let rate = entry.clock_rate();
             let pt = k.trim().parse::<u8>().ok().filter(|&pt| pt < 128);
+            // The codec must be a video codec whose payload is read, or one the E-model knows
+            // at this clock rate.
+            let video = entry.codec().and_then(crate::engine::video::Codec::from_name);
+            let codec = entry
+                .codec()
+                .map(|name| (name, crate::engine::emodel::codec_by_name(name, rate, 1)));
             match pt {
                 None => problems.push(Problem {
                     key: format!("payload_types.{k:?}"),
@@ -416,10 +425,15 @@ impl Config {
                     value: rate.to_string(),
                     fix: "give the clock rate in Hz, from 1000 to 10000000 (e.g. 48000 for Opus, 90000 for video)".into(),
                 }),
+                Some(_) if video.is_none() && matches!(codec, Some((_, None))) => problems.push(Problem {
+                    key: format!("payload_types.\"{k}\".codec"),
+                    value: entry.codec().unwrap_or_default().to_string(),
+                    fix: "name a voice codec of the E-model table at this clock rate (docs/quality.md): PCMU, PCMA, G722, G729, G723, GSM, AMR, AMR-WB, iLBC, speex (8000/16000/32000), opus (48000); or a video codec: VP8, VP9, H264, AV1; or leave codec out".into(),
+                }),
                 Some(pt) => {
                     clock_rates[usize::from(pt)] = rate;
-                    video_codecs[usize::from(pt)] =
-                        entry.codec().and_then(crate::engine::video::Codec::from_name);
+                    video_codecs[usize::from(pt)] = video;
+                    codecs[usize::from(pt)] = codec.and_then(|(_, c)| c);
                 }
             }
         }
@@ -433,6 +447,7 @@ impl Config {
             rtp_port_ranges: ranges,
             clock_rates,
             video_codecs,
+            codecs,
             interface_names: Vec::new(),
             hops: e.hops,
             jitter_buffer_ms: e.jitter_buffer_ms,
@@ -598,6 +613,11 @@ impl Resolved {
     #[inline]
     pub fn video_codec(&self, pt: u8) -> Option<crate::engine::video::Codec> {
         self.video_codecs.get(usize::from(pt)).copied().flatten()
+    }
+
+    /// The codec configured for `pt` (`[payload_types]`, table form), if any.
+    pub fn codec(&self, pt: u8) -> Option<&'static crate::engine::emodel::Codec> {
+        self.codecs.get(usize::from(pt)).copied().flatten()
     }
 
     /// Whether a datagram between these ports may carry RTP/RTCP under `rtp_port_ranges`.

@@ -267,7 +267,8 @@ fn csv_columns_are_the_documented_list() {
                 c.starts_with(&format!("{key}_")) || (key == "rtt_ms" && c.starts_with("rtt_"))
             }),
             // An object that is null here (audio fields of a stream without a clock rate,
-            // `video` of an audio stream) has its flattened columns.
+            // `video` of an audio stream, `quality` of a stream without a voice codec) has its
+            // flattened columns.
             serde_json::Value::Null => {
                 header.contains(&key.as_str())
                     || header.iter().any(|c| c.starts_with(&format!("{key}_")))

@@ -96,15 +96,51 @@ fn check(key: &str, s: &Map<String, Value>, v: &Value) -> Result<(), String> {
     Ok(())
 }
 
-/// The E-model estimate is there exactly for the codecs with G.113 values, and agrees with
-/// what the fixtures are: a clean G.711 call rates G.107's default 93.2, a G.729 stream that
-/// lost over a third of its packets rates below the "nearly all users dissatisfied" line (50).
+/// The E-model estimate is there exactly for the voice codecs of the table (static payload
+/// types of RFC 3551, and Opus inferred from a dynamic payload type at 48000 Hz), comes with
+/// its inputs, and agrees with what the fixtures are: a clean G.711 call rates G.107's default
+/// 93.2, a G.729 stream that lost over a third of its packets rates below the "nearly all users
+/// dissatisfied" line (50).
 fn check_quality(fixture: &str, rec: &Value) {
     let pt = rec["payload_type"].as_u64();
     let (r, mos) = (rec["r_factor"].as_f64(), rec["mos"].as_f64());
-    let known = matches!(pt, Some(0 | 4 | 8 | 18));
+    let opus = (96..=127).contains(&pt.unwrap_or(0)) && rec["clock_rate"].as_u64() == Some(48000);
+    let known = matches!(pt, Some(0 | 3 | 4 | 8 | 9 | 18)) || opus;
     assert_eq!(r.is_some(), known, "{fixture}: {rec}");
     assert_eq!(mos.is_some(), known, "{fixture}: {rec}");
+    for k in [
+        "mos_lq",
+        "codec",
+        "codec_source",
+        "emodel_scale",
+        "ppl",
+        "burst_r",
+        "ie",
+        "bpl",
+    ] {
+        assert_eq!(!rec[k].is_null(), known, "{fixture}: {k} in {rec}");
+    }
+    if opus {
+        assert_eq!(rec["codec"], "opus-wb", "{rec}");
+        assert_eq!(rec["codec_source"], "inferred", "{rec}");
+    }
+    // MOS-CQ exactly when a delay is known; the delay is the sum of its parts.
+    assert_eq!(
+        rec["mos_cq"].is_null(),
+        rec["one_way_delay_ms"].is_null(),
+        "{rec}"
+    );
+    if let Some(d) = rec["one_way_delay_ms"].as_f64() {
+        let parts = [
+            "delay_rtt_half_ms",
+            "delay_jitter_buffer_ms",
+            "delay_codec_ms",
+        ]
+        .iter()
+        .map(|k| rec[*k].as_f64().unwrap_or(f64::NAN))
+        .sum::<f64>();
+        assert!((d - parts).abs() < 0.02, "{rec}");
+    }
     if fixture == "sipp-g711a.pcap" {
         assert_eq!((r, mos), (Some(93.2), Some(4.41)), "{rec}");
     }

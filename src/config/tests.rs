@@ -49,6 +49,35 @@ fn payload_type_tables_name_the_codec() {
 }
 
 #[test]
+fn payload_types_may_name_their_codec() {
+    let r = parse(
+        "[payload_types]\n\"96\" = 90000\n\"111\" = { clock_rate = 48000, codec = \"opus\" }\n\"98\" = { clock_rate = 16000, codec = \"AMR-WB\" }\n\"99\" = { clock_rate = 8000 }\n",
+    )
+    .expect("valid");
+    assert_eq!(r.clock_rate(111), Some(48000));
+    assert_eq!(r.codec(111).map(|c| c.name), Some("opus-wb"));
+    assert_eq!(r.codec(98).map(|c| c.name), Some("AMR-WB"));
+    assert_eq!((r.clock_rate(99), r.codec(99)), (Some(8000), None));
+    assert_eq!((r.clock_rate(96), r.codec(96)), (Some(90000), None));
+    // An unknown codec, or a known one at the wrong rate, names the key and the fix.
+    let p = parse(
+        "[payload_types]\n\"100\" = { clock_rate = 8000, codec = \"telephone-event\" }\n\"101\" = { clock_rate = 8000, codec = \"opus\" }\n",
+    )
+    .expect_err("invalid");
+    let keys: Vec<_> = p.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["payload_types.\"100\".codec", "payload_types.\"101\".codec"]
+    );
+    assert!(p.iter().all(|p| p.fix.contains("docs/quality.md")));
+    // Unknown keys inside the table are errors.
+    assert!(toml::from_str::<Config>(
+        "[payload_types]\n\"96\" = { clock_rate = 90000, codek = \"x\" }\n"
+    )
+    .is_err());
+}
+
+#[test]
 fn every_problem_names_its_key() {
     let p = parse(
         "[engine]\nmax_streams = 0\nidle_timeout_secs = 0\nrtp_port_ranges = [\"9-3\"]\n[payload_types]\n\"300\" = 8000\n\"96\" = 5\n",

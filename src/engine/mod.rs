@@ -32,6 +32,7 @@ pub mod stream;
 mod stun;
 pub mod table;
 pub mod video;
+pub mod xr;
 
 #[cfg(test)]
 mod appendix_a;
@@ -253,6 +254,8 @@ pub struct Engine {
     foreign: foreign::Foreign,
     /// SRs of streams still in probation, attached when they are validated.
     pending_srs: rtt::PendingSrs,
+    /// Recent RTCP XR receiver reference times, for the `xr` RTT ([`xr`]).
+    rrts: xr::Rrts,
     finished: Vec<(u64, StreamRecord)>,
     /// Loss splits of streams that are the egress of ended middlebox hops (upstream, inside
     /// the box; [`Engine::add_loss_split`]): only for tracked streams, removed when the stream
@@ -292,6 +295,7 @@ impl Engine {
             stun: stun::StunRtt::default(),
             foreign,
             pending_srs: rtt::PendingSrs::default(),
+            rrts: xr::Rrts::default(),
             finished: Vec::new(),
             loss_splits: foldhash::HashMap::default(),
             next_order: 0,
@@ -602,6 +606,8 @@ impl Engine {
                 downstream: r.loss_downstream,
             });
         }
+        r.configured_codec = r.payload_types.first().and_then(|pt| self.cfg.codec(*pt));
+        r.quality = r.estimate_quality();
         r
     }
 

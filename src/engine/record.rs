@@ -50,7 +50,7 @@ pub struct StreamRecord {
     pub max_jitter_ms: Option<f64>,
     pub mean_jitter_ms: Option<f64>,
     /// One entry per RTT method that produced samples: `capture_point`, `end_to_end`,
-    /// `sr_chain`, `stun`.
+    /// `sr_chain`, `stun`, `xr`.
     pub rtt_ms: BTreeMap<&'static str, RttSummary>,
     /// What the far end reported about this stream in RTCP report blocks, or null.
     pub remote: Option<RemoteReport>,
@@ -106,6 +106,16 @@ pub struct StreamRecord {
     /// Frames, frame rate, freezes, pauses, keyframes, resolution of a video stream (clock
     /// rate 90000; docs/output.md, "video"); null for other streams.
     pub video: Option<super::video::VideoRecord>,
+    /// The E-model estimate of the whole stream and its inputs (docs/output.md, "Quality"),
+    /// null for streams of no known voice codec; set by the engine when it builds the record.
+    pub quality: Option<Quality>,
+    /// What the receiver itself reported about this stream in its latest RTCP XR VoIP metrics
+    /// block (RFC 3611 §4.7), next to our estimate; null without one (docs/output.md, "xr_voip").
+    pub xr_voip: Option<super::xr::XrVoip>,
+    /// The codec `[payload_types]` names for the first payload type, if any (set by the
+    /// engine; not in the JSON output, `quality.codec_source` says `"config"`).
+    #[serde(skip)]
+    pub configured_codec: Option<&'static super::emodel::Codec>,
     /// Capture times (ns since the epoch) behind `first_seen`/`last_seen` and of the latest
     /// probe drop: not in the JSON output, used to build forwarded records (src/forward).
     #[serde(skip)]
@@ -124,32 +134,180 @@ pub struct StreamRecord {
 }
 
 impl StreamRecord {
-    /// The E-model estimate of the whole stream (ITU-T G.107, [`super::emodel`]), as a final
-    /// forwarded record computes it (docs/records.md, "Quality estimate"): the receiver's loss
-    /// (`loss_upstream + loss_downstream`) when it reported, else the probe's; the receiver's
-    /// jitter, else the probe's; the first known RTT of end-to-end, SR chain, STUN and capture
-    /// point. `None` for codecs G.113 has no values for.
-    pub fn quality(&self) -> Option<super::emodel::Estimate> {
-        let codec = super::emodel::codec(*self.payload_types.first()?)?;
-        if self.expected == 0 {
-            return None;
-        }
-        let lost = self
-            .loss_upstream
-            .zip(self.loss_downstream)
-            .map_or(self.lost, |(u, d)| u.saturating_add(d));
-        let rtt = ["end_to_end", "sr_chain", "stun", "capture_point"]
-            .iter()
-            .find_map(|m| self.rtt_ms.get(m).map(|s| s.last));
-        super::emodel::estimate(
+    /// The E-model estimate of the whole stream ([`super::emodel`], docs/output.md "Quality"),
+    /// from [`quality_inputs`]. `None` for streams of no voice codec in the table.
+    pub fn estimate_quality(&self) -> Option<Quality> {
+        let q = quality_inputs(self)?;
+        Quality::of(&q)
+    }
+}
+
+/// The round-trip methods in the order the E-model prefers them: the ones that cover the
+/// whole path first.
+pub const RTT_PREFERENCE: [&str; 5] = ["end_to_end", "sr_chain", "xr", "stun", "capture_point"];
+
+/// What the E-model of one stream is computed from, and the choice of codec.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QualityInputs {
+    pub choice: super::emodel::CodecChoice,
+    /// Effective loss, percent: network loss plus late discards.
+    pub ppl: f64,
+    pub burst_r: f64,
+    /// Packetisation interval, ms, and whether it was measured (else the codec's nominal one).
+    pub ptime_ms: f64,
+    pub ptime_measured: bool,
+    /// `None` when no round trip is known.
+    pub delay: Option<super::emodel::Delay>,
+}
+
+/// The E-model inputs of a stream record, the one place they are gathered (docs/output.md,
+/// "Quality"): the codec of the first payload type (`[payload_types]` when it names one, else
+/// [`super::emodel::codec_for_stream`]); the
+/// loss the receiver reported (`loss_upstream + loss_downstream`) when it did, else the probe's;
+/// plus the packets the emulated fixed jitter buffer discarded ([`super::audio`]), with its
+/// BurstR; the best RTT ([`RTT_PREFERENCE`]) halved, plus the fixed buffer's depth (without
+/// a known clock rate: a nominal buffer of twice the interarrival jitter, the receiver's, else
+/// the probe's), plus ptime (measured, else nominal) and the codec's look-ahead. `None` for no known voice codec or no expected packet.
+pub fn quality_inputs(r: &StreamRecord) -> Option<QualityInputs> {
+    // From the emulated receiver ([`super::audio`]): the burstiness of what it lost or
+    // discarded, the packets its fixed buffer discarded as late, and the measured ptime.
+    let burst_r = r.burst_r.unwrap_or(1.0);
+    let late_discards = r.jitter_buffer.map_or(0, |j| j.fixed_late);
+    let measured_ptime_ms = r.ptime_ms;
+
+    let pt = *r.payload_types.first()?;
+    let choice = match r.configured_codec {
+        Some(codec) => super::emodel::CodecChoice {
+            codec,
+            source: super::emodel::CodecSource::Config,
+        },
+        None => super::emodel::codec_for_stream(None, pt, r.clock_rate)?,
+    };
+    if r.expected == 0 {
+        return None;
+    }
+    let lost = r
+        .loss_upstream
+        .zip(r.loss_downstream)
+        .map_or(r.lost, |(u, d)| u.saturating_add(d));
+    let effective = lost.max(0) as f64 + late_discards as f64;
+    let ppl = (effective * 100.0 / r.expected as f64).min(100.0);
+    let rtt = RTT_PREFERENCE
+        .iter()
+        .find_map(|m| r.rtt_ms.get(m).map(|s| s.last));
+    let jitter = r.remote.and_then(|x| x.jitter_ms).or(r.jitter_ms);
+    let mut q = inputs_with(choice, ppl, burst_r, measured_ptime_ms, rtt, jitter);
+    // The emulated fixed buffer whose discards are in `ppl` holds each packet its depth: that
+    // is the listener's buffering delay, not the nominal twice-the-jitter.
+    if let (Some(d), Some(jb)) = (q.delay.as_mut(), r.jitter_buffer) {
+        d.jitter_buffer_ms = jb.fixed_ms;
+    }
+    Some(q)
+}
+
+/// [`QualityInputs`] from their parts (also used by forwarded interval records, whose loss is
+/// the interval's).
+pub fn inputs_with(
+    choice: super::emodel::CodecChoice,
+    ppl: f64,
+    burst_r: f64,
+    measured_ptime_ms: Option<f64>,
+    rtt_ms: Option<f64>,
+    jitter_ms: Option<f64>,
+) -> QualityInputs {
+    let ptime_ms = measured_ptime_ms.unwrap_or(choice.codec.nominal_ptime_ms);
+    QualityInputs {
+        choice,
+        ppl,
+        burst_r,
+        ptime_ms,
+        ptime_measured: measured_ptime_ms.is_some(),
+        delay: rtt_ms.map(|rtt| super::emodel::Delay {
+            rtt_half_ms: rtt.max(0.0) / 2.0,
+            jitter_buffer_ms: 2.0 * jitter_ms.unwrap_or(0.0).max(0.0),
+            codec_ms: ptime_ms + choice.codec.lookahead_ms,
+        }),
+    }
+}
+
+/// A stream's E-model estimate with every input beside it (docs/output.md, "Quality"). Numbers
+/// are rounded to two decimals: the model is not more precise than that.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Quality {
+    /// Codec name of the table (`PCMU`, `G722`, `opus-wb`, …) and how it was chosen: `"sdp"`,
+    /// `"static"` (RFC 3551), `"config"` or `"inferred"` (48000 Hz dynamic: Opus).
+    pub codec: &'static str,
+    pub codec_source: &'static str,
+    /// `"nb"` (G.107, R 0–100) or `"wb"` (G.107.1, R 0–129; divide by 1.29 to compare).
+    pub scale: &'static str,
+    /// R with the delay impairment when a round trip is known, else without it.
+    pub r_factor: f64,
+    /// MOS of `r_factor`.
+    pub mos: f64,
+    /// Listening quality (no delay impairment) and conversational quality (null without RTT).
+    pub mos_lq: f64,
+    pub mos_cq: Option<f64>,
+    /// Effective loss, percent, and G.107's BurstR (1 = random loss).
+    pub ppl: f64,
+    pub burst_r: f64,
+    /// One-way delay and its parts, ms; null without a round trip.
+    pub one_way_delay_ms: Option<f64>,
+    pub rtt_half_ms: Option<f64>,
+    pub jitter_buffer_ms: Option<f64>,
+    pub codec_delay_ms: f64,
+    /// Packetisation interval, ms; `"measured"` or `"nominal"`.
+    pub ptime_ms: f64,
+    pub ptime_source: &'static str,
+    /// The codec's `Ie` and `Bpl`, and the model's `Ie,eff` and `Idd`.
+    pub ie: f64,
+    pub bpl: f64,
+    pub ie_eff: f64,
+    pub idd: f64,
+}
+
+impl Quality {
+    /// The estimate for `q`; `None` when an input is not a finite number.
+    pub fn of(q: &QualityInputs) -> Option<Quality> {
+        let codec = q.choice.codec;
+        let e = super::emodel::estimate(
             codec,
             super::emodel::Inputs {
-                loss_ratio: lost.max(0) as f64 / self.expected as f64,
-                jitter_ms: self.remote.and_then(|r| r.jitter_ms).or(self.jitter_ms),
-                rtt_ms: rtt,
+                ppl: q.ppl,
+                burst_r: q.burst_r,
+                delay: q.delay,
             },
-        )
+        )?;
+        Some(Quality {
+            codec: codec.name,
+            codec_source: q.choice.source.name(),
+            scale: e.scale.name(),
+            r_factor: round2(e.r_factor),
+            mos: round2(e.mos),
+            mos_lq: round2(e.mos_lq),
+            mos_cq: e.mos_cq.map(round2),
+            ppl: round2(q.ppl),
+            burst_r: round2(q.burst_r),
+            one_way_delay_ms: q.delay.map(|d| round2(d.total_ms())),
+            rtt_half_ms: q.delay.map(|d| round2(d.rtt_half_ms)),
+            jitter_buffer_ms: q.delay.map(|d| round2(d.jitter_buffer_ms)),
+            codec_delay_ms: round2(q.ptime_ms + codec.lookahead_ms),
+            ptime_ms: round2(q.ptime_ms),
+            ptime_source: if q.ptime_measured {
+                "measured"
+            } else {
+                "nominal"
+            },
+            ie: codec.ie,
+            bpl: codec.bpl,
+            ie_eff: round2(e.ie_eff),
+            idd: round2(e.idd),
+        })
     }
+}
+
+/// Two decimals.
+pub fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
 }
 
 /// Where an egress stream's packets were lost (docs/output.md, "Loss split"), in packets.

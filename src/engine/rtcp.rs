@@ -46,13 +46,23 @@ pub(super) fn flow_score(
 impl Engine {
     /// The stream sent by `ssrc` that an RTCP packet from `src` to `dst` belongs to, preferably
     /// one seen at the packet's own observation point (see the module docs).
-    fn sender_stream(&self, src: SocketAddr, dst: SocketAddr, ssrc: u32) -> Option<StreamKey> {
+    pub(super) fn sender_stream(
+        &self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        ssrc: u32,
+    ) -> Option<StreamKey> {
         self.streams.best_flow(ssrc, self.point, src, dst)
     }
 
     /// The stream with `ssrc` that a report sent from `src` to `dst` describes (reverse
     /// direction), preferably one seen at the report's observation point.
-    fn described_stream(&self, src: SocketAddr, dst: SocketAddr, ssrc: u32) -> Option<StreamKey> {
+    pub(super) fn described_stream(
+        &self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        ssrc: u32,
+    ) -> Option<StreamKey> {
         self.streams.best_flow(ssrc, self.point, dst, src)
     }
 
@@ -179,7 +189,8 @@ impl Engine {
                     }
                 }
                 Packet::PsFeedback(fb) => self.on_ps_feedback(src, dst, &fb),
-                Packet::App(_) | Packet::Xr(_) | Packet::Unknown { .. } => {}
+                Packet::Xr(xr) => self.on_xr(now, src, dst, &xr),
+                Packet::App(_) | Packet::Unknown { .. } => {}
             }
         }
     }

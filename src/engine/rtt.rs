@@ -14,6 +14,11 @@
 //!   all in the endpoint's NTP clock.
 //! * `stun`: capture time of an ICE binding success response minus that of its request
 //!   (RFC 8445 §7.2.5, matched by transaction ID on the reversed 5-tuple).
+//! * `xr`: RFC 3611 §4.4/§4.5 applied at the probe, the SR/RR arithmetic for receivers that
+//!   send no SR: capture time of a DLRR sub-block minus the capture time of the receiver
+//!   reference time (RRT) block whose middle 32 NTP bits equal its LRR, minus DLRR. It is the
+//!   round trip from the capture point to the DLRR's writer (the media sender) and back, and is
+//!   kept on that sender's stream ([`super::xr`]).
 
 /// RTT samples above this are rejected as mismatched reports (RFC 3550 gives no bound; ten
 /// seconds is far beyond any real media path).
@@ -30,14 +35,16 @@ pub enum RttMethod {
     EndToEnd = 1,
     SrChain = 2,
     Stun = 3,
+    Xr = 4,
 }
 
 impl RttMethod {
-    pub const ALL: [RttMethod; 4] = [
+    pub const ALL: [RttMethod; 5] = [
         RttMethod::CapturePoint,
         RttMethod::EndToEnd,
         RttMethod::SrChain,
         RttMethod::Stun,
+        RttMethod::Xr,
     ];
 
     /// The JSON key / metric label of this method.
@@ -47,6 +54,19 @@ impl RttMethod {
             RttMethod::EndToEnd => "end_to_end",
             RttMethod::SrChain => "sr_chain",
             RttMethod::Stun => "stun",
+            RttMethod::Xr => "xr",
+        }
+    }
+
+    /// The slot of this method among a stream's own statistics ([`super::stream::Cold`]):
+    /// every method but `stun`, which is kept per 5-tuple pair by the engine.
+    pub fn stream_slot(self) -> Option<usize> {
+        match self {
+            RttMethod::CapturePoint => Some(0),
+            RttMethod::EndToEnd => Some(1),
+            RttMethod::SrChain => Some(2),
+            RttMethod::Xr => Some(3),
+            RttMethod::Stun => None,
         }
     }
 }

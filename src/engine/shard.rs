@@ -15,7 +15,7 @@
 //! reverse stream needs the peer stream's `capture_point` RTT) use what a shard remembers of
 //! SSRCs it does not own (`engine/foreign.rs`), so the shard count does not change the numbers.
 
-use crate::wire::rtcp::{self, Compound, Packet, PsFeedbackKind};
+use crate::wire::rtcp::{self, xr::XrBlock, Compound, Packet, PsFeedbackKind};
 
 /// This engine's part of the SSRC space: SSRCs with `Shard::of(count, ssrc) == index`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +73,12 @@ pub fn rtcp_ssrcs(buf: &[u8], complete: bool, mut f: impl FnMut(u32)) {
                 PsFeedbackKind::Remb(remb) => remb.ssrcs().for_each(&mut f),
                 _ => {}
             },
-            Packet::App(_) | Packet::Xr(_) | Packet::Unknown { .. } => {}
+            Packet::Xr(xr) => xr.blocks().for_each(|b| {
+                if let XrBlock::VoipMetrics(m) = b {
+                    f(m.ssrc());
+                }
+            }),
+            Packet::App(_) | Packet::Unknown { .. } => {}
         }
     }
 }
@@ -96,6 +101,11 @@ pub fn rtcp_shards(buf: &[u8], complete: bool, count: u32) -> u64 {
         && Compound::new(buf).any(|p| match p {
             Ok(Packet::SenderReport(_)) => true,
             Ok(Packet::ReceiverReport(rr)) => rr.report_blocks().next().is_some(),
+            // The RRT and the DLRR answering it name different SSRCs (super::xr): every shard
+            // keeps the RRTs, the owner of the DLRR's writer pairs them.
+            Ok(Packet::Xr(xr)) => xr
+                .blocks()
+                .any(|b| matches!(b, XrBlock::ReceiverReferenceTime { .. } | XrBlock::Dlrr(_))),
             _ => false,
         })
     {

@@ -82,7 +82,10 @@ pub struct Cold {
     pub sender: Option<SenderInfo>,
     pub remote: Option<Remote>,
     /// One per [`RttMethod`] but `stun` (STUN round trips are per 5-tuple pair, in the engine).
-    pub rtt: [RttStats; 3],
+    pub rtt: [RttStats; 4],
+    /// The receiver's latest RTCP XR VoIP metrics block about this stream (RFC 3611 §4.7);
+    /// boxed: few streams get one, and every stream with RTCP pays for `Cold`.
+    pub xr_voip: Option<Box<super::xr::XrVoip>>,
     /// SSRC that wrote the report block of the latest `capture_point` sample: which RTCP
     /// session this leg belongs to (a relay forwarding RTCP shows one reporter on two legs).
     pub cp_reporter: Option<u32>,
@@ -462,12 +465,12 @@ impl Stream {
 
     /// Add an RTT sample of `method` (not `stun`: see [`Cold::rtt`]); returns whether it was kept.
     pub fn add_rtt(&mut self, method: RttMethod, rtt_ns: i64) -> bool {
-        if method as usize >= 3 {
+        let Some(slot) = method.stream_slot() else {
             return false;
-        }
+        };
         self.cold_mut()
             .rtt
-            .get_mut(method as usize)
+            .get_mut(slot)
             .is_some_and(|s| s.add(rtt_ns))
     }
 
@@ -475,7 +478,7 @@ impl Stream {
     pub fn rtt(&self, method: RttMethod) -> Option<&RttStats> {
         self.cold()?
             .rtt
-            .get(method as usize)
+            .get(method.stream_slot()?)
             .filter(|r| r.samples > 0)
     }
 
@@ -549,7 +552,7 @@ impl Stream {
         for m in RttMethod::ALL {
             let stats = match (m, stun) {
                 (RttMethod::Stun, Some(s)) => Some(s),
-                _ => cold.rtt.get(m as usize),
+                _ => m.stream_slot().and_then(|i| cold.rtt.get(i)),
             };
             if let Some(s) = stats.filter(|s| s.samples > 0) {
                 rtt_ms.insert(
@@ -657,6 +660,9 @@ impl Stream {
                     let span = self.latest_seen().saturating_sub(self.first_seen);
                     v.record(self.bytes, span, cold.feedback.plis + cold.feedback.firs)
                 }),
+            quality: None,
+            xr_voip: cold.xr_voip.as_deref().copied(),
+            configured_codec: None,
             first_seen_ns: self.first_seen,
             last_seen_ns: self.latest_seen(),
             probe_drop_at_ns: probe_drop_at,

@@ -20,8 +20,9 @@
 //!
 //! The histograms are observed here too, once per snapshot and live stream (never per
 //! packet): the current RFC 3550 A.8 jitter, the loss ratio of the interval since the last
-//! snapshot (RFC 3550 A.3 lost / expected, both as deltas), and the latest RTT of each method
-//! that produced new samples (RFC 3550 §6.4.1, STUN). All of this is O(live streams) per
+//! snapshot (RFC 3550 A.3 lost / expected, both as deltas), the E-model MOS-LQ of streams with a
+//! voice codec, and the latest RTT of each method that produced new samples (RFC 3550 §6.4.1,
+//! STUN, RFC 3611 XR). All of this is O(live streams) per
 //! snapshot; nothing allocates per packet.
 
 use super::labels::{AggKey, Direction, Kind, Labeller};
@@ -34,6 +35,9 @@ use std::sync::Arc;
 pub const JITTER_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5,
 ];
+/// Upper bounds of the MOS-LQ histogram: G.107 Annex B's user-satisfaction boundaries
+/// (R = 50, 60, 70, 80, 90 give MOS 2.58, 3.10, 3.60, 4.03, 4.34), and the scale's top.
+pub const MOS_BUCKETS: &[f64] = &[1.5, 2.0, 2.58, 3.1, 3.6, 4.03, 4.34, 4.5];
 /// Upper bounds of the interval loss ratio histogram (ratio 0–1).
 pub const LOSS_BUCKETS: &[f64] = &[0.0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0];
 /// Upper bounds of the RTT histogram, seconds (ITU-T G.114: 150 ms one way is the limit).
@@ -43,7 +47,7 @@ pub const RTT_BUCKETS: &[f64] = &[
 /// Snapshots a stream without a clock rate waits before it is labelled `unknown`.
 pub const LABEL_AFTER_SNAPSHOTS: u8 = 3;
 /// RTT methods, as in the record's `rtt_ms` keys.
-pub const RTT_METHODS: [&str; 4] = ["capture_point", "end_to_end", "sr_chain", "stun"];
+pub const RTT_METHODS: [&str; 5] = ["capture_point", "end_to_end", "sr_chain", "stun", "xr"];
 
 /// Counter values of one label set (packets; `lost*` are never negative).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -202,6 +206,8 @@ pub struct Aggregates {
     pub active: Vec<(AggKey, u64)>,
     pub jitter: Vec<(GroupKey, Histogram)>,
     pub loss: Vec<(GroupKey, Histogram)>,
+    /// E-model MOS-LQ of each live stream with a voice codec (engine::emodel).
+    pub mos: Vec<(GroupKey, Histogram)>,
     /// Keyed by labels and index into [`RTT_METHODS`].
     pub rtt: Vec<((GroupKey, usize), Histogram)>,
 }
@@ -215,7 +221,7 @@ struct Prev {
     waited: u8,
     expected: u64,
     lost: i64,
-    rtt_samples: [u64; 4],
+    rtt_samples: [u64; 5],
     seen: u64,
 }
 
@@ -226,6 +232,7 @@ pub struct Aggregator {
     published: HashMap<AggKey, AggValues>,
     jitter: HashMap<GroupKey, Histogram>,
     loss: HashMap<GroupKey, Histogram>,
+    mos: HashMap<GroupKey, Histogram>,
     rtt: HashMap<(GroupKey, usize), Histogram>,
     prev: HashMap<u64, Prev>,
     generation: u64,
@@ -245,6 +252,7 @@ impl Aggregator {
             published: HashMap::default(),
             jitter: HashMap::default(),
             loss: HashMap::default(),
+            mos: HashMap::default(),
             rtt: HashMap::default(),
             prev: HashMap::default(),
             generation: 0,
@@ -308,6 +316,12 @@ impl Aggregator {
                     .or_insert_with(|| Histogram::new(JITTER_BUCKETS))
                     .observe(j / 1e3);
             }
+            if let Some(q) = &r.quality {
+                self.mos
+                    .entry(g)
+                    .or_insert_with(|| Histogram::new(MOS_BUCKETS))
+                    .observe(q.mos_lq);
+            }
             let expected = r.expected.saturating_sub(prev.expected);
             if expected > 0 {
                 let lost = r.lost.saturating_sub(prev.lost).max(0) as f64;
@@ -364,6 +378,7 @@ impl Aggregator {
             active,
             jitter: sorted(&self.jitter),
             loss: sorted(&self.loss),
+            mos: sorted(&self.mos),
             rtt: sorted(&self.rtt),
         }
     }
@@ -502,5 +517,26 @@ mod tests {
         assert_eq!(h.count, 2);
         assert_eq!(h.counts[0], 1); // le 0
         assert_eq!(h.counts[6], 1); // 0.05 < 0.1 <= 0.1
+    }
+
+    #[test]
+    fn mos_lq_of_streams_with_a_voice_codec_is_observed_by_labels() {
+        let mut a = agg();
+        // The test record is PCMU: 5 lost of 100, no RTT: MOS-LQ of R = 93.2 − 95·5/30.1.
+        let mut voice = rec(95, 100, 5);
+        voice.quality = voice.estimate_quality();
+        let want = voice.quality.map(|q| q.mos_lq).expect("PCMU is rated");
+        let mut video = rec(100, 100, 0);
+        video.payload_types = vec![96];
+        video.clock_rate = Some(90_000);
+        video.quality = video.estimate_quality();
+        assert!(video.quality.is_none());
+        let s = a.snapshot(&[(1, voice), (2, video)]);
+        assert_eq!(s.mos.len(), 1, "only the voice stream's labels");
+        let h = &s.mos[0].1;
+        assert_eq!((h.count, h.sum), (1, want));
+        // 3.6 < MOS-LQ ≤ 4.03: the "satisfied" bucket (index 5).
+        assert!((3.6..=4.03).contains(&want), "{want}");
+        assert_eq!(h.counts[5], 1);
     }
 }

@@ -452,9 +452,11 @@ fn histograms(o: &mut Out<'_>, l: &Labeller, aggs: &[&Aggregates]) {
         }
     }
     let (mut jitter, mut loss, mut rtt) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    let mut mos = BTreeMap::new();
     for a in aggs {
         merge(&mut jitter, &a.jitter);
         merge(&mut loss, &a.loss);
+        merge(&mut mos, &a.mos);
         merge(&mut rtt, &a.rtt);
     }
     o.family(&names::JITTER);
@@ -464,6 +466,10 @@ fn histograms(o: &mut Out<'_>, l: &Labeller, aggs: &[&Aggregates]) {
     o.family(&names::INTERVAL_LOSS);
     for (k, h) in &loss {
         o.histogram(&names::INTERVAL_LOSS, &group_labels(l, k), h);
+    }
+    o.family(&names::MOS);
+    for (k, h) in &mos {
+        o.histogram(&names::MOS, &group_labels(l, k), h);
     }
     o.family(&names::RTT);
     for ((k, m), h) in &rtt {

@@ -83,6 +83,8 @@ metrics! {
         "RFC 3550 A.8 interarrival jitter of each live stream, observed at each worker snapshot.";
     INTERVAL_LOSS = "rtcprobe_rtp_interval_loss_ratio", Histogram,
         "Loss ratio of each live stream over one snapshot interval (lost / expected, RFC 3550 A.3 deltas).";
+    MOS = "rtcprobe_quality_mos_lq_score", Histogram,
+        "E-model MOS-LQ (ITU-T G.107/G.107.1, 1 to 4.5) of each live stream with a known voice codec, observed at each worker snapshot.";
     RTT = "rtcprobe_rtt_seconds", Histogram,
         "Latest round-trip time of each stream and method with new samples in a snapshot interval.";
     STREAM_PACKETS = "rtcprobe_stream_packets_total", Counter,

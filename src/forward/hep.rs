@@ -156,7 +156,15 @@ pub fn report(r: &Record, line: &[u8], agent_id: u32, password: Option<&str>) ->
         password,
         correlation_id: Some(&r.record_id),
         mos: r.mos.and_then(hundredths),
-        r_factor: r.r_factor.and_then(hundredths),
+        // HEP's R-factor chunk is read on G.107's 0–100 scale: a wideband R (G.107.1, 0–129)
+        // goes over as its narrowband equivalent, R / 1.29 (G.107.1 Annex A).
+        r_factor: r
+            .r_factor
+            .map(|v| match r.emodel_scale.as_deref() {
+                Some("wb") => v / crate::engine::emodel::WB_SCALE,
+                _ => v,
+            })
+            .and_then(hundredths),
         jitter_ms: r
             .jitter_ms
             .filter(|j| j.is_finite() && *j >= 0.0)
@@ -395,7 +403,11 @@ mod tests {
         assert_eq!(c.get(&0x0020), Some(&441u16.to_be_bytes().to_vec()));
         assert_eq!(c.get(&0x0021), Some(&9320u16.to_be_bytes().to_vec()));
         assert_eq!(c.get(&0x000f).map(Vec::as_slice), Some(&line[..]));
-        // Without an estimate (an Opus stream) the chunks are left out, not zero.
+        // A wideband R (G.107.1: 116 for clean G.722) goes over on HEP's 0–100 scale.
+        (r.r_factor, r.emodel_scale) = (Some(116.0), Some("wb".into()));
+        let c = chunks(&report(&r, line, 7, None).expect("fits"));
+        assert_eq!(c.get(&0x0021), Some(&8992u16.to_be_bytes().to_vec())); // 116 / 1.29
+                                                                           // Without an estimate (a video stream) the chunks are left out, not zero.
         (r.r_factor, r.mos) = (None, None);
         let c = chunks(&report(&r, line, 7, None).expect("fits"));
         assert!(!c.contains_key(&0x0020) && !c.contains_key(&0x0021));

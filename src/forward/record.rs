@@ -11,8 +11,7 @@
 //! the same IDs, which is what lets a store deduplicate at-least-once delivery.
 
 use crate::engine::audio::AudioCounters;
-use crate::engine::emodel;
-use crate::engine::record::{rfc3339_micros, StreamRecord};
+use crate::engine::record::{quality_inputs, rfc3339_micros, Quality, StreamRecord};
 use crate::engine::video::VideoRecord;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -82,8 +81,9 @@ pub struct Record {
     /// RTP packets of this stream the probe dropped itself (cumulative).
     pub probe_dropped: u64,
     /// E-model estimate of the listener's quality over this interval (ITU-T G.107 R-factor,
-    /// 0..100, and its MOS, 1..4.5; [`crate::engine::emodel`]), for codecs with G.113 values
-    /// (PCMU, PCMA, G.729, G.723.1); null otherwise.
+    /// 0..100, or G.107.1 on the wideband scale 0..129 when `emodel_scale` is `"wb"`; and its
+    /// MOS, 1..4.5, with the delay impairment when an RTT is known;
+    /// [`crate::engine::emodel`]); null for streams of no known voice codec.
     pub r_factor: Option<f64>,
     pub mos: Option<f64>,
     /// Where the stream was seen (the observation point, docs/output.md "observed_at"). Added
@@ -143,6 +143,56 @@ pub struct Record {
     pub video_bitrate_bps: Option<f64>,
     #[serde(default)]
     pub video_keyframe_requests: Option<u64>,
+    /// The E-model's other outputs and its inputs (docs/records.md, "Quality estimate"), all
+    /// null when `r_factor` is. Added within schema version 2: older records have none.
+    /// Listening (no delay impairment) and conversational MOS (null without an RTT).
+    #[serde(default)]
+    pub mos_lq: Option<f64>,
+    #[serde(default)]
+    pub mos_cq: Option<f64>,
+    /// Codec of the E-model table, how it was chosen, and the rating scale (`"nb"`, `"wb"`).
+    #[serde(default)]
+    pub codec: Option<String>,
+    #[serde(default)]
+    pub codec_source: Option<String>,
+    #[serde(default)]
+    pub emodel_scale: Option<String>,
+    /// Effective loss in percent, G.107 BurstR, and the codec's Ie and Bpl.
+    #[serde(default)]
+    pub ppl: Option<f64>,
+    #[serde(default)]
+    pub burst_r: Option<f64>,
+    #[serde(default)]
+    pub ie: Option<f64>,
+    #[serde(default)]
+    pub bpl: Option<f64>,
+    /// One-way delay and its parts, ms (null without an RTT, except the codec's part).
+    #[serde(default)]
+    pub one_way_delay_ms: Option<f64>,
+    #[serde(default)]
+    pub delay_rtt_half_ms: Option<f64>,
+    #[serde(default)]
+    pub delay_jitter_buffer_ms: Option<f64>,
+    #[serde(default)]
+    pub delay_codec_ms: Option<f64>,
+    /// Latest RTT of the `xr` method (RFC 3611 RRT/DLRR), ms. Added within schema version 2.
+    #[serde(default)]
+    pub rtt_xr_ms: Option<f64>,
+    /// The receiver's own latest RTCP XR VoIP metrics about this stream (RFC 3611 §4.7; null
+    /// without one, or when the endpoint marked the field unavailable): R-factor, MOS-LQ,
+    /// MOS-CQ, loss and discard rates (ratios), jitter buffer nominal delay (ms).
+    #[serde(default)]
+    pub xr_r_factor: Option<u8>,
+    #[serde(default)]
+    pub xr_mos_lq: Option<f64>,
+    #[serde(default)]
+    pub xr_mos_cq: Option<f64>,
+    #[serde(default)]
+    pub xr_loss_rate: Option<f64>,
+    #[serde(default)]
+    pub xr_discard_rate: Option<f64>,
+    #[serde(default)]
+    pub xr_jb_nominal_ms: Option<u16>,
 }
 
 impl Record {
@@ -328,14 +378,45 @@ impl Intervals {
             video_height: None,
             video_bitrate_bps: None,
             video_keyframe_requests: None,
+            mos_lq: None,
+            mos_cq: None,
+            codec: None,
+            codec_source: None,
+            emodel_scale: None,
+            ppl: None,
+            ie: None,
+            bpl: None,
+            one_way_delay_ms: None,
+            delay_rtt_half_ms: None,
+            delay_jitter_buffer_ms: None,
+            delay_codec_ms: None,
+            rtt_xr_ms: rtt("xr"),
+            xr_r_factor: s.xr_voip.and_then(|x| x.r_factor),
+            xr_mos_lq: s.xr_voip.and_then(|x| x.mos_lq),
+            xr_mos_cq: s.xr_voip.and_then(|x| x.mos_cq),
+            xr_loss_rate: s.xr_voip.map(|x| x.loss_rate),
+            xr_discard_rate: s.xr_voip.map(|x| x.discard_rate),
+            xr_jb_nominal_ms: s.xr_voip.map(|x| x.jb_nominal_ms),
         };
         audio_period(&mut r, s, &prev, kind == "final");
         if let Some(v) = &s.video {
             video_interval(&mut r, v, prev.video.as_ref(), end.saturating_sub(start));
         }
-        if let Some(e) = quality(&r) {
-            r.r_factor = Some(round2(e.r_factor));
-            r.mos = Some(round2(e.mos));
+        if let Some(q) = quality(s, &r) {
+            r.r_factor = Some(q.r_factor);
+            r.mos = Some(q.mos);
+            r.mos_lq = Some(q.mos_lq);
+            r.mos_cq = q.mos_cq;
+            r.codec = Some(q.codec.to_string());
+            r.codec_source = Some(q.codec_source.to_string());
+            r.emodel_scale = Some(q.scale.to_string());
+            r.ppl = Some(q.ppl);
+            r.ie = Some(q.ie);
+            r.bpl = Some(q.bpl);
+            r.one_way_delay_ms = q.one_way_delay_ms;
+            r.delay_rtt_half_ms = q.rtt_half_ms;
+            r.delay_jitter_buffer_ms = q.jitter_buffer_ms;
+            r.delay_codec_ms = Some(q.codec_delay_ms);
         }
         r
     }
@@ -371,40 +452,6 @@ fn audio_period(r: &mut Record, s: &StreamRecord, prev: &Mark, whole: bool) {
     }
 }
 
-/// The E-model estimate of a record (docs/records.md, "Quality estimate"). Loss: for an
-/// interval record, the receiver's latest report, else what the probe measured in the interval;
-/// for a final record, the whole stream's, so that it does not depend on where the intervals
-/// were cut (the receiver's cumulative loss, `loss_upstream + loss_downstream`, when it has
-/// reported, else the probe's `lost`). Jitter: the receiver's, else the probe's. RTT: the first
-/// known of end-to-end, SR chain, STUN and capture point.
-fn quality(r: &Record) -> Option<emodel::Estimate> {
-    let codec = emodel::codec(r.payload_type?)?;
-    let ratio =
-        |lost: i64, expected: u64| (expected > 0).then(|| lost.max(0) as f64 / expected as f64);
-    let loss_ratio = if r.kind == "final" {
-        let receiver = r
-            .loss_upstream
-            .zip(r.loss_downstream)
-            .map(|(u, d)| u.saturating_add(d));
-        ratio(receiver.unwrap_or(r.lost), r.expected)?
-    } else {
-        r.remote_fraction_lost
-            .or_else(|| ratio(r.interval_lost, r.interval_expected))?
-    };
-    emodel::estimate(
-        codec,
-        emodel::Inputs {
-            loss_ratio,
-            jitter_ms: r.remote_jitter_ms.or(r.jitter_ms),
-            rtt_ms: r
-                .rtt_end_to_end_ms
-                .or(r.rtt_sr_chain_ms)
-                .or(r.rtt_stun_ms)
-                .or(r.rtt_capture_point_ms),
-        },
-    )
-}
-
 /// The video figures of one interval: differences of the cumulative ones since the previous
 /// record (`prev`; none: since the stream began), the p95 of this interval's frame intervals
 /// (histogram difference), rates over the interval's `len_ns`; the resolution as it stands.
@@ -428,9 +475,29 @@ fn video_interval(r: &mut Record, v: &VideoRecord, prev: Option<&VideoRecord>, l
     r.video_keyframe_requests = Some(d(v.keyframe_requests, |p| p.keyframe_requests));
 }
 
-/// Two decimals: the model is not more precise than that, and stores compare equal values.
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
+/// The E-model estimate of a record (docs/records.md, "Quality estimate"): the stream's
+/// inputs ([`quality_inputs`]: codec, delay, burstiness), with the loss of the record's period.
+/// For an interval record, the receiver's latest report, else what the probe measured in the
+/// interval; for a final record, the whole stream's, so that it does not depend on where the
+/// intervals were cut (the receiver's cumulative loss when it has reported, else the probe's).
+fn quality(s: &StreamRecord, r: &Record) -> Option<Quality> {
+    let whole = quality_inputs(s)?;
+    if r.kind == "final" {
+        return Quality::of(&whole);
+    }
+    let ratio =
+        |lost: i64, expected: u64| (expected > 0).then(|| lost.max(0) as f64 / expected as f64);
+    // The receiver's report covers the whole path; else the period's effective loss (network
+    // loss and fixed-buffer discards, settled in the period, [`audio_period`]), else its
+    // network loss.
+    let loss_ratio = r
+        .remote_fraction_lost
+        .or(r.effective_loss_ratio)
+        .or_else(|| ratio(r.interval_lost, r.interval_expected))?;
+    let mut q = whole;
+    q.ppl = (loss_ratio * 100.0).min(100.0);
+    q.burst_r = r.burst_r.unwrap_or(1.0);
+    Quality::of(&q)
 }
 
 fn key(s: &StreamRecord) -> Key {

@@ -50,6 +50,9 @@ fn stream(first: i64, last: i64, packets: u64, lost: i64, drop_at: Option<i64>) 
         effective_loss_ratio: None,
         ptime_ms: None,
         audio_counters: None,
+        quality: None,
+        xr_voip: None,
+        configured_codec: None,
         first_seen_ns: first,
         last_seen_ns: last,
         probe_drop_at_ns: drop_at,
@@ -208,26 +211,59 @@ fn g711_records_carry_an_e_model_estimate_and_others_do_not() {
     let r = iv.cut(1_010 * S, &[(1, s.clone())]);
     let g = &r.first().expect("an interval record").1;
     assert_eq!(g.kind, "interval");
-    // Ppl 5: Ie,eff = 475 / 30.1 = 15.78; Ta = 120 + 60 = 180 ms: Idd = 1.35; R = 76.07.
-    assert_eq!(g.r_factor, Some(76.07), "{g:?}");
-    assert_eq!(g.mos, Some(3.87), "{g:?}");
+    // Ppl 5: Ie,eff = 475 / 30.1 = 15.78; Ta = 120 (RTT/2) + 60 (2 × jitter) + 20 (PCMA's
+    // nominal ptime, no look-ahead) = 200 ms: Idd = 3.04; R = 93.2 − 15.78 − 3.04 = 74.37.
+    assert_eq!(g.r_factor, Some(74.37), "{g:?}");
+    assert_eq!(g.mos, Some(3.79), "{g:?}");
+    // Listening quality leaves the delay out: R = 77.42, MOS 3.92.
+    assert_eq!((g.mos_lq, g.mos_cq), (Some(3.92), Some(3.79)), "{g:?}");
+    assert_eq!(
+        (
+            g.one_way_delay_ms,
+            g.delay_rtt_half_ms,
+            g.delay_jitter_buffer_ms,
+            g.delay_codec_ms
+        ),
+        (Some(200.0), Some(120.0), Some(60.0), Some(20.0))
+    );
     // The final record rates the whole stream, whatever the intervals: the receiver's
     // cumulative loss (3 before the probe + 1 after, of 100): Ppl 4, Ie,eff = 380 / 29.1 =
-    // 13.06, R = 93.2 − 1.35 − 13.06 = 78.8.
+    // 13.06, R = 93.2 − 3.04 − 13.06 = 77.1.
     s.loss_upstream = Some(3);
     s.loss_downstream = Some(1);
     let f = iv.finish(&s);
-    assert_eq!(f.r_factor, Some(78.8), "{f:?}");
+    assert_eq!(f.r_factor, Some(77.1), "{f:?}");
     let whole = Intervals::new(opts()).finish(&s);
     assert_eq!((whole.r_factor, whole.mos), (f.r_factor, f.mos));
     // The replay table's MOS (StreamRecord::quality) is the final record's, unrounded.
-    let q = s.quality().expect("PCMA has an estimate");
-    assert_eq!((q.r_factor * 100.0).round() / 100.0, 78.8);
-    assert_eq!(Some((q.mos * 100.0).round() / 100.0), f.mos);
-    // Opus (dynamic 111): no G.113 values, no estimate.
+    let q = s.estimate_quality().expect("PCMA has an estimate");
+    assert_eq!(q.r_factor, 77.1);
+    assert_eq!(Some(q.mos), f.mos);
+    // Opus (dynamic 111 at 48000 Hz, inferred): wideband, Ie,WB 19.96, Bpl 19.5 (Alahmadi et
+    // al. 2021); 1 lost of 11: Ppl 9.09, Ie,eff = 19.96 + 109.04 · 9.09 / 28.59 = 54.63,
+    // R = 129 − 54.63 = 74.37 on the wideband scale; MOS = B-4(74.37 / 1.29) = 2.98.
     let o = Intervals::new(opts()).finish(&stream(S, 2 * S, 10, 1, None));
-    assert_eq!((o.r_factor, o.mos), (None, None));
-    assert!(stream(S, 2 * S, 10, 1, None).quality().is_none());
+    assert_eq!((o.r_factor, o.mos), (Some(74.37), Some(2.98)), "{o:?}");
+    assert_eq!(
+        (
+            o.codec.as_deref(),
+            o.codec_source.as_deref(),
+            o.emodel_scale.as_deref()
+        ),
+        (Some("opus-wb"), Some("inferred"), Some("wb"))
+    );
+    assert_eq!(
+        (o.ppl, o.burst_r, o.one_way_delay_ms),
+        (Some(9.09), Some(1.0), None)
+    );
+    // Opus' codec delay: 20 ms nominal ptime + 6.5 ms look-ahead.
+    assert_eq!((o.delay_codec_ms, o.mos_cq), (Some(26.5), None));
+    // Video (dynamic 96 at 90000 Hz): no voice codec, no estimate.
+    let mut v = stream(S, 2 * S, 10, 1, None);
+    v.payload_types = vec![96];
+    v.clock_rate = Some(90_000);
+    assert!(v.estimate_quality().is_none());
+    assert_eq!(Intervals::new(opts()).finish(&v).mos_lq, None);
 }
 
 /// Audio keys per period: a loss burst in the second 5 s interval only shows there (after the

@@ -11,7 +11,7 @@ const METHODS: [&str; 4] = ["capture_point", "end_to_end", "sr_chain", "stun"];
 
 /// Every CSV column, in order (docs/output.md, "CSV columns").
 #[rustfmt::skip]
-pub const CSV_COLUMNS: [&str; 99] = [
+pub const CSV_COLUMNS: [&str; 146] = [
     "src", "dst", "ssrc", "payload_types", "clock_rate", "clock_rate_source", "packets", "bytes",
     "first_seen", "last_seen", "expected", "lost", "missing", "duplicates", "reordered",
     "seq_restarts", "max_gap_ms", "jitter_ms", "max_jitter_ms", "mean_jitter_ms",
@@ -42,6 +42,35 @@ pub const CSV_COLUMNS: [&str; 99] = [
     "video_frame_interval_p95_ms", "video_freeze_count", "video_freeze_duration_ms",
     "video_pauses", "video_pause_duration_ms", "video_keyframes", "video_width", "video_height",
     "video_bitrate_bps", "video_keyframe_requests",
+    "quality_codec", "quality_codec_source", "quality_scale", "quality_r_factor", "quality_mos",
+    "quality_mos_lq", "quality_mos_cq", "quality_ppl", "quality_burst_r",
+    "quality_one_way_delay_ms", "quality_rtt_half_ms", "quality_jitter_buffer_ms",
+    "quality_codec_delay_ms", "quality_ptime_ms", "quality_ptime_source", "quality_ie",
+    "quality_bpl", "quality_ie_eff", "quality_idd",
+    "rtt_xr_last_ms", "rtt_xr_min_ms", "rtt_xr_mean_ms", "rtt_xr_max_ms", "rtt_xr_samples",
+    "xr_voip_loss_rate",
+    "xr_voip_discard_rate",
+    "xr_voip_burst_density",
+    "xr_voip_gap_density",
+    "xr_voip_burst_duration_ms",
+    "xr_voip_gap_duration_ms",
+    "xr_voip_round_trip_delay_ms",
+    "xr_voip_end_system_delay_ms",
+    "xr_voip_signal_level_dbm",
+    "xr_voip_noise_level_dbm",
+    "xr_voip_rerl_db",
+    "xr_voip_gmin",
+    "xr_voip_r_factor",
+    "xr_voip_ext_r_factor",
+    "xr_voip_mos_lq",
+    "xr_voip_mos_cq",
+    "xr_voip_plc",
+    "xr_voip_jitter_buffer",
+    "xr_voip_jitter_buffer_rate",
+    "xr_voip_jb_nominal_ms",
+    "xr_voip_jb_max_ms",
+    "xr_voip_jb_abs_max_ms",
+    "xr_voip_reports",
 ];
 
 /// Write the header row and one row per stream.
@@ -131,6 +160,61 @@ pub(super) fn row(r: &StreamRecord) -> Vec<String> {
         o(vid.and_then(|x| x.height)),
         o(vid.and_then(|x| x.bitrate_bps)),
         o(vid.map(|x| x.keyframe_requests)),
+    let q = r.quality.as_ref();
+    v.extend([
+        o(q.map(|q| q.codec)),
+        o(q.map(|q| q.codec_source)),
+        o(q.map(|q| q.scale)),
+        o(q.map(|q| q.r_factor)),
+        o(q.map(|q| q.mos)),
+        o(q.map(|q| q.mos_lq)),
+        o(q.and_then(|q| q.mos_cq)),
+        o(q.map(|q| q.ppl)),
+        o(q.map(|q| q.burst_r)),
+        o(q.and_then(|q| q.one_way_delay_ms)),
+        o(q.and_then(|q| q.rtt_half_ms)),
+        o(q.and_then(|q| q.jitter_buffer_ms)),
+        o(q.map(|q| q.codec_delay_ms)),
+        o(q.map(|q| q.ptime_ms)),
+        o(q.map(|q| q.ptime_source)),
+        o(q.map(|q| q.ie)),
+        o(q.map(|q| q.bpl)),
+        o(q.map(|q| q.ie_eff)),
+        o(q.map(|q| q.idd)),
+    ]);
+    let s = r.rtt_ms.get("xr");
+    v.extend([
+        o(s.map(|s| s.last)),
+        o(s.map(|s| s.min)),
+        o(s.map(|s| s.mean)),
+        o(s.map(|s| s.max)),
+        o(s.map(|s| s.samples)),
+    ]);
+    let x = r.xr_voip.as_ref();
+    v.extend([
+        o(x.map(|x| x.loss_rate)),
+        o(x.map(|x| x.discard_rate)),
+        o(x.map(|x| x.burst_density)),
+        o(x.map(|x| x.gap_density)),
+        o(x.map(|x| x.burst_duration_ms)),
+        o(x.map(|x| x.gap_duration_ms)),
+        o(x.map(|x| x.round_trip_delay_ms)),
+        o(x.map(|x| x.end_system_delay_ms)),
+        o(x.and_then(|x| x.signal_level_dbm)),
+        o(x.and_then(|x| x.noise_level_dbm)),
+        o(x.and_then(|x| x.rerl_db)),
+        o(x.map(|x| x.gmin)),
+        o(x.and_then(|x| x.r_factor)),
+        o(x.and_then(|x| x.ext_r_factor)),
+        o(x.and_then(|x| x.mos_lq)),
+        o(x.and_then(|x| x.mos_cq)),
+        o(x.map(|x| x.plc)),
+        o(x.map(|x| x.jitter_buffer)),
+        o(x.map(|x| x.jitter_buffer_rate)),
+        o(x.map(|x| x.jb_nominal_ms)),
+        o(x.map(|x| x.jb_max_ms)),
+        o(x.map(|x| x.jb_abs_max_ms)),
+        o(x.map(|x| x.reports)),
     ]);
     v
 }

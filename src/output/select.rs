@@ -118,9 +118,9 @@ pub fn missing_ratio(r: &StreamRecord) -> Option<f64> {
 }
 
 /// The RTT the table shows: the first method present of capture point, end to end, SR chain,
-/// STUN, with the method.
+/// STUN, XR, with the method.
 pub fn shown_rtt(r: &StreamRecord) -> Option<(f64, &'static str)> {
-    ["capture_point", "end_to_end", "sr_chain", "stun"]
+    ["capture_point", "end_to_end", "sr_chain", "stun", "xr"]
         .iter()
         .find_map(|m| r.rtt_ms.get(m).map(|v| (v.last, *m)))
 }
@@ -132,7 +132,7 @@ pub(super) fn score(key: SortKey, r: &StreamRecord) -> f64 {
         SortKey::Loss => missing_ratio(r),
         SortKey::Jitter => r.jitter_ms,
         SortKey::Rtt => shown_rtt(r).map(|(v, _)| v),
-        SortKey::Mos => r.quality().map(|q| -q.mos),
+        SortKey::Mos => r.quality.map(|q| -q.mos),
         SortKey::Packets => Some(r.packets as f64),
     };
     v.filter(|v| !v.is_nan()).unwrap_or(none)
@@ -178,6 +178,7 @@ mod tests {
             (r.expected, r.packets, r.missing, r.lost) =
                 (100, 100 - missing, missing, missing as i64);
             r.jitter_ms = jitter;
+            r.quality = r.estimate_quality();
             r
         };
         let rep = report(vec![

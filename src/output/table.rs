@@ -32,8 +32,8 @@ const AT: usize = 3;
 /// Always printed under the table: the abbreviations a first-time reader trips over.
 pub const FOOTER: &str = "Missing = packets never received, Loss(%) = Missing/expected, Dup = \
 duplicates; ~ = clock rate inferred; Up/Down = lost before/after the probe (from RTCP); RTT: \
-cp capture point, e2e end to end, sr SR chain, stun ICE; MOS = E-model estimate (G.711/G.729/\
-G.723 only); --legend explains every column";
+cp capture point, e2e end to end, sr SR chain, stun ICE, xr RTCP XR; MOS = E-model estimate \
+(voice codecs, docs/quality.md); --legend explains every column";
 
 /// `--legend`: every column of the table, one line each.
 pub const LEGEND: &str = "\
@@ -60,9 +60,10 @@ Jitter(ms)  final RFC 3550 A.8 interarrival jitter, as a receiver at the probe w
 MaxJit(ms)  highest value of the running jitter estimate
 MaxGap(ms)  longest interval between two consecutive packets
 RTT(ms)     last round-trip time and its method: cp capture point (RFC 3550 6.4.1 at the probe),
-            e2e end to end (both legs), sr SR chain (the sender's own view), stun ICE checks
-MOS         E-model (ITU-T G.107) estimate 1-4.5 from codec, loss, jitter and RTT; - for codecs
-            without G.113 values (only G.711, G.729, G.723.1 have them)
+            e2e end to end (both legs), sr SR chain (the sender's own view), stun ICE checks,
+            xr RTCP XR RRT/DLRR (RFC 3611, at the probe)
+MOS         E-model (ITU-T G.107/G.107.1) estimate 1-4.5 from codec, loss, jitter and RTT; -
+            for streams of no known voice codec (docs/quality.md)
 Ended       why the stream ended: bye, idle, end_of_capture, evicted, shutdown";
 
 /// The lines above the table: the capture in one line, a note on a long span, the read error.
@@ -140,7 +141,7 @@ pub fn cells(r: &StreamRecord) -> [String; CELLS] {
         opt(r.max_jitter_ms, 3),
         format!("{:.1}", r.max_gap_ms),
         rtt,
-        opt(r.quality().map(|q| q.mos), 2),
+        opt(r.quality.map(|q| q.mos), 2),
         r.ended_by.to_string(),
     ]
 }
@@ -264,6 +265,7 @@ fn short(method: &str) -> &'static str {
         "capture_point" => "cp",
         "end_to_end" => "e2e",
         "sr_chain" => "sr",
+        "xr" => "xr",
         _ => "stun",
     }
 }

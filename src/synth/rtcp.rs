@@ -150,23 +150,65 @@ pub fn app(ssrc: u32, subtype: u8, name: [u8; 4], data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// RFC 3611 §4.7 VoIP Metrics (BT=7) values, in their wire units.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// RFC 3611 §4.7 VoIP Metrics (BT=7) values, in their wire units. The default leaves the
+/// levels, RERL and the external R factor unavailable (127) and Gmin at the recommended 16.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VoipMetrics {
     pub ssrc: u32,
     /// Fraction of packets lost since the start, in 1/256.
     pub loss_rate: u8,
     pub discard_rate: u8,
+    /// Burst and gap density (1/256) and mean durations (ms), §4.7.2.
+    pub burst_density: u8,
+    pub gap_density: u8,
+    pub burst_duration_ms: u16,
+    pub gap_duration_ms: u16,
     pub round_trip_delay_ms: u16,
     pub end_system_delay_ms: u16,
+    /// Signal and noise level (dBm, signed), RERL (dB), Gmin (packets); 127 = unavailable.
+    pub signal_level: i8,
+    pub noise_level: i8,
+    pub rerl: u8,
+    pub gmin: u8,
     /// R factor 0..=100 (127 = unavailable).
     pub r_factor: u8,
+    pub ext_r_factor: u8,
+    /// Receiver configuration byte (§4.7.6).
+    pub rx_config: u8,
     /// MOS-LQ ×10 (e.g. 41 = 4.1).
     pub mos_lq: u8,
     pub mos_cq: u8,
     pub jb_nominal_ms: u16,
     pub jb_max_ms: u16,
     pub jb_abs_max_ms: u16,
+}
+
+impl Default for VoipMetrics {
+    fn default() -> Self {
+        VoipMetrics {
+            ssrc: 0,
+            loss_rate: 0,
+            discard_rate: 0,
+            burst_density: 0,
+            gap_density: 0,
+            burst_duration_ms: 0,
+            gap_duration_ms: 0,
+            round_trip_delay_ms: 0,
+            end_system_delay_ms: 0,
+            signal_level: 127,
+            noise_level: 127,
+            rerl: 127,
+            gmin: 16,
+            r_factor: 127,
+            ext_r_factor: 127,
+            rx_config: 0,
+            mos_lq: 127,
+            mos_cq: 127,
+            jb_nominal_ms: 0,
+            jb_max_ms: 0,
+            jb_abs_max_ms: 0,
+        }
+    }
 }
 
 /// One XR report block.
@@ -203,14 +245,19 @@ pub fn xr(ssrc: u32, blocks: &[XrBlock]) -> Vec<u8> {
             XrBlock::Voip(m) => {
                 out.extend_from_slice(&[7, 0, 0, 8]);
                 out.extend_from_slice(&m.ssrc.to_be_bytes());
-                out.extend_from_slice(&[m.loss_rate, m.discard_rate, 0, 0]); // burst/gap density
-                out.extend_from_slice(&[0, 0, 0, 0]); // burst/gap duration
+                out.extend_from_slice(&[
+                    m.loss_rate,
+                    m.discard_rate,
+                    m.burst_density,
+                    m.gap_density,
+                ]);
+                out.extend_from_slice(&m.burst_duration_ms.to_be_bytes());
+                out.extend_from_slice(&m.gap_duration_ms.to_be_bytes());
                 out.extend_from_slice(&m.round_trip_delay_ms.to_be_bytes());
                 out.extend_from_slice(&m.end_system_delay_ms.to_be_bytes());
-                // signal level, noise level (dBm, 127 = unavailable), RERL, Gmin=16
-                out.extend_from_slice(&[127, 127, 127, 16]);
-                out.extend_from_slice(&[m.r_factor, 127, m.mos_lq, m.mos_cq]);
-                out.extend_from_slice(&[0, 0]); // RX config, reserved
+                out.extend_from_slice(&[m.signal_level as u8, m.noise_level as u8, m.rerl, m.gmin]);
+                out.extend_from_slice(&[m.r_factor, m.ext_r_factor, m.mos_lq, m.mos_cq]);
+                out.extend_from_slice(&[m.rx_config, 0]); // RX config, reserved
                 out.extend_from_slice(&m.jb_nominal_ms.to_be_bytes());
                 out.extend_from_slice(&m.jb_max_ms.to_be_bytes());
                 out.extend_from_slice(&m.jb_abs_max_ms.to_be_bytes());

@@ -11,6 +11,7 @@
 //! end-to-end, SR chain, STUN and capture point.
 
 use crate::engine::emodel;
+use crate::engine::record::{inputs_with, Quality, RTT_PREFERENCE};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -199,7 +200,7 @@ pub fn view(streams: Vec<StreamJson>, health: Health, secs: f64, prev: &mut Prev
             (e > 0).then(|| (now.3.saturating_sub(b.3)).max(0) as f64 * 100.0 / e as f64)
         });
         let loss_pct = (s.expected > 0).then(|| s.lost.max(0) as f64 * 100.0 / s.expected as f64);
-        let rtt = ["end_to_end", "sr_chain", "stun", "capture_point"]
+        let rtt = RTT_PREFERENCE
             .iter()
             .find_map(|m| s.rtt_ms.get(*m).map(|r| r.last));
         let jitter = s.remote.and_then(|r| r.jitter_ms).or(s.jitter_ms);
@@ -208,22 +209,18 @@ pub fn view(streams: Vec<StreamJson>, health: Health, secs: f64, prev: &mut Prev
             .map(|r| r.fraction_lost)
             .or(loss_now_pct.map(|p| p / 100.0))
             .or(loss_pct.map(|p| p / 100.0));
+        // The E-model of the loss the row shows (engine::record's builder; `/streams` carries
+        // no clock rate, so only static payload types are rated here).
         let mos = s
             .payload_types
             .first()
-            .and_then(|pt| emodel::codec(*pt))
+            .and_then(|pt| emodel::codec_for_stream(None, *pt, None))
             .zip(loss_ratio)
             .and_then(|(codec, loss_ratio)| {
-                emodel::estimate(
-                    codec,
-                    emodel::Inputs {
-                        loss_ratio,
-                        jitter_ms: jitter,
-                        rtt_ms: rtt,
-                    },
-                )
+                let ppl = (loss_ratio * 100.0).clamp(0.0, 100.0);
+                Quality::of(&inputs_with(codec, ppl, 1.0, None, rtt, jitter))
             })
-            .map(|e| e.mos);
+            .map(|q| q.mos);
         rows.push(Row {
             payload_type: s.payload_types.first().copied(),
             packets: s.packets,

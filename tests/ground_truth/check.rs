@@ -134,6 +134,7 @@ pub fn stream_ended(
     d.rtt(&at("rtt end_to_end"), m("end_to_end"), t.rtt_end_to_end_ns);
     d.rtt(&at("rtt sr_chain"), m("sr_chain"), t.rtt_sr_chain_ns);
     d.rtt(&at("rtt stun"), m("stun"), t.rtt_stun_ns);
+    d.rtt(&at("rtt xr"), m("xr"), t.rtt_xr_ns);
     match (&rec.remote, &t.remote) {
         (None, None) => {}
         (Some(g), Some(w)) => {
