@@ -17,8 +17,10 @@ use std::path::{Path, PathBuf};
 pub mod redact;
 pub mod reload;
 pub mod sinks;
+pub mod tcp;
 pub use reload::{diff, Change};
 pub use sinks::{Delivery, HttpConfig, RecordsConfig, SinkConfig};
+pub use tcp::TcpConfig;
 
 /// The file `run` and `validate` read without `--config` (the Debian package installs it).
 pub const DEFAULT_PATH: &str = "/etc/rtcprobe/rtcprobe.toml";
@@ -65,6 +67,9 @@ pub struct Config {
     /// Interval and final records of every stream (src/forward).
     #[serde(default)]
     pub records: RecordsConfig,
+    /// The TCP reassembler (media over TCP).
+    #[serde(default)]
+    pub tcp: TcpConfig,
     /// Where records go (`run --records FILE` adds a file sink). A file without the key gets
     /// the default for `run`, a `file` sink at `<state_dir>/records.ndjson`; `sinks = []`
     /// means none.
@@ -283,6 +288,8 @@ pub struct Resolved {
     pub interface_names: Vec<(u32, String)>,
     /// `engine.hops`: run the middlebox hop matcher.
     pub hops: bool,
+    /// `[tcp]`: the TCP reassembler's limits.
+    pub tcp: crate::tcp::TcpLimits,
 }
 
 impl Default for Resolved {
@@ -397,6 +404,7 @@ impl Config {
                 Some(pt) => clock_rates[usize::from(pt)] = rate,
             }
         }
+        problems.extend(tcp::problems(&self.tcp));
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -408,6 +416,7 @@ impl Config {
             clock_rates,
             interface_names: Vec::new(),
             hops: e.hops,
+            tcp: self.tcp.limits(),
         })
     }
 }

@@ -70,6 +70,7 @@ fn summary_of(streams: usize) -> Summary {
         streams,
         error: None,
         hop_matcher: Default::default(),
+        tcp: Default::default(),
     }
 }
 

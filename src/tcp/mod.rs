@@ -104,6 +104,37 @@ impl TcpCounters {
         *self == TcpCounters::default()
     }
 
+    /// Add `o` (the totals of several capture threads).
+    pub fn add(&mut self, o: &TcpCounters) {
+        let fields = [
+            (&mut self.segments, o.segments),
+            (&mut self.payload_bytes, o.payload_bytes),
+            (&mut self.connections, o.connections),
+            (&mut self.rfc4571_connections, o.rfc4571_connections),
+            (&mut self.turn_connections, o.turn_connections),
+            (&mut self.tls_connections, o.tls_connections),
+            (&mut self.other_connections, o.other_connections),
+            (&mut self.retransmitted_bytes, o.retransmitted_bytes),
+            (&mut self.out_of_order_segments, o.out_of_order_segments),
+            (&mut self.dropped_segments, o.dropped_segments),
+            (&mut self.gaps, o.gaps),
+            (&mut self.gap_bytes, o.gap_bytes),
+            (&mut self.resyncs, o.resyncs),
+            (&mut self.resync_skipped_bytes, o.resync_skipped_bytes),
+            (&mut self.rfc4571_frames, o.rfc4571_frames),
+            (&mut self.turn_channel_data, o.turn_channel_data),
+            (&mut self.turn_stun, o.turn_stun),
+            (&mut self.closed_fin, o.closed_fin),
+            (&mut self.closed_rst, o.closed_rst),
+            (&mut self.expired_idle, o.expired_idle),
+            (&mut self.evicted_table_full, o.evicted_table_full),
+            (&mut self.evicted_memory, o.evicted_memory),
+        ];
+        for (a, b) in fields {
+            *a += b;
+        }
+    }
+
     fn add_frames(&mut self, f: &FrameCounts) {
         self.rfc4571_frames += f.rfc4571_frames;
         self.turn_channel_data += f.turn_channel_data;
