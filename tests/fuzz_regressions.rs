@@ -17,7 +17,7 @@ use rtcprobe::fuzzing;
 type Harness = fn(&[u8]);
 
 /// The harness of each fuzz target, by the target's name.
-const HARNESSES: [(&str, Harness); 11] = [
+const HARNESSES: [(&str, Harness); 12] = [
     ("rtp", fuzzing::rtp),
     ("rtcp", fuzzing::rtcp),
     ("stun", fuzzing::stun),
@@ -29,6 +29,7 @@ const HARNESSES: [(&str, Harness); 11] = [
     ("pcap_file", fuzzing::pcap_file),
     ("pcapng", fuzzing::pcapng),
     ("hops", fuzzing::hops),
+    ("tcp_reassembly", fuzzing::tcp_reassembly),
 ];
 
 fn fuzz_dir() -> PathBuf {

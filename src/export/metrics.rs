@@ -184,7 +184,9 @@ fn tcp(o: &mut Out, c: &crate::tcp::TcpCounters) {
         o.family(m);
         o.sample(m.name, "", "", v);
     }
-    let labelled: [(&Metric, &str, &[(&str, u64)]); 4] = [
+    /// A family, its label name, and (label value, count) pairs.
+    type Labelled<'a> = (&'a Metric, &'a str, &'a [(&'a str, u64)]);
+    let labelled: [Labelled<'_>; 4] = [
         (
             &names::TCP_CONNECTIONS,
             "framing",

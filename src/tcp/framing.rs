@@ -208,6 +208,9 @@ pub struct Framer {
     base: u64,
     /// (end offset, capture time) of the data in `buf`, oldest first.
     marks: VecDeque<(u64, i64)>,
+    /// Offsets of `buf` below this were scanned and are no frame boundary: a scan resumes
+    /// here, so that looking for a boundary costs O(1) per byte, not per byte per segment.
+    scanned: usize,
 }
 
 impl Framer {
@@ -220,6 +223,7 @@ impl Framer {
             buf: Vec::new(),
             base: 0,
             marks: VecDeque::new(),
+            scanned: 0,
         }
     }
 
@@ -279,6 +283,7 @@ impl Framer {
         self.base += self.buf.len() as u64 + len;
         self.buf.clear();
         self.marks.clear();
+        self.scanned = 0;
         self.synced = false;
         self.at_start = false;
     }
@@ -291,16 +296,24 @@ impl Framer {
 
     /// Mid-stream classification: the first framing with a resynchronisation point.
     fn classify_scan(&mut self, counts: &mut FrameCounts) -> Option<Framing> {
-        for f in [Framing::TurnTcp, Framing::Rfc4571] {
-            for at in 0..self.buf.len() {
-                if chain(f, self.buf.get(at..).unwrap_or(&[])) == Some(true) {
-                    self.consume(at);
-                    counts.resync_skipped_bytes += at as u64;
-                    self.synced = true;
-                    return Some(f);
+        let mut pending = self.buf.len();
+        for at in self.scanned..self.buf.len() {
+            let rest = self.buf.get(at..).unwrap_or(&[]);
+            for f in [Framing::TurnTcp, Framing::Rfc4571] {
+                match chain(f, rest) {
+                    Some(true) => {
+                        self.consume(at);
+                        counts.resync_skipped_bytes += at as u64;
+                        self.synced = true;
+                        return Some(f);
+                    }
+                    None => pending = pending.min(at),
+                    Some(false) => {}
                 }
             }
         }
+        // Offsets that may still turn out a boundary are looked at again with more bytes.
+        self.scanned = pending;
         None
     }
 
@@ -308,7 +321,7 @@ impl Framer {
     fn resync(&mut self, counts: &mut FrameCounts) -> bool {
         let mut keep_from = self.buf.len().saturating_sub(19);
         let mut found = false;
-        for at in 0..self.buf.len() {
+        for at in self.scanned.min(keep_from)..self.buf.len() {
             match chain(self.framing, self.buf.get(at..).unwrap_or(&[])) {
                 Some(true) => {
                     keep_from = at;
@@ -392,6 +405,7 @@ impl Framer {
         }
         self.buf.drain(..n);
         self.base += n as u64;
+        self.scanned = self.scanned.saturating_sub(n);
         while self.marks.front().is_some_and(|&(e, _)| e <= self.base) {
             self.marks.pop_front();
         }
