@@ -6,7 +6,7 @@
 //! usually port 3478). [`TcpStage`] follows each direction of each connection
 //! ([`stream::ByteStream`]: in order, holes held then skipped, retransmissions dropped),
 //! frames the bytes ([`framing::Framer`]) and hands every frame on as a
-//! [`Datagram`](crate::wire::Datagram) with the connection's addresses and ports and the capture
+//! [`Datagram`] with the connection's addresses and ports and the capture
 //! time of the segment that completed it. TLS-wrapped TURN (first byte 0x16) is counted as
 //! opaque; other TCP (HTTP, …) is classified from its first bytes and then ignored without
 //! buffering.
