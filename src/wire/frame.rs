@@ -54,9 +54,13 @@ pub enum Decoded<'a> {
 /// than 8 bytes for UDP or the UDP length field claims more than the IP header does.
 #[inline]
 pub fn decode_udp(link: LinkType, frame: &[u8]) -> Result<Datagram<'_>, DecodeError> {
-    match decode(link, frame)? {
-        Decoded::Udp(d) => Ok(d),
-        Decoded::Tcp(_) => Err(DecodeError::NotUdp),
+    match decode(link, frame) {
+        Ok(Decoded::Udp(d)) => Ok(d),
+        Ok(Decoded::Tcp(_))
+        | Err(DecodeError::Truncated(Layer::Tcp) | DecodeError::Malformed(Layer::Tcp)) => {
+            Err(DecodeError::NotUdp)
+        }
+        Err(e) => Err(e),
     }
 }
 
