@@ -18,8 +18,10 @@ use std::path::{Path, PathBuf};
 pub mod redact;
 pub mod reload;
 pub mod sinks;
+pub mod tcp;
 pub use reload::{diff, Change};
 pub use sinks::{Delivery, HttpConfig, RecordsConfig, SinkConfig};
+pub use tcp::TcpConfig;
 
 /// The file `run` and `validate` read without `--config` (the Debian package installs it).
 pub const DEFAULT_PATH: &str = "/etc/rtcprobe/rtcprobe.toml";
@@ -69,6 +71,9 @@ pub struct Config {
     /// Interval and final records of every stream (src/forward).
     #[serde(default)]
     pub records: RecordsConfig,
+    /// The TCP reassembler (media over TCP).
+    #[serde(default)]
+    pub tcp: TcpConfig,
     /// Where records go (`run --records FILE` adds a file sink). A file without the key gets
     /// the default for `run`, a `file` sink at `<state_dir>/records.ndjson`; `sinks = []`
     /// means none.
@@ -120,12 +125,15 @@ impl Default for EngineConfig {
     }
 }
 
-/// The default capture filter: UDP only. libpcap's `udp` matches IPv6 only when UDP is the
-/// first next header, so an IPv6 datagram with a hop-by-hop or other extension header (which
-/// the decoder skips, RFC 8200 §4) would be lost to the filter; `ip6 and not tcp` keeps it.
+/// The default capture filter: UDP, TCP and all IPv6. libpcap's `udp` matches IPv6 only when
+/// UDP is the first next header, so an IPv6 datagram with a hop-by-hop or other extension
+/// header (which the decoder skips, RFC 8200 §4) would be lost to the filter; `ip6` keeps it.
 /// Measured: with plain `udp`, a capture's IPv6 Opus stream behind a hop-by-hop header was
-/// missing from live capture but present in replay.
-pub const DEFAULT_FILTER: &str = "udp or (ip6 and not tcp)";
+/// missing from live capture but present in replay. TCP is in because WebRTC falls back to it
+/// (TURN over TCP on 3478, ICE-TCP on any port, `crate::tcp`), and a port list would miss
+/// ICE-TCP; unrelated TCP costs a lookup per segment and no buffering (classified from its
+/// first bytes), and operators on hosts with heavy TCP narrow it (config.example.toml).
+pub const DEFAULT_FILTER: &str = "udp or tcp or ip6";
 
 /// Live capture with libpcap.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -134,9 +142,9 @@ pub struct CaptureConfig {
     /// Interfaces to capture on, or `["any"]` (Linux: every interface, cooked headers).
     /// Default `["any"]`.
     pub interfaces: Vec<String>,
-    /// BPF filter (pcap-filter(7)). Default [`DEFAULT_FILTER`]: UDP only (RTP, RTCP, STUN,
-    /// TURN and DTLS are all UDP), written so that IPv6 UDP behind extension headers, which
-    /// libpcap's `udp` primitive does not match, is kept too.
+    /// BPF filter (pcap-filter(7)). Default [`DEFAULT_FILTER`]: UDP and TCP (media over TCP:
+    /// RFC 4571, ICE-TCP, TURN over TCP), written so that IPv6 behind extension headers, which
+    /// libpcap's `udp` and `tcp` primitives do not match, is kept too.
     pub filter: String,
     /// Bytes kept of each packet. RTP needs only its header, but RTCP and STUN are parsed
     /// whole, so the default 65535 keeps every datagram.
@@ -298,6 +306,8 @@ pub struct Resolved {
     pub hops: bool,
     /// `engine.jitter_buffer_ms`.
     pub jitter_buffer_ms: u32,
+    /// `[tcp]`: the TCP reassembler's limits.
+    pub tcp: crate::tcp::TcpLimits,
 }
 
 impl Default for Resolved {
@@ -437,6 +447,7 @@ impl Config {
                 }
             }
         }
+        problems.extend(tcp::problems(&self.tcp));
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -451,6 +462,7 @@ impl Config {
             interface_names: Vec::new(),
             hops: e.hops,
             jitter_buffer_ms: e.jitter_buffer_ms,
+            tcp: self.tcp.limits(),
         })
     }
 }

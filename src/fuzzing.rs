@@ -533,6 +533,83 @@ fn check_ended(m: &mut crate::correlate::hop::HopMatcher, seq: &mut u64) {
     }
 }
 
+/// The TCP reassembler (`crate::tcp`) on arbitrary segments. Records: a selector (bits 0-1:
+/// one of two connections and direction; bit 2 SYN, bit 3 FIN, bit 4 RST; bit 5 an expiry
+/// tick; bit 6 a snap-length cut of half the payload), a signed 16-bit sequence step from the
+/// direction's last sequence number, a time step in ms, a payload length, then the payload.
+/// Small caps (3 directions, 4 KiB each, 8 KiB in all): no panic, the caps hold after every
+/// segment, every frame handed on fits a TCP frame, and time never runs backwards within a
+/// direction's deliveries beyond what the segments' own times allow.
+pub fn tcp_reassembly(data: &[u8]) {
+    use crate::tcp::{TcpLimits, TcpStage};
+    use crate::wire::tcp::TcpSegment;
+    use crate::wire::Segment;
+    let limits = TcpLimits {
+        max_connections: 3,
+        max_buffer_bytes_per_connection: 4096,
+        max_buffer_bytes_total: 8192,
+        idle_timeout_ns: 5_000_000_000,
+        gap_timeout_ns: 50_000_000,
+    };
+    let mut st = TcpStage::new(limits);
+    let hosts: [std::net::SocketAddr; 3] = [
+        ([10, 0, 0, 1], 40000).into(),
+        ([10, 0, 0, 2], 3478).into(),
+        ([10, 0, 0, 3], 443).into(),
+    ];
+    let mut seqs = [0u32; 4];
+    let mut now: i64 = 1_700_000_000_000_000_000;
+    let mut rest = data;
+    let mut buf = Vec::with_capacity(20 + 255);
+    let mut check = |_: i64, dg: &crate::wire::Datagram<'_>| {
+        assert!(dg.payload.len() <= 65_535 + 20);
+        assert_eq!(dg.payload.len(), dg.wire_len);
+    };
+    while let [sel, s0, s1, dt, len, tail @ ..] = rest {
+        let n = usize::from(*len).min(tail.len());
+        let (payload, next) = tail.split_at(n);
+        rest = next;
+        let d = usize::from(sel & 3);
+        let (src, dst) = match d {
+            0 => (hosts[0], hosts[1]),
+            1 => (hosts[1], hosts[0]),
+            2 => (hosts[0], hosts[2]),
+            _ => (hosts[2], hosts[0]),
+        };
+        seqs[d] = seqs[d].wrapping_add(i32::from(i16::from_be_bytes([*s0, *s1])) as u32);
+        now = now.saturating_add(i64::from(*dt) * 1_000_000);
+        let flags = 0x10 | ((sel >> 1) & 0x02) | ((sel >> 3) & 0x01) | ((sel >> 2) & 0x04);
+        buf.clear();
+        buf.extend_from_slice(&src.port().to_be_bytes());
+        buf.extend_from_slice(&dst.port().to_be_bytes());
+        buf.extend_from_slice(&seqs[d].to_be_bytes());
+        buf.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        buf.extend_from_slice(payload);
+        let wire = buf.len();
+        let captured = if sel & 0x40 != 0 { 20 + n / 2 } else { wire };
+        let Some(bytes) = buf.get(..captured) else {
+            continue;
+        };
+        let Ok(tcp) = TcpSegment::new_checked(bytes, wire) else {
+            continue;
+        };
+        let seg = Segment {
+            src,
+            dst,
+            tcp,
+            vlan: None,
+        };
+        st.on_segment(now, &seg, &mut check);
+        if sel & 0x20 != 0 {
+            st.expire(now, &mut check);
+        }
+        assert!(st.connections() <= 3);
+        assert!(st.buffered_bytes() <= 8192, "{}", st.buffered_bytes());
+    }
+    st.finish(&mut check);
+    assert_eq!((st.connections(), st.buffered_bytes()), (0, 0));
+}
+
 /// A pcapng file from memory, read with a small buffer (so that refills and growth run), every
 /// packet decoded with its interface's link type: no panic, bounded memory.
 pub fn pcapng(data: &[u8]) {

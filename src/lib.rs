@@ -20,6 +20,8 @@
 //!   lock-free queues; [`daemon`] supervises it as `rtcprobe run`.
 //! * [`export`] serves Prometheus metrics built at scrape time from the snapshots; the workers
 //!   keep the cumulative aggregates it encodes, labelled by bounded label sets.
+//! * [`tcp`] reassembles TCP on the capture thread (RFC 4571, ICE-TCP, TURN over TCP) and hands
+//!   its frames to the same path as UDP payloads.
 //! * [`correlate`] sits beside the engine, above single streams: [`correlate::hop`] pairs the
 //!   streams entering and leaving a middlebox (relay, SFU) and measures what the box adds.
 //! * [`capture`], [`output`], [`pipeline`], [`daemon`], [`export`] and the binary do the IO.
@@ -41,5 +43,6 @@ pub mod pipeline;
 pub mod replay;
 pub mod report;
 pub mod synth;
+pub mod tcp;
 pub mod top;
 pub mod wire;

@@ -16,7 +16,8 @@ use crate::engine::record::{rfc3339_micros, StreamRecord};
 use crate::engine::{Counters, Engine};
 use crate::forward::Hook;
 use crate::pipeline::hops::HopStage;
-use crate::wire::{decode_udp, DecodeError, LinkType};
+use crate::tcp::{TcpCounters, TcpStage};
+use crate::wire::{decode, decode_udp, DecodeError, Decoded, LinkType};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -95,6 +96,10 @@ pub struct Summary {
     /// What the hop matcher counted about its own bounds; absent when all zero.
     #[serde(skip_serializing_if = "is_zero")]
     pub hop_matcher: HopCounters,
+    /// What the TCP reassembler counted (media over TCP, `crate::tcp`); absent when all zero
+    /// (no TCP in the capture).
+    #[serde(skip_serializing_if = "TcpCounters::is_zero")]
+    pub tcp: TcpCounters,
 }
 
 /// The result of a replay: a summary and one record per stream, in order of first appearance.
@@ -294,6 +299,8 @@ pub struct Run<S: Ended = Kept> {
     /// Middlebox hops, beside the engine (`crate::pipeline::hops`, the pipeline's stage);
     /// `None` when turned off.
     hops: Option<HopStage>,
+    /// Media over TCP: reassembled frames enter like datagrams.
+    tcp: TcpStage,
 }
 
 impl Run {
@@ -318,9 +325,11 @@ impl<S: Ended> Run<S> {
         let hops = cfg
             .hops
             .then(|| crate::pipeline::file::replay_hops(Arc::clone(&names)));
+        let tcp = TcpStage::new(cfg.tcp);
         let mut engine = Engine::new(cfg);
         engine.set_point_names(std::sync::Arc::clone(&names));
         Run {
+            tcp,
             engine,
             frames: 0,
             first: None,
@@ -386,6 +395,18 @@ impl<S: Ended> Run<S> {
                     h.expire(ts_ns, self.engine.idle_timeout_ns());
                 }
                 self.hops_done(ts_ns);
+                let (tcp, hops, engine, forward) = (
+                    &mut self.tcp,
+                    &mut self.hops,
+                    &mut self.engine,
+                    &self.forward,
+                );
+                // Frames a flush frees were seen where the last frame was (one point per file
+                // in practice; a connection's own point is not kept).
+                let point = engine.point();
+                tcp.expire(ts_ns, &mut |now, dg| {
+                    Self::deliver(engine, hops, forward, now, dg, point);
+                });
                 self.engine.expire(ts_ns);
                 self.take_ended();
             }
@@ -395,23 +416,60 @@ impl<S: Ended> Run<S> {
         self.engine.set_frame(self.frames);
         let point = self.points.point(link, iface, data);
         self.engine.set_point(point);
-        match decode_udp(link, data) {
-            Ok(dg) => {
-                if self
-                    .hops
-                    .as_mut()
-                    .is_some_and(|h| h.on_datagram(ts_ns, &dg, point))
-                {
-                    self.hops_done(ts_ns);
-                }
-                let rtcp = self.engine.on_datagram(ts_ns, &dg);
-                if let (Some(buf), Some(f)) = (rtcp, &self.forward) {
-                    f.rtcp(ts_ns, dg.src, dg.dst, buf);
-                }
+        match decode(link, data) {
+            Ok(Decoded::Udp(dg)) => self.datagram(ts_ns, &dg, point),
+            Ok(Decoded::Tcp(seg)) => {
+                let (tcp, hops, engine, forward) = (
+                    &mut self.tcp,
+                    &mut self.hops,
+                    &mut self.engine,
+                    &self.forward,
+                );
+                tcp.on_segment(ts_ns, &seg, &mut |now, dg| {
+                    Self::deliver(engine, hops, forward, now, dg, point);
+                });
+                self.hops_done(ts_ns);
             }
             Err(e) => self.count_undecoded(e),
         }
         self.take_ended();
+    }
+
+    /// A UDP datagram (or a frame out of a TCP connection) at `now`.
+    fn datagram(
+        &mut self,
+        now: i64,
+        dg: &crate::wire::Datagram<'_>,
+        point: crate::engine::ObservationPoint,
+    ) {
+        if Self::deliver(
+            &mut self.engine,
+            &mut self.hops,
+            &self.forward,
+            now,
+            dg,
+            point,
+        ) {
+            self.hops_done(now);
+        }
+    }
+
+    /// Hand a datagram to the hop stage and the engine; true when the hop stage has hops to
+    /// hand out.
+    fn deliver(
+        engine: &mut Engine,
+        hops: &mut Option<HopStage>,
+        forward: &Option<Hook>,
+        now: i64,
+        dg: &crate::wire::Datagram<'_>,
+        point: crate::engine::ObservationPoint,
+    ) -> bool {
+        let done = hops.as_mut().is_some_and(|h| h.on_datagram(now, dg, point));
+        let rtcp = engine.on_datagram(now, dg);
+        if let (Some(buf), Some(f)) = (rtcp, forward) {
+            f.rtcp(now, dg.src, dg.dst, buf);
+        }
+        done
     }
 
     /// Streams that ended (BYE, eviction, expiry) go to the sink at once, and to `forward`
@@ -481,6 +539,16 @@ impl<S: Ended> Run<S> {
         linktype: i32,
         error: Option<String>,
     ) -> (Summary, S) {
+        let (tcp, hops, engine, forward) = (
+            &mut self.tcp,
+            &mut self.hops,
+            &mut self.engine,
+            &self.forward,
+        );
+        let point = engine.point();
+        tcp.finish(&mut |now, dg| {
+            Self::deliver(engine, hops, forward, now, dg, point);
+        });
         if let Some(h) = &mut self.hops {
             h.finish(self.last);
         }
@@ -508,6 +576,7 @@ impl<S: Ended> Run<S> {
                 .as_ref()
                 .map(|h| *h.matcher().counters())
                 .unwrap_or_default(),
+            tcp: *self.tcp.counters(),
         };
         (summary, self.sink)
     }

@@ -6,7 +6,8 @@
 //! duplicate, so one warm-up round duplicates every stream's packet. The window of 200 rounds
 //! holds at most 6 gaps per stream, under `seq::MAX_GAPS`: no window bitmap either. Each stream
 //! has audio state (engine/audio, boxed when the stream passes probation) and jittered, DTX-cut
-//! timestamps, so the jitter buffers, the settle window and the burst/gap counters run too.
+//! timestamps, so the jitter buffers, the settle window and the burst/gap counters run too. RTP over
+//! TCP (RFC 4571, frames split across segments) allocates nothing per segment either.
 
 use rtcprobe::config::Resolved;
 use rtcprobe::replay::Run;
@@ -278,4 +279,81 @@ fn steady_state_video_does_not_allocate() {
         "{v:?}"
     );
     assert_eq!(allocs, 0, "allocations in steady state of video streams");
+}
+
+/// Ethernet + IPv4 + TCP (connection `i`, sequence number `seq`) carrying `data`.
+fn tcp_frame(buf: &mut Vec<u8>, i: u32, seq: u32, data: &[u8]) {
+    buf.clear();
+    buf.extend_from_slice(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00]);
+    let len = (40 + data.len()) as u16;
+    buf.extend_from_slice(&[0x45, 0]);
+    buf.extend_from_slice(&len.to_be_bytes());
+    buf.extend_from_slice(&[0, 0, 0x40, 0, 64, 6, 0, 0]);
+    buf.extend_from_slice(&(0x0a00_0000u32 | (i + 2)).to_be_bytes());
+    buf.extend_from_slice(&[10, 0, 0, 1]);
+    buf.extend_from_slice(&(10_000 + i as u16).to_be_bytes());
+    buf.extend_from_slice(&[0x0d, 0x96]); // 3478
+    buf.extend_from_slice(&seq.to_be_bytes());
+    buf.extend_from_slice(&[0, 0, 0, 1, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+    buf.extend_from_slice(data);
+}
+
+/// RTP over TCP (RFC 4571) allocates nothing per segment either once each connection's
+/// buffers have grown: frames split across segments (every third packet's frame is cut in
+/// two, its second half coalesced with the next frame), in order.
+#[test]
+fn steady_state_rtp_over_tcp_does_not_allocate() {
+    const CONNS: u32 = 100;
+    let mut run = Run::new(Resolved::default());
+    let mut buf = Vec::with_capacity(2048);
+    let mut now: i64 = 1_700_000_000_000_000_000;
+    let mut seqs = vec![1u32; CONNS as usize];
+    // Bytes of each connection's stream not yet sent (a cut frame's tail).
+    let mut tails: Vec<Vec<u8>> = (0..CONNS).map(|_| Vec::with_capacity(512)).collect();
+    let mut data = Vec::with_capacity(1024);
+    let mut rtp = Vec::with_capacity(256);
+    let mut feed = |run: &mut Run, round: u32, counting: bool| {
+        for i in 0..CONNS {
+            rtp.clear();
+            rtp.extend_from_slice(&[0x80, 8]);
+            rtp.extend_from_slice(&(round as u16).to_be_bytes());
+            rtp.extend_from_slice(&round.wrapping_mul(160).to_be_bytes());
+            rtp.extend_from_slice(&(0x6000 + i).to_be_bytes());
+            rtp.resize(12 + 160, 0xd5);
+            let t = &mut tails[i as usize];
+            data.clear();
+            data.append(t);
+            data.extend_from_slice(&(rtp.len() as u16).to_be_bytes());
+            data.extend_from_slice(&rtp);
+            if (round + i) % 3 == 0 {
+                let cut = data.len() - 50;
+                t.extend_from_slice(&data[cut..]);
+                data.truncate(cut);
+            }
+            let s = &mut seqs[i as usize];
+            tcp_frame(&mut buf, i, *s, &data);
+            *s = s.wrapping_add(data.len() as u32);
+            now += 40_000;
+            COUNTING.with(|c| c.set(counting));
+            run.frame(LinkType::Ethernet, now, &buf);
+            COUNTING.with(|c| c.set(false));
+        }
+    };
+    for round in 0..20 {
+        feed(&mut run, round, false);
+    }
+    ALLOCS.store(0, Ordering::Relaxed);
+    for round in 20..1020 {
+        feed(&mut run, round, true);
+    }
+    let allocs = ALLOCS.load(Ordering::Relaxed);
+    let report = run.finish("alloc".into(), 1, None);
+    assert_eq!(report.streams.len(), CONNS as usize);
+    let total: u64 = report.streams.iter().map(|s| s.packets).sum();
+    assert!(total > 100_000, "{total}");
+    assert_eq!(report.summary.tcp.rfc4571_frames, total);
+    assert_eq!(
+        allocs, 0,
+        "allocations in steady state over {total} packets over TCP"
+    );
 }

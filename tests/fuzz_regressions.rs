@@ -17,7 +17,7 @@ use rtcprobe::fuzzing;
 type Harness = fn(&[u8]);
 
 /// The harness of each fuzz target, by the target's name.
-const HARNESSES: [(&str, Harness); 12] = [
+const HARNESSES: [(&str, Harness); 13] = [
     ("rtp", fuzzing::rtp),
     ("rtcp", fuzzing::rtcp),
     ("stun", fuzzing::stun),
@@ -30,6 +30,7 @@ const HARNESSES: [(&str, Harness); 12] = [
     ("pcapng", fuzzing::pcapng),
     ("hops", fuzzing::hops),
     ("video_payload", fuzzing::video_payload),
+    ("tcp_reassembly", fuzzing::tcp_reassembly),
 ];
 
 fn fuzz_dir() -> PathBuf {

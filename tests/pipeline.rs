@@ -18,8 +18,9 @@ use rtcprobe::pipeline::worker::RecordsOut;
 use rtcprobe::pipeline::{Options, Pipeline};
 use rtcprobe::replay::{replay_file, Report};
 use rtcprobe::synth::frame::Encap;
-use rtcprobe::synth::pcap::TsResolution;
+use rtcprobe::synth::pcap::{PcapWriter, TsResolution};
 use rtcprobe::synth::scenarios::{clean_many, impaired_mix_on};
+use rtcprobe::synth::tcp::{over_tcp, Split, TcpFraming, TcpPlan};
 use rtcprobe::wire::LinkType;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -95,6 +96,23 @@ fn make_captures() -> Vec<PathBuf> {
             .expect("write");
         v.push(path);
     }
+    // The first mix again with its IPv4 UDP carried over TCP (RFC 4571, random splits,
+    // retransmissions, reordering): the capture thread's TCP stage must give the same frames
+    // whatever the worker count.
+    let cap = impaired_mix_on(1, Some(Encap::Ethernet)).build();
+    let plan = TcpPlan {
+        retransmit_every: Some(5),
+        reorder_every: Some(4),
+        ..TcpPlan::clean(TcpFraming::Rfc4571, Split::Random { seed: 7, cuts: 2 })
+    };
+    let path = scratch.join("mix-1-tcp.pcap");
+    let f = std::fs::File::create(&path).expect("create");
+    let mut w = PcapWriter::new(f, 1, 65_535, TsResolution::Nano).expect("pcap");
+    for f in over_tcp(&cap.frames, plan).frames {
+        w.write_frame(f.ts_ns, &f.bytes).expect("write");
+    }
+    w.into_inner().expect("flush");
+    v.push(path);
     v
 }
 

@@ -121,7 +121,7 @@ fn settings(s: &str) -> Result<Settings, Vec<Problem>> {
 fn daemon_defaults_are_valid() {
     let s = settings("").expect("valid");
     assert_eq!(s.capture.interfaces, ["any"]);
-    assert_eq!(s.capture.filter, "udp or (ip6 and not tcp)");
+    assert_eq!(s.capture.filter, "udp or tcp or ip6");
     assert_eq!(s.capture.buffer_size_mib, 64);
     assert_eq!(s.pipeline.workers, 0);
     assert_eq!(s.log.level, "info");

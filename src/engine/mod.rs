@@ -327,6 +327,11 @@ impl Engine {
         self.point = point;
     }
 
+    /// Where the datagrams are being seen ([`Engine::set_point`]).
+    pub fn point(&self) -> ObservationPoint {
+        self.point
+    }
+
     /// Name records' observation points from `names` (the table the capture interns into).
     /// Without a call every point is named from an empty table: `capture` or `other`.
     pub fn set_point_names(&mut self, names: std::sync::Arc<PointNames>) {

@@ -169,6 +169,69 @@ fn stream_labels(l: &Labeller, r: &StreamRecord) -> String {
 }
 
 /// Encode every metric.
+/// The TCP reassemblers' counters (`crate::tcp`), summed over the capture threads.
+fn tcp(o: &mut Out, c: &crate::tcp::TcpCounters) {
+    let plain = [
+        (&names::TCP_SEGMENTS, c.segments),
+        (&names::TCP_RETRANSMITTED, c.retransmitted_bytes),
+        (&names::TCP_OUT_OF_ORDER, c.out_of_order_segments),
+        (&names::TCP_DROPPED, c.dropped_segments),
+        (&names::TCP_GAPS, c.gaps),
+        (&names::TCP_GAP_BYTES, c.gap_bytes),
+        (&names::TCP_RESYNC_SKIPPED, c.resync_skipped_bytes),
+    ];
+    for (m, v) in plain {
+        o.family(m);
+        o.sample(m.name, "", "", v);
+    }
+    /// A family, its label name, and (label value, count) pairs.
+    type Labelled<'a> = (&'a Metric, &'a str, &'a [(&'a str, u64)]);
+    let labelled: [Labelled<'_>; 4] = [
+        (
+            &names::TCP_CONNECTIONS,
+            "framing",
+            &[
+                ("rfc4571", c.rfc4571_connections),
+                ("turn", c.turn_connections),
+                ("tls", c.tls_connections),
+                ("other", c.other_connections),
+            ],
+        ),
+        (
+            &names::TCP_FRAMES,
+            "kind",
+            &[
+                ("rfc4571", c.rfc4571_frames),
+                ("turn_channel_data", c.turn_channel_data),
+                ("turn_stun", c.turn_stun),
+            ],
+        ),
+        (
+            &names::TCP_ENDED,
+            "reason",
+            &[
+                ("fin", c.closed_fin),
+                ("rst", c.closed_rst),
+                ("idle", c.expired_idle),
+            ],
+        ),
+        (
+            &names::TCP_EVICTIONS,
+            "reason",
+            &[
+                ("table_full", c.evicted_table_full),
+                ("memory", c.evicted_memory),
+            ],
+        ),
+    ];
+    for (m, label, values) in labelled {
+        o.family(m);
+        for (v, n) in values {
+            o.sample(m.name, "", &format!("{label}=\"{v}\""), *n);
+        }
+    }
+}
+
 pub fn encode(sc: &Scrape<'_>) -> Encoded {
     let mut o = Out {
         s: String::with_capacity(64 * 1024),
@@ -339,6 +402,7 @@ pub fn encode(sc: &Scrape<'_>) -> Encoded {
     o.sample(names::STREAMS_EVICTED.name, "", "", c.streams_evicted);
     o.family(&names::RECORDS_DROPPED);
     o.sample(names::RECORDS_DROPPED.name, "", "", t.records_dropped);
+    tcp(&mut o, &t.tcp);
     super::hops::encode(&mut o, sc, &captures);
     sinks(&mut o, &sc.board.sinks.load());
 

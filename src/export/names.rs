@@ -115,6 +115,28 @@ metrics! {
         "Streams evicted because the stream table was full (engine.max_streams).";
     RECORDS_DROPPED = "rtcprobe_pipeline_records_dropped_total", Counter,
         "Records of ended streams dropped because the records queue was full.";
+    TCP_SEGMENTS = "rtcprobe_tcp_segments_total", Counter,
+        "TCP segments seen by the reassembler (media over TCP).";
+    TCP_CONNECTIONS = "rtcprobe_tcp_connections_total", Counter,
+        "TCP connection directions by the framing recognised from their first bytes (rfc4571, turn, tls, other).";
+    TCP_FRAMES = "rtcprobe_tcp_frames_total", Counter,
+        "Frames taken out of TCP byte streams and analysed like UDP datagrams, by kind.";
+    TCP_RETRANSMITTED = "rtcprobe_tcp_retransmitted_bytes_total", Counter,
+        "TCP payload bytes already delivered (retransmissions, overlaps), dropped.";
+    TCP_OUT_OF_ORDER = "rtcprobe_tcp_out_of_order_segments_total", Counter,
+        "TCP segments held because they arrived ahead of a hole.";
+    TCP_DROPPED = "rtcprobe_tcp_dropped_segments_total", Counter,
+        "TCP segments not held: too far ahead of the stream, or larger than the per-connection cap.";
+    TCP_GAPS = "rtcprobe_tcp_gaps_total", Counter,
+        "Holes in TCP byte streams skipped (not filled within tcp.gap_timeout_ms or the buffer cap, or cut by the snap length).";
+    TCP_GAP_BYTES = "rtcprobe_tcp_gap_bytes_total", Counter,
+        "Bytes of the skipped holes.";
+    TCP_RESYNC_SKIPPED = "rtcprobe_tcp_resync_skipped_bytes_total", Counter,
+        "Bytes dropped while looking for the next frame boundary after a hole.";
+    TCP_ENDED = "rtcprobe_tcp_ended_total", Counter,
+        "TCP connection directions ended, by reason (fin, rst, idle).";
+    TCP_EVICTIONS = "rtcprobe_tcp_evictions_total", Counter,
+        "TCP connection directions evicted, by reason (table_full: tcp.max_connections; memory: tcp.max_buffer_bytes_total).";
     HOP_FORWARDING_DELAY = "rtcprobe_hop_forwarding_delay_seconds", Histogram,
         "Middlebox hops: forwarding delay of each forwarded packet (egress minus ingress capture time).";
     HOP_PACKETS_IN = "rtcprobe_hop_packets_in_total", Counter,

@@ -157,11 +157,9 @@ pub struct Record {
     pub codec_source: Option<String>,
     #[serde(default)]
     pub emodel_scale: Option<String>,
-    /// Effective loss in percent, G.107 BurstR, and the codec's Ie and Bpl.
+    /// Effective loss in percent and the codec's Ie and Bpl (the BurstR input is `burst_r`).
     #[serde(default)]
     pub ppl: Option<f64>,
-    #[serde(default)]
-    pub burst_r: Option<f64>,
     #[serde(default)]
     pub ie: Option<f64>,
     #[serde(default)]

@@ -160,6 +160,7 @@ pub(super) fn row(r: &StreamRecord) -> Vec<String> {
         o(vid.and_then(|x| x.height)),
         o(vid.and_then(|x| x.bitrate_bps)),
         o(vid.map(|x| x.keyframe_requests)),
+    ]);
     let q = r.quality.as_ref();
     v.extend([
         o(q.map(|q| q.codec)),

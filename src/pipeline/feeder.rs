@@ -21,7 +21,8 @@ use crate::config::Resolved;
 use crate::correlate::hop::HopCounters;
 use crate::engine::{shard, triage, Counters, Shard, StreamKey, Triage};
 use crate::forward::tap::RtcpTap;
-use crate::wire::{decode_udp, LinkType};
+use crate::tcp::TcpStage;
+use crate::wire::{decode, Datagram, Decoded, LinkType};
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use foldhash::HashMap;
@@ -92,6 +93,11 @@ pub struct Feeder {
     /// Middlebox hops ([`super::hops`]): every datagram, in capture order; ended hops go to
     /// the stage's collector, splits to the worker owning the egress stream.
     hops: Option<HopStage>,
+    /// Media over TCP ([`crate::tcp`]): frames enter like datagrams. An `Option` only so that
+    /// it can be taken while its frames are routed through `self`; always `Some` between calls.
+    tcp: Option<TcpStage>,
+    /// Where the last TCP segment was seen: frames a flush frees are attributed there.
+    tcp_point: crate::engine::ObservationPoint,
 }
 
 impl Feeder {
@@ -105,6 +111,7 @@ impl Feeder {
         points: PointResolver,
     ) -> Self {
         let batch_events = batch_events.max(1);
+        let cfg_tcp = cfg.tcp;
         let lanes = links
             .into_iter()
             .map(|link| Lane {
@@ -130,6 +137,8 @@ impl Feeder {
             rtcp_tap: None,
             points,
             hops: None,
+            tcp: Some(TcpStage::new(cfg_tcp)),
+            tcp_point: crate::engine::ObservationPoint::default(),
         }
     }
 
@@ -152,6 +161,9 @@ impl Feeder {
     /// reach the workers before they end their streams. The matcher's counters.
     pub fn finish_hops(&mut self) -> HopCounters {
         let now = self.stats.last_ns;
+        // What TCP connections still hold enters first (the capture is over), so that the hops
+        // and the workers see those frames too.
+        self.flush_tcp(now, true);
         let Some(h) = &mut self.hops else {
             return HopCounters::default();
         };
@@ -258,29 +270,65 @@ impl Feeder {
         self.stats.last_ns = self.stats.last_ns.max(ts_ns);
         if ts_ns >= self.next_tick {
             if self.next_tick != i64::MIN {
+                self.flush_tcp(ts_ns, false);
                 self.expire_hops(ts_ns);
                 self.broadcast(Event::Tick { now: ts_ns });
             }
             self.next_tick = ts_ns.saturating_add(TICK_EVERY_NS);
         }
-        let dg = match decode_udp(link, data) {
-            Ok(dg) => dg,
-            Err(e) => {
-                *self.stats.undecoded.entry(e.reason()).or_default() += 1;
-                return;
-            }
-        };
-        let n = self.shards();
-        // Disjoint borrows: no copy of the 29 counters per datagram.
-        let t = triage(&self.cfg, &mut self.stats.counters, &dg);
         let point = self.points.point(link, iface, data);
         if point == crate::engine::ObservationPoint::OTHER {
             self.stats.unnamed_point_frames += 1;
         }
+        match decode(link, data) {
+            Ok(Decoded::Udp(dg)) => self.datagram(ts_ns, frame, point, &dg),
+            Ok(Decoded::Tcp(seg)) => {
+                let Some(mut tcp) = self.tcp.take() else {
+                    return;
+                };
+                self.tcp_point = point;
+                tcp.on_segment(ts_ns, &seg, &mut |now, dg| {
+                    self.datagram(now, frame, point, dg)
+                });
+                self.stats.tcp = *tcp.counters();
+                self.tcp = Some(tcp);
+            }
+            Err(e) => *self.stats.undecoded.entry(e.reason()).or_default() += 1,
+        }
+    }
+
+    /// Frames a TCP flush frees (idle expiry, the end of the capture) enter at `now`.
+    fn flush_tcp(&mut self, now: i64, finish: bool) {
+        let Some(mut tcp) = self.tcp.take() else {
+            return;
+        };
+        let frame = self.stats.frames;
+        let point = self.tcp_point;
+        let mut emit = |t, dg: &Datagram<'_>| self.datagram(t, frame, point, dg);
+        if finish {
+            tcp.finish(&mut emit);
+        } else {
+            tcp.expire(now, &mut emit);
+        }
+        self.stats.tcp = *tcp.counters();
+        self.tcp = Some(tcp);
+    }
+
+    /// Triage one datagram (or a frame out of a TCP connection) and route it.
+    fn datagram(
+        &mut self,
+        ts_ns: i64,
+        frame: u64,
+        point: crate::engine::ObservationPoint,
+        dg: &Datagram<'_>,
+    ) {
+        let n = self.shards();
+        // Disjoint borrows: no copy of the 29 counters per datagram.
+        let t = triage(&self.cfg, &mut self.stats.counters, dg);
         if self
             .hops
             .as_mut()
-            .is_some_and(|h| h.on_datagram(ts_ns, &dg, point))
+            .is_some_and(|h| h.on_datagram(ts_ns, dg, point))
         {
             self.hops_done(ts_ns);
         }

@@ -203,6 +203,7 @@ pub fn replay_into<S: Ended + Send + 'static>(
             streams,
             error,
             hop_matcher,
+            tcp: totals.tcp,
         },
         sink,
     ))

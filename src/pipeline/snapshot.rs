@@ -46,6 +46,8 @@ pub struct CaptureSnapshot {
     /// Frames whose observation point got no name of its own (the run's table of
     /// [`crate::engine::obs::MAX_POINTS`] was full): their streams are `observed_at = "other"`.
     pub unnamed_point_frames: u64,
+    /// What this capture thread's TCP reassembler counted ([`crate::tcp`]).
+    pub tcp: crate::tcp::TcpCounters,
     /// This capture thread's middlebox hops, when it pairs them ([`super::hops`]).
     #[serde(skip)]
     pub hops: Option<Arc<super::hops::HopSnapshot>>,
@@ -116,6 +118,7 @@ impl Board {
             t.kernel_dropped += c.kernel_dropped;
             t.if_dropped += c.if_dropped;
             t.counters.add(&c.counters);
+            t.tcp.add(&c.tcp);
             for (k, v) in &c.undecoded {
                 *t.undecoded.entry(k).or_default() += v;
             }
@@ -134,6 +137,8 @@ impl Board {
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Totals {
     pub frames: u64,
+    /// The TCP reassemblers' counters, summed.
+    pub tcp: crate::tcp::TcpCounters,
     /// RTP frames as the capture threads counted them, from the same snapshots as `frames`
     /// (so `frames ≥ rtp_frames` always; `counters.rtp_packets` is the workers' count, from
     /// snapshots published at other moments).

@@ -82,7 +82,6 @@ fn rec(src: &str, dst: &str, ssrc: u32, k: i64, kind: &str) -> Record {
         codec_source: None,
         emodel_scale: None,
         ppl: None,
-        burst_r: None,
         ie: None,
         bpl: None,
         one_way_delay_ms: None,
@@ -112,6 +111,7 @@ fn summary_of(streams: usize) -> Summary {
         streams,
         error: None,
         hop_matcher: Default::default(),
+        tcp: Default::default(),
     }
 }
 

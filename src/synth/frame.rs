@@ -306,6 +306,19 @@ pub fn ipv4_fragment(
 
 /// A TCP segment (PSH|ACK, no options) with a correct checksum: non-UDP noise.
 pub fn tcp_frame(l: L2L3, src: SocketAddr, dst: SocketAddr, seq: u32, payload: &[u8]) -> Vec<u8> {
+    tcp_frame_with(l, src, dst, seq, 0x18, payload)
+}
+
+/// A TCP segment with control bits `flags` (RFC 9293 §3.1; 0x02 SYN, 0x10 ACK, 0x18 PSH|ACK),
+/// no options, a correct checksum.
+pub fn tcp_frame_with(
+    l: L2L3,
+    src: SocketAddr,
+    dst: SocketAddr,
+    seq: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
     assert_eq!(src.is_ipv4(), dst.is_ipv4(), "mixed address families");
     let mut out = Vec::with_capacity(payload.len() + 80);
     link_header(&mut out, l.encap, src.ip(), dst.ip());
@@ -323,7 +336,7 @@ pub fn tcp_frame(l: L2L3, src: SocketAddr, dst: SocketAddr, seq: u32, payload: &
     out.extend_from_slice(&dst.port().to_be_bytes());
     out.extend_from_slice(&seq.to_be_bytes());
     out.extend_from_slice(&1u32.to_be_bytes()); // ack
-    out.extend_from_slice(&[0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]); // off 5, PSH|ACK, win, csum, urg
+    out.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]); // off 5, flags, win, csum, urg
     out.extend_from_slice(payload);
     let c = transport_checksum(src.ip(), dst.ip(), IPPROTO_TCP, &out[t..]);
     out[t + 16..t + 18].copy_from_slice(&c.to_be_bytes());

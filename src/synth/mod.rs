@@ -23,6 +23,7 @@ pub mod scenario;
 pub mod scenarios;
 mod signal;
 pub mod stun;
+pub mod tcp;
 pub mod truth;
 pub mod video;
 

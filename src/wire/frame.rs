@@ -1,4 +1,5 @@
-//! One captured frame down to its UDP payload: [`link`] → [`ip`] → [`udp`].
+//! One captured frame down to its UDP payload or TCP segment: [`link`] → [`ip`] → [`udp`] or
+//! [`tcp`](super::tcp).
 //!
 //! This is the capture thread's entry point into `wire`. It composes the layer views, checks what
 //! only the composition can check (the UDP length against the IP length), and returns the
@@ -9,6 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::ip::{self, Ipv4Packet, Ipv6Packet, Transport};
 use super::link::{self, LinkType, Network};
+use super::tcp::TcpSegment;
 use super::udp::{self, UdpPacket};
 use super::{DecodeError, Layer};
 
@@ -26,15 +28,47 @@ pub struct Datagram<'a> {
     pub vlan: Option<u16>,
 }
 
+/// A TCP segment found in a captured frame: the input of the reassembler ([`crate::tcp`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment<'a> {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub tcp: TcpSegment<'a>,
+    /// Outermost VLAN ID, if tagged.
+    pub vlan: Option<u16>,
+}
+
+/// What a frame carries, decoded down to the transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoded<'a> {
+    Udp(Datagram<'a>),
+    Tcp(Segment<'a>),
+}
+
 /// Decode one captured frame down to UDP. Never panics, never allocates.
 ///
 /// Errors, by layer: see [`link::decode`], [`Ipv4Packet::new_checked`],
 /// [`Ipv4Packet::transport`], [`Ipv6Packet::new_checked`], [`Ipv6Packet::transport`] and
 /// [`UdpPacket::new_checked`]. In addition: [`DecodeError::NotUdp`] for any other upper-layer
-/// protocol, and `Malformed(Udp)` when the IP header leaves less than 8 bytes for UDP or the UDP
-/// length field claims more than the IP header does.
+/// protocol (TCP included: see [`decode`]), and `Malformed(Udp)` when the IP header leaves less
+/// than 8 bytes for UDP or the UDP length field claims more than the IP header does.
 #[inline]
 pub fn decode_udp(link: LinkType, frame: &[u8]) -> Result<Datagram<'_>, DecodeError> {
+    match decode(link, frame) {
+        Ok(Decoded::Udp(d)) => Ok(d),
+        Ok(Decoded::Tcp(_))
+        | Err(DecodeError::Truncated(Layer::Tcp) | DecodeError::Malformed(Layer::Tcp)) => {
+            Err(DecodeError::NotUdp)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Decode one captured frame down to a UDP datagram or a TCP segment. Never panics, never
+/// allocates. Errors as [`decode_udp`], plus [`TcpSegment::new_checked`]'s for TCP; TCP costs
+/// the UDP path one comparison of the protocol number.
+#[inline]
+pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     let l = link::decode(link, frame)?;
     let (src, dst, t): (IpAddr, IpAddr, Transport<'_>) = match l.network {
         Network::Ipv4 => {
@@ -47,6 +81,15 @@ pub fn decode_udp(link: LinkType, frame: &[u8]) -> Result<Datagram<'_>, DecodeEr
         }
     };
     if t.protocol != ip::protocol::UDP {
+        if t.protocol == ip::protocol::TCP {
+            let tcp = TcpSegment::new_checked(t.payload, t.wire_len)?;
+            return Ok(Decoded::Tcp(Segment {
+                src: SocketAddr::new(src, tcp.src_port()),
+                dst: SocketAddr::new(dst, tcp.dst_port()),
+                tcp,
+                vlan: l.vlan,
+            }));
+        }
         return Err(DecodeError::NotUdp);
     }
     if t.wire_len < udp::HEADER_LEN {
@@ -56,13 +99,13 @@ pub fn decode_udp(link: LinkType, frame: &[u8]) -> Result<Datagram<'_>, DecodeEr
     if usize::from(u.length()) > t.wire_len {
         return Err(DecodeError::Malformed(Layer::Udp));
     }
-    Ok(Datagram {
+    Ok(Decoded::Udp(Datagram {
         src: SocketAddr::new(src, u.src_port()),
         dst: SocketAddr::new(dst, u.dst_port()),
         payload: u.payload(),
         wire_len: u.payload_wire_len(),
         vlan: l.vlan,
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! as a metric label.
 //!
 //! Layers: [`link`] (Ethernet/802.1Q/802.1ad, Linux SLL and SLL2, BSD NULL, raw IP) →
-//! [`ip`] (IPv4, IPv6 with extension headers skipped) → [`udp`] → [`demux`] (RFC 7983:
+//! [`ip`] (IPv4, IPv6 with extension headers skipped) → [`udp`] or [`tcp`] → [`demux`] (RFC 7983:
 //! STUN / DTLS / TURN ChannelData / RTP / RTCP, RFC 5761 mux) → [`rtp`], [`rtcp`], [`stun`].
 
 pub mod demux;
@@ -17,9 +17,10 @@ pub mod link;
 pub mod rtcp;
 pub mod rtp;
 pub mod stun;
+pub mod tcp;
 pub mod udp;
 
-pub use frame::{decode_udp, Datagram};
+pub use frame::{decode, decode_udp, Datagram, Decoded, Segment};
 pub use link::LinkType;
 
 /// The protocol layer at which decoding stopped; bounded, usable as a metric label.
@@ -29,6 +30,7 @@ pub enum Layer {
     Ipv4,
     Ipv6,
     Udp,
+    Tcp,
     Stun,
     ChannelData,
     Rtp,
@@ -43,6 +45,7 @@ impl Layer {
             Layer::Ipv4 => "ipv4",
             Layer::Ipv6 => "ipv6",
             Layer::Udp => "udp",
+            Layer::Tcp => "tcp",
             Layer::Stun => "stun",
             Layer::ChannelData => "channeldata",
             Layer::Rtp => "rtp",
@@ -82,11 +85,13 @@ impl DecodeError {
             DecodeError::Truncated(Layer::Ipv4) => "truncated_ipv4",
             DecodeError::Truncated(Layer::Ipv6) => "truncated_ipv6",
             DecodeError::Truncated(Layer::Udp) => "truncated_udp",
+            DecodeError::Truncated(Layer::Tcp) => "truncated_tcp",
             DecodeError::Truncated(_) => "truncated_payload",
             DecodeError::Malformed(Layer::Link) => "malformed_link",
             DecodeError::Malformed(Layer::Ipv4) => "malformed_ipv4",
             DecodeError::Malformed(Layer::Ipv6) => "malformed_ipv6",
             DecodeError::Malformed(Layer::Udp) => "malformed_udp",
+            DecodeError::Malformed(Layer::Tcp) => "malformed_tcp",
             DecodeError::Malformed(_) => "malformed_payload",
             DecodeError::UnsupportedLink => "unsupported_link",
             DecodeError::NotIp => "not_ip",

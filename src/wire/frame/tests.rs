@@ -397,6 +397,35 @@ fn not_ip_and_not_udp() {
     }
 }
 
+#[test]
+fn tcp_is_decoded_by_decode_and_refused_by_decode_udp() {
+    // IPv4 + a 20-byte TCP header (5000 → 3478, seq 7, PSH|ACK) + 2 payload bytes.
+    let mut p = IPV4_UDP[..20].to_vec();
+    p[2..4].copy_from_slice(&42u16.to_be_bytes());
+    p[9] = 6;
+    p.extend_from_slice(&[0x13, 0x88, 0x0d, 0x96, 0, 0, 0, 7, 0, 0, 0, 0]);
+    p.extend_from_slice(&[0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0, 0xab, 0xcd]);
+    let Ok(Decoded::Tcp(s)) = decode(LinkType::Raw, &p) else {
+        panic!("TCP expected");
+    };
+    assert_eq!(s.src, "192.0.2.1:5000".parse().unwrap());
+    assert_eq!(s.dst, "198.51.100.2:3478".parse().unwrap());
+    assert_eq!(
+        (s.tcp.seq_number(), s.tcp.payload()),
+        (7, &[0xab, 0xcd][..])
+    );
+    assert_eq!(decode_udp(LinkType::Raw, &p), Err(DecodeError::NotUdp));
+    // Cut inside the TCP header: truncated for `decode`, still "not UDP" for `decode_udp`.
+    assert_eq!(
+        decode(LinkType::Raw, &p[..30]),
+        Err(DecodeError::Truncated(Layer::Tcp))
+    );
+    assert_eq!(
+        decode_udp(LinkType::Raw, &p[..30]),
+        Err(DecodeError::NotUdp)
+    );
+}
+
 /// Xorshift64: deterministic pseudo-random bytes without a dependency.
 struct XorShift(u64);
 
