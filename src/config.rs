@@ -420,7 +420,9 @@ impl Config {
             let pt = k.trim().parse::<u8>().ok().filter(|&pt| pt < 128);
             // The codec must be a video codec whose payload is read, or one the E-model knows
             // at this clock rate.
-            let video = entry.codec().and_then(crate::engine::video::Codec::from_name);
+            let video = entry
+                .codec()
+                .and_then(crate::engine::video::Codec::from_name);
             let codec = entry
                 .codec()
                 .map(|name| (name, crate::engine::emodel::codec_by_name(name, rate, 1)));
