@@ -335,10 +335,20 @@ fn captured_hep_decodes_in_tshark_like_the_fixture() {
             members["interval_end"],
             r["interval_end"].as_str().expect("end")
         );
-        // MOS and R-factor chunks in hundredths exactly when the record has the estimate.
+        // MOS and R-factor chunks in hundredths exactly when the record has the estimate. HEP's
+        // R-factor is on the narrowband 0-100 scale: a wideband R (G.107.1, 0-129) is sent
+        // divided by 1.29.
+        let scale = if r["emodel_scale"].as_str() == Some("wb") {
+            1.29
+        } else {
+            1.0
+        };
         let hundredths = |k: &str| {
             r[k].as_f64()
-                .map(|v| format!("{}", (v * 100.0).round() as u64))
+                .map(|v| {
+                    let v = if k == "r_factor" { v / scale } else { v };
+                    format!("{}", (v * 100.0).round() as u64)
+                })
                 .unwrap_or_default()
         };
         assert_eq!(

@@ -74,7 +74,26 @@ CREATE TABLE IF NOT EXISTS rtcprobe_records
     video_width Nullable(UInt16),
     video_height Nullable(UInt16),
     video_bitrate_bps Nullable(Float64),
-    video_keyframe_requests Nullable(UInt64)
+    video_keyframe_requests Nullable(UInt64),
+    mos_lq Nullable(Float64),
+    mos_cq Nullable(Float64),
+    codec Nullable(String),
+    codec_source Nullable(String),
+    emodel_scale Nullable(String),
+    ppl Nullable(Float64),
+    ie Nullable(Float64),
+    bpl Nullable(Float64),
+    one_way_delay_ms Nullable(Float64),
+    delay_rtt_half_ms Nullable(Float64),
+    delay_jitter_buffer_ms Nullable(Float64),
+    delay_codec_ms Nullable(Float64),
+    rtt_xr_ms Nullable(Float64),
+    xr_r_factor Nullable(UInt8),
+    xr_mos_lq Nullable(Float64),
+    xr_mos_cq Nullable(Float64),
+    xr_loss_rate Nullable(Float64),
+    xr_discard_rate Nullable(Float64),
+    xr_jb_nominal_ms Nullable(UInt16)
 )
 ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMMDD(interval_end)
