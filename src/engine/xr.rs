@@ -4,7 +4,7 @@
 //!
 //! * A VoIP metrics block is written by the receiver of a stream and names the stream's SSRC: it
 //!   is attached, as the receiver's own view, to that stream flowing in the reverse direction of
-//!   the XR packet (as report blocks are, [`super::rtcp`]), and reported next to our estimate
+//!   the XR packet (as report blocks are, `engine::rtcp`), and reported next to our estimate
 //!   (`xr_voip`). Fields the RFC marks unavailable with 127 come out null.
 //! * `xr` RTT: a receiver that sends no SR sends an RRT block (its NTP time); the media sender
 //!   answers with a DLRR sub-block naming that receiver, echoing the NTP middle 32 bits (LRR) and
