@@ -150,6 +150,21 @@ pub fn signal(lab: &Lab) -> Result<(Ports, Ports), String> {
     Ok((ports(&offer)?, ports(&answer)?))
 }
 
+/// rtpengine's own view of the lab call (ng `query`, rtpengine_truth.rs), as JSON.
+pub fn query(lab: &Lab) -> Result<serde_json::Value, String> {
+    let sock = socket_in(lab.name(Node::Middlebox))?;
+    let reply = ng::command(
+        &sock,
+        "127.0.0.1:2223",
+        "lab3",
+        &Ben::dict(&[
+            ("command", Ben::s("query")),
+            ("call-id", Ben::s("lab-call")),
+        ]),
+    )?;
+    Ok(reply.to_json())
+}
+
 /// A UDP socket bound in the namespace `ns` (its loopback), made by a thread that enters the
 /// namespace with setns(2): a socket keeps the namespace it was created in.
 fn socket_in(ns: &str) -> Result<UdpSocket, String> {

@@ -28,6 +28,7 @@ mod impair;
 #[path = "../live/netns.rs"]
 mod netns;
 mod ng;
+mod rtpengine_truth;
 mod sfu;
 mod sfu_truth;
 mod topo;
@@ -193,6 +194,8 @@ pub struct Outcome {
     /// The middlebox's interfaces: name and kernel index (what an `any` capture records),
     /// given to the replay as `--point-name index=name`.
     pub points: Vec<(String, u32)>,
+    /// `relay`: rtpengine's own per-SSRC figures at the end of the call (ng `query`).
+    pub rtpengine: Option<Value>,
 }
 
 fn scenario(s: Scenario) -> Result<(), String> {
@@ -206,10 +209,13 @@ fn scenario(s: Scenario) -> Result<(), String> {
         call(&lab, &dir, s)?
         // `lab` drops here: every process in the namespaces is killed, the namespaces deleted.
     };
-    let problems = match s {
+    let mut problems = match s {
         Scenario::Sfu => sfu_truth::check(&outcome, &dir.0),
         _ => truth::check(s, &outcome),
     };
+    if let Some(q) = &outcome.rtpengine {
+        problems.extend(rtpengine_truth::check(&outcome, q));
+    }
     if problems.is_empty() {
         dir.1 = true;
         Ok(())
@@ -346,6 +352,17 @@ fn call(lab: &Lab, dir: &Scratch, s: Scenario) -> Result<Outcome, String> {
     {
         return Err(format!("tcpdump dropped packets:\n{}", dump.stderr()));
     }
+    // rtpengine keeps the call until told or timed out: ask for its view after the ends' last
+    // RTCP (their BYE) has passed it, as the probe has.
+    let rtpengine = match s {
+        Scenario::Relay => {
+            let q = gst::query(lab)?;
+            let text = serde_json::to_string_pretty(&q).map_err(|e| e.to_string())?;
+            std::fs::write(dir.path("rtpengine-query.json"), text).map_err(|e| e.to_string())?;
+            Some(q)
+        }
+        _ => None,
+    };
     if let Some(r) = &mut relay {
         r.stop("TERM", STOP_TIMEOUT)?;
     }
@@ -377,6 +394,7 @@ fn call(lab: &Lab, dir: &Scratch, s: Scenario) -> Result<Outcome, String> {
         replay,
         fates,
         points,
+        rtpengine,
     })
 }
 

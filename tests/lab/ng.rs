@@ -1,4 +1,4 @@
-//! A minimal client of rtpengine's ng control protocol: `offer` and `answer` over UDP.
+//! A minimal client of rtpengine's ng control protocol: `offer`, `answer` and `query` over UDP.
 //!
 //! A message is `<cookie> <bencoded dictionary>`; the reply repeats the cookie. Only what the
 //! lab sends and reads is implemented: byte strings, integers, lists and dictionaries, with
@@ -109,6 +109,21 @@ impl Ben {
         match self {
             Ben::Dict(d) => d.get(key.as_bytes()),
             _ => None,
+        }
+    }
+
+    /// The value as JSON (byte strings as lossy UTF-8), to navigate and print replies.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            Ben::Str(s) => Value::String(String::from_utf8_lossy(s).into_owned()),
+            Ben::Int(i) => Value::from(*i),
+            Ben::List(l) => Value::Array(l.iter().map(Ben::to_json).collect()),
+            Ben::Dict(d) => Value::Object(
+                d.iter()
+                    .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.to_json()))
+                    .collect(),
+            ),
         }
     }
 
