@@ -661,6 +661,7 @@ impl Stream {
                     v.record(self.bytes, span, cold.feedback.plis + cold.feedback.firs)
                 }),
             quality: None,
+            findings: Vec::new(),
             xr_voip: cold.xr_voip.as_deref().copied(),
             configured_codec: None,
             first_seen_ns: self.first_seen,

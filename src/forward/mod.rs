@@ -199,8 +199,12 @@ impl Hook {
 }
 
 /// The record options a configuration asks for.
-pub fn record_options(c: &RecordsConfig) -> RecordOptions {
+pub fn record_options(
+    c: &RecordsConfig,
+    diagnostics: crate::diagnose::Thresholds,
+) -> RecordOptions {
     RecordOptions {
+        diagnostics,
         interval_ns: i64::try_from(c.interval_secs)
             .unwrap_or(10)
             .saturating_mul(1_000_000_000),

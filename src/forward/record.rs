@@ -191,6 +191,17 @@ pub struct Record {
     pub xr_discard_rate: Option<f64>,
     #[serde(default)]
     pub xr_jb_nominal_ms: Option<u16>,
+    /// Findings of this record's period (docs/records.md, "Findings"; [`crate::diagnose`]), as
+    /// four parallel arrays, most severe first: stable codes, severities, sides, sentences.
+    /// Added within schema version 2: older records have none.
+    #[serde(default)]
+    pub finding_codes: Vec<String>,
+    #[serde(default)]
+    pub finding_severities: Vec<String>,
+    #[serde(default)]
+    pub finding_sides: Vec<String>,
+    #[serde(default)]
+    pub finding_messages: Vec<String>,
 }
 
 impl Record {
@@ -200,11 +211,12 @@ impl Record {
     }
 }
 
-/// Record settings: interval and host name.
+/// Record settings: interval, host name, the findings' thresholds (`[diagnostics]`).
 #[derive(Debug, Clone)]
 pub struct RecordOptions {
     pub interval_ns: i64,
     pub host: String,
+    pub diagnostics: crate::diagnose::Thresholds,
 }
 
 /// What the previous record of a stream left off at.
@@ -395,6 +407,10 @@ impl Intervals {
             xr_loss_rate: s.xr_voip.map(|x| x.loss_rate),
             xr_discard_rate: s.xr_voip.map(|x| x.discard_rate),
             xr_jb_nominal_ms: s.xr_voip.map(|x| x.jb_nominal_ms),
+            finding_codes: Vec::new(),
+            finding_severities: Vec::new(),
+            finding_sides: Vec::new(),
+            finding_messages: Vec::new(),
         };
         audio_period(&mut r, s, &prev, kind == "final");
         if let Some(v) = &s.video {
@@ -415,6 +431,27 @@ impl Intervals {
             r.delay_rtt_half_ms = q.rtt_half_ms;
             r.delay_jitter_buffer_ms = q.jitter_buffer_ms;
             r.delay_codec_ms = Some(q.codec_delay_ms);
+        }
+        let findings = if kind == "final" {
+            s.findings.clone()
+        } else {
+            let late = s.audio_counters.map_or(0, |a| a.fixed_late);
+            let period = crate::diagnose::Period {
+                expected: r.interval_expected,
+                missing: r.interval_lost.max(0) as u64,
+                late: late.saturating_sub(prev.audio.fixed_late),
+                burst_r: r.burst_r,
+                effective_loss_ratio: r.effective_loss_ratio,
+                freezes: r.video_freeze_count.unwrap_or(0),
+                freeze_ms: r.video_freeze_duration_ms.unwrap_or(0),
+            };
+            crate::diagnose::of_period(s, &period, &self.opts.diagnostics)
+        };
+        for f in findings {
+            r.finding_codes.push(f.code.name().to_string());
+            r.finding_severities.push(f.severity.name().to_string());
+            r.finding_sides.push(f.side.name().to_string());
+            r.finding_messages.push(f.message);
         }
         r
     }
