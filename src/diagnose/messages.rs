@@ -113,7 +113,7 @@ pub(super) fn timing(f: &Facts, t: &Thresholds, out: &mut Vec<Finding>) {
     {
         let way = if ppm > 0.0 { "fast" } else { "slow" };
         push(out, Code::ClockDrift, Severity::Warning, Side::Endpoint, format!(
-            "The sender's RTP clock runs {:.0} ppm {way} against real time (SR timestamps): the receiver's jitter buffer must stretch or drop audio",
+            "The sender's RTP clock runs {:.0} ppm {way} against its own wall clock (its sender reports' timestamps): the receiver's jitter buffer must stretch or drop audio",
             ppm.abs()));
     }
 }

@@ -1,7 +1,7 @@
 //! Every finding code fired by a scenario built for it, at the right side: synthetic captures
 //! (src/synth) replayed through the engine where the generator can make the condition, and
-//! [`Facts`] set by hand for the rest (a codec change, SRTCP, receiver-reported loss, a hop's
-//! split, clock drift). A clean generated call, both ways with RTCP, fires nothing above `info`.
+//! [`Facts`] set by hand for the rest (a codec change, SRTCP, receiver-reported loss); clock
+//! drift from hand-made sender reports. A clean generated call, both ways with RTCP, fires nothing above `info`.
 
 use super::*;
 use crate::config::Resolved;
@@ -445,5 +445,62 @@ fn findings_are_sorted_most_severe_first_and_codes_are_stable() {
     assert_eq!(json["side"], "upstream");
     for c in Code::ALL {
         assert_eq!(serde_json::to_value(c).unwrap(), c.name());
+    }
+}
+
+/// A 90 s stream whose sender reports put `ppm` more RTP ticks per second than its clock rate.
+fn drifting(ppm: f64) -> Vec<Finding> {
+    use crate::synth::rtcp::{ntp_from_unix_ns, sr, SenderInfo};
+    let mut s = a_to_b(0xAB);
+    s.count = 4500;
+    let mut sc = Scenario::new(9);
+    sc.add(s.clone());
+    let mut events: Vec<(i64, SocketAddr, SocketAddr, Vec<u8>)> = Vec::new();
+    for f in sc.build().frames {
+        let dg = decode_udp(LinkType::Ethernet, &f.bytes).expect("decodes");
+        events.push((f.ts_ns, dg.src, dg.dst, dg.payload.to_vec()));
+    }
+    for k in 0..18i64 {
+        let t = s.start_ns + SEC + k * 5 * SEC;
+        let ticks = (k as f64 * 5.0 * 8000.0 * (1.0 + ppm / 1e6)).round() as u32;
+        let info = SenderInfo {
+            ntp: ntp_from_unix_ns(t),
+            rtp_ts: s.first_ts.wrapping_add(8000).wrapping_add(ticks),
+            ..SenderInfo::default()
+        };
+        events.push((t, s.src, s.dst, sr(0xAB, &info, &[])));
+    }
+    events.sort_by_key(|e| e.0);
+    let mut e = Engine::new(Resolved::default());
+    for (t, src, dst, payload) in &events {
+        let dg = crate::wire::Datagram {
+            src: *src,
+            dst: *dst,
+            payload,
+            wire_len: payload.len(),
+            vlan: None,
+        };
+        e.on_datagram(*t, &dg);
+    }
+    of(&finish(e), 0xAB)
+}
+
+#[test]
+fn a_sender_clock_off_by_a_thousand_ppm_is_clock_drift() {
+    let f = drifting(1000.0);
+    let d = f
+        .iter()
+        .find(|x| x.code == Code::ClockDrift)
+        .expect("drift finding");
+    assert_eq!((d.severity, d.side), (Severity::Warning, Side::Endpoint));
+    assert!(d.message.contains("1000 ppm fast"), "{}", d.message);
+    let f = drifting(-700.0);
+    assert!(
+        f.iter().any(|x| x.message.contains("700 ppm slow")),
+        "{f:?}"
+    );
+    // 100 ppm (a common crystal) is under the 500 ppm default; an exact clock has none.
+    for ppm in [0.0, 100.0] {
+        assert!(!drifting(ppm).iter().any(|x| x.code == Code::ClockDrift));
     }
 }

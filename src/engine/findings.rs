@@ -11,6 +11,7 @@
 //! streams of one SSRC are in one shard.
 
 use super::record::StreamRecord;
+use super::stream::Stream;
 use super::{Engine, Shard, StreamKey};
 use crate::diagnose::{diagnose, Facts, Finding};
 use std::net::{IpAddr, SocketAddr};
@@ -48,10 +49,39 @@ impl EndedPairs {
     }
 }
 
+/// Sender reports at least this far apart (sender's clock) give a drift: SRs come every 5 s or
+/// so, and one RTP tick in a minute is already 2 ppm at 8 kHz.
+pub const DRIFT_MIN_SPAN_SECS: f64 = 60.0;
+
+/// The sender's RTP clock against its own wall clock, ppm: RTP ticks between its first and
+/// latest SR over the NTP time between them times the clock rate (RFC 3550 §6.4.1: both stamp
+/// the same instant). Free of network jitter, as both come from the sender. `None` without a
+/// clock rate, with SRs less than [`DRIFT_MIN_SPAN_SECS`] apart, after a sequence restart
+/// (timestamps may restart too), or for an answer off by more than 10 % (a wrong clock rate or
+/// a timestamp jump, not drift).
+fn clock_drift_ppm(s: &Stream, r: &StreamRecord) -> Option<f64> {
+    let rate = f64::from(r.clock_rate?);
+    if r.seq_restarts > 0 {
+        return None;
+    }
+    let c = s.cold()?;
+    let (ntp0, ts0) = c.first_sr?;
+    let last = c.srs.latest()?;
+    let span = last.ntp.wrapping_sub(ntp0) as f64 / 4_294_967_296.0;
+    if !(DRIFT_MIN_SPAN_SECS..1e6).contains(&span) {
+        return None;
+    }
+    let ticks = f64::from(last.rtp_ts.wrapping_sub(ts0));
+    let ppm = (ticks / (rate * span) - 1.0) * 1e6;
+    (ppm.abs() < 1e5).then_some(ppm)
+}
+
 impl Engine {
-    /// The findings of the record `r` of the stream `k`.
-    pub(super) fn findings(&self, k: &StreamKey, r: &StreamRecord) -> Vec<Finding> {
+    /// The findings of the record `r` of the stream `s`.
+    pub(super) fn findings(&self, s: &Stream, r: &StreamRecord) -> Vec<Finding> {
+        let k = &s.key;
         let mut f = Facts::of_record(r);
+        f.clock_drift_ppm = clock_drift_ppm(s, r);
         if self.shard == Shard::SOLE {
             let (src, dst) = (k.dst.ip(), k.src.ip());
             let live = self.streams.ips_keys(src, dst).any(|o| o != k);

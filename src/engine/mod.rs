@@ -617,7 +617,7 @@ impl Engine {
         }
         r.configured_codec = r.payload_types.first().and_then(|pt| self.cfg.codec(*pt));
         r.quality = r.estimate_quality();
-        r.findings = self.findings(&s.key, &r);
+        r.findings = self.findings(s, &r);
         r
     }
 
