@@ -146,7 +146,7 @@ pub(super) fn media(f: &Facts, t: &Thresholds, out: &mut Vec<Finding>) {
         push(out, Code::SsrcCollision, Severity::Warning, Side::Endpoint, format!(
             "SSRC {:#010x} reaches this receiver from another sender too: an SSRC collision (RFC 3550 §8.2)", f.ssrc));
     }
-    let main = media_payload_types(&f.payload_types);
+    let main = several_media_payload_types(&f.payload_types);
     if main.len() > 1 {
         let list: Vec<String> = main.iter().map(u8::to_string).collect();
         push(
@@ -165,13 +165,22 @@ pub(super) fn media(f: &Facts, t: &Thresholds, out: &mut Vec<Finding>) {
 /// Payload types that carry the media itself: comfort noise (13, 19) is left out, and when
 /// the first type is a static audio one, dynamic types too (telephone events, RFC 4733, and
 /// comfort noise ride on dynamic types beside a static codec).
-fn media_payload_types(pts: &[u8]) -> Vec<u8> {
+fn media_payload_types(pts: &[u8]) -> impl Iterator<Item = u8> + '_ {
     let static_audio = pts.first().is_some_and(|p| *p < 24);
     pts.iter()
         .copied()
         .filter(|p| *p != 13 && *p != 19)
-        .filter(|p| !(static_audio && *p >= 96))
-        .collect()
+        .filter(move |p| !(static_audio && *p >= 96))
+}
+
+/// The media payload types of `pts` if there are at least two, else an empty (unallocated)
+/// list: records are built for every stream, most with one codec.
+pub(super) fn several_media_payload_types(pts: &[u8]) -> Vec<u8> {
+    if media_payload_types(pts).nth(1).is_some() {
+        media_payload_types(pts).collect()
+    } else {
+        Vec::new()
+    }
 }
 
 /// The probe's own limits: its drops, encrypted RTCP, no RTCP at all.

@@ -238,6 +238,8 @@ pub struct Facts {
     pub freeze_ms: u64,
     pub max_gap_ms: f64,
     pub seq_restarts: u64,
+    /// The media payload types when there are several (see `messages::media_payload_types`),
+    /// else empty: no allocation for the usual single-codec stream.
     pub payload_types: Vec<u8>,
     pub probe_dropped: u64,
     pub probe_drop: bool,
@@ -280,7 +282,7 @@ impl Facts {
             freeze_ms: r.video.as_ref().map_or(0, |v| v.freeze_duration_ms),
             max_gap_ms: r.max_gap_ms,
             seq_restarts: r.seq_restarts,
-            payload_types: r.payload_types.clone(),
+            payload_types: messages::several_media_payload_types(&r.payload_types),
             probe_dropped: r.probe_dropped,
             probe_drop: r.probe_drop,
             srtcp: r.srtcp,

@@ -65,10 +65,13 @@ fn clock_drift_ppm(s: &Stream, r: &StreamRecord) -> Option<f64> {
         return None;
     }
     let c = s.cold()?;
-    let (ntp0, ts0) = c.first_sr?;
+    let [ntp0, ts0] = c.first_sr;
+    if ntp0 == 0 {
+        return None;
+    }
     let last = c.srs.latest()?;
-    let span = last.ntp.wrapping_sub(ntp0) as f64 / 4_294_967_296.0;
-    if !(DRIFT_MIN_SPAN_SECS..1e6).contains(&span) {
+    let span = f64::from(super::rtt::ntp_middle(last.ntp).wrapping_sub(ntp0)) / 65_536.0;
+    if !(DRIFT_MIN_SPAN_SECS..65_536.0).contains(&span) {
         return None;
     }
     let ticks = f64::from(last.rtp_ts.wrapping_sub(ts0));
