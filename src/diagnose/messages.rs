@@ -102,10 +102,17 @@ pub(super) fn timing(f: &Facts, t: &Thresholds, out: &mut Vec<Finding>) {
                 "{owd:.0} ms one-way delay (round trip {rtt:.0} ms by {method}, halved) is over ITU-T G.114's {w:.0} ms: talkers will interrupt each other"));
         }
     }
-    if f.max_gap_ms >= t.stall_ms {
+    // A sender with comfort noise (RFC 3389) stops sending in silence: its gaps are judged
+    // against four times the limit.
+    let stall_ms = if f.comfort_noise {
+        4.0 * t.stall_ms
+    } else {
+        t.stall_ms
+    };
+    if f.max_gap_ms >= stall_ms {
         let secs = f.max_gap_ms / 1e3;
         push(out, Code::MediaStalled, Severity::Warning, Side::Unknown, format!(
-            "Media stopped for {secs:.1} s at once (limit {:.1} s): the sender paused or the path was down", t.stall_ms / 1e3));
+            "Media stopped for {secs:.1} s at once (limit {:.1} s): the sender paused or the path was down", stall_ms / 1e3));
     }
     if let Some(ppm) = f
         .clock_drift_ppm

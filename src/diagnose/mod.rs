@@ -237,6 +237,8 @@ pub struct Facts {
     pub freezes: u64,
     pub freeze_ms: u64,
     pub max_gap_ms: f64,
+    /// Comfort noise (PT 13 or 19, RFC 3389) seen: the sender stops in silence.
+    pub comfort_noise: bool,
     pub seq_restarts: u64,
     /// The media payload types when there are several (see `messages::media_payload_types`),
     /// else empty: no allocation for the usual single-codec stream.
@@ -281,6 +283,7 @@ impl Facts {
             freezes: r.video.as_ref().map_or(0, |v| v.freeze_count),
             freeze_ms: r.video.as_ref().map_or(0, |v| v.freeze_duration_ms),
             max_gap_ms: r.max_gap_ms,
+            comfort_noise: r.payload_types.iter().any(|p| *p == 13 || *p == 19),
             seq_restarts: r.seq_restarts,
             payload_types: messages::several_media_payload_types(&r.payload_types),
             probe_dropped: r.probe_dropped,
