@@ -27,6 +27,7 @@ pub mod hop_record;
 pub mod http;
 pub mod prompb;
 pub mod record;
+mod record_findings;
 mod reload;
 pub mod remote_write;
 pub mod stats;

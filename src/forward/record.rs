@@ -432,27 +432,8 @@ impl Intervals {
             r.delay_jitter_buffer_ms = q.jitter_buffer_ms;
             r.delay_codec_ms = Some(q.codec_delay_ms);
         }
-        let findings = if kind == "final" {
-            s.findings.clone()
-        } else {
-            let late = s.audio_counters.map_or(0, |a| a.fixed_late);
-            let period = crate::diagnose::Period {
-                expected: r.interval_expected,
-                missing: r.interval_lost.max(0) as u64,
-                late: late.saturating_sub(prev.audio.fixed_late),
-                burst_r: r.burst_r,
-                effective_loss_ratio: r.effective_loss_ratio,
-                freezes: r.video_freeze_count.unwrap_or(0),
-                freeze_ms: r.video_freeze_duration_ms.unwrap_or(0),
-            };
-            crate::diagnose::of_period(s, &period, &self.opts.diagnostics)
-        };
-        for f in findings {
-            r.finding_codes.push(f.code.name().to_string());
-            r.finding_severities.push(f.severity.name().to_string());
-            r.finding_sides.push(f.side.name().to_string());
-            r.finding_messages.push(f.message);
-        }
+        let late_before = prev.audio.fixed_late;
+        super::record_findings::set(&mut r, s, kind == "final", late_before, &self.opts);
         r
     }
 }
