@@ -83,6 +83,7 @@ fn record(j: u32) -> StreamRecord {
         ptime_ms: None,
         audio_counters: None,
         quality: None,
+        findings: Vec::new(),
         xr_voip: None,
         configured_codec: None,
         first_seen_ns: 0,

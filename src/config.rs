@@ -15,10 +15,12 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub mod diagnostics;
 pub mod redact;
 pub mod reload;
 pub mod sinks;
 pub mod tcp;
+pub use diagnostics::DiagnosticsConfig;
 pub use reload::{diff, Change};
 pub use sinks::{Delivery, HttpConfig, RecordsConfig, SinkConfig};
 pub use tcp::TcpConfig;
@@ -74,6 +76,9 @@ pub struct Config {
     /// The TCP reassembler (media over TCP).
     #[serde(default)]
     pub tcp: TcpConfig,
+    /// Thresholds of the findings (docs/quality.md, "Findings").
+    #[serde(default)]
+    pub diagnostics: DiagnosticsConfig,
     /// Where records go (`run --records FILE` adds a file sink). A file without the key gets
     /// the default for `run`, a `file` sink at `<state_dir>/records.ndjson`; `sinks = []`
     /// means none.
@@ -308,6 +313,8 @@ pub struct Resolved {
     pub jitter_buffer_ms: u32,
     /// `[tcp]`: the TCP reassembler's limits.
     pub tcp: crate::tcp::TcpLimits,
+    /// `[diagnostics]`: the findings' thresholds.
+    pub diagnostics: crate::diagnose::Thresholds,
 }
 
 impl Default for Resolved {
@@ -450,6 +457,7 @@ impl Config {
             }
         }
         problems.extend(tcp::problems(&self.tcp));
+        problems.extend(diagnostics::problems(&self.diagnostics));
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -465,6 +473,7 @@ impl Config {
             hops: e.hops,
             jitter_buffer_ms: e.jitter_buffer_ms,
             tcp: self.tcp.limits(),
+            diagnostics: self.diagnostics.thresholds(),
         })
     }
 }

@@ -26,6 +26,8 @@
 //!   streams entering and leaving a middlebox (relay, SFU) and measures what the box adds.
 //! * [`capture`], [`output`], [`pipeline`], [`daemon`], [`export`] and the binary do the IO.
 //! * [`cli_assets`] writes the man pages and shell completions of the binary's clap definitions.
+//! * [`diagnose`] turns a stream's figures into findings in plain words (pure, like the
+//!   quality models).
 //! * [`synth`] builds synthetic captures with known ground truth for tests and benchmarks.
 
 pub mod capture;
@@ -33,6 +35,7 @@ pub mod cli_assets;
 pub mod config;
 pub mod correlate;
 pub mod daemon;
+pub mod diagnose;
 pub mod engine;
 pub mod export;
 pub mod forward;

@@ -18,6 +18,7 @@ const KNOWN: &[&str] = &[
     "pattern",
     "format",
     "description",
+    "items",
 ];
 
 fn type_ok(t: &str, v: &Value) -> bool {
@@ -27,6 +28,7 @@ fn type_ok(t: &str, v: &Value) -> bool {
         "number" => v.is_number(),
         "boolean" => v.is_boolean(),
         "null" => v.is_null(),
+        "array" => v.is_array(),
         other => panic!("schema type {other} not handled"),
     }
 }
@@ -91,6 +93,11 @@ fn check(key: &str, s: &Map<String, Value>, v: &Value) -> Result<(), String> {
     if let (Some(p), Some(text)) = (s.get("pattern").and_then(Value::as_str), v.as_str()) {
         if !pattern_ok(p, text) {
             return fail("does not match the pattern");
+        }
+    }
+    if let (Some(items), Some(list)) = (s.get("items").and_then(Value::as_object), v.as_array()) {
+        for x in list {
+            check(&format!("{key}[]"), items, x)?;
         }
     }
     Ok(())
@@ -244,6 +251,9 @@ fn every_record_of_the_fixtures_validates_against_the_schema() {
             assert!(validate(&schema, &rec).is_err());
             rec["ssrc"] = Value::from(1);
             rec["extra"] = Value::from(1);
+            assert!(validate(&schema, &rec).is_err());
+            rec.as_object_mut().map(|o| o.remove("extra"));
+            rec["finding_codes"] = serde_json::json!(["not_a_code"]);
             assert!(validate(&schema, &rec).is_err());
         }
     }

@@ -93,7 +93,11 @@ CREATE TABLE IF NOT EXISTS rtcprobe_records
     xr_mos_cq Nullable(Float64),
     xr_loss_rate Nullable(Float64),
     xr_discard_rate Nullable(Float64),
-    xr_jb_nominal_ms Nullable(UInt16)
+    xr_jb_nominal_ms Nullable(UInt16),
+    finding_codes Array(LowCardinality(String)),
+    finding_severities Array(LowCardinality(String)),
+    finding_sides Array(LowCardinality(String)),
+    finding_messages Array(String)
 )
 ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMMDD(interval_end)

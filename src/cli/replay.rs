@@ -138,9 +138,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (Some(f), Some(_)) => Some(rtcprobe::report::spawn_collector(f.tap())?),
         _ => None,
     };
-    let forward = forwarder
-        .as_ref()
-        .map(|f| (f.sender(), forward::record_options(&settings.records)));
+    let forward = forwarder.as_ref().map(|f| {
+        (
+            f.sender(),
+            forward::record_options(&settings.records, settings.engine.diagnostics),
+        )
+    });
     // Streams are rendered as they end and printed in order at the end (bounded
     // memory: docs/output.md, "Order and memory").
     let shown = output::Collector::new(format, selection, legend);

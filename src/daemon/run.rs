@@ -159,7 +159,10 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
     let records_out = Some(RecordsOut {
         tx: None,
         wait: false,
-        forward: Some((forwarder.sender(), record_options(&settings.records))),
+        forward: Some((
+            forwarder.sender(),
+            record_options(&settings.records, settings.engine.diagnostics),
+        )),
     });
     let pipeline = Pipeline::start_chosen(&settings.engine, &opts, sources.len(), records_out)?;
     pipeline.board.sinks.store(Arc::new(forwarder.views()));

@@ -18,6 +18,7 @@ pub mod audio;
 pub mod clock;
 mod counters;
 pub mod emodel;
+mod findings;
 mod foreign;
 mod interval;
 pub mod jitter;
@@ -261,6 +262,8 @@ pub struct Engine {
     /// the box; [`Engine::add_loss_split`]): only for tracked streams, removed when the stream
     /// ends, so bounded by the table. Beside the streams: most streams never have one.
     loss_splits: foldhash::HashMap<StreamKey, (u64, u64)>,
+    /// Host pairs of ended streams, for the one-way media finding ([`findings`]).
+    ended_pairs: findings::EndedPairs,
     next_order: u64,
     /// Kernel and interface drops so far ([`Engine::on_capture_drop`]).
     capture_drops: stream::CaptureDrops,
@@ -298,6 +301,7 @@ impl Engine {
             rrts: xr::Rrts::default(),
             finished: Vec::new(),
             loss_splits: foldhash::HashMap::default(),
+            ended_pairs: findings::EndedPairs::default(),
             next_order: 0,
             capture_drops: stream::CaptureDrops::default(),
             counters: Counters::default(),
@@ -613,6 +617,7 @@ impl Engine {
         }
         r.configured_codec = r.payload_types.first().and_then(|pt| self.cfg.codec(*pt));
         r.quality = r.estimate_quality();
+        r.findings = self.findings(s, &r);
         r
     }
 
@@ -621,6 +626,7 @@ impl Engine {
             return;
         };
         let record = self.record_of(&s, why);
+        self.note_ended(key);
         if !self.loss_splits.is_empty() {
             self.loss_splits.remove(key);
         }

@@ -112,6 +112,9 @@ pub struct StreamRecord {
     /// What the receiver itself reported about this stream in its latest RTCP XR VoIP metrics
     /// block (RFC 3611 §4.7), next to our estimate; null without one (docs/output.md, "xr_voip").
     pub xr_voip: Option<super::xr::XrVoip>,
+    /// What is wrong, in plain words ([`crate::diagnose`], docs/quality.md "Findings"): most
+    /// severe first; empty when nothing is. Set by the engine when it builds the record.
+    pub findings: Vec<crate::diagnose::Finding>,
     /// The codec `[payload_types]` names for the first payload type, if any (set by the
     /// engine; not in the JSON output, `quality.codec_source` says `"config"`).
     #[serde(skip)]

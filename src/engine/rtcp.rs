@@ -114,6 +114,7 @@ impl Engine {
                     let mut entry = SrEntry {
                         ntp: sr.ntp_timestamp(),
                         capture_ns: now,
+                        rtp_ts: sr.rtp_timestamp(),
                         ..SrEntry::default()
                     };
                     for (slot, b) in entry.blocks.iter_mut().zip(sr.report_blocks()) {

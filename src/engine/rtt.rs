@@ -132,6 +132,9 @@ pub struct SrEntry {
     /// Up to [`SR_BLOCKS`] report blocks of this SR: (reportee SSRC, LSR, DLSR), for `sr_chain`.
     pub blocks: [(u32, u32, u32); SR_BLOCKS],
     pub n_blocks: u8,
+    /// The SR's RTP timestamp: the same instant as `ntp` on the media clock (RFC 3550 §6.4.1),
+    /// for the sender's clock drift ([`crate::diagnose`]).
+    pub rtp_ts: u32,
 }
 
 /// Report blocks remembered per SR (an endpoint in a call reports on one or a few sources).

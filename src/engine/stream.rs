@@ -79,6 +79,10 @@ pub struct Remote {
 #[derive(Debug, Clone, Default)]
 pub struct Cold {
     pub srs: SrHistory,
+    /// The sender's first SR: the middle 32 bits of its NTP timestamp (16.16 s, 0: none yet)
+    /// and its RTP timestamp; with the latest SR, the sender's clock drift. 8 bytes: the
+    /// middle bits wrap every 18 hours, far beyond a call.
+    pub first_sr: [u32; 2],
     pub sender: Option<SenderInfo>,
     pub remote: Option<Remote>,
     /// One per [`RttMethod`] but `stun` (STUN round trips are per 5-tuple pair, in the engine).
@@ -495,6 +499,9 @@ impl Stream {
     /// An SR of this stream's sender (RFC 3550 §6.4.1): remembered for RTTs, counters kept.
     pub fn on_sr(&mut self, entry: SrEntry, packet_count: u32, octet_count: u32) {
         let c = self.cold_mut();
+        if c.first_sr[0] == 0 {
+            c.first_sr = [super::rtt::ntp_middle(entry.ntp), entry.rtp_ts];
+        }
         c.srs.push(entry);
         let n = c.sender.map_or(0, |i| i.sender_reports) + 1;
         c.sender = Some(SenderInfo {
@@ -661,6 +668,7 @@ impl Stream {
                     v.record(self.bytes, span, cold.feedback.plis + cold.feedback.firs)
                 }),
             quality: None,
+            findings: Vec::new(),
             xr_voip: cold.xr_voip.as_deref().copied(),
             configured_codec: None,
             first_seen_ns: self.first_seen,

@@ -210,7 +210,13 @@ pub struct Aggregates {
     pub mos: Vec<(GroupKey, Histogram)>,
     /// Keyed by labels and index into [`RTT_METHODS`].
     pub rtt: Vec<((GroupKey, usize), Histogram)>,
+    /// Findings of the streams that ended ([`crate::diagnose`]), by code and severity (indexes
+    /// into `Code::ALL` and `Severity::ALL`): one per stream and code.
+    pub findings: Findings,
 }
+
+/// Counts by finding code and severity.
+pub type Findings = [[u64; 3]; crate::diagnose::Code::ALL.len()];
 
 /// A live stream's values at the previous snapshot.
 #[derive(Debug, Clone, Copy, Default)]
@@ -234,6 +240,7 @@ pub struct Aggregator {
     loss: HashMap<GroupKey, Histogram>,
     mos: HashMap<GroupKey, Histogram>,
     rtt: HashMap<(GroupKey, usize), Histogram>,
+    findings: Findings,
     prev: HashMap<u64, Prev>,
     generation: u64,
     hasher: foldhash::fast::FixedState,
@@ -254,6 +261,7 @@ impl Aggregator {
             loss: HashMap::default(),
             mos: HashMap::default(),
             rtt: HashMap::default(),
+            findings: Findings::default(),
             prev: HashMap::default(),
             generation: 0,
             hasher: foldhash::fast::FixedState::with_seed(0x7274_6370),
@@ -271,6 +279,18 @@ impl Aggregator {
         let mut v = AggValues::of(r);
         v.streams_ended = 1;
         self.ended.entry(key).or_default().add(&v);
+        for f in &r.findings {
+            let code = crate::diagnose::Code::ALL.iter().position(|c| *c == f.code);
+            let sev = crate::diagnose::Severity::ALL
+                .iter()
+                .position(|s| *s == f.severity);
+            if let Some(n) = code
+                .zip(sev)
+                .and_then(|(c, s)| self.findings.get_mut(c)?.get_mut(s))
+            {
+                *n += 1;
+            }
+        }
     }
 
     fn stream_id(&self, r: &StreamRecord) -> u64 {
@@ -380,6 +400,7 @@ impl Aggregator {
             loss: sorted(&self.loss),
             mos: sorted(&self.mos),
             rtt: sorted(&self.rtt),
+            findings: self.findings,
         }
     }
 }
@@ -538,5 +559,30 @@ mod tests {
         // 3.6 < MOS-LQ ≤ 4.03: the "satisfied" bucket (index 5).
         assert!((3.6..=4.03).contains(&want), "{want}");
         assert_eq!(h.counts[5], 1);
+    }
+
+    #[test]
+    fn findings_of_ended_streams_are_counted_by_code_and_severity() {
+        use crate::diagnose::{Code, Finding, Severity, Side};
+        let mut a = agg();
+        let mut r = rec(100, 100, 0);
+        let f = |code, severity| Finding {
+            code,
+            severity,
+            side: Side::Upstream,
+            message: String::new(),
+        };
+        r.findings = vec![
+            f(Code::LossUpstream, Severity::Critical),
+            f(Code::NoRtcp, Severity::Info),
+        ];
+        // Live streams' findings are not counted (they may still change).
+        assert_eq!(a.snapshot(&[(1, r.clone())]).findings, Findings::default());
+        a.fold_ended(&r);
+        a.fold_ended(&r);
+        let s = a.snapshot(&[]).findings;
+        assert_eq!(s[0], [0, 0, 2]); // loss_upstream: critical
+        assert_eq!(s[Code::ALL.len() - 1], [2, 0, 0]); // no_rtcp: info
+        assert_eq!(s.iter().flatten().sum::<u64>(), 4);
     }
 }

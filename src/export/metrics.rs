@@ -317,6 +317,7 @@ pub fn encode(sc: &Scrape<'_>) -> Encoded {
     }
 
     histograms(&mut o, l, &aggs);
+    findings(&mut o, &aggs);
 
     // Engine and capture counters (pipeline totals: capture threads and workers summed).
     let t = sc.board.totals();
@@ -495,6 +496,19 @@ fn sum(
     r.jitter_buffer_late += b.jitter_buffer_late;
     r.streams_ended += b.streams_ended;
     r
+}
+
+/// Every code × severity, zeros included: 51 fixed series, so `increase()` sees the first one.
+fn findings(o: &mut Out<'_>, aggs: &[&Aggregates]) {
+    use crate::diagnose::{Code, Severity};
+    o.family(&names::FINDINGS);
+    for (i, code) in Code::ALL.iter().enumerate() {
+        for (j, sev) in Severity::ALL.iter().enumerate() {
+            let n: u64 = aggs.iter().filter_map(|a| a.findings.get(i)?.get(j)).sum();
+            let ls = format!("code=\"{}\",severity=\"{}\"", code.name(), sev.name());
+            o.sample(names::FINDINGS.name, "", &ls, n);
+        }
+    }
 }
 
 fn histograms(o: &mut Out<'_>, l: &Labeller, aggs: &[&Aggregates]) {

@@ -104,6 +104,7 @@ pub(crate) fn test_record() -> StreamRecord {
         ptime_ms: None,
         audio_counters: None,
         quality: None,
+        findings: Vec::new(),
         xr_voip: None,
         configured_codec: None,
         first_seen_ns: 0,

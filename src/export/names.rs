@@ -85,6 +85,8 @@ metrics! {
         "Loss ratio of each live stream over one snapshot interval (lost / expected, RFC 3550 A.3 deltas).";
     MOS = "rtcprobe_quality_mos_lq_score", Histogram,
         "E-model MOS-LQ (ITU-T G.107/G.107.1, 1 to 4.5) of each live stream with a known voice codec, observed at each worker snapshot.";
+    FINDINGS = "rtcprobe_diagnostics_findings_total", Counter,
+        "Findings (docs/quality.md) of the streams that ended, one per stream and code, by code and severity.";
     RTT = "rtcprobe_rtt_seconds", Histogram,
         "Latest round-trip time of each stream and method with new samples in a snapshot interval.";
     STREAM_PACKETS = "rtcprobe_stream_packets_total", Counter,

@@ -27,6 +27,7 @@ pub mod hop_record;
 pub mod http;
 pub mod prompb;
 pub mod record;
+mod record_findings;
 mod reload;
 pub mod remote_write;
 pub mod stats;
@@ -199,8 +200,12 @@ impl Hook {
 }
 
 /// The record options a configuration asks for.
-pub fn record_options(c: &RecordsConfig) -> RecordOptions {
+pub fn record_options(
+    c: &RecordsConfig,
+    diagnostics: crate::diagnose::Thresholds,
+) -> RecordOptions {
     RecordOptions {
+        diagnostics,
         interval_ns: i64::try_from(c.interval_secs)
             .unwrap_or(10)
             .saturating_mul(1_000_000_000),

@@ -191,6 +191,17 @@ pub struct Record {
     pub xr_discard_rate: Option<f64>,
     #[serde(default)]
     pub xr_jb_nominal_ms: Option<u16>,
+    /// Findings of this record's period (docs/records.md, "Findings"; [`crate::diagnose`]), as
+    /// four parallel arrays, most severe first: stable codes, severities, sides, sentences.
+    /// Added within schema version 2: older records have none.
+    #[serde(default)]
+    pub finding_codes: Vec<String>,
+    #[serde(default)]
+    pub finding_severities: Vec<String>,
+    #[serde(default)]
+    pub finding_sides: Vec<String>,
+    #[serde(default)]
+    pub finding_messages: Vec<String>,
 }
 
 impl Record {
@@ -200,11 +211,12 @@ impl Record {
     }
 }
 
-/// Record settings: interval and host name.
+/// Record settings: interval, host name, the findings' thresholds (`[diagnostics]`).
 #[derive(Debug, Clone)]
 pub struct RecordOptions {
     pub interval_ns: i64,
     pub host: String,
+    pub diagnostics: crate::diagnose::Thresholds,
 }
 
 /// What the previous record of a stream left off at.
@@ -395,6 +407,10 @@ impl Intervals {
             xr_loss_rate: s.xr_voip.map(|x| x.loss_rate),
             xr_discard_rate: s.xr_voip.map(|x| x.discard_rate),
             xr_jb_nominal_ms: s.xr_voip.map(|x| x.jb_nominal_ms),
+            finding_codes: Vec::new(),
+            finding_severities: Vec::new(),
+            finding_sides: Vec::new(),
+            finding_messages: Vec::new(),
         };
         audio_period(&mut r, s, &prev, kind == "final");
         if let Some(v) = &s.video {
@@ -416,6 +432,8 @@ impl Intervals {
             r.delay_jitter_buffer_ms = q.jitter_buffer_ms;
             r.delay_codec_ms = Some(q.codec_delay_ms);
         }
+        let late_before = prev.audio.fixed_late;
+        super::record_findings::set(&mut r, s, kind == "final", late_before, &self.opts);
         r
     }
 }

@@ -51,6 +51,7 @@ fn stream(first: i64, last: i64, packets: u64, lost: i64, drop_at: Option<i64>) 
         ptime_ms: None,
         audio_counters: None,
         quality: None,
+        findings: Vec::new(),
         xr_voip: None,
         configured_codec: None,
         first_seen_ns: first,
@@ -65,6 +66,7 @@ fn opts() -> RecordOptions {
     RecordOptions {
         interval_ns: 10 * S,
         host: "probe-1".into(),
+        diagnostics: Default::default(),
     }
 }
 
@@ -169,7 +171,12 @@ fn record_json_is_flat_and_round_trips() {
     let f = iv.finish(&stream(S, 2 * S, 10, 0, None));
     let v = serde_json::to_value(&f).unwrap();
     let obj = v.as_object().unwrap();
-    assert!(obj.values().all(|x| !x.is_object() && !x.is_array()));
+    // Flat: scalars, and the findings' parallel arrays of strings (ClickHouse `Array(String)`).
+    assert!(obj.values().all(|x| match x {
+        serde_json::Value::Object(_) => false,
+        serde_json::Value::Array(a) => a.iter().all(serde_json::Value::is_string),
+        _ => true,
+    }));
     assert_eq!(obj["schema_version"], 2);
     let back: Record = serde_json::from_value(v).unwrap();
     assert_eq!(back, f);
@@ -292,6 +299,7 @@ fn audio_keys_cover_their_period() {
     let mut iv = Intervals::new(RecordOptions {
         interval_ns: 5 * S,
         host: "h".into(),
+        diagnostics: Default::default(),
     });
     let mut recs = Vec::new();
     for f in sc.build().frames {
@@ -318,4 +326,22 @@ fn audio_keys_cover_their_period() {
     assert_eq!(f.burst_r, fin[0].burst_r);
     assert_eq!(f.effective_loss_ratio, fin[0].effective_loss_ratio);
     assert_eq!(f.jitter_buffer_fixed_late, Some(0));
+    // Findings of each period: the 5 lost in the second interval are 2 % of it, in a burst;
+    // over the whole stream 0.7 %, under the 1 % default; the final record has the stream's.
+    assert!(!recs[0].finding_codes.iter().any(|c| c.starts_with("loss")));
+    assert_eq!(
+        recs[1].finding_codes[..2],
+        ["loss_upstream".to_string(), "bursty_loss".to_string()],
+        "{:?}",
+        recs[1].finding_messages
+    );
+    assert_eq!(recs[1].finding_sides[0], "upstream");
+    assert!(
+        recs[1].finding_messages[0].contains("5 of 250"),
+        "{:?}",
+        recs[1].finding_messages
+    );
+    let codes: Vec<&str> = fin[0].findings.iter().map(|x| x.code.name()).collect();
+    assert_eq!(f.finding_codes, codes);
+    assert!(!codes.contains(&"loss_upstream"));
 }

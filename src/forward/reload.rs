@@ -116,6 +116,7 @@ mod tests {
         let mut iv = Intervals::new(RecordOptions {
             interval_ns: 1,
             host: "h".into(),
+            diagnostics: Default::default(),
         });
         let rec = iv.finish(&crate::export::test_record());
         tx.send(&rec);
@@ -213,6 +214,7 @@ mod tests {
         let mut iv = Intervals::new(RecordOptions {
             interval_ns: 1,
             host: "h".into(),
+            diagnostics: Default::default(),
         });
         let rec = iv.finish(&crate::export::test_record());
         tx.send(&rec);

@@ -11,7 +11,7 @@ const METHODS: [&str; 4] = ["capture_point", "end_to_end", "sr_chain", "stun"];
 
 /// Every CSV column, in order (docs/output.md, "CSV columns").
 #[rustfmt::skip]
-pub const CSV_COLUMNS: [&str; 146] = [
+pub const CSV_COLUMNS: [&str; 150] = [
     "src", "dst", "ssrc", "payload_types", "clock_rate", "clock_rate_source", "packets", "bytes",
     "first_seen", "last_seen", "expected", "lost", "missing", "duplicates", "reordered",
     "seq_restarts", "max_gap_ms", "jitter_ms", "max_jitter_ms", "mean_jitter_ms",
@@ -71,6 +71,11 @@ pub const CSV_COLUMNS: [&str; 146] = [
     "xr_voip_jb_max_ms",
     "xr_voip_jb_abs_max_ms",
     "xr_voip_reports",
+    // Findings (crate::diagnose), most severe first, joined with `|`.
+    "findings",
+    "finding_severities",
+    "finding_sides",
+    "finding_messages",
 ];
 
 /// Write the header row and one row per stream.
@@ -216,6 +221,15 @@ pub(super) fn row(r: &StreamRecord) -> Vec<String> {
         o(x.map(|x| x.jb_max_ms)),
         o(x.map(|x| x.jb_abs_max_ms)),
         o(x.map(|x| x.reports)),
+    ]);
+    let join = |f: &dyn Fn(&crate::diagnose::Finding) -> &str| {
+        r.findings.iter().map(f).collect::<Vec<_>>().join("|")
+    };
+    v.extend([
+        join(&|f| f.code.name()),
+        join(&|f| f.severity.name()),
+        join(&|f| f.side.name()),
+        join(&|f| &f.message),
     ]);
     v
 }

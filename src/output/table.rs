@@ -16,14 +16,14 @@ use std::io::Write;
 pub const CELLS: usize = HEADERS.len() - 1;
 
 #[rustfmt::skip]
-const HEADERS: [&str; 20] = [
+const HEADERS: [&str; 21] = [
     "#", "Source", "Destination", "At", "SSRC", "PT", "Codec", "Clock(Hz)", "Packets", "Missing",
     "Loss(%)", "Dup", "Reord", "Up/Down", "Jitter(ms)", "MaxJit(ms)", "MaxGap(ms)", "RTT(ms)",
-    "MOS", "Ended",
+    "MOS", "Ended", "Findings",
 ];
 
 /// Left-aligned (text) columns; the others are numbers, right-aligned.
-const TEXT_COLUMNS: [usize; 6] = [1, 2, 3, 5, 6, 19];
+const TEXT_COLUMNS: [usize; 7] = [1, 2, 3, 5, 6, 19, 20];
 
 /// The observation point column: printed only when the rows shown were seen at more than one
 /// point ([`Widths::show_at`], docs/output.md).
@@ -33,7 +33,8 @@ const AT: usize = 3;
 pub const FOOTER: &str = "Missing = packets never received, Loss(%) = Missing/expected, Dup = \
 duplicates; ~ = clock rate inferred; Up/Down = lost before/after the probe (from RTCP); RTT: \
 cp capture point, e2e end to end, sr SR chain, stun ICE, xr RTCP XR; MOS = E-model estimate \
-(voice codecs, docs/quality.md); --legend explains every column";
+(voice codecs, docs/quality.md); Findings: the worst (C critical, W warning, I info) and +N \
+more, sentences in JSON/CSV; --legend explains every column";
 
 /// `--legend`: every column of the table, one line each.
 pub const LEGEND: &str = "\
@@ -64,7 +65,10 @@ RTT(ms)     last round-trip time and its method: cp capture point (RFC 3550 6.4.
             xr RTCP XR RRT/DLRR (RFC 3611, at the probe)
 MOS         E-model (ITU-T G.107/G.107.1) estimate 1-4.5 from codec, loss, jitter and RTT; -
             for streams of no known voice codec (docs/quality.md)
-Ended       why the stream ended: bye, idle, end_of_capture, evicted, shutdown";
+Ended       why the stream ended: bye, idle, end_of_capture, evicted, shutdown
+Findings    what is wrong (docs/quality.md, Findings): the most severe finding's code, marked
+            C critical, W warning or I info, and +N for the others; - for none. The JSON and
+            CSV outputs carry every finding with its side and sentence";
 
 /// The lines above the table: the capture in one line, a note on a long span, the read error.
 pub fn write_head(s: &Summary, out: &mut dyn Write) -> std::io::Result<()> {
@@ -143,7 +147,27 @@ pub fn cells(r: &StreamRecord) -> [String; CELLS] {
         rtt,
         opt(r.quality.map(|q| q.mos), 2),
         r.ended_by.to_string(),
+        findings_cell(&r.findings),
     ]
+}
+
+/// `W:loss_upstream+2`: the first (most severe) finding, its severity's initial, the others'
+/// count; `-` for none.
+fn findings_cell(f: &[crate::diagnose::Finding]) -> String {
+    let Some(first) = f.first() else {
+        return "-".into();
+    };
+    let mark = match first.severity {
+        crate::diagnose::Severity::Critical => 'C',
+        crate::diagnose::Severity::Warning => 'W',
+        crate::diagnose::Severity::Info => 'I',
+    };
+    let more = if f.len() > 1 {
+        format!("+{}", f.len() - 1)
+    } else {
+        String::new()
+    };
+    format!("{mark}:{}{more}", first.code.name())
 }
 
 /// Column widths: the headers', widened by the cells seen ([`Widths::fit`]); and whether the

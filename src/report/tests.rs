@@ -95,6 +95,10 @@ fn rec(src: &str, dst: &str, ssrc: u32, k: i64, kind: &str) -> Record {
         xr_loss_rate: None,
         xr_discard_rate: None,
         xr_jb_nominal_ms: None,
+        finding_codes: Vec::new(),
+        finding_severities: Vec::new(),
+        finding_sides: Vec::new(),
+        finding_messages: Vec::new(),
     }
 }
 
