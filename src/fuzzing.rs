@@ -253,6 +253,10 @@ fn walk_stun(m: &stun::Message<'_>) {
         let _ = value.len();
     }
     let _ = (m.data(), m.xor_peer_address(), m.xor_mapped_address());
+    let _ = (m.xor_relayed_address(), m.xor_peer_addresses().count());
+    let _ = (m.username(), m.realm(), m.priority(), m.use_candidate());
+    let _ = (m.ice_role(), m.error_code(), m.lifetime());
+    let _ = (m.channel_number(), m.requested_transport());
 }
 
 /// RFC 7983 demultiplexing, TURN unwrapping, then the matching parser.
