@@ -18,9 +18,11 @@ use std::path::{Path, PathBuf};
 pub mod redact;
 pub mod reload;
 pub mod sinks;
+pub mod ice_turn;
 pub mod tcp;
 pub use reload::{diff, Change};
 pub use sinks::{Delivery, HttpConfig, RecordsConfig, SinkConfig};
+pub use ice_turn::IceTurnConfig;
 pub use tcp::TcpConfig;
 
 /// The file `run` and `validate` read without `--config` (the Debian package installs it).
@@ -74,6 +76,9 @@ pub struct Config {
     /// The TCP reassembler (media over TCP).
     #[serde(default)]
     pub tcp: TcpConfig,
+    /// ICE sessions and TURN allocations (`crate::correlate::ice`, `crate::correlate::turn`).
+    #[serde(default)]
+    pub ice_turn: IceTurnConfig,
     /// Where records go (`run --records FILE` adds a file sink). A file without the key gets
     /// the default for `run`, a `file` sink at `<state_dir>/records.ndjson`; `sinks = []`
     /// means none.
@@ -308,6 +313,8 @@ pub struct Resolved {
     pub jitter_buffer_ms: u32,
     /// `[tcp]`: the TCP reassembler's limits.
     pub tcp: crate::tcp::TcpLimits,
+    /// `[ice_turn]`: the ICE/TURN tables' limits (and `exporter.hash_key` for TURN users).
+    pub calls: crate::correlate::calls::CallLimits,
 }
 
 impl Default for Resolved {
@@ -450,6 +457,7 @@ impl Config {
             }
         }
         problems.extend(tcp::problems(&self.tcp));
+        problems.extend(ice_turn::problems(&self.ice_turn));
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -465,6 +473,7 @@ impl Config {
             hops: e.hops,
             jitter_buffer_ms: e.jitter_buffer_ms,
             tcp: self.tcp.limits(),
+            calls: self.ice_turn.limits(&self.exporter.hash_key),
         })
     }
 }

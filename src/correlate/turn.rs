@@ -51,8 +51,8 @@ pub const MAX_CHANNELS: usize = 16;
 pub const MAX_PENDING: usize = 8;
 pub const MAX_STREAMS: usize = 16;
 
-/// The table's limits (`[ice_turn]` in the config).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The table's limits (`[ice_turn]` in the config). `Debug` leaves the hash key out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct TurnLimits {
     pub max_allocations: usize,
     pub idle_timeout_ns: i64,
@@ -70,6 +70,17 @@ impl Default for TurnLimits {
             keep_usernames: false,
             hash_key: String::new(),
         }
+    }
+}
+
+impl std::fmt::Debug for TurnLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnLimits")
+            .field("max_allocations", &self.max_allocations)
+            .field("idle_timeout_ns", &self.idle_timeout_ns)
+            .field("keep_usernames", &self.keep_usernames)
+            .field("hash_key", &"<redacted>")
+            .finish()
     }
 }
 
