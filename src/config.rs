@@ -15,14 +15,14 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub mod ice_turn;
 pub mod redact;
 pub mod reload;
 pub mod sinks;
-pub mod ice_turn;
 pub mod tcp;
+pub use ice_turn::IceTurnConfig;
 pub use reload::{diff, Change};
 pub use sinks::{Delivery, HttpConfig, RecordsConfig, SinkConfig};
-pub use ice_turn::IceTurnConfig;
 pub use tcp::TcpConfig;
 
 /// The file `run` and `validate` read without `--config` (the Debian package installs it).

@@ -113,7 +113,10 @@ mod tests {
         let keys: Vec<String> = problems(&bad).into_iter().map(|p| p.key).collect();
         assert_eq!(
             keys,
-            ["ice_turn.max_turn_allocations", "ice_turn.ice_idle_timeout_secs"]
+            [
+                "ice_turn.max_turn_allocations",
+                "ice_turn.ice_idle_timeout_secs"
+            ]
         );
         assert_eq!(
             IceTurnConfig::default().limits("k"),

@@ -189,7 +189,8 @@ pub struct IceTable {
     next_id: Id,
     /// Candidate pair (canonical 5-tuple) → session.
     by_pair: HashMap<(SocketAddr, SocketAddr), Id>,
-    pending: HashMap<[u8; 12], Pending>,
+    /// By transaction ID and canonical 5-tuple: equal IDs on different pairs do not collide.
+    pending: HashMap<([u8; 12], (SocketAddr, SocketAddr)), Pending>,
     counters: IceCounters,
     /// Sessions that ended, waiting for [`IceTable::drain`].
     done: Vec<IceSessionRecord>,
@@ -343,14 +344,14 @@ impl IceTable {
                 consent,
                 side,
             };
-            self.pending.insert(m.transaction_id(), pending);
+            self.pending.insert((m.transaction_id(), tuple), pending);
         } else {
             self.counters.pending_dropped += 1;
         }
     }
 
     fn on_answer(&mut self, now: i64, src: SocketAddr, dst: SocketAddr, m: &Message<'_>) {
-        let Some(q) = self.pending.remove(&m.transaction_id()) else {
+        let Some(q) = self.pending.remove(&(m.transaction_id(), canon(src, dst))) else {
             self.counters.unmatched_answers += 1;
             return;
         };

@@ -204,6 +204,7 @@ pub fn replay_into<S: Ended + Send + 'static>(
             error,
             hop_matcher,
             tcp: totals.tcp,
+            ice_turn: Default::default(),
         },
         sink,
     ))

@@ -1,0 +1,216 @@
+//! ICE sessions and TURN allocations end to end: synthetic captures replayed through the
+//! library and the binary (`replay --format json`), and the real WebRTC fixtures compared
+//! with tshark's STUN decoding.
+
+use rtcprobe::config::Resolved;
+use rtcprobe::replay::{replay_file, Report};
+use rtcprobe::synth::ice_turn::{ice_session, turn_allocation, TurnParties};
+use rtcprobe::synth::{Frame, PcapWriter, TsResolution, DEFAULT_SNAPLEN};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+mod common;
+use common::{bin, Scratch};
+
+const SEC: i64 = 1_000_000_000;
+const T0: i64 = 1_700_000_000 * SEC;
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn write(dir: &Scratch, name: &str, frames: &[Frame]) -> PathBuf {
+    let path = dir.path(name);
+    let f = std::fs::File::create(&path).unwrap();
+    let mut w = PcapWriter::new(f, 1, DEFAULT_SNAPLEN, TsResolution::Nano).unwrap();
+    for fr in frames {
+        w.write_frame(fr.ts_ns, &fr.bytes).unwrap();
+    }
+    w.into_inner().unwrap();
+    path
+}
+
+fn replay(path: &Path) -> Report {
+    replay_file(path, &Resolved::default()).unwrap()
+}
+
+#[test]
+fn ice_sessions_connected_failed_and_lite() {
+    let dir = Scratch::new("ice-sessions");
+    let mut frames = ice_session(
+        T0,
+        sa("10.0.0.1:5000"),
+        sa("10.0.0.2:6000"),
+        ("aaaa", "bbbb"),
+        4,
+        true,
+        false,
+        50,
+    );
+    frames.extend(ice_session(
+        T0,
+        sa("10.0.1.1:5000"),
+        sa("10.0.1.2:6000"),
+        ("cccc", "dddd"),
+        6,
+        false,
+        false,
+        0,
+    ));
+    frames.extend(ice_session(
+        T0 + SEC,
+        sa("10.0.2.1:5000"),
+        sa("10.0.2.2:6000"),
+        ("eeee", "ffff"),
+        2,
+        true,
+        true,
+        10,
+    ));
+    frames.sort_by_key(|f| f.ts_ns);
+    let r = replay(&write(&dir, "ice.pcap", &frames));
+    let by: BTreeMap<_, _> = r
+        .ice_sessions
+        .iter()
+        .map(|s| (s.ufrags[0].clone(), s))
+        .collect();
+    assert_eq!(by.len(), 3);
+    let ok = by["aaaa"];
+    assert_eq!(
+        (ok.outcome, ok.mode, ok.checks, ok.answers),
+        ("connected", "full", 8, 8)
+    );
+    let sel = &ok.pairs[ok.selected_pair.unwrap()];
+    assert!(sel.nominated && sel.selected && sel.media_packets == 100);
+    assert_eq!(sel.rtt_ms_mean, Some(15.0));
+    // The session's streams are the report's streams of its pair.
+    assert_eq!(ok.streams.len(), 2);
+    for s in &ok.streams {
+        assert!(
+            r.streams.iter().any(|x| x.src == s.src
+                && x.dst == s.dst
+                && x.ssrc == s.ssrc
+                && x.observed_at == s.observed_at),
+            "{s:?} is a stream of the report"
+        );
+    }
+    let failed = by["cccc"];
+    assert_eq!(
+        (failed.outcome, failed.mode, failed.answers),
+        ("failed", "unknown", 0)
+    );
+    assert_eq!(failed.checks, 12);
+    let lite = by["eeee"];
+    assert_eq!((lite.outcome, lite.mode), ("connected", "lite"));
+    let c = r.summary.ice_turn.ice;
+    assert_eq!((c.sessions, c.checks), (3, 8 + 12 + 2));
+}
+
+fn parties() -> TurnParties {
+    TurnParties {
+        client: sa("192.168.1.10:50000"),
+        server: sa("203.0.113.1:3478"),
+        relayed: sa("203.0.113.1:49152"),
+        peer: sa("198.51.100.7:7000"),
+    }
+}
+
+/// The allocation's record and the report's streams, each tied on both legs.
+fn check_relayed(r: &Report, p: TurnParties, packets: u64) {
+    let [a] = &r.turn_allocations[..] else {
+        panic!("{:?}", r.turn_allocations)
+    };
+    assert_eq!((a.outcome, a.ended_by), ("relayed", "deleted"));
+    assert_eq!(a.relayed_address, Some(p.relayed.to_string()));
+    assert_eq!(a.errors, BTreeMap::from([(401, 1)]));
+    assert_eq!(a.permissions, [p.peer.ip().to_string()]);
+    assert_eq!(
+        (a.channels[0].channel, a.channels[0].peer.clone()),
+        (0x4001, p.peer.to_string())
+    );
+    assert_eq!(
+        (a.client_packets, a.relayed_packets),
+        (2 * packets, 2 * packets)
+    );
+    assert!(a.username.as_deref().is_some_and(|u| u.starts_with("h:")));
+    for ssrc in [0xC1, 0xD2] {
+        let legs: Vec<_> = a.streams.iter().filter(|s| s.ssrc == ssrc).collect();
+        assert_eq!(legs.len(), 2, "{ssrc:#x} on both legs: {legs:?}");
+        let kinds: Vec<_> = legs.iter().map(|s| s.leg.unwrap()).collect();
+        assert!(kinds.contains(&"client") && kinds.contains(&"relayed"));
+        assert!(legs.iter().all(|s| s.peer == Some(p.peer.to_string())));
+        for s in legs {
+            let stream = r
+                .streams
+                .iter()
+                .find(|x| x.src == s.src && x.dst == s.dst && x.ssrc == s.ssrc)
+                .unwrap_or_else(|| panic!("{s:?} is a stream of the report"));
+            assert_eq!(stream.packets, packets, "{s:?}");
+        }
+    }
+}
+
+#[test]
+fn a_turn_allocation_over_udp_ties_the_relayed_streams_to_the_client_side() {
+    let dir = Scratch::new("turn-udp");
+    let p = parties();
+    let r = replay(&write(
+        &dir,
+        "turn.pcap",
+        &turn_allocation(T0, p, None, 100, false),
+    ));
+    check_relayed(&r, p, 100);
+}
+
+#[test]
+fn a_turn_allocation_over_tcp_ties_the_relayed_streams_to_the_client_side() {
+    let dir = Scratch::new("turn-tcp");
+    let p = parties();
+    let r = replay(&write(
+        &dir,
+        "turn-tcp.pcap",
+        &turn_allocation(T0, p, None, 100, true),
+    ));
+    assert!(
+        r.summary.tcp.turn_channel_data >= 200,
+        "{:?}",
+        r.summary.tcp
+    );
+    check_relayed(&r, p, 100);
+}
+
+#[test]
+fn an_allocation_failure_in_the_json_output() {
+    let dir = Scratch::new("turn-fail");
+    let path = write(
+        &dir,
+        "fail.pcap",
+        &turn_allocation(T0, parties(), Some(486), 0, false),
+    );
+    let out = bin()
+        .args(["replay", "--format", "json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let a = &v["turn_allocations"][0];
+    assert_eq!(a["kind"], "turn");
+    assert_eq!(a["outcome"], "failed");
+    assert_eq!(a["errors"], serde_json::json!({"401": 1, "486": 1}));
+    assert!(a["start"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(v["summary"]["ice_turn"]["turn"]["errors"], 1);
+    assert_eq!(v["summary"]["ice_turn"]["turn"]["challenges"], 1);
+    assert!(
+        v.get("ice_sessions").is_none(),
+        "absent when there are none"
+    );
+    // Never the user name, realm or anything of MESSAGE-INTEGRITY.
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("alice") && !text.contains("example.org"));
+}
