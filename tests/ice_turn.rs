@@ -214,3 +214,150 @@ fn an_allocation_failure_in_the_json_output() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains("alice") && !text.contains("example.org"));
 }
+
+/// Per candidate pair of each ICE session (ufrags in canonical order, then the 5-tuple in
+/// canonical order): checks, answers, nominated.
+type PairCounts = BTreeMap<(String, String, SocketAddr, SocketAddr), (u64, u64, bool)>;
+
+fn canon(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+/// The same counts from tshark's STUN decoding: a Binding request (type 0x0001) with a
+/// USERNAME `remote:local` is a check of the session of those two ufrags on its 5-tuple,
+/// nominating when its attribute types include USE-CANDIDATE (0x0025); a Binding success
+/// (0x0101) answers the outstanding check with its transaction ID on the reversed 5-tuple.
+/// (A retransmitted check leaves one outstanding entry: the last, which one answer takes, as
+/// the probe counts it; tshark's own request/response tracking pairs by ID alone.)
+fn tshark_pairs(path: &Path) -> PairCounts {
+    let out = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(path)
+        .args([
+            "-Y",
+            "stun.type == 0x0001 || stun.type == 0x0101",
+            "-T",
+            "fields",
+        ])
+        .args(["-E", "separator=|", "-E", "occurrence=f"])
+        .args(["-e", "ip.src", "-e", "ipv6.src", "-e", "udp.srcport"])
+        .args(["-e", "ip.dst", "-e", "ipv6.dst", "-e", "udp.dstport"])
+        .args([
+            "-e",
+            "stun.type",
+            "-e",
+            "stun.att.username",
+            "-e",
+            "stun.id",
+        ])
+        .output()
+        .expect("run tshark");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The attribute types of each message, separately (every occurrence).
+    let types = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(path)
+        .args([
+            "-Y",
+            "stun.type == 0x0001 || stun.type == 0x0101",
+            "-T",
+            "fields",
+        ])
+        .args(["-e", "stun.att.type"])
+        .output()
+        .expect("run tshark");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let types = String::from_utf8(types.stdout).unwrap();
+    let mut pending: BTreeMap<(String, SocketAddr, SocketAddr), (String, String, bool)> =
+        BTreeMap::new();
+    let mut counts = PairCounts::new();
+    for (line, types) in text.lines().zip(types.lines()) {
+        let f: Vec<&str> = line.split('|').collect();
+        let ip = |v4: &str, v6: &str| {
+            if v4.is_empty() {
+                v6.to_string()
+            } else {
+                v4.to_string()
+            }
+        };
+        let src: SocketAddr =
+            SocketAddr::new(ip(f[0], f[1]).parse().unwrap(), f[2].parse().unwrap());
+        let dst: SocketAddr =
+            SocketAddr::new(ip(f[3], f[4]).parse().unwrap(), f[5].parse().unwrap());
+        let (ty, user, id) = (f[6], f[7], f[8].to_string());
+        let (a, b) = canon(src, dst);
+        if ty == "0x0001" {
+            let Some((remote, local)) = user.split_once(':') else {
+                continue; // a plain STUN query, not a check
+            };
+            if remote.is_empty() || local.is_empty() {
+                continue;
+            }
+            let (u0, u1) = if local <= remote {
+                (local, remote)
+            } else {
+                (remote, local)
+            };
+            let nominate = types.split(',').any(|t| t == "0x0025");
+            let e = counts.entry((u0.into(), u1.into(), a, b)).or_default();
+            e.0 += 1;
+            e.2 |= nominate;
+            pending.insert((id, src, dst), (u0.into(), u1.into(), nominate));
+        } else if let Some((u0, u1, _)) = pending.remove(&(id, dst, src)) {
+            counts.entry((u0, u1, a, b)).or_default().1 += 1;
+        }
+    }
+    counts
+}
+
+fn probe_pairs(r: &Report) -> PairCounts {
+    let mut counts = PairCounts::new();
+    for s in &r.ice_sessions {
+        for p in &s.pairs {
+            let key = (s.ufrags[0].clone(), s.ufrags[1].clone(), sa(&p.a), sa(&p.b));
+            counts.insert(key, (p.checks, p.answers, p.nominated));
+        }
+    }
+    counts
+}
+
+#[test]
+fn ice_sessions_of_the_webrtc_fixtures_agree_with_tshark() {
+    if !common::have("/usr/bin/tshark", "tshark") {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut sessions = 0;
+    for name in [
+        "ndpi-google-meet-ipv6-webrtc.pcapng",
+        "jitsi-chrome-vp8-flexfec-loss.pcap",
+        "sample-sfu.pcap",
+    ] {
+        let path = root.join("fixtures").join(name);
+        let r = replay(&path);
+        let want = tshark_pairs(&path);
+        assert_eq!(probe_pairs(&r), want, "{name}");
+        sessions += r.ice_sessions.len();
+        // Every session that carried media references streams of the report.
+        for s in r.ice_sessions.iter().filter(|s| s.outcome == "connected") {
+            assert!(!s.streams.is_empty(), "{name}: {}", s.id);
+            for x in &s.streams {
+                assert!(r
+                    .streams
+                    .iter()
+                    .any(|y| y.src == x.src && y.dst == x.dst && y.ssrc == x.ssrc));
+            }
+        }
+    }
+    // Google Meet: two sessions (IPv4 and IPv6), both with a Google ICE-lite server; the
+    // SFU sample: one. Jitsi's capture has no STUN.
+    assert_eq!(sessions, 3);
+}

@@ -97,6 +97,19 @@ impl CallCounters {
     pub fn is_zero(&self) -> bool {
         *self == CallCounters::default()
     }
+
+    /// Add `o` (several capture threads).
+    pub fn add(&mut self, o: &CallCounters) {
+        self.ice.add(&o.ice);
+        self.turn.add(&o.turn);
+    }
+}
+
+/// An ICE session or TURN allocation that ended, on its way to the output.
+#[derive(Debug, Clone)]
+pub enum CallEnded {
+    Ice(IceSessionRecord),
+    Turn(TurnAllocationRecord),
 }
 
 /// The SSRC of an RTP packet (bytes 8..12) or of an RTCP packet's sender (bytes 4..8).

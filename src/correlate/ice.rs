@@ -76,6 +76,42 @@ pub struct IceCounters {
     /// Pairs past [`MAX_PAIRS`], and checks not remembered past [`MAX_PENDING`].
     pub pairs_dropped: u64,
     pub pending_dropped: u64,
+    /// Sessions ended, by outcome.
+    pub connected: u64,
+    pub failed: u64,
+    pub no_media: u64,
+}
+
+impl IceCounters {
+    /// Sessions ended with each outcome (`rtcprobe_ice_sessions_total{outcome}`).
+    pub fn outcomes(&self) -> [(&'static str, u64); 3] {
+        [
+            ("connected", self.connected),
+            ("failed", self.failed),
+            ("no_media", self.no_media),
+        ]
+    }
+
+    /// Add `o` (several capture threads).
+    pub fn add(&mut self, o: &IceCounters) {
+        let f = [
+            (&mut self.checks, o.checks),
+            (&mut self.answers, o.answers),
+            (&mut self.error_answers, o.error_answers),
+            (&mut self.unmatched_answers, o.unmatched_answers),
+            (&mut self.sessions, o.sessions),
+            (&mut self.expired_idle, o.expired_idle),
+            (&mut self.evicted_table_full, o.evicted_table_full),
+            (&mut self.pairs_dropped, o.pairs_dropped),
+            (&mut self.pending_dropped, o.pending_dropped),
+            (&mut self.connected, o.connected),
+            (&mut self.failed, o.failed),
+            (&mut self.no_media, o.no_media),
+        ];
+        for (a, b) in f {
+            *a += b;
+        }
+    }
 }
 
 /// Canonical session key: the two ufrags, the smaller first.
@@ -499,7 +535,14 @@ impl IceTable {
                 self.by_pair.remove(&(p.a, p.b));
             }
         }
-        self.done.push(record(&s, ended_by, false, &self.names));
+        let r = record(&s, ended_by, false, &self.names);
+        let c = &mut self.counters;
+        match r.outcome {
+            "connected" => c.connected += 1,
+            "failed" => c.failed += 1,
+            _ => c.no_media += 1,
+        }
+        self.done.push(r);
     }
 }
 

@@ -106,6 +106,55 @@ pub struct TurnCounters {
     pub evicted_table_full: u64,
     /// Peers, channels, pending requests or stream references past their per-allocation caps.
     pub dropped_entries: u64,
+    /// Allocations ended, by outcome.
+    pub relayed: u64,
+    pub allocated: u64,
+    pub failed: u64,
+    pub unauthenticated: u64,
+    pub no_response: u64,
+}
+
+impl TurnCounters {
+    /// Allocations ended with each outcome (`rtcprobe_turn_allocations_total{outcome}`).
+    pub fn outcomes(&self) -> [(&'static str, u64); 5] {
+        [
+            ("relayed", self.relayed),
+            ("allocated", self.allocated),
+            ("failed", self.failed),
+            ("unauthenticated", self.unauthenticated),
+            ("no_response", self.no_response),
+        ]
+    }
+
+    /// Add `o` (several capture threads).
+    pub fn add(&mut self, o: &TurnCounters) {
+        let f = [
+            (&mut self.allocations, o.allocations),
+            (&mut self.allocate_requests, o.allocate_requests),
+            (&mut self.allocate_successes, o.allocate_successes),
+            (&mut self.challenges, o.challenges),
+            (&mut self.errors, o.errors),
+            (&mut self.refreshes, o.refreshes),
+            (&mut self.deletes, o.deletes),
+            (&mut self.permissions, o.permissions),
+            (&mut self.channel_binds, o.channel_binds),
+            (&mut self.send_indications, o.send_indications),
+            (&mut self.data_indications, o.data_indications),
+            (&mut self.channel_data, o.channel_data),
+            (&mut self.expired_idle, o.expired_idle),
+            (&mut self.expired_lifetime, o.expired_lifetime),
+            (&mut self.evicted_table_full, o.evicted_table_full),
+            (&mut self.dropped_entries, o.dropped_entries),
+            (&mut self.relayed, o.relayed),
+            (&mut self.allocated, o.allocated),
+            (&mut self.failed, o.failed),
+            (&mut self.unauthenticated, o.unauthenticated),
+            (&mut self.no_response, o.no_response),
+        ];
+        for (a, b) in f {
+            *a += b;
+        }
+    }
 }
 
 type Key = (SocketAddr, SocketAddr);
@@ -541,7 +590,16 @@ impl TurnTable {
                 self.by_relayed.remove(&r);
             }
         }
-        self.done.push(record(key, &a, ended_by, &self.names));
+        let r = record(key, &a, ended_by, &self.names);
+        let c = &mut self.counters;
+        match r.outcome {
+            "relayed" => c.relayed += 1,
+            "allocated" => c.allocated += 1,
+            "failed" => c.failed += 1,
+            "unauthenticated" => c.unauthenticated += 1,
+            _ => c.no_response += 1,
+        }
+        self.done.push(r);
     }
 }
 
