@@ -361,3 +361,47 @@ fn ice_sessions_of_the_webrtc_fixtures_agree_with_tshark() {
     // SFU sample: one. Jitsi's capture has no STUN.
     assert_eq!(sessions, 3);
 }
+
+#[test]
+fn an_ice_tcp_session_is_followed_through_the_reassembler() {
+    use rtcprobe::synth::tcp::{over_tcp, Split, TcpFraming, TcpPlan};
+    let dir = Scratch::new("ice-tcp");
+    let udp = ice_session(
+        T0,
+        sa("10.0.3.1:9000"),
+        sa("10.0.3.2:443"),
+        ("gggg", "hhhh"),
+        3,
+        true,
+        true,
+        40,
+    );
+    // RFC 6544: checks and media framed by RFC 4571 on one connection, cut every 5 bytes.
+    let tcp = over_tcp(&udp, TcpPlan::clean(TcpFraming::Rfc4571, Split::Every(5))).frames;
+    let (a, b) = (
+        replay(&write(&dir, "udp.pcap", &udp)),
+        replay(&write(&dir, "tcp.pcap", &tcp)),
+    );
+    assert!(b.summary.tcp.rfc4571_frames > 0);
+    let strip = |r: &Report| {
+        r.ice_sessions
+            .iter()
+            .map(|s| {
+                (
+                    s.outcome,
+                    s.mode,
+                    s.checks,
+                    s.answers,
+                    s.selected_pair,
+                    s.streams.len(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&a), [("connected", "lite", 3, 3, Some(0), 2)]);
+    assert_eq!(
+        strip(&a),
+        strip(&b),
+        "the same session over UDP and over ICE-TCP"
+    );
+}
