@@ -405,3 +405,42 @@ fn an_ice_tcp_session_is_followed_through_the_reassembler() {
         "the same session over UDP and over ICE-TCP"
     );
 }
+
+#[test]
+fn idle_sessions_and_allocations_end_during_the_replay() {
+    let dir = Scratch::new("ice-idle");
+    let mut frames = ice_session(
+        T0,
+        sa("10.0.4.1:5000"),
+        sa("10.0.4.2:6000"),
+        ("iiii", "jjjj"),
+        2,
+        true,
+        false,
+        5,
+    );
+    frames.extend(turn_allocation(T0, parties(), Some(403), 0, false));
+    // Something 200 s later keeps the capture going past both idle timeouts.
+    frames.extend(ice_session(
+        T0 + 200 * SEC,
+        sa("10.0.5.1:5000"),
+        sa("10.0.5.2:6000"),
+        ("kkkk", "llll"),
+        1,
+        true,
+        false,
+        1,
+    ));
+    frames.sort_by_key(|f| f.ts_ns);
+    let r = replay(&write(&dir, "idle.pcap", &frames));
+    let ended: Vec<_> = r
+        .ice_sessions
+        .iter()
+        .map(|s| (s.ufrags[0].as_str(), s.ended_by))
+        .collect();
+    assert_eq!(ended, [("iiii", "idle"), ("kkkk", "end_of_capture")]);
+    let a = &r.turn_allocations[0];
+    assert_eq!((a.outcome, a.ended_by), ("failed", "idle"));
+    assert_eq!(r.summary.ice_turn.ice.expired_idle, 1);
+    assert_eq!(r.summary.ice_turn.turn.expired_idle, 1);
+}
