@@ -49,6 +49,8 @@ pub const MAX_PEERS: usize = 16;
 pub const MAX_CHANNELS: usize = 16;
 pub const MAX_PENDING: usize = 8;
 pub const MAX_STREAMS: usize = 16;
+/// Bytes of a kept USERNAME or REALM.
+pub const MAX_NAME: usize = 128;
 
 /// The table's limits (`[ice_turn]` in the config). `Debug` leaves the hash key out.
 #[derive(Clone, PartialEq, Eq)]
@@ -238,7 +240,8 @@ impl TurnTable {
     /// A private string in the configured form.
     fn private(&self, b: &[u8]) -> String {
         if self.limits.keep_usernames {
-            return String::from_utf8_lossy(b).into_owned();
+            // Cut: a hostile USERNAME may be as long as the message (RFC 8489 allows 509).
+            return String::from_utf8_lossy(b.get(..MAX_NAME).unwrap_or(b)).into_owned();
         }
         // SipHash-1-3 over the key then the value, as the exporter hashes addresses.
         let mut h = std::collections::hash_map::DefaultHasher::new();

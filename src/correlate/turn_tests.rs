@@ -313,3 +313,16 @@ fn a_flood_of_allocations_stays_under_the_cap_with_evictions_counted() {
     assert_eq!((c.allocations, c.evicted_table_full), (10_000, 9_950));
     assert_eq!(st.drain().1.len(), 9_950);
 }
+
+#[test]
+fn a_kept_user_name_is_cut() {
+    let mut limits = CallLimits::default();
+    limits.turn.keep_usernames = true;
+    let mut st = stage(limits);
+    let long = "u".repeat(400);
+    let req = turn_request(ALLOCATE, &tx(1), Some((&long, "r")), None, None, &[]);
+    feed(&mut st, 0, C, S, &req);
+    st.finish();
+    let (_, turn) = st.drain();
+    assert_eq!(turn[0].username.as_deref().map(str::len), Some(MAX_NAME));
+}
