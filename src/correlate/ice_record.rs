@@ -31,7 +31,7 @@ pub struct IceSessionRecord {
     /// Index into `pairs` of the selected one (nominated and answered), if any.
     pub selected_pair: Option<usize>,
     pub streams: Vec<StreamRef>,
-    /// Stream references not kept past [`MAX_STREAMS`].
+    /// Stream references not kept past [`super::MAX_STREAMS`].
     pub streams_omitted: u64,
 }
 
