@@ -16,11 +16,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub mod diagnostics;
+pub mod ice_turn;
 pub mod redact;
 pub mod reload;
 pub mod sinks;
 pub mod tcp;
 pub use diagnostics::DiagnosticsConfig;
+pub use ice_turn::IceTurnConfig;
 pub use reload::{diff, Change};
 pub use sinks::{Delivery, HttpConfig, RecordsConfig, SinkConfig};
 pub use tcp::TcpConfig;
@@ -79,6 +81,9 @@ pub struct Config {
     /// Thresholds of the findings (docs/quality.md, "Findings").
     #[serde(default)]
     pub diagnostics: DiagnosticsConfig,
+    /// ICE sessions and TURN allocations (`crate::correlate::ice`, `crate::correlate::turn`).
+    #[serde(default)]
+    pub ice_turn: IceTurnConfig,
     /// Where records go (`run --records FILE` adds a file sink). A file without the key gets
     /// the default for `run`, a `file` sink at `<state_dir>/records.ndjson`; `sinks = []`
     /// means none.
@@ -315,6 +320,8 @@ pub struct Resolved {
     pub tcp: crate::tcp::TcpLimits,
     /// `[diagnostics]`: the findings' thresholds.
     pub diagnostics: crate::diagnose::Thresholds,
+    /// `[ice_turn]`: the ICE/TURN tables' limits (and `exporter.hash_key` for TURN users).
+    pub calls: crate::correlate::calls::CallLimits,
 }
 
 impl Default for Resolved {
@@ -458,6 +465,7 @@ impl Config {
         }
         problems.extend(tcp::problems(&self.tcp));
         problems.extend(diagnostics::problems(&self.diagnostics));
+        problems.extend(ice_turn::problems(&self.ice_turn));
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -474,6 +482,7 @@ impl Config {
             jitter_buffer_ms: e.jitter_buffer_ms,
             tcp: self.tcp.limits(),
             diagnostics: self.diagnostics.thresholds(),
+            calls: self.ice_turn.limits(&self.exporter.hash_key),
         })
     }
 }

@@ -253,6 +253,10 @@ fn walk_stun(m: &stun::Message<'_>) {
         let _ = value.len();
     }
     let _ = (m.data(), m.xor_peer_address(), m.xor_mapped_address());
+    let _ = (m.xor_relayed_address(), m.xor_peer_addresses().count());
+    let _ = (m.username(), m.realm(), m.priority(), m.use_candidate());
+    let _ = (m.ice_role(), m.error_code(), m.lifetime());
+    let _ = (m.channel_number(), m.requested_transport());
 }
 
 /// RFC 7983 demultiplexing, TURN unwrapping, then the matching parser.
@@ -540,6 +544,58 @@ fn check_ended(m: &mut crate::correlate::hop::HopMatcher, seq: &mut u64) {
 /// Small caps (3 directions, 4 KiB each, 8 KiB in all): no panic, the caps hold after every
 /// segment, every frame handed on fits a TCP frame, and time never runs backwards within a
 /// direction's deliveries beyond what the segments' own times allow.
+/// The ICE/TURN stage ([`crate::correlate::calls`]) fed datagrams between four hosts:
+/// `[selector, time step (ms), length, payload …]` repeated. The selector picks the 5-tuple
+/// (bits 0-3) and, with bit 7, an expiry tick. The tables must stay within their caps and
+/// every record must render.
+pub fn ice_turn(data: &[u8]) {
+    use crate::correlate::calls::{CallLimits, CallStage};
+    let mut limits = CallLimits::default();
+    limits.ice.max_sessions = 4;
+    limits.ice.idle_timeout_ns = 2_000_000_000;
+    limits.turn.max_allocations = 4;
+    limits.turn.idle_timeout_ns = 3_000_000_000;
+    let names = crate::engine::PointNames::shared("fuzz");
+    let mut st = CallStage::new(&limits, names);
+    let hosts: [std::net::SocketAddr; 4] = [
+        ([10, 0, 0, 1], 40000).into(),
+        ([10, 0, 0, 2], 3478).into(),
+        ([10, 0, 0, 2], 49152).into(),
+        ([192, 0, 2, 1], 7000).into(),
+    ];
+    let mut now: i64 = 1_700_000_000_000_000_000;
+    let mut rest = data;
+    while let [sel, dt, len, tail @ ..] = rest {
+        let n = usize::from(*len).min(tail.len());
+        let (payload, next) = tail.split_at(n);
+        rest = next;
+        let src = hosts[usize::from(sel & 3)];
+        let dst = hosts[usize::from((sel >> 2) & 3)];
+        now = now.saturating_add(i64::from(*dt) * 1_000_000);
+        let dg = wire::Datagram {
+            src,
+            dst,
+            payload,
+            wire_len: payload.len(),
+            vlan: None,
+        };
+        st.on_datagram(now, &dg, crate::engine::ObservationPoint::default());
+        if sel & 0x80 != 0 {
+            st.expire(now);
+        }
+        assert!(st.ice.len() <= 4 && st.turn.len() <= 4);
+        assert!(st.ice.pending_len() <= crate::correlate::ice::MAX_PENDING);
+    }
+    st.finish();
+    let (ice, turn) = st.drain();
+    for s in &ice {
+        assert!(serde_json::to_string(s).is_ok());
+    }
+    for a in &turn {
+        assert!(serde_json::to_string(a).is_ok());
+    }
+}
+
 pub fn tcp_reassembly(data: &[u8]) {
     use crate::tcp::{TcpLimits, TcpStage};
     use crate::wire::tcp::TcpSegment;

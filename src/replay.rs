@@ -11,7 +11,10 @@
 
 use crate::capture::{CaptureError, FileSource, PacketSource, PointResolver};
 use crate::config::Resolved;
+use crate::correlate::calls::{CallCounters, CallStage};
 use crate::correlate::hop::{HopCounters, HopRecord};
+use crate::correlate::ice::IceSessionRecord;
+use crate::correlate::turn::TurnAllocationRecord;
 use crate::engine::record::{rfc3339_micros, StreamRecord};
 use crate::engine::{Counters, Engine};
 use crate::forward::Hook;
@@ -39,6 +42,14 @@ pub trait Ended {
     fn hop(&mut self, seq: u64, hop: HopRecord) {
         let _ = (seq, hop);
     }
+    /// An ICE session ended (`crate::correlate::ice`; default: not wanted).
+    fn ice(&mut self, session: IceSessionRecord) {
+        let _ = session;
+    }
+    /// A TURN allocation ended (`crate::correlate::turn`; default: not wanted).
+    fn turn(&mut self, allocation: TurnAllocationRecord) {
+        let _ = allocation;
+    }
 }
 
 /// Keep the streams (hops are not wanted).
@@ -53,6 +64,8 @@ impl Ended for Vec<(u64, StreamRecord)> {
 pub struct Kept {
     pub streams: Vec<(u64, StreamRecord)>,
     pub hops: Vec<(u64, HopRecord)>,
+    pub ice_sessions: Vec<IceSessionRecord>,
+    pub turn_allocations: Vec<TurnAllocationRecord>,
 }
 
 impl Ended for Kept {
@@ -61,6 +74,12 @@ impl Ended for Kept {
     }
     fn hop(&mut self, seq: u64, hop: HopRecord) {
         self.hops.push((seq, hop));
+    }
+    fn ice(&mut self, session: IceSessionRecord) {
+        self.ice_sessions.push(session);
+    }
+    fn turn(&mut self, allocation: TurnAllocationRecord) {
+        self.turn_allocations.push(allocation);
     }
 }
 
@@ -100,6 +119,9 @@ pub struct Summary {
     /// (no TCP in the capture).
     #[serde(skip_serializing_if = "TcpCounters::is_zero")]
     pub tcp: TcpCounters,
+    /// What the ICE/TURN stage counted (`crate::correlate::calls`); absent when all zero.
+    #[serde(skip_serializing_if = "CallCounters::is_zero", default)]
+    pub ice_turn: CallCounters,
 }
 
 /// The result of a replay: a summary and one record per stream, in order of first appearance.
@@ -110,6 +132,12 @@ pub struct Report {
     /// Middlebox hops found (docs/output.md, "Hops"); absent when there are none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hops: Vec<HopRecord>,
+    /// ICE sessions in the order they ended (docs/ice-turn.md); absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ice_sessions: Vec<IceSessionRecord>,
+    /// TURN allocations in the order they ended; absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub turn_allocations: Vec<TurnAllocationRecord>,
 }
 
 impl Report {
@@ -133,6 +161,8 @@ impl Report {
             summary,
             streams,
             hops,
+            ice_sessions: kept.ice_sessions,
+            turn_allocations: kept.turn_allocations,
         }
     }
 }
@@ -273,6 +303,12 @@ impl<S: Ended> Ended for Logged<S> {
     fn hop(&mut self, seq: u64, hop: HopRecord) {
         self.sink.hop(seq, hop);
     }
+    fn ice(&mut self, session: IceSessionRecord) {
+        self.sink.ice(session);
+    }
+    fn turn(&mut self, allocation: TurnAllocationRecord) {
+        self.sink.turn(allocation);
+    }
 }
 
 /// The decode-and-track loop over frames, independent of where frames come from; ended
@@ -301,6 +337,8 @@ pub struct Run<S: Ended = Kept> {
     hops: Option<HopStage>,
     /// Media over TCP: reassembled frames enter like datagrams.
     tcp: TcpStage,
+    /// ICE sessions and TURN allocations, beside the engine.
+    calls: CallStage,
 }
 
 impl Run {
@@ -326,10 +364,12 @@ impl<S: Ended> Run<S> {
             .hops
             .then(|| crate::pipeline::file::replay_hops(Arc::clone(&names)));
         let tcp = TcpStage::new(cfg.tcp);
+        let calls = CallStage::new(&cfg.calls, Arc::clone(&names));
         let mut engine = Engine::new(cfg);
         engine.set_point_names(std::sync::Arc::clone(&names));
         Run {
             tcp,
+            calls,
             engine,
             frames: 0,
             first: None,
@@ -395,8 +435,9 @@ impl<S: Ended> Run<S> {
                     h.expire(ts_ns, self.engine.idle_timeout_ns());
                 }
                 self.hops_done(ts_ns);
-                let (tcp, hops, engine, forward) = (
+                let (tcp, calls, hops, engine, forward) = (
                     &mut self.tcp,
+                    &mut self.calls,
                     &mut self.hops,
                     &mut self.engine,
                     &self.forward,
@@ -405,9 +446,11 @@ impl<S: Ended> Run<S> {
                 // in practice; a connection's own point is not kept).
                 let point = engine.point();
                 tcp.expire(ts_ns, &mut |now, dg| {
-                    Self::deliver(engine, hops, forward, now, dg, point);
+                    Self::deliver(engine, calls, hops, forward, now, dg, point);
                 });
                 self.engine.expire(ts_ns);
+                self.calls.expire(ts_ns);
+                self.calls_done();
                 self.take_ended();
             }
             self.hand_on();
@@ -419,14 +462,15 @@ impl<S: Ended> Run<S> {
         match decode(link, data) {
             Ok(Decoded::Udp(dg)) => self.datagram(ts_ns, &dg, point),
             Ok(Decoded::Tcp(seg)) => {
-                let (tcp, hops, engine, forward) = (
+                let (tcp, calls, hops, engine, forward) = (
                     &mut self.tcp,
+                    &mut self.calls,
                     &mut self.hops,
                     &mut self.engine,
                     &self.forward,
                 );
                 tcp.on_segment(ts_ns, &seg, &mut |now, dg| {
-                    Self::deliver(engine, hops, forward, now, dg, point);
+                    Self::deliver(engine, calls, hops, forward, now, dg, point);
                 });
                 self.hops_done(ts_ns);
             }
@@ -444,6 +488,7 @@ impl<S: Ended> Run<S> {
     ) {
         if Self::deliver(
             &mut self.engine,
+            &mut self.calls,
             &mut self.hops,
             &self.forward,
             now,
@@ -456,8 +501,10 @@ impl<S: Ended> Run<S> {
 
     /// Hand a datagram to the hop stage and the engine; true when the hop stage has hops to
     /// hand out.
+    #[allow(clippy::too_many_arguments)]
     fn deliver(
         engine: &mut Engine,
+        calls: &mut CallStage,
         hops: &mut Option<HopStage>,
         forward: &Option<Hook>,
         now: i64,
@@ -465,6 +512,7 @@ impl<S: Ended> Run<S> {
         point: crate::engine::ObservationPoint,
     ) -> bool {
         let done = hops.as_mut().is_some_and(|h| h.on_datagram(now, dg, point));
+        calls.on_datagram(now, dg, point);
         let rtcp = engine.on_datagram(now, dg);
         if let (Some(buf), Some(f)) = (rtcp, forward) {
             f.rtcp(now, dg.src, dg.dst, buf);
@@ -528,6 +576,17 @@ impl<S: Ended> Run<S> {
         );
     }
 
+    /// ICE sessions and TURN allocations that ended go to the sink.
+    fn calls_done(&mut self) {
+        let (ice, turn) = self.calls.drain();
+        for s in ice {
+            self.sink.ice(s);
+        }
+        for a in turn {
+            self.sink.turn(a);
+        }
+    }
+
     fn count_undecoded(&mut self, e: DecodeError) {
         *self.undecoded.entry(e.reason()).or_default() += 1;
     }
@@ -539,20 +598,23 @@ impl<S: Ended> Run<S> {
         linktype: i32,
         error: Option<String>,
     ) -> (Summary, S) {
-        let (tcp, hops, engine, forward) = (
+        let (tcp, calls, hops, engine, forward) = (
             &mut self.tcp,
+            &mut self.calls,
             &mut self.hops,
             &mut self.engine,
             &self.forward,
         );
         let point = engine.point();
         tcp.finish(&mut |now, dg| {
-            Self::deliver(engine, hops, forward, now, dg, point);
+            Self::deliver(engine, calls, hops, forward, now, dg, point);
         });
         if let Some(h) = &mut self.hops {
             h.finish(self.last);
         }
         self.hops_done(self.last);
+        self.calls.finish();
+        self.calls_done();
         self.engine.finish_all();
         self.take_ended();
         self.hand_on();
@@ -577,6 +639,7 @@ impl<S: Ended> Run<S> {
                 .map(|h| *h.matcher().counters())
                 .unwrap_or_default(),
             tcp: *self.tcp.counters(),
+            ice_turn: self.calls.counters(),
         };
         (summary, self.sink)
     }

@@ -178,6 +178,8 @@ fn the_inline_pipeline_equals_the_single_threaded_replay_exactly() {
             summary: single.summary.clone(),
             streams: streams_inline.into_iter().map(|(_, r)| r).collect(),
             hops: Vec::new(),
+            ice_sessions: Vec::new(),
+            turn_allocations: Vec::new(),
         };
         let at = path.display();
         assert_eq!(streams(&single), streams(&inline), "{at}");

@@ -404,6 +404,7 @@ pub fn encode(sc: &Scrape<'_>) -> Encoded {
     o.family(&names::RECORDS_DROPPED);
     o.sample(names::RECORDS_DROPPED.name, "", "", t.records_dropped);
     tcp(&mut o, &t.tcp);
+    super::calls::write(&mut o, &t);
     super::hops::encode(&mut o, sc, &captures);
     sinks(&mut o, &sc.board.sinks.load());
 

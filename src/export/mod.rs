@@ -17,6 +17,7 @@
 
 pub mod aggregate;
 pub mod auth;
+mod calls;
 pub mod guard;
 pub mod hops;
 pub mod labels;

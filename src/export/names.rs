@@ -139,6 +139,24 @@ metrics! {
         "TCP connection directions ended, by reason (fin, rst, idle).";
     TCP_EVICTIONS = "rtcprobe_tcp_evictions_total", Counter,
         "TCP connection directions evicted, by reason (table_full: tcp.max_connections; memory: tcp.max_buffer_bytes_total).";
+    ICE_SESSIONS = "rtcprobe_ice_sessions_total", Counter,
+        "ICE sessions ended, by outcome (connected, failed, no_media).";
+    ICE_SESSIONS_ACTIVE = "rtcprobe_ice_sessions_active", Gauge,
+        "ICE sessions tracked now (ice_turn.max_ice_sessions bounds them).";
+    ICE_SESSIONS_REMOVED = "rtcprobe_ice_sessions_removed_total", Counter,
+        "ICE sessions ended by the table, by reason (evicted: table full; idle).";
+    ICE_CHECKS = "rtcprobe_ice_checks_total", Counter,
+        "ICE connectivity checks seen (Binding requests with USERNAME).";
+    ICE_ANSWERS = "rtcprobe_ice_check_answers_total", Counter,
+        "ICE connectivity checks answered with a success response.";
+    TURN_ALLOCATIONS = "rtcprobe_turn_allocations_total", Counter,
+        "TURN allocations ended, by outcome (relayed, allocated, failed, unauthenticated, no_response).";
+    TURN_ALLOCATIONS_ACTIVE = "rtcprobe_turn_allocations_active", Gauge,
+        "TURN allocations tracked now (ice_turn.max_turn_allocations bounds them).";
+    TURN_ALLOCATIONS_REMOVED = "rtcprobe_turn_allocations_removed_total", Counter,
+        "TURN allocations ended by the table, by reason (evicted: table full; idle).";
+    TURN_ERRORS = "rtcprobe_turn_error_responses_total", Counter,
+        "TURN error responses, by kind (challenge: 401/438, the normal authentication round; error: any other code).";
     HOP_FORWARDING_DELAY = "rtcprobe_hop_forwarding_delay_seconds", Histogram,
         "Middlebox hops: forwarding delay of each forwarded packet (egress minus ingress capture time).";
     HOP_PACKETS_IN = "rtcprobe_hop_packets_in_total", Counter,

@@ -35,6 +35,11 @@ pub struct Collector {
     sorter: Sorter,
     /// Rendered hops, keyed by the order they ended in.
     hops: Sorter,
+    /// Rendered ICE sessions and TURN allocations, keyed by the order they ended in, and how
+    /// many of each so far.
+    ice: Sorter,
+    turn: Sorter,
+    ended_calls: [u64; 2],
     /// Table column widths over every selected row, when all of them are shown (no `--top`).
     widths: Widths,
     /// The first error of the spill file, returned by [`Collector::write`].
@@ -55,6 +60,9 @@ impl Collector {
             legend,
             sorter,
             hops: Sorter::new(super::spill::DEFAULT_BUDGET / 4, super::spill::FAN_IN),
+            ice: Sorter::new(super::spill::DEFAULT_BUDGET / 8, super::spill::FAN_IN),
+            turn: Sorter::new(super::spill::DEFAULT_BUDGET / 8, super::spill::FAN_IN),
+            ended_calls: [0; 2],
             widths: Widths::default(),
             error: None,
         }
@@ -86,6 +94,29 @@ impl Collector {
             payload: indent(&text, "    ").into_bytes(),
         };
         if let Err(e) = self.hops.push(entry) {
+            self.error = Some(e);
+        }
+    }
+
+    /// Render an ended ICE session (`turn` false) or TURN allocation and keep it for printing
+    /// in the order they ended (JSON only).
+    fn push_call(&mut self, turn: bool, value: &impl serde::Serialize) {
+        if self.error.is_some() || self.format != Format::Json {
+            return;
+        }
+        let text = serde_json::to_string_pretty(value).unwrap_or_else(|e| {
+            // Strings, numbers and maps with number keys only: this cannot fail.
+            tracing::error!("cannot render an ICE session or TURN allocation as JSON: {e}");
+            "null".into()
+        });
+        let n = &mut self.ended_calls[usize::from(turn)];
+        let entry = Entry {
+            key: n.to_be_bytes().to_vec(),
+            payload: indent(&text, "    ").into_bytes(),
+        };
+        *n += 1;
+        let sorter = if turn { &mut self.turn } else { &mut self.ice };
+        if let Err(e) = sorter.push(entry) {
             self.error = Some(e);
         }
     }
@@ -151,12 +182,21 @@ impl Collector {
         }
         let sorted = self.sorter.finish()?;
         let hops = self.hops.finish()?;
+        let ice = self.ice.finish()?;
+        let turn = self.turn.finish()?;
         let shown = self
             .sel
             .top
             .map_or(sorted.len(), |n| sorted.len().min(n as u64));
         match self.format {
-            Format::Json => write_json(summary, &sorted, shown, &hops, out),
+            Format::Json => {
+                let extra = [
+                    ("hops", &hops),
+                    ("ice_sessions", &ice),
+                    ("turn_allocations", &turn),
+                ];
+                write_json(summary, &sorted, shown, &extra, out)
+            }
             Format::Csv => {
                 writeln!(out, "{}", super::CSV_COLUMNS.join(","))?;
                 each(&sorted, shown, &mut |p| {
@@ -199,6 +239,12 @@ impl Ended for Collector {
     }
     fn hop(&mut self, seq: u64, hop: HopRecord) {
         self.push_hop(seq, &hop);
+    }
+    fn ice(&mut self, session: crate::correlate::ice::IceSessionRecord) {
+        self.push_call(false, &session);
+    }
+    fn turn(&mut self, allocation: crate::correlate::turn::TurnAllocationRecord) {
+        self.push_call(true, &allocation);
     }
 }
 
@@ -258,13 +304,14 @@ fn indent(text: &str, pad: &str) -> String {
     s
 }
 
-/// `{ "summary": …, "streams": [ … ], "hops": [ … ] }` exactly as
-/// `serde_json::to_writer_pretty` writes a [`crate::replay::Report`] (`hops` absent when empty).
+/// `{ "summary": …, "streams": [ … ], "hops": [ … ], "ice_sessions": [ … ],
+/// "turn_allocations": [ … ] }` exactly as `serde_json::to_writer_pretty` writes a
+/// [`crate::replay::Report`] (the arrays after `streams` absent when empty).
 fn write_json(
     summary: &Summary,
     sorted: &Sorted,
     shown: u64,
-    hops: &Sorted,
+    extra: &[(&str, &Sorted)],
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let s = serde_json::to_string_pretty(summary).map_err(io::Error::other)?;
@@ -285,10 +332,10 @@ fn write_json(
         })?;
         out.write_all(b"\n  ]")?;
     }
-    if !hops.is_empty() {
-        out.write_all(b",\n  \"hops\": [")?;
+    for &(name, list) in extra.iter().filter(|(_, l)| !l.is_empty()) {
+        write!(out, ",\n  \"{name}\": [")?;
         let mut first = true;
-        each(hops, hops.len(), &mut |p| {
+        each(list, list.len(), &mut |p| {
             out.write_all(if first { b"\n" } else { b",\n" })?;
             first = false;
             out.write_all(p)

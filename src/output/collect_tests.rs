@@ -29,6 +29,8 @@ fn report(streams: Vec<StreamRecord>) -> Report {
         summary,
         streams,
         hops: Vec::new(),
+        ice_sessions: Vec::new(),
+        turn_allocations: Vec::new(),
     }
 }
 

@@ -166,6 +166,8 @@ mod tests {
             summary,
             streams,
             hops: Vec::new(),
+            ice_sessions: Vec::new(),
+            turn_allocations: Vec::new(),
         }
     }
 

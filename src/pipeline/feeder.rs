@@ -18,6 +18,7 @@ use super::snapshot::{publish, CaptureSnapshot};
 use super::worker::Worker;
 use crate::capture::PointResolver;
 use crate::config::Resolved;
+use crate::correlate::calls::{CallEnded, CallStage};
 use crate::correlate::hop::HopCounters;
 use crate::engine::{shard, triage, Counters, Shard, StreamKey, Triage};
 use crate::forward::tap::RtcpTap;
@@ -98,6 +99,12 @@ pub struct Feeder {
     tcp: Option<TcpStage>,
     /// Where the last TCP segment was seen: frames a flush frees are attributed there.
     tcp_point: crate::engine::ObservationPoint,
+    /// ICE sessions and TURN allocations ([`crate::correlate::calls`]): every datagram, in
+    /// capture order, before sharding (a session spans 5-tuples and SSRCs).
+    calls: CallStage,
+    /// Where ended sessions and allocations go (a replay's output); without it they are only
+    /// counted.
+    call_tx: Option<Sender<CallEnded>>,
 }
 
 impl Feeder {
@@ -112,6 +119,7 @@ impl Feeder {
     ) -> Self {
         let batch_events = batch_events.max(1);
         let cfg_tcp = cfg.tcp;
+        let calls = CallStage::new(&cfg.calls, Arc::clone(points.names()));
         let lanes = links
             .into_iter()
             .map(|link| Lane {
@@ -139,12 +147,46 @@ impl Feeder {
             hops: None,
             tcp: Some(TcpStage::new(cfg_tcp)),
             tcp_point: crate::engine::ObservationPoint::default(),
+            calls,
+            call_tx: None,
         }
+    }
+
+    /// Send ended ICE sessions and TURN allocations to `tx` (a replay's output).
+    pub fn with_call_records(mut self, tx: Sender<CallEnded>) -> Self {
+        self.call_tx = Some(tx);
+        self
+    }
+
+    /// Hand on what the ICE/TURN stage ended; a replay waits for room, a live capture drops
+    /// (the outcomes are counted either way).
+    fn calls_done(&mut self) {
+        let (ice, turn) = self.calls.drain();
+        if let Some(tx) = &self.call_tx {
+            let all = ice
+                .into_iter()
+                .map(CallEnded::Ice)
+                .chain(turn.into_iter().map(CallEnded::Turn));
+            for c in all {
+                let sent = match self.overflow {
+                    Overflow::Wait => tx.send(c).is_ok(),
+                    Overflow::Drop | Overflow::Drain => tx.try_send(c).is_ok(),
+                };
+                if !sent {
+                    self.stats.records_dropped_calls += 1;
+                }
+            }
+        }
+        self.stats.ice_turn = self.calls.counters();
+        self.stats.ice_sessions_active = self.calls.ice.len() as u64;
+        self.stats.turn_allocations_active = self.calls.turn.len() as u64;
     }
 
     /// Name observation points with `points` (a live interface's resolver instead of the
     /// file resolver [`super::Pipeline::feeder`] gives).
     pub fn with_points(mut self, points: PointResolver) -> Self {
+        // The stage names the streams it references with the same names.
+        self.calls = CallStage::new(&self.cfg.calls, Arc::clone(points.names()));
         self.points = points;
         self
     }
@@ -164,6 +206,8 @@ impl Feeder {
         // What TCP connections still hold enters first (the capture is over), so that the hops
         // and the workers see those frames too.
         self.flush_tcp(now, true);
+        self.calls.finish();
+        self.calls_done();
         let Some(h) = &mut self.hops else {
             return HopCounters::default();
         };
@@ -271,6 +315,8 @@ impl Feeder {
         if ts_ns >= self.next_tick {
             if self.next_tick != i64::MIN {
                 self.flush_tcp(ts_ns, false);
+                self.calls.expire(ts_ns);
+                self.calls_done();
                 self.expire_hops(ts_ns);
                 self.broadcast(Event::Tick { now: ts_ns });
             }
@@ -325,6 +371,7 @@ impl Feeder {
         let n = self.shards();
         // Disjoint borrows: no copy of the 29 counters per datagram.
         let t = triage(&self.cfg, &mut self.stats.counters, dg);
+        self.calls.on_datagram(ts_ns, dg, point);
         if self
             .hops
             .as_mut()
@@ -520,6 +567,8 @@ impl Feeder {
     pub fn idle(&mut self, now: i64) {
         let now = now.saturating_sub(IDLE_TICK_LAG_NS).max(self.stats.last_ns);
         if self.next_tick != i64::MIN && now >= self.next_tick {
+            self.calls.expire(now);
+            self.calls_done();
             self.expire_hops(now);
             self.broadcast(Event::Tick { now });
             self.next_tick = now.saturating_add(TICK_EVERY_NS);

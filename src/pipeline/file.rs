@@ -11,6 +11,7 @@ use super::worker::RecordsOut;
 use super::{pipeline_pays, Options, Pipeline};
 use crate::capture::{FileSource, PacketSource};
 use crate::config::Resolved;
+use crate::correlate::calls::CallEnded;
 use crate::engine::record::rfc3339_micros;
 use crate::forward::record::RecordOptions;
 use crate::forward::RecordTx;
@@ -114,15 +115,18 @@ pub fn replay_into<S: Ended + Send + 'static>(
     let (tx, rx) = crossbeam_channel::bounded(65_536);
     // Hops end on the reading thread (the feeder's matcher), streams on the workers.
     let (hop_tx, hop_rx) = crossbeam_channel::bounded(4_096);
+    // ICE sessions and TURN allocations end on the reading thread too.
+    let (call_tx, call_rx) = crossbeam_channel::bounded(4_096);
     let collector = std::thread::Builder::new()
         .name("rtcprobe-records".into())
         .spawn(move || {
             let mut n = 0usize;
-            let (mut rx, mut hop_rx) = (Some(rx), Some(hop_rx));
-            while rx.is_some() || hop_rx.is_some() {
+            let (mut rx, mut hop_rx, mut call_rx) = (Some(rx), Some(hop_rx), Some(call_rx));
+            while rx.is_some() || hop_rx.is_some() || call_rx.is_some() {
                 let mut sel = crossbeam_channel::Select::new();
                 let r = rx.as_ref().map(|c| sel.recv(c));
                 let h = hop_rx.as_ref().map(|c| sel.recv(c));
+                let k = call_rx.as_ref().map(|c| sel.recv(c));
                 let op = sel.select();
                 let i = op.index();
                 if Some(i) == r {
@@ -137,6 +141,12 @@ pub fn replay_into<S: Ended + Send + 'static>(
                     match hop_rx.as_ref().map(|c| op.recv(c)) {
                         Some(Ok((seq, hop))) => sink.hop(seq, hop),
                         _ => hop_rx = None,
+                    }
+                } else if Some(i) == k {
+                    match call_rx.as_ref().map(|c| op.recv(c)) {
+                        Some(Ok(CallEnded::Ice(s))) => sink.ice(s),
+                        Some(Ok(CallEnded::Turn(a))) => sink.turn(a),
+                        _ => call_rx = None,
                     }
                 }
             }
@@ -155,7 +165,7 @@ pub fn replay_into<S: Ended + Send + 'static>(
     )
     .map_err(|e| open_error(&file, &e))?;
     started(&pipeline);
-    let feeder = pipeline.feeder(0, file.clone());
+    let feeder = pipeline.feeder(0, file.clone()).with_call_records(call_tx);
     // `engine.hops`; without it the hop channel closes at once and the collector waits only
     // for the streams.
     let mut feeder = if cfg.hops {
@@ -204,6 +214,7 @@ pub fn replay_into<S: Ended + Send + 'static>(
             error,
             hop_matcher,
             tcp: totals.tcp,
+            ice_turn: stats.ice_turn,
         },
         sink,
     ))

@@ -48,6 +48,13 @@ pub struct CaptureSnapshot {
     pub unnamed_point_frames: u64,
     /// What this capture thread's TCP reassembler counted ([`crate::tcp`]).
     pub tcp: crate::tcp::TcpCounters,
+    /// What this capture thread's ICE/TURN stage counted ([`crate::correlate::calls`]).
+    pub ice_turn: crate::correlate::calls::CallCounters,
+    /// ICE sessions and TURN allocations tracked now.
+    pub ice_sessions_active: u64,
+    pub turn_allocations_active: u64,
+    /// Ended ICE sessions and TURN allocations a full output channel refused (live only).
+    pub records_dropped_calls: u64,
     /// This capture thread's middlebox hops, when it pairs them ([`super::hops`]).
     #[serde(skip)]
     pub hops: Option<Arc<super::hops::HopSnapshot>>,
@@ -119,6 +126,9 @@ impl Board {
             t.if_dropped += c.if_dropped;
             t.counters.add(&c.counters);
             t.tcp.add(&c.tcp);
+            t.ice_turn.add(&c.ice_turn);
+            t.ice_sessions_active += c.ice_sessions_active;
+            t.turn_allocations_active += c.turn_allocations_active;
             for (k, v) in &c.undecoded {
                 *t.undecoded.entry(k).or_default() += v;
             }
@@ -139,6 +149,10 @@ pub struct Totals {
     pub frames: u64,
     /// The TCP reassemblers' counters, summed.
     pub tcp: crate::tcp::TcpCounters,
+    /// The ICE/TURN stages' counters and tables, summed.
+    pub ice_turn: crate::correlate::calls::CallCounters,
+    pub ice_sessions_active: u64,
+    pub turn_allocations_active: u64,
     /// RTP frames as the capture threads counted them, from the same snapshots as `frames`
     /// (so `frames ≥ rtp_frames` always; `counters.rtp_packets` is the workers' count, from
     /// snapshots published at other moments).

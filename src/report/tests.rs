@@ -116,6 +116,7 @@ fn summary_of(streams: usize) -> Summary {
         error: None,
         hop_matcher: Default::default(),
         tcp: Default::default(),
+        ice_turn: Default::default(),
     }
 }
 

@@ -14,6 +14,7 @@ pub mod churn;
 pub mod forwarding;
 pub mod frame;
 pub mod hop;
+pub mod ice_turn;
 pub mod middlebox;
 pub mod pcap;
 pub mod rng;

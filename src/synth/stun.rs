@@ -32,6 +32,30 @@ const ATTR_XOR_MAPPED_ADDRESS: u16 = 0x0020;
 const ATTR_PRIORITY: u16 = 0x0024;
 const ATTR_FINGERPRINT: u16 = 0x8028;
 const ATTR_ICE_CONTROLLING: u16 = 0x802A;
+const ATTR_ICE_CONTROLLED: u16 = 0x8029;
+const ATTR_USE_CANDIDATE: u16 = 0x0025;
+const ATTR_ERROR_CODE: u16 = 0x0009;
+const ATTR_CHANNEL_NUMBER: u16 = 0x000C;
+const ATTR_LIFETIME: u16 = 0x000D;
+const ATTR_REALM: u16 = 0x0014;
+const ATTR_XOR_RELAYED_ADDRESS: u16 = 0x0016;
+const ATTR_REQUESTED_TRANSPORT: u16 = 0x0019;
+
+/// TURN methods (RFC 8656 §17).
+pub const ALLOCATE: u16 = 0x003;
+pub const REFRESH: u16 = 0x004;
+pub const CREATE_PERMISSION: u16 = 0x008;
+pub const CHANNEL_BIND: u16 = 0x009;
+
+/// The message type of `method` in class `class` (0 request, 1 indication, 2 success,
+/// 3 error): the class bits C0 (0x010) and C1 (0x100) interleaved (RFC 8489 §5).
+pub fn message_type(method: u16, class: u16) -> u16 {
+    (method & 0x000F)
+        | ((method & 0x0070) << 1)
+        | ((method & 0x0F80) << 2)
+        | ((class & 1) << 4)
+        | ((class & 2) << 7)
+}
 
 /// A STUN message under construction; `finish` patches the length.
 struct Msg(Vec<u8>);
@@ -122,6 +146,89 @@ pub fn binding_request(txid: &[u8; 12], username: &str, priority: u32, tiebreake
     m.seal()
 }
 
+/// An ICE check (RFC 8445 §7.2.2) with the role and, when `nominate`, USE-CANDIDATE.
+pub fn ice_check(txid: &[u8; 12], username: &str, controlling: bool, nominate: bool) -> Vec<u8> {
+    let mut m = Msg::new(BINDING_REQUEST, txid);
+    m.attr(ATTR_USERNAME, username.as_bytes());
+    m.attr(ATTR_PRIORITY, &0x6e00_01ffu32.to_be_bytes());
+    let role = if controlling {
+        ATTR_ICE_CONTROLLING
+    } else {
+        ATTR_ICE_CONTROLLED
+    };
+    m.attr(role, &0x1234_5678_9abc_def0u64.to_be_bytes());
+    if nominate {
+        m.attr(ATTR_USE_CANDIDATE, &[]);
+    }
+    m.seal()
+}
+
+/// A TURN request of `method` (RFC 8656): Allocate (REQUESTED-TRANSPORT UDP, with USERNAME
+/// and REALM when `user` is given, as the retry after the 401 challenge is), Refresh
+/// (LIFETIME `lifetime`), CreatePermission (XOR-PEER-ADDRESS for each `peers`), ChannelBind
+/// (CHANNEL-NUMBER `channel`, XOR-PEER-ADDRESS `peers[0]`).
+pub fn turn_request(
+    method: u16,
+    txid: &[u8; 12],
+    user: Option<(&str, &str)>,
+    lifetime: Option<u32>,
+    channel: Option<u16>,
+    peers: &[SocketAddr],
+) -> Vec<u8> {
+    let mut m = Msg::new(message_type(method, 0), txid);
+    if method == ALLOCATE {
+        m.attr(ATTR_REQUESTED_TRANSPORT, &[17, 0, 0, 0]);
+    }
+    if let Some(c) = channel {
+        m.attr(ATTR_CHANNEL_NUMBER, &[(c >> 8) as u8, c as u8, 0, 0]);
+    }
+    for &p in peers {
+        m.xor_addr(ATTR_XOR_PEER_ADDRESS, p);
+    }
+    if let Some(l) = lifetime {
+        m.attr(ATTR_LIFETIME, &l.to_be_bytes());
+    }
+    match user {
+        Some((u, realm)) => {
+            m.attr(ATTR_USERNAME, u.as_bytes());
+            m.attr(ATTR_REALM, realm.as_bytes());
+            m.seal()
+        }
+        None => m.0,
+    }
+}
+
+/// A TURN success response of `method`: XOR-RELAYED-ADDRESS `relayed` and XOR-MAPPED-ADDRESS
+/// `mapped` (Allocate), LIFETIME `lifetime` (Allocate, Refresh).
+pub fn turn_success(
+    method: u16,
+    txid: &[u8; 12],
+    relayed: Option<SocketAddr>,
+    mapped: Option<SocketAddr>,
+    lifetime: Option<u32>,
+) -> Vec<u8> {
+    let mut m = Msg::new(message_type(method, 2), txid);
+    if let Some(r) = relayed {
+        m.xor_addr(ATTR_XOR_RELAYED_ADDRESS, r);
+    }
+    if let Some(a) = mapped {
+        m.xor_addr(ATTR_XOR_MAPPED_ADDRESS, a);
+    }
+    if let Some(l) = lifetime {
+        m.attr(ATTR_LIFETIME, &l.to_be_bytes());
+    }
+    m.seal()
+}
+
+/// An error response of `method` with ERROR-CODE `code` (RFC 8489 §14.8).
+pub fn error_response(method: u16, txid: &[u8; 12], code: u16) -> Vec<u8> {
+    let mut m = Msg::new(message_type(method, 3), txid);
+    let mut v = vec![0, 0, (code / 100) as u8, (code % 100) as u8];
+    v.extend_from_slice(b"Error");
+    m.attr(ATTR_ERROR_CODE, &v);
+    m.0
+}
+
 /// Binding success response with XOR-MAPPED-ADDRESS = `mapped` (the requester's address).
 pub fn binding_success(txid: &[u8; 12], mapped: SocketAddr) -> Vec<u8> {
     let mut m = Msg::new(BINDING_SUCCESS, txid);
@@ -165,6 +272,25 @@ mod tests {
     const TX: [u8; 12] = [
         0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae,
     ];
+
+    #[test]
+    fn message_types_interleave_the_class_bits() {
+        assert_eq!(message_type(0x001, 0), BINDING_REQUEST);
+        assert_eq!(message_type(0x001, 2), BINDING_SUCCESS);
+        assert_eq!(message_type(0x006, 1), SEND_INDICATION);
+        assert_eq!(message_type(ALLOCATE, 3), 0x0113);
+        assert_eq!(message_type(CHANNEL_BIND, 2), 0x0109);
+        // A method with bits in every group: the decoder's inverse gives it back.
+        let t = message_type(0xfff, 3);
+        let b = t.to_be_bytes();
+        let mut msg = vec![b[0], b[1], 0, 0, 0x21, 0x12, 0xa4, 0x42];
+        msg.extend_from_slice(&TX);
+        let m = crate::wire::stun::Message::new_checked(&msg).unwrap();
+        assert_eq!(
+            (m.method(), m.class()),
+            (0xfff, crate::wire::stun::Class::ErrorResponse)
+        );
+    }
 
     #[test]
     fn crc32_check_value() {

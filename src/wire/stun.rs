@@ -1,9 +1,14 @@
 //! STUN (RFC 8489, formerly RFC 5389) message view, with the TURN (RFC 8656) and ICE (RFC 8445)
 //! attributes a probe needs.
 //!
-//! The probe uses STUN to spot ICE connectivity checks and to unwrap TURN Send/Data indications
-//! (RFC 8656 §10, §11). It deliberately does not verify MESSAGE-INTEGRITY or FINGERPRINT, decode
-//! error codes or build messages: it only reads what is on the wire.
+//! The probe uses STUN to spot ICE connectivity checks, to unwrap TURN Send/Data indications
+//! (RFC 8656 §10, §11), and to follow ICE sessions and TURN allocations
+//! (`crate::correlate::ice`, `crate::correlate::turn`): USERNAME, PRIORITY, USE-CANDIDATE and
+//! the ICE roles (RFC 8445 §16.1), ERROR-CODE (RFC 8489 §14.8), LIFETIME, CHANNEL-NUMBER,
+//! REQUESTED-TRANSPORT and the XOR addresses (RFC 8656 §18). It deliberately does not verify
+//! MESSAGE-INTEGRITY or FINGERPRINT (no key exists at a probe, and neither is ever read out) or
+//! build messages: it only reads what is on the wire. Every accessor returns `None` for an
+//! absent or malformed attribute rather than guessing.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -16,10 +21,25 @@ pub const MAGIC_COOKIE: u32 = 0x2112_A442;
 
 /// Binding method (RFC 8489 §18.2).
 pub const BINDING: u16 = 0x001;
+/// TURN Allocate method (RFC 8656 §17).
+pub const ALLOCATE: u16 = 0x003;
+/// TURN Refresh method (RFC 8656 §17).
+pub const REFRESH: u16 = 0x004;
 /// TURN Send method (RFC 8656 §17).
 pub const SEND: u16 = 0x006;
 /// TURN Data method (RFC 8656 §17).
 pub const DATA: u16 = 0x007;
+/// TURN CreatePermission method (RFC 8656 §17).
+pub const CREATE_PERMISSION: u16 = 0x008;
+/// TURN ChannelBind method (RFC 8656 §17).
+pub const CHANNEL_BIND: u16 = 0x009;
+
+/// The ICE role a check announces (RFC 8445 §7.1.3), with its tie-breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IceRole {
+    Controlling(u64),
+    Controlled(u64),
+}
 
 /// Attribute types (RFC 8489 §18.3, RFC 8656 §18, RFC 8445 §16.1).
 pub mod attr {
@@ -34,6 +54,7 @@ pub mod attr {
     pub const REALM: u16 = 0x0014;
     pub const NONCE: u16 = 0x0015;
     pub const XOR_RELAYED_ADDRESS: u16 = 0x0016;
+    pub const REQUESTED_TRANSPORT: u16 = 0x0019;
     pub const MESSAGE_INTEGRITY_SHA256: u16 = 0x001C;
     pub const XOR_MAPPED_ADDRESS: u16 = 0x0020;
     pub const PRIORITY: u16 = 0x0024;
@@ -201,6 +222,94 @@ impl<'a> Message<'a> {
     /// XOR-MAPPED-ADDRESS (RFC 8489 §14.2), decoded.
     pub fn xor_mapped_address(&self) -> Option<SocketAddr> {
         self.xor_address(self.attribute(attr::XOR_MAPPED_ADDRESS)?)
+    }
+
+    /// XOR-RELAYED-ADDRESS (RFC 8656 §18.5) of an Allocate success response, decoded (the
+    /// first, when a dual-stack allocation carries two).
+    pub fn xor_relayed_address(&self) -> Option<SocketAddr> {
+        self.xor_address(self.attribute(attr::XOR_RELAYED_ADDRESS)?)
+    }
+
+    /// Every XOR-PEER-ADDRESS (a CreatePermission request may carry several, RFC 8656 §9.1),
+    /// decoded; undecodable ones are skipped.
+    pub fn xor_peer_addresses(&self) -> impl Iterator<Item = SocketAddr> + 'a {
+        let m = *self;
+        self.attributes()
+            .filter(|&(t, _)| t == attr::XOR_PEER_ADDRESS)
+            .filter_map(move |(_, v)| m.xor_address(v))
+    }
+
+    /// USERNAME (RFC 8489 §14.3): raw bytes, `ufragA:ufragB` in an ICE check (RFC 8445
+    /// §7.2.2), a user name in TURN. Private: callers hash it before it leaves the probe.
+    pub fn username(&self) -> Option<&'a [u8]> {
+        self.attribute(attr::USERNAME)
+    }
+
+    /// REALM (RFC 8489 §14.9): raw bytes.
+    pub fn realm(&self) -> Option<&'a [u8]> {
+        self.attribute(attr::REALM)
+    }
+
+    /// PRIORITY (RFC 8445 §16.1): 32 bits.
+    pub fn priority(&self) -> Option<u32> {
+        let v: [u8; 4] = self.attribute(attr::PRIORITY)?.try_into().ok()?;
+        Some(u32::from_be_bytes(v))
+    }
+
+    /// USE-CANDIDATE present (RFC 8445 §7.2.2): the controlling agent nominates this pair.
+    pub fn use_candidate(&self) -> bool {
+        self.attributes().any(|(t, _)| t == attr::USE_CANDIDATE)
+    }
+
+    /// ICE-CONTROLLING or ICE-CONTROLLED (RFC 8445 §16.1), the first present, with its 64-bit
+    /// tie-breaker.
+    pub fn ice_role(&self) -> Option<IceRole> {
+        self.attributes().find_map(|(t, v)| {
+            let v: [u8; 8] = v.try_into().ok()?;
+            let tie = u64::from_be_bytes(v);
+            match t {
+                attr::ICE_CONTROLLING => Some(IceRole::Controlling(tie)),
+                attr::ICE_CONTROLLED => Some(IceRole::Controlled(tie)),
+                _ => None,
+            }
+        })
+    }
+
+    /// ERROR-CODE (RFC 8489 §14.8) as `class × 100 + number` (e.g. 401, 438), when the class
+    /// is 3..=6 and the number below 100 as the RFC requires; the reason phrase is not read.
+    ///
+    /// ```text
+    /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    /// |           Reserved, should be 0         |Class|     Number    |
+    /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    /// |      Reason Phrase (variable)                                ..
+    /// ```
+    pub fn error_code(&self) -> Option<u16> {
+        let (&[_, _, class, number], _) =
+            self.attribute(attr::ERROR_CODE)?.split_first_chunk::<4>()?;
+        let class = u16::from(class & 0x07);
+        let number = u16::from(number);
+        ((3..=6).contains(&class) && number < 100).then_some(class * 100 + number)
+    }
+
+    /// LIFETIME (RFC 8656 §18.2), seconds; 0 in a Refresh deletes the allocation.
+    pub fn lifetime(&self) -> Option<u32> {
+        let v: [u8; 4] = self.attribute(attr::LIFETIME)?.try_into().ok()?;
+        Some(u32::from_be_bytes(v))
+    }
+
+    /// CHANNEL-NUMBER (RFC 8656 §18.1): the top 16 bits; valid channels are 0x4000..=0x4FFF
+    /// (others are returned as they are, for the caller to refuse).
+    pub fn channel_number(&self) -> Option<u16> {
+        let (&[c0, c1], _) = self
+            .attribute(attr::CHANNEL_NUMBER)?
+            .split_first_chunk::<2>()?;
+        Some(u16::from_be_bytes([c0, c1]))
+    }
+
+    /// REQUESTED-TRANSPORT (RFC 8656 §18.7): the IP protocol number (17 UDP, 6 TCP).
+    pub fn requested_transport(&self) -> Option<u8> {
+        self.attribute(attr::REQUESTED_TRANSPORT)?.first().copied()
     }
 
     /// True for an ICE connectivity check or its answer (RFC 8445 §7): a Binding request that

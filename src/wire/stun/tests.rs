@@ -178,3 +178,114 @@ fn attributes_stop_on_overrun() {
     assert_eq!(msg.attribute(attr::USERNAME), None);
     assert!(msg.is_ice_check()); // PRIORITY came before the damage
 }
+
+#[test]
+fn ice_attributes_of_a_check() {
+    let m = Message::new_checked(&BINDING_REQUEST).unwrap();
+    assert_eq!(m.username(), Some(&b"evtj:h6vY"[..]));
+    assert_eq!(m.priority(), Some(0x6e00_01ff));
+    assert_eq!(
+        m.ice_role(),
+        Some(IceRole::Controlled(0x932f_f9b1_5126_3b36))
+    );
+    assert!(!m.use_candidate());
+    // ICE-CONTROLLED relabelled ICE-CONTROLLING (0x802A), PRIORITY relabelled USE-CANDIDATE
+    // (0x0025: its value is ignored, presence is what counts).
+    let mut b = BINDING_REQUEST;
+    b[29] = 0x2a;
+    b[21] = 0x25;
+    let m = Message::new_checked(&b).unwrap();
+    assert_eq!(
+        m.ice_role(),
+        Some(IceRole::Controlling(0x932f_f9b1_5126_3b36))
+    );
+    assert!(m.use_candidate());
+    assert_eq!(m.priority(), None);
+}
+
+/// An Allocate success response (RFC 8656 §7.3): XOR-RELAYED-ADDRESS 192.0.2.1:32853,
+/// LIFETIME 600, XOR-MAPPED-ADDRESS.
+static ALLOCATE_SUCCESS: [u8; 52] = [
+    0x01, 0x03, 0x00, 0x20, // Allocate success response, length 32
+    0x21, 0x12, 0xa4, 0x42, // magic cookie
+    0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae, // transaction ID
+    0x00, 0x16, 0x00, 0x08, // XOR-RELAYED-ADDRESS, length 8
+    0x00, 0x01, 0xa1, 0x47, //   IPv4, X-Port
+    0xe1, 0x12, 0xa6, 0x43, //   X-Address
+    0x00, 0x0d, 0x00, 0x04, // LIFETIME, length 4
+    0x00, 0x00, 0x02, 0x58, //   600 s
+    0x00, 0x20, 0x00, 0x08, // XOR-MAPPED-ADDRESS, length 8
+    0x00, 0x01, 0xa1, 0x47, //   IPv4, X-Port
+    0xe1, 0x12, 0xa6, 0x43, //   X-Address
+];
+
+#[test]
+fn allocate_success_deconstructs() {
+    let m = Message::new_checked(&ALLOCATE_SUCCESS).unwrap();
+    assert_eq!((m.class(), m.method()), (Class::SuccessResponse, ALLOCATE));
+    assert_eq!(
+        m.xor_relayed_address(),
+        Some("192.0.2.1:32853".parse().unwrap())
+    );
+    assert_eq!(m.lifetime(), Some(600));
+    assert_eq!(m.error_code(), None);
+    assert_eq!(m.channel_number(), None);
+    // A LIFETIME of 3 bytes is malformed: nothing, not a guess.
+    let mut b = ALLOCATE_SUCCESS;
+    b[35] = 3;
+    assert_eq!(Message::new_checked(&b).unwrap().lifetime(), None);
+}
+
+#[test]
+fn turn_request_attributes() {
+    // ChannelBind request: CHANNEL-NUMBER 0x4001, XOR-PEER-ADDRESS ×2 (as CreatePermission may).
+    let mut b = vec![
+        0x00, 0x09, 0x00, 0x20, // ChannelBind request, length 32
+        0x21, 0x12, 0xa4, 0x42, // magic cookie
+        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, // transaction ID
+        0x00, 0x0c, 0x00, 0x04, // CHANNEL-NUMBER
+        0x40, 0x01, 0x00, 0x00, //   0x4001, RFFU
+        0x00, 0x12, 0x00, 0x08, // XOR-PEER-ADDRESS
+        0x00, 0x01, 0xa1, 0x47, 0xe1, 0x12, 0xa6, 0x43, // 192.0.2.1:32853
+        0x00, 0x12, 0x00, 0x08, // XOR-PEER-ADDRESS
+        0x00, 0x01, 0xa1, 0x46, 0xe1, 0x12, 0xa6, 0x42, // 192.0.2.0:32852
+    ];
+    let m = Message::new_checked(&b).unwrap();
+    assert_eq!(m.method(), CHANNEL_BIND);
+    assert_eq!(m.channel_number(), Some(0x4001));
+    let peers: Vec<SocketAddr> = m.xor_peer_addresses().collect();
+    assert_eq!(
+        peers,
+        [
+            "192.0.2.1:32853".parse().unwrap(),
+            "192.0.2.0:32852".parse().unwrap()
+        ]
+    );
+    // REQUESTED-TRANSPORT UDP (17) in place of the second peer.
+    b[40..52].copy_from_slice(&[0x00, 0x19, 0x00, 0x04, 17, 0, 0, 0, 0x00, 0x00, 0x00, 0x00]);
+    let m = Message::new_checked(&b).unwrap();
+    assert_eq!(m.requested_transport(), Some(17));
+}
+
+#[test]
+fn error_codes() {
+    let mut b = vec![
+        0x01, 0x13, 0x00, 0x10, // Allocate error response, length 16
+        0x21, 0x12, 0xa4, 0x42, // magic cookie
+        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, // transaction ID
+        0x00, 0x09, 0x00, 0x0c, // ERROR-CODE, length 12
+        0x00, 0x00, 0x04, 0x01, //   class 4, number 1: 401
+        b'U', b'n', b'a', b'u', b't', b'h', b'd', b'.', // reason
+    ];
+    let m = Message::new_checked(&b).unwrap();
+    assert_eq!((m.class(), m.method()), (Class::ErrorResponse, ALLOCATE));
+    assert_eq!(m.error_code(), Some(401));
+    b[26..28].copy_from_slice(&[0x04, 86]); // 486 Allocation Quota Reached
+    assert_eq!(Message::new_checked(&b).unwrap().error_code(), Some(486));
+    b[26..28].copy_from_slice(&[0x02, 0x00]); // class 2: not an error
+    assert_eq!(Message::new_checked(&b).unwrap().error_code(), None);
+    b[26..28].copy_from_slice(&[0x04, 100]); // number 100: out of range
+    assert_eq!(Message::new_checked(&b).unwrap().error_code(), None);
+    b[22..24].copy_from_slice(&[0x00, 0x03]); // 3 bytes: malformed
+    assert_eq!(Message::new_checked(&b).unwrap().error_code(), None);
+}
