@@ -4,5 +4,11 @@
 //! turns each session description into media endpoints whose payload types have known codecs
 //! and clock rates, for the engine.
 
+pub mod call;
+pub mod dialog;
 pub mod message;
 pub mod sdp;
+pub mod stage;
+
+pub use call::SipCall;
+pub use stage::{SipCounters, SipLimits, SipStage};

@@ -97,6 +97,11 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
             .map(|(_, v)| v)
     }
 
+    /// Every entry, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.slots.iter().flatten().map(|(k, v)| (k, v))
+    }
+
     /// The least recently active entry.
     pub fn lru(&self) -> Option<(&K, &V)> {
         self.slots

@@ -1,0 +1,190 @@
+//! The record of one SIP call: what `replay --format json` prints in `calls` (docs/calls.md).
+//!
+//! Identities are private: URIs, display names and the Call-ID (which often holds a host
+//! name or address) are replaced by keyed hashes (SipHash-1-3 over the key then the value,
+//! 16 hex digits, as the exporter hashes addresses) unless `sip.keep_identities` is set.
+//! Signalling and media addresses are printed as the streams' are.
+
+use super::dialog::{Dialog, Endpoint};
+use crate::engine::record::rfc3339_micros;
+use serde::Serialize;
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+
+/// How identities are printed.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    keep: bool,
+    key: String,
+}
+
+impl Identity {
+    /// `key` empty: a random key for this process (pseudonyms stable within one run only).
+    pub fn new(keep: bool, key: &str) -> Self {
+        let key = if key.is_empty() {
+            use std::hash::BuildHasher;
+            format!(
+                "{:016x}",
+                std::collections::hash_map::RandomState::new().hash_one(0u8)
+            )
+        } else {
+            key.to_string()
+        };
+        Identity { keep, key }
+    }
+
+    pub fn show(&self, v: &str) -> String {
+        if self.keep {
+            return v.to_string();
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.key.hash(&mut h);
+        v.hash(&mut h);
+        format!("{:016x}", h.finish())
+    }
+}
+
+/// Setup times from the INVITE, ms.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SetupTime {
+    /// To the first 180–189 response.
+    pub ringing: Option<f64>,
+    /// To the 2xx.
+    pub answer: Option<f64>,
+}
+
+/// One side of the call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Participant {
+    /// `caller` (From, the INVITE's sender) or `callee` (To).
+    pub role: &'static str,
+    pub uri: String,
+    pub name: Option<String>,
+    /// Where its signalling was seen (the INVITE's source or destination).
+    pub addr: String,
+}
+
+/// A stream of the call (an entry of `streams`, by its key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StreamRef {
+    pub src: String,
+    pub dst: String,
+    pub ssrc: u32,
+    pub observed_at: String,
+}
+
+/// The SIP details of a call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SipDetails {
+    /// The final status of the INVITE (2xx when answered), if any.
+    pub status: Option<u16>,
+    pub invites: u32,
+    pub reinvites: u32,
+    pub updates: u32,
+    pub messages: u32,
+    /// Where the session descriptions asked media to be sent.
+    pub media: Vec<Endpoint>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub media_dropped: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// One call (`calls` entry of kind `sip`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SipCall {
+    pub kind: &'static str,
+    pub id: String,
+    pub start: String,
+    pub end: String,
+    pub outcome: &'static str,
+    pub setup_time_ms: SetupTime,
+    /// From the answer to the end; null when not answered.
+    pub duration_s: Option<f64>,
+    pub participants: Vec<Participant>,
+    /// `name/rate` of every payload type the call's descriptions offered or answered.
+    pub codecs: Vec<String>,
+    pub streams: Vec<StreamRef>,
+    pub sip: SipDetails,
+    /// Capture times behind `start` and `end` (ns since the epoch), to match streams.
+    #[serde(skip)]
+    pub start_ns: i64,
+    #[serde(skip)]
+    pub end_ns: i64,
+}
+
+fn ms(from: i64, to: Option<i64>) -> Option<f64> {
+    to.map(|t| t.saturating_sub(from) as f64 / 1e6)
+}
+
+impl SipCall {
+    /// The record of dialog `d`, ended at `now` (`timed_out`: by idle expiry or eviction).
+    pub fn of(d: &Dialog, timed_out: bool, now: i64, id: &Identity) -> Self {
+        let end = match d.end {
+            Some(e) => e,
+            None if timed_out => d.last_seen,
+            None => now.max(d.last_seen),
+        };
+        let mut codecs: Vec<String> = Vec::new();
+        for c in d.endpoints.iter().flat_map(|e| e.codecs.iter()) {
+            let n = format!("{}/{}", c.name, c.clock_rate);
+            if !codecs.contains(&n) {
+                codecs.push(n);
+            }
+        }
+        SipCall {
+            kind: "sip",
+            id: id.show(&d.call_id),
+            start: rfc3339_micros(d.start),
+            end: rfc3339_micros(end),
+            outcome: d.outcome(timed_out),
+            setup_time_ms: SetupTime {
+                ringing: ms(d.start, d.ringing),
+                answer: ms(d.start, d.answer),
+            },
+            duration_s: d.answer.map(|a| end.saturating_sub(a).max(0) as f64 / 1e9),
+            participants: vec![
+                participant("caller", &d.from, d.from_name.as_deref(), d.caller, id),
+                participant("callee", &d.to, d.to_name.as_deref(), d.callee, id),
+            ],
+            codecs,
+            streams: Vec::new(),
+            sip: SipDetails {
+                status: d.status,
+                invites: d.invites,
+                reinvites: d.reinvites,
+                updates: d.updates,
+                messages: d.messages,
+                media: d.endpoints.clone(),
+                media_dropped: d.endpoints_dropped,
+            },
+            start_ns: d.start,
+            end_ns: end,
+        }
+    }
+
+    /// Whether a stream between `src` and `dst` seen from `first` to `last` (ns) is media of
+    /// this call: one end is an address a description of the call named, and the stream was
+    /// seen while the call lasted (a port reused by a later call is not this call's).
+    pub fn owns(&self, src: SocketAddr, dst: SocketAddr, first: i64, last: i64) -> bool {
+        let named = |a: SocketAddr| self.sip.media.iter().any(|e| e.addr == a);
+        (named(dst) || named(src)) && first <= self.end_ns && last >= self.start_ns
+    }
+}
+
+fn participant(
+    role: &'static str,
+    uri: &str,
+    name: Option<&str>,
+    addr: SocketAddr,
+    id: &Identity,
+) -> Participant {
+    Participant {
+        role,
+        uri: id.show(uri),
+        name: name.map(|n| id.show(n)),
+        addr: addr.to_string(),
+    }
+}
