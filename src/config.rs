@@ -18,9 +18,11 @@ use std::path::{Path, PathBuf};
 pub mod redact;
 pub mod reload;
 pub mod sinks;
+pub mod sip;
 pub mod tcp;
 pub use reload::{diff, Change};
 pub use sinks::{Delivery, HttpConfig, RecordsConfig, SinkConfig};
+pub use sip::SipConfig;
 pub use tcp::TcpConfig;
 
 /// The file `run` and `validate` read without `--config` (the Debian package installs it).
@@ -74,6 +76,9 @@ pub struct Config {
     /// The TCP reassembler (media over TCP).
     #[serde(default)]
     pub tcp: TcpConfig,
+    /// SIP and SDP: calls from their signalling.
+    #[serde(default)]
+    pub sip: SipConfig,
     /// Where records go (`run --records FILE` adds a file sink). A file without the key gets
     /// the default for `run`, a `file` sink at `<state_dir>/records.ndjson`; `sinks = []`
     /// means none.
@@ -308,6 +313,8 @@ pub struct Resolved {
     pub jitter_buffer_ms: u32,
     /// `[tcp]`: the TCP reassembler's limits.
     pub tcp: crate::tcp::TcpLimits,
+    /// `[sip]`: the SIP stage's limits and privacy.
+    pub sip: crate::sip::SipLimits,
 }
 
 impl Default for Resolved {
@@ -450,6 +457,7 @@ impl Config {
             }
         }
         problems.extend(tcp::problems(&self.tcp));
+        problems.extend(sip::problems(&self.sip));
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -465,6 +473,7 @@ impl Config {
             hops: e.hops,
             jitter_buffer_ms: e.jitter_buffer_ms,
             tcp: self.tcp.limits(),
+            sip: self.sip.limits(&self.exporter.hash_key),
         })
     }
 }

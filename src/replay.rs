@@ -16,6 +16,7 @@ use crate::engine::record::{rfc3339_micros, StreamRecord};
 use crate::engine::{Counters, Engine};
 use crate::forward::Hook;
 use crate::pipeline::hops::HopStage;
+use crate::sip::{call::CallMatcher, SipCall, SipCounters, SipStage};
 use crate::tcp::{TcpCounters, TcpStage};
 use crate::wire::{decode, decode_udp, DecodeError, Decoded, LinkType};
 use serde::Serialize;
@@ -39,6 +40,10 @@ pub trait Ended {
     fn hop(&mut self, seq: u64, hop: HopRecord) {
         let _ = (seq, hop);
     }
+    /// A SIP call ended (`crate::sip`; default: not wanted).
+    fn call(&mut self, call: SipCall) {
+        let _ = call;
+    }
 }
 
 /// Keep the streams (hops are not wanted).
@@ -53,10 +58,16 @@ impl Ended for Vec<(u64, StreamRecord)> {
 pub struct Kept {
     pub streams: Vec<(u64, StreamRecord)>,
     pub hops: Vec<(u64, HopRecord)>,
+    /// Calls, tied to their streams at the end.
+    pub calls: CallMatcher,
 }
 
 impl Ended for Kept {
+    fn call(&mut self, call: SipCall) {
+        self.calls.call(call);
+    }
     fn ended(&mut self, order: u64, record: StreamRecord) {
+        self.calls.stream(&record);
         self.streams.push((order, record));
     }
     fn hop(&mut self, seq: u64, hop: HopRecord) {
@@ -100,6 +111,9 @@ pub struct Summary {
     /// (no TCP in the capture).
     #[serde(skip_serializing_if = "TcpCounters::is_zero")]
     pub tcp: TcpCounters,
+    /// What the SIP stage counted (`crate::sip`); absent when all zero.
+    #[serde(skip_serializing_if = "SipCounters::is_zero")]
+    pub sip: SipCounters,
 }
 
 /// The result of a replay: a summary and one record per stream, in order of first appearance.
@@ -107,6 +121,10 @@ pub struct Summary {
 pub struct Report {
     pub summary: Summary,
     pub streams: Vec<StreamRecord>,
+    /// Calls from their signalling (docs/calls.md), in order of their start; absent when
+    /// there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<SipCall>,
     /// Middlebox hops found (docs/output.md, "Hops"); absent when there are none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hops: Vec<HopRecord>,
@@ -118,6 +136,7 @@ impl Report {
     /// order they ended.
     pub fn of(summary: Summary, mut kept: Kept) -> Self {
         let hops = kept.sorted_hops();
+        let calls = std::mem::take(&mut kept.calls).finish();
         let mut records = kept.streams;
         records.sort_by(|(a, ra), (b, rb)| {
             (a, &ra.src, &ra.dst, ra.ssrc, &ra.observed_at).cmp(&(
@@ -132,6 +151,7 @@ impl Report {
         Report {
             summary,
             streams,
+            calls,
             hops,
         }
     }
@@ -273,6 +293,9 @@ impl<S: Ended> Ended for Logged<S> {
     fn hop(&mut self, seq: u64, hop: HopRecord) {
         self.sink.hop(seq, hop);
     }
+    fn call(&mut self, call: SipCall) {
+        self.sink.call(call);
+    }
 }
 
 /// The decode-and-track loop over frames, independent of where frames come from; ended
@@ -301,6 +324,8 @@ pub struct Run<S: Ended = Kept> {
     hops: Option<HopStage>,
     /// Media over TCP: reassembled frames enter like datagrams.
     tcp: TcpStage,
+    /// SIP: dialogs, and SDP clock rates for the engine.
+    sip: SipStage,
 }
 
 impl Run {
@@ -326,10 +351,12 @@ impl<S: Ended> Run<S> {
             .hops
             .then(|| crate::pipeline::file::replay_hops(Arc::clone(&names)));
         let tcp = TcpStage::new(cfg.tcp);
+        let sip = SipStage::new(cfg.sip.clone());
         let mut engine = Engine::new(cfg);
         engine.set_point_names(std::sync::Arc::clone(&names));
         Run {
             tcp,
+            sip,
             engine,
             frames: 0,
             first: None,
@@ -395,18 +422,23 @@ impl<S: Ended> Run<S> {
                     h.expire(ts_ns, self.engine.idle_timeout_ns());
                 }
                 self.hops_done(ts_ns);
-                let (tcp, hops, engine, forward) = (
+                let (tcp, hops, engine, forward, sip) = (
                     &mut self.tcp,
                     &mut self.hops,
                     &mut self.engine,
                     &self.forward,
+                    &mut self.sip,
                 );
                 // Frames a flush frees were seen where the last frame was (one point per file
                 // in practice; a connection's own point is not kept).
                 let point = engine.point();
                 tcp.expire(ts_ns, &mut |now, dg| {
-                    Self::deliver(engine, hops, forward, now, dg, point);
+                    Self::deliver(engine, hops, sip, forward, now, dg, point);
                 });
+                self.sip.expire(ts_ns);
+                for c in self.sip.drain_ended() {
+                    self.sink.call(c);
+                }
                 self.engine.expire(ts_ns);
                 self.take_ended();
             }
@@ -419,14 +451,15 @@ impl<S: Ended> Run<S> {
         match decode(link, data) {
             Ok(Decoded::Udp(dg)) => self.datagram(ts_ns, &dg, point),
             Ok(Decoded::Tcp(seg)) => {
-                let (tcp, hops, engine, forward) = (
+                let (tcp, hops, engine, forward, sip) = (
                     &mut self.tcp,
                     &mut self.hops,
                     &mut self.engine,
                     &self.forward,
+                    &mut self.sip,
                 );
                 tcp.on_segment(ts_ns, &seg, &mut |now, dg| {
-                    Self::deliver(engine, hops, forward, now, dg, point);
+                    Self::deliver(engine, hops, sip, forward, now, dg, point);
                 });
                 self.hops_done(ts_ns);
             }
@@ -445,6 +478,7 @@ impl<S: Ended> Run<S> {
         if Self::deliver(
             &mut self.engine,
             &mut self.hops,
+            &mut self.sip,
             &self.forward,
             now,
             dg,
@@ -454,16 +488,21 @@ impl<S: Ended> Run<S> {
         }
     }
 
-    /// Hand a datagram to the hop stage and the engine; true when the hop stage has hops to
-    /// hand out.
+    /// Hand a datagram to the SIP stage (SIP, whose SDP goes to the engine), or to the hop
+    /// stage and the engine; true when the hop stage has hops to hand out.
     fn deliver(
         engine: &mut Engine,
         hops: &mut Option<HopStage>,
+        sip: &mut SipStage,
         forward: &Option<Hook>,
         now: i64,
         dg: &crate::wire::Datagram<'_>,
         point: crate::engine::ObservationPoint,
     ) -> bool {
+        if sip.is_sip(dg.src.port(), dg.dst.port(), dg.payload) {
+            sip.on_message(now, dg.src, dg.dst, dg.payload, &mut |m| engine.on_sdp(m));
+            return false;
+        }
         let done = hops.as_mut().is_some_and(|h| h.on_datagram(now, dg, point));
         let rtcp = engine.on_datagram(now, dg);
         if let (Some(buf), Some(f)) = (rtcp, forward) {
@@ -539,16 +578,21 @@ impl<S: Ended> Run<S> {
         linktype: i32,
         error: Option<String>,
     ) -> (Summary, S) {
-        let (tcp, hops, engine, forward) = (
+        let (tcp, hops, engine, forward, sip) = (
             &mut self.tcp,
             &mut self.hops,
             &mut self.engine,
             &self.forward,
+            &mut self.sip,
         );
         let point = engine.point();
         tcp.finish(&mut |now, dg| {
-            Self::deliver(engine, hops, forward, now, dg, point);
+            Self::deliver(engine, hops, sip, forward, now, dg, point);
         });
+        self.sip.finish(self.last);
+        for c in self.sip.drain_ended() {
+            self.sink.call(c);
+        }
         if let Some(h) = &mut self.hops {
             h.finish(self.last);
         }
@@ -577,6 +621,7 @@ impl<S: Ended> Run<S> {
                 .map(|h| *h.matcher().counters())
                 .unwrap_or_default(),
             tcp: *self.tcp.counters(),
+            sip: *self.sip.counters(),
         };
         (summary, self.sink)
     }

@@ -193,6 +193,7 @@ fn tcp(o: &mut Out, c: &crate::tcp::TcpCounters) {
             &[
                 ("rfc4571", c.rfc4571_connections),
                 ("turn", c.turn_connections),
+                ("sip", c.sip_connections),
                 ("tls", c.tls_connections),
                 ("other", c.other_connections),
             ],
@@ -204,6 +205,7 @@ fn tcp(o: &mut Out, c: &crate::tcp::TcpCounters) {
                 ("rfc4571", c.rfc4571_frames),
                 ("turn_channel_data", c.turn_channel_data),
                 ("turn_stun", c.turn_stun),
+                ("sip", c.sip_messages),
             ],
         ),
         (

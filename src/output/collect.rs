@@ -39,6 +39,8 @@ pub struct Collector {
     widths: Widths,
     /// The first error of the spill file, returned by [`Collector::write`].
     error: Option<io::Error>,
+    /// SIP calls and the streams they may own (JSON only: `calls`, absent when none).
+    calls: crate::sip::call::CallMatcher,
 }
 
 impl Collector {
@@ -57,6 +59,7 @@ impl Collector {
             hops: Sorter::new(super::spill::DEFAULT_BUDGET / 4, super::spill::FAN_IN),
             widths: Widths::default(),
             error: None,
+            calls: Default::default(),
         }
     }
 
@@ -151,12 +154,13 @@ impl Collector {
         }
         let sorted = self.sorter.finish()?;
         let hops = self.hops.finish()?;
+        let calls = self.calls.finish();
         let shown = self
             .sel
             .top
             .map_or(sorted.len(), |n| sorted.len().min(n as u64));
         match self.format {
-            Format::Json => write_json(summary, &sorted, shown, &hops, out),
+            Format::Json => write_json(summary, &sorted, shown, &calls, &hops, out),
             Format::Csv => {
                 writeln!(out, "{}", super::CSV_COLUMNS.join(","))?;
                 each(&sorted, shown, &mut |p| {
@@ -195,7 +199,11 @@ impl Collector {
 
 impl Ended for Collector {
     fn ended(&mut self, order: u64, record: StreamRecord) {
+        self.calls.stream(&record);
         self.push(order, &record);
+    }
+    fn call(&mut self, call: crate::sip::SipCall) {
+        self.calls.call(call);
     }
     fn hop(&mut self, seq: u64, hop: HopRecord) {
         self.push_hop(seq, &hop);
@@ -258,12 +266,14 @@ fn indent(text: &str, pad: &str) -> String {
     s
 }
 
-/// `{ "summary": …, "streams": [ … ], "hops": [ … ] }` exactly as
-/// `serde_json::to_writer_pretty` writes a [`crate::replay::Report`] (`hops` absent when empty).
+/// `{ "summary": …, "streams": [ … ], "calls": [ … ], "hops": [ … ] }` exactly as
+/// `serde_json::to_writer_pretty` writes a [`crate::replay::Report`] (`calls` and `hops`
+/// absent when empty).
 fn write_json(
     summary: &Summary,
     sorted: &Sorted,
     shown: u64,
+    calls: &[crate::sip::SipCall],
     hops: &Sorted,
     out: &mut dyn Write,
 ) -> io::Result<()> {
@@ -283,6 +293,15 @@ fn write_json(
             first = false;
             out.write_all(p)
         })?;
+        out.write_all(b"\n  ]")?;
+    }
+    if !calls.is_empty() {
+        out.write_all(b",\n  \"calls\": [")?;
+        for (i, c) in calls.iter().enumerate() {
+            let text = serde_json::to_string_pretty(c).map_err(io::Error::other)?;
+            out.write_all(if i == 0 { b"\n" } else { b",\n" })?;
+            out.write_all(indent(&text, "    ").as_bytes())?;
+        }
         out.write_all(b"\n  ]")?;
     }
     if !hops.is_empty() {

@@ -21,6 +21,7 @@ use crate::config::Resolved;
 use crate::correlate::hop::HopCounters;
 use crate::engine::{shard, triage, Counters, Shard, StreamKey, Triage};
 use crate::forward::tap::RtcpTap;
+use crate::sip::{SipCall, SipStage};
 use crate::tcp::TcpStage;
 use crate::wire::{decode, Datagram, Decoded, LinkType};
 use arc_swap::ArcSwap;
@@ -98,6 +99,11 @@ pub struct Feeder {
     tcp: Option<TcpStage>,
     /// Where the last TCP segment was seen: frames a flush frees are attributed there.
     tcp_point: crate::engine::ObservationPoint,
+    /// SIP ([`crate::sip`]): dialogs here; SDP clock rates broadcast to every worker.
+    sip: SipStage,
+    /// Ended calls kept for [`Feeder::take_calls`] (file replay), else dropped once counted.
+    keep_calls: bool,
+    calls: Vec<SipCall>,
 }
 
 impl Feeder {
@@ -112,6 +118,7 @@ impl Feeder {
     ) -> Self {
         let batch_events = batch_events.max(1);
         let cfg_tcp = cfg.tcp;
+        let sip = SipStage::new(cfg.sip.clone());
         let lanes = links
             .into_iter()
             .map(|link| Lane {
@@ -139,7 +146,32 @@ impl Feeder {
             hops: None,
             tcp: Some(TcpStage::new(cfg_tcp)),
             tcp_point: crate::engine::ObservationPoint::default(),
+            sip,
+            keep_calls: false,
+            calls: Vec::new(),
         }
+    }
+
+    /// Keep the calls that end for [`Feeder::take_calls`] (a file replay's report).
+    pub fn with_calls(mut self) -> Self {
+        self.keep_calls = true;
+        self
+    }
+
+    /// End every dialog (the capture is over) and hand over the calls kept.
+    pub fn take_calls(&mut self) -> Vec<SipCall> {
+        self.sip.finish(self.stats.last_ns);
+        self.sip_done();
+        std::mem::take(&mut self.calls)
+    }
+
+    /// Ended calls: kept (file replay) or dropped (their outcomes are counted).
+    fn sip_done(&mut self) {
+        let ended = self.sip.drain_ended();
+        if self.keep_calls {
+            self.calls.extend(ended);
+        }
+        self.stats.sip = *self.sip.counters();
     }
 
     /// Name observation points with `points` (a live interface's resolver instead of the
@@ -272,6 +304,8 @@ impl Feeder {
             if self.next_tick != i64::MIN {
                 self.flush_tcp(ts_ns, false);
                 self.expire_hops(ts_ns);
+                self.sip.expire(ts_ns);
+                self.sip_done();
                 self.broadcast(Event::Tick { now: ts_ns });
             }
             self.next_tick = ts_ns.saturating_add(TICK_EVERY_NS);
@@ -322,6 +356,9 @@ impl Feeder {
         point: crate::engine::ObservationPoint,
         dg: &Datagram<'_>,
     ) {
+        if self.sip.is_sip(dg.src.port(), dg.dst.port(), dg.payload) {
+            return self.sip_message(ts_ns, dg);
+        }
         let n = self.shards();
         // Disjoint borrows: no copy of the 29 counters per datagram.
         let t = triage(&self.cfg, &mut self.stats.counters, dg);
@@ -383,6 +420,28 @@ impl Feeder {
             }
             Triage::Done => {}
         }
+    }
+
+    /// A SIP message: the dialog table here, its SDP's payload types to every worker.
+    fn sip_message(&mut self, now: i64, dg: &Datagram<'_>) {
+        let mut out = Vec::new();
+        self.sip
+            .on_message(now, dg.src, dg.dst, dg.payload, &mut |m| out.push(m));
+        for m in out {
+            let codec = m.codec.and_then(|c| {
+                crate::engine::emodel::codecs::ALL
+                    .iter()
+                    .position(|x| std::ptr::eq(*x, c))
+            });
+            self.broadcast(Event::Sdp {
+                now,
+                addr: m.addr,
+                pt: m.pt,
+                codec: codec.and_then(|i| u8::try_from(i).ok()).unwrap_or(u8::MAX),
+                clock_rate: m.clock_rate,
+            });
+        }
+        self.stats.sip = *self.sip.counters();
     }
 
     /// Append `ev` to lane `i` (copying `bytes` into the arena and pointing the event at

@@ -48,6 +48,8 @@ pub struct CaptureSnapshot {
     pub unnamed_point_frames: u64,
     /// What this capture thread's TCP reassembler counted ([`crate::tcp`]).
     pub tcp: crate::tcp::TcpCounters,
+    /// What this capture thread's SIP stage counted ([`crate::sip`]).
+    pub sip: crate::sip::SipCounters,
     /// This capture thread's middlebox hops, when it pairs them ([`super::hops`]).
     #[serde(skip)]
     pub hops: Option<Arc<super::hops::HopSnapshot>>,
@@ -119,6 +121,7 @@ impl Board {
             t.if_dropped += c.if_dropped;
             t.counters.add(&c.counters);
             t.tcp.add(&c.tcp);
+            t.sip.add(&c.sip);
             for (k, v) in &c.undecoded {
                 *t.undecoded.entry(k).or_default() += v;
             }
@@ -139,6 +142,8 @@ pub struct Totals {
     pub frames: u64,
     /// The TCP reassemblers' counters, summed.
     pub tcp: crate::tcp::TcpCounters,
+    /// The SIP stages' counters, summed.
+    pub sip: crate::sip::SipCounters,
     /// RTP frames as the capture threads counted them, from the same snapshots as `frames`
     /// (so `frames ≥ rtp_frames` always; `counters.rtp_packets` is the workers' count, from
     /// snapshots published at other moments).

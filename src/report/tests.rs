@@ -112,6 +112,7 @@ fn summary_of(streams: usize) -> Summary {
         error: None,
         hop_matcher: Default::default(),
         tcp: Default::default(),
+        sip: Default::default(),
     }
 }
 

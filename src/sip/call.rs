@@ -188,3 +188,83 @@ fn participant(
         addr: addr.to_string(),
     }
 }
+
+/// Ties streams to the calls whose descriptions named one of their ends, as both end: keeps
+/// every call and a reference to every stream whose clock rate came from SDP (the streams
+/// the signalling described), so memory is bounded by the calls, not by all streams.
+#[derive(Debug, Default)]
+pub struct CallMatcher {
+    calls: Vec<SipCall>,
+    refs: Vec<(SocketAddr, SocketAddr, i64, i64, StreamRef)>,
+}
+
+impl CallMatcher {
+    pub fn call(&mut self, c: SipCall) {
+        self.calls.push(c);
+    }
+
+    /// An ended stream (any: those without an SDP clock rate are not kept).
+    pub fn stream(&mut self, r: &crate::engine::record::StreamRecord) {
+        if r.clock_rate_source != Some("sdp") {
+            return;
+        }
+        let (Ok(src), Ok(dst)) = (r.src.parse(), r.dst.parse()) else {
+            return;
+        };
+        self.refs.push((
+            src,
+            dst,
+            r.first_seen_ns,
+            r.last_seen_ns,
+            StreamRef {
+                src: r.src.clone(),
+                dst: r.dst.clone(),
+                ssrc: r.ssrc,
+                observed_at: r.observed_at.clone(),
+            },
+        ));
+    }
+
+    /// The calls in order of their start, each with its streams (in order of their key).
+    pub fn finish(mut self) -> Vec<SipCall> {
+        let mut by_addr: std::collections::HashMap<SocketAddr, Vec<usize>> = Default::default();
+        for (i, c) in self.calls.iter().enumerate() {
+            for e in &c.sip.media {
+                let v = by_addr.entry(e.addr).or_default();
+                if v.last() != Some(&i) {
+                    v.push(i);
+                }
+            }
+        }
+        for (src, dst, first, last, r) in &self.refs {
+            let mut hit: Vec<usize> = [dst, src]
+                .iter()
+                .filter_map(|a| by_addr.get(a))
+                .flatten()
+                .copied()
+                .collect();
+            hit.sort_unstable();
+            hit.dedup();
+            for i in hit {
+                if let Some(c) = self.calls.get_mut(i) {
+                    if c.owns(*src, *dst, *first, *last) {
+                        c.streams.push(r.clone());
+                    }
+                }
+            }
+        }
+        for c in &mut self.calls {
+            c.streams.sort_by(|a, b| {
+                (&a.src, &a.dst, a.ssrc, &a.observed_at).cmp(&(
+                    &b.src,
+                    &b.dst,
+                    b.ssrc,
+                    &b.observed_at,
+                ))
+            });
+        }
+        self.calls
+            .sort_by(|a, b| (a.start_ns, &a.id).cmp(&(b.start_ns, &b.id)));
+        self.calls
+    }
+}

@@ -71,11 +71,76 @@ pub struct SipCounters {
     pub expired: u64,
     /// Ended calls dropped because nobody drained them.
     pub calls_dropped: u64,
+    /// Calls ended, by outcome (`rtcprobe_calls_total{kind="sip",outcome}`).
+    pub outcomes: Outcomes,
+}
+
+/// Calls by outcome (docs/calls.md).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Outcomes {
+    pub answered: u64,
+    pub bye: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    pub timeout: u64,
+    pub setup: u64,
+}
+
+impl Outcomes {
+    /// (outcome, count) pairs, for metrics.
+    pub fn pairs(&self) -> [(&'static str, u64); 6] {
+        [
+            ("answered", self.answered),
+            ("bye", self.bye),
+            ("failed", self.failed),
+            ("cancelled", self.cancelled),
+            ("timeout", self.timeout),
+            ("setup", self.setup),
+        ]
+    }
+
+    fn count(&mut self, outcome: &str) {
+        let c = match outcome {
+            "answered" => &mut self.answered,
+            "bye" => &mut self.bye,
+            "failed" => &mut self.failed,
+            "cancelled" => &mut self.cancelled,
+            "timeout" => &mut self.timeout,
+            _ => &mut self.setup,
+        };
+        *c += 1;
+    }
 }
 
 impl SipCounters {
     pub fn is_zero(&self) -> bool {
         *self == SipCounters::default()
+    }
+
+    /// Add `o` (the totals of several capture threads).
+    pub fn add(&mut self, o: &SipCounters) {
+        let fields = [
+            (&mut self.messages, o.messages),
+            (&mut self.requests, o.requests),
+            (&mut self.responses, o.responses),
+            (&mut self.malformed, o.malformed),
+            (&mut self.outside_dialogs, o.outside_dialogs),
+            (&mut self.sdp_bodies, o.sdp_bodies),
+            (&mut self.dialogs_created, o.dialogs_created),
+            (&mut self.dialogs_ended, o.dialogs_ended),
+            (&mut self.evicted, o.evicted),
+            (&mut self.expired, o.expired),
+            (&mut self.calls_dropped, o.calls_dropped),
+            (&mut self.outcomes.answered, o.outcomes.answered),
+            (&mut self.outcomes.bye, o.outcomes.bye),
+            (&mut self.outcomes.failed, o.outcomes.failed),
+            (&mut self.outcomes.cancelled, o.outcomes.cancelled),
+            (&mut self.outcomes.timeout, o.outcomes.timeout),
+            (&mut self.outcomes.setup, o.outcomes.setup),
+        ];
+        for (a, b) in fields {
+            *a += b;
+        }
     }
 }
 
@@ -141,22 +206,22 @@ impl SipStage {
             }
     }
 
-    /// One SIP message (a UDP datagram: `stream` false; a TCP frame: true) from `src` to
-    /// `dst` at `now`; session descriptions go to `sdp_out`.
+    /// One SIP message (a UDP datagram, or a TCP frame the reassembler cut at its
+    /// Content-Length, so that both parse alike) from `src` to `dst` at `now`; the payload
+    /// types of its session description, if any, go to `sdp_out`.
     pub fn on_message(
         &mut self,
         now: i64,
         src: SocketAddr,
         dst: SocketAddr,
         bytes: &[u8],
-        stream: bool,
         sdp_out: &mut impl FnMut(SdpPt),
     ) {
         if !self.enabled() {
             return;
         }
         self.counters.messages += 1;
-        let m = match message::parse(bytes, stream) {
+        let m = match message::parse(bytes, false) {
             Ok(m) => m,
             Err(_) => {
                 self.counters.malformed += 1;
@@ -234,6 +299,7 @@ impl SipStage {
 
     fn end(&mut self, d: Dialog, timed_out: bool, now: i64) {
         self.counters.dialogs_ended += 1;
+        self.counters.outcomes.count(d.outcome(timed_out));
         if self.ended.len() >= self.limits.max_dialogs.max(1) {
             self.counters.calls_dropped += 1;
             return;
@@ -279,6 +345,7 @@ impl SipStage {
         while let Some((&k, _)) = self.table.lru() {
             if let Some(d) = self.table.remove(&k) {
                 self.counters.dialogs_ended += 1;
+                self.counters.outcomes.count(d.outcome(false));
                 self.ended.push(SipCall::of(&d, false, now, &self.identity));
             }
         }

@@ -24,9 +24,7 @@ fn a_call_gives_sdp_mappings_and_a_record_with_hidden_identities() {
     assert!(st.is_sip(5070, 5060, inv.as_bytes()));
     assert!(st.is_sip(1, 2, inv.as_bytes()), "sniffed");
     assert!(!st.is_sip(5060, 5060, &[0x80, 0]));
-    st.on_message(1_000, a(), b(), inv.as_bytes(), false, &mut |m| {
-        maps.push(m)
-    });
+    st.on_message(1_000, a(), b(), inv.as_bytes(), &mut |m| maps.push(m));
     assert_eq!(maps.len(), 2);
     assert_eq!((maps[0].pt, maps[0].clock_rate), (96, 16000));
     assert_eq!(
@@ -35,16 +33,15 @@ fn a_call_gives_sdp_mappings_and_a_record_with_hidden_identities() {
     );
     assert_eq!((maps[1].pt, maps[1].clock_rate), (0, 8000));
     let ok = "SIP/2.0 200 OK\r\nCall-ID: abc@host\r\nTo: <sip:bob@y>;tag=2\r\nCSeq: 1 INVITE\r\nl: 0\r\n\r\n";
-    st.on_message(3_000_000, b(), a(), ok.as_bytes(), false, &mut |_| {});
+    st.on_message(3_000_000, b(), a(), ok.as_bytes(), &mut |_| {});
     st.on_message(
         9,
         a(),
         b(),
         b"REGISTER sip:x SIP/2.0\r\ni: r\r\n\r\n",
-        false,
         &mut |_| {},
     );
-    st.on_message(9, a(), b(), b"INVITE garbage", false, &mut |_| {});
+    st.on_message(9, a(), b(), b"INVITE garbage", &mut |_| {});
     let c = st.counters();
     assert_eq!(
         (
@@ -86,14 +83,7 @@ fn kept_identities_are_printed_as_they_are() {
         keep_identities: true,
         ..SipLimits::default()
     });
-    st.on_message(
-        0,
-        a(),
-        b(),
-        invite("abc@host").as_bytes(),
-        false,
-        &mut |_| {},
-    );
+    st.on_message(0, a(), b(), invite("abc@host").as_bytes(), &mut |_| {});
     st.finish(1);
     let call = &st.drain_ended()[0];
     assert_eq!(call.id, "abc@host");
@@ -116,7 +106,6 @@ fn the_table_is_bounded_and_idle_dialogs_time_out() {
             a(),
             b(),
             invite(&format!("id{i}")).as_bytes(),
-            false,
             &mut |_| {},
         );
     }

@@ -63,6 +63,7 @@ fn inline_size_is_pinned() {
     assert_eq!(size_of::<Stream>(), 264);
     assert_eq!(size_of::<Option<Stream>>(), size_of::<Stream>());
     // 384 before issue 14: + 48 for the `xr` RTT statistics, + 8 for the boxed XR VoIP block,
-    // + 8 for the video frame tracker's box (in what was padding).
-    assert_eq!(size_of::<Cold>(), 448);
+    // + 8 for the video frame tracker's box (in what was padding); 448 before the codec (+8, and +8 padding) the
+    // call's SDP named (issue 13).
+    assert_eq!(size_of::<Cold>(), 464);
 }
