@@ -165,14 +165,18 @@ impl SipCall {
         }
     }
 
-    /// Whether a stream between `src` and `dst` seen from `first` to `last` (ns) is media of
-    /// this call: one end is an address a description of the call named, and the stream was
-    /// seen while the call lasted (a port reused by a later call is not this call's).
-    pub fn owns(&self, src: SocketAddr, dst: SocketAddr, first: i64, last: i64) -> bool {
-        let named = |a: SocketAddr| self.sip.media.iter().any(|e| e.addr == a);
-        (named(dst) || named(src)) && first <= self.end_ns && last >= self.start_ns
+    /// Whether one end of a stream is an address a description of this call named.
+    pub fn names(&self, src: SocketAddr, dst: SocketAddr) -> bool {
+        self.sip
+            .media
+            .iter()
+            .any(|e| e.addr == dst || e.addr == src)
     }
 }
+
+/// Slack for a stream seen just before the description that named its address (capture
+/// reordering between two taps).
+const SLACK_NS: i64 = 1_000_000_000;
 
 fn participant(
     role: &'static str,
@@ -236,21 +240,20 @@ impl CallMatcher {
                 }
             }
         }
-        for (src, dst, first, last, r) in &self.refs {
-            let mut hit: Vec<usize> = [dst, src]
+        // A stream belongs to the latest call naming one of its ends that began before it
+        // (as tshark ties RTP to the last SDP that set up its address): a port reused by a
+        // later call goes to that call; early media after a failure stays with its call.
+        for (src, dst, first, _, r) in &self.refs {
+            let best = [dst, src]
                 .iter()
                 .filter_map(|a| by_addr.get(a))
                 .flatten()
                 .copied()
-                .collect();
-            hit.sort_unstable();
-            hit.dedup();
-            for i in hit {
-                if let Some(c) = self.calls.get_mut(i) {
-                    if c.owns(*src, *dst, *first, *last) {
-                        c.streams.push(r.clone());
-                    }
-                }
+                .filter_map(|i| Some((i, self.calls.get(i)?.start_ns)))
+                .filter(|&(_, start)| start <= first.saturating_add(SLACK_NS))
+                .max_by_key(|&(i, start)| (start, i));
+            if let Some(c) = best.and_then(|(i, _)| self.calls.get_mut(i)) {
+                c.streams.push(r.clone());
             }
         }
         for c in &mut self.calls {

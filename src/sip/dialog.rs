@@ -147,9 +147,14 @@ impl Dialog {
         }
     }
 
-    /// Whether the dialog is over (only retransmissions and ACKs may still come).
+    /// Whether the dialog is over (only retransmissions and ACKs may still come). A 401/407
+    /// challenge is not: the caller usually retries with credentials, maybe after a while.
     pub fn is_over(&self) -> bool {
-        matches!(self.state, State::Bye | State::Failed | State::Cancelled)
+        match self.state {
+            State::Bye | State::Cancelled => true,
+            State::Failed => !matches!(self.status, Some(401 | 407)),
+            State::Setup | State::Answered => false,
+        }
     }
 
     /// One message of this dialog, seen at `now` (its body is [`Dialog::on_sdp`]'s).

@@ -233,6 +233,26 @@ impl SipStage {
         } else {
             self.counters.requests += 1;
         }
+        // Every session description maps payload types, in a followed dialog or not (a
+        // capture that starts after the INVITE still sees the answer's description).
+        let session = m.has_sdp().then(|| sdp::parse(m.body));
+        if let Some(s) = &session {
+            self.counters.sdp_bodies += 1;
+            for md in &s.media {
+                let (Some(ip), true) = (md.addr, md.port != 0) else {
+                    continue;
+                };
+                let addr = SocketAddr::new(ip, md.port);
+                for r in md.formats.iter().filter_map(|&pt| md.rtpmap(pt)) {
+                    sdp_out(SdpPt {
+                        addr,
+                        pt: r.pt,
+                        clock_rate: r.clock_rate,
+                        codec: codec_by_name(r.name, r.clock_rate, r.channels),
+                    });
+                }
+            }
+        }
         let Some(call_id) = m.call_id else {
             self.counters.malformed += 1;
             return;
@@ -263,24 +283,8 @@ impl SipStage {
             return;
         };
         d.on_message(now, &m);
-        if m.has_sdp() {
-            self.counters.sdp_bodies += 1;
-            let s = sdp::parse(m.body);
-            d.on_sdp(src, &s);
-            for md in &s.media {
-                let (Some(ip), true) = (md.addr, md.port != 0) else {
-                    continue;
-                };
-                let addr = SocketAddr::new(ip, md.port);
-                for r in md.formats.iter().filter_map(|&pt| md.rtpmap(pt)) {
-                    sdp_out(SdpPt {
-                        addr,
-                        pt: r.pt,
-                        clock_rate: r.clock_rate,
-                        codec: codec_by_name(r.name, r.clock_rate, r.channels),
-                    });
-                }
-            }
+        if let Some(s) = &session {
+            d.on_sdp(src, s);
         }
     }
 

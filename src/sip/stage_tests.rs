@@ -63,17 +63,13 @@ fn a_call_gives_sdp_mappings_and_a_record_with_hidden_identities() {
     assert_ne!(call.participants[0].uri, "sip:alice@x");
     assert_eq!(call.codecs, ["AMR-WB/16000", "PCMU/8000"]);
     assert_eq!(call.duration_s, Some(4.997));
-    assert!(call.owns(
+    assert!(call.names(
         "10.0.0.9:7000".parse().unwrap(),
-        "10.0.0.1:4000".parse().unwrap(),
-        2_000_000_000,
-        3_000_000_000
+        "10.0.0.1:4000".parse().unwrap()
     ));
-    assert!(!call.owns(
+    assert!(!call.names(
         "10.0.0.9:7000".parse().unwrap(),
-        "10.0.0.1:4000".parse().unwrap(),
-        6_000_000_000,
-        7_000_000_000
+        "10.0.0.1:4001".parse().unwrap()
     ));
 }
 
