@@ -621,7 +621,7 @@ impl<S: Ended> Run<S> {
                 .map(|h| *h.matcher().counters())
                 .unwrap_or_default(),
             tcp: *self.tcp.counters(),
-            sip: *self.sip.counters(),
+            sip: self.sip.counters(),
         };
         (summary, self.sink)
     }

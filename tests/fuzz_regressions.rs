@@ -17,7 +17,7 @@ use rtcprobe::fuzzing;
 type Harness = fn(&[u8]);
 
 /// The harness of each fuzz target, by the target's name.
-const HARNESSES: [(&str, Harness); 13] = [
+const HARNESSES: [(&str, Harness); 15] = [
     ("rtp", fuzzing::rtp),
     ("rtcp", fuzzing::rtcp),
     ("stun", fuzzing::stun),
@@ -31,6 +31,8 @@ const HARNESSES: [(&str, Harness); 13] = [
     ("hops", fuzzing::hops),
     ("video_payload", fuzzing::video_payload),
     ("tcp_reassembly", fuzzing::tcp_reassembly),
+    ("sip", fuzzing::sip),
+    ("sdp", fuzzing::sdp),
 ];
 
 fn fuzz_dir() -> PathBuf {

@@ -405,6 +405,7 @@ pub fn encode(sc: &Scrape<'_>) -> Encoded {
     o.family(&names::RECORDS_DROPPED);
     o.sample(names::RECORDS_DROPPED.name, "", "", t.records_dropped);
     tcp(&mut o, &t.tcp);
+    super::sip::encode(&mut o, &t.sip);
     super::hops::encode(&mut o, sc, &captures);
     sinks(&mut o, &sc.board.sinks.load());
 

@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod names;
 pub mod routes;
 pub mod server;
+mod sip;
 pub mod site;
 pub mod tls;
 pub mod web_config;

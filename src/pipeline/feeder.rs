@@ -171,7 +171,7 @@ impl Feeder {
         if self.keep_calls {
             self.calls.extend(ended);
         }
-        self.stats.sip = *self.sip.counters();
+        self.stats.sip = self.sip.counters();
     }
 
     /// Name observation points with `points` (a live interface's resolver instead of the
@@ -441,7 +441,7 @@ impl Feeder {
                 clock_rate: m.clock_rate,
             });
         }
-        self.stats.sip = *self.sip.counters();
+        self.stats.sip = self.sip.counters();
     }
 
     /// Append `ev` to lane `i` (copying `bytes` into the arena and pointing the event at

@@ -12,3 +12,4 @@ pub mod stage;
 
 pub use call::SipCall;
 pub use stage::{SipCounters, SipLimits, SipStage};
+pub mod fuzz;

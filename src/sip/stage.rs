@@ -73,6 +73,8 @@ pub struct SipCounters {
     pub calls_dropped: u64,
     /// Calls ended, by outcome (`rtcprobe_calls_total{kind="sip",outcome}`).
     pub outcomes: Outcomes,
+    /// Dialogs followed now (a gauge; set by [`SipStage::counters`]).
+    pub active_dialogs: u64,
 }
 
 /// Calls by outcome (docs/calls.md).
@@ -131,6 +133,7 @@ impl SipCounters {
             (&mut self.evicted, o.evicted),
             (&mut self.expired, o.expired),
             (&mut self.calls_dropped, o.calls_dropped),
+            (&mut self.active_dialogs, o.active_dialogs),
             (&mut self.outcomes.answered, o.outcomes.answered),
             (&mut self.outcomes.bye, o.outcomes.bye),
             (&mut self.outcomes.failed, o.outcomes.failed),
@@ -178,8 +181,11 @@ impl SipStage {
         }
     }
 
-    pub fn counters(&self) -> &SipCounters {
-        &self.counters
+    pub fn counters(&self) -> SipCounters {
+        SipCounters {
+            active_dialogs: self.table.len() as u64,
+            ..self.counters
+        }
     }
 
     /// Dialogs followed now.
