@@ -3,7 +3,8 @@
 //! WebRTC falls back to TCP when UDP is blocked: RTP and RTCP framed by RFC 4571 (directly, or
 //! as RFC 6544 ICE-TCP candidates with their STUN checks framed the same way), or TURN over
 //! TCP (RFC 8656 §11.4/§12.5: STUN and 4-byte-padded ChannelData on a connection to the relay,
-//! usually port 3478). [`TcpStage`] follows each direction of each connection
+//! usually port 3478), and SIP (RFC 3261 §18.3: messages cut at their Content-Length, for
+//! `crate::sip`). [`TcpStage`] follows each direction of each connection
 //! ([`stream::ByteStream`]: in order, holes held then skipped, retransmissions dropped),
 //! frames the bytes ([`framing::Framer`]) and hands every frame on as a
 //! [`Datagram`] with the connection's addresses and ports and the capture
