@@ -431,7 +431,8 @@ impl Feeder {
             let codec = m.codec.and_then(|c| {
                 crate::engine::emodel::codecs::ALL
                     .iter()
-                    .position(|x| std::ptr::eq(*x, c))
+                    // By value: the table's entries are constants, not one address each.
+                    .position(|x| **x == *c)
             });
             self.broadcast(Event::Sdp {
                 now,
