@@ -11,8 +11,8 @@ use serde::Serialize;
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 
-/// How identities are printed.
-#[derive(Debug, Clone)]
+/// How identities are printed (no `Debug`: it holds the key).
+#[derive(Clone)]
 pub struct Identity {
     keep: bool,
     key: String,

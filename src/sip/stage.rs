@@ -23,8 +23,8 @@ use serde::Serialize;
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
 
-/// The stage's limits and options (`[sip]` in the config).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The stage's limits and options (`[sip]` in the config). `Debug` leaves the key out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SipLimits {
     /// 0 turns SIP off.
     pub max_dialogs: usize,
@@ -37,6 +37,20 @@ pub struct SipLimits {
     pub keep_identities: bool,
     /// Key of the hashes (empty: a random one per process).
     pub hash_key: String,
+}
+
+impl std::fmt::Debug for SipLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SipLimits")
+            .field("max_dialogs", &self.max_dialogs)
+            .field("setup_timeout_ns", &self.setup_timeout_ns)
+            .field("established_timeout_ns", &self.established_timeout_ns)
+            .field("linger_ns", &self.linger_ns)
+            .field("ports", &self.ports)
+            .field("keep_identities", &self.keep_identities)
+            .field("hash_key", &"<redacted>")
+            .finish()
+    }
 }
 
 impl Default for SipLimits {

@@ -117,3 +117,15 @@ fn the_table_is_bounded_and_idle_dialogs_time_out() {
     assert_eq!(st.counters().calls_dropped, 15);
     assert!(calls.iter().all(|c| c.outcome == "timeout"));
 }
+
+#[test]
+fn the_hash_key_never_shows_in_debug_output() {
+    let limits = SipLimits {
+        hash_key: "a secret key of 16+".into(),
+        ..SipLimits::default()
+    };
+    let st = SipStage::new(limits.clone());
+    for s in [format!("{limits:?}"), format!("{st:?}")] {
+        assert!(!s.contains("secret"), "{s}");
+    }
+}
