@@ -13,7 +13,7 @@ pub struct SipConfig {
     /// (reported with outcome `timeout`) and counted. 0 turns SIP off. Default 10000.
     pub max_dialogs: usize,
     /// UDP ports whose datagrams are SIP; datagrams on other ports are SIP when they start
-    /// with a SIP start line. TCP needs no port (the reassembler recognises SIP). Default [5060].
+    /// with a SIP start line. TCP needs no port (the reassembler recognises SIP). Default `[5060]`.
     pub ports: Vec<u16>,
     /// A dialog still being set up without a SIP message for this long (capture time) ends
     /// as `timeout`. Default 180 (RFC 3261 Timer C).
