@@ -86,6 +86,7 @@ fn record(j: u32) -> StreamRecord {
         findings: Vec::new(),
         xr_voip: None,
         configured_codec: None,
+        signalled_codec: None,
         first_seen_ns: 0,
         last_seen_ns: 0,
         probe_drop_at_ns: None,

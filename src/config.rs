@@ -20,11 +20,13 @@ pub mod ice_turn;
 pub mod redact;
 pub mod reload;
 pub mod sinks;
+pub mod sip;
 pub mod tcp;
 pub use diagnostics::DiagnosticsConfig;
 pub use ice_turn::IceTurnConfig;
 pub use reload::{diff, Change};
 pub use sinks::{Delivery, HttpConfig, RecordsConfig, SinkConfig};
+pub use sip::SipConfig;
 pub use tcp::TcpConfig;
 
 /// The file `run` and `validate` read without `--config` (the Debian package installs it).
@@ -84,6 +86,9 @@ pub struct Config {
     /// ICE sessions and TURN allocations (`crate::correlate::ice`, `crate::correlate::turn`).
     #[serde(default)]
     pub ice_turn: IceTurnConfig,
+    /// SIP and SDP: calls from their signalling.
+    #[serde(default)]
+    pub sip: SipConfig,
     /// Where records go (`run --records FILE` adds a file sink). A file without the key gets
     /// the default for `run`, a `file` sink at `<state_dir>/records.ndjson`; `sinks = []`
     /// means none.
@@ -322,6 +327,8 @@ pub struct Resolved {
     pub diagnostics: crate::diagnose::Thresholds,
     /// `[ice_turn]`: the ICE/TURN tables' limits (and `exporter.hash_key` for TURN users).
     pub calls: crate::correlate::calls::CallLimits,
+    /// `[sip]`: the SIP stage's limits and privacy.
+    pub sip: crate::sip::SipLimits,
 }
 
 impl Default for Resolved {
@@ -466,6 +473,7 @@ impl Config {
         problems.extend(tcp::problems(&self.tcp));
         problems.extend(diagnostics::problems(&self.diagnostics));
         problems.extend(ice_turn::problems(&self.ice_turn));
+        problems.extend(sip::problems(&self.sip));
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -483,6 +491,7 @@ impl Config {
             tcp: self.tcp.limits(),
             diagnostics: self.diagnostics.thresholds(),
             calls: self.ice_turn.limits(&self.exporter.hash_key),
+            sip: self.sip.limits(&self.exporter.hash_key),
         })
     }
 }

@@ -711,6 +711,16 @@ pub fn video_payload(data: &[u8]) {
     assert_eq!(r.keyframes, Some(u64::from(h.keyframe())));
 }
 
+/// A SIP message, then a sequence of them through a small dialog table ([`crate::sip`]).
+pub fn sip(data: &[u8]) {
+    crate::sip::fuzz::sip(data);
+}
+
+/// A session description ([`crate::sip::sdp`]).
+pub fn sdp(data: &[u8]) {
+    crate::sip::fuzz::sdp_session(data);
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -45,6 +45,7 @@ pub mod output;
 pub mod pipeline;
 pub mod replay;
 pub mod report;
+pub mod sip;
 pub mod synth;
 pub mod tcp;
 pub mod top;

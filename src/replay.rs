@@ -19,6 +19,7 @@ use crate::engine::record::{rfc3339_micros, StreamRecord};
 use crate::engine::{Counters, Engine};
 use crate::forward::Hook;
 use crate::pipeline::hops::HopStage;
+use crate::sip::{call::CallMatcher, SipCall, SipCounters, SipStage};
 use crate::tcp::{TcpCounters, TcpStage};
 use crate::wire::{decode, decode_udp, DecodeError, Decoded, LinkType};
 use serde::Serialize;
@@ -50,6 +51,10 @@ pub trait Ended {
     fn turn(&mut self, allocation: TurnAllocationRecord) {
         let _ = allocation;
     }
+    /// A SIP call ended (`crate::sip`; default: not wanted).
+    fn call(&mut self, call: SipCall) {
+        let _ = call;
+    }
 }
 
 /// Keep the streams (hops are not wanted).
@@ -66,10 +71,16 @@ pub struct Kept {
     pub hops: Vec<(u64, HopRecord)>,
     pub ice_sessions: Vec<IceSessionRecord>,
     pub turn_allocations: Vec<TurnAllocationRecord>,
+    /// Calls, tied to their streams at the end.
+    pub calls: CallMatcher,
 }
 
 impl Ended for Kept {
+    fn call(&mut self, call: SipCall) {
+        self.calls.call(call);
+    }
     fn ended(&mut self, order: u64, record: StreamRecord) {
+        self.calls.stream(&record);
         self.streams.push((order, record));
     }
     fn hop(&mut self, seq: u64, hop: HopRecord) {
@@ -122,6 +133,9 @@ pub struct Summary {
     /// What the ICE/TURN stage counted (`crate::correlate::calls`); absent when all zero.
     #[serde(skip_serializing_if = "CallCounters::is_zero", default)]
     pub ice_turn: CallCounters,
+    /// What the SIP stage counted (`crate::sip`); absent when all zero.
+    #[serde(skip_serializing_if = "SipCounters::is_zero")]
+    pub sip: SipCounters,
 }
 
 /// The result of a replay: a summary and one record per stream, in order of first appearance.
@@ -129,6 +143,10 @@ pub struct Summary {
 pub struct Report {
     pub summary: Summary,
     pub streams: Vec<StreamRecord>,
+    /// Calls from their signalling (docs/calls.md), in order of their start; absent when
+    /// there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<SipCall>,
     /// Middlebox hops found (docs/output.md, "Hops"); absent when there are none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hops: Vec<HopRecord>,
@@ -146,6 +164,7 @@ impl Report {
     /// order they ended.
     pub fn of(summary: Summary, mut kept: Kept) -> Self {
         let hops = kept.sorted_hops();
+        let calls = std::mem::take(&mut kept.calls).finish();
         let mut records = kept.streams;
         records.sort_by(|(a, ra), (b, rb)| {
             (a, &ra.src, &ra.dst, ra.ssrc, &ra.observed_at).cmp(&(
@@ -160,6 +179,7 @@ impl Report {
         Report {
             summary,
             streams,
+            calls,
             hops,
             ice_sessions: kept.ice_sessions,
             turn_allocations: kept.turn_allocations,
@@ -309,6 +329,9 @@ impl<S: Ended> Ended for Logged<S> {
     fn turn(&mut self, allocation: TurnAllocationRecord) {
         self.sink.turn(allocation);
     }
+    fn call(&mut self, call: SipCall) {
+        self.sink.call(call);
+    }
 }
 
 /// The decode-and-track loop over frames, independent of where frames come from; ended
@@ -339,6 +362,8 @@ pub struct Run<S: Ended = Kept> {
     tcp: TcpStage,
     /// ICE sessions and TURN allocations, beside the engine.
     calls: CallStage,
+    /// SIP: dialogs, and SDP clock rates for the engine.
+    sip: SipStage,
 }
 
 impl Run {
@@ -365,11 +390,13 @@ impl<S: Ended> Run<S> {
             .then(|| crate::pipeline::file::replay_hops(Arc::clone(&names)));
         let tcp = TcpStage::new(cfg.tcp);
         let calls = CallStage::new(&cfg.calls, Arc::clone(&names));
+        let sip = SipStage::new(cfg.sip.clone());
         let mut engine = Engine::new(cfg);
         engine.set_point_names(std::sync::Arc::clone(&names));
         Run {
             tcp,
             calls,
+            sip,
             engine,
             frames: 0,
             first: None,
@@ -435,19 +462,24 @@ impl<S: Ended> Run<S> {
                     h.expire(ts_ns, self.engine.idle_timeout_ns());
                 }
                 self.hops_done(ts_ns);
-                let (tcp, calls, hops, engine, forward) = (
+                let (tcp, calls, hops, engine, forward, sip) = (
                     &mut self.tcp,
                     &mut self.calls,
                     &mut self.hops,
                     &mut self.engine,
                     &self.forward,
+                    &mut self.sip,
                 );
                 // Frames a flush frees were seen where the last frame was (one point per file
                 // in practice; a connection's own point is not kept).
                 let point = engine.point();
                 tcp.expire(ts_ns, &mut |now, dg| {
-                    Self::deliver(engine, calls, hops, forward, now, dg, point);
+                    Self::deliver(engine, calls, hops, sip, forward, now, dg, point);
                 });
+                self.sip.expire(ts_ns);
+                for c in self.sip.drain_ended() {
+                    self.sink.call(c);
+                }
                 self.engine.expire(ts_ns);
                 self.calls.expire(ts_ns);
                 self.calls_done();
@@ -462,15 +494,16 @@ impl<S: Ended> Run<S> {
         match decode(link, data) {
             Ok(Decoded::Udp(dg)) => self.datagram(ts_ns, &dg, point),
             Ok(Decoded::Tcp(seg)) => {
-                let (tcp, calls, hops, engine, forward) = (
+                let (tcp, calls, hops, engine, forward, sip) = (
                     &mut self.tcp,
                     &mut self.calls,
                     &mut self.hops,
                     &mut self.engine,
                     &self.forward,
+                    &mut self.sip,
                 );
                 tcp.on_segment(ts_ns, &seg, &mut |now, dg| {
-                    Self::deliver(engine, calls, hops, forward, now, dg, point);
+                    Self::deliver(engine, calls, hops, sip, forward, now, dg, point);
                 });
                 self.hops_done(ts_ns);
             }
@@ -490,6 +523,7 @@ impl<S: Ended> Run<S> {
             &mut self.engine,
             &mut self.calls,
             &mut self.hops,
+            &mut self.sip,
             &self.forward,
             now,
             dg,
@@ -499,18 +533,23 @@ impl<S: Ended> Run<S> {
         }
     }
 
-    /// Hand a datagram to the hop stage and the engine; true when the hop stage has hops to
-    /// hand out.
+    /// Hand a datagram to the SIP stage (SIP, whose SDP goes to the engine), or to the hop
+    /// stage and the engine; true when the hop stage has hops to hand out.
     #[allow(clippy::too_many_arguments)]
     fn deliver(
         engine: &mut Engine,
         calls: &mut CallStage,
         hops: &mut Option<HopStage>,
+        sip: &mut SipStage,
         forward: &Option<Hook>,
         now: i64,
         dg: &crate::wire::Datagram<'_>,
         point: crate::engine::ObservationPoint,
     ) -> bool {
+        if sip.is_sip(dg.src.port(), dg.dst.port(), dg.payload) {
+            sip.on_message(now, dg.src, dg.dst, dg.payload, &mut |m| engine.on_sdp(m));
+            return false;
+        }
         let done = hops.as_mut().is_some_and(|h| h.on_datagram(now, dg, point));
         calls.on_datagram(now, dg, point);
         let rtcp = engine.on_datagram(now, dg);
@@ -598,17 +637,22 @@ impl<S: Ended> Run<S> {
         linktype: i32,
         error: Option<String>,
     ) -> (Summary, S) {
-        let (tcp, calls, hops, engine, forward) = (
+        let (tcp, calls, hops, engine, forward, sip) = (
             &mut self.tcp,
             &mut self.calls,
             &mut self.hops,
             &mut self.engine,
             &self.forward,
+            &mut self.sip,
         );
         let point = engine.point();
         tcp.finish(&mut |now, dg| {
-            Self::deliver(engine, calls, hops, forward, now, dg, point);
+            Self::deliver(engine, calls, hops, sip, forward, now, dg, point);
         });
+        self.sip.finish(self.last);
+        for c in self.sip.drain_ended() {
+            self.sink.call(c);
+        }
         if let Some(h) = &mut self.hops {
             h.finish(self.last);
         }
@@ -640,6 +684,7 @@ impl<S: Ended> Run<S> {
                 .unwrap_or_default(),
             tcp: *self.tcp.counters(),
             ice_turn: self.calls.counters(),
+            sip: self.sip.counters(),
         };
         (summary, self.sink)
     }

@@ -17,7 +17,7 @@ use rtcprobe::fuzzing;
 type Harness = fn(&[u8]);
 
 /// The harness of each fuzz target, by the target's name.
-const HARNESSES: [(&str, Harness); 14] = [
+const HARNESSES: [(&str, Harness); 16] = [
     ("rtp", fuzzing::rtp),
     ("rtcp", fuzzing::rtcp),
     ("stun", fuzzing::stun),
@@ -32,6 +32,8 @@ const HARNESSES: [(&str, Harness); 14] = [
     ("video_payload", fuzzing::video_payload),
     ("tcp_reassembly", fuzzing::tcp_reassembly),
     ("ice_turn", fuzzing::ice_turn),
+    ("sip", fuzzing::sip),
+    ("sdp", fuzzing::sdp),
 ];
 
 fn fuzz_dir() -> PathBuf {

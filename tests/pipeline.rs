@@ -177,6 +177,7 @@ fn the_inline_pipeline_equals_the_single_threaded_replay_exactly() {
         let inline = Report {
             summary: single.summary.clone(),
             streams: streams_inline.into_iter().map(|(_, r)| r).collect(),
+            calls: Vec::new(),
             hops: Vec::new(),
             ice_sessions: Vec::new(),
             turn_allocations: Vec::new(),

@@ -27,6 +27,7 @@ pub mod obs;
 pub mod record;
 mod rtcp;
 pub mod rtt;
+pub mod sdp;
 pub mod seq;
 pub mod shard;
 pub mod stream;
@@ -257,6 +258,8 @@ pub struct Engine {
     pending_srs: rtt::PendingSrs,
     /// Recent RTCP XR receiver reference times, for the `xr` RTT ([`xr`]).
     rrts: xr::Rrts,
+    /// Clock rates and codecs signalled by SDP ([`sdp`]), looked up when a stream starts.
+    sdp: sdp::SdpMap,
     finished: Vec<(u64, StreamRecord)>,
     /// Loss splits of streams that are the egress of ended middlebox hops (upstream, inside
     /// the box; [`Engine::add_loss_split`]): only for tracked streams, removed when the stream
@@ -299,6 +302,7 @@ impl Engine {
             foreign,
             pending_srs: rtt::PendingSrs::default(),
             rrts: xr::Rrts::default(),
+            sdp: sdp::SdpMap::default(),
             finished: Vec::new(),
             loss_splits: foldhash::HashMap::default(),
             ended_pairs: findings::EndedPairs::default(),
@@ -384,6 +388,17 @@ impl Engine {
         None
     }
 
+    /// A payload type's clock rate and codec signalled by SDP for media sent to `m.addr`
+    /// (`crate::sip`): streams that start afterwards use it ([`sdp`]). Every shard gets it.
+    pub fn on_sdp(&mut self, m: sdp::SdpPt) {
+        self.sdp.insert(m);
+    }
+
+    /// SDP mappings forgotten to keep the map bounded.
+    pub fn sdp_evicted(&self) -> u64 {
+        self.sdp.evicted
+    }
+
     /// A STUN message (already counted by [`triage`]): ICE round trips.
     pub fn on_stun(&mut self, now: i64, src: SocketAddr, dst: SocketAddr, m: &Message<'_>) {
         self.cut(now);
@@ -433,7 +448,10 @@ impl Engine {
                 self.next_order += 1;
                 self.next_order
             };
-            let s = Stream::new(key, order, now, seq, pt, &self.cfg);
+            let mut s = Stream::new(key, order, now, seq, pt, &self.cfg);
+            if let Some((rate, codec)) = self.sdp.lookup(key.src, key.dst, pt) {
+                s.set_sdp(rate, codec);
+            }
             self.candidates.insert(s);
         }
         let valid = match self.candidates.touch_mut(&key) {
@@ -616,6 +634,7 @@ impl Engine {
             });
         }
         r.configured_codec = r.payload_types.first().and_then(|pt| self.cfg.codec(*pt));
+        r.signalled_codec = s.sdp_codec();
         r.quality = r.estimate_quality();
         r.findings = self.findings(s, &r);
         r

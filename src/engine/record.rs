@@ -119,6 +119,10 @@ pub struct StreamRecord {
     /// engine; not in the JSON output, `quality.codec_source` says `"config"`).
     #[serde(skip)]
     pub configured_codec: Option<&'static super::emodel::Codec>,
+    /// The codec the call's SDP named (set by the engine; wins over `configured_codec`;
+    /// `quality.codec_source` says `"sdp"`).
+    #[serde(skip)]
+    pub signalled_codec: Option<&'static super::emodel::Codec>,
     /// Capture times (ns since the epoch) behind `first_seen`/`last_seen` and of the latest
     /// probe drop: not in the JSON output, used to build forwarded records (src/forward).
     #[serde(skip)]
@@ -179,12 +183,16 @@ pub fn quality_inputs(r: &StreamRecord) -> Option<QualityInputs> {
     let measured_ptime_ms = r.ptime_ms;
 
     let pt = *r.payload_types.first()?;
-    let choice = match r.configured_codec {
-        Some(codec) => super::emodel::CodecChoice {
+    let choice = match (r.signalled_codec, r.configured_codec) {
+        (Some(codec), _) => super::emodel::CodecChoice {
+            codec,
+            source: super::emodel::CodecSource::Sdp,
+        },
+        (None, Some(codec)) => super::emodel::CodecChoice {
             codec,
             source: super::emodel::CodecSource::Config,
         },
-        None => super::emodel::codec_for_stream(None, pt, r.clock_rate)?,
+        (None, None) => super::emodel::codec_for_stream(None, pt, r.clock_rate)?,
     };
     if r.expected == 0 {
         return None;

@@ -50,6 +50,8 @@ pub enum ClockSource {
     Static,
     Config,
     Inferred,
+    /// Signalled by the call's SDP (`a=rtpmap`, [`super::sdp`]).
+    Sdp,
 }
 
 impl ClockSource {
@@ -58,6 +60,7 @@ impl ClockSource {
             ClockSource::Static => "static",
             ClockSource::Config => "config",
             ClockSource::Inferred => "inferred",
+            ClockSource::Sdp => "sdp",
         }
     }
 }
@@ -110,6 +113,8 @@ pub struct Cold {
     /// Frames, freezes, pauses ([`super::video`]): streams of clock rate 90000, or of a rate
     /// being inferred, get it when they are created.
     video: Option<Box<Video>>,
+    /// The voice codec the call's SDP named for the stream's first payload type, if any.
+    sdp_codec: Option<&'static super::emodel::Codec>,
 }
 
 /// All state of one stream.
@@ -227,6 +232,30 @@ impl Stream {
         {
             v.on_packet(now, m.ts, m.hint);
         }
+    }
+
+    /// The clock rate (and codec) the call's SDP signalled for the first payload type: it
+    /// replaces the configured, static or inferred one (docs/calls.md, precedence). Call it
+    /// right after [`Stream::new`], before any packet is counted.
+    pub fn set_sdp(&mut self, rate: u32, codec: Option<&'static super::emodel::Codec>) {
+        let Some(r) = NonZeroU32::new(rate) else {
+            return;
+        };
+        self.clock_rate = Some(r);
+        self.clock_source = Some(ClockSource::Sdp);
+        self.inference = None;
+        let cold = self.cold_mut();
+        cold.sdp_codec = codec;
+        if rate != VIDEO_RATE {
+            cold.video = None;
+        } else if cold.video.is_none() {
+            cold.video = Some(Box::default());
+        }
+    }
+
+    /// The voice codec the SDP named, if any.
+    pub fn sdp_codec(&self) -> Option<&'static super::emodel::Codec> {
+        self.cold.as_deref().and_then(|c| c.sdp_codec)
     }
 
     /// The cold part, allocated on first use.
@@ -671,6 +700,7 @@ impl Stream {
             findings: Vec::new(),
             xr_voip: cold.xr_voip.as_deref().copied(),
             configured_codec: None,
+            signalled_codec: None,
             first_seen_ns: self.first_seen,
             last_seen_ns: self.latest_seen(),
             probe_drop_at_ns: probe_drop_at,

@@ -193,6 +193,7 @@ fn tcp(o: &mut Out, c: &crate::tcp::TcpCounters) {
             &[
                 ("rfc4571", c.rfc4571_connections),
                 ("turn", c.turn_connections),
+                ("sip", c.sip_connections),
                 ("tls", c.tls_connections),
                 ("other", c.other_connections),
             ],
@@ -204,6 +205,7 @@ fn tcp(o: &mut Out, c: &crate::tcp::TcpCounters) {
                 ("rfc4571", c.rfc4571_frames),
                 ("turn_channel_data", c.turn_channel_data),
                 ("turn_stun", c.turn_stun),
+                ("sip", c.sip_messages),
             ],
         ),
         (
@@ -405,6 +407,7 @@ pub fn encode(sc: &Scrape<'_>) -> Encoded {
     o.sample(names::RECORDS_DROPPED.name, "", "", t.records_dropped);
     tcp(&mut o, &t.tcp);
     super::calls::write(&mut o, &t);
+    super::sip::encode(&mut o, &t.sip);
     super::hops::encode(&mut o, sc, &captures);
     sinks(&mut o, &sc.board.sinks.load());
 

@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod names;
 pub mod routes;
 pub mod server;
+mod sip;
 pub mod site;
 pub mod tls;
 pub mod web_config;
@@ -108,6 +109,7 @@ pub(crate) fn test_record() -> StreamRecord {
         findings: Vec::new(),
         xr_voip: None,
         configured_codec: None,
+        signalled_codec: None,
         first_seen_ns: 0,
         last_seen_ns: 0,
         probe_drop_at_ns: None,

@@ -157,6 +157,18 @@ metrics! {
         "TURN allocations ended by the table, by reason (evicted: table full; idle).";
     TURN_ERRORS = "rtcprobe_turn_error_responses_total", Counter,
         "TURN error responses, by kind (challenge: 401/438, the normal authentication round; error: any other code).";
+    CALLS = "rtcprobe_calls_total", Counter,
+        "Calls ended, by kind (sip) and outcome (answered, bye, failed, cancelled, timeout, setup).";
+    SIP_MESSAGES = "rtcprobe_sip_messages_total", Counter,
+        "SIP messages parsed, by kind (request, response).";
+    SIP_MALFORMED = "rtcprobe_sip_malformed_messages_total", Counter,
+        "SIP messages that did not parse (or had no Call-ID).";
+    SIP_OUTSIDE_DIALOGS = "rtcprobe_sip_outside_dialog_messages_total", Counter,
+        "SIP messages of no followed dialog (REGISTER, OPTIONS, dialogs begun before the capture).";
+    SIP_DIALOGS = "rtcprobe_sip_dialogs", Gauge,
+        "SIP dialogs followed now (at most sip.max_dialogs per capture thread).";
+    SIP_DIALOG_EVICTIONS = "rtcprobe_sip_dialog_evictions_total", Counter,
+        "SIP dialogs evicted because the dialog table was full (sip.max_dialogs); reported with outcome timeout.";
     HOP_FORWARDING_DELAY = "rtcprobe_hop_forwarding_delay_seconds", Histogram,
         "Middlebox hops: forwarding delay of each forwarded packet (egress minus ingress capture time).";
     HOP_PACKETS_IN = "rtcprobe_hop_packets_in_total", Counter,

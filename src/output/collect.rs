@@ -44,6 +44,8 @@ pub struct Collector {
     widths: Widths,
     /// The first error of the spill file, returned by [`Collector::write`].
     error: Option<io::Error>,
+    /// SIP calls and the streams they may own (JSON only: `calls`, absent when none).
+    calls: crate::sip::call::CallMatcher,
 }
 
 impl Collector {
@@ -65,6 +67,7 @@ impl Collector {
             ended_calls: [0; 2],
             widths: Widths::default(),
             error: None,
+            calls: Default::default(),
         }
     }
 
@@ -184,6 +187,7 @@ impl Collector {
         let hops = self.hops.finish()?;
         let ice = self.ice.finish()?;
         let turn = self.turn.finish()?;
+        let calls = self.calls.finish();
         let shown = self
             .sel
             .top
@@ -195,7 +199,7 @@ impl Collector {
                     ("ice_sessions", &ice),
                     ("turn_allocations", &turn),
                 ];
-                write_json(summary, &sorted, shown, &extra, out)
+                write_json(summary, &sorted, shown, &calls, &extra, out)
             }
             Format::Csv => {
                 writeln!(out, "{}", super::CSV_COLUMNS.join(","))?;
@@ -235,7 +239,11 @@ impl Collector {
 
 impl Ended for Collector {
     fn ended(&mut self, order: u64, record: StreamRecord) {
+        self.calls.stream(&record);
         self.push(order, &record);
+    }
+    fn call(&mut self, call: crate::sip::SipCall) {
+        self.calls.call(call);
     }
     fn hop(&mut self, seq: u64, hop: HopRecord) {
         self.push_hop(seq, &hop);
@@ -304,13 +312,14 @@ fn indent(text: &str, pad: &str) -> String {
     s
 }
 
-/// `{ "summary": …, "streams": [ … ], "hops": [ … ], "ice_sessions": [ … ],
+/// `{ "summary": …, "streams": [ … ], "calls": [ … ], "hops": [ … ], "ice_sessions": [ … ],
 /// "turn_allocations": [ … ] }` exactly as `serde_json::to_writer_pretty` writes a
 /// [`crate::replay::Report`] (the arrays after `streams` absent when empty).
 fn write_json(
     summary: &Summary,
     sorted: &Sorted,
     shown: u64,
+    calls: &[crate::sip::SipCall],
     extra: &[(&str, &Sorted)],
     out: &mut dyn Write,
 ) -> io::Result<()> {
@@ -330,6 +339,15 @@ fn write_json(
             first = false;
             out.write_all(p)
         })?;
+        out.write_all(b"\n  ]")?;
+    }
+    if !calls.is_empty() {
+        out.write_all(b",\n  \"calls\": [")?;
+        for (i, c) in calls.iter().enumerate() {
+            let text = serde_json::to_string_pretty(c).map_err(io::Error::other)?;
+            out.write_all(if i == 0 { b"\n" } else { b",\n" })?;
+            out.write_all(indent(&text, "    ").as_bytes())?;
+        }
         out.write_all(b"\n  ]")?;
     }
     for &(name, list) in extra.iter().filter(|(_, l)| !l.is_empty()) {

@@ -28,6 +28,7 @@ fn report(streams: Vec<StreamRecord>) -> Report {
     Report {
         summary,
         streams,
+        calls: Vec::new(),
         hops: Vec::new(),
         ice_sessions: Vec::new(),
         turn_allocations: Vec::new(),

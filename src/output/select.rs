@@ -165,6 +165,7 @@ mod tests {
         Report {
             summary,
             streams,
+            calls: Vec::new(),
             hops: Vec::new(),
             ice_sessions: Vec::new(),
             turn_allocations: Vec::new(),

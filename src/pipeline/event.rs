@@ -54,6 +54,16 @@ pub enum Event {
     CaptureDrop {
         now: i64,
     },
+    /// A payload type's clock rate signalled by SDP for media sent to `addr`
+    /// (`crate::sip`, on the capture thread); every worker gets it. `codec` indexes
+    /// [`crate::engine::emodel::codecs::ALL`] (`u8::MAX`: none).
+    Sdp {
+        now: i64,
+        addr: SocketAddr,
+        pt: u8,
+        codec: u8,
+        clock_rate: u32,
+    },
     /// A middlebox hop of which `key` is the egress ended (`crate::correlate::hop`, on the
     /// capture thread): add its loss upstream of and inside the box to the stream's split.
     LossSplit {
@@ -74,7 +84,8 @@ impl Event {
             | Event::Tick { now }
             | Event::ProbeDrop { now, .. }
             | Event::CaptureDrop { now }
-            | Event::LossSplit { now, .. } => now,
+            | Event::LossSplit { now, .. }
+            | Event::Sdp { now, .. } => now,
         }
     }
 }

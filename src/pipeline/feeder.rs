@@ -22,6 +22,7 @@ use crate::correlate::calls::{CallEnded, CallStage};
 use crate::correlate::hop::HopCounters;
 use crate::engine::{shard, triage, Counters, Shard, StreamKey, Triage};
 use crate::forward::tap::RtcpTap;
+use crate::sip::{SipCall, SipStage};
 use crate::tcp::TcpStage;
 use crate::wire::{decode, Datagram, Decoded, LinkType};
 use arc_swap::ArcSwap;
@@ -105,6 +106,11 @@ pub struct Feeder {
     /// Where ended sessions and allocations go (a replay's output); without it they are only
     /// counted.
     call_tx: Option<Sender<CallEnded>>,
+    /// SIP ([`crate::sip`]): dialogs here; SDP clock rates broadcast to every worker.
+    sip: SipStage,
+    /// Ended calls kept for [`Feeder::take_calls`] (file replay), else dropped once counted.
+    keep_calls: bool,
+    sip_calls: Vec<SipCall>,
 }
 
 impl Feeder {
@@ -120,6 +126,7 @@ impl Feeder {
         let batch_events = batch_events.max(1);
         let cfg_tcp = cfg.tcp;
         let calls = CallStage::new(&cfg.calls, Arc::clone(points.names()));
+        let sip = SipStage::new(cfg.sip.clone());
         let lanes = links
             .into_iter()
             .map(|link| Lane {
@@ -149,6 +156,9 @@ impl Feeder {
             tcp_point: crate::engine::ObservationPoint::default(),
             calls,
             call_tx: None,
+            sip,
+            keep_calls: false,
+            sip_calls: Vec::new(),
         }
     }
 
@@ -180,6 +190,28 @@ impl Feeder {
         self.stats.ice_turn = self.calls.counters();
         self.stats.ice_sessions_active = self.calls.ice.len() as u64;
         self.stats.turn_allocations_active = self.calls.turn.len() as u64;
+    }
+
+    /// Keep the calls that end for [`Feeder::take_calls`] (a file replay's report).
+    pub fn with_calls(mut self) -> Self {
+        self.keep_calls = true;
+        self
+    }
+
+    /// End every dialog (the capture is over) and hand over the calls kept.
+    pub fn take_calls(&mut self) -> Vec<SipCall> {
+        self.sip.finish(self.stats.last_ns);
+        self.sip_done();
+        std::mem::take(&mut self.sip_calls)
+    }
+
+    /// Ended calls: kept (file replay) or dropped (their outcomes are counted).
+    fn sip_done(&mut self) {
+        let ended = self.sip.drain_ended();
+        if self.keep_calls {
+            self.sip_calls.extend(ended);
+        }
+        self.stats.sip = self.sip.counters();
     }
 
     /// Name observation points with `points` (a live interface's resolver instead of the
@@ -318,6 +350,8 @@ impl Feeder {
                 self.calls.expire(ts_ns);
                 self.calls_done();
                 self.expire_hops(ts_ns);
+                self.sip.expire(ts_ns);
+                self.sip_done();
                 self.broadcast(Event::Tick { now: ts_ns });
             }
             self.next_tick = ts_ns.saturating_add(TICK_EVERY_NS);
@@ -368,6 +402,9 @@ impl Feeder {
         point: crate::engine::ObservationPoint,
         dg: &Datagram<'_>,
     ) {
+        if self.sip.is_sip(dg.src.port(), dg.dst.port(), dg.payload) {
+            return self.sip_message(ts_ns, dg);
+        }
         let n = self.shards();
         // Disjoint borrows: no copy of the 29 counters per datagram.
         let t = triage(&self.cfg, &mut self.stats.counters, dg);
@@ -430,6 +467,29 @@ impl Feeder {
             }
             Triage::Done => {}
         }
+    }
+
+    /// A SIP message: the dialog table here, its SDP's payload types to every worker.
+    fn sip_message(&mut self, now: i64, dg: &Datagram<'_>) {
+        let mut out = Vec::new();
+        self.sip
+            .on_message(now, dg.src, dg.dst, dg.payload, &mut |m| out.push(m));
+        for m in out {
+            let codec = m.codec.and_then(|c| {
+                crate::engine::emodel::codecs::ALL
+                    .iter()
+                    // By value: the table's entries are constants, not one address each.
+                    .position(|x| **x == *c)
+            });
+            self.broadcast(Event::Sdp {
+                now,
+                addr: m.addr,
+                pt: m.pt,
+                codec: codec.and_then(|i| u8::try_from(i).ok()).unwrap_or(u8::MAX),
+                clock_rate: m.clock_rate,
+            });
+        }
+        self.stats.sip = self.sip.counters();
     }
 
     /// Append `ev` to lane `i` (copying `bytes` into the arena and pointing the event at

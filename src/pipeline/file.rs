@@ -165,7 +165,10 @@ pub fn replay_into<S: Ended + Send + 'static>(
     )
     .map_err(|e| open_error(&file, &e))?;
     started(&pipeline);
-    let feeder = pipeline.feeder(0, file.clone()).with_call_records(call_tx);
+    let feeder = pipeline
+        .feeder(0, file.clone())
+        .with_call_records(call_tx)
+        .with_calls();
     // `engine.hops`; without it the hop channel closes at once and the collector waits only
     // for the streams.
     let mut feeder = if cfg.hops {
@@ -178,6 +181,7 @@ pub fn replay_into<S: Ended + Send + 'static>(
     // The file is over: the hops are final (before the workers end their streams) while the
     // pipeline lingers for scrapes.
     let hop_matcher = feeder.finish_hops();
+    let calls = feeder.take_calls();
     feeder.flush();
     feeder.publish();
     let until = Instant::now() + linger;
@@ -192,12 +196,15 @@ pub fn replay_into<S: Ended + Send + 'static>(
     drop(feeder);
     let board = std::sync::Arc::clone(&pipeline.board);
     pipeline.finish();
-    let (sink, streams) = collector.join().map_err(|_| {
+    let (mut sink, streams) = collector.join().map_err(|_| {
         open_error(
             &file,
             &std::io::Error::other("the thread collecting the streams failed"),
         )
     })?;
+    for c in calls {
+        sink.call(c);
+    }
     let totals = board.totals();
     let first = (stats.frames > 0).then_some(stats.first_ns);
     Ok((
@@ -215,6 +222,7 @@ pub fn replay_into<S: Ended + Send + 'static>(
             hop_matcher,
             tcp: totals.tcp,
             ice_turn: stats.ice_turn,
+            sip: totals.sip,
         },
         sink,
     ))

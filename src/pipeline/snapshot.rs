@@ -55,6 +55,8 @@ pub struct CaptureSnapshot {
     pub turn_allocations_active: u64,
     /// Ended ICE sessions and TURN allocations a full output channel refused (live only).
     pub records_dropped_calls: u64,
+    /// What this capture thread's SIP stage counted ([`crate::sip`]).
+    pub sip: crate::sip::SipCounters,
     /// This capture thread's middlebox hops, when it pairs them ([`super::hops`]).
     #[serde(skip)]
     pub hops: Option<Arc<super::hops::HopSnapshot>>,
@@ -129,6 +131,7 @@ impl Board {
             t.ice_turn.add(&c.ice_turn);
             t.ice_sessions_active += c.ice_sessions_active;
             t.turn_allocations_active += c.turn_allocations_active;
+            t.sip.add(&c.sip);
             for (k, v) in &c.undecoded {
                 *t.undecoded.entry(k).or_default() += v;
             }
@@ -153,6 +156,8 @@ pub struct Totals {
     pub ice_turn: crate::correlate::calls::CallCounters,
     pub ice_sessions_active: u64,
     pub turn_allocations_active: u64,
+    /// The SIP stages' counters, summed.
+    pub sip: crate::sip::SipCounters,
     /// RTP frames as the capture threads counted them, from the same snapshots as `frames`
     /// (so `frames ≥ rtp_frames` always; `counters.rtp_packets` is the workers' count, from
     /// snapshots published at other moments).

@@ -228,6 +228,20 @@ impl Worker {
                     self.engine.on_probe_drop(now, &key, u64::from(packets))
                 }
                 Event::CaptureDrop { .. } => self.engine.on_capture_drop(now),
+                Event::Sdp {
+                    addr,
+                    pt,
+                    codec,
+                    clock_rate,
+                    ..
+                } => self.engine.on_sdp(crate::engine::sdp::SdpPt {
+                    addr,
+                    pt,
+                    clock_rate,
+                    codec: crate::engine::emodel::codecs::ALL
+                        .get(usize::from(codec))
+                        .copied(),
+                }),
                 Event::LossSplit {
                     key,
                     upstream,

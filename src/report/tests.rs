@@ -117,6 +117,7 @@ fn summary_of(streams: usize) -> Summary {
         hop_matcher: Default::default(),
         tcp: Default::default(),
         ice_turn: Default::default(),
+        sip: Default::default(),
     }
 }
 

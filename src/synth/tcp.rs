@@ -22,6 +22,8 @@ pub enum TcpFraming {
     Rfc4571,
     /// TURN over TCP: the datagram (ChannelData or STUN) as is, ChannelData padded to 4.
     TurnTcp,
+    /// SIP over TCP (RFC 3261 §18.3): each datagram is a message with its Content-Length.
+    Sip,
 }
 
 /// Where segment boundaries fall.
@@ -103,6 +105,7 @@ fn framed(framing: TcpFraming, datagram: &[u8]) -> Vec<u8> {
             }
             v
         }
+        TcpFraming::Sip => datagram.to_vec(),
     }
 }
 

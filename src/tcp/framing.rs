@@ -36,6 +36,8 @@ pub enum Framing {
     Rfc4571,
     /// TURN over TCP: STUN messages and padded ChannelData.
     TurnTcp,
+    /// SIP (RFC 3261 §18.3: messages delimited by their Content-Length).
+    Sip,
     /// TLS (TURN over TLS, RFC 8656 §3.1; TLS-wrapped DTLS-SRTP): opaque, counted.
     Tls,
     /// Something else (HTTP, SSH, …): ignored.
@@ -49,6 +51,7 @@ impl Framing {
             Framing::Unknown => "unknown",
             Framing::Rfc4571 => "rfc4571",
             Framing::TurnTcp => "turn",
+            Framing::Sip => "sip",
             Framing::Tls => "tls",
             Framing::Other => "other",
         }
@@ -72,6 +75,7 @@ pub struct FrameCounts {
     pub rfc4571_frames: u64,
     pub turn_channel_data: u64,
     pub turn_stun: u64,
+    pub sip_messages: u64,
     /// Bytes dropped while looking for a frame boundary.
     pub resync_skipped_bytes: u64,
     /// Times the framer lost step (a gap or an impossible header).
@@ -142,7 +146,47 @@ fn header(framing: Framing, b: &[u8], strict: bool) -> Hdr {
                 _ => Hdr::Invalid,
             }
         }
+        Framing::Sip => {
+            if strict {
+                match sip_start(b) {
+                    Some(true) => {}
+                    Some(false) => return Hdr::Invalid,
+                    None => return Hdr::NeedMore,
+                }
+            }
+            match crate::sip::message::frame_len(b) {
+                crate::sip::message::Frame::Complete(n) => Hdr::Frame {
+                    skip: 0,
+                    len: n,
+                    total: n,
+                },
+                crate::sip::message::Frame::NeedMore => Hdr::NeedMore,
+                crate::sip::message::Frame::Invalid => Hdr::Invalid,
+            }
+        }
         _ => Hdr::Invalid,
+    }
+}
+
+/// Whether `b` starts with a SIP start line: `Some(true)`, `Some(false)`, or `None` while
+/// the first line is printable text not yet complete (at most 512 bytes are waited for).
+fn sip_start(b: &[u8]) -> Option<bool> {
+    match b.first() {
+        None => return None,
+        Some(b'A'..=b'Z') => {}
+        Some(_) => return Some(false),
+    }
+    let head = b.get(..b.len().min(512)).unwrap_or(b);
+    match head.iter().position(|&c| c == b'\n') {
+        Some(_) => Some(crate::sip::message::looks_like_sip(b)),
+        None if head.len() < 512
+            && head
+                .iter()
+                .all(|&c| (0x20..0x7f).contains(&c) || c == b'\r') =>
+        {
+            None
+        }
+        None => Some(false),
     }
 }
 
@@ -166,7 +210,9 @@ fn rfc4571_plausible(len: usize, body: &[u8]) -> bool {
 /// `Some(false)`, or `None` when more bytes are needed to tell.
 fn chain(framing: Framing, b: &[u8]) -> Option<bool> {
     let mut at = 0;
-    for _ in 0..CHAIN {
+    // A SIP start line is evidence enough; binary framings need a chain.
+    let n = if framing == Framing::Sip { 1 } else { CHAIN };
+    for _ in 0..n {
         let rest = b.get(at..).filter(|r| !r.is_empty())?;
         match header(framing, rest, true) {
             Hdr::Frame { total, .. } => at += total,
@@ -182,6 +228,8 @@ fn classify_start(b: &[u8]) -> Option<Framing> {
     match b {
         [] | [_] => None,
         [0x16, 0x03, ..] => Some(Framing::Tls),
+        _ if sip_start(b) == Some(true) => Some(Framing::Sip),
+        _ if sip_start(b).is_none() => None,
         _ => match (
             header(Framing::TurnTcp, b, true),
             header(Framing::Rfc4571, b, true),
@@ -299,7 +347,7 @@ impl Framer {
         let mut pending = self.buf.len();
         for at in self.scanned..self.buf.len() {
             let rest = self.buf.get(at..).unwrap_or(&[]);
-            for f in [Framing::TurnTcp, Framing::Rfc4571] {
+            for f in [Framing::TurnTcp, Framing::Rfc4571, Framing::Sip] {
                 match chain(f, rest) {
                     Some(true) => {
                         self.consume(at);
@@ -371,6 +419,7 @@ impl Framer {
                     let now = self.time_of(end);
                     match (self.framing, rest.first()) {
                         (Framing::Rfc4571, _) => counts.rfc4571_frames += 1,
+                        (Framing::Sip, _) => counts.sip_messages += 1,
                         (_, Some(0x40..=0x4f)) => counts.turn_channel_data += 1,
                         _ => counts.turn_stun += 1,
                     }

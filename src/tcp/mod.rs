@@ -3,7 +3,8 @@
 //! WebRTC falls back to TCP when UDP is blocked: RTP and RTCP framed by RFC 4571 (directly, or
 //! as RFC 6544 ICE-TCP candidates with their STUN checks framed the same way), or TURN over
 //! TCP (RFC 8656 §11.4/§12.5: STUN and 4-byte-padded ChannelData on a connection to the relay,
-//! usually port 3478). [`TcpStage`] follows each direction of each connection
+//! usually port 3478), and SIP (RFC 3261 §18.3: messages cut at their Content-Length, for
+//! `crate::sip`). [`TcpStage`] follows each direction of each connection
 //! ([`stream::ByteStream`]: in order, holes held then skipped, retransmissions dropped),
 //! frames the bytes ([`framing::Framer`]) and hands every frame on as a
 //! [`Datagram`] with the connection's addresses and ports and the capture
@@ -77,6 +78,7 @@ pub struct TcpCounters {
     /// Directions by framing, counted when decided.
     pub rfc4571_connections: u64,
     pub turn_connections: u64,
+    pub sip_connections: u64,
     pub tls_connections: u64,
     pub other_connections: u64,
     /// Payload bytes already delivered (retransmissions, overlaps), dropped.
@@ -92,6 +94,8 @@ pub struct TcpCounters {
     pub rfc4571_frames: u64,
     pub turn_channel_data: u64,
     pub turn_stun: u64,
+    /// SIP messages framed (handed to the SIP stage, `crate::sip`).
+    pub sip_messages: u64,
     pub closed_fin: u64,
     pub closed_rst: u64,
     pub expired_idle: u64,
@@ -112,6 +116,7 @@ impl TcpCounters {
             (&mut self.connections, o.connections),
             (&mut self.rfc4571_connections, o.rfc4571_connections),
             (&mut self.turn_connections, o.turn_connections),
+            (&mut self.sip_connections, o.sip_connections),
             (&mut self.tls_connections, o.tls_connections),
             (&mut self.other_connections, o.other_connections),
             (&mut self.retransmitted_bytes, o.retransmitted_bytes),
@@ -124,6 +129,7 @@ impl TcpCounters {
             (&mut self.rfc4571_frames, o.rfc4571_frames),
             (&mut self.turn_channel_data, o.turn_channel_data),
             (&mut self.turn_stun, o.turn_stun),
+            (&mut self.sip_messages, o.sip_messages),
             (&mut self.closed_fin, o.closed_fin),
             (&mut self.closed_rst, o.closed_rst),
             (&mut self.expired_idle, o.expired_idle),
@@ -139,6 +145,7 @@ impl TcpCounters {
         self.rfc4571_frames += f.rfc4571_frames;
         self.turn_channel_data += f.turn_channel_data;
         self.turn_stun += f.turn_stun;
+        self.sip_messages += f.sip_messages;
         self.resyncs += f.resyncs;
         self.resync_skipped_bytes += f.resync_skipped_bytes;
     }
@@ -147,6 +154,7 @@ impl TcpCounters {
         match f {
             Framing::Rfc4571 => self.rfc4571_connections += 1,
             Framing::TurnTcp => self.turn_connections += 1,
+            Framing::Sip => self.sip_connections += 1,
             Framing::Tls => self.tls_connections += 1,
             Framing::Other => self.other_connections += 1,
             Framing::Unknown => {}

@@ -64,6 +64,7 @@ fn inline_size_is_pinned() {
     assert_eq!(size_of::<Option<Stream>>(), size_of::<Stream>());
     // 384 before issue 14: + 48 for the `xr` RTT statistics, + 8 for the boxed XR VoIP block,
     // + 8 for the video frame tracker's box (in what was padding). 448 before the first SR
-    // kept for the clock drift finding (8 bytes, rounded up to the 16-byte alignment).
+    // kept for the clock drift finding (8 bytes) and the codec the call's SDP named (issue 13,
+    // 8 bytes), each rounded up to the 16-byte alignment.
     assert_eq!(size_of::<Cold>(), 464);
 }

@@ -1,0 +1,131 @@
+use super::*;
+
+fn a() -> SocketAddr {
+    "10.0.0.1:5060".parse().unwrap()
+}
+fn b() -> SocketAddr {
+    "10.0.0.2:5060".parse().unwrap()
+}
+
+fn invite(id: &str) -> String {
+    let body =
+        "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 96 0\r\na=rtpmap:96 AMR-WB/16000\r\n";
+    format!(
+        "INVITE sip:bob@y SIP/2.0\r\nCall-ID: {id}\r\nFrom: \"Alice\" <sip:alice@x>;tag=1\r\nTo: <sip:bob@y>\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[test]
+fn a_call_gives_sdp_mappings_and_a_record_with_hidden_identities() {
+    let mut st = SipStage::new(SipLimits::default());
+    let mut maps = Vec::new();
+    let inv = invite("abc@host");
+    assert!(st.is_sip(5070, 5060, inv.as_bytes()));
+    assert!(st.is_sip(1, 2, inv.as_bytes()), "sniffed");
+    assert!(!st.is_sip(5060, 5060, &[0x80, 0]));
+    st.on_message(1_000, a(), b(), inv.as_bytes(), &mut |m| maps.push(m));
+    assert_eq!(maps.len(), 2);
+    assert_eq!((maps[0].pt, maps[0].clock_rate), (96, 16000));
+    assert_eq!(
+        maps[0].codec.map(|c| c.name),
+        codec_by_name("AMR-WB", 16000, 1).map(|c| c.name)
+    );
+    assert_eq!((maps[1].pt, maps[1].clock_rate), (0, 8000));
+    let ok = "SIP/2.0 200 OK\r\nCall-ID: abc@host\r\nTo: <sip:bob@y>;tag=2\r\nCSeq: 1 INVITE\r\nl: 0\r\n\r\n";
+    st.on_message(3_000_000, b(), a(), ok.as_bytes(), &mut |_| {});
+    st.on_message(
+        9,
+        a(),
+        b(),
+        b"REGISTER sip:x SIP/2.0\r\ni: r\r\n\r\n",
+        &mut |_| {},
+    );
+    st.on_message(9, a(), b(), b"INVITE garbage", &mut |_| {});
+    let c = st.counters();
+    assert_eq!(
+        (
+            c.dialogs_created,
+            c.outside_dialogs,
+            c.malformed,
+            c.sdp_bodies
+        ),
+        (1, 1, 1, 1)
+    );
+    st.finish(5_000_000_000);
+    let calls = st.drain_ended();
+    assert_eq!(calls.len(), 1);
+    let call = &calls[0];
+    assert_eq!(call.outcome, "answered");
+    assert_eq!(call.setup_time_ms.answer, Some(2.999));
+    assert_ne!(call.id, "abc@host");
+    assert_eq!(call.id.len(), 16);
+    assert_ne!(call.participants[0].uri, "sip:alice@x");
+    assert_eq!(call.codecs, ["AMR-WB/16000", "PCMU/8000"]);
+    assert_eq!(call.duration_s, Some(4.997));
+    assert!(call.names(
+        "10.0.0.9:7000".parse().unwrap(),
+        "10.0.0.1:4000".parse().unwrap()
+    ));
+    assert!(!call.names(
+        "10.0.0.9:7000".parse().unwrap(),
+        "10.0.0.1:4001".parse().unwrap()
+    ));
+}
+
+#[test]
+fn kept_identities_are_printed_as_they_are() {
+    let mut st = SipStage::new(SipLimits {
+        keep_identities: true,
+        ..SipLimits::default()
+    });
+    st.on_message(0, a(), b(), invite("abc@host").as_bytes(), &mut |_| {});
+    st.finish(1);
+    let call = &st.drain_ended()[0];
+    assert_eq!(call.id, "abc@host");
+    assert_eq!(call.participants[0].uri, "sip:alice@x");
+    assert_eq!(call.participants[0].name.as_deref(), Some("Alice"));
+    assert_eq!(call.outcome, "setup");
+}
+
+#[test]
+fn the_table_is_bounded_and_idle_dialogs_time_out() {
+    let limits = SipLimits {
+        max_dialogs: 10,
+        ..SipLimits::default()
+    };
+    let setup = limits.setup_timeout_ns;
+    let mut st = SipStage::new(limits);
+    for i in 0..25 {
+        st.on_message(
+            i,
+            a(),
+            b(),
+            invite(&format!("id{i}")).as_bytes(),
+            &mut |_| {},
+        );
+    }
+    assert_eq!(st.dialogs(), 10);
+    assert_eq!(st.counters().evicted, 15);
+    st.expire(setup - 1);
+    assert_eq!(st.dialogs(), 10);
+    st.expire(setup + 100);
+    assert_eq!(st.dialogs(), 0);
+    assert_eq!(st.counters().expired, 10);
+    let calls = st.drain_ended();
+    assert_eq!(calls.len(), 10, "the ended queue is bounded by max_dialogs");
+    assert_eq!(st.counters().calls_dropped, 15);
+    assert!(calls.iter().all(|c| c.outcome == "timeout"));
+}
+
+#[test]
+fn the_hash_key_never_shows_in_debug_output() {
+    let limits = SipLimits {
+        hash_key: "a secret key of 16+".into(),
+        ..SipLimits::default()
+    };
+    let st = SipStage::new(limits.clone());
+    for s in [format!("{limits:?}"), format!("{st:?}")] {
+        assert!(!s.contains("secret"), "{s}");
+    }
+}
