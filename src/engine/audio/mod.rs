@@ -51,8 +51,10 @@ pub const DEFAULT_JITTER_BUFFER_MS: u32 = 60;
 /// `repr(C)`: what every packet touches comes first (the settle window, the segment's highest
 /// sequence number, the previous timestamp and ptime, then the jitter buffers' per-packet part
 /// and their delay histogram), the settled counters, touched about once per 28 packets, last.
+/// Aligned to a cache line, so that the 128 bytes a packet of a clean stream touches are two
+/// lines, not three (the size, 512, is a multiple of 64 anyway).
 #[derive(Debug, Clone)]
-#[repr(C)]
+#[repr(C, align(64))]
 pub struct Audio {
     window: Window,
     /// Highest extended sequence number of the current segment.
