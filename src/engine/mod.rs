@@ -434,7 +434,7 @@ impl Engine {
         }
         let valid = match self.candidates.touch_mut(&key) {
             Some(c) => {
-                match c.on_rtp(now, seq, ts, pt, marker, wire_len) {
+                match c.on_rtp_candidate(now, seq, ts, pt, marker, wire_len) {
                     // A jump cut the probation run short: those packets are never counted.
                     seq::SeqEvent::ProbationRestart { discarded } => {
                         self.counters.rtp_unvalidated += discarded;

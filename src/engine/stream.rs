@@ -301,7 +301,7 @@ impl Stream {
     /// valid: A.1 "bad" packets are left out ([`SeqEvent::Bad`]), and so is a probation run cut
     /// short by a jump ([`SeqEvent::ProbationRestart`]); the caller counts both apart. While on
     /// probation, `packets` is the current run.
-    #[inline]
+    #[inline(always)]
     pub fn on_rtp(
         &mut self,
         now: i64,
@@ -354,6 +354,22 @@ impl Stream {
             self.note_pt(pt);
         }
         ev
+    }
+
+    /// [`Stream::on_rtp`] for a candidate (a stream on RFC 3550 A.1 probation): out of line,
+    /// so that the established streams' path, which [`Stream::on_rtp`] is inlined into, is one
+    /// copy.
+    #[inline(never)]
+    pub fn on_rtp_candidate(
+        &mut self,
+        now: i64,
+        seq: u16,
+        ts: u32,
+        pt: u8,
+        marker: bool,
+        wire_len: usize,
+    ) -> SeqEvent {
+        self.on_rtp(now, seq, ts, pt, marker, wire_len)
     }
 
     /// The audio hook ([`super::audio`]), once [`Stream::start_audio`] gave the stream its
@@ -421,11 +437,19 @@ impl Stream {
 
     /// Jitter (RFC 3550 A.8) with the stream's clock rate, or with every common rate while the
     /// rate is being inferred.
+    #[inline]
     fn on_timing(&mut self, now: i64, ts: u32, ev: &SeqEvent) {
         if let Some(rate) = self.clock_rate {
             self.jitter.update(now, ts, rate.get());
             return;
         }
+        self.on_inference(now, ts, ev);
+    }
+
+    /// [`Stream::on_timing`] while the rate is being inferred: out of line (the loop over the
+    /// common rates would make the known-rate path too big to inline).
+    #[inline(never)]
+    fn on_inference(&mut self, now: i64, ts: u32, ev: &SeqEvent) {
         let Some(inf) = self.inference.as_deref_mut() else {
             return;
         };
