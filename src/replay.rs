@@ -493,23 +493,33 @@ impl<S: Ended> Run<S> {
         self.engine.set_point(point);
         match decode(link, data) {
             Ok(Decoded::Udp(dg)) => self.datagram(ts_ns, &dg, point),
-            Ok(Decoded::Tcp(seg)) => {
-                let (tcp, calls, hops, engine, forward, sip) = (
-                    &mut self.tcp,
-                    &mut self.calls,
-                    &mut self.hops,
-                    &mut self.engine,
-                    &self.forward,
-                    &mut self.sip,
-                );
-                tcp.on_segment(ts_ns, &seg, &mut |now, dg| {
-                    Self::deliver(engine, calls, hops, sip, forward, now, dg, point);
-                });
-                self.hops_done(ts_ns);
-            }
+            Ok(Decoded::Tcp(seg)) => self.segment(ts_ns, &seg, point),
             Err(e) => self.count_undecoded(e),
         }
         self.take_ended();
+    }
+
+    /// A TCP segment: frames its connection completes enter like datagrams. Out of line: the
+    /// UDP path of [`Run::frame_on`] pays nothing for it.
+    #[inline(never)]
+    fn segment(
+        &mut self,
+        ts_ns: i64,
+        seg: &crate::wire::Segment<'_>,
+        point: crate::engine::ObservationPoint,
+    ) {
+        let (tcp, calls, hops, engine, forward, sip) = (
+            &mut self.tcp,
+            &mut self.calls,
+            &mut self.hops,
+            &mut self.engine,
+            &self.forward,
+            &mut self.sip,
+        );
+        tcp.on_segment(ts_ns, seg, &mut |now, dg| {
+            Self::deliver(engine, calls, hops, sip, forward, now, dg, point);
+        });
+        self.hops_done(ts_ns);
     }
 
     /// A UDP datagram (or a frame out of a TCP connection) at `now`.
@@ -536,6 +546,7 @@ impl<S: Ended> Run<S> {
     /// Hand a datagram to the SIP stage (SIP, whose SDP goes to the engine), or to the hop
     /// stage and the engine; true when the hop stage has hops to hand out.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn deliver(
         engine: &mut Engine,
         calls: &mut CallStage,

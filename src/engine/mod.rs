@@ -426,9 +426,9 @@ impl Engine {
         self.cut(now);
         self.counters.rtp_packets += 1;
         let key = m.key();
-        let (seq, ts, pt, wire_len) = (m.seq, m.ts, m.pt, m.wire_len as usize);
+        let (seq, ts, pt, marker, wire_len) = (m.seq, m.ts, m.pt, m.marker, m.wire_len as usize);
         if let Some(s) = self.streams.touch_mut(&key) {
-            match s.on_rtp(now, seq, ts, pt, wire_len) {
+            match s.on_rtp(now, seq, ts, pt, marker, wire_len) {
                 seq::SeqEvent::Bad => self.counters.rtp_unvalidated += 1,
                 _ => s.on_video(now, m),
             }
@@ -456,7 +456,7 @@ impl Engine {
         }
         let valid = match self.candidates.touch_mut(&key) {
             Some(c) => {
-                match c.on_rtp(now, seq, ts, pt, wire_len) {
+                match c.on_rtp_candidate(now, seq, ts, pt, marker, wire_len) {
                     // A jump cut the probation run short: those packets are never counted.
                     seq::SeqEvent::ProbationRestart { discarded } => {
                         self.counters.rtp_unvalidated += discarded;

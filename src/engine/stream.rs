@@ -10,7 +10,7 @@ use super::jitter::Jitter;
 use super::record::{rfc3339_micros, Feedback, RemoteReport, RttSummary, SenderInfo, StreamRecord};
 use super::rtt::{RttMethod, RttStats, SrEntry, SrHistory};
 use super::seq::{SeqEvent, SeqTracker};
-use super::video::Video;
+use super::video::{Hint, Video};
 use super::{EndReason, RtpMeta, StreamKey};
 use crate::config::Resolved;
 use std::collections::BTreeMap;
@@ -42,6 +42,10 @@ const RECENT_DUPS: usize = 16;
 struct Inference {
     estimator: ClockRateEstimator,
     jitter: [Jitter; COMMON_RATES.len()],
+    /// The first packet's frame facts (capture time, RTP timestamp, payload hint), kept until a
+    /// second packet comes: only then does the stream get its video tracker ([`Stream::on_video`]),
+    /// so that a flood of single-packet streams of unknown rate costs no cold box and no tracker.
+    first_frame: Option<(i64, u32, Hint)>,
 }
 
 /// Where the clock rate came from.
@@ -110,8 +114,9 @@ pub struct Cold {
     /// The latest capture time of any packet, once capture time went backwards (before,
     /// it is `last_seen`).
     latest_seen: i64,
-    /// Frames, freezes, pauses ([`super::video`]): streams of clock rate 90000, or of a rate
-    /// being inferred, get it when they are created.
+    /// Frames, freezes, pauses ([`super::video`]): streams of clock rate 90000 get it when they
+    /// are created, streams of a rate being inferred at their second packet (the first one
+    /// waits in [`Inference`]).
     video: Option<Box<Video>>,
     /// The voice codec the call's SDP named for the stream's first payload type, if any.
     sdp_codec: Option<&'static super::emodel::Codec>,
@@ -145,6 +150,10 @@ pub struct Stream {
     went_back: bool,
     // ---- end of the hot part (see `hot_part_fits_two_cache_lines`) ----
     pub key: StreamKey,
+    /// Audio experience state ([`super::audio`]), boxed when the stream passes probation
+    /// ([`Stream::start_audio`]); never for 90 kHz (video) streams. Right after the key, which
+    /// the table's lookup has just read: the pointer costs no cache line of its own.
+    audio: Option<Box<Audio>>,
     /// The engine's capture drop count when the stream became live (wrapping; it fits beside
     /// the key).
     capture_drops_seen: u32,
@@ -162,9 +171,6 @@ pub struct Stream {
     /// Boxed: only streams of unconfigured dynamic payload types need it (about 1.5 KiB).
     inference: Option<Box<Inference>>,
     cold: Option<Box<Cold>>,
-    /// Audio experience state ([`super::audio`]), boxed when the stream passes probation
-    /// ([`Stream::start_audio`]); never for 90 kHz (video) streams.
-    audio: Option<Box<Audio>>,
 }
 
 impl Stream {
@@ -193,6 +199,7 @@ impl Stream {
                 Box::new(Inference {
                     estimator: ClockRateEstimator::new(),
                     jitter: std::array::from_fn(|_| Jitter::new()),
+                    first_frame: None,
                 })
             }),
             main_pt: pt,
@@ -206,8 +213,9 @@ impl Stream {
             max_gap_ns: 0,
             probation_bytes: 0,
             capture_drops_seen: 0,
-            // Video, or maybe video (rate unknown): the frame tracker from the first packet.
-            cold: matches!(clock_rate.map(NonZeroU32::get), None | Some(VIDEO_RATE)).then(|| {
+            // Video: the frame tracker from the first packet (maybe video, rate unknown: from
+            // the second, [`Stream::on_video`]).
+            cold: (clock_rate.map(NonZeroU32::get) == Some(VIDEO_RATE)).then(|| {
                 Box::new(Cold {
                     video: Some(Box::default()),
                     ..Cold::default()
@@ -231,7 +239,39 @@ impl Stream {
             .and_then(|c| c.video.as_deref_mut())
         {
             v.on_packet(now, m.ts, m.hint);
+            return;
         }
+        self.start_video(now, m);
+    }
+
+    /// A stream of unknown rate without a video tracker yet: its first packet waits in the
+    /// inference box; at the second the tracker is made and fed both, in order (what it would
+    /// have seen from the first packet on).
+    #[cold]
+    fn start_video(&mut self, now: i64, m: &RtpMeta) {
+        let Some(inf) = self.inference.as_deref_mut() else {
+            return;
+        };
+        let Some((at, ts, hint)) = inf.first_frame.take() else {
+            inf.first_frame = Some((now, m.ts, m.hint));
+            return;
+        };
+        let mut v = Box::<Video>::default();
+        v.on_packet(at, ts, hint);
+        v.on_packet(now, m.ts, m.hint);
+        self.cold_mut().video = Some(v);
+    }
+
+    /// The video tracker: the stream's, or one fed the single packet a stream of unknown rate
+    /// has seen so far ([`Stream::start_video`]).
+    fn video(&self) -> Option<std::borrow::Cow<'_, Video>> {
+        if let Some(v) = self.cold().and_then(|c| c.video.as_deref()) {
+            return Some(std::borrow::Cow::Borrowed(v));
+        }
+        let (at, ts, hint) = self.inference.as_deref()?.first_frame?;
+        let mut v = Video::default();
+        v.on_packet(at, ts, hint);
+        Some(std::borrow::Cow::Owned(v))
     }
 
     /// The clock rate (and codec) the call's SDP signalled for the first payload type: it
@@ -294,8 +334,16 @@ impl Stream {
     /// valid: A.1 "bad" packets are left out ([`SeqEvent::Bad`]), and so is a probation run cut
     /// short by a jump ([`SeqEvent::ProbationRestart`]); the caller counts both apart. While on
     /// probation, `packets` is the current run.
-    #[inline]
-    pub fn on_rtp(&mut self, now: i64, seq: u16, ts: u32, pt: u8, wire_len: usize) -> SeqEvent {
+    #[inline(always)]
+    pub fn on_rtp(
+        &mut self,
+        now: i64,
+        seq: u16,
+        ts: u32,
+        pt: u8,
+        marker: bool,
+        wire_len: usize,
+    ) -> SeqEvent {
         if now < self.last_seen || self.went_back {
             self.note_time(now);
         }
@@ -328,7 +376,7 @@ impl Stream {
             self.probation_bytes += wire_len as u64;
         }
         self.last_seen = now;
-        self.on_audio(now, ts, pt, &ev);
+        self.on_audio(now, ts, pt, marker, &ev);
         if pt == self.main_pt {
             // Known: the first packet noted the main payload type.
             if self.n_pts == 0 {
@@ -341,20 +389,40 @@ impl Stream {
         ev
     }
 
-    /// The audio hook ([`super::audio`]), once [`Stream::start_audio`] gave the stream its state.
+    /// [`Stream::on_rtp`] for a candidate (a stream on RFC 3550 A.1 probation): out of line,
+    /// so that the established streams' path, which [`Stream::on_rtp`] is inlined into, is one
+    /// copy.
+    #[inline(never)]
+    pub fn on_rtp_candidate(
+        &mut self,
+        now: i64,
+        seq: u16,
+        ts: u32,
+        pt: u8,
+        marker: bool,
+        wire_len: usize,
+    ) -> SeqEvent {
+        self.on_rtp(now, seq, ts, pt, marker, wire_len)
+    }
+
+    /// The audio hook ([`super::audio`]), once [`Stream::start_audio`] gave the stream its
+    /// state: one branch for every other stream (video, candidates).
     #[inline]
-    fn on_audio(&mut self, now: i64, ts: u32, pt: u8, ev: &SeqEvent) {
+    fn on_audio(&mut self, now: i64, ts: u32, pt: u8, marker: bool, ev: &SeqEvent) {
+        let Some(a) = self.audio.as_deref_mut() else {
+            return;
+        };
         if matches!(ev, SeqEvent::Probation | SeqEvent::ProbationRestart { .. }) {
             return;
         }
-        // The engine's RTP metadata does not carry the marker bit yet: talkspurts are found
-        // from timestamp jumps (module doc of `audio`).
-        let marker = false;
-        let main = pt == self.main_pt;
-        let base = self.seq.base_ext_seq();
-        if let Some(a) = self.audio.as_deref_mut() {
-            a.on_packet(now, ts, marker, main, ev, base);
-        }
+        a.on_packet(
+            now,
+            ts,
+            marker,
+            pt == self.main_pt,
+            ev,
+            self.seq.base_ext_seq(),
+        );
     }
 
     /// Give a stream that just passed probation its audio state, with a fixed jitter buffer of
@@ -402,11 +470,19 @@ impl Stream {
 
     /// Jitter (RFC 3550 A.8) with the stream's clock rate, or with every common rate while the
     /// rate is being inferred.
+    #[inline]
     fn on_timing(&mut self, now: i64, ts: u32, ev: &SeqEvent) {
         if let Some(rate) = self.clock_rate {
             self.jitter.update(now, ts, rate.get());
             return;
         }
+        self.on_inference(now, ts, ev);
+    }
+
+    /// [`Stream::on_timing`] while the rate is being inferred: out of line (the loop over the
+    /// common rates would make the known-rate path too big to inline).
+    #[inline(never)]
+    fn on_inference(&mut self, now: i64, ts: u32, ev: &SeqEvent) {
         let Some(inf) = self.inference.as_deref_mut() else {
             return;
         };
@@ -688,14 +764,10 @@ impl Stream {
             effective_loss_ratio: audio.and_then(|a| a.effective_loss_ratio),
             ptime_ms: audio.and_then(|a| a.ptime_ms),
             audio_counters: audio.map(|a| a.counters),
-            video: cold
-                .video
-                .as_deref()
-                .filter(|_| rate == Some(VIDEO_RATE))
-                .map(|v| {
-                    let span = self.latest_seen().saturating_sub(self.first_seen);
-                    v.record(self.bytes, span, cold.feedback.plis + cold.feedback.firs)
-                }),
+            video: self.video().filter(|_| rate == Some(VIDEO_RATE)).map(|v| {
+                let span = self.latest_seen().saturating_sub(self.first_seen);
+                v.record(self.bytes, span, cold.feedback.plis + cold.feedback.firs)
+            }),
             quality: None,
             findings: Vec::new(),
             xr_voip: cold.xr_voip.as_deref().copied(),

@@ -81,16 +81,7 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> 
         }
     };
     if t.protocol != ip::protocol::UDP {
-        if t.protocol == ip::protocol::TCP {
-            let tcp = TcpSegment::new_checked(t.payload, t.wire_len)?;
-            return Ok(Decoded::Tcp(Segment {
-                src: SocketAddr::new(src, tcp.src_port()),
-                dst: SocketAddr::new(dst, tcp.dst_port()),
-                tcp,
-                vlan: l.vlan,
-            }));
-        }
-        return Err(DecodeError::NotUdp);
+        return not_udp(src, dst, t, l.vlan);
     }
     if t.wire_len < udp::HEADER_LEN {
         return Err(DecodeError::Malformed(Layer::Udp));
@@ -105,6 +96,27 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> 
         payload: u.payload(),
         wire_len: u.payload_wire_len(),
         vlan: l.vlan,
+    }))
+}
+
+/// The rest of [`decode`] for anything but UDP: a TCP segment, or `NotUdp`. Out of line, so
+/// that the UDP path stays small enough to inline into the replay and capture loops.
+#[inline(never)]
+fn not_udp<'a>(
+    src: IpAddr,
+    dst: IpAddr,
+    t: Transport<'a>,
+    vlan: Option<u16>,
+) -> Result<Decoded<'a>, DecodeError> {
+    if t.protocol != ip::protocol::TCP {
+        return Err(DecodeError::NotUdp);
+    }
+    let tcp = TcpSegment::new_checked(t.payload, t.wire_len)?;
+    Ok(Decoded::Tcp(Segment {
+        src: SocketAddr::new(src, tcp.src_port()),
+        dst: SocketAddr::new(dst, tcp.dst_port()),
+        tcp,
+        vlan,
     }))
 }
 

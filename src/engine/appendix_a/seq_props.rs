@@ -415,7 +415,7 @@ fn check_stream(first: u16, steps: &[Step]) -> Result<(), TestCaseError> {
     let cfg = Resolved::default();
     let mut s = Stream::new(key, 0, 0, first, 0, &cfg);
     let len = |seq: u16| 100 + usize::from(seq % 7);
-    s.on_rtp(0, first, 0, 0, len(first));
+    s.on_rtp(0, first, 0, 0, false, len(first));
     let (mut fed, mut bad) = (1u64, 0u64);
     // Bytes of the counted packets before the current probation run, and of the run.
     let (mut kept_bytes, mut run_bytes) = (0u64, len(first) as u64);
@@ -429,7 +429,7 @@ fn check_stream(first: u16, steps: &[Step]) -> Result<(), TestCaseError> {
     {
         let now = i as i64 * 20_000_000;
         let was_valid = s.is_valid();
-        let ev = s.on_rtp(now, seq, u32::from(seq) * 160, 0, len(seq));
+        let ev = s.on_rtp(now, seq, u32::from(seq) * 160, 0, false, len(seq));
         fed += 1;
         let n = len(seq) as u64;
         match ev {

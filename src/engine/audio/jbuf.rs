@@ -21,7 +21,11 @@
 //!   [`INITIAL_TARGET_MS`]. A packet is late when its relative delay exceeds the target in
 //!   force when it arrives; the target is the buffer delay reported (mean and max over packets).
 //!
-//! Per packet O(1) (the histogram pass is once per [`UPDATE_EVERY`] packets), no allocation.
+//! Per packet O(1) (the histogram pass is once per [`UPDATE_EVERY`] packets), no allocation, no
+//! division ([`TicksToNs`]); the mean and max delay are summed once per [`UPDATE_EVERY`]
+//! packets, when the target may change.
+
+use super::ticks::TicksToNs;
 
 /// Adaptive buffer: histogram bucket width, ms.
 pub const BUCKET_MS: i64 = 10;
@@ -41,59 +45,72 @@ pub const STEP_DOWN_MS: i64 = 10;
 const MS: i64 = 1_000_000;
 
 /// One stream's emulated buffers.
+///
+/// `repr(C)`: what every packet reads and writes comes first (the talkspurt reference, the
+/// depths, the conversion of RTP ticks, the packet count, then the delay histogram, whose low
+/// buckets a clean stream hits); the totals, touched on a late packet and once per
+/// [`UPDATE_EVERY`] packets, last.
 #[derive(Debug, Clone, Copy)]
+#[repr(C)]
 pub struct JitterBuffers {
-    fixed_ns: i64,
     /// Reference packet of the talkspurt: capture time and RTP timestamp.
     ref_at: i64,
-    ref_ts: u32,
     /// Smallest relative transit of the talkspurt so far, ns (relative to the reference).
     anchor: i64,
+    fixed_ns: i64,
+    /// RTP ticks to ns at the stream's clock rate, without a division per packet.
+    to_ns: TicksToNs,
+    ref_ts: u32,
+    /// Packets judged, modulo 2^32 (a multiple of [`UPDATE_EVERY`] and [`FORGET_EVERY`], so
+    /// the periodic steps keep their period across the wrap).
+    tick: u32,
+    /// The adaptive target in force, ns (at most [`BUCKETS`] × [`BUCKET_MS`] ms).
+    target_ns: i32,
     anchored: bool,
+    hist: [u16; BUCKETS],
     pub fixed_late: u64,
     pub adaptive_late: u64,
-    /// Packets judged (the talkspurt starts included).
-    pub judged: u64,
-    hist: [u16; BUCKETS],
-    since_update: u32,
-    since_forget: u32,
-    target_ns: i64,
-    /// Sum and max of the adaptive target over judged packets, ns.
-    pub delay_sum_ns: i64,
-    pub delay_max_ns: i64,
+    /// Packets judged up to the last multiple of [`UPDATE_EVERY`] (the rest: `tick`).
+    judged_base: u64,
+    /// Sum and max of the adaptive target over the packets judged up to `judged_base`, ns:
+    /// the target changes only every [`UPDATE_EVERY`] packets, so it is added then, 16 at once.
+    delay_sum_base: i64,
+    delay_max_base: i64,
 }
 
 impl JitterBuffers {
-    pub fn new(fixed_ms: u32) -> Self {
+    /// Buffers for a stream of clock `rate` Hz (not 0), the fixed one `fixed_ms` deep.
+    pub fn new(fixed_ms: u32, rate: u32) -> Self {
         JitterBuffers {
             fixed_ns: i64::from(fixed_ms) * MS,
+            to_ns: TicksToNs::new(rate),
             ref_at: 0,
             ref_ts: 0,
             anchor: 0,
             anchored: false,
             fixed_late: 0,
             adaptive_late: 0,
-            judged: 0,
+            tick: 0,
+            judged_base: 0,
             hist: [0; BUCKETS],
-            since_update: 0,
-            since_forget: 0,
-            target_ns: INITIAL_TARGET_MS * MS,
-            delay_sum_ns: 0,
-            delay_max_ns: 0,
+            target_ns: (INITIAL_TARGET_MS * MS) as i32,
+            delay_sum_base: 0,
+            delay_max_base: 0,
         }
     }
 
     /// Start a new talkspurt at the next packet.
+    #[inline]
     pub fn reanchor(&mut self) {
         self.anchored = false;
     }
 
-    /// Judge one packet (not a duplicate) captured at `now` with RTP timestamp `ts`, clock
-    /// `rate` Hz. Returns whether the fixed buffer discards it.
-    pub fn on_packet(&mut self, now: i64, ts: u32, rate: u32) -> bool {
-        self.judged += 1;
-        self.note_target();
-        if !self.anchored || rate == 0 {
+    /// Judge one packet (not a duplicate) captured at `now` with RTP timestamp `ts`. Returns
+    /// whether the fixed buffer discards it.
+    #[inline]
+    pub fn on_packet(&mut self, now: i64, ts: u32) -> bool {
+        self.tick = self.tick.wrapping_add(1);
+        if !self.anchored {
             self.anchored = true;
             self.ref_at = now;
             self.ref_ts = ts;
@@ -102,8 +119,7 @@ impl JitterBuffers {
             return false;
         }
         // Timestamps compare as a signed 32-bit difference (RFC 3550 wraps them).
-        let ticks = i64::from(ts.wrapping_sub(self.ref_ts) as i32);
-        let media_ns = ticks.saturating_mul(1_000_000_000) / i64::from(rate);
+        let media_ns = self.to_ns.ns(ts.wrapping_sub(self.ref_ts) as i32);
         let transit = now.saturating_sub(self.ref_at).saturating_sub(media_ns);
         self.anchor = self.anchor.min(transit);
         let delay = transit.saturating_sub(self.anchor);
@@ -111,19 +127,35 @@ impl JitterBuffers {
         if fixed_late {
             self.fixed_late += 1;
         }
-        if delay > self.target_ns {
+        if delay > i64::from(self.target_ns) {
             self.adaptive_late += 1;
         }
         self.observe(delay);
         fixed_late
     }
 
-    fn note_target(&mut self) {
-        self.delay_sum_ns = self.delay_sum_ns.saturating_add(self.target_ns);
-        self.delay_max_ns = self.delay_max_ns.max(self.target_ns);
+    /// Packets judged (the talkspurt starts included).
+    pub fn judged(&self) -> u64 {
+        self.judged_base + u64::from(self.tick % UPDATE_EVERY)
+    }
+
+    /// Sum of the adaptive target over judged packets (the target in force when each came), ns.
+    pub fn delay_sum_ns(&self) -> i64 {
+        let pending = i64::from(self.tick % UPDATE_EVERY) * i64::from(self.target_ns);
+        self.delay_sum_base.saturating_add(pending)
+    }
+
+    /// Largest adaptive target in force over judged packets, ns (0 before any).
+    pub fn delay_max_ns(&self) -> i64 {
+        if self.tick % UPDATE_EVERY == 0 {
+            self.delay_max_base
+        } else {
+            self.delay_max_base.max(i64::from(self.target_ns))
+        }
     }
 
     /// Histogram update, and the periodic target update and forgetting.
+    #[inline]
     fn observe(&mut self, delay_ns: i64) {
         let i = usize::try_from(delay_ns / (BUCKET_MS * MS))
             .unwrap_or(0)
@@ -131,21 +163,30 @@ impl JitterBuffers {
         if let Some(b) = self.hist.get_mut(i) {
             *b = b.saturating_add(1);
         }
-        self.since_update += 1;
-        if self.since_update >= UPDATE_EVERY {
-            self.since_update = 0;
-            self.update_target();
+        if self.tick % UPDATE_EVERY == 0 {
+            self.every_update();
         }
-        self.since_forget += 1;
-        if self.since_forget >= FORGET_EVERY {
-            self.since_forget = 0;
+    }
+
+    /// Every [`UPDATE_EVERY`] packets: the totals of the packets since the last time (all
+    /// judged under the same target), the new target, and every [`FORGET_EVERY`] packets the
+    /// forgetting.
+    #[cold]
+    fn every_update(&mut self) {
+        let target = i64::from(self.target_ns);
+        self.judged_base += u64::from(UPDATE_EVERY);
+        self.delay_sum_base = self
+            .delay_sum_base
+            .saturating_add(target * i64::from(UPDATE_EVERY));
+        self.delay_max_base = self.delay_max_base.max(target);
+        self.update_target();
+        if self.tick % FORGET_EVERY == 0 {
             for b in &mut self.hist {
                 *b /= 2;
             }
         }
     }
 
-    #[cold]
     fn update_target(&mut self) {
         let total: u64 = self.hist.iter().map(|&b| u64::from(b)).sum();
         if total == 0 {
@@ -162,11 +203,14 @@ impl JitterBuffers {
             }
         }
         let want = ((k as i64 + 1) * BUCKET_MS).max(MIN_TARGET_MS) * MS;
-        self.target_ns = if want >= self.target_ns {
+        let target = i64::from(self.target_ns);
+        let next = if want >= target {
             want
         } else {
-            want.max(self.target_ns - STEP_DOWN_MS * MS)
+            want.max(target - STEP_DOWN_MS * MS)
         };
+        // At most BUCKETS x BUCKET_MS ms: 320 ms fits an i32 of ns.
+        self.target_ns = i32::try_from(next).unwrap_or(i32::MAX);
     }
 
     /// The fixed buffer's depth, ms.

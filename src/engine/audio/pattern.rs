@@ -245,16 +245,22 @@ impl Consumers {
     }
 }
 
-/// The settle window and what it feeds ([module doc](self)).
+/// The settle window: what every packet touches (48 bytes; the stream's audio state keeps it
+/// in its first cache line, apart from the counters it feeds, [`Settled`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Pattern {
-    /// Lowest extended sequence number not settled yet.
-    next: u64,
+pub struct Window {
     /// Bit i: `next + i` arrived.
     arrived: u128,
     /// Bit i: `next + i` arrived but the fixed jitter buffer discarded it as late.
     discarded: u128,
+    /// Lowest extended sequence number not settled yet.
+    next: u64,
     started: bool,
+}
+
+/// What settled positions feed: touched once per settled batch (about every 28 packets).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Settled {
     /// Network loss only.
     pub network: Consumers,
     /// Network loss and fixed-buffer discards.
@@ -265,10 +271,35 @@ pub struct Pattern {
     open_run: u64,
 }
 
+/// The settle window and what it feeds ([module doc](self)), together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pattern {
+    pub window: Window,
+    pub settled: Settled,
+}
+
 impl Pattern {
+    /// [`Window::on_arrival`].
+    pub fn on_arrival(&mut self, ext: u64, discarded: bool) {
+        self.window.on_arrival(ext, discarded, &mut self.settled);
+    }
+
+    /// [`Window::restart`].
+    pub fn restart(&mut self, highest: u64) {
+        self.window.restart(highest, &mut self.settled);
+    }
+
+    /// [`Window::finish`].
+    pub fn finish(&mut self, highest: u64) {
+        self.window.finish(highest, &mut self.settled);
+    }
+}
+
+impl Window {
     /// `ext` arrived (in order or late); `discarded`: the fixed buffer found it late.
     /// Positions already settled (more than [`SETTLE`] behind) stay lost.
-    pub fn on_arrival(&mut self, ext: u64, discarded: bool) {
+    #[inline]
+    pub fn on_arrival(&mut self, ext: u64, discarded: bool, s: &mut Settled) {
         if !self.started {
             self.started = true;
             self.next = ext;
@@ -279,7 +310,7 @@ impl Pattern {
         if ext - self.next >= SETTLE {
             // Settle in batches, down to KEEP behind `ext` (not just the one position that
             // frees the bit): the run-by-run settling then costs once per ~28 packets.
-            self.settle_to(ext - KEEP);
+            self.settle_to(ext - KEEP, s);
         }
         let bit = 1u128 << ((ext - self.next) & (SETTLE - 1));
         self.arrived |= bit;
@@ -292,23 +323,24 @@ impl Pattern {
 
     /// A sequence restart: the old segment is settled whole (its unsettled tail up to its
     /// highest, `highest`), and the next arrival starts a new one.
-    pub fn restart(&mut self, highest: u64) {
-        self.finish(highest);
+    pub fn restart(&mut self, highest: u64, s: &mut Settled) {
+        self.finish(highest, s);
         self.started = false;
         self.arrived = 0;
         self.discarded = 0;
     }
 
     /// Settle every position up to and including `highest` (the end of the stream).
-    pub fn finish(&mut self, highest: u64) {
+    pub fn finish(&mut self, highest: u64, s: &mut Settled) {
         if self.started && highest >= self.next {
-            self.settle_to(highest + 1);
+            self.settle_to(highest + 1, s);
         }
-        self.close_run();
+        s.close_run();
     }
 
     /// Settle positions `next..to`, run by run.
-    fn settle_to(&mut self, to: u64) {
+    #[cold]
+    fn settle_to(&mut self, to: u64, s: &mut Settled) {
         while self.next < to {
             let left = to - self.next;
             let got = self.arrived & 1 == 1;
@@ -334,15 +366,15 @@ impl Pattern {
                         u64::from(d.trailing_zeros())
                     }
                     .min(run - done);
-                    self.effective.run(dis, sub);
+                    s.effective.run(dis, sub);
                     done += sub;
                 }
-                self.network.run(false, run);
-                self.close_run();
+                s.network.run(false, run);
+                s.close_run();
             } else {
-                self.network.run(true, run);
-                self.effective.run(true, run);
-                self.open_run = self.open_run.saturating_add(run);
+                s.network.run(true, run);
+                s.effective.run(true, run);
+                s.open_run = s.open_run.saturating_add(run);
             }
             self.shift(run);
         }
@@ -358,7 +390,9 @@ impl Pattern {
             self.discarded >>= n;
         }
     }
+}
 
+impl Settled {
     fn close_run(&mut self) {
         if self.open_run == 0 {
             return;

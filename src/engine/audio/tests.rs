@@ -67,7 +67,7 @@ proptest! {
             net.packet(!arrived[i]);
             eff.packet(!arrived[i] || discarded[i]);
         }
-        for (which, a2, ours) in [("net", &net, &p.network), ("eff", &eff, &p.effective)] {
+        for (which, a2, ours) in [("net", &net, &p.settled.network), ("eff", &eff, &p.settled.effective)] {
             let bg = ours.burst_gap;
             prop_assert_eq!(
                 (bg.c11, bg.c13, bg.c14, bg.c22, bg.c23, bg.c33, bg.pkt, bg.lost),
@@ -87,7 +87,7 @@ proptest! {
         }
         let lost: Vec<bool> = arrived.iter().map(|a| !a).collect();
         let t = transitions(&lost);
-        let mk = p.network.markov;
+        let mk = p.settled.network.markov;
         prop_assert_eq!([mk.found_found, mk.found_lost, mk.lost_found, mk.lost_lost], t);
         // Loss runs: lengths counted directly.
         let mut runs = [0u64; 7];
@@ -101,7 +101,7 @@ proptest! {
                 run = 0;
             }
         }
-        prop_assert_eq!(p.runs, runs);
+        prop_assert_eq!(p.settled.runs, runs);
     }
 
     /// Settled counters never go back and never exceed the final ones (live records).
@@ -120,7 +120,7 @@ proptest! {
         let mut end = p;
         end.on_arrival(cut as u64 + 1, false);
         end.finish(cut as u64 + 1);
-        let (a, b) = (live.network.burst_gap, end.network.burst_gap);
+        let (a, b) = (live.settled.network.burst_gap, end.settled.network.burst_gap);
         prop_assert!(a.c11 <= b.c11 && a.c13 <= b.c13 && a.c14 <= b.c14);
         prop_assert!(a.c22 <= b.c22 && a.c23 <= b.c23 && a.c33 <= b.c33);
     }
@@ -136,7 +136,7 @@ fn burst_r_random_and_bursty() {
         }
     }
     p.finish(198);
-    assert!((p.network.markov.burst_r().unwrap() - 0.5).abs() < 1e-12);
+    assert!((p.settled.network.markov.burst_r().unwrap() - 0.5).abs() < 1e-12);
     // Bursts of 5 every 100: p = 1/96 (5 of 480 found→lost), q = 1/5: BurstR = 1/(p+q).
     let mut p = Pattern::default();
     let mut lost = Vec::new();
@@ -151,13 +151,13 @@ fn burst_r_random_and_bursty() {
     let t = transitions(&lost);
     let pp = t[1] as f64 / (t[0] + t[1]) as f64;
     let q = t[2] as f64 / (t[2] + t[3]) as f64;
-    assert!((p.network.markov.burst_r().unwrap() - 1.0 / (pp + q)).abs() < 1e-12);
-    assert!(p.network.markov.burst_r().unwrap() > 4.0);
+    assert!((p.settled.network.markov.burst_r().unwrap() - 1.0 / (pp + q)).abs() < 1e-12);
+    assert!(p.settled.network.markov.burst_r().unwrap() > 4.0);
     // No loss: random by convention.
     let mut p = Pattern::default();
     (0..50).for_each(|i| p.on_arrival(i, false));
     p.finish(49);
-    assert_eq!(p.network.markov.burst_r(), Some(1.0));
+    assert_eq!(p.settled.network.markov.burst_r(), Some(1.0));
 }
 
 #[test]
@@ -168,21 +168,21 @@ fn too_late_for_the_window_stays_lost() {
     // Position 5 was settled as lost when SETTLE + 10 arrived.
     p.on_arrival(5, false);
     p.finish(SETTLE + 10);
-    assert_eq!(p.network.markov.found_lost, 1);
-    assert_eq!(p.runs[6], 1);
+    assert_eq!(p.settled.network.markov.found_lost, 1);
+    assert_eq!(p.settled.runs[6], 1);
 }
 
 const MS: i64 = 1_000_000;
 
 #[test]
 fn fixed_buffer_counts_packets_past_its_depth() {
-    let mut jb = JitterBuffers::new(60);
+    let mut jb = JitterBuffers::new(60, 8000);
     // 8 kHz, 20 ms: packet k sent at k*20 ms, delays in ms.
     let delays = [10i64, 10, 70, 71, 5, 66, 64, 10];
     let mut late = 0;
     for (k, d) in delays.iter().enumerate() {
         let now = k as i64 * 20 * MS + d * MS;
-        if jb.on_packet(now, 160 * k as u32, 8000) {
+        if jb.on_packet(now, 160 * k as u32) {
             late += 1;
         }
     }
@@ -194,33 +194,33 @@ fn fixed_buffer_counts_packets_past_its_depth() {
 
 #[test]
 fn timestamp_wrap_is_not_a_delay() {
-    let mut jb = JitterBuffers::new(60);
+    let mut jb = JitterBuffers::new(60, 8000);
     let mut ts = u32::MAX - 400;
     for k in 0..10i64 {
-        assert!(!jb.on_packet(k * 20 * MS, ts, 8000));
+        assert!(!jb.on_packet(k * 20 * MS, ts));
         ts = ts.wrapping_add(160);
     }
 }
 
 #[test]
 fn adaptive_target_follows_jitter_and_is_bounded() {
-    let mut jb = JitterBuffers::new(60);
+    let mut jb = JitterBuffers::new(60, 8000);
     // 2000 packets with delays cycling 0..100 ms: the 95th percentile is about 100 ms.
     for k in 0..2000i64 {
         let d = (k * 37 % 101) * MS;
-        jb.on_packet(k * 20 * MS + d, (160 * k) as u32, 8000);
+        jb.on_packet(k * 20 * MS + d, (160 * k) as u32);
     }
-    let mean = jb.delay_sum_ns as f64 / jb.judged as f64 / 1e6;
-    assert!(jb.delay_max_ns <= 110 * MS, "{}", jb.delay_max_ns);
+    let mean = jb.delay_sum_ns() as f64 / jb.judged() as f64 / 1e6;
+    assert!(jb.delay_max_ns() <= 110 * MS, "{}", jb.delay_max_ns());
     assert!(mean > 80.0 && mean <= 110.0, "{mean}");
     assert!(jb.adaptive_late < jb.fixed_late);
     // Clean: the target decays to its floor and nothing is late.
-    let mut jb = JitterBuffers::new(60);
+    let mut jb = JitterBuffers::new(60, 8000);
     for k in 0..500i64 {
-        jb.on_packet(k * 20 * MS, (160 * k) as u32, 8000);
+        jb.on_packet(k * 20 * MS, (160 * k) as u32);
     }
     assert_eq!((jb.fixed_late, jb.adaptive_late), (0, 0));
-    assert_eq!(jb.delay_max_ns, 40 * MS);
+    assert_eq!(jb.delay_max_ns(), 40 * MS);
 }
 
 /// DTX: a timestamp jump without a sequence gap is silence: no loss, and the buffer
@@ -275,6 +275,44 @@ fn ptime_is_the_smallest_step_of_consecutive_packets() {
         );
     }
     assert_eq!(a.record(true, 8, 2).ptime_ms, Some(20.0));
+}
+
+/// The timestamp step into a marked packet (a talkspurt start, RFC 3551 §4.1) spans the
+/// silence before it: not a packetisation interval.
+#[test]
+fn marker_step_is_not_a_ptime() {
+    let mut a = Audio::new(Some(8000), 60, 0, 1);
+    let evs = [(2u64, 320u32, false), (3, 320 + 8000, true)];
+    for (i, &(ext, ts, marker)) in evs.iter().enumerate() {
+        a.on_packet(
+            i as i64 * 20 * MS,
+            ts,
+            marker,
+            true,
+            &SeqEvent::Valid {
+                ext_seq: ext,
+                gap: 0,
+            },
+            0,
+        );
+    }
+    assert_eq!(a.record(true, 4, 0).ptime_ms, None);
+    // The same step without the marker is one (nothing else to compare it with).
+    let mut a = Audio::new(Some(8000), 60, 0, 1);
+    for (i, &(ext, ts, _)) in evs.iter().enumerate() {
+        a.on_packet(
+            i as i64 * 20 * MS,
+            ts,
+            false,
+            true,
+            &SeqEvent::Valid {
+                ext_seq: ext,
+                gap: 0,
+            },
+            0,
+        );
+    }
+    assert_eq!(a.record(true, 4, 0).ptime_ms, Some(1000.0));
 }
 
 /// The per-stream box (docs/benchmarks.md, "Memory per stream").

@@ -68,3 +68,51 @@ fn inline_size_is_pinned() {
     // 8 bytes), each rounded up to the 16-byte alignment.
     assert_eq!(size_of::<Cold>(), 464);
 }
+
+/// The RTP marker bit reaches the audio state (RFC 3551 §4.1: the first packet of a
+/// talkspurt): after a silence whose last packet was lost (so no timestamp step between
+/// consecutive sequence numbers shows the silence), the path is 200 ms slower; the marked
+/// packet starts a talkspurt and the fixed 60 ms buffer re-anchors there instead of
+/// discarding the whole talkspurt as late.
+#[test]
+fn marker_starts_a_talkspurt_in_the_jitter_buffers() {
+    use crate::engine::{Engine, RtpMeta};
+    const MS: i64 = 1_000_000;
+    let t0 = 1_700_000_000_000_000_000i64;
+    let late_with = |marker_bit: bool| {
+        let mut e = Engine::new(Resolved::default());
+        let mut send = |seq: u16, sent_ms: i64, delay_ms: i64, marker: bool| {
+            let m = RtpMeta {
+                src: ([10, 0, 0, 1], 4000).into(),
+                dst: ([10, 0, 0, 2], 5000).into(),
+                ssrc: 7,
+                seq,
+                pt: 0,
+                ts: (sent_ms * 8) as u32,
+                wire_len: 172,
+                point: crate::engine::ObservationPoint::CAPTURE,
+                marker,
+                hint: Default::default(),
+            };
+            e.on_rtp_meta(t0 + (sent_ms + delay_ms) * MS, &m);
+        };
+        // Talkspurt 1: seq 0..=49, 20 ms apart, 10 ms on the path. Seq 50 (its last) is lost.
+        for k in 0..50u16 {
+            send(k, i64::from(k) * 20, 10, false);
+        }
+        // One second of silence, then talkspurt 2 (seq 51..=100), 210 ms on the path.
+        for k in 51..=100u16 {
+            let sent = 2_000 + i64::from(k - 51) * 20;
+            send(k, sent, 210, marker_bit && k == 51);
+        }
+        e.finish_all();
+        let r = &e.drain_finished()[0].1;
+        r.jitter_buffer.map(|j| j.fixed_late)
+    };
+    assert_eq!(late_with(true), Some(0), "the marked packet re-anchors");
+    assert_eq!(
+        late_with(false),
+        Some(50),
+        "without it the talkspurt is late"
+    );
+}

@@ -30,12 +30,14 @@
 //! **Pauses** are webrtc-stats' `pauseCount`/`totalPausesDuration`: no frame for more than
 //! 5 s. A pause is not a freeze and, as in libwebrtc, does not enter the window.
 //!
-//! Per packet: O(1), no allocation (the state is boxed once, when the stream is created). Which
-//! streams get it: clock rate 90000 (RFC 3551 static video types, or `[payload_types]`), and
-//! streams of dynamic types whose rate is still being inferred: their frames are tracked from
-//! the first packet and reported only if the inferred rate turns out to be 90000, so an O(1)
-//! tracker runs beside the inference rather than a decision being made late and the first
-//! frames lost.
+//! Per packet: O(1), no allocation (the state is boxed once per stream). Which streams get it:
+//! clock rate 90000 (RFC 3551 static video types, or `[payload_types]`), when they are created;
+//! and streams of dynamic types whose rate is still being inferred: their frames are tracked
+//! from the first packet and reported only if the inferred rate turns out to be 90000, so an
+//! O(1) tracker runs beside the inference rather than a decision being made late and the first
+//! frames lost. For those the box is made at the second packet, fed the first (kept meanwhile
+//! beside the inference) and the second: a flood of single-packet streams of unknown rate
+//! costs no tracker.
 //!
 //! Keyframes and resolution come from the payload ([`payload`]), where the triage step could
 //! read it: unencrypted VP8, VP9, H.264, AV1 of a payload type known as video.
