@@ -18,11 +18,23 @@ use std::net::{IpAddr, SocketAddr};
 
 /// Directed host pairs of streams that ended (at any observation point: a host's capture may
 /// name each direction apart, `capture:in` and `capture:out`), so that the second
-/// stream of a call to end still sees the first. Bounded: cleared when it reaches its cap
-/// (then a stream may be called one-way although its reverse ended before the clearing,
-/// which needs more ended streams than the table holds in between).
+/// stream of a call to end still sees the first. The two directions of a call go idle
+/// together, so a pair is only needed for about one idle timeout: pairs live in two
+/// generations, the older dropped (and its memory freed) when the newer is one window old or
+/// full, so entries last between one and two windows and the memory of a wave of ended
+/// streams is returned after it. Bounded by the cap per generation. A stream whose reverse
+/// ended more than two windows earlier, or more than a cap of ended streams earlier, may be
+/// called one-way (an info finding).
 #[derive(Debug, Default)]
 pub(super) struct EndedPairs {
+    cur: Generation,
+    old: Generation,
+    /// Capture time the current generation began.
+    since: i64,
+}
+
+#[derive(Debug, Default)]
+struct Generation {
     set: foldhash::HashSet<(IpAddr, IpAddr)>,
     /// (SSRC, receiver) of ended streams and their sender's host, for collisions.
     senders: foldhash::HashMap<(u32, SocketAddr), IpAddr>,
@@ -30,22 +42,34 @@ pub(super) struct EndedPairs {
 
 impl EndedPairs {
     fn contains(&self, src: IpAddr, dst: IpAddr) -> bool {
-        self.set.contains(&(src, dst))
+        [&self.cur, &self.old]
+            .iter()
+            .any(|g| g.set.contains(&(src, dst)))
     }
 
     fn other_sender(&self, k: &StreamKey) -> bool {
-        self.senders
-            .get(&(k.ssrc, k.dst))
-            .is_some_and(|ip| *ip != k.src.ip())
+        [&self.cur, &self.old].iter().any(|g| {
+            g.senders
+                .get(&(k.ssrc, k.dst))
+                .is_some_and(|ip| *ip != k.src.ip())
+        })
+    }
+
+    /// Start a new generation when the current one is `window` old; O(1) but for freeing the
+    /// dropped generation, whose entries were each inserted once (amortised O(1)).
+    pub(super) fn rotate(&mut self, now: i64, window: i64) {
+        if now.saturating_sub(self.since) >= window {
+            self.old = std::mem::take(&mut self.cur);
+            self.since = now;
+        }
     }
 
     fn insert(&mut self, cap: usize, k: &StreamKey) {
-        if self.set.len() >= cap.max(1) || self.senders.len() >= cap.max(1) {
-            self.set.clear();
-            self.senders.clear();
+        if self.cur.set.len() >= cap.max(1) || self.cur.senders.len() >= cap.max(1) {
+            self.old = std::mem::take(&mut self.cur);
         }
-        self.set.insert((k.src.ip(), k.dst.ip()));
-        self.senders.insert((k.ssrc, k.dst), k.src.ip());
+        self.cur.set.insert((k.src.ip(), k.dst.ip()));
+        self.cur.senders.insert((k.ssrc, k.dst), k.src.ip());
     }
 }
 
@@ -102,5 +126,43 @@ impl Engine {
     pub(super) fn note_ended(&mut self, k: &StreamKey) {
         let cap = self.cfg.max_streams;
         self.ended_pairs.insert(cap, k);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::obs::ObservationPoint;
+
+    fn key(src: &str, dst: &str) -> StreamKey {
+        StreamKey {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            ssrc: 7,
+            point: ObservationPoint::default(),
+        }
+    }
+
+    #[test]
+    fn ended_pairs_last_one_to_two_windows_and_respect_the_cap() {
+        let (w, a, b) = (10, "10.0.0.1:1000", "10.0.0.2:2000");
+        let ip = |s: &str| s.parse::<SocketAddr>().unwrap().ip();
+        let mut p = EndedPairs::default();
+        p.rotate(0, w);
+        p.insert(100, &key(a, b));
+        p.rotate(w - 1, w);
+        assert!(p.contains(ip(a), ip(b)) && !p.contains(ip(b), ip(a)));
+        p.rotate(w, w); // one window: the pair is in the older generation
+        assert!(p.contains(ip(a), ip(b)));
+        assert!(p.other_sender(&key("10.0.0.9:1000", b)));
+        p.rotate(2 * w, w); // two windows: gone, memory with it
+        assert!(!p.contains(ip(a), ip(b)) && !p.other_sender(&key("10.0.0.9:1000", b)));
+        assert_eq!(p.old.set.capacity() + p.cur.set.capacity(), 0);
+        // A full generation turns over early: at most two caps are held.
+        for i in 0..5u8 {
+            p.insert(2, &key(&format!("10.1.0.{i}:1"), b));
+        }
+        assert!(p.cur.set.len() + p.old.set.len() <= 4);
+        assert!(p.contains(ip("10.1.0.4:1"), ip(b)));
     }
 }

@@ -516,6 +516,7 @@ impl Engine {
     pub fn expire(&mut self, now: i64) {
         self.cut(now);
         let idle = self.cfg.idle_timeout_ns;
+        self.ended_pairs.rotate(now, idle);
         while let Some(k) = self
             .streams
             .lru()
