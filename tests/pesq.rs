@@ -236,7 +236,7 @@ fn read_packets(dir: &Path) -> Vec<Vec<u8>> {
 
 /// Which packets arrive, and when (ns after the first send), under `c`: a two-state (Gilbert)
 /// loss model with the condition's rate and mean run length, and a uniform extra delay.
-fn schedule(c: &Cond, packets: usize, seed: u64) -> Vec<(i64, usize)> {
+fn schedule(c: &Cond, packets: usize, seed: u64) -> Plan {
     let mut rng = Rng::new(seed);
     let q = 1.0 / c.burst;
     let p = if c.loss > 0.0 {
@@ -257,6 +257,11 @@ fn schedule(c: &Cond, packets: usize, seed: u64) -> Vec<(i64, usize)> {
     out.sort();
     out
 }
+
+/// When each packet arrives (ns after the first send) and which it is.
+type Plan = Vec<(i64, usize)>;
+/// A condition's index, the receiver's recording and its plan.
+type Run = (usize, PathBuf, Plan);
 
 /// A GStreamer receiver recording to `wav` on `port`; it stops (EOS) on SIGINT.
 fn receiver(codec: &Codec, port: u16, wav: &Path, log: &Path) -> Proc {
@@ -283,12 +288,7 @@ fn receiver(codec: &Codec, port: u16, wav: &Path, log: &Path) -> Proc {
 
 /// Receive `jobs` (condition, realisation) at once, each its own receiver, port and sending
 /// thread, in real time; returns each one's recording and what was sent when.
-fn run_batch(
-    codec: &Codec,
-    packets: &[Vec<u8>],
-    jobs: &[(usize, usize)],
-    d: &Path,
-) -> Vec<(usize, PathBuf, Vec<(i64, usize)>)> {
+fn run_batch(codec: &Codec, packets: &[Vec<u8>], jobs: &[(usize, usize)], d: &Path) -> Vec<Run> {
     let mut runs = Vec::new();
     for &(i, rep) in jobs {
         let tag = format!("{}-{i}-{rep}", codec.name);
