@@ -14,38 +14,15 @@ use rtcprobe::pipeline::Options;
 use rtcprobe::replay::replay_file_into;
 use rtcprobe::synth::hop::{egress_to, scenario, video_in};
 use rtcprobe::synth::{PcapWriter, TsResolution};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        System.alloc(l)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-        System.dealloc(p, l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if n >= l.size() {
-            let live = LIVE.fetch_add(n - l.size(), Ordering::Relaxed) + n - l.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        } else {
-            LIVE.fetch_sub(l.size() - n, Ordering::Relaxed);
-        }
-        System.realloc(p, l, n)
-    }
-}
+#[path = "common/peak.rs"]
+mod peak;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: peak::Counting = peak::Counting;
 
 /// Senders per wave; each is forwarded to 3 subscribers with rewritten SSRCs.
 const SENDERS: u32 = 8;
@@ -118,10 +95,9 @@ fn hop_output_memory_does_not_grow_with_the_hops_and_workers_print_the_same_byte
     for waves in [4u32, 16] {
         let path = dir.join(format!("waves-{waves}.pcap"));
         let truth_hops = write(&path, waves);
-        let base = LIVE.load(Ordering::Relaxed);
-        PEAK.store(base, Ordering::Relaxed);
+        let base = peak::start();
         let (summary, c) = replay_file_into(&path, &cfg(), None, collector()).unwrap();
-        let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+        let peak = peak::since(base);
         assert!(c.peak_hops_in_memory() < truth_hops, "hops spilled");
         let mut single = Vec::new();
         c.write(&summary, &mut single).unwrap();

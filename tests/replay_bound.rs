@@ -14,44 +14,20 @@ use rtcprobe::pipeline::file::{replay_into as piped, Pace};
 use rtcprobe::pipeline::Options;
 use rtcprobe::replay::{replay_file, replay_file_into};
 use rtcprobe::synth::churn::Churn;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicBool;
 
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        System.alloc(l)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-        System.dealloc(p, l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if n >= l.size() {
-            let live = LIVE.fetch_add(n - l.size(), Ordering::Relaxed) + n - l.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        } else {
-            LIVE.fetch_sub(l.size() - n, Ordering::Relaxed);
-        }
-        System.realloc(p, l, n)
-    }
-}
+#[path = "common/peak.rs"]
+mod peak;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: peak::Counting = peak::Counting;
 
 /// Peak live heap bytes above the level at the start of `f`, and what `f` returned.
 fn peak_of<T>(f: impl FnOnce() -> T) -> (usize, T) {
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let base = peak::start();
     let t = f();
-    (PEAK.load(Ordering::Relaxed).saturating_sub(base), t)
+    (peak::since(base), t)
 }
 
 /// More than a wave of new streams ([`rtcprobe::synth::churn::WAVE`], 1,000), so that streams

@@ -5,37 +5,13 @@
 //! drained as a replay does every second.
 
 use rtcprobe::sip::{SipLimits, SipStage};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        System.alloc(l)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-        System.dealloc(p, l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if n >= l.size() {
-            let live = LIVE.fetch_add(n - l.size(), Ordering::Relaxed) + n - l.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        } else {
-            LIVE.fetch_sub(l.size() - n, Ordering::Relaxed);
-        }
-        System.realloc(p, l, n)
-    }
-}
+#[path = "common/peak.rs"]
+mod peak;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: peak::Counting = peak::Counting;
 
 const MIB: usize = 1 << 20;
 
@@ -66,8 +42,7 @@ fn flood(limits: SipLimits, n: u32) -> (usize, SipStage, usize) {
         "192.0.2.1:5060".parse().unwrap(),
     );
     let msgs: Vec<String> = (0..n).map(invite).collect();
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let base = peak::start();
     let mut drained = 0;
     let mut sdp = 0u64;
     for (i, m) in msgs.iter().enumerate() {
@@ -85,11 +60,7 @@ fn flood(limits: SipLimits, n: u32) -> (usize, SipStage, usize) {
         3 * u64::from(n),
         "every description maps its three payload types"
     );
-    (
-        PEAK.load(Ordering::Relaxed).saturating_sub(base),
-        st,
-        drained,
-    )
+    (peak::since(base), st, drained)
 }
 
 #[test]
