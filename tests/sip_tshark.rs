@@ -294,3 +294,74 @@ fn reference_captures_with_sip_agree_with_tshark() {
         ]
     );
 }
+
+/// Each call's `worst` is the worst of its own streams, figure by figure: recomputed here from
+/// the report's stream records (issue 13, "worst stream quality").
+#[test]
+fn a_call_s_worst_is_the_worst_of_its_streams() {
+    let Some(dir) = reference_dir() else { return };
+    let (mut with_mos, mut with_finding) = (0, 0);
+    for f in [
+        "ws-aaa-sip-rtp-rtcp-bye.pcap",
+        "ws-sip-call-rtp-g711.pcap",
+        "ws-sip-over-tcp-rtcp.pcap",
+        "ws-sip-rtp-g711-sipp-freeswitch.pcap",
+    ] {
+        let r = replay(&dir.join(f));
+        for c in &r.calls {
+            let mine: Vec<_> = r
+                .streams
+                .iter()
+                .filter(|s| {
+                    c.streams.iter().any(|x| {
+                        (&x.src, &x.dst, x.ssrc, &x.observed_at)
+                            == (&s.src, &s.dst, s.ssrc, &s.observed_at)
+                    })
+                })
+                .collect();
+            assert_eq!(mine.len(), c.streams.len(), "{f} {}", c.id);
+            let Some(w) = &c.worst else {
+                assert!(mine.is_empty(), "{f} {}: streams but no worst", c.id);
+                continue;
+            };
+            let fold = |v: Vec<f64>, min: bool| {
+                v.into_iter()
+                    .reduce(|a, b| if min { a.min(b) } else { a.max(b) })
+            };
+            let mos: Vec<f64> = mine
+                .iter()
+                .filter_map(|s| s.quality.as_ref())
+                .map(|q| q.mos_lq)
+                .collect();
+            assert_eq!(w.mos_lq, fold(mos, true), "{f} {}", c.id);
+            if let Some(ws) = &w.mos_lq_stream {
+                let s = mine
+                    .iter()
+                    .find(|s| (&s.src, &s.dst, s.ssrc) == (&ws.src, &ws.dst, ws.ssrc))
+                    .expect("the worst stream is the call's");
+                assert_eq!(s.quality.as_ref().map(|q| q.mos_lq), w.mos_lq);
+                with_mos += 1;
+            }
+            let loss: Vec<f64> = mine
+                .iter()
+                .filter(|s| s.expected > 0)
+                .map(|s| s.lost.max(0) as f64 / s.expected as f64)
+                .collect();
+            assert_eq!(w.loss_ratio, fold(loss, false), "{f} {}", c.id);
+            let jitter: Vec<f64> = mine.iter().filter_map(|s| s.jitter_ms).collect();
+            assert_eq!(w.jitter_ms, fold(jitter, false), "{f} {}", c.id);
+            let sev = mine
+                .iter()
+                .flat_map(|s| &s.findings)
+                .map(|x| x.severity)
+                .max();
+            assert_eq!(w.finding.map(|x| x.severity), sev, "{f} {}", c.id);
+            with_finding += usize::from(w.finding.is_some());
+        }
+    }
+    // Not vacuous: the captures have calls with voice streams and findings.
+    assert!(
+        with_mos >= 3 && with_finding >= 1,
+        "{with_mos} {with_finding}"
+    );
+}

@@ -6,7 +6,8 @@
 //! Signalling and media addresses are printed as the streams' are.
 
 use super::dialog::{Dialog, Endpoint};
-use crate::engine::record::rfc3339_micros;
+use crate::diagnose::{Code, Severity};
+use crate::engine::record::{rfc3339_micros, StreamRecord};
 use serde::Serialize;
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
@@ -73,6 +74,93 @@ pub struct StreamRef {
     pub observed_at: String,
 }
 
+/// The worst of a call's streams, figure by figure (each from whichever stream is worst at it):
+/// the answer to "was this call bad, and how", without reading every stream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Worst {
+    /// The lowest MOS-LQ (streams with a voice codec: docs/quality.md).
+    pub mos_lq: Option<f64>,
+    /// The stream with that MOS-LQ.
+    pub mos_lq_stream: Option<StreamRef>,
+    /// The highest loss ratio, RFC 3550 cumulative lost over expected.
+    pub loss_ratio: Option<f64>,
+    /// The highest final interarrival jitter, ms.
+    pub jitter_ms: Option<f64>,
+    /// The most severe finding of any stream; null without findings.
+    pub finding: Option<WorstFinding>,
+}
+
+/// A finding's code and severity (the stream's own record has its side and sentence).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct WorstFinding {
+    pub code: Code,
+    pub severity: Severity,
+}
+
+/// What a stream adds to its call's [`Worst`], taken from its record.
+#[derive(Debug, Clone, Copy)]
+struct Figures {
+    mos_lq: Option<f64>,
+    loss_ratio: Option<f64>,
+    jitter_ms: Option<f64>,
+    finding: Option<WorstFinding>,
+}
+
+impl Figures {
+    fn of(r: &StreamRecord) -> Self {
+        Figures {
+            mos_lq: r.quality.as_ref().map(|q| q.mos_lq),
+            loss_ratio: (r.expected > 0).then(|| r.lost.max(0) as f64 / r.expected as f64),
+            jitter_ms: r.jitter_ms,
+            finding: r
+                .findings
+                .iter()
+                .max_by_key(|f| f.severity)
+                .map(|f| WorstFinding {
+                    code: f.code,
+                    severity: f.severity,
+                }),
+        }
+    }
+}
+
+fn max_of(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+impl Worst {
+    fn add(w: &mut Option<Worst>, f: Figures, r: &StreamRef) {
+        let w = w.get_or_insert(Worst {
+            mos_lq: None,
+            mos_lq_stream: None,
+            loss_ratio: None,
+            jitter_ms: None,
+            finding: None,
+        });
+        if let Some(m) = f.mos_lq {
+            // Ties go to the first stream by key, whatever order the streams ended in (a
+            // replay with several workers ends them in another order).
+            let key = |r: &StreamRef| (r.src.clone(), r.dst.clone(), r.ssrc, r.observed_at.clone());
+            let lower = match (w.mos_lq, &w.mos_lq_stream) {
+                (Some(x), Some(cur)) => m < x || (m == x && key(r) < key(cur)),
+                _ => true,
+            };
+            if lower {
+                w.mos_lq = Some(m);
+                w.mos_lq_stream = Some(r.clone());
+            }
+        }
+        w.loss_ratio = max_of(w.loss_ratio, f.loss_ratio);
+        w.jitter_ms = max_of(w.jitter_ms, f.jitter_ms);
+        if f.finding.map(|x| x.severity) > w.finding.map(|x| x.severity) {
+            w.finding = f.finding;
+        }
+    }
+}
+
 /// The SIP details of a call.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SipDetails {
@@ -107,6 +195,8 @@ pub struct SipCall {
     /// `name/rate` of every payload type the call's descriptions offered or answered.
     pub codecs: Vec<String>,
     pub streams: Vec<StreamRef>,
+    /// The worst figures among `streams`; null without streams.
+    pub worst: Option<Worst>,
     pub sip: SipDetails,
     /// Capture times behind `start` and `end` (ns since the epoch), to match streams.
     #[serde(skip)]
@@ -151,6 +241,7 @@ impl SipCall {
             ],
             codecs,
             streams: Vec::new(),
+            worst: None,
             sip: SipDetails {
                 status: d.status,
                 invites: d.invites,
@@ -199,7 +290,7 @@ fn participant(
 #[derive(Debug, Default)]
 pub struct CallMatcher {
     calls: Vec<SipCall>,
-    refs: Vec<(SocketAddr, SocketAddr, i64, i64, StreamRef)>,
+    refs: Vec<(SocketAddr, SocketAddr, i64, i64, StreamRef, Figures)>,
 }
 
 impl CallMatcher {
@@ -208,7 +299,7 @@ impl CallMatcher {
     }
 
     /// An ended stream (any: those without an SDP clock rate are not kept).
-    pub fn stream(&mut self, r: &crate::engine::record::StreamRecord) {
+    pub fn stream(&mut self, r: &StreamRecord) {
         if r.clock_rate_source != Some("sdp") {
             return;
         }
@@ -226,6 +317,7 @@ impl CallMatcher {
                 ssrc: r.ssrc,
                 observed_at: r.observed_at.clone(),
             },
+            Figures::of(r),
         ));
     }
 
@@ -243,7 +335,7 @@ impl CallMatcher {
         // A stream belongs to the latest call naming one of its ends that began before it
         // (as tshark ties RTP to the last SDP that set up its address): a port reused by a
         // later call goes to that call; early media after a failure stays with its call.
-        for (src, dst, first, _, r) in &self.refs {
+        for (src, dst, first, _, r, figures) in &self.refs {
             let best = [dst, src]
                 .iter()
                 .filter_map(|a| by_addr.get(a))
@@ -253,6 +345,7 @@ impl CallMatcher {
                 .filter(|&(_, start)| start <= first.saturating_add(SLACK_NS))
                 .max_by_key(|&(i, start)| (start, i));
             if let Some(c) = best.and_then(|(i, _)| self.calls.get_mut(i)) {
+                Worst::add(&mut c.worst, *figures, r);
                 c.streams.push(r.clone());
             }
         }
