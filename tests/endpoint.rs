@@ -10,6 +10,8 @@
 
 #[path = "endpoint/abuse.rs"]
 mod abuse;
+#[path = "endpoint/calls.rs"]
+mod calls;
 #[path = "common/mod.rs"]
 mod common;
 #[path = "common/pki.rs"]
@@ -75,12 +77,23 @@ pub fn capture(path: &Path, secs: u32) {
 pub fn serve(dir: &Path, exporter: &str, secs: u32, linger: u32) -> (Proc, SocketAddr) {
     let cap = dir.join("capture.pcap");
     capture(&cap, secs);
+    serve_capture(dir, &cap, exporter, "", linger)
+}
+
+/// [`serve`] of the capture at `cap`, with `sections` (whole TOML tables) after `[exporter]`.
+pub fn serve_capture(
+    dir: &Path,
+    cap: &Path,
+    exporter: &str,
+    sections: &str,
+    linger: u32,
+) -> (Proc, SocketAddr) {
     let cfg = dir.join("rtcprobe.toml");
     std::fs::write(
         &cfg,
         format!(
             "[pipeline]\nworkers = 2\nsnapshot_interval_ms = 200\n\
-             [exporter]\nper_stream_series = true\n{exporter}\n"
+             [exporter]\nper_stream_series = true\n{exporter}\n{sections}\n"
         ),
     )
     .expect("config");
@@ -92,7 +105,7 @@ pub fn serve(dir: &Path, exporter: &str, secs: u32, linger: u32) -> (Proc, Socke
             .arg("--config")
             .arg(&cfg)
             .args(["--listen", &addr.to_string()])
-            .arg(&cap)
+            .arg(cap)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.join("rtcprobe.log")).expect("log"))
             .spawn()
@@ -187,7 +200,7 @@ pub fn query(prom: SocketAddr, expr: &str) -> Option<f64> {
     v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
 }
 
-fn scratch(tag: &str) -> TempDir {
+pub fn scratch(tag: &str) -> TempDir {
     TempDir::new(&format!("endpoint-{tag}"))
 }
 
@@ -359,6 +372,9 @@ fn streams_endpoint_false_gives_404() {
     assert_eq!(statuses(&resp), vec![404], "{resp}");
     // `/hops` follows the same switch.
     let resp = raw(addr, b"GET /hops HTTP/1.0\r\n\r\n");
+    assert_eq!(statuses(&resp), vec![404], "{resp}");
+    // And `/calls`.
+    let resp = raw(addr, b"GET /calls HTTP/1.0\r\n\r\n");
     assert_eq!(statuses(&resp), vec![404], "{resp}");
     let resp = raw(addr, b"GET /metrics HTTP/1.0\r\n\r\n");
     assert_eq!(statuses(&resp), vec![200]);

@@ -59,8 +59,9 @@ pub struct ExporterConfig {
     /// plain HTTP without authentication. See docs/security.md.
     pub web_config_file: String,
     /// Serve `/streams` (the live streams as JSON, with the `address_labels` and
-    /// `cname_label` rules applied) and `/hops` (the middlebox hops, addresses as
-    /// `address_labels` says). Default true; false answers 404 to both.
+    /// `cname_label` rules applied), `/hops` (the middlebox hops) and `/calls` (calls in
+    /// progress and the last ended ones), addresses as `address_labels` says. Default true;
+    /// false answers 404 to all three.
     pub streams_endpoint: bool,
     /// Open connections to the endpoint at most. Over it, a new connection evicts the one
     /// that has waited longest for its request (docs/security.md). Default 128.

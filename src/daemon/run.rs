@@ -207,6 +207,7 @@ pub fn run(args: &Args, set_log: &SetLogLevel) -> anyhow::Result<()> {
         let heartbeat = Arc::new(AtomicI64::new(wall_ns() / 1_000_000_000));
         let feeder = pipeline
             .feeder(i, source.interface().to_string())
+            .with_calls_view()
             .with_points(crate::capture::PointResolver::live(
                 Arc::clone(pipeline.points()),
                 &point_source,

@@ -18,6 +18,7 @@
 pub mod aggregate;
 pub mod auth;
 mod calls;
+pub mod calls_view;
 pub mod guard;
 pub mod hops;
 pub mod labels;

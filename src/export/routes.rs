@@ -29,7 +29,7 @@ use std::time::Instant;
 pub type Body = Full<Bytes>;
 
 const INDEX: &[u8] = b"<html><body><h1>rtcprobe</h1><a href=\"/metrics\">/metrics</a> \
-    <a href=\"/streams\">/streams</a> <a href=\"/hops\">/hops</a> <a href=\"/healthz\">/healthz</a></body></html>\n";
+    <a href=\"/streams\">/streams</a> <a href=\"/hops\">/hops</a> <a href=\"/calls\">/calls</a> <a href=\"/healthz\">/healthz</a></body></html>\n";
 
 /// Answer one request.
 pub async fn handle(
@@ -153,6 +153,14 @@ async fn route(req: &Request<Incoming>, shared: &Arc<Shared>, site: &Arc<Site>) 
             })
             .await
             .unwrap_or_default();
+            text(StatusCode::OK, "application/json", body)
+        }
+        "/calls" if shared.streams_endpoint => {
+            let s = Arc::clone(shared);
+            let body =
+                tokio::task::spawn_blocking(move || super::calls_view::body(&s.board, &s.labeller))
+                    .await
+                    .unwrap_or_default();
             text(StatusCode::OK, "application/json", body)
         }
         "/" => text(StatusCode::OK, "text/html", INDEX),

@@ -12,6 +12,7 @@
 //! stream is flagged. Replaying a file can wait instead ([`Overflow::Wait`]): nothing is lost,
 //! and the result equals the single-threaded replay.
 
+use super::calls::{CallView, RecentCalls, MAX_ENDED, MAX_ONGOING};
 use super::event::{Batch, Event};
 use super::hops::HopStage;
 use super::snapshot::{publish, CaptureSnapshot};
@@ -111,6 +112,9 @@ pub struct Feeder {
     /// Ended calls kept for [`Feeder::take_calls`] (file replay), else dropped once counted.
     keep_calls: bool,
     sip_calls: Vec<SipCall>,
+    /// The last ended calls of every kind, for `/calls` ([`super::calls`]); only when an
+    /// endpoint may show them ([`Feeder::with_calls_view`]).
+    recent: Option<RecentCalls>,
 }
 
 impl Feeder {
@@ -159,6 +163,7 @@ impl Feeder {
             sip,
             keep_calls: false,
             sip_calls: Vec::new(),
+            recent: None,
         }
     }
 
@@ -172,6 +177,13 @@ impl Feeder {
     /// (the outcomes are counted either way).
     fn calls_done(&mut self) {
         let (ice, turn) = self.calls.drain();
+        if let Some(r) = &mut self.recent {
+            let ice = ice.iter().map(|s| CallView::Ice(s.clone()));
+            let turn = turn.iter().map(|a| CallView::Turn(a.clone()));
+            for c in ice.chain(turn) {
+                r.push(c);
+            }
+        }
         if let Some(tx) = &self.call_tx {
             let all = ice
                 .into_iter()
@@ -208,10 +220,35 @@ impl Feeder {
     /// Ended calls: kept (file replay) or dropped (their outcomes are counted).
     fn sip_done(&mut self) {
         let ended = self.sip.drain_ended();
+        if let Some(r) = &mut self.recent {
+            // Only the newest fit the ring: a burst of ended calls clones no more.
+            let skip = ended.len().saturating_sub(MAX_ENDED);
+            for c in ended.iter().skip(skip) {
+                r.push(CallView::Sip(c.clone()));
+            }
+        }
         if self.keep_calls {
             self.sip_calls.extend(ended);
         }
         self.stats.sip = self.sip.counters();
+        self.calls_snapshot();
+    }
+
+    /// Render what `/calls` shows (once per tick: the SIP stage's ticks end here).
+    fn calls_snapshot(&mut self) {
+        let Some(r) = &mut self.recent else {
+            return;
+        };
+        let (ongoing, omitted) = self.sip.ongoing(self.stats.last_ns, MAX_ONGOING);
+        let ongoing = ongoing.into_iter().map(CallView::Sip).collect();
+        self.stats.calls = Some(r.snapshot(ongoing, omitted));
+    }
+
+    /// Keep the last ended calls and render the calls in progress each tick for `/calls`
+    /// (the daemon, and a replay that serves its endpoint).
+    pub fn with_calls_view(mut self) -> Self {
+        self.recent = Some(RecentCalls::default());
+        self
     }
 
     /// Name observation points with `points` (a live interface's resolver instead of the
@@ -630,6 +667,8 @@ impl Feeder {
             self.calls.expire(now);
             self.calls_done();
             self.expire_hops(now);
+            self.sip.expire(now);
+            self.sip_done();
             self.broadcast(Event::Tick { now });
             self.next_tick = now.saturating_add(TICK_EVERY_NS);
         }

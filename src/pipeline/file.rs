@@ -168,7 +168,8 @@ pub fn replay_into<S: Ended + Send + 'static>(
     let feeder = pipeline
         .feeder(0, file.clone())
         .with_call_records(call_tx)
-        .with_calls();
+        .with_calls()
+        .with_calls_view();
     // `engine.hops`; without it the hop channel closes at once and the collector waits only
     // for the streams.
     let mut feeder = if cfg.hops {

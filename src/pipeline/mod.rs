@@ -16,6 +16,7 @@
 //!   replay through the pipeline equals the single-threaded replay.
 //! * Readers never block the pipeline: they load snapshots ([`snapshot`]).
 
+pub mod calls;
 pub mod event;
 pub mod feeder;
 pub mod file;

@@ -60,6 +60,9 @@ pub struct CaptureSnapshot {
     /// This capture thread's middlebox hops, when it pairs them ([`super::hops`]).
     #[serde(skip)]
     pub hops: Option<Arc<super::hops::HopSnapshot>>,
+    /// Its calls in progress and the last ended ones, for `/calls` ([`super::calls`]).
+    #[serde(skip)]
+    pub calls: Option<Arc<super::calls::CallsSnapshot>>,
 }
 
 /// One worker's streams and counters.

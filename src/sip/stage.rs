@@ -375,6 +375,26 @@ impl SipStage {
         }
     }
 
+    /// The records of at most `cap` dialogs in progress at `now`, most recently active first
+    /// (outcome `setup` or `answered`, `end` = `now`), and how many more there are: what
+    /// `/calls` shows (`crate::pipeline::calls`). O(dialogs) per call; the capture thread
+    /// calls it once per tick.
+    pub fn ongoing(&self, now: i64, cap: usize) -> (Vec<SipCall>, u64) {
+        let mut all: Vec<&Dialog> = self.table.iter().map(|(_, d)| d).collect();
+        let omitted = all.len().saturating_sub(cap) as u64;
+        let newest_first = |a: &&Dialog, b: &&Dialog| b.last_seen.cmp(&a.last_seen);
+        if all.len() > cap && cap > 0 {
+            all.select_nth_unstable_by(cap - 1, newest_first);
+        }
+        all.truncate(cap);
+        all.sort_by(newest_first);
+        let calls = all
+            .into_iter()
+            .map(|d| SipCall::of(d, false, now, &self.identity))
+            .collect();
+        (calls, omitted)
+    }
+
     /// Calls that ended since the last call.
     pub fn drain_ended(&mut self) -> Vec<SipCall> {
         std::mem::take(&mut self.ended)

@@ -129,3 +129,51 @@ fn the_hash_key_never_shows_in_debug_output() {
         assert!(!s.contains("secret"), "{s}");
     }
 }
+
+#[test]
+fn ongoing_shows_the_most_recently_active_dialogs_first_up_to_the_cap() {
+    let mut st = SipStage::new(SipLimits::default());
+    for (i, id) in ["one", "two", "three"].iter().enumerate() {
+        let t = (i as i64 + 1) * 1_000_000_000;
+        st.on_message(t, a(), b(), invite(id).as_bytes(), &mut |_| {});
+    }
+    // "one" answered last: the most recently active.
+    let ok =
+        "SIP/2.0 200 OK\r\nCall-ID: one\r\nTo: <sip:bob@y>;tag=2\r\nCSeq: 1 INVITE\r\nl: 0\r\n\r\n";
+    st.on_message(5_000_000_000, b(), a(), ok.as_bytes(), &mut |_| {});
+    let (all, omitted) = st.ongoing(6_000_000_000, 10);
+    assert_eq!(omitted, 0);
+    let outcomes: Vec<_> = all.iter().map(|c| c.outcome).collect();
+    assert_eq!(outcomes, ["answered", "setup", "setup"]);
+    let ids: Vec<_> = all.iter().map(|c| c.id.clone()).collect();
+    let (two, omitted) = st.ongoing(6_000_000_000, 2);
+    assert_eq!(omitted, 1);
+    assert_eq!(
+        two.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
+        ids[..2]
+    );
+    // Newest first: "one" (answered at 5 s), then "three" (3 s); hashed ids, so compare
+    // with the records of ended calls rendered by the same stage.
+    assert_eq!(
+        all[0].end,
+        crate::engine::record::rfc3339_micros(6_000_000_000)
+    );
+    assert_eq!(st.ongoing(6_000_000_000, 0).0.len(), 0);
+    st.finish(7_000_000_000);
+    let ended = st.drain_ended();
+    let id_of = |start: i64| {
+        ended
+            .iter()
+            .find(|c| c.start_ns == start)
+            .map(|c| c.id.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        ids,
+        [
+            id_of(1_000_000_000),
+            id_of(3_000_000_000),
+            id_of(2_000_000_000)
+        ]
+    );
+}
