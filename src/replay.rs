@@ -11,7 +11,7 @@
 
 use crate::capture::{CaptureError, FileSource, PacketSource, PointResolver};
 use crate::config::Resolved;
-use crate::correlate::calls::{CallCounters, CallStage};
+use crate::correlate::calls::{CallCounters, CallStage, CallView};
 use crate::correlate::hop::{HopCounters, HopRecord};
 use crate::correlate::ice::IceSessionRecord;
 use crate::correlate::turn::TurnAllocationRecord;
@@ -477,9 +477,7 @@ impl<S: Ended> Run<S> {
                     Self::deliver(engine, calls, hops, sip, forward, now, dg, point);
                 });
                 self.sip.expire(ts_ns);
-                for c in self.sip.drain_ended() {
-                    self.sink.call(c);
-                }
+                self.sip_done();
                 self.engine.expire(ts_ns);
                 self.calls.expire(ts_ns);
                 self.calls_done();
@@ -626,14 +624,31 @@ impl<S: Ended> Run<S> {
         );
     }
 
-    /// ICE sessions and TURN allocations that ended go to the sink.
+    /// ICE sessions and TURN allocations that ended go to the sink, and their records to the
+    /// record sinks.
     fn calls_done(&mut self) {
         let (ice, turn) = self.calls.drain();
         for s in ice {
+            if let Some(f) = &self.forward {
+                f.call(&CallView::Ice(s.clone()));
+            }
             self.sink.ice(s);
         }
         for a in turn {
+            if let Some(f) = &self.forward {
+                f.call(&CallView::Turn(a.clone()));
+            }
             self.sink.turn(a);
+        }
+    }
+
+    /// SIP calls that ended go to the sink, and their records to the record sinks.
+    fn sip_done(&mut self) {
+        for c in self.sip.drain_ended() {
+            if let Some(f) = &self.forward {
+                f.call(&CallView::Sip(c.clone()));
+            }
+            self.sink.call(c);
         }
     }
 
@@ -661,9 +676,7 @@ impl<S: Ended> Run<S> {
             Self::deliver(engine, calls, hops, sip, forward, now, dg, point);
         });
         self.sip.finish(self.last);
-        for c in self.sip.drain_ended() {
-            self.sink.call(c);
-        }
+        self.sip_done();
         if let Some(h) = &mut self.hops {
             h.finish(self.last);
         }

@@ -52,7 +52,10 @@ fn replayed_records_in_clickhouse_equal_the_file_sink() {
     );
     // The single-threaded replay makes hop records too (the SFU's hops): they go to the hop
     // table, the stream records to this one.
-    let (hop_lines, from_file): (Vec<_>, Vec<_>) = read_records(&file)
+    let (call_lines, rest): (Vec<_>, Vec<_>) = read_records(&file)
+        .into_iter()
+        .partition(|r| r["kind"] == "call");
+    let (hop_lines, from_file): (Vec<_>, Vec<_>) = rest
         .into_iter()
         .partition(|r| r["kind"].as_str().is_some_and(|k| k.starts_with("hop_")));
     assert!(from_file.len() > 20, "{} records", from_file.len());
@@ -72,32 +75,26 @@ fn replayed_records_in_clickhouse_equal_the_file_sink() {
         .collect();
     assert_eq!(rows.len(), from_file.len());
     for rec in &from_file {
-        let row = &rows[rec["record_id"].as_str().expect("id")];
-        for (k, want) in rec.as_object().expect("object") {
-            let got = &row[k];
-            let same = match (want, got) {
-                // DateTime columns: seconds, "YYYY-MM-DD hh:mm:ss" in UTC.
-                (serde_json::Value::String(w), serde_json::Value::String(g))
-                    if w.ends_with('Z') && w.len() == 27 =>
-                {
-                    w[..19].replace('T', " ") == *g
-                }
-                // JSONEachRow quotes 64-bit integers.
-                (serde_json::Value::Number(w), serde_json::Value::String(g)) => w.to_string() == *g,
-                (serde_json::Value::Bool(w), serde_json::Value::Number(g)) => {
-                    u64::from(*w) == g.as_u64().unwrap_or(9)
-                }
-                (serde_json::Value::Number(w), serde_json::Value::Number(g)) => {
-                    (w.as_f64().unwrap_or(0.0) - g.as_f64().unwrap_or(1.0)).abs() < 1e-9
-                }
-                (w, g) => w == g,
-            };
-            assert!(
-                same,
-                "record {} key {k}: file {want} vs clickhouse {got}",
-                rec["record_id"]
-            );
-        }
+        row_equals_file("record", rec, &rows[rec["record_id"].as_str().expect("id")]);
+    }
+    // Call records (schema version 3: sample-sfu's ICE session) go to the call table
+    // (sql/clickhouse/rtcprobe_calls.sql), equal to the file's.
+    assert_eq!(call_lines.len(), 1, "{call_lines:#?}");
+    let rows = ch
+        .query("SELECT * FROM rtcprobe_calls FINAL FORMAT JSONEachRow")
+        .expect("select calls");
+    let rows: Vec<serde_json::Value> = rows
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("row"))
+        .collect();
+    assert_eq!(rows.len(), call_lines.len(), "{rows:#?}");
+    for rec in &call_lines {
+        let row = rows
+            .iter()
+            .find(|r| r["record_id"] == rec["record_id"])
+            .expect("call row");
+        assert_eq!(row["call_kind"], "ice", "{row}");
+        row_equals_file("call record", rec, row);
     }
 
     // docs/central-store.md's "20 worst streams of the last hour", over all time (the fixture
@@ -234,27 +231,11 @@ fn hop_records_go_to_the_hop_table_and_equal_the_file_sink() {
         .collect();
     assert_eq!(rows.len(), hops.len());
     for rec in &hops {
-        let row = &rows[rec["record_id"].as_str().expect("id")];
-        for (k, want) in rec.as_object().expect("object") {
-            let got = &row[k];
-            let same = match (want, got) {
-                (serde_json::Value::String(w), serde_json::Value::String(g))
-                    if w.ends_with('Z') && w.len() == 27 =>
-                {
-                    w[..19].replace('T', " ") == *g
-                }
-                (serde_json::Value::Number(w), serde_json::Value::String(g)) => w.to_string() == *g,
-                (serde_json::Value::Number(w), serde_json::Value::Number(g)) => {
-                    (w.as_f64().unwrap_or(0.0) - g.as_f64().unwrap_or(1.0)).abs() < 1e-9
-                }
-                (w, g) => w == g,
-            };
-            assert!(
-                same,
-                "hop record {} key {k}: file {want} vs clickhouse {got}",
-                rec["record_id"]
-            );
-        }
+        row_equals_file(
+            "hop record",
+            rec,
+            &rows[rec["record_id"].as_str().expect("id")],
+        );
     }
     let streams = all.len() - hops.len();
     let count = |q: &str| {
@@ -269,4 +250,33 @@ fn hop_records_go_to_the_hop_table_and_equal_the_file_sink() {
         count("SELECT count() FROM rtcprobe_records WHERE kind LIKE 'hop_%'"),
         0
     );
+}
+
+/// Every key of file record `rec` has the same value in ClickHouse row `row`.
+fn row_equals_file(what: &str, rec: &serde_json::Value, row: &serde_json::Value) {
+    for (k, want) in rec.as_object().expect("object") {
+        let got = &row[k];
+        let same = match (want, got) {
+            // DateTime columns: seconds, "YYYY-MM-DD hh:mm:ss" in UTC.
+            (serde_json::Value::String(w), serde_json::Value::String(g))
+                if w.ends_with('Z') && w.len() == 27 =>
+            {
+                w[..19].replace('T', " ") == *g
+            }
+            // JSONEachRow quotes 64-bit integers.
+            (serde_json::Value::Number(w), serde_json::Value::String(g)) => w.to_string() == *g,
+            (serde_json::Value::Bool(w), serde_json::Value::Number(g)) => {
+                u64::from(*w) == g.as_u64().unwrap_or(9)
+            }
+            (serde_json::Value::Number(w), serde_json::Value::Number(g)) => {
+                (w.as_f64().unwrap_or(0.0) - g.as_f64().unwrap_or(1.0)).abs() < 1e-9
+            }
+            (w, g) => w == g,
+        };
+        assert!(
+            same,
+            "{what} {} key {k}: file {want} vs clickhouse {got}",
+            rec["record_id"]
+        );
+    }
 }

@@ -322,7 +322,7 @@ fn run_captures_on_loopback_reloads_on_sighup_and_drains_on_sigterm() {
             .find(|r| r["ssrc"] == ssrc && r["kind"] == "final")
             .unwrap_or_else(|| panic!("no final record for {ssrc:#x} in {recs:#?}"))
     };
-    assert!(recs.iter().all(|r| r["schema_version"] == 2), "{recs:#?}");
+    assert!(recs.iter().all(|r| r["schema_version"] == 3), "{recs:#?}");
     let first = find(ssrc);
     assert_eq!(first["packets"], 300);
     assert_eq!(first["lost"], 0);

@@ -6,6 +6,9 @@
 //! the `record_id` and time shapes, `required`, `additionalProperties: false`), so the test needs
 //! no validator crate; a keyword it does not know fails the test rather than being ignored.
 
+#[path = "records_schema/calls.rs"]
+mod calls;
+
 use serde_json::{Map, Value};
 use std::process::Command;
 
@@ -195,8 +198,11 @@ fn every_record_of_the_fixtures_validates_against_the_schema() {
     );
     let hop_schema: Value = serde_json::from_str(include_str!("../docs/records-hop.schema.json"))
         .expect("hop schema is JSON");
+    let call_schema: Value = serde_json::from_str(include_str!("../docs/records-call.schema.json"))
+        .expect("call schema is JSON");
+    let mut call_records = 0;
     // The validator itself: a few records it must refuse.
-    let bad = serde_json::json!({"schema_version": 2});
+    let bad = serde_json::json!({"schema_version": 3});
     assert!(validate(&schema, &bad).is_err());
     let dir = std::env::temp_dir().join(format!("rtcprobe-schema-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -227,7 +233,15 @@ fn every_record_of_the_fixtures_validates_against_the_schema() {
         let text = std::fs::read_to_string(&out).expect("records");
         for line in text.lines() {
             let rec: Value = serde_json::from_str(line).expect("JSON line");
-            // The single-threaded replay makes hop records too (sample-sfu's hops).
+            // The single-threaded replay makes hop records too (sample-sfu's hops), and call
+            // records (the ICE sessions of sample-sfu and the Google Meet capture).
+            if rec["kind"] == "call" {
+                if let Err(e) = validate(&call_schema, &rec) {
+                    panic!("{fixture}: {e}\n{line}");
+                }
+                call_records += 1;
+                continue;
+            }
             let schema = if rec["kind"].as_str().is_some_and(|k| k.starts_with("hop_")) {
                 &hop_schema
             } else {
@@ -259,6 +273,8 @@ fn every_record_of_the_fixtures_validates_against_the_schema() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(total > 50, "{total} records");
+    // sample-sfu.pcap has one ICE session, the Google Meet capture two (tests/ice_turn.rs).
+    assert_eq!(call_records, 3, "call records of the fixtures");
     eprintln!(
         "{total} records valid; keys seen non-null: {} of {}",
         non_null.len(),

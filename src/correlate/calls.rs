@@ -112,6 +112,26 @@ pub enum CallEnded {
     Turn(TurnAllocationRecord),
 }
 
+/// An ended call of any kind, as `/calls` and the call records (`crate::forward::call_record`)
+/// take it: its record carries its `kind` (`sip`, `ice`, `turn`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum CallView {
+    Sip(crate::sip::SipCall),
+    Ice(IceSessionRecord),
+    Turn(TurnAllocationRecord),
+}
+
+impl CallView {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallView::Sip(c) => c.kind,
+            CallView::Ice(s) => s.kind,
+            CallView::Turn(a) => a.kind,
+        }
+    }
+}
+
 /// The SSRC of an RTP packet (bytes 8..12) or of an RTCP packet's sender (bytes 4..8).
 fn ssrc_at(b: &[u8], at: usize) -> u32 {
     b.get(at..at + 4)

@@ -33,6 +33,11 @@ pub struct IceSessionRecord {
     pub streams: Vec<StreamRef>,
     /// Stream references not kept past [`super::MAX_STREAMS`].
     pub streams_omitted: u64,
+    /// Capture times behind `start` and `end` (ns since the epoch).
+    #[serde(skip)]
+    pub start_ns: i64,
+    #[serde(skip)]
+    pub end_ns: i64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -115,5 +120,7 @@ pub(super) fn record(
         selected_pair: s.selected,
         streams: s.streams.iter().map(|r| r.render(names)).collect(),
         streams_omitted: s.streams_dropped,
+        start_ns: s.first_ns,
+        end_ns: s.last_ns,
     }
 }

@@ -33,6 +33,11 @@ pub struct TurnAllocationRecord {
     pub client_packets: u64,
     pub relayed_packets: u64,
     pub streams: Vec<StreamRef>,
+    /// Capture times behind `start` and `end` (ns since the epoch).
+    #[serde(skip)]
+    pub start_ns: i64,
+    #[serde(skip)]
+    pub end_ns: i64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -93,5 +98,7 @@ pub(super) fn record(
         client_packets: a.client_packets,
         relayed_packets: a.relayed_packets,
         streams: a.streams.iter().map(|r| r.render(names)).collect(),
+        start_ns: a.first_ns,
+        end_ns: a.last_ns,
     }
 }

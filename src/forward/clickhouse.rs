@@ -8,11 +8,13 @@
 //! `record_id`, so the duplicates of at-least-once delivery are merged away (`FINAL` or
 //! `uniqExact(record_id)` for exact counts before merges).
 //!
-//! Hop records (schema version 2, [`super::hop_record`]) have other columns: the lines of a
-//! batch whose `kind` is `hop_interval` or `hop_final` go to the hop table
-//! (sql/clickhouse/rtcprobe_hops.sql), named after the records table ([`hops_table`]), in a
-//! second `INSERT`; the batch is delivered when both are accepted (a retry may insert one of
-//! them twice: `record_id` deduplicates it, as for any retry).
+//! Hop records (schema version 2, [`super::hop_record`]) and call records (version 3,
+//! [`super::call_record`]) have other columns: the lines of a batch whose `kind` is
+//! `hop_interval` or `hop_final` go to the hop table (sql/clickhouse/rtcprobe_hops.sql), those
+//! whose `kind` is `call` to the call table (sql/clickhouse/rtcprobe_calls.sql), both named
+//! after the records table ([`hops_table`], [`calls_table`]), each in an `INSERT` of its own;
+//! the batch is delivered when all are accepted (a retry may insert one of them twice:
+//! `record_id` deduplicates it, as for any retry).
 
 use super::delivery::{Outcome, Service};
 use super::http::Client;
@@ -21,22 +23,47 @@ use crate::config::HttpConfig;
 
 pub struct ClickHouse {
     client: Client,
-    url: String,
-    hops_url: String,
+    /// INSERT URLs by [`Table`]: records, hops, calls.
+    urls: [String; 3],
+}
+
+/// The table a buffered line goes to, by its serialised `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Table {
+    Records = 0,
+    Hops = 1,
+    Calls = 2,
 }
 
 /// The hop table of records table `table`: `…_records` becomes `…_hops`
 /// (`rtcprobe_records` → `rtcprobe_hops`), any other name gets `_hops` appended.
 pub fn hops_table(table: &str) -> String {
+    sibling(table, "hops")
+}
+
+/// The call table of records table `table` (`rtcprobe_records` → `rtcprobe_calls`), as
+/// [`hops_table`].
+pub fn calls_table(table: &str) -> String {
+    sibling(table, "calls")
+}
+
+fn sibling(table: &str, what: &str) -> String {
     match table.strip_suffix("_records") {
-        Some(base) => format!("{base}_hops"),
-        None => format!("{table}_hops"),
+        Some(base) => format!("{base}_{what}"),
+        None => format!("{table}_{what}"),
     }
 }
 
-/// Whether a buffered line is a hop record (its serialised `kind`).
-fn is_hop(line: &[u8]) -> bool {
-    line.windows(12).any(|w| w == br#""kind":"hop_"#)
+/// Which table a buffered line belongs to (hop records: `kind` `hop_…`; call records:
+/// `kind` `call`; everything else is a stream record).
+fn table_of(line: &[u8]) -> Table {
+    if line.windows(12).any(|w| w == br#""kind":"hop_"#) {
+        Table::Hops
+    } else if line.windows(13).any(|w| w == br#""kind":"call""#) {
+        Table::Calls
+    } else {
+        Table::Records
+    }
 }
 
 impl ClickHouse {
@@ -53,8 +80,11 @@ impl ClickHouse {
             )
         };
         Ok(ClickHouse {
-            url: insert(table),
-            hops_url: insert(&hops_table(table)),
+            urls: [
+                insert(table),
+                insert(&hops_table(table)),
+                insert(&calls_table(table)),
+            ],
             client,
         })
     }
@@ -73,43 +103,55 @@ pub fn with_params(base: &str, params: &str) -> String {
 }
 
 impl Service for ClickHouse {
+    /// One `INSERT` per table the batch has lines for (records, then hops, then calls); the
+    /// batch is delivered when all are accepted.
     fn send(&mut self, batch: &[u8], _records: u64) -> Outcome {
         let ndjson = [("Content-Type", "application/x-ndjson")];
-        if !batch.split(|&c| c == b'\n').any(is_hop) {
-            return self.client.post(&self.url, &ndjson, batch);
+        let lines = || batch.split(|&c| c == b'\n').filter(|l| !l.is_empty());
+        if lines().all(|l| table_of(l) == Table::Records) {
+            return self.client.post(&self.urls[0], &ndjson, batch);
         }
-        let (mut streams, mut hops) = (Vec::new(), Vec::new());
-        for line in batch.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
-            let to = if is_hop(line) {
-                &mut hops
-            } else {
-                &mut streams
-            };
+        let mut parts: [Vec<u8>; 3] = Default::default();
+        for line in lines() {
+            let to = &mut parts[table_of(line) as usize];
             to.extend_from_slice(line);
             to.push(b'\n');
         }
-        if !streams.is_empty() {
-            match self.client.post(&self.url, &ndjson, &streams) {
+        for (part, url) in parts.iter().zip(&self.urls) {
+            if part.is_empty() {
+                continue;
+            }
+            match self.client.post(url, &ndjson, part) {
                 Outcome::Sent => {}
                 other => return other,
             }
         }
-        self.client.post(&self.hops_url, &ndjson, &hops)
+        Outcome::Sent
     }
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn hop_lines_and_their_table_are_told_apart() {
+    fn hop_and_call_lines_and_their_tables_are_told_apart() {
+        use super::{table_of, Table};
         assert_eq!(super::hops_table("rtcprobe_records"), "rtcprobe_hops");
         assert_eq!(super::hops_table("db.calls"), "db.calls_hops");
-        assert!(super::is_hop(
-            br#"{"schema_version":2,"record_id":"00","host":"h","kind":"hop_final"}"#
-        ));
-        assert!(!super::is_hop(
-            br#"{"schema_version":2,"record_id":"00","host":"h","kind":"final"}"#
-        ));
+        assert_eq!(super::calls_table("rtcprobe_records"), "rtcprobe_calls");
+        assert_eq!(super::calls_table("db.t"), "db.t_calls");
+        let line = |kind: &str| {
+            format!(r#"{{"schema_version":3,"record_id":"00","host":"h","kind":"{kind}"}}"#)
+        };
+        assert_eq!(table_of(line("hop_final").as_bytes()), Table::Hops);
+        assert_eq!(table_of(line("hop_interval").as_bytes()), Table::Hops);
+        assert_eq!(table_of(line("call").as_bytes()), Table::Calls);
+        assert_eq!(table_of(line("final").as_bytes()), Table::Records);
+        assert_eq!(table_of(line("interval").as_bytes()), Table::Records);
+        // A call's kind is the whole value: "call_kind" or a longer kind is not one.
+        assert_eq!(
+            table_of(br#"{"kind":"final","call_kind":"sip"}"#),
+            Table::Records
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! (records carry capture time; only delivery uses the wall clock).
 
 pub mod buffer;
+pub mod call_record;
 pub mod check;
 pub mod clickhouse;
 pub mod deadletter;
@@ -90,6 +91,19 @@ impl RecordTx {
             return;
         }
         let Ok(line) = serde_json::to_vec(r) else {
+            return;
+        };
+        offer(&sinks, self.wait, &Arc::new(line));
+    }
+
+    /// The record of ended call `c` (schema version 3, [`call_record`]) to every sink, like
+    /// [`RecordTx::send`]; made only when there is a sink.
+    pub fn send_call(&self, opts: &record::RecordOptions, c: &crate::correlate::calls::CallView) {
+        let sinks = self.sinks.load();
+        if sinks.is_empty() {
+            return;
+        }
+        let Ok(line) = serde_json::to_vec(&call_record::call_record(opts, c)) else {
             return;
         };
         offer(&sinks, self.wait, &Arc::new(line));
@@ -173,6 +187,11 @@ impl Hook {
                 self.tx.send(&r);
             }
         }
+    }
+
+    /// The record of ended call `c` to the sinks ([`RecordTx::send_call`]).
+    pub fn call(&self, c: &crate::correlate::calls::CallView) {
+        self.tx.send_call(self.intervals.options(), c);
     }
 
     /// Call with the records of streams that ended.

@@ -1,5 +1,6 @@
-//! The forwarded stream record, schema version 2 (docs/records.md, docs/records.schema.json:
-//! the keys of version 1, unchanged; version 2 adds the hop records of [`super::hop_record`]), and the
+//! The forwarded stream record, schema version 3 (docs/records.md, docs/records.schema.json:
+//! the keys of version 1, unchanged; version 2 added the hop records of [`super::hop_record`],
+//! version 3 the call records of [`super::call_record`]), and the
 //! sans-IO bookkeeping that turns a worker's streams into interval and final records.
 //!
 //! A record is flat (no nested objects) so that every store takes it as it is: ClickHouse
@@ -18,7 +19,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 /// The schema version written in every record.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// One forwarded record: an interval of one stream, or its end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -10,10 +10,7 @@
 //! The capture thread renders a new snapshot at most once per tick (a second of capture
 //! time), never per packet.
 
-use crate::correlate::ice::IceSessionRecord;
-use crate::correlate::turn::TurnAllocationRecord;
-use crate::sip::SipCall;
-use serde::Serialize;
+pub use crate::correlate::calls::CallView;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -21,25 +18,6 @@ use std::sync::Arc;
 pub const MAX_ONGOING: usize = 64;
 /// Ended calls kept per capture thread.
 pub const MAX_ENDED: usize = 256;
-
-/// One call as `/calls` shows it: its record carries its `kind` (`sip`, `ice`, `turn`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum CallView {
-    Sip(SipCall),
-    Ice(IceSessionRecord),
-    Turn(TurnAllocationRecord),
-}
-
-impl CallView {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            CallView::Sip(c) => c.kind,
-            CallView::Ice(s) => s.kind,
-            CallView::Turn(a) => a.kind,
-        }
-    }
-}
 
 /// A capture thread's calls at one moment.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -120,6 +98,8 @@ mod tests {
             client_packets: n,
             relayed_packets: 0,
             streams: Vec::new(),
+            start_ns: 0,
+            end_ns: 0,
         })
     }
 

@@ -22,7 +22,9 @@ use crate::config::Resolved;
 use crate::correlate::calls::{CallEnded, CallStage};
 use crate::correlate::hop::HopCounters;
 use crate::engine::{shard, triage, Counters, Shard, StreamKey, Triage};
+use crate::forward::record::RecordOptions;
 use crate::forward::tap::RtcpTap;
+use crate::forward::RecordTx;
 use crate::sip::{SipCall, SipStage};
 use crate::tcp::TcpStage;
 use crate::wire::{decode, Datagram, Decoded, LinkType};
@@ -115,6 +117,8 @@ pub struct Feeder {
     /// The last ended calls of every kind, for `/calls` ([`super::calls`]); only when an
     /// endpoint may show them ([`Feeder::with_calls_view`]).
     recent: Option<RecentCalls>,
+    /// Where call records go (the record sinks), when there are any.
+    call_records: Option<(RecordTx, RecordOptions)>,
 }
 
 impl Feeder {
@@ -164,6 +168,7 @@ impl Feeder {
             keep_calls: false,
             sip_calls: Vec::new(),
             recent: None,
+            call_records: None,
         }
     }
 
@@ -177,6 +182,13 @@ impl Feeder {
     /// (the outcomes are counted either way).
     fn calls_done(&mut self) {
         let (ice, turn) = self.calls.drain();
+        if let Some((tx, opts)) = &self.call_records {
+            let ice = ice.iter().map(|s| CallView::Ice(s.clone()));
+            let turn = turn.iter().map(|a| CallView::Turn(a.clone()));
+            for c in ice.chain(turn) {
+                tx.send_call(opts, &c);
+            }
+        }
         if let Some(r) = &mut self.recent {
             let ice = ice.iter().map(|s| CallView::Ice(s.clone()));
             let turn = turn.iter().map(|a| CallView::Turn(a.clone()));
@@ -220,6 +232,11 @@ impl Feeder {
     /// Ended calls: kept (file replay) or dropped (their outcomes are counted).
     fn sip_done(&mut self) {
         let ended = self.sip.drain_ended();
+        if let Some((tx, opts)) = &self.call_records {
+            for c in &ended {
+                tx.send_call(opts, &CallView::Sip(c.clone()));
+            }
+        }
         if let Some(r) = &mut self.recent {
             // Only the newest fit the ring: a burst of ended calls clones no more.
             let skip = ended.len().saturating_sub(MAX_ENDED);
@@ -242,6 +259,12 @@ impl Feeder {
         let (ongoing, omitted) = self.sip.ongoing(self.stats.last_ns, MAX_ONGOING);
         let ongoing = ongoing.into_iter().map(CallView::Sip).collect();
         self.stats.calls = Some(r.snapshot(ongoing, omitted));
+    }
+
+    /// Send the record of every call that ends to `sinks` (the record sinks and options).
+    pub fn with_call_sink(mut self, sinks: Option<(RecordTx, RecordOptions)>) -> Self {
+        self.call_records = sinks;
+        self
     }
 
     /// Keep the last ended calls and render the calls in progress each tick for `/calls`

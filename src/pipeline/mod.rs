@@ -101,7 +101,8 @@ pub struct Pipeline {
     points: Arc<PointNames>,
     /// Inline mode ([`Pipeline::start_inline`]): the one worker, until the feeder takes it.
     inline: std::sync::Mutex<Option<Worker>>,
-    /// Where hop records go (the sinks of the stream records), for [`Pipeline::hop_stage`].
+    /// Where hop and call records go (the sinks of the stream records), for
+    /// [`Pipeline::hop_stage`] and every feeder.
     hop_records: Option<(
         crate::forward::RecordTx,
         crate::forward::record::RecordOptions,
@@ -260,6 +261,7 @@ impl Pipeline {
             PointResolver::file(Arc::clone(&self.points)),
         )
         .with_rtcp_tap(self.rtcp_tap.clone())
+        .with_call_sink(self.hop_records.clone())
         .with_inline(self.inline.lock().ok().and_then(|mut w| w.take()))
     }
 

@@ -10,6 +10,7 @@
 //! What it does not do: model real codecs, encrypt anything, or decode.
 
 mod build;
+pub mod calls;
 pub mod churn;
 pub mod forwarding;
 pub mod frame;

@@ -202,13 +202,14 @@ impl ClickHouse {
             .map_err(|e| e.to_string())
     }
 
-    /// Create the records and hop tables from sql/clickhouse/rtcprobe_records.sql and
-    /// rtcprobe_hops.sql (docs/central-store.md), without their TTL lines on servers older
+    /// Create the records, hop and call tables from sql/clickhouse/rtcprobe_records.sql,
+    /// rtcprobe_hops.sql and rtcprobe_calls.sql (docs/central-store.md), without their TTL lines on servers older
     /// than 19.6 (the DDL says so).
     pub fn create_table(&self) {
         for ddl in [
             include_str!("../../sql/clickhouse/rtcprobe_records.sql"),
             include_str!("../../sql/clickhouse/rtcprobe_hops.sql"),
+            include_str!("../../sql/clickhouse/rtcprobe_calls.sql"),
         ] {
             self.create_from(ddl);
         }
