@@ -18,6 +18,7 @@
 //! g711a.pcap too), TShark and editcap (scripts/setup-test); without them it prints
 //! `skipped: …` and passes, except under `CI=true`, where it fails.
 
+mod baresip;
 #[allow(dead_code)]
 #[path = "../live/netns.rs"]
 mod netns;
@@ -64,7 +65,7 @@ const UAS_CANCEL: &str = include_str!("uas_cancel.xml");
 fn main() {
     trace::self_check();
     let args: Vec<String> = std::env::args().collect();
-    let all = ["sipp"];
+    let all = ["sipp", "baresip"];
     if args.iter().any(|a| a == "--list") {
         for s in all {
             println!("{s}: test");
@@ -84,15 +85,31 @@ fn main() {
         return;
     }
     let started = Instant::now();
-    let tools = ["ip", "ss", "tcpdump", "sipp", "tshark", "editcap"];
-    if !netns::prerequisites("sip_lab", &tools) || !have_file(G711A) {
+    let mut tools = vec!["ip", "ss", "tcpdump", "tshark"];
+    let mut files = Vec::new();
+    if chosen.contains(&"sipp") {
+        tools.extend(["sipp", "editcap"]);
+        files.push(G711A.to_owned());
+    }
+    if chosen.contains(&"baresip") {
+        tools.push("baresip");
+        files.extend(
+            baresip::MODULES
+                .iter()
+                .map(|m| format!("/usr/lib/baresip/modules/{m}.so")),
+        );
+    }
+    if !netns::prerequisites("sip_lab", &tools) || !files.iter().all(|f| have_file(f)) {
         summary(0, 0, chosen.len(), started);
         return;
     }
     let mut failed = Vec::new();
     for &s in &chosen {
         let t0 = Instant::now();
-        let r = std::panic::catch_unwind(sipp_calls);
+        let r = std::panic::catch_unwind(|| match s {
+            "sipp" => sipp_calls(),
+            _ => baresip::call(),
+        });
         let ok = r.as_ref().is_ok_and(|r| r.is_ok());
         if let Ok(Err(e)) = &r {
             eprintln!("sip_lab {s}: {e}");
@@ -119,9 +136,9 @@ fn have_file(path: &str) -> bool {
     }
     assert!(
         std::env::var("CI").as_deref() != Ok("true"),
-        "sip_lab: {path} missing but CI=true (scripts/setup-test installs sip-tester)"
+        "sip_lab: {path} missing but CI=true (scripts/setup-test installs sip-tester, baresip)"
     );
-    eprintln!("sip_lab: skipped: needs {path} (Debian sip-tester: scripts/setup-test)");
+    eprintln!("sip_lab: skipped: needs {path} (Debian sip-tester, baresip: scripts/setup-test)");
     false
 }
 
@@ -136,7 +153,7 @@ fn summary(passed: usize, failed: usize, ignored: usize, started: Instant) {
 }
 
 /// A scratch directory under the target dir; kept when the scenario fails or `LAB_KEEP` is set.
-struct Scratch(PathBuf, bool);
+pub struct Scratch(PathBuf, bool);
 
 impl Scratch {
     fn new(tag: &str) -> Self {
@@ -190,17 +207,7 @@ fn sipp_calls() -> Result<(), String> {
 }
 
 fn run_calls(pair: &VethPair, dir: &Scratch) -> Result<Run, String> {
-    for (side, dev, addr) in [(Side::A, DEV_A, CALLER_IP), (Side::B, DEV_B, CALLEE_IP)] {
-        run(Command::new("ip").args([
-            "-n",
-            pair.name(side),
-            "addr",
-            "add",
-            &format!("{addr}/24"),
-            "dev",
-            dev,
-        ]))?;
-    }
+    addresses(pair)?;
     // The first RTP_PACKETS packets of Debian's capture: what each answered call plays.
     let rtp = dir.path("g711a-cut.pcap");
     run(Command::new("editcap")
@@ -220,23 +227,7 @@ fn run_calls(pair: &VethPair, dir: &Scratch) -> Result<Run, String> {
     let uac_cancel = dir.write("uac_cancel.xml", UAC_CANCEL)?;
     let uas_cancel = dir.write("uas_cancel.xml", UAS_CANCEL)?;
 
-    let cap = dir.path("cap.pcap");
-    let mut cmd = pair.command(Side::A, "tcpdump");
-    cmd.args([
-        "-i",
-        DEV_A,
-        "-n",
-        "-p",
-        "--immediate-mode",
-        "-U",
-        "-s",
-        "65535",
-    ])
-    .arg("-w")
-    .arg(&cap)
-    .arg("udp");
-    let mut dump = pair.spawn(cmd, &dir.path("tcpdump"))?;
-    dump.wait_for_stderr("listening on", START_TIMEOUT)?;
+    let (cap, dump) = start_dump(pair, dir)?;
 
     // The callees, each exiting after its calls.
     let mut uases: Vec<Proc> = Vec::new();
@@ -283,8 +274,58 @@ fn run_calls(pair: &VethPair, dir: &Scratch) -> Result<Run, String> {
             return Err(format!("a SIPp UAS: {st}\n{}", u.stderr()));
         }
     }
-    // The last 200 OK has been received by the caller, hence captured; immediate mode hands
-    // it to tcpdump at once.
+    // The last 200 OK has been received by the caller, hence captured.
+    stop_dump(dump)?;
+    let report = replay(&cap, dir)?;
+    Ok(Run {
+        cap,
+        report,
+        media: trace::read(&dir.path("uac_media.msg"))?,
+        busy: trace::read(&dir.path("uac_busy.msg"))?,
+        cancel: trace::read(&dir.path("uac_cancel.msg"))?,
+    })
+}
+
+/// The lab's addresses on the veth pair.
+pub fn addresses(pair: &VethPair) -> Result<(), String> {
+    for (side, dev, addr) in [(Side::A, DEV_A, CALLER_IP), (Side::B, DEV_B, CALLEE_IP)] {
+        run(Command::new("ip").args([
+            "-n",
+            pair.name(side),
+            "addr",
+            "add",
+            &format!("{addr}/24"),
+            "dev",
+            dev,
+        ]))?;
+    }
+    Ok(())
+}
+
+/// tcpdump on the caller's end of the link, into `cap.pcap`; returns once it listens.
+pub fn start_dump(pair: &VethPair, dir: &Scratch) -> Result<(PathBuf, Proc), String> {
+    let cap = dir.path("cap.pcap");
+    let mut cmd = pair.command(Side::A, "tcpdump");
+    cmd.args([
+        "-i",
+        DEV_A,
+        "-n",
+        "-p",
+        "--immediate-mode",
+        "-U",
+        "-s",
+        "65535",
+    ])
+    .arg("-w")
+    .arg(&cap)
+    .arg("udp");
+    let mut dump = pair.spawn(cmd, &dir.path("tcpdump"))?;
+    dump.wait_for_stderr("listening on", START_TIMEOUT)?;
+    Ok((cap, dump))
+}
+
+/// Stop tcpdump (immediate mode: it has every packet sent so far); no kernel drops allowed.
+pub fn stop_dump(mut dump: Proc) -> Result<(), String> {
     std::thread::sleep(Duration::from_millis(200));
     dump.stop("INT", STOP_TIMEOUT)?;
     if !dump
@@ -294,11 +335,15 @@ fn run_calls(pair: &VethPair, dir: &Scratch) -> Result<Run, String> {
     {
         return Err(format!("tcpdump dropped packets:\n{}", dump.stderr()));
     }
+    Ok(())
+}
 
+/// `rtcprobe replay --format json` of the capture, identities kept; also in `replay.json`.
+pub fn replay(cap: &Path, dir: &Scratch) -> Result<Value, String> {
     let config = dir.write("sip.toml", "[sip]\nkeep_identities = true\n")?;
     let out = Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
         .arg("replay")
-        .arg(&cap)
+        .arg(cap)
         .args(["--format", "json", "--config"])
         .arg(&config)
         .output()
@@ -308,13 +353,7 @@ fn run_calls(pair: &VethPair, dir: &Scratch) -> Result<Run, String> {
     }
     std::fs::write(dir.path("replay.json"), &out.stdout).map_err(|e| e.to_string())?;
     let report: Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
-    Ok(Run {
-        cap,
-        report,
-        media: trace::read(&dir.path("uac_media.msg"))?,
-        busy: trace::read(&dir.path("uac_busy.msg"))?,
-        cancel: trace::read(&dir.path("uac_cancel.msg"))?,
-    })
+    Ok(report)
 }
 
 /// SIPp in the namespace, `calls` calls of scenario `xml`, its message trace in `<name>.msg`,
@@ -343,7 +382,7 @@ fn sipp(
 
 /// Wait until a UDP socket is bound to `port` in the callee's namespace (a UAS is up), so
 /// that no INVITE is lost and retransmitted.
-fn wait_bound(pair: &VethPair, port: u16, procs: &mut [Proc]) -> Result<(), String> {
+pub fn wait_bound(pair: &VethPair, port: u16, procs: &mut [Proc]) -> Result<(), String> {
     let deadline = Instant::now() + START_TIMEOUT;
     let want = format!("{CALLEE_IP}:{port}");
     while Instant::now() < deadline {
@@ -383,11 +422,11 @@ fn run(cmd: &mut Command) -> Result<(), String> {
 
 /// One SIP message as the capture has it.
 #[derive(Debug)]
-struct Wire {
-    at_ns: i64,
-    method: String,
-    status: Option<u16>,
-    cseq_method: String,
+pub struct Wire {
+    pub at_ns: i64,
+    pub method: String,
+    pub status: Option<u16>,
+    pub cseq_method: String,
 }
 
 impl Wire {
@@ -397,7 +436,7 @@ impl Wire {
 }
 
 /// The first message of `call` that is `what` (a method, or a status code of an INVITE).
-fn first<'a>(msgs: &'a [Wire], what: &str) -> &'a Wire {
+pub fn first<'a>(msgs: &'a [Wire], what: &str) -> &'a Wire {
     msgs.iter()
         .find(|m| m.is(what) && (m.status.is_none() || m.cseq_method == "INVITE"))
         .unwrap_or_else(|| panic!("no {what} in the capture: {msgs:?}"))
@@ -412,11 +451,11 @@ fn sipp_at(trace: &[Msg], call: &str, what: &str) -> i64 {
         .at_ns
 }
 
-fn ms(from: i64, to: i64) -> f64 {
+pub fn ms(from: i64, to: i64) -> f64 {
     (to - from) as f64 / 1e6
 }
 
-fn close(a: f64, b: f64, tol: f64) -> bool {
+pub fn close(a: f64, b: f64, tol: f64) -> bool {
     (a - b).abs() <= tol
 }
 
@@ -459,63 +498,14 @@ fn check(run: &Run) {
     );
     assert_eq!(calls.len(), 2 + CALLS, "one call per Call-ID");
 
-    // The capture's SIP messages by Call-ID.
-    let rows = trace::tshark(
-        &run.cap,
-        "sip",
-        &[
-            "frame.time_epoch",
-            "sip.Call-ID",
-            "sip.Method",
-            "sip.Status-Code",
-            "sip.CSeq.method",
-        ],
-    )
-    .expect("tshark sip");
-    let mut wire: BTreeMap<String, Vec<Wire>> = BTreeMap::new();
-    for row in rows {
-        let [t, id, method, status, cseq] = &row[..] else {
-            panic!("tshark row {row:?}");
-        };
-        wire.entry(id.clone()).or_default().push(Wire {
-            at_ns: trace::epoch_ns(t).expect("frame time"),
-            method: method.clone(),
-            status: status.parse().ok(),
-            cseq_method: cseq.clone(),
-        });
-    }
+    let wire = wire_sip(&run.cap);
     assert_eq!(
         wire.keys().map(String::as_str).collect::<BTreeSet<_>>(),
         sipp_ids,
         "the capture's Call-IDs are SIPp's"
     );
 
-    // The capture's RTP streams: (src, dst, ssrc) → (packets, payload types).
-    let rtp = trace::tshark(
-        &run.cap,
-        "rtp",
-        &[
-            "ip.src",
-            "udp.srcport",
-            "ip.dst",
-            "udp.dstport",
-            "rtp.ssrc",
-            "rtp.p_type",
-        ],
-    )
-    .expect("tshark rtp");
-    let mut streams: BTreeMap<(String, String, u32), (u64, BTreeSet<u8>)> = BTreeMap::new();
-    for row in &rtp {
-        let [s, sp, d, dp, ssrc, pt] = &row[..] else {
-            panic!("tshark row {row:?}");
-        };
-        let ssrc = u32::from_str_radix(ssrc.trim_start_matches("0x"), 16).expect("ssrc");
-        let e = streams
-            .entry((format!("{s}:{sp}"), format!("{d}:{dp}"), ssrc))
-            .or_default();
-        e.0 += 1;
-        e.1.insert(pt.parse().expect("pt"));
-    }
+    let streams = wire_rtp(&run.cap);
     assert_eq!(
         streams.len(),
         2 * CALLS,
@@ -601,17 +591,7 @@ fn check(run: &Run) {
             want.sort();
             assert_eq!(dirs, want, "{id}: the call's streams");
             for s in refs {
-                let rec = r["streams"]
-                    .as_array()
-                    .expect("streams")
-                    .iter()
-                    .find(|x| {
-                        x["src"] == s["src"]
-                            && x["dst"] == s["dst"]
-                            && x["ssrc"] == s["ssrc"]
-                            && x["observed_at"] == s["observed_at"]
-                    })
-                    .expect("the call's stream is in streams");
+                let rec = record(r, s);
                 let key = (
                     str_of(&rec["src"]),
                     str_of(&rec["dst"]),
@@ -667,7 +647,84 @@ fn check(run: &Run) {
     assert_eq!(outcomes["failed"].as_u64(), Some(1), "{outcomes}");
     assert_eq!(outcomes["cancelled"].as_u64(), Some(1), "{outcomes}");
     // Every RTP stream of the capture is one of the probe's, with TShark's packet count.
-    let ours: BTreeMap<(String, String, u32), u64> = r["streams"]
+    let ours = probe_streams(r);
+    let theirs: BTreeMap<_, u64> = streams.iter().map(|(k, v)| (k.clone(), v.0)).collect();
+    assert_eq!(ours, theirs, "streams and packet counts against TShark");
+    assert_eq!(stream_timing_agrees(r, &run.cap), 2 * CALLS);
+    for line in summary {
+        eprintln!("  {line}");
+    }
+}
+
+pub fn str_of(v: &Value) -> String {
+    v.as_str().expect("a string").to_owned()
+}
+
+/// The capture's SIP messages by Call-ID (TShark).
+pub fn wire_sip(cap: &Path) -> BTreeMap<String, Vec<Wire>> {
+    let rows = trace::tshark(
+        cap,
+        "sip",
+        &[
+            "frame.time_epoch",
+            "sip.Call-ID",
+            "sip.Method",
+            "sip.Status-Code",
+            "sip.CSeq.method",
+        ],
+    )
+    .expect("tshark sip");
+    let mut wire: BTreeMap<String, Vec<Wire>> = BTreeMap::new();
+    for row in rows {
+        let [t, id, method, status, cseq] = &row[..] else {
+            panic!("tshark row {row:?}");
+        };
+        wire.entry(id.clone()).or_default().push(Wire {
+            at_ns: trace::epoch_ns(t).expect("frame time"),
+            method: method.clone(),
+            status: status.parse().ok(),
+            cseq_method: cseq.clone(),
+        });
+    }
+    wire
+}
+
+/// The capture's RTP streams (TShark, which follows the SDP): (src, dst, ssrc) → (packets,
+/// payload types).
+pub type WireStreams = BTreeMap<(String, String, u32), (u64, BTreeSet<u8>)>;
+
+pub fn wire_rtp(cap: &Path) -> WireStreams {
+    let rtp = trace::tshark(
+        cap,
+        "rtp",
+        &[
+            "ip.src",
+            "udp.srcport",
+            "ip.dst",
+            "udp.dstport",
+            "rtp.ssrc",
+            "rtp.p_type",
+        ],
+    )
+    .expect("tshark rtp");
+    let mut streams = WireStreams::new();
+    for row in &rtp {
+        let [s, sp, d, dp, ssrc, pt] = &row[..] else {
+            panic!("tshark row {row:?}");
+        };
+        let ssrc = u32::from_str_radix(ssrc.trim_start_matches("0x"), 16).expect("ssrc");
+        let e = streams
+            .entry((format!("{s}:{sp}"), format!("{d}:{dp}"), ssrc))
+            .or_default();
+        e.0 += 1;
+        e.1.insert(pt.parse().expect("pt"));
+    }
+    streams
+}
+
+/// The probe's streams: (src, dst, ssrc) → packets.
+pub fn probe_streams(report: &Value) -> BTreeMap<(String, String, u32), u64> {
+    report["streams"]
         .as_array()
         .expect("streams")
         .iter()
@@ -681,14 +738,74 @@ fn check(run: &Run) {
                 s["packets"].as_u64().expect("packets"),
             )
         })
-        .collect();
-    let theirs: BTreeMap<_, u64> = streams.iter().map(|(k, v)| (k.clone(), v.0)).collect();
-    assert_eq!(ours, theirs, "streams and packet counts against TShark");
-    for line in summary {
-        eprintln!("  {line}");
-    }
+        .collect()
 }
 
-fn str_of(v: &Value) -> String {
-    v.as_str().expect("a string").to_owned()
+/// The record in `streams` that a call's stream reference points to.
+pub fn record<'a>(report: &'a Value, s: &Value) -> &'a Value {
+    report["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .find(|x| {
+            x["src"] == s["src"]
+                && x["dst"] == s["dst"]
+                && x["ssrc"] == s["ssrc"]
+                && x["observed_at"] == s["observed_at"]
+        })
+        .expect("the call's stream is in streams")
+}
+
+/// Each stream's timing figures against TShark's RTP statistics (`-z rtp,streams`, printed
+/// to 3 decimals) on the same capture: the longest gap between packets ("Max Delta") and the
+/// RFC 3550 A.8 jitter's mean and maximum over the stream. Returns how many were compared.
+pub fn stream_timing_agrees(report: &Value, cap: &Path) -> usize {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(cap)
+        .args(["-q", "-z", "rtp,streams"])
+        .output()
+        .expect("tshark -z rtp,streams");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut theirs: BTreeMap<(String, String, u32), [f64; 3]> = BTreeMap::new();
+    for line in text.lines() {
+        // start end src sport dst dport ssrc payload packets lost (ratio) min-Δ mean-Δ max-Δ
+        // min-jitter mean-jitter max-jitter [problems]
+        let t: Vec<&str> = line.split_whitespace().collect();
+        let Some(ssrc) = t.get(6).and_then(|x| x.strip_prefix("0x")) else {
+            continue;
+        };
+        let f = |i: usize| t[i].parse::<f64>().expect("a number in -z rtp,streams");
+        theirs.insert(
+            (
+                format!("{}:{}", t[2], t[3]),
+                format!("{}:{}", t[4], t[5]),
+                u32::from_str_radix(ssrc, 16).expect("ssrc"),
+            ),
+            [f(13), f(15), f(16)],
+        );
+    }
+    let streams = report["streams"].as_array().expect("streams");
+    assert_eq!(streams.len(), theirs.len(), "TShark's streams: {text}");
+    for s in streams {
+        let key = (
+            str_of(&s["src"]),
+            str_of(&s["dst"]),
+            s["ssrc"].as_u64().expect("ssrc") as u32,
+        );
+        let t = theirs
+            .get(&key)
+            .unwrap_or_else(|| panic!("{key:?} not in {text}"));
+        let ours = ["max_gap_ms", "mean_jitter_ms", "max_jitter_ms"]
+            .map(|k| s[k].as_f64().unwrap_or_else(|| panic!("{key:?}: {k}")));
+        for (i, name) in ["max gap", "mean jitter", "max jitter"].iter().enumerate() {
+            assert!(
+                close(ours[i], t[i], 0.0006),
+                "{key:?}: {name} {} ms, TShark {} ms",
+                ours[i],
+                t[i]
+            );
+        }
+    }
+    streams.len()
 }
