@@ -5,17 +5,20 @@
 //!
 //! ```text
 //!  caller 10.78.0.1 [veth0] ───veth─── [veth1] 10.78.0.2 callee
-//!  SIPp UACs               tcpdump             SIPp UASs: 5060 answers (and echoes RTP),
-//!                                                         5062 busy (486), 5064 rings (487)
+//!  SIPp UACs / baresip     tcpdump             SIPp UASs: 5060 answers (and echoes RTP),
+//!                                              5062 busy (486), 5064 rings (487) / baresip
 //! ```
 //!
-//! One scenario, `sipp`: three answered calls in a row, each playing 50 PCMA packets (1.5 s, a
-//! cut of Debian's `g711a.pcap`) that the callee echoes back, hung up with a BYE; then one call
-//! refused with 486 Busy Here and one cancelled while ringing. About 8 s in all.
+//! Two scenarios, each in namespaces of its own:
+//!
+//! * `sipp`: three answered calls in a row, each playing 50 PCMA packets (1.5 s, a cut of
+//!   Debian's `g711a.pcap`) that the callee echoes back, hung up with a BYE; then one call
+//!   refused with 486 Busy Here and one cancelled while ringing. About 8 s.
+//! * `baresip` (baresip.rs): one 3 s PCMU call between two baresip user agents. About 4 s.
 //!
 //! Own `main` (`harness = false`) like the media lab: positional arguments filter scenarios,
-//! `--list` lists them. Needs root, iproute2, tcpdump, SIPp (Debian `sip-tester`, for its
-//! g711a.pcap too), TShark and editcap (scripts/setup-test); without them it prints
+//! `--list` lists them. Needs root, iproute2, tcpdump, TShark, SIPp (Debian `sip-tester`, for
+//! its g711a.pcap too) and editcap, baresip (scripts/setup-test); without them it prints
 //! `skipped: …` and passes, except under `CI=true`, where it fails.
 
 mod baresip;
