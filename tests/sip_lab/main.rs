@@ -11,9 +11,10 @@
 //!
 //! Two scenarios, each in namespaces of its own:
 //!
-//! * `sipp`: three answered calls in a row, each playing 50 PCMA packets (1.5 s, a cut of
-//!   Debian's `g711a.pcap`) that the callee echoes back, hung up with a BYE; then one call
-//!   refused with 486 Busy Here and one cancelled while ringing. About 8 s.
+//! * `sipp`: three overlapping answered calls (100 ms apart), each playing 50 PCMA packets
+//!   (1.5 s, a cut of Debian's `g711a.pcap`) that the callee echoes back from its one media
+//!   port, hung up with a BYE; then one call refused with 486 Busy Here and one cancelled
+//!   while ringing. About 4 s.
 //! * `baresip` (baresip.rs): one 3 s PCMU call between two baresip user agents. About 4 s.
 //!
 //! Own `main` (`harness = false`) like the media lab: positional arguments filter scenarios,
@@ -43,7 +44,7 @@ const CALLEE_IP: &str = "10.78.0.2";
 const G711A: &str = "/usr/share/sip-tester/g711a.pcap";
 /// Packets of it played per call (30 ms each: 1.5 s).
 const RTP_PACKETS: u64 = 50;
-/// Answered calls in a row, and how long each lasts from the ACK to the BYE.
+/// Answered calls (overlapping), and how long each lasts from the ACK to the BYE.
 const CALLS: usize = 3;
 const HOLD_MS: u64 = 1700;
 /// The callee's pause between 180 and 200 (uas_media.xml).
@@ -258,8 +259,10 @@ fn run_calls(pair: &VethPair, dir: &Scratch) -> Result<Run, String> {
     ] {
         let mut cmd = sipp(pair, Side::A, xml, CALLER_IP, 5060, calls, dir, name);
         cmd.args(["-mi", CALLER_IP, "-mp", &media_port.to_string()])
-            // One call at a time, so that each call's RTP starts after its own INVITE.
-            .args(["-l", "1", "-r", "10", "-timeout", "20"])
+            // A call every 100 ms, all at once (each lasts about 1.9 s): every call's media
+            // starts after the later calls began, all answered from the callee's one media
+            // port, so only the caller's port tells them apart.
+            .args(["-l", &calls.to_string(), "-r", "10", "-timeout", "20"])
             .arg(format!("{CALLEE_IP}:{port}"));
         let out = pair.output(cmd, &dir.path(name), RUN_TIMEOUT)?;
         if !out.status.success() {
@@ -515,6 +518,18 @@ fn check(run: &Run) {
         "the capture's streams: {streams:?}"
     );
 
+    // The answered calls overlap: each began before the first one's BYE.
+    let first_bye = media
+        .iter()
+        .map(|id| first(&wire[id], "BYE").at_ns)
+        .min()
+        .expect("BYEs");
+    for id in &media {
+        assert!(
+            first(&wire[id], "INVITE").at_ns < first_bye,
+            "{id}: no overlap"
+        );
+    }
     let mut summary = Vec::new();
     for (id, c) in &by_id {
         let w = &wire[*id];
