@@ -263,6 +263,12 @@ impl SipCall {
             .iter()
             .any(|e| e.addr == dst || e.addr == src)
     }
+
+    /// Whether its descriptions named both ends of a stream.
+    fn names_both(&self, src: SocketAddr, dst: SocketAddr) -> bool {
+        let named = |a: SocketAddr| self.sip.media.iter().any(|e| e.addr == a);
+        named(src) && named(dst)
+    }
 }
 
 /// Slack for a stream seen just before the description that named its address (capture
@@ -334,17 +340,23 @@ impl CallMatcher {
         }
         // A stream belongs to the latest call naming one of its ends that began before it
         // (as tshark ties RTP to the last SDP that set up its address): a port reused by a
-        // later call goes to that call; early media after a failure stays with its call.
+        // later call goes to that call; early media after a failure stays with its call. A
+        // call naming both ends wins over one naming only one: concurrent calls to one media
+        // port (SIPp's UAS answers every call with the same one) are told apart by the
+        // caller's port, which only its own call named.
         for (src, dst, first, _, r, figures) in &self.refs {
             let best = [dst, src]
                 .iter()
                 .filter_map(|a| by_addr.get(a))
                 .flatten()
                 .copied()
-                .filter_map(|i| Some((i, self.calls.get(i)?.start_ns)))
-                .filter(|&(_, start)| start <= first.saturating_add(SLACK_NS))
-                .max_by_key(|&(i, start)| (start, i));
-            if let Some(c) = best.and_then(|(i, _)| self.calls.get_mut(i)) {
+                .filter_map(|i| {
+                    let c = self.calls.get(i)?;
+                    Some((i, c.start_ns, c.names_both(*src, *dst)))
+                })
+                .filter(|&(_, start, _)| start <= first.saturating_add(SLACK_NS))
+                .max_by_key(|&(i, start, both)| (both, start, i));
+            if let Some(c) = best.and_then(|(i, _, _)| self.calls.get_mut(i)) {
                 Worst::add(&mut c.worst, *figures, r);
                 c.streams.push(r.clone());
             }

@@ -177,3 +177,72 @@ fn ongoing_shows_the_most_recently_active_dialogs_first_up_to_the_cap() {
         ]
     );
 }
+
+/// SIPp's UAS answers every call with the same media port: concurrent calls to it are told
+/// apart by the caller's port, which only its own call named (found by tests/sip_lab with
+/// overlapping calls, where all streams went to the latest call).
+#[test]
+fn concurrent_calls_to_one_media_port_keep_their_own_streams() {
+    let mut st = SipStage::new(SipLimits {
+        keep_identities: true,
+        ..SipLimits::default()
+    });
+    let sdp = |ip: &str, port: u16| {
+        format!("v=0\r\nc=IN IP4 {ip}\r\nm=audio {port} RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n")
+    };
+    let caller = |k: u16| format!("10.0.0.1:{}", 17000 + 4 * k);
+    for k in 0..3u16 {
+        let id = format!("{k}@x");
+        let body = sdp("10.0.0.1", 17000 + 4 * k);
+        let inv = format!(
+            "INVITE sip:bob@y SIP/2.0\r\nCall-ID: {id}\r\nFrom: <sip:alice@x>;tag=1\r\nTo: <sip:bob@y>\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        // 100 ms apart, each answered 200 ms after its INVITE: overlapping.
+        let t = i64::from(k) * 100_000_000;
+        st.on_message(t, a(), b(), inv.as_bytes(), &mut |_| {});
+        let body = sdp("10.0.0.2", 16000);
+        let ok = format!(
+            "SIP/2.0 200 OK\r\nCall-ID: {id}\r\nTo: <sip:bob@y>;tag=2\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        st.on_message(t + 200_000_000, b(), a(), ok.as_bytes(), &mut |_| {});
+    }
+    st.finish(5_000_000_000);
+    let mut m = crate::sip::call::CallMatcher::default();
+    for c in st.drain_ended() {
+        m.call(c);
+    }
+    let mut stream = |src: String, dst: String, first: i64| {
+        let mut r = crate::export::test_record();
+        (r.src, r.dst, r.clock_rate_source) = (src, dst, Some("sdp"));
+        (r.first_seen_ns, r.last_seen_ns) = (first, first + 1_500_000_000);
+        m.stream(&r);
+    };
+    // Each call's media starts after its answer, when the later calls have begun.
+    let uas = "10.0.0.2:16000".to_string();
+    for k in 0..3u16 {
+        let first = i64::from(k) * 100_000_000 + 205_000_000;
+        stream(caller(k), uas.clone(), first);
+        stream(uas.clone(), caller(k), first);
+    }
+    // Naming only the shared port: the latest call that began before it (1 s of slack), as
+    // before.
+    stream("10.0.0.9:7000".into(), uas.clone(), 150_000_000);
+    let calls = m.finish();
+    assert_eq!(calls.len(), 3);
+    for (k, c) in (0..3u16).zip(&calls) {
+        let ends: Vec<(&str, &str)> = c
+            .streams
+            .iter()
+            .map(|s| (s.src.as_str(), s.dst.as_str()))
+            .collect();
+        let mut want = vec![(caller(k), uas.clone()), (uas.clone(), caller(k))];
+        if k == 2 {
+            want.push(("10.0.0.9:7000".into(), uas.clone()));
+        }
+        want.sort();
+        let want: Vec<(&str, &str)> = want.iter().map(|(s, d)| (s.as_str(), d.as_str())).collect();
+        assert_eq!(ends, want, "{}", c.id);
+    }
+}
