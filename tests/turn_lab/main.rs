@@ -264,7 +264,11 @@ impl Lab {
             .arg(format!("--user={USER}:{PASSWORD}"))
             .arg(format!("--realm={REALM}"))
             .args(["--min-port=49152", "--max-port=49999", "--log-file=stdout"])
-            .args(["--simple-log", "-v", "--no-stun-backward-compatibility"])
+            .args(["--simple-log", "-v"])
+            // One thread: a session's `Local relay addr` line (which names no session) is then
+            // always followed by its own `session … new` line; with a thread per core two
+            // concurrent allocations (baresip's RTP and RTCP) interleave them.
+            .arg("--relay-threads=0")
             .arg(format!(
                 "--pidfile={}",
                 dir.join("turnserver.pid").display()
