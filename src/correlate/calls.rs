@@ -159,8 +159,9 @@ impl CallStage {
     #[inline]
     pub fn on_datagram(&mut self, now: i64, dg: &Datagram<'_>, point: ObservationPoint) {
         match dg.payload.first() {
-            // STUN (RFC 7983: 0..=3) or TURN ChannelData (64..=79).
-            Some(0..=3 | 64..=79) => self.signalling(now, dg, point),
+            // STUN (RFC 7983: 0..=3) or TURN ChannelData (64..=127: RFC 5766's channels,
+            // which coturn uses; `classify` decides).
+            Some(0..=3 | 64..=127) => self.signalling(now, dg, point),
             Some(128..=191) if !(self.ice.is_empty() && self.turn.is_empty()) => {
                 self.media(now, dg, point)
             }

@@ -281,7 +281,8 @@ impl TurnTable {
                 Op::Permission(peers)
             }
             _ => match (m.channel_number(), m.xor_peer_address()) {
-                (Some(c @ 0x4000..=0x4FFF), Some(p)) => Op::Bind(c, p),
+                // RFC 5766's range (RFC 8656 narrowed it to 0x4FFF): coturn binds up to 0x7FFF.
+                (Some(c @ 0x4000..=0x7FFF), Some(p)) => Op::Bind(c, p),
                 _ => return,
             },
         };

@@ -178,6 +178,48 @@ fn an_allocation_with_permission_channel_and_relayed_rtp_ties_both_legs() {
     );
 }
 
+/// coturn binds channels in RFC 5766's range (up to 0x7FFF; RFC 8656 stops at 0x4FFF): the
+/// bind and the ChannelData on it are the allocation's, and a QUIC-like datagram in the same
+/// first-byte range whose length field does not fit is not ChannelData.
+#[test]
+fn a_channel_in_rfc5766_range_is_bound_and_carries_data() {
+    let mut st = stage(CallLimits::default());
+    let t0 = 100 * SEC;
+    allocate(&mut st, t0, C);
+    let bind = turn_request(CHANNEL_BIND, &tx(4), None, None, Some(0x7d37), &[sa(P)]);
+    feed(&mut st, t0 + 10 * MS, C, S, &bind);
+    let ok = turn_success(CHANNEL_BIND, &tx(4), None, None, None);
+    feed(&mut st, t0 + 11 * MS, S, C, &ok);
+    for i in 0..5u16 {
+        let t = t0 + 20 * MS + i64::from(i) * 20 * MS;
+        feed(&mut st, t, C, S, &channel_data(0x7d37, &rtp(0xC1, i)));
+    }
+    // A QUIC short header (first byte 0x40..=0x7F) whose bytes 2..4 are no length of its own.
+    let mut quic = vec![0x5a, 0x11, 0x7e, 0x01];
+    quic.extend_from_slice(&[0xab; 40]);
+    feed(&mut st, t0 + SEC, C, S, &quic);
+    st.finish();
+    let (_, turn) = st.drain();
+    let [a] = &turn[..] else { panic!("{turn:?}") };
+    assert_eq!(
+        a.channels,
+        [ChannelRecord {
+            channel: 0x7d37,
+            peer: P.into()
+        }]
+    );
+    assert_eq!(a.permissions, ["198.51.100.7"]);
+    assert_eq!(a.client_packets, 5);
+    let c = st.turn.counters();
+    assert_eq!((c.channel_binds, c.channel_data), (1, 5));
+    let client: Vec<_> = a
+        .streams
+        .iter()
+        .map(|r| (r.ssrc, r.peer.as_deref()))
+        .collect();
+    assert_eq!(client, [(0xC1, Some(P))]);
+}
+
 #[test]
 fn usernames_are_kept_only_when_configured() {
     let mut limits = CallLimits::default();

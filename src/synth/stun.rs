@@ -249,10 +249,10 @@ pub fn indication(msg_type: u16, txid: &[u8; 12], peer: SocketAddr, data: &[u8])
 /// UDP; the length field excludes the padding.
 ///
 /// # Panics
-/// If `channel` is outside 0x4000..=0x4FFF.
+/// If `channel` is outside 0x4000..=0x7FFF (RFC 5766's range, which coturn still uses).
 pub fn channel_data(channel: u16, data: &[u8]) -> Vec<u8> {
     assert!(
-        (0x4000..=0x4FFF).contains(&channel),
+        (0x4000..=0x7FFF).contains(&channel),
         "TURN channel out of range"
     );
     let mut out = Vec::with_capacity(data.len() + 7);

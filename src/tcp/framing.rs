@@ -21,7 +21,7 @@
 //! scans for an offset where a plausible header is followed by two more plausible headers
 //! (RFC 4571: a length of 8 to [`MAX_RESYNC_FRAME`] bytes and an RTP/RTCP version-2 byte or a
 //! STUN magic cookie; TURN: a STUN header with the magic cookie or ChannelData on a channel in
-//! 0x4000–0x4FFF whose length fits), so random payload bytes are not taken for a boundary.
+//! 0x4000–0x7FFF, RFC 5766's range that coturn uses, whose length fits), so random payload bytes are not taken for a boundary.
 //! The bytes skipped are counted. The framer knows nothing of streams: the frames enter the
 //! same path as UDP payloads (`crate::engine::triage`).
 
@@ -123,7 +123,7 @@ fn header(framing: Framing, b: &[u8], strict: bool) -> Hdr {
             };
             let len = usize::from(u16::from_be_bytes([l0, l1]));
             match b0 {
-                0x40..=0x4f => {
+                0x40..=0x7f => {
                     if strict && (len == 0 || len > MAX_RESYNC_FRAME) {
                         return Hdr::Invalid;
                     }
@@ -420,7 +420,7 @@ impl Framer {
                     match (self.framing, rest.first()) {
                         (Framing::Rfc4571, _) => counts.rfc4571_frames += 1,
                         (Framing::Sip, _) => counts.sip_messages += 1,
-                        (_, Some(0x40..=0x4f)) => counts.turn_channel_data += 1,
+                        (_, Some(0x40..=0x7f)) => counts.turn_channel_data += 1,
                         _ => counts.turn_stun += 1,
                     }
                     emit(now, payload);

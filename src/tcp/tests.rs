@@ -123,7 +123,8 @@ fn turn_tcp_channel_data_is_padded_stun_is_not() {
     bytes.extend_from_slice(&[7; 12]);
     for n in 0..3 {
         let p = [rtp(n), vec![9; n as usize]].concat(); // 16, 17, 18 bytes
-        bytes.extend_from_slice(&[0x40, 0x01]);
+                                                        // The last on a channel of RFC 5766's range (up to 0x7FFF), which coturn uses.
+        bytes.extend_from_slice(if n == 2 { &[0x7d, 0x37] } else { &[0x40, 0x01] });
         bytes.extend_from_slice(&(p.len() as u16).to_be_bytes());
         bytes.extend_from_slice(&p);
         bytes.resize(bytes.len().next_multiple_of(4), 0);

@@ -14,8 +14,10 @@
 //!              +----------------+
 //! ```
 //!
-//! and RFC 5761 §4 splits RTP from RTCP on the second byte: RTCP packet types 192..=223 fall where
-//! an RTP marker bit plus payload type 64..=95 would, a range RTP must not use when muxed.
+//! (80..=127 is ChannelData too, on RFC 5766's wider channel range, when its length fits: see
+//! [`classify`]), and RFC 5761 §4 splits RTP from RTCP on the second byte: RTCP packet types
+//! 192..=223 fall where an RTP marker bit plus payload type 64..=95 would, a range RTP must not
+//! use when muxed.
 //!
 //! This module only classifies: it does not parse RTP or RTCP (see [`super::rtp`], [`super::rtcp`])
 //! and does not decrypt DTLS or SRTP. TURN wrappers are unwrapped once; a wrapper inside a
@@ -45,7 +47,8 @@ pub enum Demuxed<'a> {
 /// How the classified data reached us through a TURN server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Turn {
-    /// A ChannelData message (RFC 8656 §12.4) on `channel` (0x4000..=0x4FFF).
+    /// A ChannelData message (RFC 8656 §12.4) on `channel` (0x4000..=0x7FFF: see
+    /// [`classify`]).
     ChannelData { channel: u16 },
     /// A STUN Data indication (RFC 8656 §11.6): server to client.
     DataIndication,
@@ -66,9 +69,21 @@ pub struct Classified<'a> {
 ///
 /// A ChannelData length beyond the captured bytes is clamped, like any snap-length cut: the inner
 /// data is then a prefix. A ChannelData header shorter than 4 bytes is [`Demuxed::Unknown`].
+///
+/// RFC 8656 narrowed channel numbers to 0x4000..=0x4FFF, but RFC 5766's range, 0x4000..=0x7FFF,
+/// is still what coturn binds and relays (its `turnutils_uclient` picks channels up to 0x7FFF;
+/// the TURN lab, docs/lab.md). First bytes 80..=127 are unassigned in RFC 7983 but QUIC short
+/// headers (RFC 9443) start there too, so they count as ChannelData only when the length field
+/// fits the datagram exactly (up to 3 bytes of padding): a QUIC connection ID rarely does.
 #[inline]
 pub fn classify(payload: &[u8]) -> Classified<'_> {
     let direct = |inner| Classified { inner, turn: None };
+    if let Some((&[80..=127, _, l0, l1], rest)) = payload.split_first_chunk::<4>() {
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        if !(len <= rest.len() && rest.len() - len <= 3) {
+            return direct(demux(payload));
+        }
+    }
     match payload {
         //  0                   1                   2                   3
         //  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
@@ -77,7 +92,7 @@ pub fn classify(payload: &[u8]) -> Classified<'_> {
         // +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
         // |                   Application Data …                          |
         // +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-        [64..=79, ..] => match payload.split_first_chunk::<4>() {
+        [64..=127, ..] => match payload.split_first_chunk::<4>() {
             Some((&[c0, c1, l0, l1], rest)) => {
                 let len = usize::from(u16::from_be_bytes([l0, l1]));
                 let data = rest.get(..len).unwrap_or(rest);

@@ -54,6 +54,27 @@ fn rfc7983_ranges() {
 }
 
 #[test]
+fn rfc5766_channels_need_a_fitting_length() {
+    // coturn's channel 0x7d37 (RFC 5766: up to 0x7FFF): a length that fits, padded or not.
+    for pad in [0usize, 2] {
+        let mut cd = vec![0x7d, 0x37, 0x00, RTP.len() as u8];
+        cd.extend_from_slice(&RTP);
+        cd.resize(cd.len() + pad, 0);
+        let got = classify(&cd);
+        assert_eq!(got.turn, Some(Turn::ChannelData { channel: 0x7d37 }));
+        assert_eq!(got.inner, Demuxed::Rtp(&RTP));
+    }
+    // First byte 80..=127 with a length that does not fit (a QUIC short header, RFC 9443) is
+    // not ChannelData; nor is one 4 bytes short of its padding.
+    let mut quic = vec![0x5a, 0x11, 0x00, 0x08];
+    quic.extend_from_slice(&RTP);
+    assert_eq!(classify(&quic).turn, None);
+    let mut long = vec![0x50, 0x00, 0x00, 0x04];
+    long.extend_from_slice(&[0x80; 8]);
+    assert_eq!(classify(&long).turn, None);
+}
+
+#[test]
 fn dtls_needs_a_record_header() {
     // DTLS 1.2 handshake record header: type 22, version 0xFEFD, epoch, seq, length.
     let hello = [22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20];
