@@ -178,7 +178,7 @@ fn record_json_is_flat_and_round_trips() {
         serde_json::Value::Array(a) => a.iter().all(serde_json::Value::is_string),
         _ => true,
     }));
-    assert_eq!(obj["schema_version"], 2);
+    assert_eq!(obj["schema_version"], 3);
     let back: Record = serde_json::from_value(v).unwrap();
     assert_eq!(back, f);
 }

@@ -372,7 +372,7 @@ fn without_sinks_the_daemon_writes_records_to_its_state_directory_unless_told_no
                 assert_eq!(fin["ssrc"], 0xDEF0_0001u32);
                 assert_eq!(fin["packets"], 50, "{fin}");
                 assert_eq!(fin["host"], "default-test");
-                assert_eq!(fin["schema_version"], 2);
+                assert_eq!(fin["schema_version"], 3);
             }
         }
     }
