@@ -24,7 +24,7 @@ fn replayed_records_in_clickhouse_equal_the_file_sink() {
     std::fs::write(
         &cfg,
         format!(
-            "[records]\nhost = \"probe-test\"\nstate_dir = \"{}/state\"\n\
+            "[records]\nhost = \"probe-test\"\nstate_dir = \"{}/state\"\ncalls = true\n\
              [[sinks]]\ntype = \"clickhouse\"\nurl = \"http://127.0.0.1:{}\"\n\
              [sinks.delivery]\nbatch_records = 16\nbatch_timeout_ms = 100\n\
              [[sinks]]\ntype = \"file\"\npath = \"{}\"\n",

@@ -19,6 +19,10 @@ pub struct RecordsConfig {
     /// Directory of the sinks' disk buffers; empty = `$STATE_DIRECTORY` (set by systemd from
     /// the unit's `StateDirectory=`) or else `/var/lib/rtcprobe`. Default empty.
     pub state_dir: String,
+    /// Also send a call record (docs/records.md, "Call records") for every SIP call, ICE
+    /// session and TURN allocation that ends. Default false: a `clickhouse` sink needs its call
+    /// table (sql/clickhouse/rtcprobe_calls.sql) first, or those batches are dead-lettered.
+    pub calls: bool,
 }
 
 impl Default for RecordsConfig {
@@ -27,6 +31,7 @@ impl Default for RecordsConfig {
             interval_secs: 10,
             host: String::new(),
             state_dir: String::new(),
+            calls: false,
         }
     }
 }

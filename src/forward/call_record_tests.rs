@@ -12,6 +12,7 @@ fn sa(s: &str) -> SocketAddr {
 
 fn opts() -> RecordOptions {
     RecordOptions {
+        calls: true,
         interval_ns: 10 * SEC,
         host: "probe-1".into(),
         diagnostics: Default::default(),

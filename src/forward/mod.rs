@@ -97,8 +97,11 @@ impl RecordTx {
     }
 
     /// The record of ended call `c` (schema version 3, [`call_record`]) to every sink, like
-    /// [`RecordTx::send`]; made only when there is a sink.
+    /// [`RecordTx::send`]; made only with `records.calls` and when there is a sink.
     pub fn send_call(&self, opts: &record::RecordOptions, c: &crate::correlate::calls::CallView) {
+        if !opts.calls {
+            return;
+        }
         let sinks = self.sinks.load();
         if sinks.is_empty() {
             return;
@@ -224,6 +227,7 @@ pub fn record_options(
     diagnostics: crate::diagnose::Thresholds,
 ) -> RecordOptions {
     RecordOptions {
+        calls: c.calls,
         diagnostics,
         interval_ns: i64::try_from(c.interval_secs)
             .unwrap_or(10)

@@ -215,6 +215,8 @@ impl Record {
 /// Record settings: interval, host name, the findings' thresholds (`[diagnostics]`).
 #[derive(Debug, Clone)]
 pub struct RecordOptions {
+    /// Send call records too (`records.calls`).
+    pub calls: bool,
     pub interval_ns: i64,
     pub host: String,
     pub diagnostics: crate::diagnose::Thresholds,

@@ -65,6 +65,7 @@ fn stream(first: i64, last: i64, packets: u64, lost: i64, drop_at: Option<i64>) 
 
 fn opts() -> RecordOptions {
     RecordOptions {
+        calls: true,
         interval_ns: 10 * S,
         host: "probe-1".into(),
         diagnostics: Default::default(),
@@ -298,6 +299,7 @@ fn audio_keys_cover_their_period() {
     let mut e = Engine::new(Resolved::default());
     e.set_interval(5 * S);
     let mut iv = Intervals::new(RecordOptions {
+        calls: true,
         interval_ns: 5 * S,
         host: "h".into(),
         diagnostics: Default::default(),

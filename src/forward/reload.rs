@@ -114,6 +114,7 @@ mod tests {
         let tx = f.sender();
         let a_stats = Arc::clone(&f.sinks[0].stats);
         let mut iv = Intervals::new(RecordOptions {
+            calls: true,
             interval_ns: 1,
             host: "h".into(),
             diagnostics: Default::default(),
@@ -212,6 +213,7 @@ mod tests {
         let rx = f.tap();
         let tx = f.sender();
         let mut iv = Intervals::new(RecordOptions {
+            calls: true,
             interval_ns: 1,
             host: "h".into(),
             diagnostics: Default::default(),

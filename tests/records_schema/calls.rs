@@ -14,7 +14,7 @@ fn replay(dir: &Path, pcap: &Path, args: &[&str], out: &Path) -> (Value, Vec<Val
     let cfg = dir.join("rtcprobe.toml");
     std::fs::write(
         &cfg,
-        "[sip]\nkeep_identities = true\n[records]\nhost = \"t\"\n",
+        "[sip]\nkeep_identities = true\n[records]\nhost = \"t\"\ncalls = true\n",
     )
     .expect("config");
     let st = Command::new(env!("CARGO_BIN_EXE_rtcprobe"))
