@@ -9,7 +9,12 @@
 //! …), so that the load of a shared machine hits all of them alike; each round gives a ratio
 //! to the bare loop, and the median of the rounds is reported with the load average.
 //!
-//! `cargo bench --bench replay` (`REPLAY_BENCH_RUNS` rounds, default 7).
+//! Each round also replays the file without the per-packet audio state
+//! (`engine.audio_quality = false`): what the quality estimate's per-packet work costs
+//! (issue 14's budget: at most 10 %).
+//!
+//! `cargo bench --bench replay` (`REPLAY_BENCH_RUNS` rounds, default 7;
+//! `REPLAY_BENCH_SINGLE_ONLY=1` skips the pipeline part).
 
 use rtcprobe::capture::{FileSource, PacketSource};
 use rtcprobe::config::Resolved;
@@ -78,8 +83,12 @@ fn frame_loop(path: &Path) -> (u64, f64) {
 }
 
 fn full_replay(path: &Path) -> (u64, f64, usize) {
+    full_replay_with(path, &Resolved::default())
+}
+
+fn full_replay_with(path: &Path, cfg: &Resolved) -> (u64, f64, usize) {
     let start = Instant::now();
-    let report = replay_file(path, &Resolved::default()).expect("replay");
+    let report = replay_file(path, cfg).expect("replay");
     let secs = start.elapsed().as_secs_f64();
     (report.summary.frames, secs, report.streams.len())
 }
@@ -172,6 +181,13 @@ fn main() {
     let (mut frames, mut streams) = (0, 0);
     let (mut cpu_block_ratio, mut cpu_full_ratio, mut cpu_bare) =
         (Vec::new(), Vec::new(), Vec::new());
+    // Issue 14's budget: the same replay without the per-packet audio state
+    // (`engine.audio_quality = false`), in the same rounds, by CPU time.
+    let no_quality = Resolved {
+        audio_quality: false,
+        ..Resolved::default()
+    };
+    let mut quality_cost = Vec::new();
     for _ in 0..runs {
         let c0 = thread_cpu();
         let (n, s) = bare_libpcap(&path);
@@ -180,6 +196,10 @@ fn main() {
         let c2 = thread_cpu();
         let (n2, s2, st) = full_replay(&path);
         let c3 = thread_cpu();
+        let (n3, _, _) = full_replay_with(&path, &no_quality);
+        let c4 = thread_cpu();
+        assert_eq!(n3, n2);
+        quality_cost.push((c3 - c2) / (c4 - c3) - 1.0);
         cpu_bare.push(c1 - c0);
         cpu_block_ratio.push((c1 - c0) / (c2 - c1));
         cpu_full_ratio.push((c1 - c0) / (c3 - c2));
@@ -228,6 +248,18 @@ fn main() {
             .collect::<Vec<_>>()
             .join(" ")
     );
+    println!(
+        "quality (audio state): replay takes {:+.1} % CPU time with it than without (median; rounds: {})",
+        100.0 * median(&mut quality_cost.clone()),
+        quality_cost
+            .iter()
+            .map(|r| format!("{:+.1}", 100.0 * r))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    if std::env::var_os("REPLAY_BENCH_SINGLE_ONLY").is_some() {
+        return;
+    }
     // The pipeline against the single thread, alternately as well.
     let worker_counts = [1usize, 2, 3];
     let mut piped_ratio = vec![Vec::new(); worker_counts.len()];

@@ -125,6 +125,14 @@ pub struct EngineConfig {
     /// their talkspurt's earliest are counted late (docs/output.md, "Audio"). 1 to 1000.
     /// Default 60.
     pub jitter_buffer_ms: u32,
+    /// Keep the per-packet audio experience state of every audio stream: the emulated jitter
+    /// buffers, the loss pattern in sequence order (BurstR, RFC 3611 burst/gap, loss runs) and
+    /// the measured ptime, which the MOS estimate takes its effective loss, BurstR and buffer
+    /// delay from. Off: those fields are null, and the estimate takes network loss as random,
+    /// no late discards, the codec's nominal ptime and a buffer of twice the jitter; it saves
+    /// the audio state's share of the per-packet work (docs/benchmarks.md, "What quality
+    /// costs"). Default true.
+    pub audio_quality: bool,
 }
 
 impl Default for EngineConfig {
@@ -136,6 +144,7 @@ impl Default for EngineConfig {
             rtp_port_ranges: Vec::new(),
             hops: false,
             jitter_buffer_ms: crate::engine::audio::DEFAULT_JITTER_BUFFER_MS,
+            audio_quality: true,
         }
     }
 }
@@ -321,6 +330,8 @@ pub struct Resolved {
     pub hops: bool,
     /// `engine.jitter_buffer_ms`.
     pub jitter_buffer_ms: u32,
+    /// `engine.audio_quality`: give audio streams their audio experience state.
+    pub audio_quality: bool,
     /// `[tcp]`: the TCP reassembler's limits.
     pub tcp: crate::tcp::TcpLimits,
     /// `[diagnostics]`: the findings' thresholds.
@@ -488,6 +499,7 @@ impl Config {
             interface_names: Vec::new(),
             hops: e.hops,
             jitter_buffer_ms: e.jitter_buffer_ms,
+            audio_quality: e.audio_quality,
             tcp: self.tcp.limits(),
             diagnostics: self.diagnostics.thresholds(),
             calls: self.ice_turn.limits(&self.exporter.hash_key),

@@ -118,6 +118,17 @@ fn jitter_buffer_depth_is_validated() {
     }
 }
 
+#[test]
+fn audio_quality_is_on_unless_turned_off() {
+    assert!(parse("").expect("valid").audio_quality);
+    assert!(
+        !parse("[engine]\naudio_quality = false\n")
+            .expect("valid")
+            .audio_quality
+    );
+    assert!(toml::from_str::<Config>("[engine]\naudio_quality = 1\n").is_err());
+}
+
 fn settings(s: &str) -> Result<Settings, Vec<Problem>> {
     toml::from_str::<Config>(s).expect("parses").settings()
 }

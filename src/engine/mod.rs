@@ -497,7 +497,9 @@ impl Engine {
             s.on_sr(p.entry, p.packet_count, p.octet_count);
         }
         s.set_capture_drops_seen(self.capture_drops.count);
-        s.start_audio(self.cfg.jitter_buffer_ms);
+        if self.cfg.audio_quality {
+            s.start_audio(self.cfg.jitter_buffer_ms);
+        }
         self.counters.streams_created += 1;
         self.streams.insert(s);
     }

@@ -27,10 +27,16 @@ fn spec(loss: f64, bursts: Vec<(u32, u32)>, jitter_ns: i64, count: u32) -> Strea
 }
 
 fn replay(c: &Capture, buffer_ms: u32) -> StreamRecord {
-    let cfg = Resolved {
-        jitter_buffer_ms: buffer_ms,
-        ..Resolved::default()
-    };
+    replay_with(
+        c,
+        Resolved {
+            jitter_buffer_ms: buffer_ms,
+            ..Resolved::default()
+        },
+    )
+}
+
+fn replay_with(c: &Capture, cfg: Resolved) -> StreamRecord {
     let mut e = Engine::new(cfg);
     for f in &c.frames {
         let dg = decode_udp(LinkType::Ethernet, &f.bytes).expect("synthetic frames decode");
@@ -252,4 +258,44 @@ fn late_packets_per_buffer_depth_equal_the_generators_delays() {
         let want = (missing + n_late) as f64 / lost.len() as f64;
         assert!((r.effective_loss_ratio.unwrap() - want).abs() < 1e-12);
     }
+}
+
+/// `engine.audio_quality = false`: the same stream's loss and jitter, no audio state (its
+/// fields null), and a quality estimate from network loss taken as random (BurstR 1), with no
+/// late discards, where the audio state's estimate counts them.
+#[test]
+fn audio_quality_off_keeps_the_stream_and_drops_the_audio_state() {
+    let s = spec(0.02, vec![(500, 6), (1500, 4)], 150 * MS, 3000);
+    let mut sc = Scenario::new(9);
+    sc.add(s.clone());
+    let c = sc.build();
+    let on = replay(&c, 60);
+    let off = replay_with(
+        &c,
+        Resolved {
+            audio_quality: false,
+            ..Resolved::default()
+        },
+    );
+    assert_eq!(
+        (off.packets, off.expected, off.lost),
+        (on.packets, on.expected, on.lost)
+    );
+    assert_eq!(off.jitter_ms, on.jitter_ms);
+    assert!(on.jitter_buffer.is_some_and(|j| j.fixed_late > 0));
+    assert!(on.burst_r.is_some());
+    assert!(on.ptime_ms.is_some());
+    assert_eq!(off.burst_r, None);
+    assert_eq!(off.jitter_buffer, None);
+    assert_eq!(off.ptime_ms, None);
+    assert_eq!(off.effective_loss_ratio, None);
+    let (q_on, q_off) = (on.quality.unwrap(), off.quality.unwrap());
+    assert_eq!(q_off.codec, q_on.codec);
+    // Late discards and bursts only lower the score.
+    assert!(
+        q_off.mos_lq > q_on.mos_lq,
+        "{} {}",
+        q_off.mos_lq,
+        q_on.mos_lq
+    );
 }
