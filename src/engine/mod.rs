@@ -428,6 +428,7 @@ impl Engine {
         let key = m.key();
         let (seq, ts, pt, marker, wire_len) = (m.seq, m.ts, m.pt, m.marker, m.wire_len as usize);
         if let Some(s) = self.streams.touch_mut(&key) {
+            s.prefetch_audio();
             match s.on_rtp(now, seq, ts, pt, marker, wire_len) {
                 seq::SeqEvent::Bad => self.counters.rtp_unvalidated += 1,
                 _ => s.on_video(now, m),

@@ -405,6 +405,24 @@ impl Stream {
         self.on_rtp(now, seq, ts, pt, marker, wire_len)
     }
 
+    /// Start loading the audio state's two hot cache lines ([`Audio`]'s layout), which the
+    /// packet reaches only after the sequence and timing work: the engine calls it right after
+    /// the table lookup, whose key compare has just read the box pointer. A hint only.
+    #[inline(always)]
+    pub fn prefetch_audio(&self) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(a) = self.audio.as_deref() {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let p = std::ptr::from_ref(a).cast::<i8>();
+            // SAFETY: SSE is part of the x86_64 baseline, and a prefetch never faults or
+            // reads into the program: any address is allowed (this one is the live box).
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(p);
+                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
+            }
+        }
+    }
+
     /// The audio hook ([`super::audio`]), once [`Stream::start_audio`] gave the stream its
     /// state: one branch for every other stream (video, candidates).
     #[inline]

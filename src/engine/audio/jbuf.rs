@@ -44,6 +44,10 @@ pub const STEP_DOWN_MS: i64 = 10;
 
 const MS: i64 = 1_000_000;
 
+/// A packet this far (ns, 2^61: about 73 years) from its talkspurt's reference starts a new
+/// talkspurt ([`JitterBuffers::on_packet`]).
+pub const MAX_ELAPSED_NS: u64 = 1 << 61;
+
 /// One stream's emulated buffers.
 ///
 /// `repr(C)`: what every packet reads and writes comes first (the talkspurt reference, the
@@ -107,22 +111,31 @@ impl JitterBuffers {
 
     /// Judge one packet (not a duplicate) captured at `now` with RTP timestamp `ts`. Returns
     /// whether the fixed buffer discards it.
-    #[inline]
+    ///
+    /// A packet captured more than [`MAX_ELAPSED_NS`] (about 73 years) before or after the
+    /// talkspurt's reference starts a new talkspurt: no real stream does that, and it keeps
+    /// every difference below in range without saturating arithmetic on the packet path
+    /// (|elapsed| < 2^61, |media time| ≤ 2^31 ticks × 10⁹ ns < 2^61, so |transit| < 2^62 and
+    /// 0 ≤ delay < 2^63).
+    #[inline(always)]
     pub fn on_packet(&mut self, now: i64, ts: u32) -> bool {
         self.tick = self.tick.wrapping_add(1);
-        if !self.anchored {
-            self.anchored = true;
-            self.ref_at = now;
-            self.ref_ts = ts;
-            self.anchor = 0;
-            self.observe(0);
-            return false;
-        }
+        let elapsed = match now.checked_sub(self.ref_at) {
+            Some(e) if self.anchored && e.unsigned_abs() < MAX_ELAPSED_NS => e,
+            _ => {
+                self.anchored = true;
+                self.ref_at = now;
+                self.ref_ts = ts;
+                self.anchor = 0;
+                self.observe(0);
+                return false;
+            }
+        };
         // Timestamps compare as a signed 32-bit difference (RFC 3550 wraps them).
         let media_ns = self.to_ns.ns(ts.wrapping_sub(self.ref_ts) as i32);
-        let transit = now.saturating_sub(self.ref_at).saturating_sub(media_ns);
+        let transit = elapsed - media_ns;
         self.anchor = self.anchor.min(transit);
-        let delay = transit.saturating_sub(self.anchor);
+        let delay = transit - self.anchor;
         let fixed_late = delay > self.fixed_ns;
         if fixed_late {
             self.fixed_late += 1;
@@ -155,11 +168,18 @@ impl JitterBuffers {
     }
 
     /// Histogram update, and the periodic target update and forgetting.
-    #[inline]
+    #[inline(always)]
     fn observe(&mut self, delay_ns: i64) {
-        let i = usize::try_from(delay_ns / (BUCKET_MS * MS))
-            .unwrap_or(0)
-            .min(BUCKETS - 1);
+        // The first bucket without the division: nearly every packet of a stream in good
+        // health lands there, and the multiply-high it compiles to sits on the path to the
+        // histogram's load.
+        let i = if delay_ns < BUCKET_MS * MS {
+            0
+        } else {
+            usize::try_from(delay_ns / (BUCKET_MS * MS))
+                .unwrap_or(0)
+                .min(BUCKETS - 1)
+        };
         if let Some(b) = self.hist.get_mut(i) {
             *b = b.saturating_add(1);
         }

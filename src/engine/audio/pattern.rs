@@ -247,15 +247,22 @@ impl Consumers {
 
 /// The settle window: what every packet touches (48 bytes; the stream's audio state keeps it
 /// in its first cache line, apart from the counters it feeds, [`Settled`]).
+///
+/// It keeps the positions *missing* below the segment's highest rather than those that
+/// arrived: a packet that arrives in order, right after the highest, the usual case, then
+/// only moves `end` (no bit to set). Position `p` in `[next, end)` arrived unless its bit is
+/// in `missing`; positions from `end` on have not arrived.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Window {
-    /// Bit i: `next + i` arrived.
-    arrived: u128,
+    /// Bit i: `next + i` is below `end` and has not arrived.
+    missing: u128,
     /// Bit i: `next + i` arrived but the fixed jitter buffer discarded it as late.
     discarded: u128,
     /// Lowest extended sequence number not settled yet.
     next: u64,
-    started: bool,
+    /// The segment's highest extended sequence number that arrived, plus one (`next` before
+    /// any).
+    end: u64,
 }
 
 /// What settled positions feed: touched once per settled batch (about every 28 packets).
@@ -295,14 +302,25 @@ impl Pattern {
     }
 }
 
+/// The low `n` bits set (`n` ≤ [`SETTLE`]).
+#[inline(always)]
+fn low_bits(n: u64) -> u128 {
+    if n >= SETTLE {
+        u128::MAX
+    } else {
+        (1u128 << n) - 1
+    }
+}
+
 impl Window {
     /// `ext` arrived (in order or late); `discarded`: the fixed buffer found it late.
     /// Positions already settled (more than [`SETTLE`] behind) stay lost.
-    #[inline]
+    #[inline(always)]
     pub fn on_arrival(&mut self, ext: u64, discarded: bool, s: &mut Settled) {
-        if !self.started {
-            self.started = true;
+        if self.end == 0 {
+            // Nothing yet in this segment (`end` is at least 1 once anything arrived).
             self.next = ext;
+            self.end = ext;
         }
         if ext < self.next {
             return;
@@ -312,27 +330,49 @@ impl Window {
             // frees the bit): the run-by-run settling then costs once per ~28 packets.
             self.settle_to(ext - KEEP, s);
         }
-        let bit = 1u128 << ((ext - self.next) & (SETTLE - 1));
-        self.arrived |= bit;
-        if discarded {
-            self.discarded |= bit;
+        let i = ext - self.next;
+        if ext >= self.end {
+            if ext > self.end {
+                // A gap: the positions between the highest and this one are missing.
+                let from = self.end.max(self.next) - self.next;
+                self.missing |= low_bits(i) & !low_bits(from);
+            }
+            self.end = ext + 1;
+            // A position past the highest has no discard bit yet (settling shifts them in
+            // as 0, and only arrivals set them).
+            if discarded {
+                self.discarded |= 1u128 << i;
+            }
         } else {
-            self.discarded &= !bit;
+            let bit = 1u128 << i;
+            self.missing &= !bit;
+            if discarded {
+                self.discarded |= bit;
+            } else {
+                self.discarded &= !bit;
+            }
         }
+    }
+
+    /// The highest extended sequence number that arrived in this segment, plus one (0 before
+    /// any arrival).
+    #[inline(always)]
+    pub fn end(&self) -> u64 {
+        self.end
     }
 
     /// A sequence restart: the old segment is settled whole (its unsettled tail up to its
     /// highest, `highest`), and the next arrival starts a new one.
     pub fn restart(&mut self, highest: u64, s: &mut Settled) {
         self.finish(highest, s);
-        self.started = false;
-        self.arrived = 0;
+        self.end = 0;
+        self.missing = 0;
         self.discarded = 0;
     }
 
     /// Settle every position up to and including `highest` (the end of the stream).
     pub fn finish(&mut self, highest: u64, s: &mut Settled) {
-        if self.started && highest >= self.next {
+        if self.end != 0 && highest >= self.next {
             self.settle_to(highest + 1, s);
         }
         s.close_run();
@@ -341,15 +381,16 @@ impl Window {
     /// Settle positions `next..to`, run by run.
     #[cold]
     fn settle_to(&mut self, to: u64, s: &mut Settled) {
+        let mut arrived = !self.missing & low_bits(self.end.saturating_sub(self.next));
         while self.next < to {
             let left = to - self.next;
-            let got = self.arrived & 1 == 1;
+            let got = arrived & 1 == 1;
             let run = if got {
-                u64::from((!self.arrived).trailing_zeros())
-            } else if self.arrived == 0 {
+                u64::from((!arrived).trailing_zeros())
+            } else if arrived == 0 {
                 u64::MAX
             } else {
-                u64::from(self.arrived.trailing_zeros())
+                u64::from(arrived.trailing_zeros())
             }
             .min(left);
             if got {
@@ -376,19 +417,16 @@ impl Window {
                 s.effective.run(true, run);
                 s.open_run = s.open_run.saturating_add(run);
             }
-            self.shift(run);
+            self.next += run;
+            if run >= SETTLE {
+                arrived = 0;
+                self.discarded = 0;
+            } else {
+                arrived >>= run;
+                self.discarded >>= run;
+            }
         }
-    }
-
-    fn shift(&mut self, n: u64) {
-        self.next += n;
-        if n >= SETTLE {
-            self.arrived = 0;
-            self.discarded = 0;
-        } else {
-            self.arrived >>= n;
-            self.discarded >>= n;
-        }
+        self.missing = !arrived & low_bits(self.end.saturating_sub(self.next));
     }
 }
 

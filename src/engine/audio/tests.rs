@@ -192,6 +192,22 @@ fn fixed_buffer_counts_packets_past_its_depth() {
     assert_eq!(jb.fixed_late, 2);
 }
 
+/// A packet about 73 years (2^61 ns) or more from its talkspurt's reference starts a new
+/// talkspurt: never late, and no overflow on the way (capture times are any i64).
+#[test]
+fn absurd_capture_time_starts_a_talkspurt() {
+    let mut jb = JitterBuffers::new(60, 8000);
+    assert!(!jb.on_packet(0, 0));
+    assert!(!jb.on_packet(20 * MS, 160));
+    for now in [i64::MAX, i64::MIN, 1 << 61, -(1 << 61)] {
+        assert!(!jb.on_packet(now, 320), "{now}");
+        // The next packet is judged against the new reference: 10 ms late is not late.
+        assert!(!jb.on_packet(now.saturating_add(30 * MS), 480), "{now}");
+        assert!(jb.on_packet(now.saturating_add(130 * MS), 640) || now == i64::MAX);
+    }
+    assert_eq!(jb.judged(), 14);
+}
+
 #[test]
 fn timestamp_wrap_is_not_a_delay() {
     let mut jb = JitterBuffers::new(60, 8000);

@@ -71,7 +71,7 @@ impl TicksToNs {
     }
 
     /// `ticks × 10⁹ / rate`, truncated toward zero (as `/` on `i64`).
-    #[inline]
+    #[inline(always)]
     pub fn ns(&self, ticks: i32) -> i64 {
         // |ticks| ≤ 2^31 and num ≤ 10⁹ < 2^30: the product fits 61 bits.
         let n = u64::from(ticks.unsigned_abs()) * u64::from(self.num);
