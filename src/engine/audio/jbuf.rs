@@ -71,6 +71,11 @@ pub struct JitterBuffers {
     /// The adaptive target in force, ns (at most [`BUCKETS`] × [`BUCKET_MS`] ms).
     target_ns: i32,
     anchored: bool,
+    /// Sum of `hist`, kept as packets are added: the target update needs it every
+    /// [`UPDATE_EVERY`] packets, and then scans only up to the percentile's bucket (the first,
+    /// for a stream in good health) rather than the whole histogram. At most 1024 (see
+    /// [`JitterBuffers::observe`]).
+    total: u16,
     hist: [u16; BUCKETS],
     pub fixed_late: u64,
     pub adaptive_late: u64,
@@ -96,6 +101,7 @@ impl JitterBuffers {
             adaptive_late: 0,
             tick: 0,
             judged_base: 0,
+            total: 0,
             hist: [0; BUCKETS],
             target_ns: (INITIAL_TARGET_MS * MS) as i32,
             delay_sum_base: 0,
@@ -180,8 +186,11 @@ impl JitterBuffers {
                 .unwrap_or(0)
                 .min(BUCKETS - 1)
         };
+        // No overflow: a bucket gains at most FORGET_EVERY (512) between halvings, so it stays
+        // at most 1024, and so does the total.
         if let Some(b) = self.hist.get_mut(i) {
-            *b = b.saturating_add(1);
+            *b = b.wrapping_add(1);
+            self.total = self.total.wrapping_add(1);
         }
         if self.tick % UPDATE_EVERY == 0 {
             self.every_update();
@@ -201,14 +210,17 @@ impl JitterBuffers {
         self.delay_max_base = self.delay_max_base.max(target);
         self.update_target();
         if self.tick % FORGET_EVERY == 0 {
+            let mut total = 0u16;
             for b in &mut self.hist {
                 *b /= 2;
+                total = total.saturating_add(*b);
             }
+            self.total = total;
         }
     }
 
     fn update_target(&mut self) {
-        let total: u64 = self.hist.iter().map(|&b| u64::from(b)).sum();
+        let total = u64::from(self.total);
         if total == 0 {
             return;
         }
@@ -231,6 +243,12 @@ impl JitterBuffers {
         };
         // At most BUCKETS x BUCKET_MS ms: 320 ms fits an i32 of ns.
         self.target_ns = i32::try_from(next).unwrap_or(i32::MAX);
+    }
+
+    /// Whether the kept total equals the histogram's sum (tests).
+    #[cfg(test)]
+    pub fn total_is_exact(&self) -> bool {
+        u32::from(self.total) == self.hist.iter().map(|&b| u32::from(b)).sum::<u32>()
     }
 
     /// The fixed buffer's depth, ms.

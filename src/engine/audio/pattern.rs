@@ -317,6 +317,20 @@ impl Window {
     /// Positions already settled (more than [`SETTLE`] behind) stay lost.
     #[inline(always)]
     pub fn on_arrival(&mut self, ext: u64, discarded: bool, s: &mut Settled) {
+        // The usual packet: right after the highest, kept, and the window not full. (On a
+        // fresh window, `next == end`, so the first arrival at 0 takes this path too; after a
+        // restart `end` is 0 and `next` is the old segment's, which the wrapping difference
+        // sends to the slow path unless `next` is 0 too, when this path is right as well.)
+        if ext == self.end && ext.wrapping_sub(self.next) < SETTLE && !discarded {
+            self.end = ext + 1;
+            return;
+        }
+        self.arrival(ext, discarded, s);
+    }
+
+    /// [`Window::on_arrival`] for every other packet: out of line.
+    #[inline(never)]
+    fn arrival(&mut self, ext: u64, discarded: bool, s: &mut Settled) {
         if self.end == 0 {
             // Nothing yet in this segment (`end` is at least 1 once anything arrived).
             self.next = ext;

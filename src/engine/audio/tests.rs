@@ -208,6 +208,25 @@ fn absurd_capture_time_starts_a_talkspurt() {
     assert_eq!(jb.judged(), 14);
 }
 
+proptest! {
+    /// The adaptive buffer's kept histogram total stays the histogram's sum, through every
+    /// halving and re-anchoring, whatever the delays (its target update relies on it).
+    #[test]
+    fn histogram_total_is_kept_exact(
+        delays in proptest::collection::vec(0i64..400, 1..3000),
+        spurts in proptest::collection::vec(0usize..3000, 0..20),
+    ) {
+        let mut jb = JitterBuffers::new(60, 8000);
+        for (k, d) in delays.iter().enumerate() {
+            if spurts.contains(&k) {
+                jb.reanchor();
+            }
+            jb.on_packet(k as i64 * 20 * MS + d * MS, (160 * k) as u32);
+            prop_assert!(jb.total_is_exact(), "packet {}", k);
+        }
+    }
+}
+
 #[test]
 fn timestamp_wrap_is_not_a_delay() {
     let mut jb = JitterBuffers::new(60, 8000);

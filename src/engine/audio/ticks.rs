@@ -22,6 +22,8 @@ pub struct TicksToNs {
     num: u32,
     shift: u8,
     add: bool,
+    /// The rate divides 10⁹ (8, 16, 32 kHz…): `num` ns per tick, one multiply.
+    exact: bool,
 }
 
 const NS_PER_SEC: u64 = 1_000_000_000;
@@ -41,6 +43,7 @@ impl TicksToNs {
                 magic: 0,
                 shift: l as u8,
                 add: false,
+                exact: den == 1,
             };
         }
         // floor(2^(64 + l) / den) and its remainder; 2^l < den, so the quotient fits 64 bits.
@@ -54,6 +57,7 @@ impl TicksToNs {
                 magic: m + 1,
                 shift: l as u8,
                 add: false,
+                exact: false,
             }
         } else {
             let twice_rem = rem.wrapping_add(rem);
@@ -66,6 +70,7 @@ impl TicksToNs {
                 magic: m2.wrapping_add(1),
                 shift: l as u8,
                 add: true,
+                exact: false,
             }
         }
     }
@@ -73,6 +78,10 @@ impl TicksToNs {
     /// `ticks × 10⁹ / rate`, truncated toward zero (as `/` on `i64`).
     #[inline(always)]
     pub fn ns(&self, ticks: i32) -> i64 {
+        if self.exact {
+            // |ticks| ≤ 2^31 and num ≤ 10⁹ < 2^30: fits.
+            return i64::from(ticks) * i64::from(self.num);
+        }
         // |ticks| ≤ 2^31 and num ≤ 10⁹ < 2^30: the product fits 61 bits.
         let n = u64::from(ticks.unsigned_abs()) * u64::from(self.num);
         let q = if self.magic == 0 {
