@@ -1,6 +1,7 @@
 //! Unit tests of [`super::Stream`]: layout (hot part, inline size) and probe-drop flags.
 
 use super::*;
+use crate::engine::EndReason;
 use std::mem::{offset_of, size_of};
 
 /// Everything an in-order RTP packet touches lies before `key`: two cache lines at most.
