@@ -91,7 +91,8 @@ pub struct Cold {
     pub first_sr: [u32; 2],
     pub sender: Option<SenderInfo>,
     pub remote: Option<Remote>,
-    /// One per [`RttMethod`] but `stun` (STUN round trips are per 5-tuple pair, in the engine).
+    /// One per [`RttMethod`](super::rtt::RttMethod) but `stun` (STUN round trips are per
+    /// 5-tuple pair, in the engine).
     pub rtt: [RttStats; 4],
     /// The receiver's latest RTCP XR VoIP metrics block about this stream (RFC 3611 §4.7);
     /// boxed: few streams get one, and every stream with RTCP pays for `Cold`.

@@ -47,7 +47,7 @@ impl Stream {
         missing as i64 - (total - above) as i64
     }
 
-    /// Add an RTT sample of `method` (not `stun`: see [`Cold::rtt`]); returns whether it was kept.
+    /// Add an RTT sample of `method` (not `stun`: see [`super::Cold::rtt`]); returns whether it was kept.
     pub fn add_rtt(&mut self, method: RttMethod, rtt_ns: i64) -> bool {
         let Some(slot) = method.stream_slot() else {
             return false;
@@ -66,7 +66,7 @@ impl Stream {
             .filter(|r| r.samples > 0)
     }
 
-    /// SSRC that wrote the report of the latest `capture_point` sample ([`Cold::cp_reporter`]).
+    /// SSRC that wrote the report of the latest `capture_point` sample ([`super::Cold::cp_reporter`]).
     pub fn cp_reporter(&self) -> Option<u32> {
         self.cold()?.cp_reporter
     }
